@@ -1,0 +1,102 @@
+/**
+ * Named errors. Every error a caller can receive has its own class and a stable `code`, so that it
+ * survives the wire (see `toWireError`/`fromWireError`) and callers can branch on it.
+ */
+export class DomainMeshError extends Error {
+  readonly code: string
+  readonly details: Record<string, unknown>
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message)
+    this.name = new.target.name
+    this.code = code
+    this.details = details
+  }
+}
+
+export class InvalidIdError extends DomainMeshError {
+  constructor(kind: string, value: unknown) {
+    super('INVALID_ID', `invalid ${kind} ${JSON.stringify(value)}: expected 1-128 chars of [A-Za-z0-9._-], starting with a letter or digit`, { kind })
+  }
+}
+
+export class InvalidAddressError extends DomainMeshError {
+  constructor(input: unknown, why: string) {
+    super('INVALID_ADDRESS', `invalid address ${JSON.stringify(input)}: ${why}`)
+  }
+}
+
+export type AddressPart = 'cluster' | 'node' | 'engine' | 'engineType' | 'virtualServer'
+
+/** The router could not deliver: `part` says which part of the address matched nothing. */
+export class NoRouteError extends DomainMeshError {
+  readonly part: AddressPart
+  constructor(part: AddressPart, value: string, address: string) {
+    super('NO_ROUTE', `no route to ${address}: unknown ${part} "${value}"`, { part, value })
+    this.part = part
+  }
+}
+
+export class MalformedFrameError extends DomainMeshError {
+  constructor(reason: string) {
+    super('MALFORMED_FRAME', `malformed frame: ${reason}`)
+  }
+}
+
+export class TimeoutError extends DomainMeshError {
+  constructor(what: string, ms: number) {
+    super('TIMEOUT', `${what} timed out after ${ms} ms`, { ms })
+  }
+}
+
+export class NotConnectedError extends DomainMeshError {
+  constructor(what: string) {
+    super('NOT_CONNECTED', `${what}: not connected`)
+  }
+}
+
+export class ClosedError extends DomainMeshError {
+  constructor(what: string) {
+    super('CLOSED', `${what} is closed`)
+  }
+}
+
+export class StorageError extends DomainMeshError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('STORAGE', message, details)
+  }
+}
+
+export class InvalidKeyError extends DomainMeshError {
+  constructor(key: unknown, why: string) {
+    super('INVALID_KEY', `invalid storage key ${JSON.stringify(key)}: ${why}`)
+  }
+}
+
+/** An error as it travels in a response frame. */
+export interface WireError {
+  code: string
+  name: string
+  message: string
+  details?: Record<string, unknown> | undefined
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof DomainMeshError) {
+    return { code: err.code, name: err.name, message: err.message, details: err.details }
+  }
+  const e = err instanceof Error ? err : new Error(String(err))
+  return { code: 'INTERNAL', name: e.name, message: e.message }
+}
+
+/** An error raised on a remote node, re-created on the caller's side with the same name and code. */
+export class RemoteError extends DomainMeshError {
+  readonly remoteName: string
+  constructor(w: WireError) {
+    super(w.code, w.message, w.details ?? {})
+    this.remoteName = w.name
+    // Callers check `err.name === 'CasConflictError'` etc. without importing server-side classes.
+    this.name = w.name
+  }
+}
+
+export const fromWireError = (w: WireError): RemoteError => new RemoteError(w)

@@ -1,0 +1,265 @@
+/**
+ * Requests, responses and one-way messages between engines over a Transport.
+ * - Outbound envelopes to one peer are coalesced into one frame per microtask tick.
+ * - Inbound frames are decoded and validated; a malformed frame is counted, reported and dropped,
+ *   never thrown into the loop. A peer that keeps sending them is disconnected.
+ * - An envelope whose `from` names another node than the link it came on is a forgery: dropped.
+ */
+import { ClosedError, DomainMeshError, NotConnectedError, TimeoutError, fromWireError, toWireError } from '../errors.js'
+import type { ClusterId, NodeId } from '../ids.js'
+import type { Transport } from '../transport/transport.js'
+import type { Clock, TimerHandle } from '../util/clock.js'
+import { Emitter } from '../util/events.js'
+import { MAX_ENVELOPES_PER_FRAME, type Envelope, type MessageEnvelope, type RequestEnvelope } from '../wire/envelope.js'
+import { decodeFrame, encodeFrame } from '../wire/codec.js'
+import { isExact, type Address, type ExactAddress } from './address.js'
+import type { Engine, Request } from './engine.js'
+import type { Router } from './router.js'
+
+export interface MessengerEvents {
+  malformed: { peer: NodeId; reason: string; count: number }
+  'peer-banned': { peer: NodeId; reason: string }
+  /** A one-way message whose handler failed (there is nobody to answer). */
+  'handler-error': { peer: NodeId; method: string; error: unknown }
+}
+
+export interface MessengerOptions {
+  clusterId: ClusterId
+  nodeId: NodeId
+  transport: Transport
+  router: Router
+  clock: Clock
+  requestTimeoutMs?: number
+  /** Malformed frames tolerated from one peer before its link is cut. */
+  maxMalformedPerPeer?: number
+}
+
+export interface MessengerMetrics {
+  framesIn: number
+  framesOut: number
+  bytesIn: number
+  bytesOut: number
+  envelopesIn: number
+  envelopesOut: number
+  malformed: number
+  requestsServed: number
+  requestsFailed: number
+}
+
+interface Pending {
+  node: NodeId
+  resolve: (v: unknown) => void
+  reject: (e: unknown) => void
+  timer: TimerHandle
+}
+
+export class Messenger {
+  readonly events = new Emitter<MessengerEvents>()
+  readonly metrics: MessengerMetrics = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0, malformed: 0, requestsServed: 0, requestsFailed: 0 }
+  private readonly pending = new Map<number, Pending>()
+  private readonly outbox = new Map<NodeId, Envelope[]>()
+  private readonly malformedBy = new Map<NodeId, number>()
+  private flushScheduled = false
+  private nextId = 1
+  private closed = false
+  private readonly unsubscribe: (() => void)[]
+
+  constructor(private readonly opts: MessengerOptions) {
+    const t = opts.transport
+    this.unsubscribe = [
+      t.on('frame', ({ from, bytes }) => this.onFrame(from, bytes)),
+      t.on('peer-down', ({ peer, reason }) => this.failPending(peer, new NotConnectedError(`peer ${peer} went down (${reason})`))),
+      t.on('peer-up', ({ peer }) => this.malformedBy.delete(peer)),
+    ]
+  }
+
+  /** Sends a request and resolves with the response body; rejects with the remote's named error. */
+  request(from: ExactAddress, to: Address, method: string, body: unknown, timeoutMs = this.opts.requestTimeoutMs ?? 10_000): Promise<unknown> {
+    if (this.closed) return Promise.reject(new ClosedError('node'))
+    let route
+    try {
+      route = this.opts.router.resolve(to)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (route.kind === 'local') {
+      const req: Request = { fromNode: this.opts.nodeId, from, to, method, body, oneWay: false }
+      const engine = route.engine
+      return Promise.resolve().then(() => engine.handle(req))
+    }
+    const id = this.nextId++
+    const node = route.nodeId
+    return new Promise((resolve, reject) => {
+      const timer = this.opts.clock.setTimeout(() => {
+        this.pending.delete(id)
+        reject(new TimeoutError(`request ${method} to ${node}`, timeoutMs))
+      }, timeoutMs)
+      this.pending.set(id, { node, resolve, reject, timer })
+      this.enqueue(node, { t: 'req', id, from, to: route.address, m: method, b: body })
+    })
+  }
+
+  /** Sends a one-way message. Throws NoRouteError at once when there is no route. */
+  notify(from: ExactAddress, to: Address, method: string, body: unknown): void {
+    if (this.closed) throw new ClosedError('node')
+    const route = this.opts.router.resolve(to)
+    if (route.kind === 'local') {
+      const engine = route.engine
+      const req: Request = { fromNode: this.opts.nodeId, from, to, method, body, oneWay: true }
+      queueMicrotask(() => void this.runOneWay(this.opts.nodeId, engine, req))
+      return
+    }
+    this.enqueue(route.nodeId, { t: 'msg', from, to: route.address, m: method, b: body })
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    for (const u of this.unsubscribe) u()
+    for (const [id, p] of this.pending) {
+      this.opts.clock.clearTimeout(p.timer)
+      p.reject(new ClosedError('node'))
+      this.pending.delete(id)
+    }
+    this.outbox.clear()
+  }
+
+  private enqueue(node: NodeId, env: Envelope): void {
+    let box = this.outbox.get(node)
+    if (!box) this.outbox.set(node, (box = []))
+    box.push(env)
+    if (!this.flushScheduled) {
+      this.flushScheduled = true
+      queueMicrotask(() => this.flush())
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false
+    if (this.closed) return
+    const boxes = [...this.outbox]
+    this.outbox.clear()
+    for (const [node, envs] of boxes) {
+      for (let i = 0; i < envs.length; i += MAX_ENVELOPES_PER_FRAME) this.sendFrame(node, envs.slice(i, i + MAX_ENVELOPES_PER_FRAME))
+    }
+  }
+
+  private sendFrame(node: NodeId, envs: Envelope[]): void {
+    let bytes: Uint8Array
+    try {
+      bytes = encodeFrame(envs)
+    } catch (err) {
+      // One unencodable body must not take the rest of the batch down with it.
+      if (envs.length > 1) return envs.forEach((e) => this.sendFrame(node, [e]))
+      return this.failEnvelope(envs[0]!, new DomainMeshError('UNENCODABLE', `cannot encode message: ${(err as Error).message}`))
+    }
+    try {
+      this.opts.transport.send(node, bytes)
+    } catch (err) {
+      // The link is gone: callers waiting on these requests learn now rather than at their timeout.
+      for (const e of envs) if (e.t === 'req') this.failEnvelope(e, err)
+      return
+    }
+    this.metrics.framesOut++
+    this.metrics.bytesOut += bytes.byteLength
+    this.metrics.envelopesOut += envs.length
+  }
+
+  private failEnvelope(env: Envelope, err: unknown): void {
+    if (env.t === 'req') this.settle(env.id, undefined, (p) => p.reject(err))
+    else if (env.t === 'res') this.enqueue(nodeOf(env.to), { t: 'err', id: env.id, from: env.from, to: env.to, e: toWireError(err) })
+  }
+
+  private onFrame(peer: NodeId, bytes: Uint8Array): void {
+    if (this.closed) return
+    this.metrics.framesIn++
+    this.metrics.bytesIn += bytes.byteLength
+    const decoded = decodeFrame(bytes)
+    if (!decoded.ok) return this.malformed(peer, decoded.reason)
+    for (const env of decoded.envelopes) {
+      this.metrics.envelopesIn++
+      if (!isExact(env.from) || env.from.nodeId !== peer) {
+        this.malformed(peer, `envelope claims to come from ${isExact(env.from) ? env.from.nodeId : 'a partial address'}`)
+        continue
+      }
+      if (env.from.clusterId !== this.opts.clusterId) {
+        this.malformed(peer, `envelope from cluster ${env.from.clusterId}`)
+        continue
+      }
+      switch (env.t) {
+        case 'req':
+          void this.serve(peer, env)
+          break
+        case 'msg':
+          this.deliverOneWay(peer, env)
+          break
+        case 'res':
+          this.settle(env.id, peer, (p) => p.resolve(env.b))
+          break
+        case 'err':
+          this.settle(env.id, peer, (p) => p.reject(fromWireError(env.e)))
+          break
+      }
+    }
+  }
+
+  private async serve(peer: NodeId, env: RequestEnvelope): Promise<void> {
+    const reply = { id: env.id, to: env.from }
+    let from: ExactAddress = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId, engineId: 'router' as ExactAddress['engineId'] }
+    try {
+      const engine = this.opts.router.resolveLocal(env.to)
+      from = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId, engineId: engine.engineId }
+      const body = await engine.handle({ fromNode: peer, from: env.from, to: env.to, method: env.m, body: env.b, oneWay: false })
+      this.metrics.requestsServed++
+      if (!this.closed) this.enqueue(peer, { t: 'res', ...reply, from, b: body })
+    } catch (err) {
+      this.metrics.requestsFailed++
+      if (!this.closed) this.enqueue(peer, { t: 'err', ...reply, from, e: toWireError(err) })
+    }
+  }
+
+  private deliverOneWay(peer: NodeId, env: MessageEnvelope): void {
+    let engine: Engine
+    try {
+      engine = this.opts.router.resolveLocal(env.to)
+    } catch (error) {
+      this.events.emit('handler-error', { peer, method: env.m, error })
+      return
+    }
+    void this.runOneWay(peer, engine, { fromNode: peer, from: env.from, to: env.to, method: env.m, body: env.b, oneWay: true })
+  }
+
+  private async runOneWay(peer: NodeId, engine: Engine, req: Request): Promise<void> {
+    try {
+      await engine.handle(req)
+    } catch (error) {
+      this.events.emit('handler-error', { peer, method: req.method, error })
+    }
+  }
+
+  private settle(id: number, peer: NodeId | undefined, fn: (p: Pending) => void): void {
+    const p = this.pending.get(id)
+    if (!p) return // late answer after a timeout, or a duplicate: nothing waits for it
+    if (peer !== undefined && p.node !== peer) return this.malformed(peer, `response ${id} meant to come from ${p.node}`)
+    this.pending.delete(id)
+    this.opts.clock.clearTimeout(p.timer)
+    fn(p)
+  }
+
+  private failPending(peer: NodeId, err: Error): void {
+    for (const [id, p] of this.pending) if (p.node === peer) this.settle(id, undefined, (x) => x.reject(err))
+  }
+
+  private malformed(peer: NodeId, reason: string): void {
+    this.metrics.malformed++
+    const count = (this.malformedBy.get(peer) ?? 0) + 1
+    this.malformedBy.set(peer, count)
+    this.events.emit('malformed', { peer, reason, count })
+    if (count === (this.opts.maxMalformedPerPeer ?? 100)) {
+      this.events.emit('peer-banned', { peer, reason: `sent ${count} malformed frames` })
+      this.opts.transport.disconnect(peer, 'too many malformed frames')
+    }
+  }
+}
+
+const nodeOf = (a: Address): NodeId => (isExact(a) ? a.nodeId : ('' as NodeId))

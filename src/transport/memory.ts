@@ -1,0 +1,234 @@
+/**
+ * In-process transport for tests and simulation. Frames are delivered on microtasks (or after a
+ * seeded delay on the injected clock), and a seeded fault plan can drop, delay, duplicate,
+ * partition and crash. The same seed gives the same run.
+ */
+import { ClosedError, DomainMeshError, NotConnectedError } from '../errors.js'
+import type { NodeId } from '../ids.js'
+import { FakeClock, type Clock } from '../util/clock.js'
+import { Emitter } from '../util/events.js'
+import { seededRandom, type Random } from '../util/random.js'
+import type { Transport, TransportEvents } from './transport.js'
+
+export interface Faults {
+  /** Probability that a frame is silently lost. */
+  drop?: number
+  /** Probability that a frame is delivered twice. */
+  duplicate?: number
+  /** Probability that a frame is held back by a random delay (it may then overtake or be overtaken). */
+  delay?: number
+  /** Delay range in ms for delayed frames. */
+  delayMs?: readonly [number, number]
+}
+
+export interface MemoryNetworkOptions {
+  seed?: number
+  clock?: Clock
+  faults?: Faults
+}
+
+export interface NetworkStats {
+  framesSent: number
+  bytesSent: number
+  dropped: number
+  duplicated: number
+  delayed: number
+  delivered: number
+}
+
+export class DuplicateNodeError extends DomainMeshError {
+  constructor(id: NodeId) {
+    super('DUPLICATE_NODE', `node ${id} is already connected to this network`)
+  }
+}
+
+export class MemoryNetwork {
+  readonly clock: Clock
+  readonly stats: NetworkStats = { framesSent: 0, bytesSent: 0, dropped: 0, duplicated: 0, delayed: 0, delivered: 0 }
+  private readonly random: Random
+  private faults: Faults
+  private readonly nodes = new Map<NodeId, MemoryTransport>()
+  /** Unordered pairs "a|b" whose link is cut by a partition. */
+  private readonly cut = new Set<string>()
+
+  constructor(opts: MemoryNetworkOptions = {}) {
+    this.random = seededRandom(opts.seed ?? 1)
+    this.clock = opts.clock ?? new FakeClock()
+    this.faults = opts.faults ?? {}
+  }
+
+  createTransport(): MemoryTransport {
+    return new MemoryTransport(this)
+  }
+
+  setFaults(faults: Faults): void {
+    this.faults = faults
+  }
+
+  /** Cuts every link between a node of `a` and a node of `b`. */
+  partition(a: readonly NodeId[], b: readonly NodeId[]): void {
+    for (const x of a) for (const y of b) {
+      if (x === y || this.cut.has(pair(x, y))) continue
+      this.cut.add(pair(x, y))
+      this.nodes.get(x)?.linkDown(y, 'partitioned')
+      this.nodes.get(y)?.linkDown(x, 'partitioned')
+    }
+  }
+
+  /** Restores every cut link. */
+  heal(): void {
+    const cut = [...this.cut]
+    this.cut.clear()
+    for (const p of cut) {
+      const [x, y] = p.split('|') as [NodeId, NodeId]
+      const tx = this.nodes.get(x)
+      const ty = this.nodes.get(y)
+      if (tx && ty) {
+        tx.linkUp(y)
+        ty.linkUp(x)
+      }
+    }
+  }
+
+  /** The node dies without a goodbye: its transport goes silent and peers see it drop. */
+  crash(id: NodeId): void {
+    const t = this.nodes.get(id)
+    if (!t) return
+    this.detach(id, 'crashed')
+    t.kill()
+  }
+
+  isConnected(id: NodeId): boolean {
+    return this.nodes.has(id)
+  }
+
+  /** @internal */
+  attach(t: MemoryTransport, id: NodeId): void {
+    if (this.nodes.has(id)) throw new DuplicateNodeError(id)
+    this.nodes.set(id, t)
+    for (const [other, ot] of this.nodes) {
+      if (other === id || this.cut.has(pair(id, other))) continue
+      t.linkUp(other)
+      ot.linkUp(id)
+    }
+  }
+
+  /** @internal */
+  detach(id: NodeId, reason: string): void {
+    if (!this.nodes.delete(id)) return
+    for (const t of this.nodes.values()) t.linkDown(id, reason)
+  }
+
+  /** @internal */
+  cutLink(a: NodeId, b: NodeId, reason: string): void {
+    this.nodes.get(a)?.linkDown(b, reason)
+    this.nodes.get(b)?.linkDown(a, reason)
+  }
+
+  /** @internal */
+  transmit(from: NodeId, to: NodeId, bytes: Uint8Array): void {
+    this.stats.framesSent++
+    this.stats.bytesSent += bytes.byteLength
+    const f = this.faults
+    if (f.drop && this.random() < f.drop) {
+      this.stats.dropped++
+      return
+    }
+    const copies = f.duplicate && this.random() < f.duplicate ? 2 : 1
+    if (copies === 2) this.stats.duplicated++
+    for (let i = 0; i < copies; i++) {
+      const copy = bytes.slice()
+      if (f.delay && this.random() < f.delay) {
+        this.stats.delayed++
+        const [lo, hi] = f.delayMs ?? [1, 50]
+        this.clock.setTimeout(() => this.deliver(from, to, copy), lo + this.random() * (hi - lo))
+      } else {
+        queueMicrotask(() => this.deliver(from, to, copy))
+      }
+    }
+  }
+
+  private deliver(from: NodeId, to: NodeId, bytes: Uint8Array): void {
+    if (this.cut.has(pair(from, to)) || !this.nodes.has(from)) return
+    const t = this.nodes.get(to)
+    if (t?.receive(from, bytes)) this.stats.delivered++
+  }
+}
+
+const pair = (a: string, b: string): string => (a < b ? `${a}|${b}` : `${b}|${a}`)
+
+export class MemoryTransport implements Transport {
+  private id: NodeId | undefined
+  private readonly links = new Set<NodeId>()
+  private readonly events = new Emitter<TransportEvents>()
+  private state: 'new' | 'open' | 'closed' = 'new'
+
+  constructor(private readonly network: MemoryNetwork) {}
+
+  get self(): NodeId | undefined {
+    return this.id
+  }
+
+  async connect(self: NodeId): Promise<void> {
+    if (this.state !== 'new') throw new ClosedError('memory transport')
+    this.id = self
+    this.state = 'open'
+    this.network.attach(this, self)
+  }
+
+  send(to: NodeId, bytes: Uint8Array): void {
+    if (this.state !== 'open' || !this.id) throw new NotConnectedError(`send to ${to}`)
+    if (!this.links.has(to)) throw new NotConnectedError(`send to ${to}`)
+    this.network.transmit(this.id, to, bytes)
+  }
+
+  peers(): NodeId[] {
+    return [...this.links]
+  }
+
+  disconnect(peer: NodeId, reason: string): void {
+    if (this.id) this.network.cutLink(this.id, peer, reason)
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return
+    const id = this.id
+    this.state = 'closed'
+    this.links.clear()
+    if (id) this.network.detach(id, 'closed')
+    this.events.removeAll()
+  }
+
+  on<K extends keyof TransportEvents>(event: K, listener: (p: TransportEvents[K]) => void): () => void {
+    return this.events.on(event, listener)
+  }
+
+  /** @internal */
+  kill(): void {
+    this.state = 'closed'
+    this.links.clear()
+    this.events.removeAll()
+  }
+
+  /** @internal */
+  linkUp(peer: NodeId): void {
+    if (this.state !== 'open' || this.links.has(peer)) return
+    this.links.add(peer)
+    queueMicrotask(() => {
+      if (this.links.has(peer)) this.events.emit('peer-up', { peer })
+    })
+  }
+
+  /** @internal */
+  linkDown(peer: NodeId, reason: string): void {
+    if (!this.links.delete(peer)) return
+    this.events.emit('peer-down', { peer, reason })
+  }
+
+  /** @internal */
+  receive(from: NodeId, bytes: Uint8Array): boolean {
+    if (this.state !== 'open' || !this.links.has(from)) return false
+    this.events.emit('frame', { from, bytes })
+    return true
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Time is injected. The core never calls setTimeout or Date.now itself, so a simulation can run
+ * hours of timeouts, heartbeats and heal delays in milliseconds, in the same order every time.
+ */
+export interface TimerHandle {
+  readonly id: number
+}
+
+export interface Clock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): TimerHandle
+  clearTimeout(handle: TimerHandle): void
+}
+
+export class RealClock implements Clock {
+  private readonly timers = new Map<number, ReturnType<typeof globalThis.setTimeout>>()
+  private nextId = 1
+  now(): number {
+    return Date.now()
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = this.nextId++
+    const t = globalThis.setTimeout(() => {
+      this.timers.delete(id)
+      fn()
+    }, ms)
+    this.timers.set(id, t)
+    return { id }
+  }
+  clearTimeout(handle: TimerHandle): void {
+    const t = this.timers.get(handle.id)
+    if (t !== undefined) globalThis.clearTimeout(t)
+    this.timers.delete(handle.id)
+  }
+  /** Timers still armed; a cleanly closed node leaves none. */
+  pending(): number {
+    return this.timers.size
+  }
+}
+
+interface FakeTimer {
+  id: number
+  at: number
+  fn: () => void
+}
+
+/**
+ * A manual clock. `advance` fires due timers in (time, creation) order and lets the microtask
+ * queue drain after each one, so promise chains started by a timer finish before the next fires.
+ */
+export class FakeClock implements Clock {
+  private time: number
+  private timers: FakeTimer[] = []
+  private nextId = 1
+  constructor(start = 0) {
+    this.time = start
+  }
+  now(): number {
+    return this.time
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const t = { id: this.nextId++, at: this.time + Math.max(0, ms), fn }
+    this.timers.push(t)
+    return { id: t.id }
+  }
+  clearTimeout(handle: TimerHandle): void {
+    this.timers = this.timers.filter((t) => t.id !== handle.id)
+  }
+  pending(): number {
+    return this.timers.length
+  }
+  /** Moves time forward by `ms`, firing every timer that falls due on the way. */
+  async advance(ms: number): Promise<void> {
+    const end = this.time + ms
+    await flushMicrotasks()
+    for (;;) {
+      const next = this.nextDue(end)
+      if (!next) break
+      this.timers = this.timers.filter((t) => t !== next)
+      this.time = next.at
+      next.fn()
+      await flushMicrotasks()
+    }
+    this.time = end
+    await flushMicrotasks()
+  }
+  private nextDue(end: number): FakeTimer | undefined {
+    let best: FakeTimer | undefined
+    for (const t of this.timers) {
+      if (t.at <= end && (!best || t.at < best.at || (t.at === best.at && t.id < best.id))) best = t
+    }
+    return best
+  }
+}
+
+/** Lets queued promise reactions run; enough rounds for the short chains the core builds. */
+export async function flushMicrotasks(rounds = 50): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve()
+}

@@ -1,0 +1,100 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { NoRouteError, RemoteError, TimeoutError } from '../../src/errors.js'
+import { clusterId, engineId, nodeId } from '../../src/ids.js'
+import type { MeshNode } from '../../src/node/mesh-node.js'
+import { parseAddress } from '../../src/routing/address.js'
+import { DuplicateEngineError } from '../../src/routing/router.js'
+import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
+import { echoEngine, memoryCluster } from '../helpers/cluster.js'
+
+let nodes: MeshNode[] = []
+afterEach(async () => {
+  for (const n of nodes) await n.close()
+  nodes = []
+})
+
+async function threeNodes() {
+  const c = await memoryCluster(['a', 'b', 'c'])
+  nodes = c.nodes
+  const [a, b, cc] = c.nodes as [MeshNode, MeshNode, MeshNode]
+  a.registerEngine(echoEngine('e1', ['shop']))
+  b.registerEngine(echoEngine('e2', ['shop', 'blog']))
+  cc.registerEngine(echoEngine('other', '*', 'other'))
+  c.refresh()
+  return { ...c, a, b, c: cc }
+}
+
+const noRoutePart = async (p: Promise<unknown>): Promise<string> => {
+  const err = await p.then(() => undefined, (e: unknown) => e)
+  expect(err).toBeInstanceOf(NoRouteError)
+  return (err as NoRouteError).part
+}
+
+describe('router', () => {
+  it('delivers to the exact engine named, local or remote', async () => {
+    const { a, b } = await threeNodes()
+    const from = a.address('client')
+    expect(await a.request(from, parseAddress('test/a/e1'), 'hi', 1)).toEqual({ echoed: 1, by: 'e1', method: 'hi' })
+    expect(await a.request(from, parseAddress('test/b/e2@blog'), 'hi', 2)).toEqual({ echoed: 2, by: 'e2', method: 'hi' })
+    expect(b.metrics().requestsServed).toBe(1)
+  })
+
+  it('sends a partial address to a local engine first, else to a member that has one', async () => {
+    const { a, c } = await threeNodes()
+    const shop = parseAddress('test/*/echo@shop')
+    expect(await a.request(a.address('x'), shop, 'm', 0)).toMatchObject({ by: 'e1' })
+    expect(await c.request(c.address('x'), parseAddress('test/*/echo@blog'), 'm', 0)).toMatchObject({ by: 'e2' })
+    expect(await a.request(a.address('x'), parseAddress('test/*/other'), 'm', 0)).toMatchObject({ by: 'other' })
+  })
+
+  it('names the part of the address that matched nothing', async () => {
+    const { a } = await threeNodes()
+    const from = a.address('x')
+    expect(await noRoutePart(a.request(from, parseAddress('elsewhere/a/e1'), 'm', 0))).toBe('cluster')
+    expect(await noRoutePart(a.request(from, parseAddress('test/zz/e1'), 'm', 0))).toBe('node')
+    expect(await noRoutePart(a.request(from, parseAddress('test/a/nope'), 'm', 0))).toBe('engine')
+    expect(await noRoutePart(a.request(from, parseAddress('test/b/nope'), 'm', 0))).toBe('engine')
+    expect(await noRoutePart(a.request(from, parseAddress('test/a/e1@blog'), 'm', 0))).toBe('virtualServer')
+    expect(await noRoutePart(a.request(from, parseAddress('test/*/echo@nowhere'), 'm', 0))).toBe('virtualServer')
+    expect(await noRoutePart(a.request(from, parseAddress('test/*/nosuchtype'), 'm', 0))).toBe('engineType')
+  })
+
+  it('returns a remote engine failure as an error with the same name and message', async () => {
+    const { a } = await threeNodes()
+    const err = await a.request(a.address('x'), parseAddress('test/b/e2'), 'fail', { why: 'test' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(RemoteError)
+    expect((err as RemoteError).name).toBe('RangeError')
+    expect((err as RemoteError).message).toBe('asked to fail: {"why":"test"}')
+  })
+
+  it('refuses two engines with one id on a node', async () => {
+    const { a } = await threeNodes()
+    expect(() => a.registerEngine(echoEngine('e1'))).toThrow(DuplicateEngineError)
+  })
+
+  it('coalesces every envelope for one peer in a tick into one frame', async () => {
+    const { a, b } = await threeNodes()
+    const before = a.metrics().framesOut
+    const calls = Array.from({ length: 50 }, (_, i) => a.request(a.address('x'), parseAddress('test/b/e2'), 'm', i))
+    await Promise.all(calls)
+    expect(a.metrics().framesOut - before).toBe(1)
+    expect(b.metrics().framesOut).toBe(1)
+  })
+
+  it('fails waiting requests at once when the peer goes down, and by timeout when it is silent', async () => {
+    const { a, net, refresh } = await threeNodes()
+    const slow = echoEngine('slow')
+    slow.handle = () => new Promise(() => {})
+    nodes[1]!.registerEngine(slow)
+    refresh()
+    const dest = { clusterId: clusterId('test'), nodeId: nodeId('b'), engineId: engineId('slow') }
+    const timedOut = a.request(a.address('x'), dest, 'm', 0, 1000)
+    await flushMicrotasks()
+    await (net.clock as FakeClock).advance(1000)
+    await expect(timedOut).rejects.toThrow(TimeoutError)
+    const dropped = a.request(a.address('x'), dest, 'm', 0, 60_000)
+    await flushMicrotasks()
+    net.crash(nodeId('b'))
+    await expect(dropped).rejects.toThrow(/went down/)
+  })
+})

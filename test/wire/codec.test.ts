@@ -1,0 +1,49 @@
+import { pack } from 'msgpackr'
+import { describe, expect, it } from 'vitest'
+import { parseAddress } from '../../src/routing/address.js'
+import type { Envelope } from '../../src/wire/envelope.js'
+import { decodeFrame, encodeFrame } from '../../src/wire/codec.js'
+
+const from = parseAddress('c/n1/store')
+const to = parseAddress('c/*/store@shop')
+
+describe('codec', () => {
+  it('round-trips every envelope type', () => {
+    const envs: Envelope[] = [
+      { t: 'req', id: 1, from, to, m: 'put', b: { key: 'k', value: { deep: [1, 'two', null, true, { x: 1.5 }] } } },
+      { t: 'res', id: 1, from, to: from, b: { seq: 9 } },
+      { t: 'err', id: 2, from, to: from, e: { code: 'X', name: 'XError', message: 'bad', details: { a: 1 } } },
+      { t: 'msg', from, to, m: 'repl', b: new Uint8Array([1, 2, 3]) },
+    ]
+    const out = decodeFrame(encodeFrame(envs))
+    expect(out.ok).toBe(true)
+    if (!out.ok) return
+    expect(out.envelopes.map((e) => e.t)).toEqual(['req', 'res', 'err', 'msg'])
+    expect(out.envelopes[0]).toEqual(envs[0])
+    expect(new Uint8Array((out.envelopes[3] as { b: Uint8Array }).b)).toEqual(new Uint8Array([1, 2, 3]))
+  })
+
+  it('gives a reason for each kind of bad frame', () => {
+    const reason = (x: unknown) => {
+      const r = decodeFrame(x instanceof Uint8Array ? x : pack(x))
+      return r.ok ? 'ok' : r.reason
+    }
+    expect(reason(new Uint8Array(0))).toBe('empty frame')
+    expect(reason(Uint8Array.of(0x92, 0x01))).toMatch(/undecodable/) // array of 2, cut after 1
+    expect(reason(Uint8Array.of(0xc1))).toMatch(/not a frame/)
+    expect(reason({ not: 'an array' })).toMatch(/not a frame/)
+    expect(reason([])).toMatch(/not a frame/)
+    expect(reason([{ v: 2, t: 'msg', from: 'c/a/e', to: 'c/b/e', m: 'x', b: 1 }])).toMatch(/envelope 0: v/)
+    expect(reason([{ v: 1, t: 'msg', from: 'c/a', to: 'c/b/e', m: 'x', b: 1 }])).toMatch(/envelope 0: from: .*expected cluster/)
+    expect(reason([{ v: 1, t: 'nope', from: 'c/a/e', to: 'c/b/e' }])).toMatch(/envelope 0: t/)
+    expect(reason([{ v: 1, t: 'req', id: -1, from: 'c/a/e', to: 'c/b/e', m: 'x', b: 1 }])).toMatch(/envelope 0: id/)
+  })
+
+  it('cannot pollute prototypes through a decoded body', () => {
+    const evil = pack([{ v: 1, t: 'msg', from: 'c/a/e', to: 'c/b/e', m: 'x', b: JSON.parse('{"__proto__":{"polluted":1}}') }])
+    const out = decodeFrame(evil)
+    expect(out.ok).toBe(true)
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    if (out.ok) expect(Object.getPrototypeOf(out.envelopes[0]!.t === 'msg' ? out.envelopes[0]!.b : null)).toBe(Object.prototype)
+  })
+})

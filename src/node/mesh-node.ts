@@ -3,7 +3,14 @@
  * engines) and holds no protocol logic of its own.
  */
 import { ClosedError } from '../errors.js'
-import { engineId as toEngineId, type ClusterId, type NodeId } from '../ids.js'
+import { engineId as toEngineId, virtualServerId as toVs, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
+import type { Limits } from '../state/guard.js'
+import { StateManager } from '../state/state-manager.js'
+import { Store } from '../state/store.js'
+import { StoreEngine } from '../state/store-engine.js'
+import { MessengerStatePort } from '../state/port.js'
+import { TopologyManager } from '../topology/manager.js'
+import { DEFAULT_SETTINGS, type ClusterSettings, type View } from '../topology/view.js'
 import type { Address, ExactAddress } from '../routing/address.js'
 import type { Directory, Engine, EngineInfo } from '../routing/engine.js'
 import { Messenger, type MessengerMetrics } from '../routing/messenger.js'
@@ -12,7 +19,7 @@ import type { Storage } from '../storage/storage.js'
 import type { Transport } from '../transport/transport.js'
 import { RealClock, type Clock } from '../util/clock.js'
 import { loadNodeId } from './identity.js'
-import { StaticDirectory } from './static-directory.js'
+import { DEFAULT_LIMITS } from '../state/guard.js'
 
 export interface MeshNodeOptions {
   clusterId: ClusterId
@@ -21,9 +28,22 @@ export interface MeshNodeOptions {
   /** Used on first start; afterwards the id stored with the data wins (a different one is an error). */
   nodeId?: NodeId
   clock?: Clock
+  /** Who is in the cluster; by default the topology manager's current view. */
   directory?: Directory
   requestTimeoutMs?: number
   maxMalformedPerPeer?: number
+  settings?: Partial<ClusterSettings>
+  store?: StoreTuning
+}
+
+export interface StoreTuning {
+  /** Backups that must ack a write: 'all' live ones (default) or a number. */
+  writeAcks?: 'all' | number
+  writeTimeoutMs?: number
+  resendAfterMs?: number
+  compactBytes?: number
+  retainEntries?: number
+  limits?: Partial<Limits>
 }
 
 export class MeshNode {
@@ -32,17 +52,29 @@ export class MeshNode {
   readonly storage: Storage
   readonly transport: Transport
   readonly directory: Directory
+  readonly settings: ClusterSettings
+  readonly topology: TopologyManager
   private id: NodeId | undefined
+  private stateRef: StateManager | undefined
+  private storeEngine: StoreEngine | undefined
+  private port: MessengerStatePort | undefined
   private router: Router | undefined
   private messengerRef: Messenger | undefined
-  private state: 'new' | 'starting' | 'running' | 'closed' = 'new'
+  private phase: 'new' | 'starting' | 'running' | 'closed' = 'new'
 
   constructor(private readonly opts: MeshNodeOptions) {
     this.clusterId = opts.clusterId
     this.clock = opts.clock ?? new RealClock()
     this.storage = opts.storage
     this.transport = opts.transport
-    this.directory = opts.directory ?? new StaticDirectory()
+    this.settings = { ...DEFAULT_SETTINGS, ...opts.settings }
+    this.topology = new TopologyManager((view) => this.stateRef?.applyView(view))
+    this.directory = opts.directory ?? this.topology
+  }
+
+  get state(): StateManager {
+    if (!this.stateRef) throw new ClosedError('node (not started)')
+    return this.stateRef
   }
 
   get nodeId(): NodeId {
@@ -56,23 +88,54 @@ export class MeshNode {
   }
 
   async start(): Promise<this> {
-    if (this.state !== 'new') throw new ClosedError('node (already started)')
-    this.state = 'starting'
+    if (this.phase !== 'new') throw new ClosedError('node (already started)')
+    this.phase = 'starting'
     const id = await loadNodeId(this.storage, this.opts.nodeId)
     this.id = id
-    this.router = new Router(this.clusterId, id, this.directory, (n) => this.transport.peers().includes(n))
+    const router = new Router(this.clusterId, id, this.directory, (n) => this.transport.peers().includes(n))
     this.messengerRef = new Messenger({
       clusterId: this.clusterId,
       nodeId: id,
       transport: this.transport,
-      router: this.router,
+      router,
       clock: this.clock,
       ...(this.opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: this.opts.requestTimeoutMs } : {}),
       ...(this.opts.maxMalformedPerPeer !== undefined ? { maxMalformedPerPeer: this.opts.maxMalformedPerPeer } : {}),
     })
+    const { limits, ...tuning } = this.opts.store ?? {}
+    const port = new MessengerStatePort(this.clusterId, id, this.messengerRef)
+    this.port = port
+    this.stateRef = new StateManager({
+      self: id,
+      storage: this.storage,
+      clock: this.clock,
+      port,
+      settings: this.settings,
+      ...tuning,
+      ...(limits ? { limits: { ...DEFAULT_LIMITS, ...limits } } : {}),
+    })
+    await this.stateRef.open()
+    this.storeEngine = new StoreEngine(id, port, this.stateRef)
+    router.register(this.storeEngine)
+    this.router = router
+    this.transport.on('peer-up', ({ peer }) => {
+      if (this.storeEngine?.watches.hasLocal()) this.storeEngine.announceWatches([peer])
+    })
     await this.transport.connect(id)
-    this.state = 'running'
+    if (this.topology.view().epoch > 0) this.stateRef.applyView(this.topology.view())
+    this.phase = 'running'
     return this
+  }
+
+  /** The replicated store of one virtual server. */
+  store(virtualServer: string | VirtualServerId): Store {
+    if (!this.storeEngine || !this.stateRef || !this.port) throw new ClosedError('node (not started)')
+    return new Store(toVs(virtualServer), this.nodeId, this.storeEngine, this.stateRef, this.port, () => this.transport.peers())
+  }
+
+  /** Feeds a membership view (from the topology service, or a static topology). */
+  applyView(view: View): boolean {
+    return this.topology.applyView(view)
   }
 
   registerEngine(engine: Engine): () => void {
@@ -98,8 +161,9 @@ export class MeshNode {
   }
 
   async close(): Promise<void> {
-    if (this.state === 'closed') return
-    this.state = 'closed'
+    if (this.phase === 'closed') return
+    this.phase = 'closed'
+    await this.stateRef?.close()
     this.messengerRef?.close()
     await this.transport.close()
     await this.storage.close()

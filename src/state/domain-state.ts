@@ -1,0 +1,106 @@
+/**
+ * The data of one domain on one node: its objects, the highest `seq` applied, and the log tail
+ * since the last snapshot (what a lagging backup is sent as deltas). Pure data: no I/O.
+ */
+import { DomainMeshError } from '../errors.js'
+import type { LogEntry } from './log.js'
+import { deepFreeze } from './freeze.js'
+import { applyChange, type StoredObject } from './objects.js'
+
+export const objectId = (vs: string, key: string): string => `${vs}\u0000${key}`
+
+export interface Snapshot {
+  readonly seq: number
+  /** Epoch of the entry at `seq`, so log matching works across a snapshot. */
+  readonly epoch: number
+  readonly objects: readonly [id: string, obj: SnapshotObject][]
+}
+export interface SnapshotObject {
+  value: unknown
+  version: number
+  base: number
+  paths?: [string, (string | number)[], number][]
+}
+
+export class OutOfOrderError extends DomainMeshError {
+  constructor(domain: number, expected: number, got: number) {
+    super('OUT_OF_ORDER', `domain ${domain}: expected seq ${expected}, got ${got}`, { domain, expected, got })
+  }
+}
+
+export class DomainState {
+  readonly objects = new Map<string, StoredObject>()
+  lastSeq = 0
+  lastEpoch = 0
+  /** The log holds every entry after `logStart`; `logStartEpoch` is the epoch of the entry at logStart. */
+  logStart = 0
+  logStartEpoch = 0
+  log: LogEntry[] = []
+
+  constructor(readonly domain: number) {}
+
+  get(vs: string, key: string): StoredObject | undefined {
+    return this.objects.get(objectId(vs, key))
+  }
+
+  /** Applies the next entry in order. Throws (and changes nothing) if it does not apply. */
+  apply(entry: LogEntry): void {
+    if (entry.seq !== this.lastSeq + 1) throw new OutOfOrderError(this.domain, this.lastSeq + 1, entry.seq)
+    const id = objectId(entry.vs, entry.key)
+    const next = applyChange(entry.key, this.objects.get(id), entry.change, entry.seq)
+    if (next) this.objects.set(id, next)
+    else this.objects.delete(id)
+    this.lastSeq = entry.seq
+    this.lastEpoch = entry.epoch
+    this.log.push(entry)
+  }
+
+  /** Epoch of the entry at `seq`, or undefined if it is no longer in the log. */
+  epochAt(seq: number): number | undefined {
+    if (seq === this.logStart) return this.logStartEpoch
+    if (seq < this.logStart || seq > this.lastSeq) return undefined
+    return this.log[seq - this.logStart - 1]?.epoch
+  }
+
+  /** Entries after `seq`, or undefined if some of them are no longer in the log. */
+  entriesAfter(seq: number): LogEntry[] | undefined {
+    if (seq < this.logStart || seq > this.lastSeq) return undefined
+    return this.log.slice(seq - this.logStart)
+  }
+
+  snapshot(): Snapshot {
+    const objects: [string, SnapshotObject][] = []
+    for (const [id, o] of this.objects) {
+      const s: SnapshotObject = { value: o.value, version: o.version, base: o.base }
+      if (o.paths?.size) s.paths = [...o.paths].map(([k, e]) => [k, [...e.path], e.version])
+      objects.push([id, s])
+    }
+    return { seq: this.lastSeq, epoch: this.lastEpoch, objects }
+  }
+
+  /**
+   * Forgets the log up to the current seq (it is covered by a snapshot now), but keeps the last
+   * `keep` entries in memory so that a backup that lags a little still catches up by deltas.
+   */
+  truncateLog(keep: number): void {
+    const drop = Math.max(0, this.log.length - keep)
+    if (drop === 0) return
+    const last = this.log[drop - 1]!
+    this.logStart = last.seq
+    this.logStartEpoch = last.epoch
+    this.log = this.log.slice(drop)
+  }
+
+  static fromSnapshot(domain: number, snap: Snapshot): DomainState {
+    const d = new DomainState(domain)
+    for (const [id, s] of snap.objects) {
+      const obj: StoredObject = s.paths
+        ? { value: s.value, version: s.version, base: s.base, paths: new Map(s.paths.map(([k, path, version]) => [k, { path, version }])) }
+        : { value: s.value, version: s.version, base: s.base }
+      d.objects.set(id, deepFreeze(obj))
+    }
+    d.lastSeq = d.logStart = snap.seq
+    d.lastEpoch = d.logStartEpoch = snap.epoch
+    return d
+  }
+}

@@ -1,0 +1,68 @@
+/** Errors of the replicated store. Each names the key, path or version that was wrong. */
+import { DomainMeshError } from '../errors.js'
+
+export class InvalidStoreKeyError extends DomainMeshError {
+  constructor(key: unknown, why: string) {
+    super('INVALID_STORE_KEY', `invalid key ${JSON.stringify(key)}: ${why}`)
+  }
+}
+
+export class KeyNotFoundError extends DomainMeshError {
+  constructor(key: string) {
+    super('KEY_NOT_FOUND', `no object under key "${key}"`, { key })
+  }
+}
+
+export class PathNotFoundError extends DomainMeshError {
+  constructor(key: string, path: readonly (string | number)[]) {
+    super('PATH_NOT_FOUND', `object "${key}" has nothing at path /${path.join('/')}`, { key, path })
+  }
+}
+
+export class ForbiddenPathError extends DomainMeshError {
+  constructor(path: readonly unknown[], segment: string) {
+    super('FORBIDDEN_PATH', `path /${path.join('/')} contains the forbidden segment "${segment}"`, { segment })
+  }
+}
+
+export class InvalidPatchError extends DomainMeshError {
+  constructor(why: string) {
+    super('INVALID_PATCH', `invalid patch: ${why}`)
+  }
+}
+
+export class InvalidValueError extends DomainMeshError {
+  constructor(why: string) {
+    super('INVALID_VALUE', `invalid value: ${why}`)
+  }
+}
+
+export class ValueTooLargeError extends DomainMeshError {
+  constructor(what: string, bytes: number, limit: number) {
+    super('VALUE_TOO_LARGE', `${what} is ${bytes} bytes, over the limit of ${limit}`, { bytes, limit })
+  }
+}
+
+export class CasConflictError extends DomainMeshError {
+  constructor(key: string, path: readonly (string | number)[], expected: number, actual: number) {
+    super('CAS_CONFLICT', `object "${key}" at /${path.join('/')} is at version ${actual}, not ${expected}`, { key, path, expected, actual })
+  }
+}
+
+export class NoPrimaryError extends DomainMeshError {
+  constructor(domain: number) {
+    super('NO_PRIMARY', `domain ${domain} has no live replica`, { domain })
+  }
+}
+
+export class NotPrimaryError extends DomainMeshError {
+  constructor(domain: number, primary: string | undefined) {
+    super('NOT_PRIMARY', `this node is not the primary of domain ${domain}${primary ? ` (${primary} is)` : ''}`, { domain, primary })
+  }
+}
+
+export class StaleEpochError extends DomainMeshError {
+  constructor(domain: number, mine: number, theirs: number) {
+    super('STALE_EPOCH', `domain ${domain}: epoch ${mine} is older than ${theirs}; this node was fenced off`, { domain, mine, theirs })
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * Checks every key, value and patch before it reaches Immer: path segments that could reach a
+ * prototype are refused, depth and size are bounded, values must be plain data, and a patch must
+ * name a path that exists (or, for `add`, whose parent exists).
+ */
+import type { Patch } from 'immer'
+import { encodeValue } from '../wire/codec.js'
+import { ForbiddenPathError, InvalidPatchError, InvalidStoreKeyError, InvalidValueError, PathNotFoundError, ValueTooLargeError } from './errors.js'
+
+export interface Limits {
+  /** Longest key, in characters. */
+  maxKeyLength: number
+  /** Deepest path a patch may name, and deepest nesting a value may have. */
+  maxDepth: number
+  /** Largest encoded value of a put, or of all values in one patch. */
+  maxValueBytes: number
+  /** Most operations in one patch. */
+  maxOps: number
+}
+
+export const DEFAULT_LIMITS: Limits = { maxKeyLength: 512, maxDepth: 32, maxValueBytes: 1024 * 1024, maxOps: 1000 }
+
+const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor'])
+
+export function checkStoreKey(key: unknown, limits: Limits): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) throw new InvalidStoreKeyError(key, 'expected a non-empty string')
+  if (key.length > limits.maxKeyLength) throw new InvalidStoreKeyError(key.slice(0, 40) + '…', `longer than ${limits.maxKeyLength} characters`)
+}
+
+/** Plain data only: what JSON and msgpack carry unchanged, nested at most `maxDepth` deep. */
+export function checkValue(value: unknown, limits: Limits, what = 'value'): void {
+  checkPlain(value, limits.maxDepth, [])
+  const bytes = encodeValue(value).byteLength
+  if (bytes > limits.maxValueBytes) throw new ValueTooLargeError(what, bytes, limits.maxValueBytes)
+}
+
+function checkPlain(v: unknown, depthLeft: number, path: (string | number)[]): void {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new InvalidValueError(`non-finite number at /${path.join('/')}`)
+    return
+  }
+  if (depthLeft <= 0) throw new InvalidValueError(`nested deeper than the limit at /${path.join('/')}`)
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => checkPlain(x, depthLeft - 1, [...path, i]))
+    return
+  }
+  if (typeof v === 'object') {
+    const proto = Object.getPrototypeOf(v)
+    if (proto !== Object.prototype && proto !== null) throw new InvalidValueError(`only plain objects and arrays are stored (found ${proto?.constructor?.name ?? 'an exotic object'} at /${path.join('/')})`)
+    for (const k of Object.keys(v)) {
+      if (FORBIDDEN.has(k)) throw new ForbiddenPathError([...path, k], k)
+      checkPlain((v as Record<string, unknown>)[k], depthLeft - 1, [...path, k])
+    }
+    return
+  }
+  throw new InvalidValueError(`${typeof v} at /${path.join('/')} cannot be stored`)
+}
+
+/** Validates the shape of a patch list. Paths are checked against the object as each operation applies (objects.ts). */
+export function checkPatches(patches: readonly Patch[], limits: Limits): void {
+  if (!Array.isArray(patches) || patches.length === 0) throw new InvalidPatchError('expected a non-empty array of operations')
+  if (patches.length > limits.maxOps) throw new InvalidPatchError(`${patches.length} operations, over the limit of ${limits.maxOps}`)
+  let bytes = 0
+  for (const p of patches) {
+    if (p.op !== 'add' && p.op !== 'replace' && p.op !== 'remove') throw new InvalidPatchError(`unknown op ${JSON.stringify(p.op)}`)
+    if (!Array.isArray(p.path)) throw new InvalidPatchError('path must be an array')
+    if (p.path.length > limits.maxDepth) throw new InvalidPatchError(`path deeper than ${limits.maxDepth}`)
+    for (const seg of p.path) {
+      if (typeof seg !== 'string' && !(typeof seg === 'number' && Number.isInteger(seg) && seg >= 0)) throw new InvalidPatchError(`path segment ${JSON.stringify(seg)} is not a string or index`)
+      if (typeof seg === 'string' && FORBIDDEN.has(seg)) throw new ForbiddenPathError(p.path, seg)
+    }
+    if (p.op !== 'remove') {
+      checkPlain(p.value, limits.maxDepth - p.path.length, [...p.path])
+      bytes += encodeValue(p.value).byteLength
+    }
+  }
+  if (bytes > limits.maxValueBytes) throw new ValueTooLargeError('patch', bytes, limits.maxValueBytes)
+}
+
+/** Every check a write gets before it is applied; run by the caller's node and again by the primary. */
+export function validateWrite(key: unknown, change: { kind: string; value?: unknown; patches?: readonly Patch[] }, limits: Limits): void {
+  checkStoreKey(key, limits)
+  if (change.kind === 'put') checkValue(change.value, limits)
+  else if (change.kind === 'patch') checkPatches(change.patches ?? [], limits)
+}
+
+/** Throws PathNotFoundError unless `path` can be written with `op` in `root`. */
+export function checkPath(key: string, root: unknown, op: Patch['op'], path: readonly (string | number)[]): void {
+  if (path.length === 0) {
+    if (op === 'remove') throw new InvalidPatchError('cannot remove the root; delete the key instead')
+    return
+  }
+  let node: unknown = root
+  for (let i = 0; i < path.length - 1; i++) {
+    node = childOf(node, path[i]!)
+    if (node === undefined) throw new PathNotFoundError(key, path.slice(0, i + 1))
+  }
+  if (node === null || typeof node !== 'object') throw new PathNotFoundError(key, path.slice(0, -1))
+  const last = path[path.length - 1]!
+  if (Array.isArray(node)) {
+    const idx = typeof last === 'number' ? last : last === '-' ? node.length : Number.NaN
+    const max = op === 'add' ? node.length : node.length - 1
+    if (!Number.isInteger(idx) || idx < 0 || idx > max) throw new PathNotFoundError(key, path)
+  } else if (op !== 'add' && !Object.hasOwn(node, last)) throw new PathNotFoundError(key, path)
+}
+
+function childOf(node: unknown, seg: string | number): unknown {
+  if (node === null || typeof node !== 'object') return undefined
+  if (!Object.hasOwn(node, seg)) return undefined
+  return (node as Record<string | number, unknown>)[seg]
+}

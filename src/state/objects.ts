@@ -1,0 +1,83 @@
+/**
+ * One stored object and how a change applies to it. Besides its value, an object remembers the
+ * version (the domain `seq` of the write) of each sub-element that was patched, so a
+ * compare-and-set on one path is not disturbed by writes to other paths of the same object.
+ */
+import { applyPatches, enablePatches, type Patch } from 'immer'
+import { CasConflictError, InvalidPatchError, KeyNotFoundError } from './errors.js'
+import { checkPath } from './guard.js'
+import { deepFreeze } from './freeze.js'
+
+enablePatches()
+
+export type Path = readonly (string | number)[]
+
+export interface StoredObject {
+  readonly value: unknown
+  /** Seq of the last write to any part of the object. */
+  readonly version: number
+  /** Versions of patched sub-elements, newer than `base`; absent after a whole-object put. */
+  readonly paths?: ReadonlyMap<string, { readonly path: Path; readonly version: number }>
+  /** Version of everything not listed in `paths` (the last put, or a collapsed history). */
+  readonly base: number
+}
+
+export type Change = { kind: 'put'; value: unknown } | { kind: 'patch'; patches: Patch[] } | { kind: 'delete' }
+
+/** Past this many remembered paths the history collapses into `base`: CAS stays safe, only coarser. */
+const MAX_TRACKED_PATHS = 64
+
+const isPrefix = (a: Path, b: Path): boolean => a.length <= b.length && a.every((s, i) => s === b[i])
+
+/** The version of the sub-element at `path`: the last write to it, to an ancestor, or inside it. */
+export function versionAt(obj: StoredObject, path: Path): number {
+  let v = obj.base
+  if (obj.paths) for (const e of obj.paths.values()) if ((isPrefix(e.path, path) || isPrefix(path, e.path)) && e.version > v) v = e.version
+  return v
+}
+
+export function checkCas(key: string, obj: StoredObject | undefined, change: Change, ifVersion: number): void {
+  const current = obj?.version ?? 0
+  if (change.kind !== 'patch') {
+    if (current !== ifVersion) throw new CasConflictError(key, [], ifVersion, current)
+    return
+  }
+  if (!obj) throw new KeyNotFoundError(key)
+  for (const p of change.patches) {
+    const actual = versionAt(obj, p.path)
+    if (actual > ifVersion) throw new CasConflictError(key, p.path, ifVersion, actual)
+  }
+}
+
+/** Applies a change at `seq`. Throws a named error (and changes nothing) if it cannot apply. */
+export function applyChange(key: string, obj: StoredObject | undefined, change: Change, seq: number): StoredObject | undefined {
+  switch (change.kind) {
+    case 'delete':
+      return undefined
+    case 'put':
+      return { value: deepFreeze(change.value), version: seq, base: seq }
+    case 'patch': {
+      if (!obj) throw new KeyNotFoundError(key)
+      let value = obj.value
+      for (const p of change.patches) {
+        checkPath(key, value, p.op, p.path)
+        try {
+          value = applyPatches(value as object, [p])
+        } catch (err) {
+          throw new InvalidPatchError((err as Error).message)
+        }
+      }
+      return { value, version: seq, base: obj.base, paths: trackPaths(obj, change.patches, seq) }
+    }
+  }
+}
+
+function trackPaths(obj: StoredObject, patches: readonly Patch[], seq: number): StoredObject['paths'] {
+  const paths = new Map(obj.paths)
+  for (const p of patches) {
+    for (const [k, e] of paths) if (isPrefix(p.path, e.path)) paths.delete(k)
+    paths.set(JSON.stringify(p.path), { path: p.path, version: seq })
+  }
+  if (paths.size <= MAX_TRACKED_PATHS) return paths
+  return new Map([[JSON.stringify([]), { path: [], version: seq }]])
+}

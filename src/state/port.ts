@@ -1,0 +1,58 @@
+/**
+ * How the state manager reaches the state managers of other nodes: one-way `repl` messages and
+ * `fetch` requests to their `store` engines, over the messenger.
+ */
+import { NoRouteError } from '../errors.js'
+import { engineId, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
+import type { ExactAddress } from '../routing/address.js'
+import type { Messenger } from '../routing/messenger.js'
+import type { FetchMsg, ReplMessage } from './messages.js'
+import type { FetchResult, StatePort } from './state-manager.js'
+
+export const STORE_ENGINE_ID = engineId('store')
+
+export class MessengerStatePort implements StatePort {
+  /** One-way sends dropped for lack of a route (replication recovers by resend and probe). */
+  dropped = 0
+
+  constructor(
+    private readonly clusterId: ClusterId,
+    private readonly self: NodeId,
+    private readonly messenger: Messenger,
+  ) {}
+
+  send(to: NodeId, msg: ReplMessage): void {
+    this.notify(to, 'repl', msg)
+  }
+
+  async fetch(from: NodeId, msg: FetchMsg): Promise<FetchResult> {
+    return (await this.messenger.request(this.address(), this.peer(from), 'fetch', msg)) as FetchResult
+  }
+
+  /**
+   * One-way send to a peer's store engine. With no route to it right now the message is counted
+   * and dropped: replication recovers by resend and probe, watchers are told again on peer-up.
+   */
+  notify(to: NodeId, method: string, body: unknown): boolean {
+    try {
+      this.messenger.notify(this.address(), this.peer(to), method, body)
+      return true
+    } catch (err) {
+      if (!(err instanceof NoRouteError)) throw err
+      this.dropped++
+      return false
+    }
+  }
+
+  request(to: NodeId, method: string, body: unknown, vs?: VirtualServerId): Promise<unknown> {
+    return this.messenger.request(this.address(), this.peer(to, vs), method, body)
+  }
+
+  address(): ExactAddress {
+    return { clusterId: this.clusterId, nodeId: this.self, engineId: STORE_ENGINE_ID }
+  }
+
+  peer(node: NodeId, vs?: VirtualServerId): ExactAddress {
+    return { clusterId: this.clusterId, nodeId: node, engineId: STORE_ENGINE_ID, virtualServerId: vs }
+  }
+}

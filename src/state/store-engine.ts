@@ -1,0 +1,132 @@
+/**
+ * The `store` engine: the network face of the state manager. It validates every body with its
+ * method's schema, runs writes and reads on the primary (forwarding once if the caller's view was
+ * behind ours), carries replication messages, and tells watchers about committed changes.
+ */
+import * as v from 'valibot'
+import { engineType, virtualServerId, type NodeId, type VirtualServerId } from '../ids.js'
+import type { Engine, Request } from '../routing/engine.js'
+import { method, methodTable } from '../routing/methods.js'
+import { NotPrimaryError, PathNotFoundError } from './errors.js'
+import { ChangeSchema, LogEntrySchema, type LogEntry } from './log.js'
+import { AckSchema, AppendSchema, FetchSchema, NackSchema, ResendSchema, SnapshotSchema, type ReplMessage } from './messages.js'
+import { versionAt, type Change, type Path } from './objects.js'
+import { STORE_ENGINE_ID, type MessengerStatePort } from './port.js'
+import type { StateManager } from './state-manager.js'
+import { WatchRegistry } from './watch.js'
+
+export { STORE_ENGINE_ID }
+export const STORE_ENGINE_TYPE = engineType('store')
+const MAX_HOPS = 2
+
+const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(4096))
+const Vs = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
+const PathSchema = v.pipe(v.array(v.union([v.string(), v.number()])), v.maxLength(64))
+const WriteSchema = v.object({ vs: Vs, key: Key, change: ChangeSchema, ifVersion: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))), hops: v.optional(v.number()) })
+const ReadSchema = v.object({ vs: Vs, key: Key, path: v.optional(PathSchema), local: v.optional(v.boolean()), hops: v.optional(v.number()) })
+const ReplSchema = v.variant('type', [
+  v.object({ type: v.literal('append'), ...AppendSchema.entries }),
+  v.object({ type: v.literal('ack'), ...AckSchema.entries }),
+  v.object({ type: v.literal('nack'), ...NackSchema.entries }),
+  v.object({ type: v.literal('resend'), ...ResendSchema.entries }),
+  v.object({ type: v.literal('snapshot'), ...SnapshotSchema.entries }),
+])
+const WatchPatternSchema = v.object({ vs: Vs, key: v.optional(Key), prefix: v.optional(v.string()) })
+const WatchSchema = v.object({ patterns: v.pipe(v.array(WatchPatternSchema), v.maxLength(1000)) })
+const ChangedSchema = v.object({ domain: v.number(), entries: v.array(LogEntrySchema) })
+
+export interface ReadResult {
+  found: boolean
+  value?: unknown
+  version: number
+}
+
+export interface WriteAck {
+  seq: number
+  /** The version the written sub-element has now (equal to seq). */
+  version: number
+  replicas: number
+}
+
+export class StoreEngine implements Engine {
+  readonly engineId = STORE_ENGINE_ID
+  readonly engineType = STORE_ENGINE_TYPE
+  readonly virtualServers = '*' as const
+  readonly watches = new WatchRegistry()
+  readonly handle: (req: Request) => unknown
+
+  constructor(
+    private readonly self: NodeId,
+    private readonly port: MessengerStatePort,
+    private readonly state: StateManager,
+  ) {
+    this.handle = methodTable({
+      write: method(WriteSchema, (b) => this.write(virtualServerId(b.vs), b.key, b.change as Change, b.ifVersion, b.hops ?? 0)),
+      read: method(ReadSchema, (b) => this.read(virtualServerId(b.vs), b.key, b.path ?? [], b.local ?? false, b.hops ?? 0)),
+      repl: method(ReplSchema, (b, req) => this.state.receive(req.fromNode, b as ReplMessage)),
+      fetch: method(FetchSchema, (b, req) => this.state.handleFetch(req.fromNode, b)),
+      watch: method(WatchSchema, (b, req) => this.watches.setRemote(req.fromNode, b.patterns)),
+      changed: method(ChangedSchema, (b) => this.deliver(b.domain, b.entries as LogEntry[])),
+    })
+    state.events.on('committed', ({ domain, entries }) => this.publish(domain, entries))
+  }
+
+  async write(vs: VirtualServerId, key: string, change: Change, ifVersion: number | undefined, hops: number): Promise<WriteAck> {
+    try {
+      const r = await this.state.write(vs, key, change, ifVersion)
+      return { seq: r.seq, version: r.seq, replicas: r.replicas }
+    } catch (err) {
+      const primary = this.forwardTarget(err, hops)
+      if (!primary) throw err
+      return (await this.port.request(primary, 'write', { vs, key, change, ifVersion, hops: hops + 1 }, vs)) as WriteAck
+    }
+  }
+
+  async read(vs: VirtualServerId, key: string, path: Path, local: boolean, hops: number): Promise<ReadResult> {
+    let obj
+    if (local && this.state.readLocal(vs, key).held) obj = this.state.readLocal(vs, key).obj
+    else {
+      try {
+        obj = await this.state.read(vs, key)
+      } catch (err) {
+        const primary = this.forwardTarget(err, hops)
+        if (!primary) throw err
+        return (await this.port.request(primary, 'read', { vs, key, path, local, hops: hops + 1 }, vs)) as ReadResult
+      }
+    }
+    if (!obj) return { found: false, version: 0 }
+    let value: unknown = obj.value
+    for (const seg of path) {
+      if (value === null || typeof value !== 'object' || !Object.hasOwn(value, seg)) throw new PathNotFoundError(key, path)
+      value = (value as Record<string | number, unknown>)[seg]
+    }
+    return { found: true, value, version: versionAt(obj, path) }
+  }
+
+  /** Re-announces our watch patterns (on a new subscription, and to peers that come up). */
+  announceWatches(peers: readonly NodeId[]): void {
+    const patterns = this.watches.localPatterns()
+    for (const p of peers) this.port.notify(p, 'watch', { patterns })
+  }
+
+  private publish(domain: number, entries: readonly { seq: number; vs: string; key: string; change: Change }[]): void {
+    const byNode = new Map<NodeId, typeof entries[number][]>()
+    for (const e of entries) for (const n of this.watches.watchersOf(e.vs, e.key)) {
+      if (!byNode.has(n)) byNode.set(n, [])
+      byNode.get(n)!.push(e)
+    }
+    for (const [n, list] of byNode) this.port.notify(n, 'changed', { domain, entries: list })
+    if (this.watches.hasLocal()) this.deliver(domain, entries)
+  }
+
+  private deliver(domain: number, entries: readonly { seq: number; vs: string; key: string; change: Change }[]): void {
+    for (const e of entries) this.watches.deliver({ domain, seq: e.seq, vs: e.vs, key: e.key, change: e.change })
+  }
+
+  private forwardTarget(err: unknown, hops: number): NodeId | undefined {
+    if (!(err instanceof NotPrimaryError) || hops >= MAX_HOPS) return undefined
+    const primary = err.details.primary as NodeId | undefined
+    return primary && primary !== this.self ? primary : undefined
+  }
+
+}

@@ -1,0 +1,22 @@
+/** The membership list the topology service publishes, numbered by an increasing epoch. */
+import type { NodeId } from '../ids.js'
+import type { MemberInfo } from '../routing/engine.js'
+
+export interface View {
+  readonly epoch: number
+  /** Every member, `up` or `down` (a down member keeps its slots until it leaves the view). */
+  readonly members: readonly MemberInfo[]
+}
+
+export interface ClusterSettings {
+  /** Partitions per virtual server (default 64). */
+  readonly domainCount: number
+  /** Copies of each domain, primary included (default 2). */
+  readonly replicas: number
+  /** Domains pinned to nodes by a static topology: domain → replica set, primary first. */
+  readonly pins?: Readonly<Record<number, readonly NodeId[]>>
+}
+
+export const DEFAULT_SETTINGS: ClusterSettings = { domainCount: 64, replicas: 2 }
+
+export const isUp = (view: View, node: NodeId): boolean => view.members.some((m) => m.nodeId === node && m.status === 'up')

@@ -5,11 +5,13 @@
 import { ClosedError } from '../errors.js'
 import { engineId as toEngineId, virtualServerId as toVs, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { Limits } from '../state/guard.js'
-import { StateManager } from '../state/state-manager.js'
+import { StateManager, type Health } from '../state/state-manager.js'
 import { Store } from '../state/store.js'
 import { StoreEngine } from '../state/store-engine.js'
 import { MessengerStatePort } from '../state/port.js'
 import { TopologyManager } from '../topology/manager.js'
+import { TopologyClient, type TopologyConnector } from '../topology/client.js'
+import { STORE_ENGINE_ID, STORE_ENGINE_INFO } from '../state/store-engine.js'
 import { DEFAULT_SETTINGS, type ClusterSettings, type View } from '../topology/view.js'
 import type { Address, ExactAddress } from '../routing/address.js'
 import type { Directory, Engine, EngineInfo } from '../routing/engine.js'
@@ -32,8 +34,11 @@ export interface MeshNodeOptions {
   directory?: Directory
   requestTimeoutMs?: number
   maxMalformedPerPeer?: number
+  /** Used without a topology service; with one, the service's settings apply. */
   settings?: Partial<ClusterSettings>
   store?: StoreTuning
+  /** Join through a topology service (views, failure detection, healing, signaling). */
+  topology?: { connect: TopologyConnector; secret: string }
 }
 
 export interface StoreTuning {
@@ -52,8 +57,9 @@ export class MeshNode {
   readonly storage: Storage
   readonly transport: Transport
   readonly directory: Directory
-  readonly settings: ClusterSettings
   readonly topology: TopologyManager
+  private settingsRef: ClusterSettings
+  private client: TopologyClient | undefined
   private id: NodeId | undefined
   private stateRef: StateManager | undefined
   private storeEngine: StoreEngine | undefined
@@ -67,9 +73,18 @@ export class MeshNode {
     this.clock = opts.clock ?? new RealClock()
     this.storage = opts.storage
     this.transport = opts.transport
-    this.settings = { ...DEFAULT_SETTINGS, ...opts.settings }
+    this.settingsRef = { ...DEFAULT_SETTINGS, ...opts.settings }
     this.topology = new TopologyManager((view) => this.stateRef?.applyView(view))
     this.directory = opts.directory ?? this.topology
+  }
+
+  get settings(): ClusterSettings {
+    return this.settingsRef
+  }
+
+  /** The link to the topology service, when the node joined through one. */
+  get topologyClient(): TopologyClient | undefined {
+    return this.client
   }
 
   get state(): StateManager {
@@ -102,6 +117,20 @@ export class MeshNode {
       ...(this.opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: this.opts.requestTimeoutMs } : {}),
       ...(this.opts.maxMalformedPerPeer !== undefined ? { maxMalformedPerPeer: this.opts.maxMalformedPerPeer } : {}),
     })
+    if (this.opts.topology) {
+      const client = new TopologyClient({
+        clusterId: this.clusterId,
+        nodeId: id,
+        secret: this.opts.topology.secret,
+        connect: this.opts.topology.connect,
+        clock: this.clock,
+        engines: () => this.advertisedEngines(),
+      })
+      this.client = client
+      client.events.on('view', ({ view }) => this.topology.applyView(view))
+      const welcome = await client.connect()
+      this.settingsRef = welcome.settings
+    }
     const { limits, ...tuning } = this.opts.store ?? {}
     const port = new MessengerStatePort(this.clusterId, id, this.messengerRef)
     this.port = port
@@ -121,6 +150,8 @@ export class MeshNode {
     this.transport.on('peer-up', ({ peer }) => {
       if (this.storeEngine?.watches.hasLocal()) this.storeEngine.announceWatches([peer])
     })
+    this.transport.on('peer-down', ({ peer }) => this.client?.report(peer))
+    this.stateRef.events.on('copied', ({ domain, target }) => this.client?.owned(domain, target))
     await this.transport.connect(id)
     if (this.topology.view().epoch > 0) this.stateRef.applyView(this.topology.view())
     this.phase = 'running'
@@ -140,7 +171,18 @@ export class MeshNode {
 
   registerEngine(engine: Engine): () => void {
     if (!this.router) throw new ClosedError('node (not started)')
-    return this.router.register(engine)
+    const off = this.router.register(engine)
+    this.client?.updateEngines(this.advertisedEngines())
+    return () => {
+      off()
+      this.client?.updateEngines(this.advertisedEngines())
+    }
+  }
+
+  /** What this node tells the cluster it hosts (the store engine is always there). */
+  private advertisedEngines(): EngineInfo[] {
+    const local = this.router?.localEngines() ?? []
+    return local.some((e) => e.engineId === STORE_ENGINE_ID) ? local : [STORE_ENGINE_INFO, ...local]
   }
 
   engines(): EngineInfo[] {
@@ -156,6 +198,11 @@ export class MeshNode {
     return this.messenger.request(from, to, method, body, timeoutMs)
   }
 
+  /** Under-replicated domains this node leads, healing in progress, and whether it is safe to stop. */
+  health(): Health {
+    return this.state.health()
+  }
+
   metrics(): { nodeId: NodeId; peers: NodeId[] } & MessengerMetrics {
     return { nodeId: this.nodeId, peers: this.transport.peers(), ...this.messenger.metrics }
   }
@@ -163,6 +210,7 @@ export class MeshNode {
   async close(): Promise<void> {
     if (this.phase === 'closed') return
     this.phase = 'closed'
+    this.client?.close()
     await this.stateRef?.close()
     this.messengerRef?.close()
     await this.transport.close()

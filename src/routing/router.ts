@@ -1,7 +1,7 @@
 /**
  * Picks where a request goes. An exact address goes to that engine; a partial one goes to a local
  * engine of that type (and virtual server) if there is one, else to an up member that advertises
- * one. When nothing matches, the NoRouteError names the part that did not: cluster, node, engine,
+ * one. An exact address needs a known member we have a link to, whatever its status in the view. When nothing matches, the NoRouteError names the part that did not: cluster, node, engine,
  * engine type or virtual server.
  */
 import { DomainMeshError, NoRouteError } from '../errors.js'
@@ -60,8 +60,10 @@ export class Router {
       if (!serves(engine, to.virtualServerId)) throw new NoRouteError('virtualServer', to.virtualServerId ?? '', text)
       return { kind: 'local', engine }
     }
+    // A member the view calls down but that we still have a link to is reachable: a node cut off
+    // from the topology service must still hear the nack that fences it.
     const member = this.directory.members().find((m) => m.nodeId === to.nodeId)
-    if (!allowRemote || !member || member.status !== 'up' || !this.reachable(to.nodeId)) throw new NoRouteError('node', to.nodeId, text)
+    if (!allowRemote || !member || !this.reachable(to.nodeId)) throw new NoRouteError('node', to.nodeId, text)
     const info = member.engines.find((e) => e.engineId === to.engineId)
     if (!info) throw new NoRouteError('engine', to.engineId, text)
     if (!serves(info, to.virtualServerId)) throw new NoRouteError('virtualServer', to.virtualServerId ?? '', text)

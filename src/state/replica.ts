@@ -3,21 +3,26 @@
  *
  * Primary: a write is checked, applied, given the next seq, then persisted (group commit) and
  * streamed to the backups at the same time; it is acknowledged once it is on disk here and every
- * required backup has acked it. Acks are cumulative (`upTo`), so many writes are in flight at once.
+ * required backup has acked it. Acks are cumulative (`upTo`), so many writes are in flight at once,
+ * and appends carry the commit point so a demoted primary learns the fate of its pending writes.
  * Backup: entries are applied strictly in seq order; gaps are buffered and asked for again; the
  * ack goes out after the entries are on disk. Every message carries the view epoch: an older one is
  * refused with a nack, and a primary that gets a nack from a newer epoch stops acking writes.
+ * Healing: `copyTo` ships a snapshot without blocking writes, then locks this one domain only to
+ * ship the delta since the snapshot, and adds the new replica before unlocking.
  */
-import { ClosedError, TimeoutError } from '../errors.js'
+import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
-import { DomainState } from './domain-state.js'
+import { encodeValue } from '../wire/codec.js'
+import { CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
+import { DomainState, type Snapshot } from './domain-state.js'
 import { NotPrimaryError, StaleEpochError } from './errors.js'
 import type { LogEntry } from './log.js'
 import type { AckMsg, AppendMsg, NackMsg, ReplMessage, ResendMsg } from './messages.js'
 import { checkCas, type Change, type StoredObject } from './objects.js'
 import type { DomainPersistence } from './persistence.js'
-import type { Snapshot } from './domain-state.js'
+import { ReplicaStore } from './replica-store.js'
 
 export interface WriteResult {
   /** The write's place in its domain's order; also the new version of what it wrote. */
@@ -32,6 +37,8 @@ export interface ReplicaHooks {
   snapshotSent(domain: number, to: NodeId): void
   snapshotInstalled(domain: number, from: NodeId): void
   failed(domain: number, error: unknown): void
+  /** Healing holds writes to this domain back (only while it ships the last delta). */
+  locked(domain: number, locked: boolean): void
 }
 
 export interface ReplicaConfig {
@@ -45,52 +52,53 @@ export interface ReplicaConfig {
   retainEntries: number
 }
 
-interface Waiter {
-  seq: number
-  resolve(r: WriteResult): void
-  reject(e: unknown): void
-  timer: TimerHandle
+export interface CopyReport {
+  bytes: number
+  /** How long writes to this domain were held back. */
+  lockMs: number
 }
 
-export class DomainReplica {
+export class DomainReplica extends ReplicaStore {
   role: 'primary' | 'backup' = 'backup'
   epoch = 0
-  /** Primary: the live backups; backup: the primary it follows. */
+  /** Primary: the up owners that get every write and must ack it. */
   backups: NodeId[] = []
+  /** Backup: the primary it follows. */
   primary: NodeId | undefined
   committedSeq = 0
+  /** A complete copy (primary or owner); a healing target is not, until the view lists it as owner. */
+  complete = true
+  /** Replicas a demoted primary reports for writes the next primary confirmed. */
+  ownerCount = 1
+  /** Targets this primary finished copying to, before the view lists them as owners. */
+  readonly healed = new Set<NodeId>()
+  /** Primary after a promotion: writes wait until the replica has what the survivors have. */
+  ready: Promise<void> = Promise.resolve()
+  private readonly tracker: CommitTracker
   private acked = new Map<NodeId, number>()
-  private waiting: Waiter[] = []
-  private readers: { seq: number; resolve(): void }[] = []
+  private ackWaiters: { node: NodeId; seq: number; resolve(): void }[] = []
   private fencedBy = 0
-  private persistedSeq: number
-  private unpersisted: LogEntry[] = []
-  private installSnapshot = false
-  private flushPromise: Promise<void> | undefined
   private outbound: LogEntry[] = []
   private outboundScheduled = false
   private gap = new Map<number, LogEntry>()
   private resendTimer: TimerHandle | undefined
   private probeTimer: TimerHandle | undefined
-  /** Primary after a promotion: writes wait until the replica has what the survivors have. */
-  ready: Promise<void> = Promise.resolve()
+  private pollTimer: TimerHandle | undefined
+  private lockPromise: Promise<void> | undefined
 
-  constructor(
-    public state: DomainState,
-    private readonly persistence: DomainPersistence,
-    private readonly cfg: ReplicaConfig,
-  ) {
-    this.persistedSeq = state.lastSeq
-  }
-
-  get domain(): number {
-    return this.state.domain
+  constructor(state: DomainState, persistence: DomainPersistence, private readonly cfg: ReplicaConfig) {
+    super(state, persistence, cfg.retainEntries, (err) => {
+      cfg.hooks.failed(state.domain, err)
+      this.tracker.failAll(() => err)
+    })
+    this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs)
   }
 
   // ---- primary ----
 
   async write(vs: string, key: string, change: Change, ifVersion: number | undefined): Promise<WriteResult> {
     await this.ready
+    while (this.lockPromise) await this.lockPromise
     if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
     if (this.fencedBy > this.epoch) throw new StaleEpochError(this.domain, this.epoch, this.fencedBy)
     if (ifVersion !== undefined) checkCas(key, this.state.get(vs, key), change, ifVersion)
@@ -98,29 +106,10 @@ export class DomainReplica {
     this.state.apply(entry)
     this.persist(entry)
     this.replicate(entry)
-    return new Promise((resolve, reject) => {
-      const timer = this.cfg.clock.setTimeout(() => {
-        this.waiting = this.waiting.filter((w) => w.seq !== entry.seq)
-        reject(new TimeoutError(`write ${entry.seq} to domain ${this.domain} waiting for backups`, this.cfg.writeTimeoutMs))
-      }, this.cfg.writeTimeoutMs)
-      this.waiting.push({ seq: entry.seq, resolve, reject, timer })
-      this.checkCommits()
-      this.armProbe()
-    })
-  }
-
-  /**
-   * While writes wait for acks, probe the backups every `resendAfterMs`: if an append or an ack was
-   * lost, the probe makes the backup ask for what it lacks or repeat its ack.
-   */
-  private armProbe(): void {
-    if (this.probeTimer || this.waiting.length === 0) return
-    this.probeTimer = this.cfg.clock.setTimeout(() => {
-      this.probeTimer = undefined
-      if (this.role !== 'primary' || this.waiting.length === 0) return
-      this.probeBackups()
-      this.armProbe()
-    }, this.cfg.resendAfterMs)
+    const done = this.tracker.wait(entry.seq, entry.epoch)
+    this.checkCommits()
+    this.armProbe()
+    return done
   }
 
   /** A read on the primary sees only committed data: it waits for a pending write to the object. */
@@ -130,7 +119,7 @@ export class DomainReplica {
     const obj = this.state.get(vs, key)
     const needed = obj?.version ?? this.state.lastSeq
     if (needed > this.committedSeq) {
-      await new Promise<void>((resolve) => this.readers.push({ seq: needed, resolve }))
+      await this.tracker.waitForRead(needed)
       if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
     }
     return this.state.get(vs, key)
@@ -145,36 +134,74 @@ export class DomainReplica {
       const entries = this.outbound
       this.outbound = []
       if (this.role !== 'primary') return
-      for (const b of this.backups) this.cfg.hooks.send(b, { type: 'append', domain: this.domain, epoch: this.epoch, head: this.state.lastSeq, entries })
+      for (const b of this.backups) this.cfg.hooks.send(b, this.append(entries))
     })
   }
 
-  /** Tells every backup where the log ends, so any that lag ask for what they lack. */
+  private append(entries: LogEntry[]): ReplMessage {
+    return { type: 'append', domain: this.domain, epoch: this.epoch, head: this.state.lastSeq, commit: this.committedSeq, entries }
+  }
+
+  /** Tells every backup where the log and the commit point are; laggards ask for what they lack. */
   probeBackups(): void {
     this.replicate(undefined)
   }
 
+  /** While writes wait for acks, probe every `resendAfterMs`: a lost append or ack is then repaired. */
+  private armProbe(): void {
+    if (this.probeTimer || this.tracker.pending === 0) return
+    this.probeTimer = this.cfg.clock.setTimeout(() => {
+      this.probeTimer = undefined
+      if (this.role !== 'primary' || this.tracker.pending === 0) return
+      this.probeBackups()
+      this.armProbe()
+    }, this.cfg.resendAfterMs)
+  }
+
+  /**
+   * A demoted primary with writes still waiting asks the new primary every `resendAfterMs`; the
+   * answer carries the commit point that settles them. Nobody else pays for this.
+   */
+  private pollCommit(): void {
+    if (this.pollTimer || this.tracker.pending === 0) return
+    this.pollTimer = this.cfg.clock.setTimeout(() => {
+      this.pollTimer = undefined
+      if (this.role !== 'backup' || !this.primary || this.tracker.pending === 0) return
+      const at = this.state.lastSeq
+      this.cfg.hooks.send(this.primary, { type: 'resend', domain: this.domain, epoch: this.epoch, after: at, afterEpoch: this.state.epochAt(at) ?? 0 })
+      this.pollCommit()
+    }, this.cfg.resendAfterMs)
+  }
+
   onAck(from: NodeId, msg: AckMsg): void {
     if (msg.upTo > (this.acked.get(from) ?? 0)) this.acked.set(from, msg.upTo)
+    this.ackWaiters = this.ackWaiters.filter((w) => (w.node === from && w.seq <= msg.upTo ? (w.resolve(), false) : true))
     this.checkCommits()
   }
 
   onNack(msg: NackMsg): void {
     if (msg.epoch <= this.epoch) return
     this.fencedBy = Math.max(this.fencedBy, msg.epoch)
-    this.failWaiting(new StaleEpochError(this.domain, this.epoch, msg.epoch))
+    this.tracker.failAll(() => new StaleEpochError(this.domain, this.epoch, msg.epoch))
   }
 
   onResend(from: NodeId, msg: ResendMsg): void {
-    if (this.role !== 'primary') return
+    // Healing targets are fed by copyTo, not by resends.
+    if (this.role !== 'primary' || !this.backups.includes(from)) return
     const agrees = !msg.snapshot && msg.after <= this.state.lastSeq && this.state.epochAt(msg.after) === msg.afterEpoch
     const entries = agrees ? this.state.entriesAfter(msg.after) : undefined
-    if (entries) {
-      this.cfg.hooks.send(from, { type: 'append', domain: this.domain, epoch: this.epoch, head: this.state.lastSeq, entries })
-    } else {
-      this.cfg.hooks.snapshotSent(this.domain, from)
-      this.cfg.hooks.send(from, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: this.state.snapshot() as ReplSnapshot })
-    }
+    if (entries) this.cfg.hooks.send(from, this.append(entries))
+    else this.sendSnapshot(from, this.state.snapshot())
+  }
+
+  private sendSnapshot(to: NodeId, snapshot: Snapshot): void {
+    this.cfg.hooks.snapshotSent(this.domain, to)
+    this.cfg.hooks.send(to, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: snapshot as ReplSnapshot })
+  }
+
+  protected override onPersisted(): void {
+    if (this.role === 'primary') this.checkCommits()
+    else this.ack()
   }
 
   private checkCommits(): void {
@@ -190,20 +217,56 @@ export class DomainReplica {
       const entries = this.state.entriesAfter(from)?.filter((e) => e.seq <= commitTo) // undefined only if compacted meanwhile
       if (entries?.length) this.cfg.hooks.committed(this.domain, entries)
     }
-    while (this.waiting.length && this.waiting[0]!.seq <= this.committedSeq) {
-      const w = this.waiting.shift()!
-      this.cfg.clock.clearTimeout(w.timer)
-      w.resolve({ seq: w.seq, replicas: 1 + acks.filter((a) => a >= w.seq).length })
-    }
-    this.readers = this.readers.filter((r) => (r.seq <= this.committedSeq ? (r.resolve(), false) : true))
+    this.tracker.commit(this.committedSeq, () => true, (seq) => 1 + acks.filter((a) => a >= seq).length)
   }
 
-  failWaiting(err: unknown): void {
-    for (const w of this.waiting) {
-      this.cfg.clock.clearTimeout(w.timer)
-      w.reject(err)
+  // ---- healing ----
+
+  /** Copies this domain to `target`: snapshot (writes go on), then lock, delta, add, unlock. */
+  async copyTo(target: NodeId, timeoutMs: number): Promise<CopyReport> {
+    if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
+    const snapshot = this.state.snapshot()
+    const bytes = encodeValue(snapshot).byteLength
+    const deadline = this.cfg.clock.now() + timeoutMs
+    await this.untilAcked(target, snapshot.seq, deadline, () => this.sendSnapshot(target, snapshot))
+    let release!: () => void
+    this.lockPromise = new Promise((r) => (release = r))
+    const lockedAt = this.cfg.clock.now()
+    this.cfg.hooks.locked(this.domain, true)
+    try {
+      if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
+      const delta = this.state.entriesAfter(snapshot.seq) ?? []
+      await this.untilAcked(target, this.state.lastSeq, deadline, () => this.cfg.hooks.send(target, this.append(delta)))
+      if (!this.backups.includes(target)) this.backups = [...this.backups, target]
+      this.healed.add(target)
+    } finally {
+      this.lockPromise = undefined
+      release()
+      this.cfg.hooks.locked(this.domain, false)
     }
-    this.waiting = []
+    return { bytes, lockMs: this.cfg.clock.now() - lockedAt }
+  }
+
+  /** Sends, then sends again every `resendAfterMs` until `node` acks `seq` (the link may not be up yet). */
+  private async untilAcked(node: NodeId, seq: number, deadline: number, send: () => void): Promise<void> {
+    while ((this.acked.get(node) ?? 0) < seq) {
+      if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
+      const now = this.cfg.clock.now()
+      if (now >= deadline) throw new TimeoutError(`copy of domain ${this.domain} to ${node}`, deadline - now)
+      send()
+      await this.ackOrTimeout(node, seq, Math.min(this.cfg.resendAfterMs, deadline - now))
+    }
+  }
+
+  private ackOrTimeout(node: NodeId, seq: number, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter = { node, seq, resolve: () => (this.cfg.clock.clearTimeout(timer), resolve()) }
+      const timer = this.cfg.clock.setTimeout(() => {
+        this.ackWaiters = this.ackWaiters.filter((w) => w !== waiter)
+        resolve()
+      }, ms)
+      this.ackWaiters.push(waiter)
+    })
   }
 
   // ---- backup ----
@@ -219,22 +282,32 @@ export class DomainReplica {
     for (const e of msg.entries as LogEntry[]) if (e.seq > this.state.lastSeq) this.gap.set(e.seq, e)
     this.drain(from)
     if (this.gap.size > 0 || msg.head > this.state.lastSeq) this.askResend(from)
+    // Writes we took as primary before a demotion: done once the new primary committed them.
+    const known = Math.min(msg.commit, this.state.lastSeq)
+    this.tracker.commit(known, (seq, epoch) => this.state.epochAt(seq) === epoch, () => this.ownerCount)
     // Nothing new to persist (a probe, or duplicates): say where we are now.
-    if (!this.flushPromise) this.ack()
+    if (!this.flushing) this.ack()
   }
 
   onSnapshot(from: NodeId, snapshot: Snapshot, epoch: number): void {
     if (!this.acceptEpoch(from, epoch)) return
-    this.state = DomainState.fromSnapshot(this.domain, snapshot)
+    this.replaceState(DomainState.fromSnapshot(this.domain, snapshot))
     for (const seq of [...this.gap.keys()]) if (seq <= snapshot.seq) this.gap.delete(seq)
-    this.unpersisted = []
-    this.installSnapshot = true
+    this.tracker.failAll((seq) => new OutcomeUnknownError(this.domain, seq))
     this.cfg.hooks.snapshotInstalled(this.domain, from)
     this.drain(from)
-    this.flush()
   }
 
+  /**
+   * Views change often (every finished copy publishes one), and a primary may apply a view a moment
+   * after its backups. So an older epoch is accepted from the primary our own view names; it is
+   * refused only from another node, which is exactly a primary that has been replaced.
+   */
   private acceptEpoch(from: NodeId, epoch: number): boolean {
+    if (from === this.primary && this.role === 'backup') {
+      this.epoch = Math.max(this.epoch, epoch)
+      return true
+    }
     if (epoch < this.epoch) {
       this.cfg.hooks.send(from, { type: 'nack', domain: this.domain, epoch: this.epoch })
       return false
@@ -258,10 +331,7 @@ export class DomainReplica {
       }
       this.persist(next)
     }
-    if (this.gap.size === 0 && this.resendTimer) {
-      this.cfg.clock.clearTimeout(this.resendTimer)
-      this.resendTimer = undefined
-    }
+    if (this.gap.size === 0) this.clearTimer('resendTimer')
   }
 
   /** Asks the primary for what is missing, again every `resendAfterMs` while the gap stays open. */
@@ -279,54 +349,6 @@ export class DomainReplica {
     if (this.role === 'backup' && this.primary) this.cfg.hooks.send(this.primary, { type: 'ack', domain: this.domain, epoch: this.epoch, upTo: this.persistedSeq })
   }
 
-  // ---- both: group commit to storage ----
-
-  private persist(entry: LogEntry): void {
-    this.unpersisted.push(entry)
-    this.flush()
-  }
-
-  private flush(): void {
-    if (this.flushPromise) return
-    this.flushPromise = Promise.resolve()
-      .then(() => this.flushLoop())
-      .finally(() => {
-        this.flushPromise = undefined
-        // Entries that arrived between the loop's last check and now still need their commit.
-        if (this.unpersisted.length > 0 || this.installSnapshot) this.flush()
-      })
-  }
-
-  private async flushLoop(): Promise<void> {
-    try {
-      while (this.unpersisted.length > 0 || this.installSnapshot) {
-        if (this.installSnapshot || this.persistence.needsCompaction()) {
-          this.installSnapshot = false
-          this.unpersisted = []
-          const upTo = this.state.lastSeq
-          await this.persistence.writeSnapshot(this.state)
-          this.state.truncateLog(this.cfg.retainEntries)
-          this.persistedSeq = Math.max(this.persistedSeq, upTo)
-        } else {
-          const batch = this.unpersisted
-          this.unpersisted = []
-          await this.persistence.append(batch)
-          this.persistedSeq = Math.max(this.persistedSeq, batch[batch.length - 1]!.seq)
-        }
-        if (this.role === 'primary') this.checkCommits()
-        else this.ack()
-      }
-    } catch (err) {
-      this.cfg.hooks.failed(this.domain, err)
-      this.failWaiting(err)
-    }
-  }
-
-  /** Resolves once everything applied so far is on disk. */
-  async flushed(): Promise<void> {
-    while (this.flushPromise) await this.flushPromise
-  }
-
   // ---- role changes (driven by the view) ----
 
   /** Serves writes for this domain under `epoch`; `sync` first fetches what the survivors have. */
@@ -336,10 +358,11 @@ export class DomainReplica {
     this.epoch = Math.max(this.epoch, epoch)
     this.primary = undefined
     this.backups = backups
+    this.ownerCount = backups.length + 1
+    if (was !== 'primary') this.healed.clear()
     for (const n of [...this.acked.keys()]) if (was !== 'primary' || !backups.includes(n)) this.acked.delete(n)
     this.gap.clear()
-    if (this.resendTimer) this.cfg.clock.clearTimeout(this.resendTimer)
-    this.resendTimer = undefined
+    this.clearTimer('resendTimer')
     if (sync) {
       this.ready = sync().then(
         () => this.probeBackups(),
@@ -349,19 +372,21 @@ export class DomainReplica {
     this.checkCommits()
   }
 
-  /** Follows `primary` under `epoch`, asking it at once for anything this copy lacks (delta catch-up). */
-  becomeBackup(epoch: number, primary: NodeId): void {
-    if (this.role === 'primary') this.failWaiting(new NotPrimaryError(this.domain, primary))
+  /**
+   * Follows `primary` under `epoch`. An owner asks it at once for anything it lacks (delta
+   * catch-up); a healing target waits for the primary to copy the domain to it.
+   */
+  becomeBackup(epoch: number, primary: NodeId, owner: boolean, ownerCount: number): void {
     const changed = this.role !== 'backup' || this.primary !== primary
     this.role = 'backup'
     this.epoch = Math.max(this.epoch, epoch)
     this.primary = primary
     this.backups = []
-    this.readers.forEach((r) => r.resolve()) // they re-check the role and get NotPrimaryError
-    this.readers = []
-    if (changed) {
-      if (this.resendTimer) this.cfg.clock.clearTimeout(this.resendTimer)
-      this.resendTimer = undefined
+    this.ownerCount = ownerCount
+    this.tracker.wakeReaders()
+    this.pollCommit()
+    if (changed && owner) {
+      this.clearTimer('resendTimer')
       this.askResend(primary)
     }
   }
@@ -369,11 +394,9 @@ export class DomainReplica {
   /** Installs what a survivor had beyond our log (failover sync). */
   adopt(from: NodeId, got: { entries?: LogEntry[]; snapshot?: Snapshot }): void {
     if (got.snapshot) {
-      this.state = DomainState.fromSnapshot(this.domain, got.snapshot)
-      this.unpersisted = []
-      this.installSnapshot = true
+      this.replaceState(DomainState.fromSnapshot(this.domain, got.snapshot))
+      this.tracker.failAll((seq) => new OutcomeUnknownError(this.domain, seq))
       this.cfg.hooks.snapshotInstalled(this.domain, from)
-      this.flush()
     }
     for (const e of got.entries ?? []) {
       if (e.seq !== this.state.lastSeq + 1) continue
@@ -383,9 +406,14 @@ export class DomainReplica {
   }
 
   close(): void {
-    for (const t of [this.resendTimer, this.probeTimer]) if (t) this.cfg.clock.clearTimeout(t)
-    this.resendTimer = this.probeTimer = undefined
-    this.failWaiting(new ClosedError(`domain ${this.domain} replica`))
+    for (const t of ['resendTimer', 'probeTimer', 'pollTimer'] as const) this.clearTimer(t)
+    this.tracker.failAll(() => new DomainMeshError('CLOSED', `domain ${this.domain} replica closed`))
+  }
+
+  private clearTimer(name: 'resendTimer' | 'probeTimer' | 'pollTimer'): void {
+    const t = this[name]
+    if (t) this.cfg.clock.clearTimeout(t)
+    this[name] = undefined
   }
 }
 

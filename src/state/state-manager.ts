@@ -5,8 +5,8 @@
  */
 import type { NodeId, VirtualServerId } from '../ids.js'
 import type { Storage } from '../storage/storage.js'
-import { placeDomain, domainOf, type DomainPlacement } from '../topology/placement.js'
-import { isUp, type ClusterSettings, type View } from '../topology/view.js'
+import { domainOf, domainRoles, placeDomain, type DomainPlacement } from '../topology/placement.js'
+import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { DomainState, type Snapshot } from './domain-state.js'
@@ -16,7 +16,8 @@ import type { LogEntry } from './log.js'
 import type { FetchMsg, ReplMessage } from './messages.js'
 import type { Change, StoredObject } from './objects.js'
 import { DomainPersistence } from './persistence.js'
-import { DomainReplica, type ReplicaConfig, type WriteResult } from './replica.js'
+import { HealingQueue, type HealingProgress } from './healing.js'
+import { DomainReplica, type CopyReport, type ReplicaConfig, type WriteResult } from './replica.js'
 
 export interface FetchResult {
   lastSeq: number
@@ -36,6 +37,23 @@ export interface StateEvents {
   'snapshot-sent': { domain: number; to: NodeId }
   'snapshot-installed': { domain: number; from: NodeId }
   'replica-error': { domain: number; error: unknown }
+  /** One healing copy finished (or failed); `domainsDone/domainsTotal` count this round. */
+  healing: HealingProgress & { domain: number; target: NodeId; error?: unknown }
+  /** Writes to `domain` are held back while healing ships its last delta. */
+  lock: { domain: number; locked: boolean }
+  /** A healing target now holds a complete copy: the topology service should list it as owner. */
+  copied: { domain: number; target: NodeId; report: CopyReport }
+}
+
+export interface Health {
+  epoch: number
+  /** Domains this node leads. */
+  primaryOf: number
+  /** Domains this node leads that have fewer live copies than `replicas` (or copies still being made). */
+  underReplicated: number[]
+  healing: HealingProgress
+  /** Every domain this node leads is fully replicated and nothing is being copied. */
+  safe: boolean
 }
 
 export interface StateManagerOptions {
@@ -51,6 +69,8 @@ export interface StateManagerOptions {
   compactBytes?: number
   retainEntries?: number
   limits?: Limits
+  /** How long one healing copy may take before it is given up (and planned again). */
+  healTimeoutMs?: number
 }
 
 const newer = (a: { lastEpoch: number; lastSeq: number }, b: { lastEpoch: number; lastSeq: number }): boolean =>
@@ -61,9 +81,19 @@ export class StateManager {
   readonly stats = { snapshotsSent: 0, snapshotsInstalled: 0 }
   private readonly replicas = new Map<number, DomainReplica>()
   private readonly cfg: ReplicaConfig
+  private readonly healing: HealingQueue
   private view: View | undefined
 
   constructor(private readonly opts: StateManagerOptions) {
+    this.healing = new HealingQueue(
+      {
+        replica: (d) => this.replicas.get(d),
+        wanted: (d, target) => this.view !== undefined && domainRoles(this.view, this.opts.settings, d).healing.includes(target),
+        progress: (p) => this.events.emit('healing', p),
+        copied: (domain, target, report) => this.events.emit('copied', { domain, target, report }),
+      },
+      opts.healTimeoutMs ?? 60_000,
+    )
     this.cfg = {
       clock: opts.clock,
       writeAcks: opts.writeAcks ?? 'all',
@@ -82,6 +112,7 @@ export class StateManager {
           this.events.emit('snapshot-installed', { domain, from })
         },
         failed: (domain, error) => this.events.emit('replica-error', { domain, error }),
+        locked: (domain, locked) => this.events.emit('lock', { domain, locked }),
       },
     }
   }
@@ -119,19 +150,33 @@ export class StateManager {
     this.view = view
     const self = this.opts.self
     for (let d = 0; d < this.opts.settings.domainCount; d++) {
-      const p = placeDomain(view, this.opts.settings, d)
-      if (!p.replicas.includes(self)) continue
-      const replica = this.ensure(d)
-      const before = replica.role
-      if (p.primary === self) {
-        const backups = p.replicas.filter((n) => n !== self && isUp(view, n))
+      const roles = domainRoles(view, this.opts.settings, d)
+      const existing = this.replicas.get(d)
+      const before = existing?.role
+      if (roles.primary === self) {
+        const replica = this.ensure(d)
+        replica.complete = true
+        // A target we already copied to stays a backup until the view lists it as an owner; once
+        // it is an owner (or no target any more, and may have dropped its copy) we forget it.
+        for (const n of [...replica.healed]) if (!roles.healing.includes(n)) replica.healed.delete(n)
+        const done = roles.healing.filter((n) => replica.role === 'primary' && replica.healed.has(n))
+        const backups = [...roles.backups, ...done]
         const promoted = replica.role !== 'primary'
-        const survivors = backups
-        replica.becomePrimary(view.epoch, backups, promoted && survivors.length > 0 ? () => this.sync(replica, survivors, view.epoch) : undefined)
-      } else if (p.primary) {
-        replica.becomeBackup(view.epoch, p.primary)
+        replica.becomePrimary(view.epoch, backups, promoted && roles.backups.length > 0 ? () => this.sync(replica, [...roles.backups], view.epoch) : undefined)
+        for (const target of roles.healing) if (!done.includes(target)) this.healing.plan(d, target)
+      } else if (roles.owners.includes(self) || roles.healing.includes(self)) {
+        const replica = this.ensure(d)
+        replica.complete = roles.owners.includes(self)
+        if (roles.primary) replica.becomeBackup(view.epoch, roles.primary, replica.complete, roles.backups.length + 1)
+      } else if (existing && view.owners) {
+        // Neither owner nor target any more: the domain lives elsewhere now.
+        this.replicas.delete(d)
+        existing.close()
+        void existing.drop().catch((error: unknown) => this.events.emit('replica-error', { domain: d, error }))
+        continue
       }
-      if (replica.role !== before) this.events.emit('role-changed', { domain: d, role: replica.role, epoch: view.epoch })
+      const after = this.replicas.get(d)?.role
+      if (after && after !== before) this.events.emit('role-changed', { domain: d, role: after, epoch: view.epoch })
     }
   }
 
@@ -144,10 +189,11 @@ export class StateManager {
     return this.primaryReplica(this.domainOf(vs, key)).readCommitted(vs, key)
   }
 
-  /** This node's copy, possibly behind the primary; undefined if this node holds no copy. */
+  /** This node's copy, possibly behind the primary; `held` is false without a complete copy here. */
   readLocal(vs: VirtualServerId, key: string): { held: boolean; obj: StoredObject | undefined } {
     const r = this.replicas.get(this.domainOf(vs, key))
-    return { held: r !== undefined, obj: r?.state.get(vs, key) }
+    const held = r !== undefined && r.complete
+    return { held, obj: held ? r.state.get(vs, key) : undefined }
   }
 
   isPrimary(domain: number): boolean {
@@ -195,6 +241,15 @@ export class StateManager {
   /** Every stored object of a domain on this node (tests and healing). */
   objectsOf(domain: number): ReadonlyMap<string, StoredObject> {
     return this.replicas.get(domain)?.state.objects ?? new Map()
+  }
+
+  health(): Health {
+    const target = this.opts.settings.replicas
+    const led = [...this.replicas.values()].filter((r) => r.role === 'primary')
+    const roles = (d: number) => (this.view ? domainRoles(this.view, this.opts.settings, d) : undefined)
+    const underReplicated = led.filter((r) => r.backups.length + 1 < Math.min(target, this.view?.members.length ?? target) || (roles(r.domain)?.healing.length ?? 0) > 0).map((r) => r.domain)
+    const healing = this.healing.progress()
+    return { epoch: this.view?.epoch ?? 0, primaryOf: led.length, underReplicated, healing, safe: underReplicated.length === 0 && !healing.inProgress }
   }
 
   async flush(): Promise<void> {

@@ -17,6 +17,7 @@ import { WatchRegistry } from './watch.js'
 
 export { STORE_ENGINE_ID }
 export const STORE_ENGINE_TYPE = engineType('store')
+export const STORE_ENGINE_INFO = { engineId: STORE_ENGINE_ID, engineType: STORE_ENGINE_TYPE, virtualServers: '*' as const }
 const MAX_HOPS = 2
 
 const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(4096))

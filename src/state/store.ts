@@ -62,7 +62,8 @@ export class Store {
   async update<T>(key: string, recipe: (draft: Draft<T>) => void, opts: { retries?: number } = {}): Promise<WriteAck | undefined> {
     const retries = opts.retries ?? 5
     for (let attempt = 0; ; attempt++) {
-      const base = await this.getVersioned<T>(key, { from: attempt === 0 ? 'local' : 'primary' })
+      // First try the local copy (no transfer); a copy that lags or lacks the key defers to the primary.
+      const base = (attempt === 0 ? await this.getVersioned<T>(key, { from: 'local' }) : undefined) ?? (await this.getVersioned<T>(key))
       if (!base) throw new KeyNotFoundError(key)
       const [, patches] = produceWithPatches(base.value, recipe)
       if (patches.length === 0) return undefined

@@ -36,3 +36,32 @@ export function placeDomain(view: View, settings: ClusterSettings, domain: numbe
 export function placeAll(view: View, settings: ClusterSettings): DomainPlacement[] {
   return Array.from({ length: settings.domainCount }, (_, d) => placeDomain(view, settings, d))
 }
+
+export interface DomainRoles extends DomainPlacement {
+  /** Members holding a complete copy (see View.owners). */
+  readonly owners: readonly NodeId[]
+  /** Up owners other than the primary: they get every write and must ack it. */
+  readonly backups: readonly NodeId[]
+  /** Up target replicas that are not owners yet: the primary copies the domain to them. */
+  readonly healing: readonly NodeId[]
+}
+
+/**
+ * Who does what for one domain. The primary is the first up target replica that owns the domain
+ * (else the first up owner), so a replica that is still being copied never serves.
+ */
+export function domainRoles(view: View, settings: ClusterSettings, domain: number): DomainRoles {
+  const p = placeDomain(view, settings, domain)
+  const up = new Set(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
+  const listed = view.owners?.[domain]
+  const owners = listed && listed.length > 0 ? listed : p.replicas
+  const primary = p.replicas.find((n) => up.has(n) && owners.includes(n)) ?? owners.find((n) => up.has(n))
+  return {
+    domain,
+    replicas: p.replicas,
+    owners,
+    primary,
+    backups: owners.filter((n) => n !== primary && up.has(n)),
+    healing: p.replicas.filter((n) => up.has(n) && !owners.includes(n)),
+  }
+}

@@ -6,6 +6,12 @@ export interface View {
   readonly epoch: number
   /** Every member, `up` or `down` (a down member keeps its slots until it leaves the view). */
   readonly members: readonly MemberInfo[]
+  /**
+   * Per domain, the members that hold a complete copy. Placement says where a domain should be;
+   * owners say where it is. A target replica that is not yet an owner is being healed and never
+   * serves. Absent (a static topology): every target replica counts as an owner.
+   */
+  readonly owners?: Readonly<Record<number, readonly NodeId[]>>
 }
 
 export interface ClusterSettings {

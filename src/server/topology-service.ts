@@ -1,0 +1,238 @@
+/**
+ * The topology service: admits nodes that prove they know the cluster secret, relays WebRTC
+ * signals between admitted members only, detects failures (closed link, missed heartbeats), and
+ * publishes every change as a view with a higher epoch. A member that fails stays in the view as
+ * `down` for `healDelayMs`, then leaves it. The view also lists, per domain, the owners: members
+ * with a complete copy (healing adds them when a primary reports a finished copy).
+ * Pure logic over injected links and clock: the ws server and the in-process tests share it.
+ */
+import * as v from 'valibot'
+import { isValidId, type NodeId } from '../ids.js'
+import type { EngineInfo, MemberInfo } from '../routing/engine.js'
+import { verifyProof } from '../topology/auth.js'
+import { placeDomain } from '../topology/placement.js'
+import { ClientMessageSchema, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
+import type { ClusterSettings, View } from '../topology/view.js'
+import type { Clock, TimerHandle } from '../util/clock.js'
+import { Emitter } from '../util/events.js'
+
+export interface TopologyServiceOptions {
+  clusterId: string
+  secret: string
+  clock: Clock
+  settings: ClusterSettings
+  healDelayMs?: number
+  heartbeatMs?: number
+  /** Heartbeats a member may miss before it is marked down. */
+  missedHeartbeats?: number
+  /** If set, only these node ids may join (a static topology). */
+  allowedNodes?: readonly string[]
+  /** How far a hello's timestamp may be from the service's clock. */
+  helloWindowMs?: number
+}
+
+export interface TopologyServiceEvents {
+  view: { view: View }
+  refused: { reason: string }
+}
+
+interface Member {
+  nodeId: NodeId
+  engines: EngineInfo[]
+  status: 'up' | 'down'
+  link: TopologyLink | undefined
+  lastSeen: number
+  removal: TimerHandle | undefined
+}
+
+export class TopologyService {
+  readonly events = new Emitter<TopologyServiceEvents>()
+  readonly stats = { refused: 0, malformed: 0, signalsRelayed: 0, reportsIgnored: 0 }
+  private readonly members = new Map<NodeId, Member>()
+  private owners: Record<number, NodeId[]> = {}
+  private epoch = 0
+  private readonly nonces = new Map<string, number>()
+  private sweeper: TimerHandle | undefined
+  private closed = false
+  readonly healDelayMs: number
+  readonly heartbeatMs: number
+
+  constructor(private readonly opts: TopologyServiceOptions) {
+    this.healDelayMs = opts.healDelayMs ?? 5000
+    this.heartbeatMs = opts.heartbeatMs ?? 1000
+    this.armSweeper()
+  }
+
+  view(): View {
+    const members: MemberInfo[] = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines }))
+    return { epoch: this.epoch, members, owners: this.owners }
+  }
+
+  /** Takes a new link (a socket, or an in-process pair). It must say hello first. */
+  accept(link: TopologyLink): void {
+    let member: Member | undefined
+    let pending = true
+    link.onMessage((raw) => {
+      const parsed = v.safeParse(ClientMessageSchema, raw)
+      if (!parsed.success) {
+        this.stats.malformed++
+        link.send({ type: 'error', reason: `malformed message: ${parsed.issues[0]?.message ?? 'invalid'}` })
+        return
+      }
+      const msg = parsed.output
+      if (pending) {
+        if (msg.type !== 'hello') return this.refuse(link, 'expected hello first')
+        pending = false
+        void this.admit(link, msg).then((m) => (member = m))
+        return
+      }
+      if (member && member.link === link) this.onMessage(member, msg)
+    })
+    link.onClose(() => {
+      if (member && member.link === link) this.markDown(member, 'link closed')
+    })
+  }
+
+  close(): void {
+    this.closed = true
+    if (this.sweeper) this.opts.clock.clearTimeout(this.sweeper)
+    for (const m of this.members.values()) {
+      if (m.removal) this.opts.clock.clearTimeout(m.removal)
+      m.link?.close('topology service stopping')
+    }
+  }
+
+  private async admit(link: TopologyLink, hello: HelloMessage): Promise<Member | undefined> {
+    const why = await this.checkHello(hello)
+    if (why) {
+      this.refuse(link, why)
+      return undefined
+    }
+    const id = hello.nodeId as NodeId
+    let m = this.members.get(id)
+    if (m?.link && m.link !== link) m.link.close('replaced by a new connection of the same node')
+    if (m?.removal) this.opts.clock.clearTimeout(m.removal)
+    if (!m) {
+      m = { nodeId: id, engines: hello.engines as EngineInfo[], status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined }
+      this.members.set(id, m)
+    }
+    Object.assign(m, { engines: hello.engines as EngineInfo[], status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined })
+    // Everyone else hears of the new view; the newcomer gets it in its welcome, first.
+    this.publish(link)
+    link.send({ type: 'welcome', nodeId: id, view: this.view(), settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs })
+    return m
+  }
+
+  private async checkHello(h: HelloMessage): Promise<string | undefined> {
+    if (this.closed) return 'the topology service is stopping'
+    if (h.clusterId !== this.opts.clusterId) return `wrong cluster "${h.clusterId}"`
+    if (!isValidId(h.nodeId)) return `invalid node id "${h.nodeId}"`
+    if (this.opts.allowedNodes && !this.opts.allowedNodes.includes(h.nodeId)) return `node "${h.nodeId}" is not in the static topology`
+    const now = this.opts.clock.now()
+    const window = this.opts.helloWindowMs ?? 120_000
+    if (Math.abs(now - h.ts) > window) return 'hello timestamp too far from the service clock'
+    for (const [n, at] of this.nonces) if (now - at > 2 * window) this.nonces.delete(n)
+    if (this.nonces.has(h.nonce)) return 'replayed hello (nonce already used)'
+    if (!(await verifyProof(this.opts.secret, h.clusterId, h.nodeId, h.ts, h.nonce, h.proof))) return 'bad proof: wrong cluster secret'
+    this.nonces.set(h.nonce, now)
+    return undefined
+  }
+
+  private refuse(link: TopologyLink, reason: string): void {
+    this.stats.refused++
+    this.events.emit('refused', { reason })
+    link.send({ type: 'refused', reason })
+    link.close(reason)
+  }
+
+  private onMessage(m: Member, msg: ClientMessage): void {
+    m.lastSeen = this.opts.clock.now()
+    switch (msg.type) {
+      case 'heartbeat':
+        return
+      case 'signal': {
+        const to = this.members.get(msg.to as NodeId)
+        if (!to?.link || to.status !== 'up') return m.link?.send({ type: 'error', reason: `cannot signal ${msg.to}: not an admitted member` })
+        this.stats.signalsRelayed++
+        return to.link.send({ type: 'signal', from: m.nodeId, data: msg.data })
+      }
+      case 'report': {
+        // A dropped data channel is a hint, not proof: act only if the peer is also silent here.
+        const peer = this.members.get(msg.peer as NodeId)
+        if (peer?.status === 'up' && this.opts.clock.now() - peer.lastSeen > this.heartbeatMs) return this.markDown(peer, `reported by ${m.nodeId}`)
+        this.stats.reportsIgnored++
+        return
+      }
+      case 'owned':
+        return this.addOwner(msg.domain, msg.node as NodeId)
+      case 'leave':
+        return this.remove(m)
+      case 'engines':
+        m.engines = msg.engines as EngineInfo[]
+        return this.publish()
+      case 'hello':
+        return m.link?.send({ type: 'error', reason: 'already admitted' })
+    }
+  }
+
+  private markDown(m: Member, _why: string): void {
+    if (m.status === 'down') return
+    m.status = 'down'
+    m.link?.close('marked down')
+    m.link = undefined
+    m.removal = this.opts.clock.setTimeout(() => this.remove(m), this.healDelayMs)
+    this.publish()
+  }
+
+  private remove(m: Member): void {
+    if (m.removal) this.opts.clock.clearTimeout(m.removal)
+    m.link?.close('left the cluster')
+    if (this.members.get(m.nodeId) !== m) return
+    this.members.delete(m.nodeId)
+    for (const d of Object.keys(this.owners)) this.owners[Number(d)] = this.owners[Number(d)]!.filter((n) => n !== m.nodeId)
+    this.publish()
+  }
+
+  private addOwner(domain: number, node: NodeId): void {
+    if (domain >= this.opts.settings.domainCount) return
+    const target = placeDomain(this.view(), this.opts.settings, domain).replicas
+    const owners = this.owners[domain] ?? []
+    if (!target.includes(node) || owners.includes(node) || !this.members.has(node)) return
+    this.owners[domain] = [...owners, node]
+    this.publish()
+  }
+
+  /** Fills empty owner lists with the targets; drops extra owners once every up target owns. */
+  private reconcileOwners(): void {
+    const view = this.view()
+    const next: Record<number, NodeId[]> = {}
+    for (let d = 0; d < this.opts.settings.domainCount; d++) {
+      const target = placeDomain(view, this.opts.settings, d).replicas
+      let owners = (this.owners[d] ?? []).filter((n) => this.members.has(n))
+      if (owners.length === 0) owners = [...target]
+      const complete = target.every((t) => owners.includes(t) || this.members.get(t)?.status !== 'up')
+      if (complete) owners = owners.filter((o) => target.includes(o))
+      next[d] = owners
+    }
+    this.owners = next
+  }
+
+  private publish(except?: TopologyLink): void {
+    if (this.closed) return
+    this.reconcileOwners()
+    this.epoch++
+    const view = this.view()
+    for (const m of this.members.values()) if (m.link !== except) m.link?.send({ type: 'view', view })
+    this.events.emit('view', { view })
+  }
+
+  /** Marks members down whose heartbeats stopped. */
+  private armSweeper(): void {
+    this.sweeper = this.opts.clock.setTimeout(() => {
+      const limit = this.heartbeatMs * (this.opts.missedHeartbeats ?? 3)
+      const now = this.opts.clock.now()
+      for (const m of [...this.members.values()]) if (m.status === 'up' && now - m.lastSeen > limit) this.markDown(m, 'missed heartbeats')
+      if (!this.closed) this.armSweeper()
+    }, this.heartbeatMs)
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Self-healing, one domain at a time. Each primary queues a copy task for every healing target
+ * of the domains it leads; tasks run strictly one after another, so at most one domain on this node
+ * is ever locked, and only for its own delta.
+ */
+import type { NodeId } from '../ids.js'
+import type { CopyReport, DomainReplica } from './replica.js'
+
+export interface HealingProgress {
+  domainsDone: number
+  domainsTotal: number
+  bytes: number
+  inProgress: boolean
+  /** The longest time writes to one domain were held back in this round. */
+  maxLockMs: number
+}
+
+export interface HealingHooks {
+  replica(domain: number): DomainReplica | undefined
+  /** Still a healing target of ours under the current view? */
+  wanted(domain: number, target: NodeId): boolean
+  progress(p: HealingProgress & { domain: number; target: NodeId; error?: unknown }): void
+  copied(domain: number, target: NodeId, report: CopyReport): void
+}
+
+export class HealingQueue {
+  private queue: { domain: number; target: NodeId }[] = []
+  private running = false
+  private round: HealingProgress = { domainsDone: 0, domainsTotal: 0, bytes: 0, inProgress: false, maxLockMs: 0 }
+
+  constructor(
+    private readonly hooks: HealingHooks,
+    private readonly timeoutMs: number,
+  ) {}
+
+  progress(): HealingProgress {
+    return { ...this.round }
+  }
+
+  plan(domain: number, target: NodeId): void {
+    if (this.queue.some((t) => t.domain === domain && t.target === target)) return
+    if (!this.round.inProgress) this.round = { domainsDone: 0, domainsTotal: 0, bytes: 0, inProgress: true, maxLockMs: 0 }
+    this.queue.push({ domain, target })
+    this.round.domainsTotal++
+    if (!this.running) void this.run()
+  }
+
+  private async run(): Promise<void> {
+    this.running = true
+    try {
+      for (let task = this.queue.shift(); task; task = this.queue.shift()) {
+        const { domain, target } = task
+        const replica = this.hooks.replica(domain)
+        let error: unknown
+        if (replica?.role === 'primary' && this.hooks.wanted(domain, target)) {
+          try {
+            const report = await replica.copyTo(target, this.timeoutMs)
+            this.round.bytes += report.bytes
+            this.round.maxLockMs = Math.max(this.round.maxLockMs, report.lockMs)
+            this.hooks.copied(domain, target, report)
+          } catch (err) {
+            error = err
+            // Still wanted (the target is up and still a target)? Try again after the others.
+            if (this.hooks.wanted(domain, target)) {
+              this.queue.push({ domain, target })
+              this.round.domainsTotal++
+            }
+          }
+        }
+        this.round.domainsDone++
+        if (this.queue.length === 0) this.round.inProgress = false
+        this.hooks.progress({ ...this.round, domain, target, ...(error ? { error } : {}) })
+      }
+    } finally {
+      this.running = false
+      this.round.inProgress = false
+    }
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The storage side of a replica: applied entries are written in group commits (everything
+ * applied while the previous write was in flight goes in the next one), and the log is compacted
+ * into a snapshot once its segments outgrow it. Subclasses hear about progress in `onPersisted`.
+ */
+import type { DomainState } from './domain-state.js'
+import type { LogEntry } from './log.js'
+import type { DomainPersistence } from './persistence.js'
+
+export abstract class ReplicaStore {
+  /** Highest seq known to be on disk. */
+  protected persistedSeq: number
+  private unpersisted: LogEntry[] = []
+  private installSnapshot = false
+  private flushPromise: Promise<void> | undefined
+
+  constructor(
+    public state: DomainState,
+    private readonly persistence: DomainPersistence,
+    private readonly retainEntries: number,
+    private readonly onFailure: (err: unknown) => void,
+  ) {
+    this.persistedSeq = state.lastSeq
+  }
+
+  get domain(): number {
+    return this.state.domain
+  }
+
+  protected get flushing(): boolean {
+    return this.flushPromise !== undefined
+  }
+
+  protected abstract onPersisted(): void
+
+  protected persist(entry: LogEntry): void {
+    this.unpersisted.push(entry)
+    this.flush()
+  }
+
+  /** Swaps in a whole new state (a snapshot from another replica); it is written as a snapshot. */
+  protected replaceState(state: DomainState): void {
+    this.state = state
+    this.unpersisted = []
+    this.installSnapshot = true
+    this.persistedSeq = Math.min(this.persistedSeq, state.lastSeq)
+    this.flush()
+  }
+
+  /** Resolves once everything applied so far is on disk. */
+  async flushed(): Promise<void> {
+    while (this.flushPromise) await this.flushPromise
+  }
+
+  /** Forgets this domain's copy on disk (it lives elsewhere now). */
+  async drop(): Promise<void> {
+    await this.flushed()
+    await this.persistence.drop()
+  }
+
+  private flush(): void {
+    if (this.flushPromise) return
+    this.flushPromise = Promise.resolve()
+      .then(() => this.flushLoop())
+      .finally(() => {
+        this.flushPromise = undefined
+        // Entries that arrived between the loop's last check and now still need their commit.
+        if (this.unpersisted.length > 0 || this.installSnapshot) this.flush()
+      })
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.unpersisted.length > 0 || this.installSnapshot) {
+        if (this.installSnapshot || this.persistence.needsCompaction()) {
+          this.installSnapshot = false
+          this.unpersisted = []
+          const upTo = this.state.lastSeq
+          await this.persistence.writeSnapshot(this.state)
+          this.state.truncateLog(this.retainEntries)
+          this.persistedSeq = upTo
+        } else {
+          const batch = this.unpersisted
+          this.unpersisted = []
+          await this.persistence.append(batch)
+          this.persistedSeq = Math.max(this.persistedSeq, batch[batch.length - 1]!.seq)
+        }
+        this.onPersisted()
+      }
+    } catch (err) {
+      this.onFailure(err)
+    }
+  }
+}

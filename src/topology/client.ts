@@ -1,0 +1,168 @@
+/**
+ * A node's connection to the topology service: says hello with an HMAC proof, sends heartbeats on
+ * the injected clock, hands views and signals to the node, and carries the node's reports (a peer
+ * whose data channel dropped, a domain copy that finished). If the link drops, it reconnects with
+ * backoff; the service keeps the node `down` but in the view for `healDelayMs`.
+ */
+import * as v from 'valibot'
+import { DomainMeshError } from '../errors.js'
+import type { NodeId } from '../ids.js'
+import type { EngineInfo } from '../routing/engine.js'
+import type { Clock, TimerHandle } from '../util/clock.js'
+import { Emitter } from '../util/events.js'
+import { helloProof, randomNonce } from './auth.js'
+import { asSettings, asView, ServerMessageSchema, type TopologyLink } from './protocol.js'
+import type { ClusterSettings, View } from './view.js'
+
+export class TopologyRefusedError extends DomainMeshError {
+  constructor(reason: string) {
+    super('TOPOLOGY_REFUSED', `the topology service refused this node: ${reason}`, { reason })
+  }
+}
+
+export type TopologyConnector = () => Promise<TopologyLink>
+
+export interface TopologyClientOptions {
+  clusterId: string
+  nodeId: NodeId
+  secret: string
+  connect: TopologyConnector
+  clock: Clock
+  engines: () => EngineInfo[]
+  /** First reconnect delay; doubles up to 5 s. */
+  reconnectMs?: number
+}
+
+export interface TopologyClientEvents {
+  view: { view: View }
+  signal: { from: NodeId; data: unknown }
+  connected: { settings: ClusterSettings }
+  disconnected: { reason: string }
+  error: { error: Error }
+}
+
+export interface Welcome {
+  settings: ClusterSettings
+  view: View
+  heartbeatMs: number
+  healDelayMs: number
+}
+
+export class TopologyClient {
+  readonly events = new Emitter<TopologyClientEvents>()
+  private link: TopologyLink | undefined
+  private heartbeat: TimerHandle | undefined
+  private retry: TimerHandle | undefined
+  private backoff: number
+  private closed = false
+
+  constructor(private readonly opts: TopologyClientOptions) {
+    this.backoff = opts.reconnectMs ?? 250
+  }
+
+  get connected(): boolean {
+    return this.link !== undefined
+  }
+
+  /** Connects and resolves with the service's welcome; rejects with TopologyRefusedError if refused. */
+  async connect(): Promise<Welcome> {
+    const link = await this.opts.connect()
+    const o = this.opts
+    const ts = o.clock.now()
+    const nonce = randomNonce()
+    const proof = await helloProof(o.secret, o.clusterId, o.nodeId, ts, nonce)
+    return new Promise<Welcome>((resolve, reject) => {
+      let welcomed = false
+      link.onMessage((raw) => {
+        const parsed = v.safeParse(ServerMessageSchema, raw)
+        if (!parsed.success) return this.events.emit('error', { error: new DomainMeshError('BAD_TOPOLOGY_MESSAGE', `bad message from the topology service: ${parsed.issues[0]?.message}`) })
+        const msg = parsed.output
+        switch (msg.type) {
+          case 'welcome': {
+            welcomed = true
+            this.link = link
+            this.backoff = o.reconnectMs ?? 250
+            this.startHeartbeat(msg.heartbeatMs)
+            const w: Welcome = { settings: asSettings(msg.settings), view: asView(msg.view), heartbeatMs: msg.heartbeatMs, healDelayMs: msg.healDelayMs }
+            resolve(w)
+            this.events.emit('connected', { settings: w.settings })
+            return this.events.emit('view', { view: w.view })
+          }
+          case 'view':
+            return this.events.emit('view', { view: asView(msg.view) })
+          case 'signal':
+            return this.events.emit('signal', { from: msg.from as NodeId, data: msg.data })
+          case 'refused':
+            this.closed = true // a refusal is final: retrying with the same secret cannot help
+            return reject(new TopologyRefusedError(msg.reason))
+          case 'error':
+            return this.events.emit('error', { error: new DomainMeshError('TOPOLOGY_ERROR', msg.reason) })
+        }
+      })
+      link.onClose((reason) => {
+        if (!welcomed) return reject(new TopologyRefusedError(reason))
+        if (this.link === link) this.lost(reason)
+      })
+      link.send({ type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), ts, nonce, proof })
+    })
+  }
+
+  signal(to: NodeId, data: unknown): void {
+    this.link?.send({ type: 'signal', to, data })
+  }
+
+  /** Tells the service that our data channel to `peer` dropped. */
+  report(peer: NodeId): void {
+    this.link?.send({ type: 'report', peer })
+  }
+
+  /** Tells the service that `node` now holds a complete copy of `domain`. */
+  owned(domain: number, node: NodeId): void {
+    this.link?.send({ type: 'owned', domain, node })
+  }
+
+  /** Advertises the engines this node hosts now (after one was registered). */
+  updateEngines(engines: EngineInfo[]): void {
+    this.link?.send({ type: 'engines', engines })
+  }
+
+  /** Leaves the cluster for good (its domains move at once); `close` alone looks like a crash. */
+  leave(): void {
+    this.link?.send({ type: 'leave' })
+  }
+
+  close(): void {
+    this.closed = true
+    for (const t of [this.heartbeat, this.retry]) if (t) this.opts.clock.clearTimeout(t)
+    this.heartbeat = this.retry = undefined
+    const link = this.link
+    this.link = undefined
+    link?.close('node closing')
+  }
+
+  private startHeartbeat(ms: number): void {
+    if (this.heartbeat) this.opts.clock.clearTimeout(this.heartbeat)
+    this.heartbeat = this.opts.clock.setTimeout(() => {
+      this.heartbeat = undefined
+      if (!this.link || this.closed) return
+      this.link.send({ type: 'heartbeat' })
+      this.startHeartbeat(ms)
+    }, ms)
+  }
+
+  private lost(reason: string): void {
+    this.link = undefined
+    if (this.heartbeat) this.opts.clock.clearTimeout(this.heartbeat)
+    this.heartbeat = undefined
+    this.events.emit('disconnected', { reason })
+    if (this.closed) return
+    this.retry = this.opts.clock.setTimeout(() => {
+      this.retry = undefined
+      this.connect().catch((error: Error) => {
+        this.events.emit('error', { error })
+        if (!this.closed) this.lost(error.message)
+      })
+    }, this.backoff)
+    this.backoff = Math.min(this.backoff * 2, 5000)
+  }
+}

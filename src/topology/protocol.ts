@@ -1,0 +1,68 @@
+/**
+ * Messages between a node and the topology service (JSON over a WebSocket, or in-process).
+ * Both sides validate every message with these schemas.
+ */
+import * as v from 'valibot'
+import type { ClusterSettings, View } from './view.js'
+
+const Id = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/))
+const EngineInfoSchema = v.object({
+  engineId: Id,
+  engineType: Id,
+  virtualServers: v.union([v.literal('*'), v.pipe(v.array(Id), v.maxLength(1000))]),
+})
+const Domain = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(4095))
+
+export const MemberSchema = v.object({ nodeId: Id, status: v.picklist(['up', 'down']), engines: v.pipe(v.array(EngineInfoSchema), v.maxLength(64)) })
+export const ViewSchema = v.object({
+  epoch: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  members: v.array(MemberSchema),
+  owners: v.optional(v.record(v.string(), v.array(Id))),
+})
+export const SettingsSchema = v.object({
+  domainCount: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096)),
+  replicas: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5)),
+  pins: v.optional(v.record(v.string(), v.array(Id))),
+})
+
+export const ClientMessageSchema = v.variant('type', [
+  v.object({
+    type: v.literal('hello'),
+    clusterId: v.pipe(v.string(), v.maxLength(128)),
+    nodeId: v.pipe(v.string(), v.maxLength(128)),
+    engines: v.pipe(v.array(EngineInfoSchema), v.maxLength(64)),
+    ts: v.number(),
+    nonce: v.pipe(v.string(), v.minLength(16), v.maxLength(64)),
+    proof: v.pipe(v.string(), v.length(64)),
+  }),
+  v.object({ type: v.literal('heartbeat') }),
+  v.object({ type: v.literal('signal'), to: Id, data: v.unknown() }),
+  v.object({ type: v.literal('report'), peer: Id }),
+  v.object({ type: v.literal('owned'), domain: Domain, node: Id }),
+  v.object({ type: v.literal('leave') }),
+  v.object({ type: v.literal('engines'), engines: v.pipe(v.array(EngineInfoSchema), v.maxLength(64)) }),
+])
+
+export const ServerMessageSchema = v.variant('type', [
+  v.object({ type: v.literal('welcome'), nodeId: Id, view: ViewSchema, settings: SettingsSchema, heartbeatMs: v.number(), healDelayMs: v.number() }),
+  v.object({ type: v.literal('view'), view: ViewSchema }),
+  v.object({ type: v.literal('signal'), from: Id, data: v.unknown() }),
+  v.object({ type: v.literal('refused'), reason: v.string() }),
+  v.object({ type: v.literal('error'), reason: v.string() }),
+])
+
+export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>
+export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>
+export type HelloMessage = Extract<ClientMessage, { type: 'hello' }>
+
+/** A message channel between a node and the service; either side may be in-process or a socket. */
+export interface TopologyLink {
+  send(msg: object): void
+  close(reason?: string): void
+  onMessage(handler: (msg: unknown) => void): void
+  onClose(handler: (reason: string) => void): void
+}
+
+/** The schema checked every id against the id pattern, so the parsed view may carry branded ids. */
+export const asView = (parsed: v.InferOutput<typeof ViewSchema>): View => parsed as unknown as View
+export const asSettings = (parsed: v.InferOutput<typeof SettingsSchema>): ClusterSettings => parsed as unknown as ClusterSettings

@@ -1,0 +1,131 @@
+/**
+ * Nodes that join through a real TopologyService (in-process links), on one MemoryNetwork and one
+ * FakeClock: membership, failure detection, heal delays and healing all run as in production,
+ * only faster and in the same order every time.
+ */
+import { nodeId, type NodeId } from '../../src/ids.js'
+import { MeshNode, type StoreTuning } from '../../src/node/mesh-node.js'
+import { TopologyService } from '../../src/server/topology-service.js'
+import { MemoryStorage, type MemoryDisk } from '../../src/storage/memory.js'
+import { localLinkPair } from '../../src/topology/local-link.js'
+import { MemoryNetwork, type Faults } from '../../src/transport/memory.js'
+import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
+import { CLUSTER } from './cluster.js'
+
+export const SECRET = 'test-secret'
+
+export interface ServiceClusterOptions {
+  replicas?: number
+  domainCount?: number
+  healDelayMs?: number
+  seed?: number
+  faults?: Faults
+  store?: StoreTuning
+}
+
+export class ServiceCluster {
+  readonly clock = new FakeClock(1_000_000)
+  readonly net: MemoryNetwork
+  readonly service: TopologyService
+  readonly disks = new Map<NodeId, MemoryDisk>()
+  readonly nodes = new Map<NodeId, MeshNode>()
+
+  constructor(readonly opts: ServiceClusterOptions = {}) {
+    this.net = new MemoryNetwork({ seed: opts.seed ?? 1, clock: this.clock, ...(opts.faults ? { faults: opts.faults } : {}) })
+    this.service = new TopologyService({
+      clusterId: CLUSTER,
+      secret: SECRET,
+      clock: this.clock,
+      settings: { domainCount: opts.domainCount ?? 16, replicas: opts.replicas ?? 2 },
+      healDelayMs: opts.healDelayMs ?? 5000,
+      heartbeatMs: 1000,
+    })
+  }
+
+  static async start(names: string[], opts: ServiceClusterOptions = {}): Promise<ServiceCluster> {
+    const c = new ServiceCluster(opts)
+    for (const n of names) await c.startNode(n)
+    await c.settleHealing()
+    return c
+  }
+
+  node(name: string): MeshNode {
+    const n = this.nodes.get(nodeId(name))
+    if (!n) throw new Error(`node ${name} is not running`)
+    return n
+  }
+
+  connector(secret = SECRET) {
+    return {
+      secret,
+      connect: async () => {
+        const [nodeSide, serviceSide] = localLinkPair()
+        this.service.accept(serviceSide)
+        return nodeSide
+      },
+    }
+  }
+
+  async startNode(name: string): Promise<MeshNode> {
+    const id = nodeId(name)
+    if (!this.disks.has(id)) this.disks.set(id, new Map())
+    const node = new MeshNode({
+      clusterId: CLUSTER,
+      nodeId: id,
+      transport: this.net.createTransport(),
+      storage: new MemoryStorage(this.disks.get(id)),
+      clock: this.clock,
+      topology: this.connector(),
+      store: { resendAfterMs: 50, ...this.opts.store },
+    })
+    await node.start()
+    this.nodes.set(id, node)
+    await this.settle()
+    return node
+  }
+
+  /** The process dies: transport and topology link drop, timers stop, the disk stays. */
+  crash(name: string): void {
+    const id = nodeId(name)
+    const node = this.nodes.get(id)
+    this.nodes.delete(id)
+    this.net.crash(id)
+    node?.topologyClient?.close()
+    void node?.state.close()
+  }
+
+  async settle(ms = 20): Promise<void> {
+    await flushMicrotasks(300)
+    await this.clock.advance(ms)
+    await flushMicrotasks(300)
+  }
+
+  /** Advances fake time until no node is healing and every owner list is complete. */
+  async settleHealing(maxMs = 60_000): Promise<void> {
+    for (let t = 0; t < maxMs; t += 50) {
+      await this.settle(50)
+      const healthy = [...this.nodes.values()].every((n) => n.health().safe)
+      const view = this.service.view()
+      const complete = Object.values(view.owners ?? {}).every((o) => o.length === Math.min(this.opts.replicas ?? 2, view.members.length))
+      if (healthy && complete) return
+    }
+    throw new Error('healing did not finish')
+  }
+
+  /** Runs a promise while fake time passes, so timers it depends on can fire. */
+  async run<T>(p: Promise<T>, maxMs = 30_000): Promise<T> {
+    let done = false
+    const guarded = p.finally(() => (done = true))
+    for (let t = 0; !done && t < maxMs; t += 10) await this.settle(10)
+    return guarded
+  }
+
+  snapshotsCopied(): number {
+    return [...this.nodes.values()].reduce((sum, n) => sum + n.state.stats.snapshotsInstalled, 0)
+  }
+
+  async close(): Promise<void> {
+    for (const n of this.nodes.values()) await n.close()
+    this.service.close()
+  }
+}

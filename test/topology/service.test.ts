@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest'
+import { TopologyService } from '../../src/server/topology-service.js'
+import { helloProof, randomNonce } from '../../src/topology/auth.js'
+import { TopologyClient, TopologyRefusedError } from '../../src/topology/client.js'
+import { localLinkPair } from '../../src/topology/local-link.js'
+import type { TopologyLink } from '../../src/topology/protocol.js'
+import type { View } from '../../src/topology/view.js'
+import { nodeId } from '../../src/ids.js'
+import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
+
+const SECRET = 's3cret'
+
+function setup(opts: Partial<ConstructorParameters<typeof TopologyService>[0]> = {}) {
+  const clock = new FakeClock(1_000_000)
+  const service = new TopologyService({ clusterId: 'c1', secret: SECRET, clock, settings: { domainCount: 8, replicas: 2 }, healDelayMs: 5000, heartbeatMs: 1000, ...opts })
+  const client = (name: string, secret = SECRET, clusterId = 'c1') => {
+    const c = new TopologyClient({
+      clusterId,
+      nodeId: nodeId(name),
+      secret,
+      clock,
+      engines: () => [],
+      connect: async () => {
+        const [node, svc] = localLinkPair()
+        service.accept(svc)
+        return node
+      },
+    })
+    const views: View[] = []
+    const signals: unknown[] = []
+    c.events.on('view', ({ view }) => views.push(view))
+    c.events.on('signal', ({ from, data }) => signals.push({ from, data }))
+    return { c, views, signals, last: () => views[views.length - 1]! }
+  }
+  const settle = async (ms = 0) => {
+    await flushMicrotasks(100)
+    if (ms) await clock.advance(ms)
+    await flushMicrotasks(100)
+  }
+  return { clock, service, client, settle }
+}
+
+const status = (v: View, n: string) => v.members.find((m) => m.nodeId === n)?.status
+
+describe('topology service', () => {
+  it('admits nodes with a valid proof and publishes numbered views', async () => {
+    const { client, settle } = setup()
+    const a = client('a')
+    const w = await a.c.connect()
+    expect(w.settings).toEqual({ domainCount: 8, replicas: 2 })
+    const b = client('b')
+    await b.c.connect()
+    await settle()
+    expect(status(a.last(), 'b')).toBe('up')
+    expect(a.last().epoch).toBeGreaterThan(w.view.epoch)
+    expect(a.views.map((v) => v.epoch)).toEqual([...a.views.map((v) => v.epoch)].sort((x, y) => x - y))
+  })
+
+  it('refuses a wrong secret, a wrong cluster and, with a static topology, an unlisted node', async () => {
+    const { client, service } = setup({ allowedNodes: ['a', 'b'] })
+    await expect(client('a', 'wrong').c.connect()).rejects.toThrow(/bad proof: wrong cluster secret/)
+    await expect(client('a', SECRET, 'c2').c.connect()).rejects.toThrow(/wrong cluster "c2"/)
+    await expect(client('zed').c.connect()).rejects.toThrow(TopologyRefusedError)
+    await expect(client('zed').c.connect()).rejects.toThrow(/not in the static topology/)
+    expect(service.view().members).toEqual([])
+    await client('a').c.connect()
+    expect(service.view().members.map((m) => m.nodeId)).toEqual(['a'])
+  })
+
+  it('refuses a replayed hello, a stale timestamp, and anything before hello', async () => {
+    const { service, clock, settle } = setup()
+    const send = async (msg: object) => {
+      const [node, svc] = localLinkPair()
+      service.accept(svc)
+      const got: unknown[] = []
+      node.onMessage((m) => got.push(m))
+      node.send(msg)
+      await settle()
+      await new Promise((r) => setTimeout(r, 5)) // WebCrypto answers outside the microtask queue
+      await settle()
+      return got
+    }
+    const ts = clock.now()
+    const nonce = randomNonce()
+    const hello = { type: 'hello', clusterId: 'c1', nodeId: 'a', engines: [], ts, nonce, proof: await helloProof(SECRET, 'c1', 'a', ts, nonce) }
+    expect(await send(hello)).toMatchObject([{ type: 'welcome', view: { members: [{ nodeId: 'a', status: 'up' }] } }])
+    expect(await send(hello)).toEqual([{ type: 'refused', reason: 'replayed hello (nonce already used)' }])
+    const oldTs = ts - 10 * 60_000
+    const n2 = randomNonce()
+    expect(await send({ ...hello, ts: oldTs, nonce: n2, proof: await helloProof(SECRET, 'c1', 'a', oldTs, n2) })).toEqual([{ type: 'refused', reason: 'hello timestamp too far from the service clock' }])
+    expect(await send({ type: 'heartbeat' })).toEqual([{ type: 'refused', reason: 'expected hello first' }])
+    expect(await send({ type: 'hello' })).toMatchObject([{ type: 'error', reason: expect.stringMatching(/malformed/) }])
+  })
+
+  it('relays signals between admitted members only', async () => {
+    const { client, service, settle } = setup()
+    const a = client('a')
+    const b = client('b')
+    await a.c.connect()
+    await b.c.connect()
+    a.c.signal(nodeId('b'), { sdp: 'offer' })
+    a.c.signal(nodeId('nobody'), { sdp: 'x' })
+    await settle()
+    expect(b.signals).toEqual([{ from: 'a', data: { sdp: 'offer' } }])
+    expect(service.stats.signalsRelayed).toBe(1)
+    // An unauthenticated link cannot signal anyone.
+    const [node, svc] = localLinkPair()
+    service.accept(svc)
+    node.send({ type: 'signal', to: 'b', data: 'sneaky' })
+    await settle()
+    expect(b.signals).toHaveLength(1)
+  })
+
+  it('marks a closed or silent member down at once, keeps it for healDelayMs, then removes it', async () => {
+    const { client, settle, clock } = setup()
+    const a = client('a')
+    const b = client('b')
+    const c = client('c')
+    await a.c.connect()
+    await b.c.connect()
+    await c.c.connect()
+    await settle()
+    b.c.close() // the process died: its link closed
+    await settle()
+    expect(status(a.last(), 'b')).toBe('down')
+    // c stops heartbeating without closing (a hung process).
+    clock.clearTimeout((c.c as unknown as { heartbeat: { id: number } }).heartbeat)
+    await settle(4100) // three heartbeats missed, seen by the next sweep
+    expect(status(a.last(), 'c')).toBe('down')
+    expect(status(a.last(), 'b')).toBe('down')
+    await settle(1000) // b's grace is over
+    expect(status(a.last(), 'b')).toBeUndefined()
+    expect(a.last().members.map((m) => m.nodeId).sort()).toEqual(['a', 'c'])
+  })
+
+  it('a member that comes back within the grace is up again, with its slots unchanged', async () => {
+    const { client, settle } = setup()
+    const a = client('a')
+    await a.c.connect()
+    const b = client('b')
+    await b.c.connect()
+    await settle()
+    const ownersBefore = a.last().owners
+    b.c.close()
+    await settle(2000)
+    await client('b').c.connect()
+    await settle(10_000)
+    expect(status(a.last(), 'b')).toBe('up')
+    expect(a.last().owners).toEqual(ownersBefore)
+  })
+
+  it('a report of a dropped channel marks a peer down only if it is silent here too', async () => {
+    const { client, service, settle, clock } = setup({ missedHeartbeats: 100 })
+    const a = client('a')
+    const b = client('b')
+    await a.c.connect()
+    await b.c.connect()
+    a.c.report(nodeId('b'))
+    await settle()
+    expect(status(a.last(), 'b')).toBe('up')
+    expect(service.stats.reportsIgnored).toBe(1)
+    clock.clearTimeout((b.c as unknown as { heartbeat: { id: number } }).heartbeat)
+    await settle(1500)
+    a.c.report(nodeId('b'))
+    await settle()
+    expect(status(a.last(), 'b')).toBe('down')
+  })
+
+  it('lists new members as owners only after a copy is reported', async () => {
+    const { client, settle, service } = setup()
+    const a = client('a')
+    await a.c.connect()
+    const owners0 = service.view().owners!
+    expect(Object.values(owners0).every((o) => o.length === 1 && o[0] === 'a')).toBe(true)
+    const b = client('b')
+    await b.c.connect()
+    await settle()
+    expect(Object.values(service.view().owners!).every((o) => o.join() === 'a')).toBe(true)
+    a.c.owned(3, nodeId('b'))
+    await settle()
+    expect(service.view().owners![3]!.slice().sort()).toEqual(['a', 'b'])
+    void b
+  })
+})

@@ -2,7 +2,7 @@
  * A running domainmesh node. It wires the parts together (storage, transport, router, messenger,
  * engines) and holds no protocol logic of its own.
  */
-import { ClosedError } from '../errors.js'
+import { ClosedError, DomainMeshError } from '../errors.js'
 import { engineId as toEngineId, virtualServerId as toVs, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { Limits } from '../state/guard.js'
 import { StateManager, type Health } from '../state/state-manager.js'
@@ -41,6 +41,18 @@ export interface MeshNodeOptions {
   topology?: { connect: TopologyConnector; secret: string }
 }
 
+export class InvalidSettingsError extends DomainMeshError {
+  constructor(why: string) {
+    super('INVALID_SETTINGS', `invalid cluster settings: ${why}`)
+  }
+}
+
+function checkSettings(s: ClusterSettings): ClusterSettings {
+  if (!Number.isInteger(s.replicas) || s.replicas < 1 || s.replicas > 5) throw new InvalidSettingsError(`replicas must be 1 to 5, not ${s.replicas}`)
+  if (!Number.isInteger(s.domainCount) || s.domainCount < 1 || s.domainCount > 4096) throw new InvalidSettingsError(`domainCount must be 1 to 4096, not ${s.domainCount}`)
+  return s
+}
+
 export interface StoreTuning {
   /** Backups that must ack a write: 'all' live ones (default) or a number. */
   writeAcks?: 'all' | number
@@ -73,7 +85,7 @@ export class MeshNode {
     this.clock = opts.clock ?? new RealClock()
     this.storage = opts.storage
     this.transport = opts.transport
-    this.settingsRef = { ...DEFAULT_SETTINGS, ...opts.settings }
+    this.settingsRef = checkSettings({ ...DEFAULT_SETTINGS, ...opts.settings })
     this.topology = new TopologyManager((view) => this.stateRef?.applyView(view))
     this.directory = opts.directory ?? this.topology
   }

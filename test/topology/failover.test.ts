@@ -207,3 +207,26 @@ describe('healing under load', () => {
     expect(Math.max(...copying.map((s) => s.ms))).toBeLessThanOrEqual(baseMax + maxLockMs + 4)
   })
 })
+
+describe('topology manager', () => {
+  it('reports a peer whose link dropped; the service acts only if that peer is silent there too', async () => {
+    c = await ServiceCluster.start(['a', 'b', 'c'])
+    const before = c.service.stats.reportsIgnored
+    // Cut a off from b and c on the data network only: its topology link and heartbeats go on.
+    c.net.partition([nodeId('a')], [nodeId('b'), nodeId('c')])
+    await c.settle(100)
+    expect(c.service.stats.reportsIgnored).toBeGreaterThan(before)
+    expect(c.service.view().members.every((m) => m.status === 'up')).toBe(true)
+    c.net.heal()
+  })
+
+  it('refuses settings outside the supported range', async () => {
+    const { MeshNode, InvalidSettingsError } = await import('../../src/index.js')
+    const { MemoryNetwork } = await import('../../src/transport/memory.js')
+    const { MemoryStorage } = await import('../../src/storage/memory.js')
+    const make = (settings: object) => () => new MeshNode({ clusterId: 'x' as never, transport: new MemoryNetwork().createTransport(), storage: new MemoryStorage(), settings })
+    expect(make({ replicas: 6 })).toThrow(InvalidSettingsError)
+    expect(make({ replicas: 0 })).toThrow(/replicas must be 1 to 5, not 0/)
+    expect(make({ domainCount: 0 })).toThrow(/domainCount must be 1 to 4096/)
+  })
+})

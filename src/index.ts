@@ -35,3 +35,4 @@ export { TopologyClient, TopologyRefusedError, type TopologyConnector, type Welc
 export { websocketConnector, TopologyUnreachableError, type WebSocketConstructor } from './topology/ws-link.js'
 export { localLinkPair } from './topology/local-link.js'
 export type { TopologyLink } from './topology/protocol.js'
+export { WebRtcTransport, type MeshTransport, type Signaling, type WebRtcTransportOptions } from './transport/webrtc.js'

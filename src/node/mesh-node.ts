@@ -19,6 +19,7 @@ import { Messenger, type MessengerMetrics } from '../routing/messenger.js'
 import { Router } from '../routing/router.js'
 import type { Storage } from '../storage/storage.js'
 import type { Transport } from '../transport/transport.js'
+import type { MeshTransport } from '../transport/webrtc.js'
 import { RealClock, type Clock } from '../util/clock.js'
 import { loadNodeId } from './identity.js'
 import { DEFAULT_LIMITS } from '../state/guard.js'
@@ -46,6 +47,8 @@ export class InvalidSettingsError extends DomainMeshError {
     super('INVALID_SETTINGS', `invalid cluster settings: ${why}`)
   }
 }
+
+const isMeshTransport = (t: Transport): t is MeshTransport => 'attachSignaling' in t && 'setMembers' in t
 
 function checkSettings(s: ClusterSettings): ClusterSettings {
   if (!Number.isInteger(s.replicas) || s.replicas < 1 || s.replicas > 5) throw new InvalidSettingsError(`replicas must be 1 to 5, not ${s.replicas}`)
@@ -139,7 +142,12 @@ export class MeshNode {
         engines: () => this.advertisedEngines(),
       })
       this.client = client
-      client.events.on('view', ({ view }) => this.topology.applyView(view))
+      const mesh = isMeshTransport(this.transport) ? this.transport : undefined
+      mesh?.attachSignaling(client.signaling())
+      client.events.on('view', ({ view }) => {
+        mesh?.setMembers(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
+        this.topology.applyView(view)
+      })
       const welcome = await client.connect()
       this.settingsRef = welcome.settings
     }

@@ -111,6 +111,14 @@ export class TopologyClient {
     this.link?.send({ type: 'signal', to, data })
   }
 
+  /** This link as a WebRTC signaling channel: signals go through the service to admitted members. */
+  signaling(): { signal(to: NodeId, data: unknown): void; onSignal(handler: (from: NodeId, data: unknown) => void): () => void } {
+    return {
+      signal: (to, data) => this.signal(to, data),
+      onSignal: (handler) => this.events.on('signal', ({ from, data }) => handler(from, data)),
+    }
+  }
+
   /** Tells the service that our data channel to `peer` dropped. */
   report(peer: NodeId): void {
     this.link?.send({ type: 'report', peer })

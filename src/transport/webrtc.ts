@@ -1,0 +1,242 @@
+/**
+ * The WebRTC mesh: one data channel per pair of members, set up through the topology service's
+ * signal relay. The node with the lower id dials; each attempt has its own connection id, so
+ * signals of an abandoned attempt are ignored. Frames larger than a chunk are split (the channel is
+ * ordered and reliable, so reassembly is a concatenation) and sending backs off while the channel's
+ * buffer is full. A dropped channel is dialled again with backoff while the peer is a member.
+ * Browser-safe: in Node, @thaunknown/simple-peer gets RTCPeerConnection from node-datachannel.
+ */
+import Peer from '@thaunknown/simple-peer/lite.js'
+import { ClosedError, NotConnectedError } from '../errors.js'
+import type { NodeId } from '../ids.js'
+import { RealClock, type Clock, type TimerHandle } from '../util/clock.js'
+import { Emitter } from '../util/events.js'
+import { ChunkAssembler, chunkFrame } from './chunking.js'
+import type { Transport, TransportEvents } from './transport.js'
+
+/** How signals reach another member (the topology client, in practice). */
+export interface Signaling {
+  signal(to: NodeId, data: unknown): void
+  onSignal(handler: (from: NodeId, data: unknown) => void): () => void
+}
+
+/** A transport that is told whom to connect to and how to signal. */
+export interface MeshTransport extends Transport {
+  attachSignaling(signaling: Signaling): void
+  setMembers(members: readonly NodeId[]): void
+}
+
+export interface WebRtcTransportOptions {
+  /** ICE servers; empty by default, so nothing but the hosts' own addresses is ever contacted. */
+  iceServers?: RTCIceServer[]
+  /** Extra RTCPeerConnection settings, e.g. `{ bindAddress: '127.0.0.1' }` for node-datachannel. */
+  rtcConfig?: Record<string, unknown>
+  clock?: Clock
+  /** Give up on an attempt that has not connected after this long, and dial again. */
+  connectTimeoutMs?: number
+  /** Stop sending into a channel holding more than this many bytes; queue instead. */
+  highWaterMark?: number
+  chunkSize?: number
+}
+
+interface Link {
+  peer: Peer
+  cid: string
+  connected: boolean
+  timer: TimerHandle | undefined
+  assembler: ChunkAssembler
+  queue: Uint8Array[]
+}
+
+const BLOCK_MS = 30_000
+
+export class WebRtcTransport implements MeshTransport {
+  readonly stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dials: 0, queued: 0 }
+  private id: NodeId | undefined
+  private readonly events = new Emitter<TransportEvents>()
+  private readonly links = new Map<NodeId, Link>()
+  private readonly redial = new Map<NodeId, { timer: TimerHandle; backoff: number }>()
+  private readonly blocked = new Map<NodeId, number>()
+  private members = new Set<NodeId>()
+  private signaling: Signaling | undefined
+  private offSignal: (() => void) | undefined
+  private state: 'new' | 'open' | 'closed' = 'new'
+  private readonly clock: Clock
+  private readonly chunkSize: number
+  private readonly highWaterMark: number
+
+  constructor(private readonly opts: WebRtcTransportOptions = {}) {
+    this.clock = opts.clock ?? new RealClock()
+    this.chunkSize = opts.chunkSize ?? 16 * 1024
+    this.highWaterMark = opts.highWaterMark ?? 4 * 1024 * 1024
+  }
+
+  get self(): NodeId | undefined {
+    return this.id
+  }
+
+  attachSignaling(signaling: Signaling): void {
+    this.offSignal?.()
+    this.signaling = signaling
+    this.offSignal = signaling.onSignal((from, data) => this.onSignal(from, data))
+  }
+
+  async connect(self: NodeId): Promise<void> {
+    if (this.state !== 'new') throw new ClosedError('WebRTC transport')
+    if (!this.signaling) throw new NotConnectedError('WebRTC transport has no signaling (join through a topology service)')
+    this.id = self
+    this.state = 'open'
+    this.setMembers([...this.members])
+  }
+
+  /** The up members of the current view: dial the ones we lead, drop links to the ones gone. */
+  setMembers(members: readonly NodeId[]): void {
+    this.members = new Set(members.filter((m) => m !== this.id))
+    if (this.state !== 'open') return
+    for (const m of this.members) if (!this.links.has(m) && this.leads(m) && !this.redial.has(m)) this.dial(m)
+    for (const m of [...this.links.keys()]) if (!this.members.has(m)) this.drop(m, 'left the view', false)
+  }
+
+  send(to: NodeId, bytes: Uint8Array): void {
+    const link = this.links.get(to)
+    if (this.state !== 'open' || !link?.connected) throw new NotConnectedError(`send to ${to}`)
+    this.stats.framesOut++
+    this.stats.bytesOut += bytes.byteLength
+    for (const chunk of chunkFrame(bytes, this.chunkSize)) link.queue.push(chunk)
+    this.pump(to, link)
+  }
+
+  peers(): NodeId[] {
+    return [...this.links].filter(([, l]) => l.connected).map(([id]) => id)
+  }
+
+  disconnect(peer: NodeId, reason: string): void {
+    this.blocked.set(peer, this.clock.now() + BLOCK_MS)
+    this.drop(peer, reason, false)
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    this.offSignal?.()
+    for (const r of this.redial.values()) this.clock.clearTimeout(r.timer)
+    this.redial.clear()
+    for (const id of [...this.links.keys()]) this.drop(id, 'closed', false)
+    this.events.removeAll()
+  }
+
+  on<K extends keyof TransportEvents>(event: K, listener: (p: TransportEvents[K]) => void): () => void {
+    return this.events.on(event, listener)
+  }
+
+  private leads(peer: NodeId): boolean {
+    return this.id !== undefined && this.id < peer
+  }
+
+  private isBlocked(peer: NodeId): boolean {
+    const until = this.blocked.get(peer)
+    if (until === undefined) return false
+    if (this.clock.now() < until) return true
+    this.blocked.delete(peer)
+    return false
+  }
+
+  private dial(peer: NodeId): void {
+    if (this.isBlocked(peer)) return this.scheduleRedial(peer)
+    this.stats.dials++
+    this.open(peer, randomCid(), true)
+  }
+
+  private open(peerId: NodeId, cid: string, initiator: boolean): Link {
+    const peer = new Peer({ initiator, trickle: true, config: { ...this.opts.rtcConfig, iceServers: this.opts.iceServers ?? [] } })
+    const link: Link = { peer, cid, connected: false, timer: undefined, assembler: new ChunkAssembler(), queue: [] }
+    this.links.set(peerId, link)
+    link.timer = this.clock.setTimeout(() => {
+      if (this.links.get(peerId) === link && !link.connected) this.drop(peerId, 'connect timeout', true)
+    }, this.opts.connectTimeoutMs ?? 15_000)
+    peer.on('signal', (data: unknown) => this.signaling?.signal(peerId, { cid, data }))
+    peer.on('connect', () => {
+      if (this.links.get(peerId) !== link || this.state !== 'open') return
+      link.connected = true
+      if (link.timer) this.clock.clearTimeout(link.timer)
+      link.timer = undefined
+      this.redial.delete(peerId)
+      const channel = (peer as unknown as { _channel?: EventTarget })._channel
+      channel?.addEventListener?.('bufferedamountlow', () => this.pump(peerId, link))
+      this.events.emit('peer-up', { peer: peerId })
+    })
+    peer.on('data', (data: Uint8Array) => this.onData(peerId, link, data))
+    peer.on('close', () => this.drop(peerId, 'channel closed', true, link))
+    // The error is followed by 'close'; its reason is what the layers above are told.
+    peer.on('error', (err: Error) => this.drop(peerId, `channel error: ${err.message}`, true, link))
+    return link
+  }
+
+  private onSignal(from: NodeId, raw: unknown): void {
+    if (this.state !== 'open' || this.isBlocked(from)) return
+    const msg = raw as { cid?: unknown; data?: unknown }
+    if (!msg || typeof msg.cid !== 'string' || msg.data === undefined) return
+    let link = this.links.get(from)
+    if (!link || link.cid !== msg.cid) {
+      // Only the side that does not lead answers a new attempt; a stale answer to us is ignored.
+      if (this.leads(from)) return
+      if (link) this.drop(from, 'replaced by a new attempt', false)
+      link = this.open(from, msg.cid, false)
+    }
+    try {
+      link.peer.signal(msg.data as never)
+    } catch (err) {
+      this.drop(from, `bad signal: ${(err as Error).message}`, true, link)
+    }
+  }
+
+  private onData(from: NodeId, link: Link, data: Uint8Array): void {
+    if (this.links.get(from) !== link || !link.connected) return
+    const frame = link.assembler.push(data)
+    if (frame === undefined) return
+    if (frame instanceof Error) return this.drop(from, frame.message, true, link)
+    this.stats.framesIn++
+    this.stats.bytesIn += frame.byteLength
+    this.events.emit('frame', { from, bytes: frame })
+  }
+
+  /** Sends queued chunks while the channel's buffer has room; `bufferedamountlow` resumes it. */
+  private pump(peerId: NodeId, link: Link): void {
+    while (link.queue.length > 0) {
+      if (link.peer.bufferSize > this.highWaterMark) {
+        this.stats.queued++
+        return
+      }
+      try {
+        link.peer.send(link.queue.shift()!)
+      } catch (err) {
+        return this.drop(peerId, `send failed: ${(err as Error).message}`, true, link)
+      }
+    }
+  }
+
+  private drop(peerId: NodeId, reason: string, retry: boolean, only?: Link): void {
+    const link = this.links.get(peerId)
+    if (!link || (only && link !== only)) return
+    this.links.delete(peerId)
+    if (link.timer) this.clock.clearTimeout(link.timer)
+    link.peer.destroy()
+    if (link.connected) this.events.emit('peer-down', { peer: peerId, reason })
+    if (retry && this.state === 'open' && this.members.has(peerId) && this.leads(peerId)) this.scheduleRedial(peerId)
+  }
+
+  private scheduleRedial(peer: NodeId): void {
+    const prev = this.redial.get(peer)
+    if (prev) this.clock.clearTimeout(prev.timer)
+    const backoff = Math.min((prev?.backoff ?? 100) * 2, 5000)
+    const timer = this.clock.setTimeout(() => {
+      this.redial.delete(peer)
+      if (this.state === 'open' && this.members.has(peer) && !this.links.has(peer)) this.dial(peer)
+    }, backoff)
+    this.redial.set(peer, { timer, backoff })
+  }
+}
+
+function randomCid(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')
+}

@@ -22,6 +22,8 @@ import type { Transport } from '../transport/transport.js'
 import type { MeshTransport } from '../transport/webrtc.js'
 import { RealClock, type Clock } from '../util/clock.js'
 import { loadNodeId } from './identity.js'
+import { RttProbe } from './rtt.js'
+import type { HealingProgress } from '../state/healing.js'
 import { DEFAULT_LIMITS } from '../state/guard.js'
 
 export interface MeshNodeOptions {
@@ -40,6 +42,23 @@ export interface MeshNodeOptions {
   store?: StoreTuning
   /** Join through a topology service (views, failure detection, healing, signaling). */
   topology?: { connect: TopologyConnector; secret: string }
+  /** Measure the round-trip time to every peer this often (off by default). */
+  rttIntervalMs?: number
+}
+
+export interface NodeMetrics extends MessengerMetrics {
+  nodeId: NodeId
+  epoch: number
+  peers: NodeId[]
+  rttMs: Record<string, number>
+  domainsPrimary: number
+  domainsBackup: number
+  objects: number
+  underReplicated: number
+  healing: HealingProgress
+  snapshotsSent: number
+  snapshotsInstalled: number
+  replicationDropped: number
 }
 
 export class InvalidSettingsError extends DomainMeshError {
@@ -79,6 +98,7 @@ export class MeshNode {
   private stateRef: StateManager | undefined
   private storeEngine: StoreEngine | undefined
   private port: MessengerStatePort | undefined
+  private rtt: RttProbe | undefined
   private router: Router | undefined
   private messengerRef: Messenger | undefined
   private phase: 'new' | 'starting' | 'running' | 'closed' = 'new'
@@ -174,6 +194,10 @@ export class MeshNode {
     this.stateRef.events.on('copied', ({ domain, target }) => this.client?.owned(domain, target))
     await this.transport.connect(id)
     if (this.topology.view().epoch > 0) this.stateRef.applyView(this.topology.view())
+    if (this.opts.rttIntervalMs) {
+      this.rtt = new RttProbe(this.clock, () => this.transport.peers(), (p) => this.ping(p), this.opts.rttIntervalMs)
+      this.rtt.start()
+    }
     this.phase = 'running'
     return this
   }
@@ -223,13 +247,38 @@ export class MeshNode {
     return this.state.health()
   }
 
-  metrics(): { nodeId: NodeId; peers: NodeId[] } & MessengerMetrics {
-    return { nodeId: this.nodeId, peers: this.transport.peers(), ...this.messenger.metrics }
+  metrics(): NodeMetrics {
+    const domains = this.state.domains()
+    const health = this.state.health()
+    return {
+      nodeId: this.nodeId,
+      epoch: health.epoch,
+      peers: this.transport.peers(),
+      rttMs: Object.fromEntries(this.rtt?.rttMs ?? []),
+      domainsPrimary: domains.filter((d) => d.role === 'primary').length,
+      domainsBackup: domains.filter((d) => d.role === 'backup').length,
+      objects: domains.reduce((n, d) => n + d.objects, 0),
+      underReplicated: health.underReplicated.length,
+      healing: health.healing,
+      snapshotsSent: this.state.stats.snapshotsSent,
+      snapshotsInstalled: this.state.stats.snapshotsInstalled,
+      replicationDropped: this.port?.dropped ?? 0,
+      ...this.messenger.metrics,
+    }
+  }
+
+  /** Round trip to a peer's store engine, in ms of this node's clock. */
+  async ping(peer: NodeId): Promise<number> {
+    if (!this.port) throw new ClosedError('node (not started)')
+    const t0 = this.clock.now()
+    await this.port.request(peer, 'ping', {})
+    return this.clock.now() - t0
   }
 
   async close(): Promise<void> {
     if (this.phase === 'closed') return
     this.phase = 'closed'
+    this.rtt?.stop()
     this.client?.close()
     await this.stateRef?.close()
     this.messengerRef?.close()

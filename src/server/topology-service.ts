@@ -36,6 +36,8 @@ export interface TopologyServiceEvents {
   refused: { reason: string }
 }
 
+const OWNER_BATCH_MS = 25
+
 interface Member {
   nodeId: NodeId
   engines: EngineInfo[]
@@ -53,6 +55,7 @@ export class TopologyService {
   private epoch = 0
   private readonly nonces = new Map<string, number>()
   private sweeper: TimerHandle | undefined
+  private batch: TimerHandle | undefined
   private closed = false
   readonly healDelayMs: number
   readonly heartbeatMs: number
@@ -95,7 +98,7 @@ export class TopologyService {
 
   close(): void {
     this.closed = true
-    if (this.sweeper) this.opts.clock.clearTimeout(this.sweeper)
+    for (const t of [this.sweeper, this.batch]) if (t) this.opts.clock.clearTimeout(t)
     for (const m of this.members.values()) {
       if (m.removal) this.opts.clock.clearTimeout(m.removal)
       m.link?.close('topology service stopping')
@@ -199,7 +202,19 @@ export class TopologyService {
     const owners = this.owners[domain] ?? []
     if (!target.includes(node) || owners.includes(node) || !this.members.has(node)) return
     this.owners[domain] = [...owners, node]
-    this.publish()
+    this.publishSoon()
+  }
+
+  /**
+   * Ownership changes come one per finished copy, often many a second: they are gathered into
+   * one view per `OWNER_BATCH_MS`. Membership changes are published at once.
+   */
+  private publishSoon(): void {
+    if (this.batch) return
+    this.batch = this.opts.clock.setTimeout(() => {
+      this.batch = undefined
+      this.publish()
+    }, OWNER_BATCH_MS)
   }
 
   /** Fills empty owner lists with the targets; drops extra owners once every up target owns. */
@@ -219,6 +234,8 @@ export class TopologyService {
 
   private publish(except?: TopologyLink): void {
     if (this.closed) return
+    if (this.batch) this.opts.clock.clearTimeout(this.batch)
+    this.batch = undefined
     this.reconcileOwners()
     this.epoch++
     const view = this.view()

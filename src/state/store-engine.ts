@@ -68,6 +68,7 @@ export class StoreEngine implements Engine {
       fetch: method(FetchSchema, (b, req) => this.state.handleFetch(req.fromNode, b)),
       watch: method(WatchSchema, (b, req) => this.watches.setRemote(req.fromNode, b.patterns)),
       changed: method(ChangedSchema, (b) => this.deliver(b.domain, b.entries as LogEntry[])),
+      ping: method(v.object({}), () => ({})),
     })
     state.events.on('committed', ({ domain, entries }) => this.publish(domain, entries))
   }

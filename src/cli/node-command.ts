@@ -1,0 +1,70 @@
+/** `domainmesh node`: a Node peer with file storage and WebRTC, joined through a topology service. */
+import { resolve } from 'node:path'
+import WebSocket from 'ws'
+import { clusterId as toClusterId, nodeId as toNodeId } from '../ids.js'
+import { MeshNode } from '../node/mesh-node.js'
+import { startMetricsServer } from '../server/metrics-server.js'
+import { FileStorage } from '../storage/files.js'
+import { websocketConnector, type WebSocketConstructor } from '../topology/ws-link.js'
+import { WebRtcTransport } from '../transport/webrtc.js'
+import { RealClock } from '../util/clock.js'
+import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag } from './args.js'
+
+export const NODE_HELP = `domainmesh node — run a peer node with file storage
+
+  --topology URL       topology service, e.g. ws://127.0.0.1:7700 (required)
+  --data DIR           data folder; the node id is stored there (required)
+  --node-id ID         node id on first start (default: generated, then kept in DIR)
+  --cluster ID         cluster id (default "demo")
+  --secret S           cluster secret (or DOMAINMESH_SECRET)
+  --bind-address ADDR  local address for WebRTC (e.g. 127.0.0.1 on a loopback-only host)
+  --metrics-port N     serve /metrics, /metrics.json and /health on 127.0.0.1:N
+`
+
+export async function nodeCommand(argv: string[]): Promise<void> {
+  const v = parseFlags(
+    argv,
+    {
+      topology: { type: 'string' },
+      data: { type: 'string' },
+      'node-id': { type: 'string' },
+      cluster: { type: 'string' },
+      secret: { type: 'string' },
+      'bind-address': { type: 'string' },
+      'metrics-port': { type: 'string' },
+    },
+    'node',
+  )
+  if (v.help) return void process.stdout.write(NODE_HELP)
+  const topologyUrl = stringFlag(v, 'topology')
+  if (!/^wss?:\/\//.test(topologyUrl)) throw new CliError(`--topology must be a ws:// or wss:// URL, not "${topologyUrl}"`)
+  const dataDir = resolve(stringFlag(v, 'data'))
+  const secret = secretFlag(v)
+  const clock = new RealClock()
+  const bind = typeof v['bind-address'] === 'string' ? { bindAddress: v['bind-address'] } : undefined
+  const node = new MeshNode({
+    clusterId: toClusterId(stringFlag(v, 'cluster', 'demo')),
+    ...(typeof v['node-id'] === 'string' ? { nodeId: toNodeId(v['node-id']) } : {}),
+    transport: new WebRtcTransport({ iceServers: [], clock, ...(bind ? { rtcConfig: bind } : {}) }),
+    storage: await FileStorage.open(dataDir),
+    clock,
+    topology: { connect: websocketConnector(topologyUrl, WebSocket as unknown as WebSocketConstructor), secret },
+    rttIntervalMs: 5000,
+  })
+  await node.start()
+  const metrics = v['metrics-port'] !== undefined ? await startMetricsServer(node, intFlag(v, 'metrics-port', 0, 0, 65535)) : undefined
+  console.log(`node ${node.nodeId} joined cluster "${node.clusterId}" (data in ${dataDir})${metrics ? `; metrics at ${metrics.url}/metrics` : ''}`)
+  node.topology.events.on('view', ({ view }) => {
+    const m = node.metrics()
+    console.log(`view ${view.epoch}: ${view.members.length} members, ${m.peers.length} peers connected, leads ${m.domainsPrimary} domains, backs up ${m.domainsBackup}`)
+  })
+  node.state.events.on('healing', (p) => {
+    if (p.error) console.log(`healing: copy of domain ${p.domain} to ${p.target} failed (${(p.error as Error).message}); will retry`)
+    else console.log(`healing: ${p.domainsDone}/${p.domainsTotal} domains copied (${p.bytes} bytes)`)
+  })
+  onShutdown(async () => {
+    console.log(`node ${node.nodeId} stopping: writing state to disk`)
+    await metrics?.close()
+    await node.close()
+  })
+}

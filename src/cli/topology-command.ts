@@ -1,0 +1,68 @@
+/** `domainmesh topology`: runs the topology service on a WebSocket port. */
+import { readFile } from 'node:fs/promises'
+import { parseStaticTopology } from '../server/static-topology.js'
+import { startTopologyServer } from '../server/ws-server.js'
+import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag } from './args.js'
+
+export const TOPOLOGY_HELP = `domainmesh topology — run the topology (signaling) service
+
+  --port N           port to listen on (default 7700; 0 picks a free one)
+  --host ADDR        address to bind (default 127.0.0.1)
+  --cluster ID       cluster id (default "demo")
+  --secret S         cluster secret (or DOMAINMESH_SECRET)
+  --replicas N       copies of each domain, 1-5 (default 2)
+  --domains N        domains per virtual server (default 64)
+  --heal-delay MS    grace before a failed node's domains are re-replicated (default 5000)
+  --heartbeat MS     heartbeat interval nodes must keep (default 1000)
+  --static FILE      static topology JSON: only its nodes may join; its settings and pins apply
+`
+
+export async function topologyCommand(argv: string[]): Promise<void> {
+  const v = parseFlags(
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      cluster: { type: 'string' },
+      secret: { type: 'string' },
+      replicas: { type: 'string' },
+      domains: { type: 'string' },
+      'heal-delay': { type: 'string' },
+      heartbeat: { type: 'string' },
+      static: { type: 'string' },
+    },
+    'topology',
+  )
+  if (v.help) return void process.stdout.write(TOPOLOGY_HELP)
+  let clusterId = stringFlag(v, 'cluster', 'demo')
+  let settings = { domainCount: intFlag(v, 'domains', 64, 1, 4096), replicas: intFlag(v, 'replicas', 2, 1, 5) }
+  let healDelayMs = intFlag(v, 'heal-delay', 5000, 0, 86_400_000)
+  let allowedNodes: string[] | undefined
+  if (typeof v.static === 'string') {
+    let json: unknown
+    try {
+      json = JSON.parse(await readFile(v.static, 'utf8'))
+    } catch (err) {
+      throw new CliError(`--static ${v.static}: ${(err as Error).message}`)
+    }
+    const t = parseStaticTopology(json)
+    ;({ clusterId, settings, healDelayMs, allowedNodes } = t)
+  }
+  const server = await startTopologyServer({
+    clusterId,
+    secret: secretFlag(v),
+    settings,
+    healDelayMs,
+    heartbeatMs: intFlag(v, 'heartbeat', 1000, 50, 60_000),
+    host: typeof v.host === 'string' ? v.host : '127.0.0.1',
+    port: intFlag(v, 'port', 7700, 0, 65535),
+    ...(allowedNodes ? { allowedNodes } : {}),
+  })
+  server.service.events.on('view', ({ view }) => {
+    const members = view.members.map((m) => `${m.nodeId}${m.status === 'down' ? '(down)' : ''}`).join(' ')
+    console.log(`view ${view.epoch}: ${members || '(empty)'}`)
+  })
+  server.service.events.on('refused', ({ reason }) => console.log(`refused a node: ${reason}`))
+  console.log(`topology service for cluster "${clusterId}" listening on ${server.url} (replicas ${settings.replicas}, ${settings.domainCount} domains, heal delay ${healDelayMs} ms)`)
+  onShutdown(() => server.close())
+}

@@ -1,0 +1,72 @@
+/**
+ * An optional HTTP endpoint on a Node peer: /metrics (Prometheus text), /metrics.json and /health.
+ * Bound to 127.0.0.1 unless told otherwise.
+ */
+import { createServer, type Server } from 'node:http'
+import type { MeshNode, NodeMetrics } from '../node/mesh-node.js'
+
+export interface MetricsServer {
+  readonly url: string
+  close(): Promise<void>
+}
+
+export function prometheusText(m: NodeMetrics): string {
+  const node = `node="${m.nodeId}"`
+  const lines: string[] = []
+  const gauge = (name: string, help: string, value: number, labels = node) => {
+    lines.push(`# HELP domainmesh_${name} ${help}`, `# TYPE domainmesh_${name} gauge`, `domainmesh_${name}{${labels}} ${value}`)
+  }
+  gauge('view_epoch', 'Epoch of the newest view this node follows.', m.epoch)
+  gauge('peers', 'Peers with an open data channel.', m.peers.length)
+  gauge('domains_primary', 'Domains this node leads.', m.domainsPrimary)
+  gauge('domains_backup', 'Domains this node backs up.', m.domainsBackup)
+  gauge('objects', 'Objects held in all replicas on this node.', m.objects)
+  gauge('under_replicated_domains', 'Domains this node leads with fewer copies than wanted.', m.underReplicated)
+  gauge('healing_domains_done', 'Domains copied in the current healing round.', m.healing.domainsDone)
+  gauge('healing_domains_total', 'Domains to copy in the current healing round.', m.healing.domainsTotal)
+  gauge('healing_bytes', 'Bytes copied in the current healing round.', m.healing.bytes)
+  for (const [name, help, value] of [
+    ['messages_in_total', 'Envelopes received.', m.envelopesIn],
+    ['messages_out_total', 'Envelopes sent.', m.envelopesOut],
+    ['frames_in_total', 'Frames received.', m.framesIn],
+    ['frames_out_total', 'Frames sent.', m.framesOut],
+    ['bytes_in_total', 'Frame bytes received.', m.bytesIn],
+    ['bytes_out_total', 'Frame bytes sent.', m.bytesOut],
+    ['malformed_frames_total', 'Frames dropped as malformed.', m.malformed],
+    ['snapshots_sent_total', 'Domain snapshots sent to other replicas.', m.snapshotsSent],
+    ['snapshots_installed_total', 'Domain snapshots installed from other replicas.', m.snapshotsInstalled],
+  ] as const) {
+    lines.push(`# HELP domainmesh_${name} ${help}`, `# TYPE domainmesh_${name} counter`, `domainmesh_${name}{${node}} ${value}`)
+  }
+  lines.push('# HELP domainmesh_peer_rtt_ms Round-trip time to a peer.', '# TYPE domainmesh_peer_rtt_ms gauge')
+  for (const [peer, ms] of Object.entries(m.rttMs)) lines.push(`domainmesh_peer_rtt_ms{${node},peer="${peer}"} ${ms}`)
+  return lines.join('\n') + '\n'
+}
+
+export async function startMetricsServer(node: MeshNode, port: number, host = '127.0.0.1'): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    try {
+      if (req.url === '/metrics') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheusText(node.metrics()))
+      } else if (req.url === '/metrics.json') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(node.metrics()))
+      } else if (req.url === '/health') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(node.health()))
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('try /metrics, /metrics.json or /health\n')
+      }
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`)
+    }
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, resolve)
+  })
+  const addr = server.address()
+  const actual = typeof addr === 'object' && addr ? addr.port : port
+  return {
+    url: `http://${host}:${actual}`,
+    close: () => new Promise((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
+  }
+}

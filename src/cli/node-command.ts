@@ -62,6 +62,8 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     if (p.error) console.log(`healing: copy of domain ${p.domain} to ${p.target} failed (${(p.error as Error).message}); will retry`)
     else console.log(`healing: ${p.domainsDone}/${p.domainsTotal} domains copied (${p.bytes} bytes)`)
   })
+  node.state.events.on('snapshot-installed', ({ domain, from }) => console.log(`domain ${domain}: installed a snapshot from ${from} (this copy had diverged or was missing)`))
+  node.state.events.on('replica-error', ({ domain, error }) => console.log(`domain ${domain}: ${(error as Error).message}`))
   onShutdown(async () => {
     console.log(`node ${node.nodeId} stopping: writing state to disk`)
     await metrics?.close()

@@ -74,6 +74,7 @@ export class DomainReplica extends ReplicaStore {
   readonly healed = new Set<NodeId>()
   /** Primary after a promotion: writes wait until the replica has what the survivors have. */
   ready: Promise<void> = Promise.resolve()
+  private syncing = false
   private readonly tracker: CommitTracker
   private acked = new Map<NodeId, number>()
   private ackWaiters: { node: NodeId; seq: number; resolve(): void }[] = []
@@ -186,6 +187,8 @@ export class DomainReplica extends ReplicaStore {
   }
 
   onResend(from: NodeId, msg: ResendMsg): void {
+    // Not before the sync after a promotion: our copy may still be behind the asker's.
+    if (this.syncing) return void this.ready.then(() => this.onResend(from, msg))
     // Healing targets are fed by copyTo, not by resends.
     if (this.role !== 'primary' || !this.backups.includes(from)) return
     const agrees = !msg.snapshot && msg.after <= this.state.lastSeq && this.state.epochAt(msg.after) === msg.afterEpoch
@@ -291,6 +294,12 @@ export class DomainReplica extends ReplicaStore {
 
   onSnapshot(from: NodeId, snapshot: Snapshot, epoch: number): void {
     if (!this.acceptEpoch(from, epoch)) return
+    // Never step back: a snapshot older than our log (by epoch, then seq) would drop writes.
+    const s = this.state
+    if (s.lastEpoch > snapshot.epoch || (s.lastEpoch === snapshot.epoch && s.lastSeq > snapshot.seq)) {
+      this.cfg.hooks.failed(this.domain, new DomainMeshError('OLDER_SNAPSHOT', `domain ${this.domain}: refused a snapshot at ${snapshot.epoch}/${snapshot.seq} older than our ${s.lastEpoch}/${s.lastSeq}`))
+      return
+    }
     this.replaceState(DomainState.fromSnapshot(this.domain, snapshot))
     for (const seq of [...this.gap.keys()]) if (seq <= snapshot.seq) this.gap.delete(seq)
     this.tracker.failAll((seq) => new OutcomeUnknownError(this.domain, seq))
@@ -364,10 +373,13 @@ export class DomainReplica extends ReplicaStore {
     this.gap.clear()
     this.clearTimer('resendTimer')
     if (sync) {
-      this.ready = sync().then(
-        () => this.probeBackups(),
-        (err) => this.cfg.hooks.failed(this.domain, err),
-      )
+      this.syncing = true
+      this.ready = sync()
+        .then(
+          () => this.probeBackups(),
+          (err) => this.cfg.hooks.failed(this.domain, err),
+        )
+        .finally(() => (this.syncing = false))
     } else this.probeBackups()
     this.checkCommits()
   }

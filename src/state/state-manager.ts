@@ -162,7 +162,7 @@ export class StateManager {
         const done = roles.healing.filter((n) => replica.role === 'primary' && replica.healed.has(n))
         const backups = [...roles.backups, ...done]
         const promoted = replica.role !== 'primary'
-        replica.becomePrimary(view.epoch, backups, promoted && roles.backups.length > 0 ? () => this.sync(replica, [...roles.backups], view.epoch) : undefined)
+        replica.becomePrimary(view.epoch, backups, promoted && roles.backups.length > 0 ? () => this.sync(replica, view.epoch) : undefined)
         for (const target of roles.healing) if (!done.includes(target)) this.healing.plan(d, target)
       } else if (roles.owners.includes(self) || roles.healing.includes(self)) {
         const replica = this.ensure(d)
@@ -261,16 +261,30 @@ export class StateManager {
     for (const r of this.replicas.values()) r.close()
   }
 
-  private async sync(replica: DomainReplica, survivors: NodeId[], epoch: number): Promise<void> {
-    const s = replica.state
-    const asked = await Promise.allSettled(
-      survivors.map(async (n) => ({ node: n, got: await this.opts.port.fetch(n, { domain: replica.domain, epoch, after: s.lastSeq, afterEpoch: s.lastEpoch }) })),
-    )
-    let best: { node: NodeId; got: FetchResult } | undefined
-    for (const a of asked) {
-      if (a.status !== 'fulfilled') continue // a survivor that cannot answer has nothing we can wait for
-      if (newer(a.value.got, best?.got ?? { lastSeq: s.lastSeq, lastEpoch: s.lastEpoch })) best = a.value
+  /**
+   * A new primary first learns what the other owners have. Every up owner must answer: one that
+   * cannot be reached yet (a restarted node's links are still being set up) is asked again each
+   * `resendAfterMs`, with the owner list re-read from the current view, so a survivor that really
+   * died drops out when the view says so. Writes to the domain wait meanwhile; serving from a copy
+   * that may be behind would lose acknowledged writes.
+   */
+  private async sync(replica: DomainReplica, epoch: number): Promise<void> {
+    const answered = new Map<NodeId, FetchResult>()
+    for (;;) {
+      if (replica.role !== 'primary' || !this.view) return
+      const owners = domainRoles(this.view, this.opts.settings, replica.domain).backups
+      const ask = owners.filter((n) => !answered.has(n))
+      if (ask.length === 0) break
+      const s = replica.state
+      const results = await Promise.allSettled(ask.map((n) => this.opts.port.fetch(n, { domain: replica.domain, epoch, after: s.lastSeq, afterEpoch: s.lastEpoch })))
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') answered.set(ask[i]!, r.value)
+      })
+      if (results.some((r) => r.status === 'rejected')) await new Promise<void>((resolve) => this.opts.clock.setTimeout(resolve, this.cfg.resendAfterMs))
     }
+    const s = replica.state
+    let best: { node: NodeId; got: FetchResult } | undefined
+    for (const [node, got] of answered) if (newer(got, best?.got ?? { lastSeq: s.lastSeq, lastEpoch: s.lastEpoch })) best = { node, got }
     if (best && (best.got.entries?.length || best.got.snapshot)) replica.adopt(best.node, best.got)
   }
 

@@ -60,6 +60,8 @@ export class WebRtcTransport implements MeshTransport {
   private members = new Set<NodeId>()
   private signaling: Signaling | undefined
   private offSignal: (() => void) | undefined
+  /** Signals that arrived between joining the topology service and `connect` (a peer may dial at once). */
+  private early: [NodeId, unknown][] = []
   private state: 'new' | 'open' | 'closed' = 'new'
   private readonly clock: Clock
   private readonly chunkSize: number
@@ -87,6 +89,7 @@ export class WebRtcTransport implements MeshTransport {
     this.id = self
     this.state = 'open'
     this.setMembers([...this.members])
+    for (const [from, data] of this.early.splice(0)) this.onSignal(from, data)
   }
 
   /** The up members of the current view: dial the ones we lead, drop links to the ones gone. */
@@ -118,6 +121,7 @@ export class WebRtcTransport implements MeshTransport {
   async close(): Promise<void> {
     if (this.state === 'closed') return
     this.state = 'closed'
+    this.early = []
     this.offSignal?.()
     for (const r of this.redial.values()) this.clock.clearTimeout(r.timer)
     this.redial.clear()
@@ -173,6 +177,7 @@ export class WebRtcTransport implements MeshTransport {
   }
 
   private onSignal(from: NodeId, raw: unknown): void {
+    if (this.state === 'new' && this.early.length < 1000) return void this.early.push([from, raw])
     if (this.state !== 'open' || this.isBlocked(from)) return
     const msg = raw as { cid?: unknown; data?: unknown }
     if (!msg || typeof msg.cid !== 'string' || msg.data === undefined) return

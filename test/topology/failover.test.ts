@@ -230,3 +230,29 @@ describe('topology manager', () => {
     expect(make({ domainCount: 0 })).toThrow(/domainCount must be 1 to 4096/)
   })
 })
+
+describe('a primary that returns behind', () => {
+  it('syncs from the survivors before it serves anything, even when it cannot reach them at first', async () => {
+    c = await ServiceCluster.start(['a', 'b', 'c'], { replicas: 2 })
+    const key = keysLedBy(c, 'a', 1)[0]!
+    const s = c.node('c').store('shop')
+    for (let v = 1; v <= 5; v++) await c.run(s.put(key, { v }))
+    c.crash('a')
+    await c.settle(100)
+    // The domain fails over; these writes are acked by the new primary while a is away.
+    for (let v = 6; v <= 15; v++) await c.run(s.put(key, { v }))
+    // a comes back unable to reach the survivors at first (its links are still being set up), so
+    // its sync cannot finish; then the links come up and the demoted primary asks a to resend.
+    c.net.partition([nodeId('a')], [nodeId('b'), nodeId('c')])
+    await c.startNode('a')
+    await c.settle(30)
+    c.net.heal()
+    await c.settleHealing()
+    expect(actingPrimary(c, key)).toBe('a')
+    expect(await c.run(s.get(key))).toEqual({ v: 15 })
+    for (const n of c.nodes.values()) {
+      const local = n.state.readLocal(VS, key)
+      if (local.held) expect(local.obj?.value).toEqual({ v: 15 })
+    }
+  })
+})

@@ -74,3 +74,46 @@ describe('chunking', () => {
     expect(asm.push(Uint8Array.of(0, 2))).toBeInstanceOf(Error)
   })
 })
+
+describe('WebRtcTransport signaling', () => {
+  it('keeps offers that arrive before connect (a peer dials as soon as it sees us in the view)', async () => {
+    const clock = new RealClock()
+    const service = new TopologyService({ clusterId: 'rtc', secret: 's', clock, settings: { domainCount: 4, replicas: 2 }, heartbeatMs: 200, healDelayMs: 60_000 })
+    const make = (id: string) => {
+      // A connect timeout far beyond the test's: a lost offer would show as a hang, not a retry.
+      const t = new WebRtcTransport({ iceServers: [], connectTimeoutMs: 60_000 })
+      const client = new TopologyClient({
+        clusterId: 'rtc',
+        nodeId: id as never,
+        secret: 's',
+        clock,
+        engines: () => [],
+        connect: async () => {
+          const [node, svc] = localLinkPair()
+          service.accept(svc)
+          return node
+        },
+      })
+      t.attachSignaling(client.signaling())
+      client.events.on('view', ({ view }) => t.setMembers(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId)))
+      return { t, client }
+    }
+    const a = make('a')
+    const b = make('b')
+    await a.client.connect()
+    await a.t.connect('a' as never)
+    await b.client.connect() // a sees b in the view and dials now...
+    await new Promise((r) => setTimeout(r, 300)) // ...while b is still starting up
+    await b.t.connect('b' as never)
+    const started = Date.now()
+    while (a.t.peers().length === 0 || b.t.peers().length === 0) {
+      if (Date.now() - started > 10_000) throw new Error('no link: the early offer was lost')
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    await a.t.close()
+    await b.t.close()
+    a.client.close()
+    b.client.close()
+    service.close()
+  })
+})

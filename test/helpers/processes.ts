@@ -1,0 +1,53 @@
+/** Node peers as real child processes (the CLI, run through tsx), for integration tests. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+
+const CLI = join(import.meta.dirname, '../../src/cli/main.ts')
+
+export interface PeerProcess {
+  name: string
+  proc: ChildProcess
+  metricsUrl: string
+  output: string[]
+  metrics(): Promise<Record<string, unknown> & { objects: number; snapshotsSent: number; snapshotsInstalled: number; peers: string[] }>
+  health(): Promise<{ safe: boolean; underReplicated: number[]; epoch: number }>
+  kill(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+export async function spawnPeer(name: string, dataDir: string, topologyUrl: string, secret: string): Promise<PeerProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'node', '--topology', topologyUrl, '--data', dataDir, '--node-id', name, '--cluster', 'it', '--metrics-port', '0'], {
+    env: { ...process.env, DOMAINMESH_SECRET: secret },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const output: string[] = []
+  const metricsUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start: ${output.join('')}`)), 30_000)
+    const onData = (d: Buffer) => {
+      output.push(String(d))
+      const m = /metrics at (http:\/\/[^/\s]+)\/metrics/.exec(output.join(''))
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    }
+    proc.stdout!.on('data', onData)
+    proc.stderr!.on('data', (d: Buffer) => output.push(String(d)))
+    proc.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`${name} exited with ${code}: ${output.join('')}`))
+    })
+  })
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)))
+  return {
+    name,
+    proc,
+    metricsUrl,
+    output,
+    metrics: async () => (await fetch(`${metricsUrl}/metrics.json`)).json() as never,
+    health: async () => (await fetch(`${metricsUrl}/health`)).json() as never,
+    kill: async (signal = 'SIGKILL') => {
+      proc.kill(signal)
+      return exited
+    },
+  }
+}

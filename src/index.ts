@@ -36,3 +36,4 @@ export { websocketConnector, TopologyUnreachableError, type WebSocketConstructor
 export { localLinkPair } from './topology/local-link.js'
 export type { TopologyLink } from './topology/protocol.js'
 export { WebRtcTransport, type MeshTransport, type Signaling, type WebRtcTransportOptions } from './transport/webrtc.js'
+export type { Patch } from 'immer'

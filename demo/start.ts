@@ -1,0 +1,110 @@
+/**
+ * `npm start`: the topology service, three Node peers with file storage under .data/, and the
+ * demo dev server. Prints what runs where; Ctrl-C stops everything (each peer writes its state to
+ * disk first) and the next start picks the data up again.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { dirname, join, relative, resolve } from 'node:path'
+
+const root = resolve(import.meta.dirname, '..')
+const dataDir = resolve(root, process.env.DOMAINMESH_DATA ?? '.data')
+const topologyPort = Number(process.env.DOMAINMESH_TOPOLOGY_PORT ?? 7700)
+const demoPort = Number(process.env.DOMAINMESH_DEMO_PORT ?? 5173)
+const cluster = 'demo'
+const cli = join(root, 'src/cli/main.ts')
+const children = new Map<string, ChildProcess>()
+let stopping = false
+
+/** The cluster secret is made once and kept with the data, so a restart rejoins the same cluster. */
+async function clusterSecret(): Promise<string> {
+  const file = join(dataDir, 'secret')
+  try {
+    return (await readFile(file, 'utf8')).trim()
+  } catch {
+    const secret = randomBytes(18).toString('base64url')
+    await mkdir(dataDir, { recursive: true })
+    await writeFile(file, secret + '\n', { mode: 0o600 })
+    return secret
+  }
+}
+
+/** Starts a child, prefixes its output, and resolves with the first output line matching `ready`. */
+function run(name: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<RegExpMatchArray> {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.set(name, child)
+  return new Promise((resolvePromise, reject) => {
+    let matched = false
+    const onLine = (line: string) => {
+      if (!line.trim()) return
+      console.log(`[${name}] ${line}`)
+      const m = matched ? null : ready.exec(line.replace(/\x1b\[[0-9;]*m/g, ''))
+      if (m) {
+        matched = true
+        resolvePromise(m)
+      }
+    }
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let buf = ''
+      stream.on('data', (d: Buffer) => {
+        buf += String(d)
+        const lines = buf.split('\n')
+        buf = lines.pop()!
+        lines.forEach(onLine)
+      })
+    }
+    child.once('exit', (code, signal) => {
+      children.delete(name)
+      if (!matched) reject(new Error(`${name} exited (${signal ?? code}) before it was ready`))
+      else if (!stopping) {
+        console.error(`[${name}] exited unexpectedly (${signal ?? code}); stopping everything`)
+        void stopAll(1)
+      }
+    })
+  })
+}
+
+async function stopAll(code: number): Promise<void> {
+  if (stopping) return
+  stopping = true
+  console.log('\nstopping: peers write their state to disk…')
+  const exits = [...children.values()].map((c) => new Promise((r) => c.once('exit', r)))
+  for (const c of children.values()) c.kill('SIGTERM')
+  await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 10_000))])
+  for (const c of children.values()) c.kill('SIGKILL')
+  console.log(`stopped. Data stays in ${relative(root, dataDir) || '.'}/ for the next start.`)
+  process.exit(code)
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void stopAll(0))
+  process.on('SIGTERM', () => void stopAll(0))
+  const secret = await clusterSecret()
+  const env = { DOMAINMESH_SECRET: secret }
+  const tsx = ['--import', 'tsx', cli]
+  const topo = await run('topology', [...tsx, 'topology', '--port', String(topologyPort), '--cluster', cluster], env, /listening on (ws:\/\/\S+)/)
+  const topologyUrl = topo[1]!
+  const peers = ['node-1', 'node-2', 'node-3']
+  await Promise.all(
+    peers.map((name, i) =>
+      run(name, [...tsx, 'node', '--topology', topologyUrl, '--data', join(dataDir, name), '--node-id', name, '--cluster', cluster, '--metrics-port', String(9101 + i)], env, /joined cluster/),
+    ),
+  )
+  // vite does not export its bin through package.json "exports"; it sits next to its main entry.
+  const vite = join(dirname(createRequire(import.meta.url).resolve('vite')), '../../bin/vite.js')
+  const demo = await run('demo', [vite, '--host', '127.0.0.1', '--port', String(demoPort)], { VITE_DM_TOPOLOGY: topologyUrl, VITE_DM_CLUSTER: cluster, VITE_DM_SECRET: secret }, /Local:\s+(http\S+)/)
+  console.log(`
+domainmesh is running:
+  topology service  ${topologyUrl}  (cluster "${cluster}")
+${peers.map((p, i) => `  ${p}            data ${relative(root, join(dataDir, p))}/  metrics http://127.0.0.1:${9101 + i}/metrics`).join('\n')}
+  demo              ${demo[1]}   ← open it; every tab is one more node
+Ctrl-C stops everything; data stays in ${relative(root, dataDir)}/ for the next start.
+`)
+}
+
+main().catch((err: unknown) => {
+  console.error(`npm start failed: ${(err as Error).message}`)
+  void stopAll(1)
+})

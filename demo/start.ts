@@ -13,6 +13,7 @@ const root = resolve(import.meta.dirname, '..')
 const dataDir = resolve(root, process.env.DOMAINMESH_DATA ?? '.data')
 const topologyPort = Number(process.env.DOMAINMESH_TOPOLOGY_PORT ?? 7700)
 const demoPort = Number(process.env.DOMAINMESH_DEMO_PORT ?? 5173)
+const metricsPort = Number(process.env.DOMAINMESH_METRICS_PORT ?? 9101)
 const cluster = 'demo'
 const cli = join(root, 'src/cli/main.ts')
 const children = new Map<string, ChildProcess>()
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   const peers = ['node-1', 'node-2', 'node-3']
   await Promise.all(
     peers.map((name, i) =>
-      run(name, [...tsx, 'node', '--topology', topologyUrl, '--data', join(dataDir, name), '--node-id', name, '--cluster', cluster, '--metrics-port', String(9101 + i)], env, /joined cluster/),
+      run(name, [...tsx, 'node', '--topology', topologyUrl, '--data', join(dataDir, name), '--node-id', name, '--cluster', cluster, '--metrics-port', String(metricsPort + i)], env, /joined cluster/),
     ),
   )
   // vite does not export its bin through package.json "exports"; it sits next to its main entry.
@@ -98,7 +99,7 @@ async function main(): Promise<void> {
   console.log(`
 domainmesh is running:
   topology service  ${topologyUrl}  (cluster "${cluster}")
-${peers.map((p, i) => `  ${p}            data ${relative(root, join(dataDir, p))}/  metrics http://127.0.0.1:${9101 + i}/metrics`).join('\n')}
+${peers.map((p, i) => `  ${p}            data ${relative(root, join(dataDir, p))}/  metrics http://127.0.0.1:${metricsPort + i}/metrics`).join('\n')}
   demo              ${demo[1]}   ← open it; every tab is one more node
 Ctrl-C stops everything; data stays in ${relative(root, dataDir)}/ for the next start.
 `)

@@ -117,3 +117,35 @@ describe('WebRtcTransport signaling', () => {
     service.close()
   })
 })
+
+describe('WebRtcTransport reconnection', () => {
+  it('dials again after a channel drops, and frames flow once more', async () => {
+    const h = await webrtcHarness()
+    try {
+      const a = (await h.create()) as WebRtcTransport
+      const b = (await h.create()) as WebRtcTransport
+      const events: string[] = []
+      b.on('peer-down', () => events.push('down'))
+      b.on('peer-up', () => events.push('up'))
+      await a.connect('a' as never)
+      await b.connect('b' as never)
+      const linked = async () => {
+        for (let i = 0; i < 1000 && (a.peers().length === 0 || b.peers().length === 0); i++) await new Promise((r) => setTimeout(r, 10))
+      }
+      await linked()
+      // The channel dies under both (as when a NAT mapping or a network interface goes away).
+      ;(a as unknown as { links: Map<string, { peer: { destroy(): void } }> }).links.get('b')!.peer.destroy()
+      for (let i = 0; i < 1000 && !events.includes('down'); i++) await new Promise((r) => setTimeout(r, 10))
+      await linked()
+      const got: number[] = []
+      b.on('frame', ({ bytes }) => got.push(bytes[0]!))
+      a.send('b' as never, Uint8Array.of(42))
+      for (let i = 0; i < 500 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+      expect(events).toEqual(['up', 'down', 'up'])
+      expect(got).toEqual([42])
+      expect(a.stats.dials).toBe(2)
+    } finally {
+      await h.teardown()
+    }
+  })
+})

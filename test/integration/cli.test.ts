@@ -1,0 +1,113 @@
+/** The domainmesh command and `npm start`, as an operator uses them. */
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { clusterId, nodeId } from '../../src/ids.js'
+import { MeshNode } from '../../src/node/mesh-node.js'
+import { nodeTopologyConnector, startTopologyServer } from '../../src/node.js'
+import { DomainPersistence } from '../../src/state/persistence.js'
+import { FileStorage } from '../../src/storage/files.js'
+import { MemoryStorage } from '../../src/storage/memory.js'
+import { WebRtcTransport } from '../../src/transport/webrtc.js'
+import { RealClock } from '../../src/util/clock.js'
+import { spawnPeer } from '../helpers/processes.js'
+import { waitFor } from '../helpers/wait.js'
+
+const ROOT = join(import.meta.dirname, '../..')
+const CLI = join(ROOT, 'src/cli/main.ts')
+const dirs: string[] = []
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+})
+
+function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const p = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  p.stdout.on('data', (d) => (stdout += String(d)))
+  p.stderr.on('data', (d) => (stderr += String(d)))
+  return new Promise((resolve) => p.once('exit', (code) => resolve({ code, stdout, stderr })))
+}
+
+describe('domainmesh CLI', { timeout: 120_000 }, () => {
+  it('prints help, and refuses bad flags with a message that names them', async () => {
+    expect((await runCli(['--help'])).stdout).toMatch(/domainmesh topology \[flags\]/)
+    expect((await runCli(['node', '--help'])).stdout).toMatch(/--data DIR/)
+    const bad = await runCli(['node', '--topolgy', 'ws://x'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/Unknown option '--topolgy'/)
+    const noSecret = await runCli(['topology'], { DOMAINMESH_SECRET: '' })
+    expect(noSecret.stderr).toMatch(/cluster secret is required/)
+    const badPort = await runCli(['topology', '--port', 'x', '--secret', '12345678'])
+    expect(badPort.stderr).toMatch(/--port must be a whole number from 0 to 65535, not "x"/)
+    expect((await runCli(['launch'])).stderr).toMatch(/unknown command "launch"/)
+  })
+
+  it('a node stopped with SIGTERM writes its state to disk and comes back with it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dm-cli-'))
+    dirs.push(dir)
+    const server = await startTopologyServer({ clusterId: 'it', secret: 'cli-secret', settings: { domainCount: 8, replicas: 2 }, heartbeatMs: 250, healDelayMs: 30_000 })
+    const tester = new MeshNode({
+      clusterId: clusterId('it'),
+      nodeId: nodeId('tester'),
+      transport: new WebRtcTransport({ iceServers: [] }),
+      storage: new MemoryStorage(),
+      clock: new RealClock(),
+      topology: { connect: nodeTopologyConnector(server.url), secret: 'cli-secret' },
+    })
+    try {
+      const peer = await spawnPeer('p1', join(dir, 'p1'), server.url, 'cli-secret')
+      await tester.start()
+      await waitFor(() => tester.health().safe && tester.transport.peers().length === 1, 'p1 and tester linked', 30_000, 50)
+      for (let i = 0; i < 40; i++) await tester.store('shop').put(`k${i}`, { i })
+      expect(await peer.kill('SIGTERM')).toBe(0)
+      expect(peer.output.join('')).toMatch(/stopping: writing state to disk/)
+      // With two members and two replicas, p1 held a copy of everything: it is all on its disk.
+      const storage = await FileStorage.open(join(dir, 'p1'))
+      let objects = 0
+      for (const d of await DomainPersistence.storedDomains(storage)) objects += (await new DomainPersistence(storage, d, 1 << 20).load())?.objects.size ?? 0
+      expect(objects).toBe(40)
+      expect(new TextDecoder().decode(await storage.get(['meta', 'nodeId']))).toBe('p1')
+      const again = await spawnPeer('p1', join(dir, 'p1'), server.url, 'cli-secret')
+      await waitFor(async () => (await again.metrics()).objects === 40 && (await again.health()).safe, 'p1 back with its 40 objects', 30_000, 50)
+      await again.kill('SIGTERM')
+    } finally {
+      await tester.close()
+      await server.close()
+    }
+  })
+})
+
+describe('npm start', { timeout: 120_000 }, () => {
+  it('runs the topology service, three peers and the demo; Ctrl-C stops them all; a restart keeps the data', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'dm-start-'))
+    dirs.push(data)
+    const env = { DOMAINMESH_DATA: data, DOMAINMESH_TOPOLOGY_PORT: '7790', DOMAINMESH_DEMO_PORT: '5190', DOMAINMESH_METRICS_PORT: '9190' }
+    const start = async () => {
+      const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'demo/start.ts')], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+      let out = ''
+      p.stdout.on('data', (d) => (out += String(d)))
+      p.stderr.on('data', (d) => (out += String(d)))
+      const exited = new Promise<number | null>((r) => p.once('exit', r))
+      await waitFor(() => out.includes('domainmesh is running'), `npm start to be up:\n${out}`, 60_000, 100)
+      return { p, exited, output: () => out }
+    }
+    const first = await start()
+    expect(first.output()).toMatch(/demo\s+http:\/\/127\.0\.0\.1:5190\//)
+    expect(await (await fetch('http://127.0.0.1:5190/')).text()).toContain('<title>domainmesh demo</title>')
+    await waitFor(async () => ((await (await fetch('http://127.0.0.1:9190/health')).json()) as { safe: boolean }).safe, 'node-1 healthy', 30_000, 100)
+    const secret = await readFile(join(data, 'secret'), 'utf8')
+    first.p.kill('SIGINT') // what Ctrl-C sends
+    expect(await first.exited).toBe(0)
+    expect(first.output()).toMatch(/stopped\. Data stays in/)
+    await expect(fetch('http://127.0.0.1:9190/health')).rejects.toThrow()
+    // Again, on the same data: same secret, same node ids.
+    const second = await start()
+    expect(await readFile(join(data, 'secret'), 'utf8')).toBe(secret)
+    expect(second.output()).toMatch(/node node-1 joined cluster "demo"/)
+    second.p.kill('SIGINT')
+    expect(await second.exited).toBe(0)
+  })
+})

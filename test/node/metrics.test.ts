@@ -1,0 +1,39 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { prometheusText, startMetricsServer, type MetricsServer } from '../../src/server/metrics-server.js'
+import { StoreCluster } from '../helpers/store-cluster.js'
+
+let c: StoreCluster | undefined
+let server: MetricsServer | undefined
+afterEach(async () => {
+  await server?.close()
+  await c?.close()
+  server = c = undefined
+})
+
+describe('node metrics', () => {
+  it('count messages, bytes, domains and objects', async () => {
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 2, domainCount: 16 })
+    for (let i = 0; i < 20; i++) await c.node('a').store('shop').put(`k${i}`, { i })
+    await c.settle()
+    const all = ['a', 'b', 'c'].map((n) => c!.node(n).metrics())
+    expect(all.reduce((s, m) => s + m.objects, 0)).toBe(40)
+    expect(all.reduce((s, m) => s + m.domainsPrimary, 0)).toBe(16)
+    expect(all.reduce((s, m) => s + m.domainsBackup, 0)).toBe(16)
+    expect(all[0]!.envelopesOut).toBeGreaterThan(0)
+    expect(all[0]!.bytesOut).toBeGreaterThan(0)
+    expect(all[0]!.peers.sort()).toEqual(['b', 'c'])
+    expect(await c.node('a').ping(c.node('b').nodeId)).toBeGreaterThanOrEqual(0)
+  })
+
+  it('are served as Prometheus text, JSON and health on 127.0.0.1', async () => {
+    c = await StoreCluster.start(['a', 'b'])
+    server = await startMetricsServer(c.node('a'), 0)
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const text = await (await fetch(`${server.url}/metrics`)).text()
+    expect(text).toContain('# TYPE domainmesh_domains_primary gauge')
+    expect(text).toMatch(/domainmesh_peers\{node="a"\} 1/)
+    expect(text).toBe(prometheusText(c.node('a').metrics()))
+    expect(await (await fetch(`${server.url}/health`)).json()).toMatchObject({ safe: true })
+    expect((await fetch(`${server.url}/nope`)).status).toBe(404)
+  })
+})

@@ -23,6 +23,8 @@ import type { MeshTransport } from '../transport/webrtc.js'
 import { RealClock, type Clock } from '../util/clock.js'
 import { loadNodeId } from './identity.js'
 import { RttProbe } from './rtt.js'
+import { SessionClient, type SessionClientOptions } from '../session/client.js'
+import { SESSION_ENGINE_ID, SESSION_ENGINE_INFO, SESSION_ENGINE_TYPE, SessionEngine } from '../session/engine.js'
 import type { HealingProgress } from '../state/healing.js'
 import { DEFAULT_LIMITS } from '../state/guard.js'
 
@@ -44,6 +46,10 @@ export interface MeshNodeOptions {
   topology?: { connect: TopologyConnector; secret: string }
   /** Measure the round-trip time to every peer this often (off by default). */
   rttIntervalMs?: number
+  /** The cluster secret, which signs failover tokens; defaults to the topology secret. Without one there are no sessions. */
+  secret?: string
+  /** Session lifetime after its last write, unless a session asks for another (default 30 min). */
+  sessionTtlMs?: number
 }
 
 export interface NodeMetrics extends MessengerMetrics {
@@ -99,6 +105,7 @@ export class MeshNode {
   private storeEngine: StoreEngine | undefined
   private port: MessengerStatePort | undefined
   private rtt: RttProbe | undefined
+  private sessionEngine: SessionEngine | undefined
   private router: Router | undefined
   private messengerRef: Messenger | undefined
   private phase: 'new' | 'starting' | 'running' | 'closed' = 'new'
@@ -186,6 +193,21 @@ export class MeshNode {
     await this.stateRef.open()
     this.storeEngine = new StoreEngine(id, port, this.stateRef)
     router.register(this.storeEngine)
+    const secret = this.opts.secret ?? this.opts.topology?.secret
+    if (secret) {
+      this.sessionEngine = new SessionEngine({
+        self: id,
+        secret,
+        clock: this.clock,
+        replicas: () => this.settingsRef.replicas,
+        liveNodes: () => this.sessionNodes().filter((n) => n !== id && this.transport.peers().includes(n)),
+        request: (to, method, body) => this.messenger.request(this.address('session'), this.sessionAddress(to), method, body),
+        ...(limits ? { limits: { ...DEFAULT_LIMITS, ...limits } } : {}),
+        ...(this.opts.sessionTtlMs ? { defaultTtlMs: this.opts.sessionTtlMs } : {}),
+      })
+      router.register(this.sessionEngine)
+      this.topology.events.on('view', () => void this.sessionEngine?.repairBackups().catch((error: unknown) => this.sessionEngine?.events.emit('error', { error })))
+    }
     this.router = router
     this.transport.on('peer-up', ({ peer }) => {
       if (this.storeEngine?.watches.hasLocal()) this.storeEngine.announceWatches([peer])
@@ -208,6 +230,38 @@ export class MeshNode {
     return new Store(toVs(virtualServer), this.nodeId, this.storeEngine, this.stateRef, this.port, () => this.transport.peers())
   }
 
+  /**
+   * A session client for one virtual server. It sends to the node that serves it, keeps the
+   * newest failover token, and fails over to the token's backups when that node is gone.
+   */
+  sessions(opts: SessionClientOptions): SessionClient {
+    if (!this.sessionEngine) throw new ClosedError('sessions (the node has no cluster secret, or is not started)')
+    return new SessionClient(
+      {
+        self: this.nodeId,
+        sessionNodes: () => this.sessionNodes(),
+        request: (to, method, body, timeoutMs) => this.messenger.request(this.address('session-client'), { ...this.sessionAddress(to), virtualServerId: toVs(opts.virtualServer) }, method, body, timeoutMs),
+      },
+      opts,
+    )
+  }
+
+  /** The local session engine (tests and displays). */
+  get sessionTable(): SessionEngine['table'] | undefined {
+    return this.sessionEngine?.table
+  }
+
+  private sessionNodes(): NodeId[] {
+    return this.topology
+      .view()
+      .members.filter((m) => m.status === 'up' && m.engines.some((e) => e.engineType === SESSION_ENGINE_TYPE))
+      .map((m) => m.nodeId)
+  }
+
+  private sessionAddress(node: NodeId): ExactAddress {
+    return { clusterId: this.clusterId, nodeId: node, engineId: SESSION_ENGINE_ID }
+  }
+
   /** Feeds a membership view (from the topology service, or a static topology). */
   applyView(view: View): boolean {
     return this.topology.applyView(view)
@@ -226,7 +280,8 @@ export class MeshNode {
   /** What this node tells the cluster it hosts (the store engine is always there). */
   private advertisedEngines(): EngineInfo[] {
     const local = this.router?.localEngines() ?? []
-    return local.some((e) => e.engineId === STORE_ENGINE_ID) ? local : [STORE_ENGINE_INFO, ...local]
+    const builtIn = [STORE_ENGINE_INFO, ...(this.opts.secret ?? this.opts.topology?.secret ? [SESSION_ENGINE_INFO] : [])]
+    return [...builtIn.filter((b) => !local.some((e) => e.engineId === b.engineId)), ...local]
   }
 
   engines(): EngineInfo[] {
@@ -279,6 +334,7 @@ export class MeshNode {
     if (this.phase === 'closed') return
     this.phase = 'closed'
     this.rtt?.stop()
+    this.sessionEngine?.close()
     this.client?.close()
     await this.stateRef?.close()
     this.messengerRef?.close()

@@ -94,10 +94,17 @@ export class ServiceCluster {
     void node?.state.close()
   }
 
+  /**
+   * Lets messages, storage and `ms` of fake time pass. Each step also yields to the real event
+   * loop: WebCrypto (HMAC for hellos and failover tokens) finishes on Node's thread pool, outside
+   * the microtask queue, and fake time must not run out while it works.
+   */
   async settle(ms = 20): Promise<void> {
     await flushMicrotasks(300)
+    await new Promise((r) => setImmediate(r))
     await this.clock.advance(ms)
     await flushMicrotasks(300)
+    await new Promise((r) => setImmediate(r))
   }
 
   /** Advances fake time until no node is healing and every owner list is complete. */
@@ -116,6 +123,9 @@ export class ServiceCluster {
   async run<T>(p: Promise<T>, maxMs = 30_000): Promise<T> {
     let done = false
     const guarded = p.finally(() => (done = true))
+    // The caller gets the rejection from the returned promise; this only stops Node from calling
+    // it unhandled while fake time runs and the caller has not awaited yet.
+    guarded.catch(() => undefined)
     for (let t = 0; !done && t < maxMs; t += 10) await this.settle(10)
     return guarded
   }

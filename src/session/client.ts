@@ -1,0 +1,117 @@
+/**
+ * The client SDK for sessions (browser and Node): it sends each request to the node that serves
+ * the client, keeps the newest failover token from every answer, and when that node cannot be
+ * reached sends the same request with the token to the backups it names, then to any node with a
+ * session engine. The application sees one slower call, not an error.
+ */
+import { produceWithPatches, type Draft, type Patch } from 'immer'
+import { DomainMeshError } from '../errors.js'
+import type { NodeId } from '../ids.js'
+import { KeyNotFoundError } from '../state/errors.js'
+import { NoLiveReplicaError } from './errors.js'
+import type { SessionReply } from './engine.js'
+import type { FailoverToken } from './token.js'
+
+export interface SessionTransport {
+  /** This node's id (the client may run on a member node). */
+  self: NodeId
+  /** Up members that host a session engine. */
+  sessionNodes(): NodeId[]
+  request(to: NodeId, method: string, body: unknown, timeoutMs: number): Promise<unknown>
+}
+
+export interface SessionClientOptions {
+  virtualServer: string
+  clientId?: string
+  /** The node to serve this client at first; default: one picked from the members by client id. */
+  serving?: NodeId
+  /** How long to wait for one node before trying the next. */
+  attemptTimeoutMs?: number
+}
+
+/** Errors that say the node could not be reached, as opposed to an answer that says no. */
+const UNREACHABLE = new Set(['NO_ROUTE', 'NOT_CONNECTED', 'TIMEOUT', 'CLOSED'])
+
+export class SessionClient {
+  readonly clientId: string
+  readonly virtualServer: string
+  /** The newest failover token; survives as long as the client object. */
+  token: FailoverToken | undefined
+  /** Nodes tried and found unreachable by the last call (for displays and tests). */
+  lastFailover: NodeId[] = []
+
+  constructor(
+    private readonly transport: SessionTransport,
+    private readonly opts: SessionClientOptions,
+  ) {
+    this.virtualServer = opts.virtualServer
+    this.clientId = opts.clientId ?? `client-${Math.random().toString(36).slice(2, 12)}`
+  }
+
+  async create<T>(data: T, opts: { ttlMs?: number } = {}): Promise<string> {
+    const r = (await this.call('create', { clientId: this.clientId, data, ...opts })) as { sessionId: string }
+    return r.sessionId
+  }
+
+  async get<T = unknown>(sessionId: string, path?: (string | number)[]): Promise<T> {
+    return ((await this.call('get', { sessionId, ...(path ? { path } : {}) })) as { value: T }).value
+  }
+
+  async getVersioned<T = unknown>(sessionId: string): Promise<{ value: T; version: number }> {
+    return (await this.call('get', { sessionId })) as { value: T; version: number }
+  }
+
+  async patch(sessionId: string, patches: Patch[], opts: { ifVersion?: number } = {}): Promise<{ version: number }> {
+    return (await this.call('patch', { sessionId, patches, ...opts })) as { version: number }
+  }
+
+  /** Runs an Immer recipe on the current data and sends only the patches (retried on a conflict). */
+  async update<T>(sessionId: string, recipe: (draft: Draft<T>) => void, retries = 5): Promise<{ version: number } | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const base = await this.getVersioned<T>(sessionId)
+      if (base.value === undefined) throw new KeyNotFoundError(sessionId)
+      const [, patches] = produceWithPatches(base.value, recipe)
+      if (patches.length === 0) return undefined
+      try {
+        return await this.patch(sessionId, patches, { ifVersion: base.version })
+      } catch (err) {
+        if ((err as DomainMeshError).code !== 'CAS_CONFLICT' || attempt >= retries) throw err
+      }
+    }
+  }
+
+  async destroy(sessionId: string): Promise<void> {
+    await this.call('destroy', { sessionId })
+  }
+
+  private candidates(): NodeId[] {
+    const members = this.transport.sessionNodes()
+    const first = this.token ? [this.token.primary, ...this.token.backups] : [this.opts.serving ?? this.pick(members)]
+    return [...first, ...members.filter((m) => !first.includes(m))].filter((n): n is NodeId => n !== undefined)
+  }
+
+  private pick(members: NodeId[]): NodeId | undefined {
+    const others = members.filter((m) => m !== this.transport.self)
+    const pool = others.length > 0 ? others : members
+    let h = 0
+    for (const ch of this.clientId) h = (h * 31 + ch.charCodeAt(0)) >>> 0
+    return pool.sort()[h % Math.max(1, pool.length)]
+  }
+
+  private async call(method: string, body: Record<string, unknown>): Promise<unknown> {
+    const tried: NodeId[] = []
+    for (const node of this.candidates()) {
+      try {
+        const reply = (await this.transport.request(node, method, { ...body, vs: this.virtualServer, ...(this.token ? { token: this.token } : {}) }, this.opts.attemptTimeoutMs ?? 3000)) as SessionReply
+        if (!this.token || reply.token.epoch >= this.token.epoch) this.token = reply.token
+        this.lastFailover = tried
+        return reply.result
+      } catch (err) {
+        if (!UNREACHABLE.has((err as DomainMeshError).code)) throw err
+        tried.push(node)
+      }
+    }
+    this.lastFailover = tried
+    throw new NoLiveReplicaError(this.clientId, tried)
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The sessions this node holds, as primary or backup, and per client who its primary and backups
+ * are (colocation: one set of backups for all of a client's sessions). Expiry is absolute: a
+ * session lives `ttlMs` after its last write, on every copy alike.
+ */
+import type { NodeId } from '../ids.js'
+import type { StoredObject } from '../state/objects.js'
+
+export interface SessionRecord {
+  sessionId: string
+  clientId: string
+  vs: string
+  obj: StoredObject
+  ttlMs: number
+  expiresAt: number
+}
+
+export interface ClientEntry {
+  clientId: string
+  vs: string
+  role: 'primary' | 'backup'
+  primary: NodeId
+  backups: NodeId[]
+  epoch: number
+  sessions: Set<string>
+}
+
+const k = (vs: string, id: string): string => `${vs}\u0000${id}`
+
+export class SessionTable {
+  private readonly sessions = new Map<string, SessionRecord>()
+  private readonly clients = new Map<string, ClientEntry>()
+
+  constructor(private readonly now: () => number) {}
+
+  get(vs: string, sessionId: string): SessionRecord | undefined {
+    const r = this.sessions.get(k(vs, sessionId))
+    if (r && r.expiresAt <= this.now()) {
+      this.delete(vs, sessionId)
+      return undefined
+    }
+    return r
+  }
+
+  /** A session under any virtual server: to tell "wrong virtual server" from "no such session". */
+  findAnyVs(sessionId: string): SessionRecord | undefined {
+    for (const r of this.sessions.values()) if (r.sessionId === sessionId) return r
+    return undefined
+  }
+
+  put(r: SessionRecord): void {
+    this.sessions.set(k(r.vs, r.sessionId), r)
+    this.client(r.vs, r.clientId)?.sessions.add(r.sessionId)
+  }
+
+  delete(vs: string, sessionId: string): void {
+    const r = this.sessions.get(k(vs, sessionId))
+    if (!r) return
+    this.sessions.delete(k(vs, sessionId))
+    this.client(vs, r.clientId)?.sessions.delete(sessionId)
+  }
+
+  client(vs: string, clientId: string): ClientEntry | undefined {
+    return this.clients.get(k(vs, clientId))
+  }
+
+  setClient(e: ClientEntry): void {
+    this.clients.set(k(e.vs, e.clientId), e)
+  }
+
+  clientsLed(): ClientEntry[] {
+    return [...this.clients.values()].filter((c) => c.role === 'primary')
+  }
+
+  sessionsOf(vs: string, clientId: string): SessionRecord[] {
+    const e = this.client(vs, clientId)
+    return e ? [...e.sessions].map((id) => this.get(vs, id)).filter((r): r is SessionRecord => r !== undefined) : []
+  }
+
+  /** Drops every expired session; returns how many. */
+  sweep(): number {
+    let n = 0
+    for (const r of [...this.sessions.values()]) {
+      if (r.expiresAt <= this.now()) {
+        this.delete(r.vs, r.sessionId)
+        n++
+      }
+    }
+    return n
+  }
+
+  size(): number {
+    return this.sessions.size
+  }
+}

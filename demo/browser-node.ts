@@ -22,7 +22,10 @@ export function readConfig(): DemoConfig {
   }
 }
 
+/** ?node=ID pins the id (a reopened tab then comes back as the same node, with its IndexedDB data). */
 export function tabNodeId(): string {
+  const pinned = new URLSearchParams(location.search).get('node')
+  if (pinned) return pinned
   const key = 'domainmesh-demo-node-id'
   let id = sessionStorage.getItem(key)
   if (!id) {

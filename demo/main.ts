@@ -2,16 +2,21 @@
 import type { MeshNode, Patch } from '../src/index.js'
 import { readConfig, startBrowserNode, tabNodeId } from './browser-node.js'
 import { log, renderDomains, renderTopology } from './render.js'
+import { SessionsPanel } from './sessions.js'
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 const cfg = readConfig()
 let node: MeshNode | undefined
 let unsubscribe: (() => void) | undefined
+const sessions = new SessionsPanel(() => node)
+/** For the end-to-end tests and the browser console: this tab's node and session panel. */
+;(window as unknown as { domainmesh: unknown }).domainmesh = { node: () => node, sessions }
 
 function render(): void {
   if (!node) return
   renderTopology(node)
   renderDomains(node)
+  sessions.renderServing()
 }
 
 async function start(): Promise<void> {

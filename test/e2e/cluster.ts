@@ -1,0 +1,80 @@
+/**
+ * What the end-to-end tests run against: a topology service, optional Node peers (real
+ * processes), and the demo served by vite. Pages join with ?topology=…&secret=…&node=….
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Page } from '@playwright/test'
+import { createServer, type ViteDevServer } from 'vite'
+import { startTopologyServer, type TopologyServer } from '../../src/node.js'
+import { spawnPeer, type PeerProcess } from '../helpers/processes.js'
+
+export const SECRET = 'e2e-cluster-secret'
+
+export class E2eCluster {
+  topology!: TopologyServer
+  vite!: ViteDevServer
+  demoUrl!: string
+  dir!: string
+  readonly peers = new Map<string, PeerProcess>()
+
+  static async start(healDelayMs: number): Promise<E2eCluster> {
+    const c = new E2eCluster()
+    c.dir = await mkdtemp(join(tmpdir(), 'dm-e2e-'))
+    c.topology = await startTopologyServer({ clusterId: 'it', secret: SECRET, settings: { domainCount: 16, replicas: 2 }, healDelayMs, heartbeatMs: 250 })
+    c.vite = await createServer({ configFile: join(import.meta.dirname, '../../vite.config.ts'), server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' })
+    await c.vite.listen()
+    c.demoUrl = c.vite.resolvedUrls!.local[0]!
+    return c
+  }
+
+  async startPeer(name: string): Promise<PeerProcess> {
+    const p = await spawnPeer(name, join(this.dir, name), this.topology.url, SECRET)
+    this.peers.set(name, p)
+    return p
+  }
+
+  url(node: string): string {
+    return `${this.demoUrl}?topology=${encodeURIComponent(this.topology.url)}&cluster=it&secret=${SECRET}&node=${node}`
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.peers.values()) await p.kill('SIGTERM')
+    await this.vite.close()
+    await this.topology.close()
+    await rm(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** Opens the demo as node `id`; fails the test on any console error. */
+export async function openTab(page: Page, cluster: E2eCluster, id: string): Promise<Page> {
+  page.on('console', (m) => {
+    if (m.type() === 'error') throw new Error(`console error in ${id}: ${m.text()}`)
+  })
+  page.on('pageerror', (e) => {
+    throw new Error(`page error in ${id}: ${e.message}`)
+  })
+  await page.goto(cluster.url(id))
+  await page.waitForFunction((nid) => document.getElementById('me')?.textContent?.includes(`node ${nid}`), id, { timeout: 20_000 })
+  return page
+}
+
+/** Runs code against the tab's node (window.domainmesh). */
+export function inTab<T>(page: Page, fn: string): Promise<T> {
+  return page.evaluate(`(async () => { const node = window.domainmesh.node(); ${fn} })()`) as Promise<T>
+}
+
+/** Waits until the tab sees `members` members up and its node leads only fully replicated domains. */
+export async function settled(page: Page, members: number): Promise<void> {
+  await page.waitForFunction(
+    (n) => {
+      const node = (window as unknown as { domainmesh: { node(): { topology: { view(): { members: { status: string }[] } }; health(): { safe: boolean }; transport: { peers(): unknown[] } } | undefined } }).domainmesh.node()
+      if (!node) return false
+      const view = node.topology.view()
+      return view.members.length === n && view.members.every((m) => m.status === 'up') && node.health().safe && node.transport.peers().length === n - 1
+    },
+    members,
+    { timeout: 60_000, polling: 100 },
+  )
+}

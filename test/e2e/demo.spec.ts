@@ -1,0 +1,142 @@
+/**
+ * The demo in real Chromium: tabs are nodes (IndexedDB + WebRTC), alone and mixed with Node
+ * peers. One browser context, so IndexedDB survives closing and reopening a tab. Screenshots of
+ * the main states go to test-results/screenshots/ for reviewers.
+ */
+import { expect, test, type BrowserContext, type Page } from '@playwright/test'
+import { E2eCluster, inTab, openTab, settled } from './cluster.js'
+
+const HEAL_DELAY = 6000
+const SHOTS = 'test-results/screenshots'
+
+test.describe.configure({ mode: 'serial' })
+
+let cluster: E2eCluster
+let context: BrowserContext
+const tabs = new Map<string, Page>()
+
+test.beforeAll(async ({ browser }) => {
+  cluster = await E2eCluster.start(HEAL_DELAY)
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+})
+
+test.afterAll(async () => {
+  await context?.close()
+  await cluster?.stop()
+})
+
+async function tab(id: string): Promise<Page> {
+  const page = await openTab(await context.newPage(), cluster, id)
+  tabs.set(id, page)
+  return page
+}
+
+const primaryOf = (page: Page, key: string) => inTab<string>(page, `return node.state.placement(node.state.domainOf('demo', ${JSON.stringify(key)})).primary`)
+
+test('three tabs join as nodes; a write in one is read in the others', async () => {
+  const [t1, t2, t3] = [await tab('t1'), await tab('t2'), await tab('t3')]
+  for (const t of [t1, t2, t3]) await settled(t, 3)
+  await t1.fill('#key', 'e2e:doc')
+  await t1.fill('#json', '{ "title": "written in t1", "count": 1 }')
+  await t1.click('#put')
+  await expect(t1.locator('#wire')).toContainText('acknowledged at seq')
+  for (const t of [t2, t3]) expect(await inTab(t, `return node.store('demo').get('e2e:doc')`)).toEqual({ title: 'written in t1', count: 1 })
+  // One field changed through the editor: a sub-element patch, and its cost on the wire.
+  await t1.fill('#path', 'count')
+  await t1.fill('#value', '2')
+  await t1.click('#patch-form button')
+  await expect(t1.locator('#wire')).toContainText('patch /count: acknowledged')
+  expect(await inTab(t3, `return node.store('demo').get('e2e:doc')`)).toEqual({ title: 'written in t1', count: 2 })
+  await expect(t1.locator('#members tbody tr')).toHaveCount(3)
+  await t1.screenshot({ path: `${SHOTS}/1-three-tabs.png`, fullPage: true })
+})
+
+test('closing the tab that is primary for a key: writes go on, no acked write is lost', async () => {
+  const key = 'e2e:counter'
+  const t1 = tabs.get('t1')!
+  const victim = await primaryOf(t1, key)
+  const writer = [...tabs].find(([id]) => id !== victim)![1]
+  await inTab(writer, `await node.store('demo').put('${key}', { n: 0 }); return true`)
+  await tabs.get(victim)!.close()
+  tabs.delete(victim)
+  const acked = await inTab<number[]>(
+    writer,
+    `const acked = []
+     for (let n = 1; n <= 30; n++) {
+       try { await node.store('demo').put('${key}', { n }); acked.push(n) } catch { await new Promise((r) => setTimeout(r, 100)) }
+     }
+     return acked`,
+  )
+  expect(acked.length).toBeGreaterThan(20)
+  expect(await inTab(writer, `return node.store('demo').get('${key}')`)).toEqual({ n: acked[acked.length - 1] })
+  await expect(writer.locator('#members')).toContainText('down')
+  await writer.screenshot({ path: `${SHOTS}/2-primary-tab-closed.png`, fullPage: true })
+  test.info().annotations.push({ type: 'victim', description: victim })
+})
+
+test('reopened within the heal delay, the tab restores from IndexedDB and catches up by deltas only', async () => {
+  const victim = ['t1', 't2', 't3'].find((id) => !tabs.has(id))!
+  const other = [...tabs.values()][0]!
+  // Its replicas are still in IndexedDB while the tab is closed.
+  const dbs = await other.evaluate(async () => (await indexedDB.databases()).map((d) => d.name))
+  expect(dbs).toContain(`domainmesh-it-${victim}`)
+  const back = await tab(victim)
+  await settled(back, 3)
+  expect(await inTab(back, `return node.state.stats.snapshotsInstalled`)).toBe(0)
+  const key = 'e2e:counter'
+  const last = await inTab<{ n: number }>(other, `return node.store('demo').get('${key}')`)
+  // Its own copy of the domain caught up with the writes it missed.
+  await expect.poll(() => inTab(back, `return node.state.readLocal('demo', '${key}').obj?.value`), { timeout: 20_000 }).toEqual(last)
+  await back.screenshot({ path: `${SHOTS}/3-reopened-within-delay.png`, fullPage: true })
+})
+
+test('a tab that stays closed past the delay: the domain map returns to full replication', async () => {
+  const gone = tabs.get('t3')!
+  await gone.close()
+  tabs.delete('t3')
+  const t1 = tabs.get('t1')!
+  await expect(t1.locator('#domain-summary')).toContainText(/[1-9]\d* under-replicated/, { timeout: 10_000 })
+  await t1.screenshot({ path: `${SHOTS}/4-under-replicated.png`, fullPage: true })
+  await settled(t1, 2)
+  await expect(t1.locator('#domain-summary')).toContainText(' 0 under-replicated', { timeout: 30_000 })
+  await expect(t1.locator('#members tbody tr')).toHaveCount(2)
+  expect(await inTab(t1, `return node.store('demo').get('e2e:doc')`)).toEqual({ title: 'written in t1', count: 2 })
+  await t1.screenshot({ path: `${SHOTS}/5-healed.png`, fullPage: true })
+})
+
+test('mixed cluster: browser tabs and Node peers in one mesh', async () => {
+  await cluster.startPeer('p1')
+  await cluster.startPeer('p2')
+  const t1 = tabs.get('t1')!
+  for (const t of tabs.values()) await settled(t, 4)
+  // Writes from a tab land on Node peers too, and the peers hold their share.
+  for (let i = 0; i < 40; i++) await inTab(t1, `await node.store('demo').put('mixed:${i}', { i: ${i} }); return true`)
+  await expect.poll(async () => (await cluster.peers.get('p1')!.metrics()).objects + (await cluster.peers.get('p2')!.metrics()).objects, { timeout: 20_000 }).toBeGreaterThan(0)
+  expect((await cluster.peers.get('p1')!.metrics()).peers.sort()).toEqual(['p2', 't1', 't2'])
+  await t1.screenshot({ path: `${SHOTS}/6-mixed-cluster.png`, fullPage: true })
+})
+
+test('a tab acting as a client keeps its sessions across the death of its serving Node peer', async () => {
+  const t1 = tabs.get('t1')!
+  await t1.selectOption('#serving', 'p1')
+  await t1.click('#session-form button[type=submit]')
+  await t1.click('#session-form button[type=submit]')
+  await expect(t1.locator('#token')).toContainText('"primary": "p1"')
+  await t1.click('#session-read')
+  await expect(t1.locator('#session-status')).toContainText('2/2 sessions read and updated, served by p1')
+  await cluster.peers.get('p1')!.kill('SIGKILL')
+  cluster.peers.delete('p1')
+  await t1.click('#session-read')
+  await expect(t1.locator('#session-status')).toContainText('2/2 sessions read and updated', { timeout: 30_000 })
+  await expect(t1.locator('#session-status')).not.toContainText('served by p1')
+  await expect(t1.locator('#token')).not.toContainText('"primary": "p1"')
+  expect(await t1.evaluate(() => (window as unknown as { domainmesh: { sessions: { ids: string[] } } }).domainmesh.sessions.ids.length)).toBe(2)
+  await t1.screenshot({ path: `${SHOTS}/7-session-failover.png`, fullPage: true })
+})
+
+test('works in a narrow window', async () => {
+  const t1 = tabs.get('t1')!
+  await t1.setViewportSize({ width: 390, height: 900 })
+  expect(await t1.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true)
+  await t1.screenshot({ path: `${SHOTS}/8-narrow.png`, fullPage: true })
+})

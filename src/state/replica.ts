@@ -11,10 +11,11 @@
  * Healing: `copyTo` ships a snapshot without blocking writes, then locks this one domain only to
  * ship the delta since the snapshot, and adds the new replica before unlocking.
  */
-import { DomainMeshError, TimeoutError } from '../errors.js'
+import { DomainMeshError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { encodeValue } from '../wire/codec.js'
+import { AckWaiters } from './ack-waiters.js'
 import { CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
 import { DomainState, type Snapshot } from './domain-state.js'
 import { NotPrimaryError, StaleEpochError } from './errors.js'
@@ -22,41 +23,10 @@ import type { LogEntry } from './log.js'
 import type { AckMsg, AppendMsg, NackMsg, ReplMessage, ResendMsg } from './messages.js'
 import { checkCas, type Change, type StoredObject } from './objects.js'
 import type { DomainPersistence } from './persistence.js'
+import type { CopyReport, ReplicaConfig, WriteResult } from './replica-types.js'
+
+export type { CopyReport, ReplicaConfig, ReplicaHooks, WriteResult } from './replica-types.js'
 import { ReplicaStore } from './replica-store.js'
-
-export interface WriteResult {
-  /** The write's place in its domain's order; also the new version of what it wrote. */
-  seq: number
-  /** Copies holding the write when it was acknowledged (primary included). */
-  replicas: number
-}
-
-export interface ReplicaHooks {
-  send(to: NodeId, msg: ReplMessage): void
-  committed(domain: number, entries: readonly LogEntry[]): void
-  snapshotSent(domain: number, to: NodeId): void
-  snapshotInstalled(domain: number, from: NodeId): void
-  failed(domain: number, error: unknown): void
-  /** Healing holds writes to this domain back (only while it ships the last delta). */
-  locked(domain: number, locked: boolean): void
-}
-
-export interface ReplicaConfig {
-  clock: Clock
-  hooks: ReplicaHooks
-  /** 'all' live backups, or a number of them. */
-  writeAcks: 'all' | number
-  writeTimeoutMs: number
-  resendAfterMs: number
-  /** Log entries kept in memory after a compaction, for delta catch-up. */
-  retainEntries: number
-}
-
-export interface CopyReport {
-  bytes: number
-  /** How long writes to this domain were held back. */
-  lockMs: number
-}
 
 export class DomainReplica extends ReplicaStore {
   role: 'primary' | 'backup' = 'backup'
@@ -76,8 +46,7 @@ export class DomainReplica extends ReplicaStore {
   ready: Promise<void> = Promise.resolve()
   private syncing = false
   private readonly tracker: CommitTracker
-  private acked = new Map<NodeId, number>()
-  private ackWaiters: { node: NodeId; seq: number; resolve(): void }[] = []
+  private readonly acked: AckWaiters
   private fencedBy = 0
   private outbound: LogEntry[] = []
   private outboundScheduled = false
@@ -93,6 +62,7 @@ export class DomainReplica extends ReplicaStore {
       this.tracker.failAll(() => err)
     })
     this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs)
+    this.acked = new AckWaiters(cfg.clock, cfg.resendAfterMs)
   }
 
   // ---- primary ----
@@ -175,8 +145,7 @@ export class DomainReplica extends ReplicaStore {
   }
 
   onAck(from: NodeId, msg: AckMsg): void {
-    if (msg.upTo > (this.acked.get(from) ?? 0)) this.acked.set(from, msg.upTo)
-    this.ackWaiters = this.ackWaiters.filter((w) => (w.node === from && w.seq <= msg.upTo ? (w.resolve(), false) : true))
+    this.acked.ack(from, msg.upTo)
     this.checkCommits()
   }
 
@@ -211,7 +180,7 @@ export class DomainReplica extends ReplicaStore {
     if (this.role !== 'primary') return
     const live = this.backups
     const need = this.cfg.writeAcks === 'all' ? live.length : Math.min(this.cfg.writeAcks, live.length)
-    const acks = live.map((b) => this.acked.get(b) ?? 0).sort((a, b) => b - a)
+    const acks = live.map((b) => this.acked.get(b)).sort((a, b) => b - a)
     const replicated = need === 0 ? Number.POSITIVE_INFINITY : acks[need - 1]!
     const commitTo = Math.min(this.persistedSeq, replicated)
     if (commitTo > this.committedSeq) {
@@ -231,7 +200,11 @@ export class DomainReplica extends ReplicaStore {
     const snapshot = this.state.snapshot()
     const bytes = encodeValue(snapshot).byteLength
     const deadline = this.cfg.clock.now() + timeoutMs
-    await this.untilAcked(target, snapshot.seq, deadline, () => this.sendSnapshot(target, snapshot))
+    const what = `copy of domain ${this.domain} to ${target}`
+    const stillPrimary = () => {
+      if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
+    }
+    await this.acked.until(target, snapshot.seq, deadline, what, () => this.sendSnapshot(target, snapshot), stillPrimary)
     let release!: () => void
     this.lockPromise = new Promise((r) => (release = r))
     const lockedAt = this.cfg.clock.now()
@@ -239,7 +212,7 @@ export class DomainReplica extends ReplicaStore {
     try {
       if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
       const delta = this.state.entriesAfter(snapshot.seq) ?? []
-      await this.untilAcked(target, this.state.lastSeq, deadline, () => this.cfg.hooks.send(target, this.append(delta)))
+      await this.acked.until(target, this.state.lastSeq, deadline, what, () => this.cfg.hooks.send(target, this.append(delta)), stillPrimary)
       if (!this.backups.includes(target)) this.backups = [...this.backups, target]
       this.healed.add(target)
     } finally {
@@ -248,28 +221,6 @@ export class DomainReplica extends ReplicaStore {
       this.cfg.hooks.locked(this.domain, false)
     }
     return { bytes, lockMs: this.cfg.clock.now() - lockedAt }
-  }
-
-  /** Sends, then sends again every `resendAfterMs` until `node` acks `seq` (the link may not be up yet). */
-  private async untilAcked(node: NodeId, seq: number, deadline: number, send: () => void): Promise<void> {
-    while ((this.acked.get(node) ?? 0) < seq) {
-      if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
-      const now = this.cfg.clock.now()
-      if (now >= deadline) throw new TimeoutError(`copy of domain ${this.domain} to ${node}`, deadline - now)
-      send()
-      await this.ackOrTimeout(node, seq, Math.min(this.cfg.resendAfterMs, deadline - now))
-    }
-  }
-
-  private ackOrTimeout(node: NodeId, seq: number, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const waiter = { node, seq, resolve: () => (this.cfg.clock.clearTimeout(timer), resolve()) }
-      const timer = this.cfg.clock.setTimeout(() => {
-        this.ackWaiters = this.ackWaiters.filter((w) => w !== waiter)
-        resolve()
-      }, ms)
-      this.ackWaiters.push(waiter)
-    })
   }
 
   // ---- backup ----
@@ -369,7 +320,7 @@ export class DomainReplica extends ReplicaStore {
     this.backups = backups
     this.ownerCount = backups.length + 1
     if (was !== 'primary') this.healed.clear()
-    for (const n of [...this.acked.keys()]) if (was !== 'primary' || !backups.includes(n)) this.acked.delete(n)
+    for (const n of this.acked.nodes()) if (was !== 'primary' || !backups.includes(n)) this.acked.forget(n)
     this.gap.clear()
     this.clearTimer('resendTimer')
     if (sync) {

@@ -11,32 +11,42 @@ import { WebRtcTransport } from '../../src/transport/webrtc.js'
 import { RealClock } from '../../src/util/clock.js'
 import { runTransportTests, type TransportHarness } from '../conformance/transport.js'
 
+
+/** Gives a WebRTC transport its own topology client: signaling and membership from the service. */
+function meshMember(service: TopologyService, clock: RealClock, id: string, t: WebRtcTransport) {
+  const client = new TopologyClient({
+    clusterId: 'rtc',
+    nodeId: id as never,
+    secret: 's',
+    clock,
+    engines: () => [],
+    connect: async () => {
+      const [node, svc] = localLinkPair()
+      service.accept(svc)
+      return node
+    },
+  })
+  t.attachSignaling(client.signaling())
+  client.events.on('view', ({ view }) => t.setMembers(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId)))
+  return { t, client }
+}
+
+const newService = (clock: RealClock) => new TopologyService({ clusterId: 'rtc', secret: 's', clock, settings: { domainCount: 4, replicas: 2 }, heartbeatMs: 200, healDelayMs: 60_000 })
+
 async function webrtcHarness(): Promise<TransportHarness> {
   const clock = new RealClock()
-  const service = new TopologyService({ clusterId: 'rtc', secret: 's', clock, settings: { domainCount: 4, replicas: 2 }, heartbeatMs: 200, healDelayMs: 60_000 })
+  const service = newService(clock)
   const clients: TopologyClient[] = []
   const transports: WebRtcTransport[] = []
   return {
     async create() {
       const t = new WebRtcTransport({ iceServers: [], connectTimeoutMs: 10_000 })
       transports.push(t)
+      // The suite picks the node id at connect, so the topology client is made then.
       const connect = t.connect.bind(t)
       t.connect = async (id) => {
-        const client = new TopologyClient({
-          clusterId: 'rtc',
-          nodeId: id,
-          secret: 's',
-          clock,
-          engines: () => [],
-          connect: async () => {
-            const [node, svc] = localLinkPair()
-            service.accept(svc)
-            return node
-          },
-        })
+        const { client } = meshMember(service, clock, id, t)
         clients.push(client)
-        t.attachSignaling(client.signaling())
-        client.events.on('view', ({ view }) => t.setMembers(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId)))
         await client.connect()
         await connect(id)
       }
@@ -78,26 +88,9 @@ describe('chunking', () => {
 describe('WebRtcTransport signaling', () => {
   it('keeps offers that arrive before connect (a peer dials as soon as it sees us in the view)', async () => {
     const clock = new RealClock()
-    const service = new TopologyService({ clusterId: 'rtc', secret: 's', clock, settings: { domainCount: 4, replicas: 2 }, heartbeatMs: 200, healDelayMs: 60_000 })
-    const make = (id: string) => {
-      // A connect timeout far beyond the test's: a lost offer would show as a hang, not a retry.
-      const t = new WebRtcTransport({ iceServers: [], connectTimeoutMs: 60_000 })
-      const client = new TopologyClient({
-        clusterId: 'rtc',
-        nodeId: id as never,
-        secret: 's',
-        clock,
-        engines: () => [],
-        connect: async () => {
-          const [node, svc] = localLinkPair()
-          service.accept(svc)
-          return node
-        },
-      })
-      t.attachSignaling(client.signaling())
-      client.events.on('view', ({ view }) => t.setMembers(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId)))
-      return { t, client }
-    }
+    const service = newService(clock)
+    // A connect timeout far beyond the test's: a lost offer would show as a hang, not a retry.
+    const make = (id: string) => meshMember(service, clock, id, new WebRtcTransport({ iceServers: [], connectTimeoutMs: 60_000 }))
     const a = make('a')
     const b = make('b')
     await a.client.connect()

@@ -1,0 +1,39 @@
+/** What a domain replica reports and is configured with (shared by the state manager and healing). */
+import type { NodeId } from '../ids.js'
+import type { Clock } from '../util/clock.js'
+import type { LogEntry } from './log.js'
+import type { ReplMessage } from './messages.js'
+
+export interface WriteResult {
+  /** The write's place in its domain's order; also the new version of what it wrote. */
+  seq: number
+  /** Copies holding the write when it was acknowledged (primary included). */
+  replicas: number
+}
+
+export interface ReplicaHooks {
+  send(to: NodeId, msg: ReplMessage): void
+  committed(domain: number, entries: readonly LogEntry[]): void
+  snapshotSent(domain: number, to: NodeId): void
+  snapshotInstalled(domain: number, from: NodeId): void
+  failed(domain: number, error: unknown): void
+  /** Healing holds writes to this domain back (only while it ships the last delta). */
+  locked(domain: number, locked: boolean): void
+}
+
+export interface ReplicaConfig {
+  clock: Clock
+  hooks: ReplicaHooks
+  /** 'all' live backups, or a number of them. */
+  writeAcks: 'all' | number
+  writeTimeoutMs: number
+  resendAfterMs: number
+  /** Log entries kept in memory after a compaction, for delta catch-up. */
+  retainEntries: number
+}
+
+export interface CopyReport {
+  bytes: number
+  /** How long writes to this domain were held back. */
+  lockMs: number
+}

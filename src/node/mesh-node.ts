@@ -214,6 +214,7 @@ export class MeshNode {
     })
     this.transport.on('peer-down', ({ peer }) => this.client?.report(peer))
     this.stateRef.events.on('copied', ({ domain, target }) => this.client?.owned(domain, target))
+    this.stateRef.events.on('lagging', ({ domain, node }) => this.client?.lagging(domain, node))
     await this.transport.connect(id)
     if (this.topology.view().epoch > 0) this.stateRef.applyView(this.topology.view())
     if (this.opts.rttIntervalMs) {

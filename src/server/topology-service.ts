@@ -168,6 +168,8 @@ export class TopologyService {
       }
       case 'owned':
         return this.addOwner(msg.domain, msg.node as NodeId)
+      case 'lagging':
+        return this.dropOwner(msg.domain, msg.node as NodeId, m.nodeId)
       case 'leave':
         return this.remove(m)
       case 'engines':
@@ -202,6 +204,18 @@ export class TopologyService {
     const owners = this.owners[domain] ?? []
     if (!target.includes(node) || owners.includes(node) || !this.members.has(node)) return
     this.owners[domain] = [...owners, node]
+    this.publishSoon()
+  }
+
+  /**
+   * A primary committed writes that `node`, an owner that is down, does not have: it is no longer
+   * a complete copy and must not become primary. Only an owner may report this, and the last
+   * owner is never dropped.
+   */
+  private dropOwner(domain: number, node: NodeId, reporter: NodeId): void {
+    const owners = this.owners[domain] ?? []
+    if (!owners.includes(reporter) || !owners.includes(node) || owners.length < 2) return
+    this.owners[domain] = owners.filter((o) => o !== node)
     this.publishSoon()
   }
 

@@ -4,6 +4,8 @@
  * is ever locked, and only for its own delta.
  */
 import type { NodeId } from '../ids.js'
+import type { Clock } from '../util/clock.js'
+import { copyDomain, type PositionOf } from './healing-copy.js'
 import type { CopyReport, DomainReplica } from './replica.js'
 
 export interface HealingProgress {
@@ -21,6 +23,7 @@ export interface HealingHooks {
   wanted(domain: number, target: NodeId): boolean
   progress(p: HealingProgress & { domain: number; target: NodeId; error?: unknown }): void
   copied(domain: number, target: NodeId, report: CopyReport): void
+  positionOf: PositionOf
 }
 
 export class HealingQueue {
@@ -30,6 +33,8 @@ export class HealingQueue {
 
   constructor(
     private readonly hooks: HealingHooks,
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
     private readonly timeoutMs: number,
   ) {}
 
@@ -54,7 +59,7 @@ export class HealingQueue {
         let error: unknown
         if (replica?.role === 'primary' && this.hooks.wanted(domain, target)) {
           try {
-            const report = await replica.copyTo(target, this.timeoutMs)
+            const report = await copyDomain(replica, target, this.clock, this.intervalMs, this.timeoutMs, this.hooks.positionOf)
             this.round.bytes += report.bytes
             this.round.maxLockMs = Math.max(this.round.maxLockMs, report.lockMs)
             this.hooks.copied(domain, target, report)

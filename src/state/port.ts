@@ -25,8 +25,8 @@ export class MessengerStatePort implements StatePort {
     this.notify(to, 'repl', msg)
   }
 
-  async fetch(from: NodeId, msg: FetchMsg): Promise<FetchResult> {
-    return (await this.messenger.request(this.address(), this.peer(from), 'fetch', msg)) as FetchResult
+  async fetch(from: NodeId, msg: FetchMsg, timeoutMs: number): Promise<FetchResult> {
+    return (await this.messenger.request(this.address(), this.peer(from), 'fetch', msg, timeoutMs)) as FetchResult
   }
 
   /**

@@ -17,6 +17,8 @@ export interface ReplicaHooks {
   snapshotSent(domain: number, to: NodeId): void
   snapshotInstalled(domain: number, from: NodeId): void
   failed(domain: number, error: unknown): void
+  /** This primary committed writes that `node`, an owner that is down, does not have. */
+  lagging(domain: number, node: NodeId): void
   /** Healing holds writes to this domain back (only while it ships the last delta). */
   locked(domain: number, locked: boolean): void
 }

@@ -8,12 +8,12 @@
  * Backup: entries are applied strictly in seq order; gaps are buffered and asked for again; the
  * ack goes out after the entries are on disk. Every message carries the view epoch: an older one is
  * refused with a nack, and a primary that gets a nack from a newer epoch stops acking writes.
- * Healing: `copyTo` ships a snapshot without blocking writes, then locks this one domain only to
- * ship the delta since the snapshot, and adds the new replica before unlocking.
+ * Healing copies (healing-copy.ts) use sendSnapshotTo / sendEntriesTo / lock / addBackup.
  */
-import { DomainMeshError } from '../errors.js'
+import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
+import { withTimeout } from '../util/timeout.js'
 import { encodeValue } from '../wire/codec.js'
 import { AckWaiters } from './ack-waiters.js'
 import { CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
@@ -42,11 +42,14 @@ export class DomainReplica extends ReplicaStore {
   ownerCount = 1
   /** Targets this primary finished copying to, before the view lists them as owners. */
   readonly healed = new Set<NodeId>()
+  /** Owners that are down: every commit without them makes them stale (reported once). */
+  private downOwners: NodeId[] = []
+  private readonly reportedLagging = new Set<NodeId>()
   /** Primary after a promotion: writes wait until the replica has what the survivors have. */
   ready: Promise<void> = Promise.resolve()
   private syncing = false
   private readonly tracker: CommitTracker
-  private readonly acked: AckWaiters
+  readonly acked: AckWaiters
   private fencedBy = 0
   private outbound: LogEntry[] = []
   private outboundScheduled = false
@@ -65,11 +68,16 @@ export class DomainReplica extends ReplicaStore {
     this.acked = new AckWaiters(cfg.clock, cfg.resendAfterMs)
   }
 
+  /** Every wait on the write and read paths is bounded: a caller gets a TimeoutError, never a hang. */
+  private bounded<T>(p: Promise<T>, what: string): Promise<T> {
+    return withTimeout(this.cfg.clock, p, this.cfg.writeTimeoutMs, `domain ${this.domain}: ${what}`)
+  }
+
   // ---- primary ----
 
   async write(vs: string, key: string, change: Change, ifVersion: number | undefined): Promise<WriteResult> {
-    await this.ready
-    while (this.lockPromise) await this.lockPromise
+    await this.bounded(this.ready, 'waiting for the failover sync')
+    while (this.lockPromise) await this.bounded(this.lockPromise, 'waiting for healing to unlock the domain')
     if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
     if (this.fencedBy > this.epoch) throw new StaleEpochError(this.domain, this.epoch, this.fencedBy)
     if (ifVersion !== undefined) checkCas(key, this.state.get(vs, key), change, ifVersion)
@@ -85,12 +93,12 @@ export class DomainReplica extends ReplicaStore {
 
   /** A read on the primary sees only committed data: it waits for a pending write to the object. */
   async readCommitted(vs: string, key: string): Promise<StoredObject | undefined> {
-    await this.ready
+    await this.bounded(this.ready, 'waiting for the failover sync')
     if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
     const obj = this.state.get(vs, key)
     const needed = obj?.version ?? this.state.lastSeq
     if (needed > this.committedSeq) {
-      await this.tracker.waitForRead(needed)
+      await this.bounded(this.tracker.waitForRead(needed), 'waiting for the write it reads to commit')
       if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
     }
     return this.state.get(vs, key)
@@ -118,15 +126,22 @@ export class DomainReplica extends ReplicaStore {
     this.replicate(undefined)
   }
 
-  /** While writes wait for acks, probe every `resendAfterMs`: a lost append or ack is then repaired. */
+  /**
+   * While any backup's ack is behind our log, probe every `resendAfterMs`: a lost append or ack is
+   * repaired even after the write that carried it has timed out for its caller.
+   */
   private armProbe(): void {
-    if (this.probeTimer || this.tracker.pending === 0) return
+    if (this.probeTimer || !this.backupsBehind()) return
     this.probeTimer = this.cfg.clock.setTimeout(() => {
       this.probeTimer = undefined
-      if (this.role !== 'primary' || this.tracker.pending === 0) return
+      if (this.role !== 'primary' || !this.backupsBehind()) return
       this.probeBackups()
       this.armProbe()
     }, this.cfg.resendAfterMs)
+  }
+
+  private backupsBehind(): boolean {
+    return this.backups.some((b) => this.acked.get(b) < this.state.lastSeq)
   }
 
   /**
@@ -158,7 +173,7 @@ export class DomainReplica extends ReplicaStore {
   onResend(from: NodeId, msg: ResendMsg): void {
     // Not before the sync after a promotion: our copy may still be behind the asker's.
     if (this.syncing) return void this.ready.then(() => this.onResend(from, msg))
-    // Healing targets are fed by copyTo, not by resends.
+    // Healing targets are fed by healing copies, not by resends.
     if (this.role !== 'primary' || !this.backups.includes(from)) return
     const agrees = !msg.snapshot && msg.after <= this.state.lastSeq && this.state.epochAt(msg.after) === msg.afterEpoch
     const entries = agrees ? this.state.entriesAfter(msg.after) : undefined
@@ -188,39 +203,43 @@ export class DomainReplica extends ReplicaStore {
       this.committedSeq = commitTo
       const entries = this.state.entriesAfter(from)?.filter((e) => e.seq <= commitTo) // undefined only if compacted meanwhile
       if (entries?.length) this.cfg.hooks.committed(this.domain, entries)
+      for (const n of this.downOwners) {
+        if (this.reportedLagging.has(n)) continue
+        this.reportedLagging.add(n)
+        this.cfg.hooks.lagging(this.domain, n)
+      }
     }
     this.tracker.commit(this.committedSeq, () => true, (seq) => 1 + acks.filter((a) => a >= seq).length)
   }
 
-  // ---- healing ----
+  // ---- what a healing copy (healing-copy.ts) uses ----
 
-  /** Copies this domain to `target`: snapshot (writes go on), then lock, delta, add, unlock. */
-  async copyTo(target: NodeId, timeoutMs: number): Promise<CopyReport> {
-    if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
+  /** Sends a snapshot of the domain as it is now; returns its encoded size. */
+  sendSnapshotTo(target: NodeId): number {
     const snapshot = this.state.snapshot()
-    const bytes = encodeValue(snapshot).byteLength
-    const deadline = this.cfg.clock.now() + timeoutMs
-    const what = `copy of domain ${this.domain} to ${target}`
-    const stillPrimary = () => {
-      if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
-    }
-    await this.acked.until(target, snapshot.seq, deadline, what, () => this.sendSnapshot(target, snapshot), stillPrimary)
+    this.sendSnapshot(target, snapshot)
+    return encodeValue(snapshot).byteLength
+  }
+
+  sendEntriesTo(target: NodeId, entries: LogEntry[]): void {
+    this.cfg.hooks.send(target, this.append(entries))
+  }
+
+  /** Holds new writes to this domain back until the returned function is called. */
+  lock(): () => void {
     let release!: () => void
     this.lockPromise = new Promise((r) => (release = r))
-    const lockedAt = this.cfg.clock.now()
     this.cfg.hooks.locked(this.domain, true)
-    try {
-      if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
-      const delta = this.state.entriesAfter(snapshot.seq) ?? []
-      await this.acked.until(target, this.state.lastSeq, deadline, what, () => this.cfg.hooks.send(target, this.append(delta)), stillPrimary)
-      if (!this.backups.includes(target)) this.backups = [...this.backups, target]
-      this.healed.add(target)
-    } finally {
+    return () => {
       this.lockPromise = undefined
       release()
       this.cfg.hooks.locked(this.domain, false)
     }
-    return { bytes, lockMs: this.cfg.clock.now() - lockedAt }
+  }
+
+  addBackup(target: NodeId): void {
+    if (!this.backups.includes(target)) this.backups = [...this.backups, target]
+    this.healed.add(target)
   }
 
   // ---- backup ----
@@ -245,12 +264,6 @@ export class DomainReplica extends ReplicaStore {
 
   onSnapshot(from: NodeId, snapshot: Snapshot, epoch: number): void {
     if (!this.acceptEpoch(from, epoch)) return
-    // Never step back: a snapshot older than our log (by epoch, then seq) would drop writes.
-    const s = this.state
-    if (s.lastEpoch > snapshot.epoch || (s.lastEpoch === snapshot.epoch && s.lastSeq > snapshot.seq)) {
-      this.cfg.hooks.failed(this.domain, new DomainMeshError('OLDER_SNAPSHOT', `domain ${this.domain}: refused a snapshot at ${snapshot.epoch}/${snapshot.seq} older than our ${s.lastEpoch}/${s.lastSeq}`))
-      return
-    }
     this.replaceState(DomainState.fromSnapshot(this.domain, snapshot))
     for (const seq of [...this.gap.keys()]) if (seq <= snapshot.seq) this.gap.delete(seq)
     this.tracker.failAll((seq) => new OutcomeUnknownError(this.domain, seq))
@@ -312,8 +325,10 @@ export class DomainReplica extends ReplicaStore {
   // ---- role changes (driven by the view) ----
 
   /** Serves writes for this domain under `epoch`; `sync` first fetches what the survivors have. */
-  becomePrimary(epoch: number, backups: NodeId[], sync: (() => Promise<void>) | undefined): void {
+  becomePrimary(epoch: number, backups: NodeId[], downOwners: NodeId[], sync: (() => Promise<void>) | undefined): void {
     const was = this.role
+    this.downOwners = downOwners
+    for (const n of [...this.reportedLagging]) if (!downOwners.includes(n)) this.reportedLagging.delete(n)
     this.role = 'primary'
     this.epoch = Math.max(this.epoch, epoch)
     this.primary = undefined

@@ -5,7 +5,7 @@
  */
 import type { NodeId, VirtualServerId } from '../ids.js'
 import type { Storage } from '../storage/storage.js'
-import { domainOf, domainRoles, placeDomain, type DomainPlacement } from '../topology/placement.js'
+import { domainOf, domainRoles, type DomainRoles } from '../topology/placement.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
@@ -28,7 +28,7 @@ export interface FetchResult {
 
 export interface StatePort {
   send(to: NodeId, msg: ReplMessage): void
-  fetch(from: NodeId, msg: FetchMsg): Promise<FetchResult>
+  fetch(from: NodeId, msg: FetchMsg, timeoutMs: number): Promise<FetchResult>
 }
 
 export interface StateEvents {
@@ -39,6 +39,8 @@ export interface StateEvents {
   'replica-error': { domain: number; error: unknown }
   /** One healing copy finished (or failed); `domainsDone/domainsTotal` count this round. */
   healing: HealingProgress & { domain: number; target: NodeId; error?: unknown }
+  /** `node` (an owner that is down) missed committed writes: the topology service should drop it as owner. */
+  lagging: { domain: number; node: NodeId }
   /** Writes to `domain` are held back while healing ships its last delta. */
   lock: { domain: number; locked: boolean }
   /** A healing target now holds a complete copy: the topology service should list it as owner. */
@@ -91,8 +93,11 @@ export class StateManager {
         wanted: (d, target) => this.view !== undefined && domainRoles(this.view, this.opts.settings, d).healing.includes(target),
         progress: (p) => this.events.emit('healing', p),
         copied: (domain, target, report) => this.events.emit('copied', { domain, target, report }),
+        positionOf: (domain, target) => this.positionOf(domain, target),
       },
-      opts.healTimeoutMs ?? 60_000,
+      opts.clock,
+      opts.resendAfterMs ?? 200,
+      opts.healTimeoutMs ?? 30_000,
     )
     this.cfg = {
       clock: opts.clock,
@@ -113,6 +118,7 @@ export class StateManager {
         },
         failed: (domain, error) => this.events.emit('replica-error', { domain, error }),
         locked: (domain, locked) => this.events.emit('lock', { domain, locked }),
+        lagging: (domain, node) => this.events.emit('lagging', { domain, node }),
       },
     }
   }
@@ -139,9 +145,10 @@ export class StateManager {
     return domainOf(vs, key, this.opts.settings.domainCount)
   }
 
-  placement(domain: number): DomainPlacement {
+  /** Who serves a domain now: its target replicas, and as primary the first up one that owns it. */
+  placement(domain: number): DomainRoles {
     if (!this.view) throw new NoPrimaryError(domain)
-    return placeDomain(this.view, this.opts.settings, domain)
+    return domainRoles(this.view, this.opts.settings, domain)
   }
 
   /** Takes the roles a new view gives this node, domain by domain. */
@@ -149,6 +156,7 @@ export class StateManager {
     if (this.view && view.epoch <= this.view.epoch) return
     this.view = view
     const self = this.opts.self
+    const up = new Set(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
     for (let d = 0; d < this.opts.settings.domainCount; d++) {
       const roles = domainRoles(view, this.opts.settings, d)
       const existing = this.replicas.get(d)
@@ -162,7 +170,8 @@ export class StateManager {
         const done = roles.healing.filter((n) => replica.role === 'primary' && replica.healed.has(n))
         const backups = [...roles.backups, ...done]
         const promoted = replica.role !== 'primary'
-        replica.becomePrimary(view.epoch, backups, promoted && roles.backups.length > 0 ? () => this.sync(replica, view.epoch) : undefined)
+        const down = roles.owners.filter((o) => o !== self && !up.has(o))
+        replica.becomePrimary(view.epoch, backups, down, promoted && roles.backups.length > 0 ? () => this.sync(replica, view.epoch) : undefined)
         for (const target of roles.healing) if (!done.includes(target)) this.healing.plan(d, target)
       } else if (roles.owners.includes(self) || roles.healing.includes(self)) {
         const replica = this.ensure(d)
@@ -276,7 +285,8 @@ export class StateManager {
       const ask = owners.filter((n) => !answered.has(n))
       if (ask.length === 0) break
       const s = replica.state
-      const results = await Promise.allSettled(ask.map((n) => this.opts.port.fetch(n, { domain: replica.domain, epoch, after: s.lastSeq, afterEpoch: s.lastEpoch })))
+      // A short timeout: a fetch lost on the way is asked again, not waited for.
+      const results = await Promise.allSettled(ask.map((n) => this.opts.port.fetch(n, { domain: replica.domain, epoch, after: s.lastSeq, afterEpoch: s.lastEpoch }, 5 * this.cfg.resendAfterMs)))
       results.forEach((r, i) => {
         if (r.status === 'fulfilled') answered.set(ask[i]!, r.value)
       })
@@ -288,10 +298,27 @@ export class StateManager {
     if (best && (best.got.entries?.length || best.got.snapshot)) replica.adopt(best.node, best.got)
   }
 
+  /**
+   * Asks a healing target where its copy of the domain ends (a fetch that asks for nothing newer
+   * than "everything"). Its links may still be coming up, so it is asked a few times.
+   */
+  private async positionOf(domain: number, target: NodeId): Promise<{ after: number; afterEpoch: number } | undefined> {
+    const all = Number.MAX_SAFE_INTEGER
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const r = await this.opts.port.fetch(target, { domain, epoch: this.view?.epoch ?? 0, after: all, afterEpoch: all }, 5 * this.cfg.resendAfterMs)
+        return { after: r.lastSeq, afterEpoch: r.lastEpoch }
+      } catch {
+        await new Promise<void>((resolve) => this.opts.clock.setTimeout(resolve, this.cfg.resendAfterMs))
+      }
+    }
+    return undefined // no answer: the copy is a snapshot
+  }
+
   private primaryReplica(domain: number): DomainReplica {
     const r = this.replicas.get(domain)
     if (r?.role === 'primary') return r
-    const primary = this.view ? placeDomain(this.view, this.opts.settings, domain).primary : undefined
+    const primary = this.view ? domainRoles(this.view, this.opts.settings, domain).primary : undefined
     if (!primary) throw new NoPrimaryError(domain)
     throw new NotPrimaryError(domain, primary)
   }

@@ -129,6 +129,11 @@ export class TopologyClient {
     this.link?.send({ type: 'owned', domain, node })
   }
 
+  /** Tells the service that `node` missed writes to `domain` while it was down (it is no longer a complete copy). */
+  lagging(domain: number, node: NodeId): void {
+    this.link?.send({ type: 'lagging', domain, node })
+  }
+
   /** Advertises the engines this node hosts now (after one was registered). */
   updateEngines(engines: EngineInfo[]): void {
     this.link?.send({ type: 'engines', engines })

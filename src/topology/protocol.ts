@@ -39,6 +39,7 @@ export const ClientMessageSchema = v.variant('type', [
   v.object({ type: v.literal('signal'), to: Id, data: v.unknown() }),
   v.object({ type: v.literal('report'), peer: Id }),
   v.object({ type: v.literal('owned'), domain: Domain, node: Id }),
+  v.object({ type: v.literal('lagging'), domain: Domain, node: Id }),
   v.object({ type: v.literal('leave') }),
   v.object({ type: v.literal('engines'), engines: v.pipe(v.array(EngineInfoSchema), v.maxLength(64)) }),
 ])

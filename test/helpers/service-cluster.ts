@@ -79,6 +79,11 @@ export class ServiceCluster {
       store: { resendAfterMs: 50, ...this.opts.store },
     })
     await node.start()
+    if (process.env.SIM_TRACE) {
+      node.state.events.on('copied', ({ domain, target, report }) => console.log(`${this.clock.now()} ${id} copied domain ${domain} to ${target} (${report.bytes} bytes)`))
+      node.state.events.on('lagging', ({ domain, node: n }) => console.log(`${this.clock.now()} ${id} reports ${n} lagging in domain ${domain}`))
+      node.state.events.on('role-changed', ({ domain, role, epoch }) => console.log(`${this.clock.now()} ${id} domain ${domain} -> ${role} @${epoch}`))
+    }
     this.nodes.set(id, node)
     await this.settle()
     return node
@@ -127,6 +132,7 @@ export class ServiceCluster {
     // it unhandled while fake time runs and the caller has not awaited yet.
     guarded.catch(() => undefined)
     for (let t = 0; !done && t < maxMs; t += 10) await this.settle(10)
+    if (!done) throw new Error(`still pending after ${maxMs} ms of simulated time`)
     return guarded
   }
 

@@ -54,6 +54,7 @@ export async function nodeCommand(argv: string[]): Promise<void> {
   await node.start()
   const metrics = v['metrics-port'] !== undefined ? await startMetricsServer(node, intFlag(v, 'metrics-port', 0, 0, 65535)) : undefined
   console.log(`node ${node.nodeId} joined cluster "${node.clusterId}" (data in ${dataDir})${metrics ? `; metrics at ${metrics.url}/metrics` : ''}`)
+  for (const { domain, reason } of node.state.damaged) console.log(`domain ${domain}: stored copy is damaged (${reason}); rebuilding it from the other owners`)
   node.topology.events.on('view', ({ view }) => {
     const m = node.metrics()
     console.log(`view ${view.epoch}: ${view.members.length} members, ${m.peers.length} peers connected, leads ${m.domainsPrimary} domains, backs up ${m.domainsBackup}`)
@@ -63,6 +64,7 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     else console.log(`healing: ${p.domainsDone}/${p.domainsTotal} domains copied (${p.bytes} bytes)`)
   })
   node.state.events.on('snapshot-installed', ({ domain, from }) => console.log(`domain ${domain}: installed a snapshot from ${from} (this copy had diverged or was missing)`))
+  node.state.events.on('corrupt', ({ domain, error }) => console.log(`domain ${domain}: stored copy is damaged (${(error as Error).message}); rebuilding it from the other owners`))
   node.state.events.on('replica-error', ({ domain, error }) => console.log(`domain ${domain}: ${(error as Error).message}`))
   onShutdown(async () => {
     console.log(`node ${node.nodeId} stopping: writing state to disk`)

@@ -44,7 +44,12 @@ export interface MessengerMetrics {
   malformed: number
   requestsServed: number
   requestsFailed: number
+  /** Requests received twice (a duplicated frame) and run only once. */
+  duplicates: number
 }
+
+/** How many recent request ids per peer are remembered (a duplicate older than this would run again). */
+const DEDUP_WINDOW = 20_000
 
 interface Pending {
   node: NodeId
@@ -55,10 +60,12 @@ interface Pending {
 
 export class Messenger {
   readonly events = new Emitter<MessengerEvents>()
-  readonly metrics: MessengerMetrics = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0, malformed: 0, requestsServed: 0, requestsFailed: 0 }
+  readonly metrics: MessengerMetrics = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0, malformed: 0, requestsServed: 0, requestsFailed: 0, duplicates: 0 }
   private readonly pending = new Map<number, Pending>()
   private readonly outbox = new Map<NodeId, Envelope[]>()
   private readonly malformedBy = new Map<NodeId, number>()
+  /** Request ids seen from each peer since its link came up: a request is never run twice. */
+  private readonly seen = new Map<NodeId, { ids: Set<number>; order: number[] }>()
   private flushScheduled = false
   private nextId = 1
   private closed = false
@@ -69,7 +76,10 @@ export class Messenger {
     this.unsubscribe = [
       t.on('frame', ({ from, bytes }) => this.onFrame(from, bytes)),
       t.on('peer-down', ({ peer, reason }) => this.failPending(peer, new NotConnectedError(`peer ${peer} went down (${reason})`))),
-      t.on('peer-up', ({ peer }) => this.malformedBy.delete(peer)),
+      t.on('peer-up', ({ peer }) => {
+        this.malformedBy.delete(peer)
+        this.seen.delete(peer) // a new link: the peer may have restarted and count from 1 again
+      }),
     ]
   }
 
@@ -188,7 +198,8 @@ export class Messenger {
       }
       switch (env.t) {
         case 'req':
-          void this.serve(peer, env)
+          if (this.firstTime(peer, env.id)) void this.serve(peer, env)
+          else this.metrics.duplicates++
           break
         case 'msg':
           this.deliverOneWay(peer, env)
@@ -216,6 +227,16 @@ export class Messenger {
       this.metrics.requestsFailed++
       if (!this.closed) this.enqueue(peer, { t: 'err', ...reply, from, e: toWireError(err) })
     }
+  }
+
+  private firstTime(peer: NodeId, id: number): boolean {
+    let s = this.seen.get(peer)
+    if (!s) this.seen.set(peer, (s = { ids: new Set(), order: [] }))
+    if (s.ids.has(id)) return false
+    s.ids.add(id)
+    s.order.push(id)
+    if (s.order.length > DEDUP_WINDOW) s.ids.delete(s.order.shift()!)
+    return true
   }
 
   private deliverOneWay(peer: NodeId, env: MessageEnvelope): void {

@@ -194,7 +194,12 @@ export class TopologyService {
     m.link?.close('left the cluster')
     if (this.members.get(m.nodeId) !== m) return
     this.members.delete(m.nodeId)
-    for (const d of Object.keys(this.owners)) this.owners[Number(d)] = this.owners[Number(d)]!.filter((n) => n !== m.nodeId)
+    // A departed node stops being an owner, unless it was the last one: then the domain's data
+    // lives only on its disk, and the domain waits for it rather than serving a stale copy.
+    for (const d of Object.keys(this.owners)) {
+      const rest = this.owners[Number(d)]!.filter((n) => n !== m.nodeId)
+      if (rest.some((n) => this.members.has(n))) this.owners[Number(d)] = rest
+    }
     this.publish()
   }
 
@@ -237,8 +242,11 @@ export class TopologyService {
     const next: Record<number, NodeId[]> = {}
     for (let d = 0; d < this.opts.settings.domainCount; d++) {
       const target = placeDomain(view, this.opts.settings, d).replicas
-      let owners = (this.owners[d] ?? []).filter((n) => this.members.has(n))
-      if (owners.length === 0) owners = [...target]
+      const listed = this.owners[d] ?? []
+      let owners = listed.filter((n) => this.members.has(n))
+      // Owners that all left hold the only copies: keep them listed (the domain waits for one).
+      // A domain that never had owners (a new cluster) starts with its targets.
+      if (owners.length === 0) owners = listed.length > 0 ? [...listed] : [...target]
       const complete = target.every((t) => owners.includes(t) || this.members.get(t)?.status !== 'up')
       if (complete) owners = owners.filter((o) => target.includes(o))
       next[d] = owners

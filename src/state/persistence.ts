@@ -6,6 +6,7 @@
  * snapshot and deletes the segments it covers in one batch, once the segments pass `compactBytes`.
  */
 import { DomainMeshError } from '../errors.js'
+import { seal, unseal } from '../storage/checksum.js'
 import type { Storage } from '../storage/storage.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
 import { DomainState, type Snapshot } from './domain-state.js'
@@ -47,13 +48,19 @@ export class DomainPersistence {
     try {
       const snap = entries.find((e) => e.key[2] === 'snap')
       if (snap) {
-        state = DomainState.fromSnapshot(this.domain, decodeValue(snap.value) as Snapshot)
+        state = DomainState.fromSnapshot(this.domain, decodeValue(this.open(snap.value, 'snapshot')) as Snapshot)
         this.snapshotBytes = snap.value.byteLength
       }
       for (const e of entries.filter((x) => x.key[2] === 'seg')) {
         this.segments.push(e.key)
         this.segmentBytes += e.value.byteLength
-        for (const entry of decodeValue(e.value) as LogEntry[]) if (entry.seq > state.lastSeq) state.apply(entry)
+        const batch = decodeValue(this.open(e.value, `log segment ${e.key[3]}`))
+        if (!Array.isArray(batch)) throw new Error(`log segment ${e.key[3]} is not a list of entries`)
+        for (const entry of batch as LogEntry[]) {
+          if (entry.seq <= state.lastSeq) continue
+          if (entry.seq !== state.lastSeq + 1) throw new Error(`log jumps from ${state.lastSeq} to ${entry.seq}`)
+          state.apply(entry)
+        }
       }
     } catch (err) {
       throw new CorruptReplicaError(this.domain, (err as Error).message)
@@ -61,11 +68,17 @@ export class DomainPersistence {
     return state
   }
 
+  private open(record: Uint8Array, what: string): Uint8Array {
+    const payload = unseal(record)
+    if (!payload) throw new Error(`${what} fails its checksum (truncated or garbled)`)
+    return payload
+  }
+
   /** Writes one group commit. */
   async append(entries: readonly LogEntry[]): Promise<void> {
     if (entries.length === 0) return
     const key = [...domKey(this.domain), 'seg', pad(entries[0]!.seq)]
-    const bytes = encodeValue(entries)
+    const bytes = seal(encodeValue(entries))
     await this.storage.put(key, bytes)
     this.segments.push(key)
     this.segmentBytes += bytes.byteLength
@@ -78,7 +91,7 @@ export class DomainPersistence {
 
   /** Replaces snapshot and segments by a snapshot of `state` (which must include every appended entry). */
   async writeSnapshot(state: DomainState): Promise<number> {
-    const bytes = encodeValue(state.snapshot())
+    const bytes = seal(encodeValue(state.snapshot()))
     const old = this.segments
     await this.storage.batch([{ type: 'put', key: [...domKey(this.domain), 'snap'], value: bytes }, ...old.map((key) => ({ type: 'delete' as const, key }))])
     this.segments = []

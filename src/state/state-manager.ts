@@ -39,6 +39,8 @@ export interface StateEvents {
   'replica-error': { domain: number; error: unknown }
   /** One healing copy finished (or failed); `domainsDone/domainsTotal` count this round. */
   healing: HealingProgress & { domain: number; target: NodeId; error?: unknown }
+  /** The stored copy of a domain was damaged; it was dropped and is rebuilt from the other owners. */
+  corrupt: { domain: number; error: unknown }
   /** `node` (an owner that is down) missed committed writes: the topology service should drop it as owner. */
   lagging: { domain: number; node: NodeId }
   /** Writes to `domain` are held back while healing ships its last delta. */
@@ -84,6 +86,10 @@ export class StateManager {
   private readonly replicas = new Map<number, DomainReplica>()
   private readonly cfg: ReplicaConfig
   private readonly healing: HealingQueue
+  /** Domains whose stored copy was damaged: this node must not count as a complete copy of them. */
+  private readonly corrupt = new Set<number>()
+  /** Domains found damaged when the node started, and why (they are rebuilt from peers). */
+  readonly damaged: { domain: number; reason: string }[] = []
   private view: View | undefined
 
   constructor(private readonly opts: StateManagerOptions) {
@@ -136,7 +142,17 @@ export class StateManager {
     for (const d of await DomainPersistence.storedDomains(this.opts.storage)) {
       if (d >= this.opts.settings.domainCount) continue
       const p = this.persistence(d)
-      const state = (await p.load()) ?? new DomainState(d)
+      let state: DomainState
+      try {
+        state = (await p.load()) ?? new DomainState(d)
+      } catch (error) {
+        // Never serve a damaged copy: forget it and rebuild it from the other owners.
+        this.events.emit('corrupt', { domain: d, error })
+        this.damaged.push({ domain: d, reason: (error as Error).message })
+        await p.drop()
+        this.corrupt.add(d)
+        state = new DomainState(d)
+      }
       this.replicas.set(d, new DomainReplica(state, p, this.cfg))
     }
   }
@@ -159,6 +175,11 @@ export class StateManager {
     const up = new Set(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
     for (let d = 0; d < this.opts.settings.domainCount; d++) {
       const roles = domainRoles(view, this.opts.settings, d)
+      if (this.corrupt.has(d) && roles.owners.includes(self) && roles.owners.length > 1) {
+        // We are listed as owner but lost our copy: let the service drop us; we come back by healing.
+        this.corrupt.delete(d)
+        this.events.emit('lagging', { domain: d, node: self })
+      }
       const existing = this.replicas.get(d)
       const before = existing?.role
       if (roles.primary === self) {

@@ -98,3 +98,18 @@ describe('router', () => {
     await expect(dropped).rejects.toThrow(/went down/)
   })
 })
+
+describe('duplicated frames', () => {
+  it('a request delivered twice runs once', async () => {
+    const c = await memoryCluster(['a', 'b'], { faults: { duplicate: 1 } })
+    nodes = c.nodes
+    const [a, b] = c.nodes as [MeshNode, MeshNode]
+    const echo = echoEngine('e')
+    b.registerEngine(echo)
+    c.refresh()
+    for (let i = 0; i < 20; i++) await a.request(a.address('x'), parseAddress('test/b/e'), 'm', i)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(echo.calls).toEqual([...Array(20).keys()])
+    expect(b.metrics().duplicates).toBe(20)
+  })
+})

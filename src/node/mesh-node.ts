@@ -65,6 +65,8 @@ export interface NodeMetrics extends MessengerMetrics {
   snapshotsSent: number
   snapshotsInstalled: number
   replicationDropped: number
+  /** Stored replicas found damaged at start (dropped and rebuilt from peers). */
+  damagedDomains: number
 }
 
 export class InvalidSettingsError extends DomainMeshError {
@@ -319,6 +321,7 @@ export class MeshNode {
       snapshotsSent: this.state.stats.snapshotsSent,
       snapshotsInstalled: this.state.stats.snapshotsInstalled,
       replicationDropped: this.port?.dropped ?? 0,
+      damagedDomains: this.state.damaged.length,
       ...this.messenger.metrics,
     }
   }
@@ -329,6 +332,19 @@ export class MeshNode {
     const t0 = this.clock.now()
     await this.port.request(peer, 'ping', {})
     return this.clock.now() - t0
+  }
+
+  /**
+   * Stops every timer and link at once and writes nothing more: what a crash leaves behind (for
+   * simulations and tests; a real shutdown uses close()).
+   */
+  halt(): void {
+    this.phase = 'closed'
+    this.rtt?.stop()
+    this.sessionEngine?.close()
+    this.client?.close()
+    this.stateRef?.halt()
+    this.messengerRef?.close()
   }
 
   async close(): Promise<void> {

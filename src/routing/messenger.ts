@@ -48,6 +48,11 @@ export interface MessengerMetrics {
   duplicates: number
 }
 
+function randomIdBase(): number {
+  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2)) as unknown as [number, number]
+  return (hi & 0xffff) * 2 ** 32 + lo + 1 // below 2^48: room for 2^53 - 2^48 more requests
+}
+
 /** How many recent request ids per peer are remembered (a duplicate older than this would run again). */
 const DEDUP_WINDOW = 20_000
 
@@ -67,7 +72,11 @@ export class Messenger {
   /** Request ids seen from each peer since its link came up: a request is never run twice. */
   private readonly seen = new Map<NodeId, { ids: Set<number>; order: number[] }>()
   private flushScheduled = false
-  private nextId = 1
+  /**
+   * Request ids start at a random point: a node that restarts must not reuse the ids of its past
+   * life, or a late answer to an old request would be taken for the answer to a new one.
+   */
+  private nextId = randomIdBase()
   private closed = false
   private readonly unsubscribe: (() => void)[]
 

@@ -38,6 +38,11 @@ export class HealingQueue {
     private readonly timeoutMs: number,
   ) {}
 
+  /** Drops every planned copy (the node is going away). */
+  stop(): void {
+    this.queue = []
+  }
+
   progress(): HealingProgress {
     return { ...this.round }
   }

@@ -288,7 +288,13 @@ export class StateManager {
 
   async close(): Promise<void> {
     await this.flush()
+    this.halt()
+  }
+
+  /** Stops every replica's timers without waiting for anything to reach storage. */
+  halt(): void {
     for (const r of this.replicas.values()) r.close()
+    this.healing.stop()
   }
 
   /**
@@ -321,11 +327,13 @@ export class StateManager {
 
   /**
    * Asks a healing target where its copy of the domain ends (a fetch that asks for nothing newer
-   * than "everything"). Its links may still be coming up, so it is asked a few times.
+   * than "everything"). A node that just restarted may need seconds before its links are up, and
+   * a snapshot costs far more than that wait: it is asked again for up to 10 s.
    */
   private async positionOf(domain: number, target: NodeId): Promise<{ after: number; afterEpoch: number } | undefined> {
     const all = Number.MAX_SAFE_INTEGER
-    for (let attempt = 0; attempt < 5; attempt++) {
+    const until = this.opts.clock.now() + 10_000
+    while (this.opts.clock.now() < until) {
       try {
         const r = await this.opts.port.fetch(target, { domain, epoch: this.view?.epoch ?? 0, after: all, afterEpoch: all }, 5 * this.cfg.resendAfterMs)
         return { after: r.lastSeq, afterEpoch: r.lastEpoch }

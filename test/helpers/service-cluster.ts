@@ -95,8 +95,7 @@ export class ServiceCluster {
     const node = this.nodes.get(id)
     this.nodes.delete(id)
     this.net.crash(id)
-    node?.topologyClient?.close()
-    void node?.state.close()
+    node?.halt()
   }
 
   /**

@@ -146,7 +146,10 @@ describe('Node peers in separate processes over WebRTC', { timeout: 180_000 }, (
       if (got.v !== v) console.log('MISMATCH', key, 'domain', client.state.domainOf(VS, key), 'got', got.v, 'acked', v, 'primary now', primaryOf(key), '\n' + trace.filter((t) => t.startsWith(key + ' ')).slice(-12).join('\n'), '\nVICTIM LOG\n' + peers.get(victim)!.output.join(''))
     }
     const streamDomains = new Set(keys.map((k) => client.state.domainOf(VS, k))).size
-    expect((await peers.get(victim)!.metrics()).snapshotsInstalled).toBeLessThanOrEqual(streamDomains)
+    const back = (await peers.get(victim)!.metrics()) as unknown as { snapshotsInstalled: number; damagedDomains: number }
+    expect(back.snapshotsInstalled).toBeLessThanOrEqual(streamDomains)
+    // kill -9 in the middle of writes left no damaged file behind.
+    expect(back.damagedDomains).toBe(0)
     for (const [key, v] of acked) expect(await s.get(key)).toEqual({ v })
   })
 
@@ -165,7 +168,8 @@ describe('Node peers in separate processes over WebRTC', { timeout: 180_000 }, (
     await settled(4)
     // Same count on the survivors; the returned process starts its counters at zero.
     expect((await snapshotCounters()) - (await peers.get(victim)!.metrics()).snapshotsInstalled - (await peers.get(victim)!.metrics()).snapshotsSent).toBe(before - beforeVictim)
-    expect((await peers.get(victim)!.metrics()).snapshotsInstalled).toBe(0)
+    const log = peers.get(victim)!.output.join('').split('\n').filter((l) => /snapshot|damaged/.test(l)).join('\n')
+    expect((await peers.get(victim)!.metrics()).snapshotsInstalled, log).toBe(0)
     await waitFor(async () => (await totalObjects()) === 200, 'every copy up to date', 20_000, 100)
     for (let i = 0; i < 100; i += 9) expect(await s.get(`k${i}`)).toEqual({ i, round: 2 })
   })

@@ -113,3 +113,15 @@ describe('duplicated frames', () => {
     expect(b.metrics().duplicates).toBe(20)
   })
 })
+
+describe('request ids', () => {
+  it('a restarted node does not reuse its past request ids (a late answer cannot be taken for a new one)', async () => {
+    const c = await memoryCluster(['a', 'b'])
+    nodes = c.nodes
+    const idOf = (n: MeshNode) => (n.messenger as unknown as { nextId: number }).nextId
+    const first = idOf(c.nodes[0]!)
+    const again = await memoryCluster(['a2'])
+    nodes.push(...again.nodes)
+    expect(Math.abs(idOf(again.nodes[0]!) - first)).toBeGreaterThan(1_000_000)
+  })
+})

@@ -338,6 +338,7 @@ export class StateManager {
         const r = await this.opts.port.fetch(target, { domain, epoch: this.view?.epoch ?? 0, after: all, afterEpoch: all }, 5 * this.cfg.resendAfterMs)
         return { after: r.lastSeq, afterEpoch: r.lastEpoch }
       } catch {
+        // Not reachable yet, or the answer was lost: ask again shortly.
         await new Promise<void>((resolve) => this.opts.clock.setTimeout(resolve, this.cfg.resendAfterMs))
       }
     }

@@ -142,3 +142,29 @@ describe('WebRtcTransport reconnection', () => {
     }
   })
 })
+
+describe('WebRtcTransport backpressure', () => {
+  it('queues above the high-water mark and drains: 32 MiB sent at once all arrive, in order', async () => {
+    const h = await webrtcHarness()
+    try {
+      const a = (await h.create()) as WebRtcTransport
+      const b = (await h.create()) as WebRtcTransport
+      await a.connect('a' as never)
+      await b.connect('b' as never)
+      for (let i = 0; i < 1000 && (a.peers().length === 0 || b.peers().length === 0); i++) await new Promise((r) => setTimeout(r, 10))
+      const got: number[] = []
+      let bytes = 0
+      b.on('frame', ({ bytes: f }) => {
+        got.push(f[0]!)
+        bytes += f.byteLength
+      })
+      for (let i = 0; i < 32; i++) a.send('b' as never, new Uint8Array(1 << 20).fill(i))
+      expect(a.stats.queued).toBeGreaterThan(0) // the channel buffer filled up: sending had to wait
+      for (let i = 0; i < 3000 && got.length < 32; i++) await new Promise((r) => setTimeout(r, 10))
+      expect(got).toEqual([...Array(32).keys()])
+      expect(bytes).toBe(32 << 20)
+    } finally {
+      await h.teardown()
+    }
+  }, 60_000)
+})

@@ -2,7 +2,7 @@
  * How the state manager reaches the state managers of other nodes: one-way `repl` messages and
  * `fetch` requests to their `store` engines, over the messenger.
  */
-import { NoRouteError } from '../errors.js'
+import { ClosedError, NoRouteError } from '../errors.js'
 import { engineId, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { ExactAddress } from '../routing/address.js'
 import type { Messenger } from '../routing/messenger.js'
@@ -32,13 +32,14 @@ export class MessengerStatePort implements StatePort {
   /**
    * One-way send to a peer's store engine. With no route to it right now the message is counted
    * and dropped: replication recovers by resend and probe, watchers are told again on peer-up.
+   * A send that was already queued when this node closed is dropped the same way.
    */
   notify(to: NodeId, method: string, body: unknown): boolean {
     try {
       this.messenger.notify(this.address(), this.peer(to), method, body)
       return true
     } catch (err) {
-      if (!(err instanceof NoRouteError)) throw err
+      if (!(err instanceof NoRouteError) && !(err instanceof ClosedError)) throw err
       this.dropped++
       return false
     }

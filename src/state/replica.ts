@@ -58,6 +58,7 @@ export class DomainReplica extends ReplicaStore {
   private probeTimer: TimerHandle | undefined
   private pollTimer: TimerHandle | undefined
   private lockPromise: Promise<void> | undefined
+  private closed = false
 
   constructor(state: DomainState, persistence: DomainPersistence, private readonly cfg: ReplicaConfig) {
     super(state, persistence, cfg.retainEntries, (err) => {
@@ -112,7 +113,7 @@ export class DomainReplica extends ReplicaStore {
       this.outboundScheduled = false
       const entries = this.outbound
       this.outbound = []
-      if (this.role !== 'primary') return
+      if (this.role !== 'primary' || this.closed) return
       for (const b of this.backups) this.cfg.hooks.send(b, this.append(entries))
     })
   }
@@ -384,6 +385,7 @@ export class DomainReplica extends ReplicaStore {
   }
 
   close(): void {
+    this.closed = true
     for (const t of ['resendTimer', 'probeTimer', 'pollTimer'] as const) this.clearTimer(t)
     this.tracker.failAll(() => new DomainMeshError('CLOSED', `domain ${this.domain} replica closed`))
   }

@@ -112,7 +112,10 @@ test('mixed cluster: browser tabs and Node peers in one mesh', async () => {
   // Writes from a tab land on Node peers too, and the peers hold their share.
   for (let i = 0; i < 40; i++) await inTab(t1, `await node.store('demo').put('mixed:${i}', { i: ${i} }); return true`)
   await expect.poll(async () => (await cluster.peers.get('p1')!.metrics()).objects + (await cluster.peers.get('p2')!.metrics()).objects, { timeout: 20_000 }).toBeGreaterThan(0)
-  expect((await cluster.peers.get('p1')!.metrics()).peers.sort()).toEqual(['p2', 't1', 't2'])
+  // One mesh: each Node peer has a data channel to every other member, tabs included.
+  for (const [name, others] of [['p1', ['p2', 't1', 't2']], ['p2', ['p1', 't1', 't2']]] as const) {
+    await expect.poll(async () => (await cluster.peers.get(name)!.metrics()).peers.sort(), { timeout: 30_000 }).toEqual(others)
+  }
   await t1.screenshot({ path: `${SHOTS}/6-mixed-cluster.png`, fullPage: true })
 })
 

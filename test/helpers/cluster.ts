@@ -1,9 +1,9 @@
 /** Builds small clusters of MeshNodes on one MemoryNetwork, in the spirit of yjs's seeded test networks. */
-import { clusterId, engineId, engineType, nodeId, virtualServerId } from '../../src/ids.js'
-import { MeshNode } from '../../src/node/mesh-node.js'
+import { clusterId, engineId, engineType, nodeId, virtualServerId, type NodeId } from '../../src/ids.js'
+import { MeshNode, type MeshNodeOptions } from '../../src/node/mesh-node.js'
 import { StaticDirectory } from '../../src/node/static-directory.js'
 import type { Engine, MemberInfo } from '../../src/routing/engine.js'
-import { MemoryStorage } from '../../src/storage/memory.js'
+import { MemoryStorage, type MemoryDisk } from '../../src/storage/memory.js'
 import { MemoryNetwork, type MemoryNetworkOptions } from '../../src/transport/memory.js'
 import { flushMicrotasks } from '../../src/util/clock.js'
 
@@ -44,4 +44,21 @@ export async function memoryCluster(names: string[], opts: MemoryNetworkOptions 
     directory.set(nodes.map((n): MemberInfo => ({ nodeId: n.nodeId, status: 'up', engines: n.engines() })))
   await flushMicrotasks()
   return { net, nodes, directory, refresh }
+}
+
+/**
+ * A node of the test cluster on `net`, whose storage is its own disk in `disks` (kept across
+ * restarts, like a data folder), with fast resends for tests.
+ */
+export function diskNode(name: string, net: MemoryNetwork, disks: Map<NodeId, MemoryDisk>, extra: Partial<MeshNodeOptions> & Pick<MeshNodeOptions, 'clock'>): MeshNode {
+  const id = nodeId(name)
+  if (!disks.has(id)) disks.set(id, new Map())
+  return new MeshNode({
+    clusterId: CLUSTER,
+    nodeId: id,
+    transport: net.createTransport(),
+    storage: new MemoryStorage(disks.get(id)),
+    ...extra,
+    store: { resendAfterMs: 50, ...extra.store },
+  })
 }

@@ -4,13 +4,13 @@
  * only faster and in the same order every time.
  */
 import { nodeId, type NodeId } from '../../src/ids.js'
-import { MeshNode, type StoreTuning } from '../../src/node/mesh-node.js'
+import type { MeshNode, StoreTuning } from '../../src/node/mesh-node.js'
 import { TopologyService } from '../../src/server/topology-service.js'
-import { MemoryStorage, type MemoryDisk } from '../../src/storage/memory.js'
+import type { MemoryDisk } from '../../src/storage/memory.js'
 import { localLinkPair } from '../../src/topology/local-link.js'
 import { MemoryNetwork, type Faults } from '../../src/transport/memory.js'
 import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
-import { CLUSTER } from './cluster.js'
+import { CLUSTER, diskNode } from './cluster.js'
 
 export const SECRET = 'test-secret'
 
@@ -68,16 +68,7 @@ export class ServiceCluster {
 
   async startNode(name: string): Promise<MeshNode> {
     const id = nodeId(name)
-    if (!this.disks.has(id)) this.disks.set(id, new Map())
-    const node = new MeshNode({
-      clusterId: CLUSTER,
-      nodeId: id,
-      transport: this.net.createTransport(),
-      storage: new MemoryStorage(this.disks.get(id)),
-      clock: this.clock,
-      topology: this.connector(),
-      store: { resendAfterMs: 50, ...this.opts.store },
-    })
+    const node = diskNode(name, this.net, this.disks, { clock: this.clock, topology: this.connector(), ...(this.opts.store ? { store: this.opts.store } : {}) })
     await node.start()
     if (process.env.SIM_TRACE) {
       node.state.events.on('copied', ({ domain, target, report }) => console.log(`${this.clock.now()} ${id} copied domain ${domain} to ${target} (${report.bytes} bytes)`))

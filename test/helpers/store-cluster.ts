@@ -3,12 +3,12 @@
  * published by the test (as a static topology would), so membership changes are explicit.
  */
 import { nodeId, type NodeId } from '../../src/ids.js'
-import { MeshNode, type StoreTuning } from '../../src/node/mesh-node.js'
-import { MemoryStorage, type MemoryDisk } from '../../src/storage/memory.js'
+import type { MeshNode, StoreTuning } from '../../src/node/mesh-node.js'
+import type { MemoryDisk } from '../../src/storage/memory.js'
 import type { View } from '../../src/topology/view.js'
 import { MemoryNetwork, type Faults } from '../../src/transport/memory.js'
 import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
-import { CLUSTER } from './cluster.js'
+import { diskNode } from './cluster.js'
 
 export interface StoreClusterOptions {
   seed?: number
@@ -48,15 +48,10 @@ export class StoreCluster {
   /** Starts (or restarts on its old disk) a node. */
   async startNode(name: string): Promise<MeshNode> {
     const id = nodeId(name)
-    if (!this.disks.has(id)) this.disks.set(id, new Map())
-    const node = new MeshNode({
-      clusterId: CLUSTER,
-      nodeId: id,
-      transport: this.net.createTransport(),
-      storage: new MemoryStorage(this.disks.get(id)),
+    const node = diskNode(name, this.net, this.disks, {
       clock: this.clock,
       settings: { replicas: this.opts.replicas ?? 2, domainCount: this.opts.domainCount ?? 16 },
-      store: { resendAfterMs: 50, ...this.opts.store },
+      ...(this.opts.store ? { store: this.opts.store } : {}),
     })
     await node.start()
     this.nodes.set(id, node)

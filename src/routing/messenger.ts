@@ -70,7 +70,7 @@ export class Messenger {
   private readonly outbox = new Map<NodeId, Envelope[]>()
   private readonly malformedBy = new Map<NodeId, number>()
   /** Request ids seen from each peer since its link came up: a request is never run twice. */
-  private readonly seen = new Map<NodeId, { ids: Set<number>; order: number[] }>()
+  private readonly seen = new Map<NodeId, { ids: Set<number>; ring: number[]; next: number }>()
   private flushScheduled = false
   /**
    * Request ids start at a random point: a node that restarts must not reuse the ids of its past
@@ -240,11 +240,16 @@ export class Messenger {
 
   private firstTime(peer: NodeId, id: number): boolean {
     let s = this.seen.get(peer)
-    if (!s) this.seen.set(peer, (s = { ids: new Set(), order: [] }))
+    if (!s) this.seen.set(peer, (s = { ids: new Set(), ring: [], next: 0 }))
     if (s.ids.has(id)) return false
     s.ids.add(id)
-    s.order.push(id)
-    if (s.order.length > DEDUP_WINDOW) s.ids.delete(s.order.shift()!)
+    // A ring of the last DEDUP_WINDOW ids: O(1) per request, the oldest id is forgotten.
+    if (s.ring.length < DEDUP_WINDOW) s.ring.push(id)
+    else {
+      s.ids.delete(s.ring[s.next]!)
+      s.ring[s.next] = id
+      s.next = (s.next + 1) % DEDUP_WINDOW
+    }
     return true
   }
 

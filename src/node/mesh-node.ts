@@ -230,7 +230,7 @@ export class MeshNode {
   /** The replicated store of one virtual server. */
   store(virtualServer: string | VirtualServerId): Store {
     if (!this.storeEngine || !this.stateRef || !this.port) throw new ClosedError('node (not started)')
-    return new Store(toVs(virtualServer), this.nodeId, this.storeEngine, this.stateRef, this.port, () => this.transport.peers())
+    return new Store(toVs(virtualServer), this.nodeId, this.storeEngine, this.stateRef, this.port, () => this.transport.peers(), this.clock)
   }
 
   /**

@@ -7,6 +7,7 @@
 import { produceWithPatches, type Draft, type Patch } from 'immer'
 import { NoRouteError, type DomainMeshError } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
+import type { Clock } from '../util/clock.js'
 import { KeyNotFoundError, NoPrimaryError } from './errors.js'
 import { validateWrite } from './guard.js'
 import type { Change, Path } from './objects.js'
@@ -34,7 +35,8 @@ export interface Versioned<T> {
 
 /** Errors that prove the request was not applied, so sending it again is safe. */
 const RETRYABLE = new Set(['NOT_PRIMARY', 'NO_PRIMARY', 'NO_ROUTE'])
-const ATTEMPTS = 3
+/** Waits between attempts: a view may be settling, or a link to the primary still coming up. */
+const BACKOFF_MS = [0, 50, 100, 200, 400, 800]
 
 export class Store {
   constructor(
@@ -44,6 +46,7 @@ export class Store {
     private readonly state: StateManager,
     private readonly port: MessengerStatePort,
     private readonly peers: () => NodeId[],
+    private readonly clock: Clock,
   ) {}
 
   put(key: string, value: unknown, opts: WriteOptions = {}): Promise<WriteAck> {
@@ -110,6 +113,8 @@ export class Store {
   /** Sends to the key's primary (locally when `local` handles it), retrying while placement settles. */
   private async route(key: string, name: string, body: unknown, local: (primary: NodeId) => Promise<unknown> | undefined): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {
+      const wait = BACKOFF_MS[attempt - 1] ?? 0
+      if (wait > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, wait))
       try {
         const domain = this.state.domainOf(this.virtualServerId, key)
         const primary = this.state.placement(domain).primary
@@ -117,7 +122,7 @@ export class Store {
         return await (local(primary) ?? this.port.request(primary, name, body, this.virtualServerId))
       } catch (err) {
         const code = (err as DomainMeshError).code
-        if (attempt >= ATTEMPTS || !(RETRYABLE.has(code) || err instanceof NoRouteError)) throw err
+        if (attempt >= BACKOFF_MS.length || !(RETRYABLE.has(code) || err instanceof NoRouteError)) throw err
       }
     }
   }

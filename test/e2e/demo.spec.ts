@@ -137,6 +137,17 @@ test('a tab acting as a client keeps its sessions across the death of its servin
   await t1.screenshot({ path: `${SHOTS}/7-session-failover.png`, fullPage: true })
 })
 
+test('the page can stop its node and start it again', async () => {
+  const [t1, t2] = [tabs.get('t1')!, tabs.get('t2')!]
+  await t2.click('#stop')
+  await expect(t2.locator('#me')).toHaveText('stopped')
+  await expect(t1.locator('#members')).toContainText(/t2\s*down/, { timeout: 20_000 })
+  await t2.click('#start')
+  await expect(t2.locator('#me')).toContainText('this tab is node t2', { timeout: 20_000 })
+  await expect(t1.locator('#members')).not.toContainText(/t2\s*down/, { timeout: 20_000 })
+  expect(await inTab(t2, `return node.store('demo').get('e2e:doc')`)).toEqual({ title: 'written in t1', count: 2 })
+})
+
 test('works in a narrow window', async () => {
   const t1 = tabs.get('t1')!
   await t1.setViewportSize({ width: 390, height: 900 })

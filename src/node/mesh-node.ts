@@ -202,13 +202,14 @@ export class MeshNode {
         secret,
         clock: this.clock,
         replicas: () => this.settingsRef.replicas,
+        upNodes: () => this.sessionNodes().filter((n) => n !== id),
         liveNodes: () => this.sessionNodes().filter((n) => n !== id && this.transport.peers().includes(n)),
-        request: (to, method, body) => this.messenger.request(this.address('session'), this.sessionAddress(to), method, body),
+        request: (to, method, body, timeoutMs) => this.messenger.request(this.address('session'), this.sessionAddress(to), method, body, timeoutMs),
         ...(limits ? { limits: { ...DEFAULT_LIMITS, ...limits } } : {}),
         ...(this.opts.sessionTtlMs ? { defaultTtlMs: this.opts.sessionTtlMs } : {}),
       })
       router.register(this.sessionEngine)
-      this.topology.events.on('view', () => void this.sessionEngine?.repairBackups().catch((error: unknown) => this.sessionEngine?.events.emit('error', { error })))
+      this.topology.events.on('view', () => void this.sessionEngine?.onView())
     }
     this.router = router
     this.transport.on('peer-up', ({ peer }) => {

@@ -27,10 +27,18 @@ export interface SessionClientOptions {
   serving?: NodeId
   /** How long to wait for one node before trying the next. */
   attemptTimeoutMs?: number
+  /**
+   * A token an earlier client object of the same client received (an app may keep it across a
+   * page reload): the new object reaches the client's sessions wherever they are served now.
+   */
+  token?: FailoverToken
 }
 
-/** Errors that say the node could not be reached, as opposed to an answer that says no. */
-const UNREACHABLE = new Set(['NO_ROUTE', 'NOT_CONNECTED', 'TIMEOUT', 'CLOSED'])
+/**
+ * Errors after which another node may still answer: this one could not be reached, no longer
+ * serves the client, or knows no live copy (a node that restarted empty knows nothing).
+ */
+const TRY_NEXT = new Set(['NO_ROUTE', 'NOT_CONNECTED', 'TIMEOUT', 'CLOSED', 'CLIENT_MOVED', 'NO_LIVE_REPLICA'])
 
 export class SessionClient {
   readonly clientId: string
@@ -45,7 +53,8 @@ export class SessionClient {
     private readonly opts: SessionClientOptions,
   ) {
     this.virtualServer = opts.virtualServer
-    this.clientId = opts.clientId ?? `client-${Math.random().toString(36).slice(2, 12)}`
+    this.clientId = opts.token?.clientId ?? opts.clientId ?? `client-${Math.random().toString(36).slice(2, 12)}`
+    this.token = opts.token
   }
 
   async create<T>(data: T, opts: { ttlMs?: number } = {}): Promise<string> {
@@ -107,7 +116,7 @@ export class SessionClient {
         this.lastFailover = tried
         return reply.result
       } catch (err) {
-        if (!UNREACHABLE.has((err as DomainMeshError).code)) throw err
+        if (!TRY_NEXT.has((err as DomainMeshError).code)) throw err
         tried.push(node)
       }
     }

@@ -5,38 +5,37 @@
  * answered. A request that reaches a node that does not serve the client carries the client's
  * signed failover token: the node forwards it to the token's primary if that one is alive, else
  * to the first live backup in the token, which promotes all the client's sessions, picks new
- * colocated backups, serves the request and hands out a new token.
+ * colocated backups, serves the request and hands out a new token (see `route.ts`). A backup
+ * whose primary the view shows down does the same at once, without waiting for the client.
  */
 import type { Patch } from 'immer'
 import * as v from 'valibot'
 import { engineId, engineType, type NodeId } from '../ids.js'
+import type { DomainMeshError } from '../errors.js'
 import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
 import { PatchSchema } from '../state/log.js'
 import { DEFAULT_LIMITS, checkPatches, checkValue, type Limits } from '../state/guard.js'
 import { applyChange, checkCas, versionAt, type StoredObject } from '../state/objects.js'
-import type { Clock, TimerHandle } from '../util/clock.js'
-import { hash32 } from '../util/hash.js'
+import type { TimerHandle } from '../util/clock.js'
+import { SerialQueue } from '../util/serial.js'
 import { Emitter } from '../util/events.js'
 import { PathNotFoundError } from '../state/errors.js'
-import { InvalidTokenError, NoLiveReplicaError, SessionNotFoundError, VirtualServerMismatchError } from './errors.js'
+import { InvalidTokenError, NoLiveReplicaError, NotEnoughReplicasError, ClientMovedError, SessionNotFoundError, VirtualServerMismatchError } from './errors.js'
+import { SessionReplication, RecordSchema, ReplicateSchema, fromWire, toWire, type ReplicationContext, type WireRecord } from './replication.js'
+import { compareAuthority, route, type Authority } from './route.js'
 import { SessionTable, type ClientEntry, type SessionRecord } from './table.js'
 import { signToken, verifyToken, type FailoverToken } from './token.js'
 
 export const SESSION_ENGINE_ID = engineId('session')
 export const SESSION_ENGINE_TYPE = engineType('session')
 export const SESSION_ENGINE_INFO = { engineId: SESSION_ENGINE_ID, engineType: SESSION_ENGINE_TYPE, virtualServers: '*' as const }
-const MAX_HOPS = 2
+const MAX_HOPS = 3
+/** Expected while nodes are down or unreachable; the next view or sweep tries again. */
+const QUIET = new Set(['NOT_ENOUGH_REPLICAS', 'CLIENT_MOVED', 'NO_ROUTE', 'NOT_CONNECTED', 'TIMEOUT', 'CLOSED'])
 
-export interface SessionContext {
-  self: NodeId
+export interface SessionContext extends ReplicationContext {
   secret: string
-  clock: Clock
-  /** Copies of each client's sessions, primary included. */
-  replicas: () => number
-  /** Other up members with a session engine that we can reach right now. */
-  liveNodes: () => NodeId[]
-  request: (to: NodeId, method: string, body: unknown) => Promise<unknown>
   limits?: Limits
   defaultTtlMs?: number
 }
@@ -49,7 +48,6 @@ export interface SessionReply<T = unknown> {
 const Vs = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
 const Sid = v.pipe(v.string(), v.minLength(1), v.maxLength(64))
 const Common = { vs: Vs, token: v.optional(v.unknown()), hops: v.optional(v.number()) }
-const RecordSchema = v.object({ sessionId: Sid, clientId: v.string(), vs: Vs, value: v.unknown(), version: v.number(), ttlMs: v.number(), expiresAt: v.number() })
 
 export class SessionEngine implements Engine {
   readonly engineId = SESSION_ENGINE_ID
@@ -58,27 +56,42 @@ export class SessionEngine implements Engine {
   readonly table: SessionTable
   readonly events = new Emitter<{ error: { error: unknown } }>()
   readonly handle: (req: Request) => unknown
+  private readonly replication: SessionReplication
+  /** Writes, promotions and backup changes of one client run one at a time. */
+  private readonly serial = new SerialQueue()
+  /** Sessions this node must hand to a newer primary of their client (see `handOff`). */
+  private readonly handoffs = new Map<string, { vs: string; clientId: string; to: NodeId; put: WireRecord[]; attempts: number }>()
   private sweeper: TimerHandle | undefined
   private readonly limits: Limits
 
   constructor(private readonly ctx: SessionContext) {
     this.table = new SessionTable(() => ctx.clock.now())
+    this.replication = new SessionReplication(ctx, this.table, (vs, clientId, sessions, to) => this.handOver(vs, clientId, sessions, to))
     this.limits = ctx.limits ?? DEFAULT_LIMITS
     this.handle = methodTable({
       create: method(v.object({ ...Common, clientId: v.pipe(v.string(), v.minLength(1), v.maxLength(256)), data: v.unknown(), ttlMs: v.optional(v.pipe(v.number(), v.minValue(1))) }), (b) =>
-        this.serve(b.vs, b.clientId, undefined, b.token, b.hops ?? 0, 'create', b, (e) => this.create(e, b.data, b.ttlMs)),
+        this.serve(b.vs, b.clientId, undefined, b.token, b.hops ?? 0, 'create', b, (e) => this.locked(e, () => this.create(e, b.data, b.ttlMs))),
       ),
       get: method(v.object({ ...Common, sessionId: Sid, path: v.optional(v.array(v.union([v.string(), v.number()]))) }), (b) =>
-        this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'get', b, (e) => this.read(e, b.sessionId, b.path ?? [])),
+        this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'get', b, (e) => this.locked(e, () => this.read(e, b.sessionId, b.path ?? []))),
       ),
       patch: method(v.object({ ...Common, sessionId: Sid, patches: v.array(PatchSchema), ifVersion: v.optional(v.number()) }), (b) =>
-        this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'patch', b, (e) => this.patch(e, b.sessionId, b.patches as Patch[], b.ifVersion)),
+        this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'patch', b, (e) => this.locked(e, () => this.patch(e, b.sessionId, b.patches as Patch[], b.ifVersion))),
       ),
-      destroy: method(v.object({ ...Common, sessionId: Sid }), (b) => this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'destroy', b, (e) => this.destroy(e, b.sessionId))),
-      replicate: method(
-        v.object({ vs: Vs, clientId: v.string(), epoch: v.number(), backups: v.array(v.string()), full: v.boolean(), put: v.array(RecordSchema), remove: v.array(Sid) }),
-        (b, req) => this.onReplicate(req.fromNode, b),
-      ),
+      destroy: method(v.object({ ...Common, sessionId: Sid }), (b) => this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'destroy', b, (e) => this.locked(e, () => this.destroy(e, b.sessionId)))),
+      replicate: method(ReplicateSchema, (b, req) => this.replication.onReplicate(req.fromNode, b)),
+      adopt: method(v.object({ vs: Vs, clientId: v.string(), put: v.array(RecordSchema), hops: v.optional(v.number()) }), (b) => this.onAdopt(b.vs, b.clientId, b.put, b.hops ?? 0)),
+      probe: method(v.object({ vs: Vs, clientId: v.string() }), (b) => {
+        const e = this.table.client(b.vs, b.clientId)
+        return e ? { primary: e.primary, epoch: e.epoch } : {}
+      }),
+      holds: method(v.object({ clients: v.pipe(v.array(v.object({ vs: Vs, clientId: v.string(), epoch: v.number() })), v.maxLength(100_000)) }), (b, req) => ({
+        missing: b.clients.flatMap(({ vs, clientId, epoch }, i) => {
+          const e = this.table.client(vs, clientId)
+          return e && e.role === 'backup' && e.primary === req.fromNode && e.epoch === epoch ? [] : [i]
+        }),
+      })),
+      leads: method(v.object({ clients: v.pipe(v.array(v.object({ vs: Vs, clientId: v.string(), epoch: v.number() })), v.maxLength(100_000)) }), (b, req) => this.onLeads(req.fromNode, b.clients)),
     })
     this.sweep()
   }
@@ -87,10 +100,115 @@ export class SessionEngine implements Engine {
     if (this.sweeper) this.ctx.clock.clearTimeout(this.sweeper)
   }
 
-  /** Replaces dead backups of every client we serve (called on each view). */
-  async repairBackups(): Promise<void> {
-    const live = new Set(this.ctx.liveNodes())
-    for (const e of this.table.clientsLed()) if (e.backups.some((b) => !live.has(b)) || e.backups.length < this.wanted()) await this.rebuildBackups(e)
+  /**
+   * On every view, and every second: a primary replaces backups the view shows down (or adds
+   * missing ones). A backup whose primary is down takes the client over if it is the first of the
+   * backups that is up, so the copies are whole again before another node can fail, not only when
+   * the client calls; one whose primary is up asks it whether it still leads the client (a primary
+   * that restarted has forgotten it) and drops its copy if the primary chose other backups.
+   */
+  async onView(sweep = false): Promise<void> {
+    const up = new Set(this.ctx.upNodes())
+    const wanted = this.replication.wanted()
+    const work: Promise<unknown>[] = []
+    const ask = new Map<NodeId, ClientEntry[]>()
+    const verify = new Map<NodeId, ClientEntry[]>()
+    for (const e of this.table.allClients()) {
+      if (e.role === 'primary') {
+        if (e.dirty || e.backups.some((b) => !up.has(b)) || e.backups.length < wanted) work.push(this.locked(e, () => this.replication.rebuild(e)))
+        else if (sweep) for (const b of e.backups) verify.set(b, [...(verify.get(b) ?? []), e])
+      } else if (e.primary !== this.ctx.self && !up.has(e.primary)) {
+        if (sweep || this.firstUpBackup(e, up)) work.push(this.takeOver(e))
+      } else if (e.primary !== this.ctx.self) ask.set(e.primary, [...(ask.get(e.primary) ?? []), e])
+    }
+    for (const [primary, entries] of ask) work.push(this.checkLeads(primary, entries))
+    for (const [backup, entries] of verify) work.push(this.checkHolds(backup, entries))
+    for (const key of this.handoffs.keys()) work.push(this.handOff(key))
+    const failures = (await Promise.allSettled(work)).filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+    for (const f of failures) this.report(f.reason)
+  }
+
+  private report(error: unknown): void {
+    if (!QUIET.has((error as DomainMeshError).code)) this.events.emit('error', { error })
+  }
+
+  private handOver(vs: string, clientId: string, sessions: SessionRecord[], to: NodeId): void {
+    if (sessions.length === 0) return
+    const key = `${vs}\u0000${clientId}`
+    this.handoffs.set(key, { vs, clientId, to, put: sessions.map(toWire), attempts: 0 })
+    void this.handOff(key).catch((error: unknown) => this.report(error))
+  }
+
+  /**
+   * A replaced primary may hold sessions its successor never saw: two nodes can each have started
+   * the client when its first request reached both (a lost answer, then a retry elsewhere). It
+   * hands them over, so no acknowledged session is lost; the successor keeps its own copy of any
+   * session it already has. Retried on every sweep until it succeeds.
+   */
+  private async handOff(key: string): Promise<void> {
+    const h = this.handoffs.get(key)
+    if (!h) return
+    try {
+      await this.ctx.request(h.to, 'adopt', { vs: h.vs, clientId: h.clientId, put: h.put }, 1000)
+      if (this.handoffs.get(key) === h) this.handoffs.delete(key)
+    } catch (err) {
+      if (++h.attempts >= 300) {
+        this.handoffs.delete(key)
+        this.events.emit('error', { error: new NoLiveReplicaError(h.clientId, [h.to]) })
+      }
+      throw err
+    }
+  }
+
+  private async onAdopt(vs: string, clientId: string, put: WireRecord[], hops: number): Promise<{ adopted: number }> {
+    const e = this.table.client(vs, clientId)
+    if (e && e.role !== 'primary' && hops < MAX_HOPS) return this.ctx.request(e.primary, 'adopt', { vs, clientId, put, hops: hops + 1 }, 1000) as Promise<{ adopted: number }>
+    if (!e || e.role !== 'primary') throw new ClientMovedError(clientId)
+    return this.locked(e, async () => {
+      const missing = put.filter((r) => !this.table.get(vs, r.sessionId)).map(fromWire)
+      if (missing.length > 0) await this.replication.replicate(e, missing, [])
+      for (const r of missing) this.table.put(r)
+      return { adopted: missing.length }
+    })
+  }
+
+  private async checkLeads(primary: NodeId, entries: ClientEntry[]): Promise<void> {
+    const r = (await this.ctx.request(primary, 'leads', { clients: entries.map((e) => ({ vs: e.vs, clientId: e.clientId, epoch: e.epoch })) })) as { answers: ('ok' | 'other-backups' | 'not-leading')[] }
+    await Promise.all(
+      entries.map(async (e, i) => {
+        if (this.table.client(e.vs, e.clientId) !== e) return // changed while we asked
+        if (r.answers[i] === 'other-backups') this.table.dropClient(e.vs, e.clientId)
+        else if (r.answers[i] === 'not-leading') await this.takeOver(e)
+      }),
+    )
+  }
+
+  /** A primary asks a backup whether it still holds its copy (a backup that restarted has none). */
+  private async checkHolds(backup: NodeId, entries: ClientEntry[]): Promise<void> {
+    const r = (await this.ctx.request(backup, 'holds', { clients: entries.map((e) => ({ vs: e.vs, clientId: e.clientId, epoch: e.epoch })) }, 1000)) as { missing: number[] }
+    await Promise.all(r.missing.map((i) => entries[i]!).map((e) => this.locked(e, () => this.replication.rebuild(e))))
+  }
+
+  private onLeads(from: NodeId, clients: { vs: string; clientId: string; epoch: number }[]): { answers: string[] } {
+    return {
+      answers: clients.map(({ vs, clientId, epoch }) => {
+        const e = this.table.client(vs, clientId)
+        if (!e || e.role !== 'primary' || e.epoch !== epoch) return 'not-leading'
+        return e.backups.includes(from) ? 'ok' : 'other-backups'
+      }),
+    }
+  }
+
+  /**
+   * On a view, only the first backup that is up takes over, so that two do not race; a sweep
+   * lets any backup try (the first may hold no copy), and the fence in `promote` keeps that safe.
+   */
+  private firstUpBackup(e: ClientEntry, up: ReadonlySet<NodeId>): boolean {
+    return e.backups.find((b) => b === this.ctx.self || up.has(b)) === this.ctx.self
+  }
+
+  private takeOver(e: ClientEntry): Promise<ClientEntry> {
+    return this.serial.run(`${e.vs}\u0000${e.clientId}`, () => this.promote(e.vs, e.clientId, e))
   }
 
   // ---- routing a client's request to whoever serves the client ----
@@ -103,23 +221,36 @@ export class SessionEngine implements Engine {
     if (rec && token && token.clientId !== rec.clientId) throw new InvalidTokenError('it belongs to another client')
     const clientId = token?.clientId ?? rec?.clientId ?? clientIdIn
     if (!clientId) throw new SessionNotFoundError(sessionId ?? '')
-    let entry = this.table.client(vs, clientId)
-    if (entry?.role === 'primary' && (!token || token.epoch <= entry.epoch)) return this.reply(entry, await op(entry))
-    if (!token) {
-      if (name === 'create' && !entry) return this.reply((entry = this.newClient(vs, clientId)), await op(entry))
-      throw new InvalidTokenError('a token is needed to reach a session through a node that does not serve it')
+    const entry = this.table.client(vs, clientId)
+    const r = route({ self: this.ctx.self, entry, token, live: new Set(this.ctx.liveNodes()), mayForward: hops < MAX_HOPS, isCreate: name === 'create' })
+    switch (r.kind) {
+      case 'serve':
+        return this.reply(entry!, await op(entry!))
+      case 'create':
+        return this.reply(this.newClient(vs, clientId), await op(this.table.client(vs, clientId)!))
+      case 'forward':
+        return this.ctx.request(r.to, name, { ...body, token, hops: hops + 1 }) as Promise<SessionReply>
+      case 'promote': {
+        const e = await this.serial.run(`${vs}\u0000${clientId}`, () => this.promote(vs, clientId, r.from))
+        return this.reply(e, await op(e))
+      }
+      case 'need-token':
+        throw new InvalidTokenError('a token is needed to reach a session through a node that does not serve it')
+      case 'no-replica':
+        throw new NoLiveReplicaError(clientId, r.tried)
     }
-    const live = new Set(this.ctx.liveNodes())
-    const forward = (to: NodeId) => this.ctx.request(to, name, { ...body, token, hops: hops + 1 }) as Promise<SessionReply>
-    if (token.primary !== this.ctx.self && live.has(token.primary) && hops < MAX_HOPS) return forward(token.primary)
-    const recovery = token.backups.find((b) => b === this.ctx.self || live.has(b))
-    if (recovery === this.ctx.self) return this.reply((entry = await this.promote(vs, clientId, token)), await op(entry))
-    if (recovery && hops < MAX_HOPS) return forward(recovery)
-    throw new NoLiveReplicaError(clientId, [token.primary, ...token.backups])
   }
 
   private async reply(e: ClientEntry, result: unknown): Promise<SessionReply> {
     return { result, token: await signToken(this.ctx.secret, { clientId: e.clientId, vs: e.vs, primary: this.ctx.self, backups: e.backups, epoch: e.epoch }) }
+  }
+
+  /** Runs a write under the client's lock, as long as this node still serves the client. */
+  private locked<T>(e: ClientEntry, write: () => Promise<T>): Promise<T> {
+    return this.serial.run(`${e.vs}\u0000${e.clientId}`, async () => {
+      if (this.table.client(e.vs, e.clientId) !== e || e.role !== 'primary') throw new ClientMovedError(e.clientId)
+      return write()
+    })
   }
 
   // ---- operations on the primary ----
@@ -129,7 +260,7 @@ export class SessionEngine implements Engine {
     const sessionId = randomId()
     const ttl = ttlMs ?? this.ctx.defaultTtlMs ?? 30 * 60_000
     const rec: SessionRecord = { sessionId, clientId: e.clientId, vs: e.vs, obj: applyChange(sessionId, undefined, { kind: 'put', value: data }, 1)!, ttlMs: ttl, expiresAt: this.ctx.clock.now() + ttl }
-    await this.replicate(e, [rec], [])
+    await this.replication.replicate(e, [rec], [])
     this.table.put(rec)
     return { sessionId, version: 1 }
   }
@@ -151,14 +282,14 @@ export class SessionEngine implements Engine {
     if (ifVersion !== undefined) checkCas(sessionId, rec.obj, change, ifVersion)
     const version = rec.obj.version + 1
     const next: SessionRecord = { ...rec, obj: applyChange(sessionId, rec.obj, change, version) as StoredObject, expiresAt: this.ctx.clock.now() + rec.ttlMs }
-    await this.replicate(e, [next], [])
+    await this.replication.replicate(e, [next], [])
     this.table.put(next)
     return { version }
   }
 
   private async destroy(e: ClientEntry, sessionId: string): Promise<{ destroyed: true }> {
     this.owned(e, sessionId)
-    await this.replicate(e, [], [sessionId])
+    await this.replication.replicate(e, [], [sessionId])
     this.table.delete(e.vs, sessionId)
     return { destroyed: true }
   }
@@ -169,85 +300,68 @@ export class SessionEngine implements Engine {
     return rec
   }
 
-  // ---- colocation: one set of backups per client ----
-
-  private wanted(): number {
-    return Math.max(0, this.ctx.replicas() - 1)
-  }
-
-  /** Backups for a client: live nodes ranked by a hash of the client id, keeping `prefer` first. */
-  private chooseBackups(clientId: string, prefer: readonly NodeId[] = []): NodeId[] {
-    const live = this.ctx.liveNodes()
-    const ranked = [...prefer.filter((n) => live.includes(n)), ...live.filter((n) => !prefer.includes(n)).sort((a, b) => hash32(`${clientId}:${b}`) - hash32(`${clientId}:${a}`))]
-    return ranked.slice(0, this.wanted())
-  }
+  // ---- who serves a client ----
 
   private newClient(vs: string, clientId: string): ClientEntry {
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.chooseBackups(clientId), epoch: 1, sessions: new Set() }
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch: 1, sessions: new Set() }
     this.table.setClient(e)
     return e
   }
 
-  /** This node becomes the client's primary: new colocated backups get every session of the client. */
-  private async promote(vs: string, clientId: string, token: FailoverToken): Promise<ClientEntry> {
+  /**
+   * This node, a backup with a copy made under `from`, becomes the client's primary at the next
+   * epoch. It must reach every other old backup the view shows up (so none of them can take over
+   * too) and fill the backups up; if it cannot, it goes back to being a backup. Called under the
+   * client's lock.
+   */
+  private async promote(vs: string, clientId: string, from: Authority): Promise<ClientEntry> {
     const old = this.table.client(vs, clientId)
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: Math.max(token.epoch, old?.epoch ?? 0) + 1, sessions: old?.sessions ?? new Set() }
-    this.table.setClient(e)
-    await this.rebuildBackups(e, token.backups)
-    return e
-  }
-
-  private async rebuildBackups(e: ClientEntry, prefer: readonly NodeId[] = e.backups): Promise<void> {
-    e.backups = this.chooseBackups(e.clientId, prefer)
-    e.epoch++
-    await this.replicate(e, this.table.sessionsOf(e.vs, e.clientId), [], true)
-  }
-
-  /** Puts the change on every backup before the caller hears of it; a backup that fails is replaced. */
-  private async replicate(e: ClientEntry, put: SessionRecord[], remove: string[], full = false): Promise<void> {
-    // The client's whole state as it will be after this change (for a new or replaced backup).
-    const everything = () => {
-      const all = new Map(this.table.sessionsOf(e.vs, e.clientId).map((r) => [r.sessionId, r]))
-      for (const r of put) all.set(r.sessionId, r)
-      for (const id of remove) all.delete(id)
-      return [...all.values()]
+    if (old?.role === 'primary') return old // an earlier request in the queue promoted us already
+    if (!old || compareAuthority(old, from) !== 0) throw new ClientMovedError(clientId) // our copy changed while we waited
+    // Our copy may belong to a line of primaries that lost (a takeover that failed half way): if
+    // any up node knows a newer primary than ours, that one rules, and we hand it what we hold.
+    const newer = await this.newerThan(vs, clientId, from)
+    if (newer) {
+      this.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), newer)
+      if (this.table.client(vs, clientId) === old) this.table.dropClient(vs, clientId)
+      throw new ClientMovedError(clientId)
     }
-    const body = (all: boolean) => ({ vs: e.vs, clientId: e.clientId, epoch: e.epoch, backups: e.backups, full: all, put: (all ? everything() : put).map(toWire), remove: all ? [] : remove })
-    const failed: NodeId[] = []
-    await Promise.all(
-      e.backups.map((b) =>
-        this.ctx.request(b, 'replicate', body(full)).catch(() => {
-          failed.push(b)
-        }),
-      ),
-    )
-    if (failed.length === 0) return
-    // A backup we cannot reach is replaced, and the new one gets the client's whole state.
-    e.backups = this.chooseBackups(e.clientId, e.backups.filter((b) => !failed.includes(b)))
-    e.epoch++
-    await Promise.all(e.backups.map((b) => this.ctx.request(b, 'replicate', body(true))))
+    const fence = from.backups.filter((b) => b !== this.ctx.self)
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: from.epoch + 1, sessions: old.sessions }
+    this.table.setClient(e)
+    try {
+      await this.replication.rebuild(e, fence)
+      return e
+    } catch (err) {
+      if (this.table.client(vs, clientId) === e) this.table.setClient(old)
+      throw err
+    }
   }
 
-  private onReplicate(from: NodeId, b: { vs: string; clientId: string; epoch: number; backups: string[]; full: boolean; put: v.InferOutput<typeof RecordSchema>[]; remove: string[] }): { ok: true } {
-    const old = this.table.client(b.vs, b.clientId)
-    if (old && old.epoch > b.epoch) throw new InvalidTokenError(`replication from ${from} at epoch ${b.epoch} is older than ${old.epoch}`)
-    const e: ClientEntry = { clientId: b.clientId, vs: b.vs, role: 'backup', primary: from, backups: b.backups as NodeId[], epoch: b.epoch, sessions: old?.sessions ?? new Set() }
-    this.table.setClient(e)
-    if (b.full) for (const id of [...e.sessions]) if (!b.put.some((p) => p.sessionId === id)) this.table.delete(b.vs, id)
-    for (const r of b.put) this.table.put({ sessionId: r.sessionId, clientId: r.clientId, vs: r.vs, ttlMs: r.ttlMs, expiresAt: r.expiresAt, obj: applyChange(r.sessionId, undefined, { kind: 'put', value: r.value }, r.version)! })
-    for (const id of b.remove) this.table.delete(b.vs, id)
-    return { ok: true }
+  /** Asks every up node which primary it follows for the client; returns one newer than `from`. */
+  private async newerThan(vs: string, clientId: string, from: Authority): Promise<NodeId | undefined> {
+    // The old primary is being replaced because it cannot be reached; every other up node must
+    // answer, since one we cannot hear from may be the newer primary.
+    const asked = this.ctx.upNodes().filter((n) => n !== from.primary)
+    const answers = await Promise.allSettled(asked.map((n) => this.ctx.request(n, 'probe', { vs, clientId }, 1000) as Promise<{ primary?: NodeId; epoch?: number }>))
+    if (answers.some((a) => a.status === 'rejected')) throw new NotEnoughReplicasError(clientId, answers.length, answers.filter((a) => a.status === 'fulfilled').length)
+    for (const a of answers) {
+      const r = (a as PromiseFulfilledResult<{ primary?: NodeId; epoch?: number }>).value
+      if (r.primary !== undefined && r.epoch !== undefined && r.primary !== this.ctx.self && compareAuthority({ primary: r.primary, epoch: r.epoch }, from) > 0) return r.primary
+    }
+    return undefined
   }
 
   private sweep(): void {
     this.sweeper = this.ctx.clock.setTimeout(() => {
       this.table.sweep()
+      // Repairs that failed on a view (too few nodes reachable then) are tried again.
+      void this.onView(true)
       this.sweep()
     }, 1000)
   }
 }
 
-const toWire = (r: SessionRecord) => ({ sessionId: r.sessionId, clientId: r.clientId, vs: r.vs, value: r.obj.value, version: r.obj.version, ttlMs: r.ttlMs, expiresAt: r.expiresAt })
 
 function randomId(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')

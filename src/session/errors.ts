@@ -24,3 +24,24 @@ export class VirtualServerMismatchError extends DomainMeshError {
     super('VIRTUAL_SERVER_MISMATCH', `this session belongs to virtual server "${owner}", not "${asked}"`, { asked, owner })
   }
 }
+
+/** A backup refused a write from a primary that another node has since replaced. */
+export class StaleClientEpochError extends DomainMeshError {
+  constructor(clientId: string, from: string, epoch: number, current: { epoch: number; primary: string }) {
+    super('STALE_CLIENT_EPOCH', `client "${clientId}": replication from ${from} at epoch ${epoch} is older than epoch ${current.epoch} of ${current.primary}`, { clientId, from, epoch, current: { epoch: current.epoch, primary: current.primary } })
+  }
+}
+
+/** This node served the client once but another node has taken over; the client tries elsewhere. */
+export class ClientMovedError extends DomainMeshError {
+  constructor(clientId: string) {
+    super('CLIENT_MOVED', `client "${clientId}": this node no longer serves the client (a newer primary replaced it)`, { clientId })
+  }
+}
+
+/** Too few reachable nodes to keep the copies a session write needs; nothing was answered as done. */
+export class NotEnoughReplicasError extends DomainMeshError {
+  constructor(clientId: string, wanted: number, reached: number) {
+    super('NOT_ENOUGH_REPLICAS', `client "${clientId}": a session write needs ${wanted} backup(s) but only ${reached} could be reached`, { clientId, wanted, reached })
+  }
+}

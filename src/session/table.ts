@@ -23,6 +23,8 @@ export interface ClientEntry {
   backups: NodeId[]
   epoch: number
   sessions: Set<string>
+  /** A write failed part way: some backups may hold it, so they get the whole state next time. */
+  dirty?: boolean
 }
 
 const k = (vs: string, id: string): string => `${vs}\u0000${id}`
@@ -68,8 +70,14 @@ export class SessionTable {
     this.clients.set(k(e.vs, e.clientId), e)
   }
 
-  clientsLed(): ClientEntry[] {
-    return [...this.clients.values()].filter((c) => c.role === 'primary')
+  /** Forgets a client and its sessions here (a copy its primary no longer uses). */
+  dropClient(vs: string, clientId: string): void {
+    for (const r of this.sessionsOf(vs, clientId)) this.sessions.delete(k(vs, r.sessionId))
+    this.clients.delete(k(vs, clientId))
+  }
+
+  allClients(): ClientEntry[] {
+    return [...this.clients.values()]
   }
 
   sessionsOf(vs: string, clientId: string): SessionRecord[] {

@@ -1,10 +1,11 @@
 /**
  * The failover token every session response carries: who serves the client now, who holds its
- * backups, under which epoch. It is signed with the cluster secret (HMAC-SHA256, WebCrypto), so a
+ * backups, under which epoch. It is signed with the cluster secret (HMAC-SHA256), so a
  * client can keep and return it but cannot forge or alter it.
  */
 import * as v from 'valibot'
 import type { NodeId } from '../ids.js'
+import { hmacSha256Hex } from '../util/hmac.js'
 import { InvalidTokenError } from './errors.js'
 
 export interface FailoverToken {
@@ -28,16 +29,10 @@ export const TokenSchema = v.object({
 })
 
 const canonical = (t: Omit<FailoverToken, 'sig'>): string => JSON.stringify([t.clientId, t.vs, t.primary, t.backups, t.epoch])
-const encoder = new TextEncoder()
-
-async function hmac(secret: string, text: string): Promise<string> {
-  const key = await crypto.subtle.importKey('raw', encoder.encode(`session-token\n${secret}`), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign'])
-  const sig = new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(text)))
-  return Array.from(sig, (b) => b.toString(16).padStart(2, '0')).join('')
-}
+const hmac = (secret: string, text: string): string => hmacSha256Hex(`session-token\n${secret}`, text)
 
 export async function signToken(secret: string, t: Omit<FailoverToken, 'sig'>): Promise<FailoverToken> {
-  return { ...t, backups: [...t.backups], sig: await hmac(secret, canonical(t)) }
+  return { ...t, backups: [...t.backups], sig: hmac(secret, canonical(t)) }
 }
 
 /** Throws InvalidTokenError unless `raw` is a token this cluster signed, unaltered. */
@@ -45,7 +40,7 @@ export async function verifyToken(secret: string, raw: unknown): Promise<Failove
   const parsed = v.safeParse(TokenSchema, raw)
   if (!parsed.success) throw new InvalidTokenError(`malformed (${parsed.issues[0]?.path?.map((p) => String(p.key)).join('.') ?? ''}: ${parsed.issues[0]?.message})`)
   const t = parsed.output as FailoverToken
-  const expected = await hmac(secret, canonical(t))
+  const expected = hmac(secret, canonical(t))
   let diff = expected.length ^ t.sig.length
   for (let i = 0; i < expected.length; i++) diff |= expected.charCodeAt(i) ^ t.sig.charCodeAt(i)
   if (diff !== 0) throw new InvalidTokenError('bad signature (forged or altered)')

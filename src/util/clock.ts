@@ -97,3 +97,6 @@ export class FakeClock implements Clock {
 export async function flushMicrotasks(rounds = 50): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve()
 }
+
+/** Resolves after `ms` on the given clock (fake time in simulations). */
+export const sleep = (clock: Clock, ms: number): Promise<void> => new Promise<void>((resolve) => clock.setTimeout(resolve, ms))

@@ -9,7 +9,7 @@ import { simulate } from './simulator.js'
 const { values } = parseArgs({ options: { seeds: { type: 'string' }, seed: { type: 'string' }, from: { type: 'string' }, steps: { type: 'string' }, verbose: { type: 'boolean' } } })
 const steps = Number(values.steps ?? 80)
 const seeds = values.seed !== undefined ? [Number(values.seed)] : Array.from({ length: Number(values.seeds ?? 100) }, (_, i) => Number(values.from ?? 1) + i)
-const totals = { seeds: 0, failed: 0, ops: 0, acked: 0, unknown: 0, reads: 0, crashes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, delayed: 0 }
+const totals = { seeds: 0, failed: 0, ops: 0, acked: 0, unknown: 0, reads: 0, crashes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, delayed: 0, sessionOps: 0, sessionAcked: 0, crashesDeferred: 0 }
 const started = Date.now()
 for (const seed of seeds) {
   const r = await simulate(seed, steps)
@@ -21,7 +21,7 @@ for (const seed of seeds) {
     console.log(r.failures.map((f) => `  ${f.replace(/\n/g, '\n  ')}`).join('\n'))
   } else if (values.verbose) console.log(`seed ${seed} ok ${JSON.stringify(r.stats)}`)
 }
-console.log(`${totals.seeds} seeds in ${((Date.now() - started) / 1000).toFixed(1)} s: ${totals.ops} operations (${totals.acked} writes acknowledged, ${totals.unknown} of unknown outcome, ${totals.reads} reads checked), ${totals.crashes} crashes, ${totals.restarts} restarts, ${totals.partitions} partitions, ${totals.dropped} frames dropped, ${totals.duplicated} duplicated, ${totals.delayed} delayed; lost writes and divergent replicas found in ${totals.failed} seeds`)
+console.log(`${totals.seeds} seeds in ${((Date.now() - started) / 1000).toFixed(1)} s: ${totals.ops} operations (${totals.acked} writes acknowledged, ${totals.unknown} of unknown outcome, ${totals.reads} reads checked), ${totals.sessionOps} session calls (${totals.sessionAcked} writes acknowledged), ${totals.crashes} crashes (${totals.crashesDeferred} more deferred until sessions were re-copied), ${totals.restarts} restarts, ${totals.partitions} partitions, ${totals.dropped} frames dropped, ${totals.duplicated} duplicated, ${totals.delayed} delayed; lost writes, lost sessions and divergent replicas found in ${totals.failed} seeds`)
 // The sim run also fuzzes every decoder and the patch guard: 100,000 cases in all.
 const perTarget = Math.ceil(100_000 / Object.keys(targets).length)
 fuzzAll(perTarget, seeds[0])

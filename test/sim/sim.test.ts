@@ -6,18 +6,21 @@ import { describe, expect, it } from 'vitest'
 import { simulate } from './simulator.js'
 
 describe('deterministic simulation', () => {
-  it('200 seeds: every history linearizable, no acked write lost, every domain\'s owners converge', { timeout: 300_000 }, async () => {
+  it('200 seeds: every key and session history linearizable, no acked write or session lost, every domain\'s owners converge', { timeout: 300_000 }, async () => {
     const failed: string[] = []
     let ops = 0
     let crashes = 0
+    let sessionWrites = 0
     for (let seed = 1; seed <= 200; seed++) {
       const r = await simulate(seed)
       ops += r.stats.ops
       crashes += r.stats.crashes
+      sessionWrites += r.stats.sessionAcked
       if (!r.ok) failed.push(`seed ${seed} (replay: npm run sim -- --seed ${seed}):\n${r.failures.join('\n')}`)
     }
     expect(failed, failed.join('\n\n')).toEqual([])
     expect(ops).toBeGreaterThan(5000)
     expect(crashes).toBeGreaterThan(500)
+    expect(sessionWrites).toBeGreaterThan(1000)
   })
 })

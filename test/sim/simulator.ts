@@ -4,14 +4,17 @@
  * reads, while nodes crash and restart from their disks, links partition and frames are dropped,
  * duplicated and delayed. Then everything heals and the run is checked: every key's history is
  * linearizable (so no acknowledged write is lost), and every domain's owners hold the same data.
+ * Session clients call their sessions throughout (see `sessions.ts`); each session's history must
+ * be linearizable too, so a session that lost a write or vanished fails the seed.
  * At most `replicas - 1` nodes are down at a time, the failure model the system promises to survive.
  */
 import { nodeId, virtualServerId, type NodeId } from '../../src/ids.js'
 import { seededRandom, type Random } from '../../src/util/random.js'
 import { ServiceCluster } from '../helpers/service-cluster.js'
 import { checkRegister, type Op } from './linearizability.js'
+import { SimSessions, type SessionSimStats } from './sessions.js'
 
-export interface SimStats {
+export interface SimStats extends SessionSimStats {
   ops: number
   acked: number
   unknown: number
@@ -41,7 +44,7 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
   const keys = ['k1', 'k2', 'k3', 'k4', 'k5']
   const c = await ServiceCluster.start(names, { replicas, domainCount: 8, healDelayMs: 2000, seed, store: { writeTimeoutMs: 3000 } })
   const history = new Map<string, Op[]>(keys.map((k) => [k, []]))
-  const stats: SimStats = { ops: 0, acked: 0, unknown: 0, reads: 0, crashes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, delayed: 0 }
+  const stats: SimStats = { sessionOps: 0, sessionAcked: 0, crashesDeferred: 0, ops: 0, acked: 0, unknown: 0, reads: 0, crashes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, delayed: 0 }
   const failures: string[] = []
   const inFlight = new Set<Promise<unknown>>()
   const down = new Set<NodeId>()
@@ -96,16 +99,23 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
     track(run())
   }
 
+  const sessions = new SimSessions(c, rnd, () => ++opId, track, trace)
+
   // Every key exists before the storm, so patches have something to change.
   for (const k of keys) clientOp('put', nodeId('n1'), k, `${k}-init`)
+  sessions.start(3, live())
   await c.run(Promise.all([...inFlight]))
 
   for (let step = 0; step < steps; step++) {
     const r = rnd()
     const nodes = live()
-    if (r < 0.55 && nodes.length > 0) {
+    if (r < 0.15 && nodes.length > 0) {
+      sessions.step(nodes, `s${seed}-${opId + 1}`)
+    } else if (r < 0.55 && nodes.length > 0) {
       const kind = pick(rnd, ['put', 'put', 'patch', 'patch', 'update', 'read', 'read'] as const)
       clientOp(kind, pick(rnd, nodes), pick(rnd, keys), `s${seed}-${opId + 1}`)
+    } else if (r < 0.63 && down.size < replicas - 1 && nodes.length > 2 && !sessions.replicated(replicas)) {
+      sessions.stats.crashesDeferred++
     } else if (r < 0.63 && down.size < replicas - 1 && nodes.length > 2) {
       const victim = pick(rnd, nodes)
       down.add(victim)
@@ -147,7 +157,11 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
     failures.push(`did not settle: ${(err as Error).message}\nmembers ${JSON.stringify(view.members.map((m) => m.nodeId + ':' + m.status))}\nowners ${JSON.stringify(view.owners)}\n${health}`)
   }
   for (const k of keys) clientOp('read', nodeId('n1'), k, '')
+  sessions.finalReads(live())
   await c.run(Promise.all([...inFlight]), 30_000).catch(() => undefined)
+  // Copies are repaired on views and every second: give them time, then they must be whole.
+  for (let t = 0; t < 30_000 && !sessions.replicated(replicas); t += 100) await c.settle(100)
+  if (!sessions.replicated(replicas)) failures.push(`sessions: after healing, some client has no primary or not all of its backups:\n${sessions.describe()}`)
 
   for (const [key, ops] of history) {
     try {
@@ -157,8 +171,16 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
       failures.push(`key ${key}: ${(err as Error).message}`)
     }
   }
+  for (const [sid, ops] of sessions.histories) {
+    try {
+      const res = checkRegister(ops)
+      if (!res.ok) failures.push(`session ${sid}: history is not linearizable:\n${res.why}`)
+    } catch (err) {
+      failures.push(`session ${sid}: ${(err as Error).message}`)
+    }
+  }
   failures.push(...divergence(c))
-  Object.assign(stats, { dropped: c.net.stats.dropped, duplicated: c.net.stats.duplicated, delayed: c.net.stats.delayed })
+  Object.assign(stats, sessions.stats, { dropped: c.net.stats.dropped, duplicated: c.net.stats.duplicated, delayed: c.net.stats.delayed })
   await c.close()
   return { seed, ok: failures.length === 0, failures, stats }
 }

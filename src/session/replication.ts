@@ -1,0 +1,170 @@
+/**
+ * Colocated session backups: one set of backups per client holds every session of the client, so
+ * one node can take all of them over. A write is on every backup before its caller hears of it.
+ * A backup that the view shows down is replaced, and the replacement gets the client's whole
+ * state; one that is up but cannot be reached is waited for, never replaced, so a primary cut off
+ * from its backups cannot go on alone. The epoch rises only when a backup takes over. Backups
+ * refuse writes from any other primary than the one they follow at the highest epoch they have
+ * seen, which is how a replaced primary learns it must step down.
+ */
+import * as v from 'valibot'
+import type { NodeId } from '../ids.js'
+import { applyChange } from '../state/objects.js'
+import { sleep, type Clock } from '../util/clock.js'
+import { hash32 } from '../util/hash.js'
+import type { DomainMeshError } from '../errors.js'
+import { NotEnoughReplicasError, ClientMovedError, StaleClientEpochError } from './errors.js'
+import type { ClientEntry, SessionRecord, SessionTable } from './table.js'
+
+export interface ReplicationContext {
+  self: NodeId
+  clock: Clock
+  /** Copies of each client's sessions, primary included. */
+  replicas: () => number
+  /** Other members with a session engine that the view shows up. */
+  upNodes: () => NodeId[]
+  /** Of those, the ones we can reach now. */
+  liveNodes: () => NodeId[]
+  request: (to: NodeId, method: string, body: unknown, timeoutMs?: number) => Promise<unknown>
+  /** How long a write waits for enough reachable backups before it fails (default 3 s). */
+  placeTimeoutMs?: number
+}
+
+/**
+ * Told when this node stops serving a client it served (a backup refused it, or a newer primary
+ * made it a backup) while holding sessions the newer primary `to` may not have.
+ */
+export type OnDeposed = (vs: string, clientId: string, sessions: SessionRecord[], to: NodeId) => void
+
+const Vs = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
+const Sid = v.pipe(v.string(), v.minLength(1), v.maxLength(64))
+export const RecordSchema = v.object({ sessionId: Sid, clientId: v.string(), vs: Vs, value: v.unknown(), version: v.number(), ttlMs: v.number(), expiresAt: v.number() })
+export const ReplicateSchema = v.object({ vs: Vs, clientId: v.string(), epoch: v.number(), backups: v.array(v.string()), full: v.boolean(), put: v.array(RecordSchema), remove: v.array(Sid) })
+type ReplicateBody = v.InferOutput<typeof ReplicateSchema>
+export type WireRecord = v.InferOutput<typeof RecordSchema>
+
+/**
+ * A lost answer must not hold a write for the messenger's default 10 s: the write is retried
+ * (the same records again, which a backup that has them takes as a no-op) until its deadline.
+ */
+const REPLICATE_TIMEOUT_MS = 1000
+
+/** Errors that mean "this backup is gone", as opposed to "this backup refuses". */
+const UNREACHABLE = new Set(['NO_ROUTE', 'NOT_CONNECTED', 'TIMEOUT', 'CLOSED'])
+
+export class SessionReplication {
+  constructor(
+    private readonly ctx: ReplicationContext,
+    private readonly table: SessionTable,
+    private readonly onDeposed: OnDeposed,
+  ) {}
+
+  /** Backups a client should have: `replicas - 1`, fewer only when the view has fewer members up. */
+  wanted(): number {
+    return Math.max(0, Math.min(this.ctx.replicas() - 1, this.ctx.upNodes().length))
+  }
+
+  /** Reachable nodes ranked by a hash of the client id, keeping `prefer` first. */
+  choose(clientId: string, prefer: readonly NodeId[] = []): NodeId[] {
+    const live = this.ctx.liveNodes()
+    const rest = live.filter((n) => !prefer.includes(n)).sort((a, b) => hash32(`${clientId}:${b}`) - hash32(`${clientId}:${a}`))
+    return [...prefer.filter((n) => live.includes(n)), ...rest].slice(0, this.wanted())
+  }
+
+  /** Backups that the view shows up are kept first; the set is filled up to `wanted`; all get the whole state. */
+  async rebuild(e: ClientEntry, keep: readonly NodeId[] = e.backups): Promise<void> {
+    const up = new Set(this.ctx.upNodes())
+    const kept = keep.filter((b) => up.has(b))
+    e.backups = [...kept, ...this.choose(e.clientId, kept).filter((b) => !kept.includes(b))].slice(0, Math.max(this.wanted(), kept.length))
+    await this.replicate(e, [], [], true)
+  }
+
+  /**
+   * Puts the change on every backup. A backup the view shows down is replaced (whole state to the
+   * new one); one that is up but unreachable is retried until the deadline, then the write fails.
+   */
+  async replicate(e: ClientEntry, put: SessionRecord[], remove: string[], full = false): Promise<void> {
+    const deadline = this.ctx.clock.now() + (this.ctx.placeTimeoutMs ?? 3000)
+    full = full || e.dirty === true
+    let targets = e.backups
+    for (;;) {
+      e.dirty = true
+      const failed = await this.send(e, targets, put, remove, full)
+      if (failed.length === 0 && e.backups.length >= this.wanted()) {
+        e.dirty = false
+        return
+      }
+      if (this.ctx.clock.now() >= deadline) throw new NotEnoughReplicasError(e.clientId, this.wanted(), e.backups.length - failed.length)
+      await sleep(this.ctx.clock, 100)
+      const up = new Set(this.ctx.upNodes())
+      const kept = e.backups.filter((b) => up.has(b))
+      const added = this.choose(e.clientId, kept).filter((b) => !kept.includes(b)).slice(0, Math.max(0, this.wanted() - kept.length))
+      const changed = added.length > 0 || kept.length !== e.backups.length
+      e.backups = [...kept, ...added]
+      // Retry the ones that failed; if the set changed, everyone gets the whole state and the new list.
+      full = full || changed
+      targets = full ? e.backups : failed.filter((b) => up.has(b))
+    }
+  }
+
+  /** Sends to every backup; returns the ones that could not be reached. */
+  private async send(e: ClientEntry, targets: readonly NodeId[], put: SessionRecord[], remove: string[], full: boolean): Promise<NodeId[]> {
+    const body: ReplicateBody = { vs: e.vs, clientId: e.clientId, epoch: e.epoch, backups: e.backups, full, put: (full ? this.after(e, put, remove) : put).map(toWire), remove: full ? [] : remove }
+    const failed: NodeId[] = []
+    let stale: unknown
+    await Promise.all(
+      targets.map((b) =>
+        this.ctx.request(b, 'replicate', body, REPLICATE_TIMEOUT_MS).catch((err: unknown) => {
+          if ((err as DomainMeshError).code === 'STALE_CLIENT_EPOCH') stale = err
+          else if (UNREACHABLE.has((err as DomainMeshError).code)) failed.push(b)
+          else throw err
+        }),
+      ),
+    )
+    if (stale) {
+      // Another node took the client over; from now on this node only forwards.
+      const current = ((stale as DomainMeshError).details as { current: { primary: NodeId } }).current
+      if (this.table.client(e.vs, e.clientId) === e) {
+        this.onDeposed(e.vs, e.clientId, this.table.sessionsOf(e.vs, e.clientId), current.primary)
+        this.table.dropClient(e.vs, e.clientId)
+      }
+      e.role = 'backup'
+      throw new ClientMovedError(e.clientId)
+    }
+    return failed
+  }
+
+  /** The client's whole state as it will be after this change (for new or replaced backups). */
+  private after(e: ClientEntry, put: SessionRecord[], remove: string[]): SessionRecord[] {
+    const all = new Map(this.table.sessionsOf(e.vs, e.clientId).map((r) => [r.sessionId, r]))
+    for (const r of put) all.set(r.sessionId, r)
+    for (const id of remove) all.delete(id)
+    return [...all.values()]
+  }
+
+  /** A backup receives a change (or the whole state) from the client's primary. */
+  onReplicate(from: NodeId, b: ReplicateBody): { ok: true } {
+    const old = this.table.client(b.vs, b.clientId)
+    // Two nodes that took over at the same epoch: the first one a backup hears from wins here.
+    if (old && (old.epoch > b.epoch || (old.epoch === b.epoch && old.primary !== from))) throw new StaleClientEpochError(b.clientId, from, b.epoch, old)
+    if (old?.role === 'primary' && b.full) {
+      // We served this client until now; sessions the new primary does not list go to it.
+      const orphans = this.table.sessionsOf(b.vs, b.clientId).filter((r) => !b.put.some((p) => p.sessionId === r.sessionId))
+      if (orphans.length > 0) this.onDeposed(b.vs, b.clientId, orphans, from)
+    }
+    const e: ClientEntry = { clientId: b.clientId, vs: b.vs, role: 'backup', primary: from, backups: b.backups as NodeId[], epoch: b.epoch, sessions: old?.sessions ?? new Set() }
+    this.table.setClient(e)
+    if (b.full) for (const id of [...e.sessions]) if (!b.put.some((p) => p.sessionId === id)) this.table.delete(b.vs, id)
+    for (const r of b.put) {
+      // Concurrent changes may arrive out of order; within one primary a version never goes back.
+      const cur = b.full ? undefined : this.table.get(b.vs, r.sessionId)
+      if (cur && cur.obj.version > r.version) continue
+      this.table.put(fromWire(r))
+    }
+    for (const id of b.remove) this.table.delete(b.vs, id)
+    return { ok: true }
+  }
+}
+
+export const fromWire = (r: WireRecord): SessionRecord => ({ sessionId: r.sessionId, clientId: r.clientId, vs: r.vs, ttlMs: r.ttlMs, expiresAt: r.expiresAt, obj: applyChange(r.sessionId, undefined, { kind: 'put', value: r.value }, r.version)! })
+export const toWire = (r: SessionRecord): WireRecord => ({ sessionId: r.sessionId, clientId: r.clientId, vs: r.vs, value: r.obj.value, version: r.obj.version, ttlMs: r.ttlMs, expiresAt: r.expiresAt })

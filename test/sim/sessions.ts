@@ -1,0 +1,162 @@
+/**
+ * Session clients inside the simulation. Each client runs on a node, keeps one session and calls
+ * it one operation at a time, like a browser tab would; when its node crashes, the client moves to
+ * another node with the token it last received (as a page that kept its token would). Every call
+ * goes into a per-session history that the linearizability checker reads, so a session that lost
+ * an acknowledged write, or vanished, fails the seed.
+ */
+import { virtualServerId, type NodeId } from '../../src/ids.js'
+import type { DomainMeshError } from '../../src/errors.js'
+import type { MeshNode } from '../../src/node/mesh-node.js'
+import type { SessionClient } from '../../src/session/client.js'
+import { compareAuthority } from '../../src/session/route.js'
+import type { Random } from '../../src/util/random.js'
+import type { ServiceCluster } from '../helpers/service-cluster.js'
+import type { Op } from './linearizability.js'
+
+const VS = virtualServerId('sim-sessions')
+/** What a read returns when the session is gone: no write ever wrote it, so the checker flags it. */
+const LOST = '<session lost>'
+
+interface SimClient {
+  name: string
+  host: NodeId
+  /** The node process the client runs in: a restarted node is a new process, and the client died with the old one. */
+  node: MeshNode
+  client: SessionClient
+  sessionId: string | undefined
+  busy: boolean
+}
+
+export interface SessionSimStats {
+  sessionOps: number
+  sessionAcked: number
+  crashesDeferred: number
+}
+
+export class SimSessions {
+  readonly histories = new Map<string, Op[]>()
+  readonly stats: SessionSimStats = { sessionOps: 0, sessionAcked: 0, crashesDeferred: 0 }
+  private readonly clients: SimClient[] = []
+
+  constructor(
+    private readonly c: ServiceCluster,
+    private readonly rnd: Random,
+    private readonly nextOpId: () => number,
+    private readonly track: (p: Promise<unknown>) => void,
+    private readonly trace: (msg: string) => void,
+  ) {}
+
+  /** Starts `n` clients on random live nodes. */
+  start(n: number, live: NodeId[]): void {
+    for (let i = 1; i <= n; i++) {
+      const host = live[Math.floor(this.rnd() * live.length)]!
+      const node = this.c.nodes.get(host)!
+      this.clients.push({ name: `client${i}`, host, node, client: node.sessions({ virtualServer: VS, clientId: `client${i}` }), sessionId: undefined, busy: false })
+    }
+  }
+
+  /** One call from a random idle client: create its session if it has none, else patch, update or read. */
+  step(live: NodeId[], value: string): void {
+    const idle = this.clients.filter((cl) => !cl.busy)
+    if (idle.length === 0 || live.length === 0) return
+    const cl = idle[Math.floor(this.rnd() * idle.length)]!
+    this.rehost(cl, live)
+    const kinds = ['patch', 'patch', 'update', 'read', 'read'] as const
+    const kind = cl.sessionId === undefined ? 'create' : kinds[Math.floor(this.rnd() * kinds.length)]!
+    this.call(cl, kind, value)
+  }
+
+  /** After the storm: every client reads its session once more. */
+  finalReads(live: NodeId[]): void {
+    for (const cl of this.clients) {
+      if (cl.sessionId === undefined || cl.busy) continue
+      this.rehost(cl, live)
+      this.call(cl, 'read', '')
+    }
+  }
+
+  /**
+   * True when every client's sessions have a primary and all the backups they should have, each
+   * at the primary's epoch and versions. Memory-only copies survive `replicas - 1` failures at a
+   * time only if the cluster gets to re-copy in between; the simulation crashes a node only then.
+   */
+  replicated(replicas: number): boolean {
+    const nodes = [...this.c.nodes.values()]
+    const wanted = Math.min(replicas - 1, nodes.length - 1)
+    for (const cl of this.clients) {
+      if (cl.sessionId === undefined) continue
+      const leaders = nodes.filter((n) => n.sessionTable?.client(VS, cl.name)?.role === 'primary')
+      const lead = leaders.sort((x, y) => compareAuthority(y.sessionTable!.client(VS, cl.name)!, x.sessionTable!.client(VS, cl.name)!))[0]
+      if (!lead) return false
+      const e = lead.sessionTable!.client(VS, cl.name)!
+      if (e.backups.length !== wanted) return false
+      for (const id of e.sessions) {
+        const version = lead.sessionTable!.get(VS, id)?.obj.version
+        for (const b of e.backups) {
+          const copy = this.c.nodes.get(b)?.sessionTable
+          const be = copy?.client(VS, cl.name)
+          if (!be || be.epoch !== e.epoch || be.primary !== lead.nodeId || copy!.get(VS, id)?.obj.version !== version) return false
+        }
+      }
+    }
+    return true
+  }
+
+  /** Who holds what, for a failure message. */
+  describe(): string {
+    const out: string[] = []
+    for (const cl of this.clients) {
+      if (cl.sessionId === undefined) continue
+      for (const n of this.c.nodes.values()) {
+        const e = n.sessionTable?.client(VS, cl.name)
+        if (e) out.push(`${cl.name} on ${n.nodeId}: ${e.role} of ${e.primary} @${e.epoch} backups [${e.backups.join(', ')}] v${n.sessionTable!.get(VS, cl.sessionId)?.obj.version}`)
+      }
+    }
+    return out.join('\n')
+  }
+
+  private rehost(cl: SimClient, live: NodeId[]): void {
+    if (this.c.nodes.get(cl.host) === cl.node && live.includes(cl.host)) return
+    const host = live[Math.floor(this.rnd() * live.length)]!
+    this.trace(`${cl.name} moves from ${cl.host} to ${host}`)
+    const token = cl.client.token
+    cl.host = host
+    cl.node = this.c.nodes.get(host)!
+    cl.client = cl.node.sessions({ virtualServer: VS, clientId: cl.name, ...(token ? { token } : {}) })
+  }
+
+  private call(cl: SimClient, kind: 'create' | 'patch' | 'update' | 'read', value: string): void {
+    const op: Op = { id: this.nextOpId(), kind: kind === 'read' ? 'read' : 'write', value: kind === 'read' ? undefined : value, call: this.c.clock.now(), ret: undefined }
+    this.stats.sessionOps++
+    cl.busy = true
+    const client = cl.client
+    const sid = cl.sessionId
+    this.trace(`#${op.id} session ${kind} ${cl.name}/${sid ?? '-'} via ${cl.host} ${value}`)
+    const run = async () => {
+      try {
+        if (kind === 'create') {
+          cl.sessionId = await client.create({ v: value })
+          this.histories.set(cl.sessionId, [])
+        } else if (kind === 'read') op.value = (await client.get<{ v: string }>(sid!)).v
+        else if (kind === 'patch') await client.patch(sid!, [{ op: 'replace', path: ['v'], value }])
+        else await client.update<{ v: string }>(sid!, (d) => void (d.v = value), 3)
+        op.ret = this.c.clock.now()
+        if (kind !== 'read') this.stats.sessionAcked++
+        this.trace(`#${op.id} session ${kind} ${cl.name} ok${kind === 'read' ? ` -> ${op.value}` : ''}`)
+      } catch (err) {
+        this.trace(`#${op.id} session ${kind} ${cl.name} failed: ${(err as Error).message}`)
+        if (kind === 'create') return // no session id: nothing to check against
+        if (kind === 'read') {
+          if ((err as DomainMeshError).code !== 'SESSION_NOT_FOUND') return // a failed read tells nothing
+          op.value = LOST
+          op.ret = this.c.clock.now()
+        }
+      } finally {
+        cl.busy = false
+      }
+      this.histories.get(cl.sessionId!)!.push(op)
+    }
+    this.track(run())
+  }
+}

@@ -53,11 +53,14 @@ describe('damaged storage', () => {
       const entries = Array.from({ length: 5 }, (_, i) => ({ seq: i + 1, epoch: 1, vs: 'shop', key: `k${i}`, change: { kind: 'put' as const, value: { i, pad: 'x'.repeat(100) } } }))
       for (const e of entries) state.apply(e)
       await p.append(entries)
+      await storage.close() // the segment reaches its own file at the latest on close
       const segDir = join(dir, 'dom', '3', 'seg')
       const file = join(segDir, (await readdir(segDir))[0]!)
       await truncate(file, Math.floor((await stat(file)).size / 2))
-      await expect(new DomainPersistence(storage, 3, 1 << 20).load()).rejects.toThrow(CorruptReplicaError)
-      await expect(new DomainPersistence(storage, 3, 1 << 20).load()).rejects.toThrow(/checksum/)
+      const reopened = await FileStorage.open(dir)
+      await expect(new DomainPersistence(reopened, 3, 1 << 20).load()).rejects.toThrow(CorruptReplicaError)
+      await expect(new DomainPersistence(reopened, 3, 1 << 20).load()).rejects.toThrow(/checksum/)
+      await reopened.close()
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

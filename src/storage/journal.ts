@@ -1,0 +1,71 @@
+/**
+ * The write-ahead journal of FileStorage: one append-only file. A commit appends one record and
+ * calls fdatasync once, however many batches (from however many domains) it carries; that single
+ * sync is what makes a write durable. Records are `[length u32][crc32 u32][payload]`, so a record
+ * torn by a crash is recognised and cut off when the journal is read back.
+ */
+import { open, type FileHandle } from 'node:fs/promises'
+import { crc32 } from './checksum.js'
+
+const HEADER = 8
+
+export class Journal {
+  private size: number
+
+  private constructor(
+    private readonly fh: FileHandle,
+    size: number,
+  ) {
+    this.size = size
+  }
+
+  /** Opens (or creates) the journal and returns the intact records in it, oldest first. */
+  static async open(path: string): Promise<{ journal: Journal; records: Uint8Array[] }> {
+    const fh = await open(path, 'a+')
+    const bytes = new Uint8Array(await fh.readFile())
+    const records: Uint8Array[] = []
+    let at = 0
+    while (at + HEADER <= bytes.length) {
+      const view = new DataView(bytes.buffer, bytes.byteOffset + at, HEADER)
+      const len = view.getUint32(0)
+      const sum = view.getUint32(4)
+      if (at + HEADER + len > bytes.length) break // torn: the crash came mid-append
+      const payload = bytes.subarray(at + HEADER, at + HEADER + len)
+      if (crc32(payload) !== sum) break // garbled: nothing after it can be trusted
+      records.push(payload)
+      at += HEADER + len
+    }
+    if (at < bytes.length) {
+      await fh.truncate(at)
+      await fh.datasync()
+    }
+    return { journal: new Journal(fh, at), records }
+  }
+
+  get bytes(): number {
+    return this.size
+  }
+
+  /** Appends one record and makes it durable. */
+  async append(payload: Uint8Array): Promise<void> {
+    const rec = new Uint8Array(HEADER + payload.length)
+    const view = new DataView(rec.buffer)
+    view.setUint32(0, payload.length)
+    view.setUint32(4, crc32(payload))
+    rec.set(payload, HEADER)
+    await this.fh.write(rec)
+    await this.fh.datasync()
+    this.size += rec.length
+  }
+
+  /** Empties the journal once everything in it is durable elsewhere. */
+  async reset(): Promise<void> {
+    await this.fh.truncate(0)
+    await this.fh.datasync()
+    this.size = 0
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close()
+  }
+}

@@ -149,7 +149,8 @@ export class Messenger {
     box.push(env)
     if (!this.flushScheduled) {
       this.flushScheduled = true
-      queueMicrotask(() => this.flush())
+      const defer = this.opts.clock.defer?.bind(this.opts.clock) ?? queueMicrotask
+      defer(() => this.flush())
     }
   }
 

@@ -10,6 +10,12 @@ export interface Clock {
   now(): number
   setTimeout(fn: () => void, ms: number): TimerHandle
   clearTimeout(handle: TimerHandle): void
+  /**
+   * Runs `fn` once the work already queued is done: after the current I/O phase with real time
+   * (so everything the incoming frames of one phase produce leaves in one frame per peer), and as
+   * a microtask with fake time (so simulations stay ordered). Default: a microtask.
+   */
+  defer?(fn: () => void): void
 }
 
 export class RealClock implements Clock {
@@ -17,6 +23,11 @@ export class RealClock implements Clock {
   private nextId = 1
   now(): number {
     return Date.now()
+  }
+  defer(fn: () => void): void {
+    // setImmediate where there is one (Node); browsers batch per task with a resolved promise.
+    if (typeof globalThis.setImmediate === 'function') globalThis.setImmediate(fn)
+    else queueMicrotask(fn)
   }
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.nextId++

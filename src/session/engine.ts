@@ -91,6 +91,7 @@ export class SessionEngine implements Engine {
           return e && e.role === 'backup' && e.primary === req.fromNode && e.epoch === epoch ? [] : [i]
         }),
       })),
+      find: method(v.object({ vs: Vs, clientId: v.string(), sessionId: Sid }), (b) => this.onFind(b.vs, b.clientId, b.sessionId)),
       leads: method(v.object({ clients: v.pipe(v.array(v.object({ vs: Vs, clientId: v.string(), epoch: v.number() })), v.maxLength(100_000)) }), (b, req) => this.onLeads(req.fromNode, b.clients)),
     })
     this.sweep()
@@ -160,6 +161,22 @@ export class SessionEngine implements Engine {
     }
   }
 
+  /** Asks every up node for a copy of the session (held, or waiting to be handed over); adopts the newest. */
+  private async pull(e: ClientEntry, sessionId: string): Promise<boolean> {
+    const answers = await Promise.allSettled(this.ctx.upNodes().map((n) => this.ctx.request(n, 'find', { vs: e.vs, clientId: e.clientId, sessionId }, 1000) as Promise<{ record?: WireRecord }>))
+    const found = answers.flatMap((a) => (a.status === 'fulfilled' && a.value.record ? [a.value.record] : [])).sort((a, b) => b.version - a.version)[0]
+    if (!found) return false
+    await this.onAdopt(e.vs, e.clientId, [found], MAX_HOPS)
+    return true
+  }
+
+  private onFind(vs: string, clientId: string, sessionId: string): { record?: WireRecord } {
+    const rec = this.table.get(vs, sessionId)
+    if (rec && rec.clientId === clientId) return { record: toWire(rec) }
+    const waiting = this.handoffs.get(`${vs}\u0000${clientId}`)?.put.find((r) => r.sessionId === sessionId)
+    return waiting ? { record: waiting } : {}
+  }
+
   private async onAdopt(vs: string, clientId: string, put: WireRecord[], hops: number): Promise<{ adopted: number }> {
     const e = this.table.client(vs, clientId)
     if (e && e.role !== 'primary' && hops < MAX_HOPS) return this.ctx.request(e.primary, 'adopt', { vs, clientId, put, hops: hops + 1 }, 1000) as Promise<{ adopted: number }>
@@ -225,7 +242,14 @@ export class SessionEngine implements Engine {
     const r = route({ self: this.ctx.self, entry, token, live: new Set(this.ctx.liveNodes()), mayForward: hops < MAX_HOPS, isCreate: name === 'create' })
     switch (r.kind) {
       case 'serve':
-        return this.reply(entry!, await op(entry!))
+        try {
+          return this.reply(entry!, await op(entry!))
+        } catch (err) {
+          // A session started by another line of primaries may still be on its way here (see
+          // `handOff`): fetch it from whoever holds it, then answer.
+          if ((err as DomainMeshError).code !== 'SESSION_NOT_FOUND' || !sessionId || !(await this.pull(entry!, sessionId))) throw err
+          return this.reply(entry!, await op(entry!))
+        }
       case 'create':
         return this.reply(this.newClient(vs, clientId), await op(this.table.client(vs, clientId)!))
       case 'forward':

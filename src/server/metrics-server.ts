@@ -47,9 +47,12 @@ export async function startMetricsServer(node: MeshNode, port: number, host = '1
   const server: Server = createServer((req, res) => {
     try {
       if (req.url === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheusText(node.metrics()))
+        const mem = process.memoryUsage()
+        const processLines = `# HELP process_resident_memory_bytes Resident memory of this process.\n# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes ${mem.rss}\n# HELP nodejs_heap_used_bytes V8 heap in use.\n# TYPE nodejs_heap_used_bytes gauge\nnodejs_heap_used_bytes ${mem.heapUsed}\n`
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheusText(node.metrics()) + processLines)
       } else if (req.url === '/metrics.json') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(node.metrics()))
+        const mem = process.memoryUsage()
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...node.metrics(), process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed } }))
       } else if (req.url === '/health') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(node.health()))
       } else {

@@ -32,7 +32,11 @@ describe('node metrics', () => {
     const text = await (await fetch(`${server.url}/metrics`)).text()
     expect(text).toContain('# TYPE domainmesh_domains_primary gauge')
     expect(text).toMatch(/domainmesh_peers\{node="a"\} 1/)
-    expect(text).toBe(prometheusText(c.node('a').metrics()))
+    expect(text.startsWith(prometheusText(c.node('a').metrics()))).toBe(true)
+    expect(text).toMatch(/^process_resident_memory_bytes \d+$/m)
+    const json = (await (await fetch(`${server.url}/metrics.json`)).json()) as { objects: number; process: { rssBytes: number } }
+    expect(json.objects).toBe(c.node('a').metrics().objects)
+    expect(json.process.rssBytes).toBeGreaterThan(1_000_000)
     expect(await (await fetch(`${server.url}/health`)).json()).toMatchObject({ safe: true })
     expect((await fetch(`${server.url}/nope`)).status).toBe(404)
   })

@@ -15,7 +15,7 @@ export interface PeerProcess {
 }
 
 export async function spawnPeer(name: string, dataDir: string, topologyUrl: string, secret: string): Promise<PeerProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, 'node', '--topology', topologyUrl, '--data', dataDir, '--node-id', name, '--cluster', 'it', '--metrics-port', '0'], {
+  const proc = spawn(process.execPath, [...(process.env.DM_PEER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.DM_PEER_PROF] : []), '--import', 'tsx', CLI, 'node', '--topology', topologyUrl, '--data', dataDir, '--node-id', name, '--cluster', 'it', '--metrics-port', '0'], {
     env: { ...process.env, DOMAINMESH_SECRET: secret },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,0 +1,79 @@
+/**
+ * A benchmark cluster: the topology service in this process, two peers as separate processes
+ * (the CLI, files on disk), and this process as the third node, which drives the load. Every
+ * link is a real WebRTC data channel (node-datachannel).
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { clusterId, nodeId } from '../src/ids.js'
+import { FileStorage, nodeTopologyConnector, startTopologyServer, type TopologyServer } from '../src/node.js'
+import { MeshNode } from '../src/node/mesh-node.js'
+import { WebRtcTransport } from '../src/transport/webrtc.js'
+import { RealClock } from '../src/util/clock.js'
+import { spawnPeer, type PeerProcess } from '../test/helpers/processes.js'
+
+const SECRET = 'bench-secret-0123'
+
+export interface BenchCluster {
+  driver: MeshNode
+  peers: PeerProcess[]
+  server: TopologyServer
+  /** Frame bytes every node has sent so far. */
+  bytesOut(): Promise<number>
+  /** kill -9 of a peer process, and its restart on the same data folder. */
+  kill(name: string): Promise<void>
+  restart(name: string): Promise<void>
+  /** Resolves when every domain has all its owners again. */
+  settled(): Promise<void>
+  close(): Promise<void>
+}
+
+export async function startCluster(replicas: number, domainCount = 64, healDelayMs = 2000): Promise<BenchCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'dm-bench-'))
+  const server = await startTopologyServer({ clusterId: 'it', secret: SECRET, settings: { domainCount, replicas }, healDelayMs, heartbeatMs: 500 })
+  const peers = await Promise.all(['p1', 'p2'].map((n) => spawnPeer(n, join(dir, n), server.url, SECRET)))
+  const clock = new RealClock()
+  const driver = new MeshNode({
+    clusterId: clusterId('it'),
+    nodeId: nodeId('driver'),
+    transport: new WebRtcTransport({ iceServers: [], clock }),
+    storage: await FileStorage.open(join(dir, 'driver')),
+    clock,
+    topology: { connect: nodeTopologyConnector(server.url), secret: SECRET },
+  })
+  await driver.start()
+  const settled = async () => {
+    const deadline = Date.now() + 120_000
+    for (;;) {
+      const view = driver.topology.view()
+      const owners = Object.values(view.owners ?? {})
+      const up = view.members.filter((m) => m.status === 'up').length
+      if (driver.transport.peers().length === 2 && up === 3 && owners.length === domainCount && owners.every((o) => o.length === replicas) && driver.health().safe) return
+      if (Date.now() > deadline) throw new Error(`cluster did not settle: ${JSON.stringify(driver.health())}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  await settled()
+  return {
+    settled,
+    kill: async (name) => {
+      const i = peers.findIndex((p) => p.name === name)
+      await peers[i]!.kill('SIGKILL')
+    },
+    restart: async (name) => {
+      const i = peers.findIndex((p) => p.name === name)
+      peers[i] = await spawnPeer(name, join(dir, name), server.url, SECRET)
+    },
+    driver,
+    peers,
+    server,
+    bytesOut: async () => driver.metrics().bytesOut + (await Promise.all(peers.map((p) => p.metrics()))).reduce((n, m) => n + (m.bytesOut as number), 0),
+    close: async () => {
+      await driver.close()
+      await Promise.all(peers.map((p) => p.kill('SIGTERM')))
+      await server.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}

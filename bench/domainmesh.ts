@@ -1,0 +1,68 @@
+/**
+ * domainmesh under the benchmark workload: 1,000 objects of 20 fields; each operation changes one
+ * field of one object (a one-leaf Immer patch). A write is counted when its acknowledgement
+ * arrives, which the primary sends once every in-sync owner holds it (with `replicas` 3 on three
+ * nodes: every node).
+ */
+import { performance } from 'node:perf_hooks'
+import type { Store } from '../src/state/store.js'
+import type { BenchCluster } from './cluster.js'
+import { percentile } from './stats.js'
+
+export const OBJECTS = 1000
+export const FIELDS = 20
+const VS = 'bench'
+
+export interface LoadResult {
+  opsPerSec: number
+  p50: number
+  p99: number
+  bytesPerOp: number
+}
+
+export async function prepare(c: BenchCluster): Promise<Store> {
+  const store = c.driver.store(VS)
+  const fields = Object.fromEntries(Array.from({ length: FIELDS }, (_, f) => [`f${f}`, 0]))
+  const queue = Array.from({ length: OBJECTS }, (_, i) => i)
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) await store.put(`o${i}`, { ...fields })
+  }))
+  return store
+}
+
+/** `ops` one-field patches from `writers` concurrent loops, as fast as acknowledgements allow. */
+export async function load(c: BenchCluster, store: Store, ops: number, writers: number, base = 0): Promise<LoadResult> {
+  const latencies: number[] = []
+  let next = 0
+  const bytes0 = await c.bytesOut()
+  const start = performance.now()
+  await Promise.all(
+    Array.from({ length: writers }, async () => {
+      for (let op = next++; op < ops; op = next++) {
+        const n = base + op
+        const t = performance.now()
+        await store.patch(`o${n % OBJECTS}`, [{ op: 'replace', path: [`f${Math.floor(n / OBJECTS) % FIELDS}`], value: n }])
+        latencies.push(performance.now() - t)
+      }
+    }),
+  )
+  const seconds = (performance.now() - start) / 1000
+  const bytes = (await c.bytesOut()) - bytes0
+  latencies.sort((a, b) => a - b)
+  return { opsPerSec: ops / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), bytesPerOp: bytes / ops }
+}
+
+/** One write every `gapMs` (low load): the latency of a write when nothing else is queued. */
+export async function paced(store: Store, ops: number, gapMs: number, base = 0): Promise<{ p50: number; p99: number }> {
+  const latencies: number[] = []
+  for (let op = 0; op < ops; op++) {
+    const n = base + op
+    const t = performance.now()
+    await store.patch(`o${n % OBJECTS}`, [{ op: 'replace', path: [`f${Math.floor(n / OBJECTS) % FIELDS}`], value: -n }])
+    const took = performance.now() - t
+    latencies.push(took)
+    if (took < gapMs) await new Promise((r) => setTimeout(r, gapMs - took))
+  }
+  latencies.sort((a, b) => a - b)
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) }
+}

@@ -1,0 +1,66 @@
+/** The Markdown table of a benchmark run: every figure next to its target, with ratios. */
+import { cell, fmt, type Figure } from './stats.js'
+
+export interface Meta {
+  date: string
+  runs: number
+  ops: number
+  automergeOps: number
+  singleWriterOps: number
+  pacedOps: number
+  healObjects: number
+  node: string
+}
+
+export function renderReport(r: Record<string, Figure>, meta: Meta): string {
+  const f = (k: string): Figure => r[k] ?? { median: NaN, min: NaN, max: NaN, runs: [] }
+  const med = (k: string) => f(k).median
+  const ms = (k: string) => cell(f(k), 2)
+  const verdict = (ok: boolean) => (ok ? 'met' : '**not met**')
+  const rows: string[][] = [
+    ['**The limit**', '', ''],
+    ['raw data channel: 1 KiB messages/s', cell(f('rawMsgsPerSec')), ''],
+    ['raw data channel: MB/s with 64 KiB messages', cell(f('rawMBPerSec'), 1), ''],
+    ['**Throughput**: one-field changes/s until every replica holds them, 16 writers', '', ''],
+    ['domainmesh, replicas 3 (all three nodes hold everything)', `${cell(f('dm.r3.w16.opsPerSec'))} — ${fmt((med('dm.r3.w16.opsPerSec') / med('rawMsgsPerSec')) * 100, 1)} % of the raw message rate`, `≥ 15,000: ${verdict(med('dm.r3.w16.opsPerSec') >= 15_000)}`],
+    ['domainmesh, replicas 2', cell(f('dm.r2.w16.opsPerSec')), ''],
+    ['Yjs + y-webrtc (3 processes)', `${cell(f('yjs.opsPerSec'))} — ${fmt(med('yjs.opsPerSec') / med('dm.r3.w16.opsPerSec'), 2)}× domainmesh`, ''],
+    [`automerge-repo (3 repos, MessageChannel; ${meta.automergeOps.toLocaleString('en-US')} changes per run)`, `${cell(f('automerge.opsPerSec'))} — ${fmt(med('automerge.opsPerSec') / med('dm.r3.w16.opsPerSec'), 2)}× domainmesh`, ''],
+    ['domainmesh, one writer, replicas 3 / 2', `${cell(f('dm.r3.w1.opsPerSec'))} / ${cell(f('dm.r2.w1.opsPerSec'))}`, ''],
+    ['**Latency under full load** (ms)', 'p50 / p99', ''],
+    ['domainmesh, replicas 3, 16 writers (commit: every replica has it)', `${ms('dm.r3.w16.p50')} / ${ms('dm.r3.w16.p99')}`, `p99 ≤ 50: ${verdict(med('dm.r3.w16.p99') <= 50)}`],
+    ['domainmesh, replicas 2, 16 writers', `${ms('dm.r2.w16.p50')} / ${ms('dm.r2.w16.p99')}`, ''],
+    ['Yjs (one-way: writer to each other peer)', `${ms('yjs.p50')} / ${ms('yjs.p99')}`, ''],
+    ['automerge-repo (one-way)', `${ms('automerge.p50')} / ${ms('automerge.p99')}`, ''],
+    ['**Latency at low load**: one change every 5 ms (ms)', 'p50 / p99', ''],
+    ['domainmesh, replicas 3 (commit round trip, not one-way)', `${ms('dm.r3.low.p50')} / ${ms('dm.r3.low.p99')}`, `p50 ≤ 0.6, p99 ≤ 2: ${verdict(med('dm.r3.low.p50') <= 0.6 && med('dm.r3.low.p99') <= 2)}`],
+    ['domainmesh, replicas 2 (commit round trip)', `${ms('dm.r2.low.p50')} / ${ms('dm.r2.low.p99')}`, ''],
+    ['Yjs (one-way)', `${ms('yjs.low.p50')} / ${ms('yjs.low.p99')}`, ''],
+    ['automerge-repo (one-way)', `${ms('automerge.low.p50')} / ${ms('automerge.low.p99')}`, ''],
+    ['**Bytes**', '', ''],
+    ['per change under full load, all nodes, all messages: domainmesh replicas 3', cell(f('dm.r3.w16.bytesPerOp')), `≤ 150: ${verdict(med('dm.r3.w16.bytesPerOp') <= 150)}`],
+    ['… Yjs / automerge-repo', `${cell(f('yjs.bytesPerOp'))} / ${cell(f('automerge.bytesPerOp'))}`, ''],
+    [`one-leaf change to a ${fmt(med('bytes.bigObjectJson') / 1000)} KB object: domainmesh patch, all nodes, replicas 3`, fmt(med('bytes.dm.patch')), ''],
+    ['… the same change as a whole-object put', fmt(med('bytes.dm.put')), ''],
+    ['… as a Yjs update / an Automerge change (payload, once)', `${fmt(med('bytes.yjs.update'))} / ${fmt(med('bytes.automerge.change'))}`, ''],
+    ['**Failover and healing**', '', ''],
+    ['failover: kill -9 of a primary → first acknowledged write to its domain (ms)', cell(f('failoverMs')), `≤ 500: ${verdict(med('failoverMs') <= 500)}`],
+    [`healing ${meta.healObjects.toLocaleString('en-US')} objects in 64 domains: full replication restored after the heal delay (ms)`, fmt(med('heal.copyMs')), ''],
+    ['… longest lock of one domain (ms)', fmt(med('heal.maxLockMs'), 1), `≤ 2 × copy / 64 = ${fmt((2 * med('heal.copyMs')) / 64, 1)}: ${verdict(med('heal.maxLockMs') <= (2 * med('heal.copyMs')) / 64)}`],
+    ['… p99 of writes to other domains, before → during (ms)', `${fmt(med('heal.p99BeforeMs'), 2)} → ${fmt(med('heal.p99DuringMs'), 2)}`, `within 1.5×: ${verdict(med('heal.p99DuringMs') <= 1.5 * med('heal.p99BeforeMs'))}`],
+    ['**Memory** per 100,000 objects held (resident memory growth of a peer process)', fmt(med('mem.bytesPer100k') / 1e6, 1) + ' MB', `≤ 2× JSON (${fmt((2 * med('mem.jsonBytesPer100k')) / 1e6, 1)} MB): ${verdict(med('mem.bytesPer100k') <= 2 * med('mem.jsonBytesPer100k'))}`],
+  ]
+  return `# domainmesh benchmark
+
+${meta.date} · Node ${meta.node} · ${meta.runs} runs per timed figure: median (min–max) · the workload: ${meta.ops.toLocaleString('en-US')} one-field changes per run (${meta.singleWriterOps.toLocaleString('en-US')} with one writer) on 1,000 objects × 20 fields · every system on the same machine in one run
+
+| figure | value | target |
+|---|---|---|
+${rows.map((row) => `| ${row.join(' | ')} |`).join('\n')}
+
+* domainmesh: three nodes, this process and two peer processes (\`domainmesh node\`, files on disk), WebRTC over loopback (node-datachannel). A change counts when its acknowledgement arrives: the primary sends it once every in-sync owner holds the write on disk, so the latency is a full round trip, not one-way.
+* Yjs: three processes in one y-webrtc room, simple-peer over webrtc-polyfill (node-datachannel, the same stack). A change counts when both other peers have it; latency is one-way (writer's send to arrival, same clock).
+* automerge-repo: three repos in one process, joined by its MessageChannel adapter (it ships no WebRTC adapter for Node).
+* Bytes: domainmesh counts its frame bytes (before DTLS/SCTP); Yjs the bytes given to the data channels; automerge-repo the sync payloads posted.
+`
+}

@@ -1,0 +1,127 @@
+/**
+ * npm run bench [-- --runs N --ops N --objects N]
+ * One run on this machine: the raw data channel, domainmesh on three nodes (this process and two
+ * peer processes, WebRTC over loopback), Yjs + y-webrtc on three processes, automerge-repo, then
+ * failover, healing and memory. Writes bench/results/latest.md and latest.json. Each timed figure
+ * is the median of N runs (default 5) with min and max.
+ */
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { AutomergeCluster } from './automerge.js'
+import { startCluster } from './cluster.js'
+import { FIELDS, OBJECTS, load, paced, prepare } from './domainmesh.js'
+import { failover } from './failover.js'
+import { healing } from './healing.js'
+import { rawLimitIsolated } from './raw.js'
+import { renderReport } from './report.js'
+import { figure, fmt, type Figure } from './stats.js'
+import { automergeChangeBytes, domainmeshBytes, yjsUpdateBytes } from './wire-bytes.js'
+import { YjsCluster, type CrdtResult } from './yjs.js'
+
+const { values } = parseArgs({ options: { runs: { type: 'string' }, ops: { type: 'string' }, objects: { type: 'string' } } })
+const RUNS = Number(values.runs ?? 5)
+const OPS = Number(values.ops ?? 20_000)
+const HEAL_OBJECTS = Number(values.objects ?? 100_000)
+const AUTOMERGE_OPS = Math.min(OPS, 2000)
+const SINGLE_OPS = Math.min(OPS, 5000)
+const PACED_OPS = 400
+const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`)
+const results: Record<string, Figure> = {}
+const put = (key: string, runs: number[]) => (results[key] = figure(runs))
+const line = (r: CrdtResult) => `${fmt(r.opsPerSec)} changes/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, ${fmt(r.bytesPerOp)} B/change`
+
+log(`raw node-datachannel limit, ${RUNS} runs`)
+const raw = []
+for (let i = 0; i < RUNS; i++) raw.push(await rawLimitIsolated())
+put('rawMsgsPerSec', raw.map((r) => r.msgsPerSec))
+put('rawMBPerSec', raw.map((r) => r.mbPerSec))
+
+let base = 0
+for (const replicas of [3, 2]) {
+  log(`domainmesh, replicas ${replicas}: starting 3 nodes`)
+  const c = await startCluster(replicas)
+  const store = await prepare(c)
+  for (const writers of [16, 1]) {
+    const ops = writers === 1 ? SINGLE_OPS : OPS
+    const runs = []
+    for (let i = 0; i < RUNS; i++) {
+      runs.push(await load(c, store, ops, writers, base))
+      base += ops
+      log(`replicas ${replicas}, ${writers} writer(s): ${line(runs.at(-1)!)}`)
+    }
+    const key = `dm.r${replicas}.w${writers}`
+    put(`${key}.opsPerSec`, runs.map((r) => r.opsPerSec))
+    put(`${key}.p50`, runs.map((r) => r.p50))
+    put(`${key}.p99`, runs.map((r) => r.p99))
+    put(`${key}.bytesPerOp`, runs.map((r) => r.bytesPerOp))
+  }
+  const low = []
+  for (let i = 0; i < RUNS; i++) low.push(await paced(store, PACED_OPS, 5, (base += PACED_OPS)))
+  put(`dm.r${replicas}.low.p50`, low.map((r) => r.p50))
+  put(`dm.r${replicas}.low.p99`, low.map((r) => r.p99))
+  log(`replicas ${replicas}, one write every 5 ms: p50 ${fmt(results[`dm.r${replicas}.low.p50`]!.median, 2)} ms`)
+  if (replicas === 3) {
+    const bytes = await domainmeshBytes(c)
+    put('bytes.dm.patch', [bytes.patch])
+    put('bytes.dm.put', [bytes.put])
+    put('bytes.bigObjectJson', [bytes.jsonBytes])
+  } else {
+    const times = []
+    for (let i = 0; i < RUNS; i++) {
+      const victim = i % 2 === 0 ? 'p1' : 'p2'
+      times.push(await failover(c, store, victim))
+      log(`failover after kill -9 of ${victim}: ${fmt(times.at(-1)!)} ms`)
+      await c.restart(victim)
+      await c.settled()
+    }
+    put('failoverMs', times)
+  }
+  await c.close()
+}
+
+async function crdt(name: string, start: () => Promise<{ run: YjsCluster['run']; close: () => void | Promise<void> }>, ops: number): Promise<void> {
+  log(`${name}: starting`)
+  const sys = await start()
+  const fast = []
+  const low = []
+  let b = 0
+  for (let i = 0; i < RUNS; i++) {
+    fast.push(await sys.run(ops, b, OBJECTS, FIELDS))
+    b += ops
+    log(`${name}: ${line(fast.at(-1)!)}`)
+  }
+  for (let i = 0; i < RUNS; i++) {
+    low.push(await sys.run(PACED_OPS / 2, b, OBJECTS, FIELDS, 5))
+    b += PACED_OPS / 2
+  }
+  for (const [k, f] of [['opsPerSec', (r: CrdtResult) => r.opsPerSec], ['p50', (r: CrdtResult) => r.p50], ['p99', (r: CrdtResult) => r.p99], ['bytesPerOp', (r: CrdtResult) => r.bytesPerOp]] as const) put(`${name}.${k}`, fast.map(f))
+  put(`${name}.low.p50`, low.map((r) => r.p50))
+  put(`${name}.low.p99`, low.map((r) => r.p99))
+  await sys.close()
+}
+await crdt('yjs', () => YjsCluster.start(OBJECTS, FIELDS), OPS)
+await crdt('automerge', () => AutomergeCluster.start(OBJECTS, FIELDS), AUTOMERGE_OPS)
+put('bytes.yjs.update', [yjsUpdateBytes()])
+put('bytes.automerge.change', [automergeChangeBytes()])
+
+log(`healing and memory: ${HEAL_OBJECTS.toLocaleString('en-US')} objects, replicas 2`)
+{
+  const c = await startCluster(2, 64, 2000)
+  const h = await healing(c, HEAL_OBJECTS, 2000)
+  log(`healing: copied in ${fmt(h.copyMs)} ms, longest lock ${fmt(h.maxLockMs, 1)} ms, p99 ${fmt(h.p99BeforeMs, 2)} → ${fmt(h.p99DuringMs, 2)} ms`)
+  put('heal.copyMs', [h.copyMs])
+  put('heal.maxLockMs', [h.maxLockMs])
+  put('heal.p99BeforeMs', [h.p99BeforeMs])
+  put('heal.p99DuringMs', [h.p99DuringMs])
+  put('mem.bytesPer100k', [h.memoryBytesPer100k])
+  put('mem.jsonBytesPer100k', [h.jsonBytesPer100k])
+  await c.close()
+}
+
+const meta = { date: new Date().toISOString(), runs: RUNS, ops: OPS, automergeOps: AUTOMERGE_OPS, singleWriterOps: SINGLE_OPS, pacedOps: PACED_OPS, healObjects: HEAL_OBJECTS, node: process.version }
+const md = renderReport(results, meta)
+await writeFile(join(import.meta.dirname, 'results', 'latest.md'), md)
+await writeFile(join(import.meta.dirname, 'results', 'latest.json'), `${JSON.stringify({ ...meta, results }, null, 2)}\n`)
+console.log(md)
+process.exit(0)

@@ -22,6 +22,8 @@ const SEQ_DIGITS = 15
 const pad = (n: number): string => String(n).padStart(SEQ_DIGITS, '0')
 const domKey = (d: number): string[] => ['dom', String(d)]
 
+const MANY_SEGMENTS = 32
+
 export class DomainPersistence {
   private segments: string[][] = []
   private segmentBytes = 0
@@ -84,9 +86,15 @@ export class DomainPersistence {
     this.segmentBytes += bytes.byteLength
   }
 
-  /** Compacting once the segments outgrow the snapshot keeps the write cost of snapshots at most 2x. */
+  /**
+   * Compacting once the segments outgrow the snapshot keeps the write cost of snapshots at most
+   * 2x. A small domain also compacts once it has many segments and they are an eighth of its
+   * snapshot: each segment is a key, and thousands of tiny keys cost more to keep (a file each, in
+   * Node) than rewriting a small snapshot now and then.
+   */
   needsCompaction(): boolean {
-    return this.segmentBytes > Math.max(this.compactBytes, this.snapshotBytes)
+    if (this.segmentBytes > Math.max(this.compactBytes, this.snapshotBytes)) return true
+    return this.segments.length >= MANY_SEGMENTS && this.segmentBytes * 8 > this.snapshotBytes
   }
 
   /** Replaces snapshot and segments by a snapshot of `state` (which must include every appended entry). */

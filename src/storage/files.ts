@@ -48,6 +48,8 @@ export class FileStorage implements Storage {
   private readonly dirsMade = new Set<string>()
   /** Committed puts (a value) and deletes (undefined) whose files are not written yet, by path. */
   private readonly pending = new Map<string, { key: string[]; value: Uint8Array | undefined }>()
+  /** Key files that exist on disk: deleting a key that never reached its file costs no syscall. */
+  private readonly onDisk = new Set<string>()
   private writingBehind: Promise<void> | undefined
   private writeBehindError: unknown
 
@@ -62,8 +64,13 @@ export class FileStorage implements Storage {
     await removeTempFiles(root)
     const { journal, records } = await Journal.open(join(root, JOURNAL))
     const st = new FileStorage(root, journal, opts.checkpointBytes ?? 16 << 20)
-    // Whatever the journal holds may not have reached the files before a crash: apply it again.
-    for (const rec of records) await st.apply(decodeValue(rec) as JournalOp[])
+    const existing: string[][] = []
+    await collect(root, [], existing)
+    for (const key of existing) st.onDisk.add(st.pathOf(key))
+    // Whatever the journal holds may not have reached the files before a crash: fold it into
+    // `pending` (the last write of each key wins) and write that out, rather than replaying
+    // every segment a compaction deleted later anyway.
+    for (const rec of records) await st.stage(decodeValue(rec) as JournalOp[])
     if (records.length > 0) await st.checkpoint()
     return st
   }
@@ -156,18 +163,28 @@ export class FileStorage implements Storage {
       // removing a range first writes what is pending, so the files are in order before it goes.
       for (const w of group) {
         try {
-          for (const op of w.ops) {
-            if (op[0] === 'r') {
-              await this.drain()
-              await this.apply([op])
-            } else this.pending.set(this.pathOf(op[1]), { key: op[1], value: op[0] === 'p' ? op[2] : undefined })
-          }
+          await this.stage(w.ops)
           w.done()
         } catch (err) {
           w.done(new StorageError(`cannot write files in ${this.root}: ${(err as Error).message}`))
         }
       }
       if (this.journal.bytes >= this.checkpointBytes) await this.checkpoint()
+    }
+  }
+
+  /** Makes committed ops visible: puts and deletes in `pending`, a range removal on disk at once. */
+  private async stage(ops: readonly JournalOp[]): Promise<void> {
+    for (const op of ops) {
+      if (op[0] === 'r') {
+        await this.drain()
+        await this.apply([op])
+      } else {
+        const path = this.pathOf(op[1])
+        // A key written and deleted between two checkpoints never touches the disk.
+        if (op[0] === 'd' && !this.onDisk.has(path)) this.pending.delete(path)
+        else this.pending.set(path, { key: op[1], value: op[0] === 'p' ? op[2] : undefined })
+      }
     }
   }
 
@@ -182,22 +199,29 @@ export class FileStorage implements Storage {
           this.unsynced.add(dirname(dir))
         }
         await writeFileAtomically(path, op[2])
+        this.onDisk.add(path)
         this.unsynced.add(path)
         this.unsynced.add(dir)
       } else if (op[0] === 'd') {
-        await unlink(this.pathOf(op[1])).catch((err) => {
+        const path = this.pathOf(op[1])
+        if (!this.onDisk.has(path)) continue
+        await unlink(path).catch((err) => {
           if (!isNotFound(err)) throw err
         })
-        this.unsynced.add(dirname(this.pathOf(op[1])))
+        this.onDisk.delete(path)
+        this.unsynced.add(dirname(path))
       } else if (op[1].length === 0) {
         for (const name of await readdir(this.root)) if (name !== JOURNAL) await rm(join(this.root, name), { recursive: true, force: true })
         this.dirsMade.clear()
+        this.onDisk.clear()
         this.unsynced.add(this.root)
       } else {
         await rm(this.pathOf(op[1]), { force: true })
         const dir = join(this.root, ...op[1].map(encodeSegment))
         await rm(dir, { recursive: true, force: true })
         for (const d of [...this.dirsMade]) if (d === dir || d.startsWith(`${dir}/`)) this.dirsMade.delete(d)
+        this.onDisk.delete(this.pathOf(op[1]))
+        for (const f of [...this.onDisk]) if (f.startsWith(`${dir}/`)) this.onDisk.delete(f)
         this.unsynced.add(dirname(dir))
       }
     }
@@ -208,10 +232,11 @@ export class FileStorage implements Storage {
     this.writingBehind = (async () => {
       try {
         while (this.pending.size > 0) {
-          for (const [path, p] of [...this.pending]) {
+          // Sixteen at a time: the file system calls run on libuv's thread pool.
+          await inChunks([...this.pending], 16, async ([path, p]) => {
             await this.apply(p.value ? [['p', p.key, p.value]] : [['d', p.key]])
             if (this.pending.get(path) === p) this.pending.delete(path)
-          }
+          })
         }
       } catch (err) {
         // Kept in memory and in the journal; reported by the next checkpoint or close.
@@ -234,7 +259,7 @@ export class FileStorage implements Storage {
   /** Makes every file written since the last checkpoint durable on its own, then empties the journal. */
   private async checkpoint(): Promise<void> {
     await this.drain()
-    for (const path of this.unsynced) await fsyncPath(path)
+    await inChunks([...this.unsynced], 16, fsyncPath)
     this.unsynced.clear()
     await this.journal.reset()
   }
@@ -305,6 +330,10 @@ async function exists(path: string): Promise<boolean> {
     if (isNotFound(err)) return false
     throw err
   }
+}
+
+async function inChunks<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn))
 }
 
 const startsWith = (key: readonly string[], prefix: readonly string[]): boolean => prefix.every((seg, i) => key[i] === seg)

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --runs N --ops N --objects N]
+ * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal]
  * One run on this machine: the raw data channel, domainmesh on three nodes (this process and two
  * peer processes, WebRTC over loopback), Yjs + y-webrtc on three processes, automerge-repo, then
  * failover, healing and memory. Writes bench/results/latest.md and latest.json. Each timed figure
@@ -19,7 +19,8 @@ import { figure, fmt, type Figure } from './stats.js'
 import { automergeChangeBytes, domainmeshBytes, yjsUpdateBytes } from './wire-bytes.js'
 import { YjsCluster, type CrdtResult } from './yjs.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string' }, ops: { type: 'string' }, objects: { type: 'string' } } })
+const { values } = parseArgs({ options: { runs: { type: 'string' }, ops: { type: 'string' }, objects: { type: 'string' }, only: { type: 'string' } } })
+const only = new Set((values.only ?? 'raw,dm,yjs,automerge,heal').split(','))
 const RUNS = Number(values.runs ?? 5)
 const OPS = Number(values.ops ?? 20_000)
 const HEAL_OBJECTS = Number(values.objects ?? 100_000)
@@ -31,14 +32,16 @@ const results: Record<string, Figure> = {}
 const put = (key: string, runs: number[]) => (results[key] = figure(runs))
 const line = (r: CrdtResult) => `${fmt(r.opsPerSec)} changes/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, ${fmt(r.bytesPerOp)} B/change`
 
-log(`raw node-datachannel limit, ${RUNS} runs`)
-const raw = []
-for (let i = 0; i < RUNS; i++) raw.push(await rawLimitIsolated())
-put('rawMsgsPerSec', raw.map((r) => r.msgsPerSec))
-put('rawMBPerSec', raw.map((r) => r.mbPerSec))
+if (only.has('raw')) {
+  log(`raw node-datachannel limit, ${RUNS} runs`)
+  const raw = []
+  for (let i = 0; i < RUNS; i++) raw.push(await rawLimitIsolated())
+  put('rawMsgsPerSec', raw.map((r) => r.msgsPerSec))
+  put('rawMBPerSec', raw.map((r) => r.mbPerSec))
+}
 
 let base = 0
-for (const replicas of [3, 2]) {
+for (const replicas of only.has('dm') ? [3, 2] : []) {
   log(`domainmesh, replicas ${replicas}: starting 3 nodes`)
   const c = await startCluster(replicas)
   const store = await prepare(c)
@@ -100,13 +103,13 @@ async function crdt(name: string, start: () => Promise<{ run: YjsCluster['run'];
   put(`${name}.low.p99`, low.map((r) => r.p99))
   await sys.close()
 }
-await crdt('yjs', () => YjsCluster.start(OBJECTS, FIELDS), OPS)
-await crdt('automerge', () => AutomergeCluster.start(OBJECTS, FIELDS), AUTOMERGE_OPS)
+if (only.has('yjs')) await crdt('yjs', () => YjsCluster.start(OBJECTS, FIELDS), OPS)
+if (only.has('automerge')) await crdt('automerge', () => AutomergeCluster.start(OBJECTS, FIELDS), AUTOMERGE_OPS)
 put('bytes.yjs.update', [yjsUpdateBytes()])
 put('bytes.automerge.change', [automergeChangeBytes()])
 
-log(`healing and memory: ${HEAL_OBJECTS.toLocaleString('en-US')} objects, replicas 2`)
-{
+if (only.has('heal')) {
+  log(`healing and memory: ${HEAL_OBJECTS.toLocaleString('en-US')} objects, replicas 2`)
   const c = await startCluster(2, 64, 2000)
   const h = await healing(c, HEAL_OBJECTS, 2000)
   log(`healing: copied in ${fmt(h.copyMs)} ms, longest lock ${fmt(h.maxLockMs, 1)} ms, p99 ${fmt(h.p99BeforeMs, 2)} → ${fmt(h.p99DuringMs, 2)} ms`)
@@ -121,7 +124,10 @@ log(`healing and memory: ${HEAL_OBJECTS.toLocaleString('en-US')} objects, replic
 
 const meta = { date: new Date().toISOString(), runs: RUNS, ops: OPS, automergeOps: AUTOMERGE_OPS, singleWriterOps: SINGLE_OPS, pacedOps: PACED_OPS, healObjects: HEAL_OBJECTS, node: process.version }
 const md = renderReport(results, meta)
-await writeFile(join(import.meta.dirname, 'results', 'latest.md'), md)
-await writeFile(join(import.meta.dirname, 'results', 'latest.json'), `${JSON.stringify({ ...meta, results }, null, 2)}\n`)
+// A partial run (--only) prints its table but leaves the saved results alone.
+if (only.size === 5) {
+  await writeFile(join(import.meta.dirname, 'results', 'latest.md'), md)
+  await writeFile(join(import.meta.dirname, 'results', 'latest.json'), `${JSON.stringify({ ...meta, results }, null, 2)}\n`)
+}
 console.log(md)
 process.exit(0)

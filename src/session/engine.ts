@@ -346,7 +346,7 @@ export class SessionEngine implements Engine {
     // any up node knows a newer primary than ours, that one rules, and we hand it what we hold.
     const newer = await this.newerThan(vs, clientId, from)
     if (newer) {
-      this.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), newer)
+      if (newer !== this.ctx.self) this.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), newer)
       if (this.table.client(vs, clientId) === old) this.table.dropClient(vs, clientId)
       throw new ClientMovedError(clientId)
     }
@@ -371,7 +371,8 @@ export class SessionEngine implements Engine {
     if (answers.some((a) => a.status === 'rejected')) throw new NotEnoughReplicasError(clientId, answers.length, answers.filter((a) => a.status === 'fulfilled').length)
     for (const a of answers) {
       const r = (a as PromiseFulfilledResult<{ primary?: NodeId; epoch?: number }>).value
-      if (r.primary !== undefined && r.epoch !== undefined && r.primary !== this.ctx.self && compareAuthority({ primary: r.primary, epoch: r.epoch }, from) > 0) return r.primary
+      // Our own id counts too: a copy made by this node before it restarted may be the newest.
+      if (r.primary !== undefined && r.epoch !== undefined && compareAuthority({ primary: r.primary, epoch: r.epoch }, from) > 0) return r.primary
     }
     return undefined
   }

@@ -4,8 +4,8 @@
  * A backup that the view shows down is replaced, and the replacement gets the client's whole
  * state; one that is up but cannot be reached is waited for, never replaced, so a primary cut off
  * from its backups cannot go on alone. The epoch rises only when a backup takes over. Backups
- * refuse writes from any other primary than the one they follow at the highest epoch they have
- * seen, which is how a replaced primary learns it must step down.
+ * refuse writes from a primary older than the one they follow (epoch, then id), which is how a
+ * replaced primary learns it must step down.
  */
 import * as v from 'valibot'
 import type { NodeId } from '../ids.js'
@@ -13,6 +13,7 @@ import { applyChange } from '../state/objects.js'
 import { sleep, type Clock } from '../util/clock.js'
 import { hash32 } from '../util/hash.js'
 import type { DomainMeshError } from '../errors.js'
+import { compareAuthority } from './route.js'
 import { NotEnoughReplicasError, ClientMovedError, StaleClientEpochError } from './errors.js'
 import type { ClientEntry, SessionRecord, SessionTable } from './table.js'
 
@@ -145,8 +146,11 @@ export class SessionReplication {
   /** A backup receives a change (or the whole state) from the client's primary. */
   onReplicate(from: NodeId, b: ReplicateBody): { ok: true } {
     const old = this.table.client(b.vs, b.clientId)
-    // Two nodes that took over at the same epoch: the first one a backup hears from wins here.
-    if (old && (old.epoch > b.epoch || (old.epoch === b.epoch && old.primary !== from))) throw new StaleClientEpochError(b.clientId, from, b.epoch, old)
+    // Two nodes that took over at the same epoch (both from the same old primary, neither done,
+    // since a finished takeover has fenced every other old backup): the higher id wins everywhere,
+    // so exactly one of them completes. Epochs do not rise otherwise, so a stale primary never
+    // gets here with an equal epoch.
+    if (old && compareAuthority(old, { epoch: b.epoch, primary: from }) > 0) throw new StaleClientEpochError(b.clientId, from, b.epoch, old)
     if (old?.role === 'primary' && b.full) {
       // We served this client until now; sessions the new primary does not list go to it.
       const orphans = this.table.sessionsOf(b.vs, b.clientId).filter((r) => !b.put.some((p) => p.sessionId === r.sessionId))

@@ -86,8 +86,14 @@ export class SimSessions {
     const wanted = Math.min(replicas - 1, nodes.length - 1)
     for (const cl of this.clients) {
       if (cl.sessionId === undefined) continue
-      const leaders = nodes.filter((n) => n.sessionTable?.client(VS, cl.name)?.role === 'primary')
-      const lead = leaders.sort((x, y) => compareAuthority(y.sessionTable!.client(VS, cl.name)!, x.sessionTable!.client(VS, cl.name)!))[0]
+      // The newest authority any copy follows must be held by its primary: a stale primary with
+      // whole backups does not count while a newer line's copies wait for a takeover.
+      const holders = nodes.filter((n) => n.sessionTable?.client(VS, cl.name))
+      const newest = holders.map((n) => n.sessionTable!.client(VS, cl.name)!).sort((x, y) => compareAuthority(y, x))[0]
+      const lead = holders.find((n) => {
+        const e = n.sessionTable!.client(VS, cl.name)!
+        return e.role === 'primary' && newest && compareAuthority(e, newest) === 0
+      })
       if (!lead) return false
       const e = lead.sessionTable!.client(VS, cl.name)!
       if (e.backups.length !== wanted) return false
@@ -110,7 +116,7 @@ export class SimSessions {
       if (cl.sessionId === undefined) continue
       for (const n of this.c.nodes.values()) {
         const e = n.sessionTable?.client(VS, cl.name)
-        if (e) out.push(`${cl.name} on ${n.nodeId}: ${e.role} of ${e.primary} @${e.epoch} backups [${e.backups.join(', ')}] v${n.sessionTable!.get(VS, cl.sessionId)?.obj.version}`)
+        if (e) out.push(`${cl.name} on ${n.nodeId}: ${e.role} of ${e.primary} @${e.epoch} backups [${e.backups.join(', ')}] ${[...e.sessions].map((id) => `${id.slice(0, 4)}v${n.sessionTable!.get(VS, id)?.obj.version}`).join(' ')}${e.dirty ? ' dirty' : ''}`)
       }
     }
     return out.join('\n')

@@ -21,7 +21,7 @@ import type { TimerHandle } from '../util/clock.js'
 import { SerialQueue } from '../util/serial.js'
 import { Emitter } from '../util/events.js'
 import { PathNotFoundError } from '../state/errors.js'
-import { InvalidTokenError, NoLiveReplicaError, NotEnoughReplicasError, ClientMovedError, SessionNotFoundError, VirtualServerMismatchError } from './errors.js'
+import { InvalidTokenError, NoLiveReplicaError, NotEnoughReplicasError, SessionUnconfirmedError, ClientMovedError, SessionNotFoundError, VirtualServerMismatchError } from './errors.js'
 import { SessionReplication, RecordSchema, ReplicateSchema, fromWire, toWire, type ReplicationContext, type WireRecord } from './replication.js'
 import { compareAuthority, route, type Authority } from './route.js'
 import { SessionTable, type ClientEntry, type SessionRecord } from './table.js'
@@ -161,10 +161,28 @@ export class SessionEngine implements Engine {
     }
   }
 
-  /** Asks every up node for a copy of the session (held, or waiting to be handed over); adopts the newest. */
+  /**
+   * Runs `op`; if the session is not here, it may be on its way from another line of primaries
+   * (see `handOff`): fetch it from whoever holds it, then run `op` again.
+   */
+  private async orPull(e: ClientEntry, sessionId: string | undefined, op: (e: ClientEntry) => Promise<unknown>): Promise<unknown> {
+    try {
+      return await op(e)
+    } catch (err) {
+      if ((err as DomainMeshError).code !== 'SESSION_NOT_FOUND' || !sessionId || !(await this.pull(e, sessionId))) throw err
+      return op(e)
+    }
+  }
+
+  /**
+   * Asks every up node for a copy of the session (held, or waiting to be handed over) and adopts
+   * the newest. "No such session" must be sure: if a node did not answer, nobody can say.
+   */
   private async pull(e: ClientEntry, sessionId: string): Promise<boolean> {
     const answers = await Promise.allSettled(this.ctx.upNodes().map((n) => this.ctx.request(n, 'find', { vs: e.vs, clientId: e.clientId, sessionId }, 1000) as Promise<{ record?: WireRecord }>))
     const found = answers.flatMap((a) => (a.status === 'fulfilled' && a.value.record ? [a.value.record] : [])).sort((a, b) => b.version - a.version)[0]
+    const silent = answers.filter((a) => a.status === 'rejected').length
+    if (!found && silent > 0) throw new SessionUnconfirmedError(sessionId, silent, answers.length)
     if (!found) return false
     await this.onAdopt(e.vs, e.clientId, [found], MAX_HOPS)
     return true
@@ -242,21 +260,14 @@ export class SessionEngine implements Engine {
     const r = route({ self: this.ctx.self, entry, token, live: new Set(this.ctx.liveNodes()), mayForward: hops < MAX_HOPS, isCreate: name === 'create' })
     switch (r.kind) {
       case 'serve':
-        try {
-          return this.reply(entry!, await op(entry!))
-        } catch (err) {
-          // A session started by another line of primaries may still be on its way here (see
-          // `handOff`): fetch it from whoever holds it, then answer.
-          if ((err as DomainMeshError).code !== 'SESSION_NOT_FOUND' || !sessionId || !(await this.pull(entry!, sessionId))) throw err
-          return this.reply(entry!, await op(entry!))
-        }
+        return this.reply(entry!, await this.orPull(entry!, sessionId, op))
       case 'create':
         return this.reply(this.newClient(vs, clientId), await op(this.table.client(vs, clientId)!))
       case 'forward':
         return this.ctx.request(r.to, name, { ...body, token, hops: hops + 1 }) as Promise<SessionReply>
       case 'promote': {
         const e = await this.serial.run(`${vs}\u0000${clientId}`, () => this.promote(vs, clientId, r.from))
-        return this.reply(e, await op(e))
+        return this.reply(e, await this.orPull(e, sessionId, op))
       }
       case 'need-token':
         throw new InvalidTokenError('a token is needed to reach a session through a node that does not serve it')

@@ -45,3 +45,10 @@ export class NotEnoughReplicasError extends DomainMeshError {
     super('NOT_ENOUGH_REPLICAS', `client "${clientId}": a session write needs ${wanted} backup(s) but only ${reached} could be reached`, { clientId, wanted, reached })
   }
 }
+
+/** The serving node lacks a session and could not ask every node whether one holds it. */
+export class SessionUnconfirmedError extends DomainMeshError {
+  constructor(sessionId: string, silent: number, asked: number) {
+    super('SESSION_UNCONFIRMED', `session "${sessionId}" is not on this node, and ${silent} of ${asked} nodes did not answer whether they hold it; try again`, { sessionId, silent, asked })
+  }
+}

@@ -151,14 +151,17 @@ export class SessionReplication {
     // so exactly one of them completes. Epochs do not rise otherwise, so a stale primary never
     // gets here with an equal epoch.
     if (old && compareAuthority(old, { epoch: b.epoch, primary: from }) > 0) throw new StaleClientEpochError(b.clientId, from, b.epoch, old)
-    if (old?.role === 'primary' && b.full) {
-      // We served this client until now; sessions the new primary does not list go to it.
+    // A new line of primaries takes this copy over (we served the client, or followed another
+    // primary, perhaps one started by the same client's retried first request): the sessions it
+    // does not send are handed to it rather than dropped, and it sends them back when it adopts.
+    const newLine = old !== undefined && old.primary !== from
+    if (newLine) {
       const orphans = this.table.sessionsOf(b.vs, b.clientId).filter((r) => !b.put.some((p) => p.sessionId === r.sessionId))
       if (orphans.length > 0) this.onDeposed(b.vs, b.clientId, orphans, from)
     }
     const e: ClientEntry = { clientId: b.clientId, vs: b.vs, role: 'backup', primary: from, backups: b.backups as NodeId[], epoch: b.epoch, sessions: old?.sessions ?? new Set() }
     this.table.setClient(e)
-    if (b.full) for (const id of [...e.sessions]) if (!b.put.some((p) => p.sessionId === id)) this.table.delete(b.vs, id)
+    if (b.full || newLine) for (const id of [...e.sessions]) if (!b.put.some((p) => p.sessionId === id)) this.table.delete(b.vs, id)
     for (const r of b.put) {
       // Concurrent changes may arrive out of order; within one primary a version never goes back.
       const cur = b.full ? undefined : this.table.get(b.vs, r.sessionId)

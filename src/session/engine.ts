@@ -21,8 +21,9 @@ import type { TimerHandle } from '../util/clock.js'
 import { SerialQueue } from '../util/serial.js'
 import { Emitter } from '../util/events.js'
 import { PathNotFoundError } from '../state/errors.js'
-import { InvalidTokenError, NoLiveReplicaError, NotEnoughReplicasError, SessionUnconfirmedError, ClientMovedError, SessionNotFoundError, VirtualServerMismatchError } from './errors.js'
-import { SessionReplication, RecordSchema, ReplicateSchema, fromWire, toWire, type ReplicationContext, type WireRecord } from './replication.js'
+import { InvalidTokenError, NoLiveReplicaError, NotEnoughReplicasError, ClientMovedError, SessionNotFoundError, VirtualServerMismatchError } from './errors.js'
+import { SessionHandoffs } from './handoff.js'
+import { SessionReplication, RecordSchema, ReplicateSchema, type ReplicationContext } from './replication.js'
 import { compareAuthority, route, type Authority } from './route.js'
 import { SessionTable, type ClientEntry, type SessionRecord } from './table.js'
 import { signToken, verifyToken, type FailoverToken } from './token.js'
@@ -59,14 +60,14 @@ export class SessionEngine implements Engine {
   private readonly replication: SessionReplication
   /** Writes, promotions and backup changes of one client run one at a time. */
   private readonly serial = new SerialQueue()
-  /** Sessions this node must hand to a newer primary of their client (see `handOff`). */
-  private readonly handoffs = new Map<string, { vs: string; clientId: string; to: NodeId; put: WireRecord[]; attempts: number }>()
+  private readonly handoffs: SessionHandoffs
   private sweeper: TimerHandle | undefined
   private readonly limits: Limits
 
   constructor(private readonly ctx: SessionContext) {
     this.table = new SessionTable(() => ctx.clock.now())
-    this.replication = new SessionReplication(ctx, this.table, (vs, clientId, sessions, to) => this.handOver(vs, clientId, sessions, to))
+    this.replication = new SessionReplication(ctx, this.table, (vs, clientId, sessions, to) => this.handoffs.handOver(vs, clientId, sessions, to))
+    this.handoffs = new SessionHandoffs({ ctx, table: this.table, replication: this.replication, locked: (e, w) => this.locked(e, w), report: (error) => this.report(error), maxHops: MAX_HOPS })
     this.limits = ctx.limits ?? DEFAULT_LIMITS
     this.handle = methodTable({
       create: method(v.object({ ...Common, clientId: v.pipe(v.string(), v.minLength(1), v.maxLength(256)), data: v.unknown(), ttlMs: v.optional(v.pipe(v.number(), v.minValue(1))) }), (b) =>
@@ -80,7 +81,7 @@ export class SessionEngine implements Engine {
       ),
       destroy: method(v.object({ ...Common, sessionId: Sid }), (b) => this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'destroy', b, (e) => this.locked(e, () => this.destroy(e, b.sessionId)))),
       replicate: method(ReplicateSchema, (b, req) => this.replication.onReplicate(req.fromNode, b)),
-      adopt: method(v.object({ vs: Vs, clientId: v.string(), put: v.array(RecordSchema), hops: v.optional(v.number()) }), (b) => this.onAdopt(b.vs, b.clientId, b.put, b.hops ?? 0)),
+      adopt: method(v.object({ vs: Vs, clientId: v.string(), put: v.array(RecordSchema), hops: v.optional(v.number()) }), (b) => this.handoffs.adopt(b.vs, b.clientId, b.put, b.hops ?? 0)),
       probe: method(v.object({ vs: Vs, clientId: v.string() }), (b) => {
         const e = this.table.client(b.vs, b.clientId)
         return e ? { primary: e.primary, epoch: e.epoch } : {}
@@ -91,7 +92,7 @@ export class SessionEngine implements Engine {
           return e && e.role === 'backup' && e.primary === req.fromNode && e.epoch === epoch ? [] : [i]
         }),
       })),
-      find: method(v.object({ vs: Vs, clientId: v.string(), sessionId: Sid }), (b) => this.onFind(b.vs, b.clientId, b.sessionId)),
+      find: method(v.object({ vs: Vs, clientId: v.string(), sessionId: Sid }), (b) => this.handoffs.find(b.vs, b.clientId, b.sessionId)),
       leads: method(v.object({ clients: v.pipe(v.array(v.object({ vs: Vs, clientId: v.string(), epoch: v.number() })), v.maxLength(100_000)) }), (b, req) => this.onLeads(req.fromNode, b.clients)),
     })
     this.sweep()
@@ -124,87 +125,13 @@ export class SessionEngine implements Engine {
     }
     for (const [primary, entries] of ask) work.push(this.checkLeads(primary, entries))
     for (const [backup, entries] of verify) work.push(this.checkHolds(backup, entries))
-    for (const key of this.handoffs.keys()) work.push(this.handOff(key))
+    work.push(...this.handoffs.retryAll())
     const failures = (await Promise.allSettled(work)).filter((r): r is PromiseRejectedResult => r.status === 'rejected')
     for (const f of failures) this.report(f.reason)
   }
 
   private report(error: unknown): void {
     if (!QUIET.has((error as DomainMeshError).code)) this.events.emit('error', { error })
-  }
-
-  private handOver(vs: string, clientId: string, sessions: SessionRecord[], to: NodeId): void {
-    if (sessions.length === 0) return
-    const key = `${vs}\u0000${clientId}`
-    this.handoffs.set(key, { vs, clientId, to, put: sessions.map(toWire), attempts: 0 })
-    void this.handOff(key).catch((error: unknown) => this.report(error))
-  }
-
-  /**
-   * A replaced primary may hold sessions its successor never saw: two nodes can each have started
-   * the client when its first request reached both (a lost answer, then a retry elsewhere). It
-   * hands them over, so no acknowledged session is lost; the successor keeps its own copy of any
-   * session it already has. Retried on every sweep until it succeeds.
-   */
-  private async handOff(key: string): Promise<void> {
-    const h = this.handoffs.get(key)
-    if (!h) return
-    try {
-      await this.ctx.request(h.to, 'adopt', { vs: h.vs, clientId: h.clientId, put: h.put }, 1000)
-      if (this.handoffs.get(key) === h) this.handoffs.delete(key)
-    } catch (err) {
-      if (++h.attempts >= 300) {
-        this.handoffs.delete(key)
-        this.events.emit('error', { error: new NoLiveReplicaError(h.clientId, [h.to]) })
-      }
-      throw err
-    }
-  }
-
-  /**
-   * Runs `op`; if the session is not here, it may be on its way from another line of primaries
-   * (see `handOff`): fetch it from whoever holds it, then run `op` again.
-   */
-  private async orPull(e: ClientEntry, sessionId: string | undefined, op: (e: ClientEntry) => Promise<unknown>): Promise<unknown> {
-    try {
-      return await op(e)
-    } catch (err) {
-      if ((err as DomainMeshError).code !== 'SESSION_NOT_FOUND' || !sessionId || !(await this.pull(e, sessionId))) throw err
-      return op(e)
-    }
-  }
-
-  /**
-   * Asks every up node for a copy of the session (held, or waiting to be handed over) and adopts
-   * the newest. "No such session" must be sure: if a node did not answer, nobody can say.
-   */
-  private async pull(e: ClientEntry, sessionId: string): Promise<boolean> {
-    const answers = await Promise.allSettled(this.ctx.upNodes().map((n) => this.ctx.request(n, 'find', { vs: e.vs, clientId: e.clientId, sessionId }, 1000) as Promise<{ record?: WireRecord }>))
-    const found = answers.flatMap((a) => (a.status === 'fulfilled' && a.value.record ? [a.value.record] : [])).sort((a, b) => b.version - a.version)[0]
-    const silent = answers.filter((a) => a.status === 'rejected').length
-    if (!found && silent > 0) throw new SessionUnconfirmedError(sessionId, silent, answers.length)
-    if (!found) return false
-    await this.onAdopt(e.vs, e.clientId, [found], MAX_HOPS)
-    return true
-  }
-
-  private onFind(vs: string, clientId: string, sessionId: string): { record?: WireRecord } {
-    const rec = this.table.get(vs, sessionId)
-    if (rec && rec.clientId === clientId) return { record: toWire(rec) }
-    const waiting = this.handoffs.get(`${vs}\u0000${clientId}`)?.put.find((r) => r.sessionId === sessionId)
-    return waiting ? { record: waiting } : {}
-  }
-
-  private async onAdopt(vs: string, clientId: string, put: WireRecord[], hops: number): Promise<{ adopted: number }> {
-    const e = this.table.client(vs, clientId)
-    if (e && e.role !== 'primary' && hops < MAX_HOPS) return this.ctx.request(e.primary, 'adopt', { vs, clientId, put, hops: hops + 1 }, 1000) as Promise<{ adopted: number }>
-    if (!e || e.role !== 'primary') throw new ClientMovedError(clientId)
-    return this.locked(e, async () => {
-      const missing = put.filter((r) => !this.table.get(vs, r.sessionId)).map(fromWire)
-      if (missing.length > 0) await this.replication.replicate(e, missing, [])
-      for (const r of missing) this.table.put(r)
-      return { adopted: missing.length }
-    })
   }
 
   private async checkLeads(primary: NodeId, entries: ClientEntry[]): Promise<void> {
@@ -260,14 +187,14 @@ export class SessionEngine implements Engine {
     const r = route({ self: this.ctx.self, entry, token, live: new Set(this.ctx.liveNodes()), mayForward: hops < MAX_HOPS, isCreate: name === 'create' })
     switch (r.kind) {
       case 'serve':
-        return this.reply(entry!, await this.orPull(entry!, sessionId, op))
+        return this.reply(entry!, await this.handoffs.orPull(entry!, sessionId, op))
       case 'create':
         return this.reply(this.newClient(vs, clientId), await op(this.table.client(vs, clientId)!))
       case 'forward':
         return this.ctx.request(r.to, name, { ...body, token, hops: hops + 1 }) as Promise<SessionReply>
       case 'promote': {
         const e = await this.serial.run(`${vs}\u0000${clientId}`, () => this.promote(vs, clientId, r.from))
-        return this.reply(e, await this.orPull(e, sessionId, op))
+        return this.reply(e, await this.handoffs.orPull(e, sessionId, op))
       }
       case 'need-token':
         throw new InvalidTokenError('a token is needed to reach a session through a node that does not serve it')
@@ -357,7 +284,7 @@ export class SessionEngine implements Engine {
     // any up node knows a newer primary than ours, that one rules, and we hand it what we hold.
     const newer = await this.newerThan(vs, clientId, from)
     if (newer) {
-      if (newer !== this.ctx.self) this.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), newer)
+      if (newer !== this.ctx.self) this.handoffs.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), newer)
       if (this.table.client(vs, clientId) === old) this.table.dropClient(vs, clientId)
       throw new ClientMovedError(clientId)
     }

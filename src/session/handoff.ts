@@ -1,0 +1,110 @@
+/**
+ * Sessions that change line. Two nodes can each start a client when its first request reaches
+ * both (a lost answer, then a retry elsewhere), and a takeover can meet a copy of another line.
+ * The line that gives way hands its sessions to the one that stays (`handOver`, retried on every
+ * sweep), which adopts those it lacks. A primary that lacks a session asks every node before it
+ * says the session does not exist (`pull`): the session may still be on its way.
+ */
+import type { DomainMeshError } from '../errors.js'
+import type { NodeId } from '../ids.js'
+import { ClientMovedError, NoLiveReplicaError, SessionUnconfirmedError } from './errors.js'
+import { fromWire, toWire, type ReplicationContext, type SessionReplication, type WireRecord } from './replication.js'
+import type { ClientEntry, SessionRecord, SessionTable } from './table.js'
+
+const ADOPT_TIMEOUT_MS = 1000
+/** Attempts (one per sweep, about a second apart) before a hand-over is given up and reported. */
+const MAX_ATTEMPTS = 300
+
+interface Pending {
+  vs: string
+  clientId: string
+  to: NodeId
+  put: WireRecord[]
+  attempts: number
+}
+
+export interface HandoffDeps {
+  ctx: Pick<ReplicationContext, 'upNodes' | 'request'>
+  table: SessionTable
+  replication: SessionReplication
+  /** Runs a change under the client's lock while this node still serves it. */
+  locked: <T>(e: ClientEntry, write: () => Promise<T>) => Promise<T>
+  report: (error: unknown) => void
+  maxHops: number
+}
+
+export class SessionHandoffs {
+  private readonly pending = new Map<string, Pending>()
+
+  constructor(private readonly d: HandoffDeps) {}
+
+  /** Queues `sessions` for `to`, the primary of the line that stays, and sends them now. */
+  handOver(vs: string, clientId: string, sessions: SessionRecord[], to: NodeId): void {
+    if (sessions.length === 0) return
+    const key = `${vs}\u0000${clientId}`
+    this.pending.set(key, { vs, clientId, to, put: sessions.map(toWire), attempts: 0 })
+    void this.send(key).catch((error: unknown) => this.d.report(error))
+  }
+
+  /** Tries every waiting hand-over again (on each sweep). */
+  retryAll(): Promise<void>[] {
+    return [...this.pending.keys()].map((key) => this.send(key))
+  }
+
+  private async send(key: string): Promise<void> {
+    const h = this.pending.get(key)
+    if (!h) return
+    try {
+      await this.d.ctx.request(h.to, 'adopt', { vs: h.vs, clientId: h.clientId, put: h.put }, ADOPT_TIMEOUT_MS)
+      if (this.pending.get(key) === h) this.pending.delete(key)
+    } catch (err) {
+      if (++h.attempts >= MAX_ATTEMPTS) {
+        this.pending.delete(key)
+        this.d.report(new NoLiveReplicaError(h.clientId, [h.to]))
+      }
+      throw err
+    }
+  }
+
+  /** Runs `op`; if the session is not here, pulls it from whoever holds it and runs `op` again. */
+  async orPull(e: ClientEntry, sessionId: string | undefined, op: (e: ClientEntry) => Promise<unknown>): Promise<unknown> {
+    try {
+      return await op(e)
+    } catch (err) {
+      if ((err as DomainMeshError).code !== 'SESSION_NOT_FOUND' || !sessionId || !(await this.pull(e, sessionId))) throw err
+      return op(e)
+    }
+  }
+
+  /** Asks every up node for a copy and adopts the newest; "no such session" must be certain. */
+  private async pull(e: ClientEntry, sessionId: string): Promise<boolean> {
+    const answers = await Promise.allSettled(this.d.ctx.upNodes().map((n) => this.d.ctx.request(n, 'find', { vs: e.vs, clientId: e.clientId, sessionId }, ADOPT_TIMEOUT_MS) as Promise<{ record?: WireRecord }>))
+    const found = answers.flatMap((a) => (a.status === 'fulfilled' && a.value.record ? [a.value.record] : [])).sort((a, b) => b.version - a.version)[0]
+    const silent = answers.filter((a) => a.status === 'rejected').length
+    if (!found && silent > 0) throw new SessionUnconfirmedError(sessionId, silent, answers.length)
+    if (!found) return false
+    await this.adopt(e.vs, e.clientId, [found], this.d.maxHops)
+    return true
+  }
+
+  /** A copy of the session held here, or waiting here to be handed over. */
+  find(vs: string, clientId: string, sessionId: string): { record?: WireRecord } {
+    const rec = this.d.table.get(vs, sessionId)
+    if (rec && rec.clientId === clientId) return { record: toWire(rec) }
+    const waiting = this.pending.get(`${vs}\u0000${clientId}`)?.put.find((r) => r.sessionId === sessionId)
+    return waiting ? { record: waiting } : {}
+  }
+
+  /** The primary takes the sessions it lacks (its own copy of any other wins) onto its backups. */
+  async adopt(vs: string, clientId: string, put: WireRecord[], hops: number): Promise<{ adopted: number }> {
+    const e = this.d.table.client(vs, clientId)
+    if (e && e.role !== 'primary' && hops < this.d.maxHops) return this.d.ctx.request(e.primary, 'adopt', { vs, clientId, put, hops: hops + 1 }, ADOPT_TIMEOUT_MS) as Promise<{ adopted: number }>
+    if (!e || e.role !== 'primary') throw new ClientMovedError(clientId)
+    return this.d.locked(e, async () => {
+      const missing = put.filter((r) => !this.d.table.get(vs, r.sessionId)).map(fromWire)
+      if (missing.length > 0) await this.d.replication.replicate(e, missing, [])
+      for (const r of missing) this.d.table.put(r)
+      return { adopted: missing.length }
+    })
+  }
+}

@@ -10,9 +10,9 @@ import type { ClusterId, NodeId } from '../ids.js'
 import type { Transport } from '../transport/transport.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
-import { MAX_ENVELOPES_PER_FRAME, type Envelope, type MessageEnvelope, type RequestEnvelope } from '../wire/envelope.js'
+import { MAX_ENVELOPES_PER_FRAME, type Envelope, type MessageEnvelope, type MessagesEnvelope, type RequestEnvelope } from '../wire/envelope.js'
 import { decodeFrame, encodeFrame } from '../wire/codec.js'
-import { isExact, type Address, type ExactAddress } from './address.js'
+import { formatAddress, isExact, type Address, type ExactAddress } from './address.js'
 import type { Engine, Request } from './engine.js'
 import type { Router } from './router.js'
 
@@ -159,7 +159,8 @@ export class Messenger {
     if (this.closed) return
     const boxes = [...this.outbox]
     this.outbox.clear()
-    for (const [node, envs] of boxes) {
+    for (const [node, queued] of boxes) {
+      const envs = groupMessages(queued)
       for (let i = 0; i < envs.length; i += MAX_ENVELOPES_PER_FRAME) this.sendFrame(node, envs.slice(i, i + MAX_ENVELOPES_PER_FRAME))
     }
   }
@@ -213,6 +214,9 @@ export class Messenger {
           break
         case 'msg':
           this.deliverOneWay(peer, env)
+          break
+        case 'msgs':
+          for (const b of env.bs) this.deliverOneWay(peer, { t: 'msg', from: env.from, to: env.to, m: env.m, b })
           break
         case 'res':
           this.settle(env.id, peer, (p) => p.resolve(env.b))
@@ -299,3 +303,30 @@ export class Messenger {
 }
 
 const nodeOf = (a: Address): NodeId => (isExact(a) ? a.nodeId : ('' as NodeId))
+
+/**
+ * One-way messages of one flush that share sender, receiver and method travel as one `msgs`
+ * envelope, at the place of the first, in their order. A later message may so overtake a request
+ * or answer queued between them; one-way streams (replication, watch notices) order only among
+ * themselves, which a group keeps.
+ */
+function groupMessages(envs: readonly Envelope[]): Envelope[] {
+  const out: Envelope[] = []
+  const groups = new Map<string, MessagesEnvelope>()
+  for (const e of envs) {
+    if (e.t !== 'msg') {
+      out.push(e)
+      continue
+    }
+    const key = `${formatAddress(e.from)} ${formatAddress(e.to)} ${e.m}`
+    const g = groups.get(key)
+    if (g) g.bs.push(e.b)
+    else {
+      const first: MessagesEnvelope = { t: 'msgs', from: e.from, to: e.to, m: e.m, bs: [e.b] }
+      groups.set(key, first)
+      out.push(first)
+    }
+  }
+  // A group of one goes as a plain message: the smaller envelope, and what older peers expect.
+  return out.map((e) => (e.t === 'msgs' && e.bs.length === 1 ? { t: 'msg', from: e.from, to: e.to, m: e.m, b: e.bs[0] } : e))
+}

@@ -5,6 +5,8 @@
  *   res — a successful response
  *   err — a failed response carrying a named error
  *   msg — a one-way message (replication streams use these; their acks are messages too)
+ *   msgs — several one-way messages with the same sender, receiver and method, in order: the
+ *          addresses and method travel once (most of a small replication message's bytes)
  * Bodies are validated again by the engine method that receives them (see routing/methods.ts).
  */
 import * as v from 'valibot'
@@ -43,6 +45,7 @@ export const EnvelopeSchema = v.variant('t', [
   v.object({ ...Common, t: v.literal('res'), id: Id, b: v.unknown() }),
   v.object({ ...Common, t: v.literal('err'), id: Id, e: WireErrorSchema }),
   v.object({ ...Common, t: v.literal('msg'), m: Method, b: v.unknown() }),
+  v.object({ ...Common, t: v.literal('msgs'), m: Method, bs: v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(MAX_ENVELOPES_PER_FRAME)) }),
 ])
 
 export const FrameSchema = v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(MAX_ENVELOPES_PER_FRAME))
@@ -55,4 +58,5 @@ export type RequestEnvelope = Base & { t: 'req'; id: number; m: string; b: unkno
 export type ResponseEnvelope = Base & { t: 'res'; id: number; b: unknown }
 export type ErrorEnvelope = Base & { t: 'err'; id: number; e: WireError }
 export type MessageEnvelope = Base & { t: 'msg'; m: string; b: unknown }
-export type Envelope = RequestEnvelope | ResponseEnvelope | ErrorEnvelope | MessageEnvelope
+export type MessagesEnvelope = Base & { t: 'msgs'; m: string; bs: unknown[] }
+export type Envelope = RequestEnvelope | ResponseEnvelope | ErrorEnvelope | MessageEnvelope | MessagesEnvelope

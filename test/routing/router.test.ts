@@ -81,6 +81,20 @@ describe('router', () => {
     expect(b.metrics().framesOut).toBe(1)
   })
 
+  it('one-way messages of a tick with the same sender, receiver and method travel as one envelope, in order', async () => {
+    const { a, b, refresh } = await threeNodes()
+    const sink = echoEngine('sink')
+    b.registerEngine(sink)
+    refresh()
+    const before = a.metrics().envelopesOut
+    for (let i = 0; i < 30; i++) a.messenger.notify(a.address('x'), parseAddress('test/b/sink'), 'm', i)
+    a.messenger.notify(a.address('x'), parseAddress('test/b/sink'), 'other', 'alone')
+    await flushMicrotasks()
+    expect(sink.calls).toEqual([...Array.from({ length: 30 }, (_, i) => i), 'alone'])
+    expect(a.metrics().envelopesOut - before).toBe(2) // one group of 30, one plain message
+    expect(b.metrics().envelopesIn).toBe(2)
+  })
+
   it('fails waiting requests at once when the peer goes down, and by timeout when it is silent', async () => {
     const { a, net, refresh } = await threeNodes()
     const slow = echoEngine('slow')

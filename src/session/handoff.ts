@@ -55,7 +55,9 @@ export class SessionHandoffs {
     const h = this.pending.get(key)
     if (!h) return
     try {
-      await this.d.ctx.request(h.to, 'adopt', { vs: h.vs, clientId: h.clientId, put: h.put }, ADOPT_TIMEOUT_MS)
+      // The line may have come back to this very node since: then it adopts them itself.
+      if (this.d.table.client(h.vs, h.clientId)?.role === 'primary') await this.adopt(h.vs, h.clientId, h.put, this.d.maxHops)
+      else await this.d.ctx.request(h.to, 'adopt', { vs: h.vs, clientId: h.clientId, put: h.put }, ADOPT_TIMEOUT_MS)
       if (this.pending.get(key) === h) this.pending.delete(key)
     } catch (err) {
       if (++h.attempts >= MAX_ATTEMPTS) {
@@ -79,7 +81,8 @@ export class SessionHandoffs {
   /** Asks every up node for a copy and adopts the newest; "no such session" must be certain. */
   private async pull(e: ClientEntry, sessionId: string): Promise<boolean> {
     const answers = await Promise.allSettled(this.d.ctx.upNodes().map((n) => this.d.ctx.request(n, 'find', { vs: e.vs, clientId: e.clientId, sessionId }, ADOPT_TIMEOUT_MS) as Promise<{ record?: WireRecord }>))
-    const found = answers.flatMap((a) => (a.status === 'fulfilled' && a.value.record ? [a.value.record] : [])).sort((a, b) => b.version - a.version)[0]
+    const mine = this.find(e.vs, e.clientId, sessionId).record // waiting here to be handed over
+    const found = [...(mine ? [mine] : []), ...answers.flatMap((a) => (a.status === 'fulfilled' && a.value.record ? [a.value.record] : []))].sort((a, b) => b.version - a.version)[0]
     const silent = answers.filter((a) => a.status === 'rejected').length
     if (!found && silent > 0) throw new SessionUnconfirmedError(sessionId, silent, answers.length)
     if (!found) return false

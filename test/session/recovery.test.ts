@@ -99,4 +99,24 @@ describe('session recovery', () => {
     expect(after.clientId).toBe('liu')
     expect(await run(after.get(id))).toEqual({ page: 1 })
   })
+
+  it('a primary that lacks a session asks the others first, and says "not found" only when sure', async () => {
+    c = await ServiceCluster.start(['a', 'b', 'c', 'd'], { replicas: 2 })
+    const client = createClient({ node: c.node('d'), virtualServer: 'shop', clientId: 'ola', serving: nodeId('a') })
+    const id = await run(client.create({ n: 1 }))
+    const backup = client.token!.backups[0]!
+    // The primary loses its copy (as if it had come from another line still on its way).
+    c.node('a').sessionTable!.delete('shop', id)
+    expect(await run(client.get(id))).toEqual({ n: 1 }) // pulled from the backup
+    c.node('a').sessionTable!.delete('shop', id)
+    c.node(backup).sessionTable!.delete('shop', id)
+    const other = ['b', 'c'].find((n) => n !== backup)! // neither the backup nor the client's node
+    c.net.partition([nodeId('a')], [nodeId(other)])
+    const err = await run(client.get(id).catch((e: unknown) => e))
+    // The node it cannot ask might hold the session: no certain 'not found'.
+    expect(err).toMatchObject({ name: 'SessionUnconfirmedError' })
+    c.net.heal()
+    await c.settle(100)
+    await expect(run(client.get(id))).rejects.toMatchObject({ name: 'SessionNotFoundError' })
+  })
 })

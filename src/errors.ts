@@ -28,6 +28,14 @@ export class InvalidAddressError extends DomainMeshError {
 export type AddressPart = 'cluster' | 'node' | 'engine' | 'engineType' | 'virtualServer'
 
 /** The router could not deliver: `part` says which part of the address matched nothing. */
+/**
+ * Codes that mean "the other node could not be reached" (no route, link down, silent, closing), as
+ * opposed to an answer that says no. Callers that retry elsewhere or wait for a view use this.
+ */
+export const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['NO_ROUTE', 'NOT_CONNECTED', 'TIMEOUT', 'CLOSED'])
+
+export const isUnreachable = (err: unknown): boolean => UNREACHABLE_CODES.has((err as { code?: string } | undefined)?.code ?? '')
+
 export class NoRouteError extends DomainMeshError {
   readonly part: AddressPart
   constructor(part: AddressPart, value: string, address: string) {

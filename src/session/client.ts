@@ -5,7 +5,7 @@
  * session engine. The application sees one slower call, not an error.
  */
 import { produceWithPatches, type Draft, type Patch } from 'immer'
-import { DomainMeshError } from '../errors.js'
+import { UNREACHABLE_CODES, type DomainMeshError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { KeyNotFoundError } from '../state/errors.js'
 import { NoLiveReplicaError } from './errors.js'
@@ -38,7 +38,7 @@ export interface SessionClientOptions {
  * Errors after which another node may still answer: this one could not be reached, no longer
  * serves the client, or knows no live copy (a node that restarted empty knows nothing).
  */
-const TRY_NEXT = new Set(['NO_ROUTE', 'NOT_CONNECTED', 'TIMEOUT', 'CLOSED', 'CLIENT_MOVED', 'NO_LIVE_REPLICA'])
+const TRY_NEXT = new Set([...UNREACHABLE_CODES, 'CLIENT_MOVED', 'NO_LIVE_REPLICA'])
 
 export class SessionClient {
   readonly clientId: string

@@ -11,7 +11,7 @@
 import type { Patch } from 'immer'
 import * as v from 'valibot'
 import { engineId, engineType, type NodeId } from '../ids.js'
-import type { DomainMeshError } from '../errors.js'
+import { UNREACHABLE_CODES, type DomainMeshError } from '../errors.js'
 import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
 import { PatchSchema } from '../state/log.js'
@@ -33,7 +33,7 @@ export const SESSION_ENGINE_TYPE = engineType('session')
 export const SESSION_ENGINE_INFO = { engineId: SESSION_ENGINE_ID, engineType: SESSION_ENGINE_TYPE, virtualServers: '*' as const }
 const MAX_HOPS = 3
 /** Expected while nodes are down or unreachable; the next view or sweep tries again. */
-const QUIET = new Set(['NOT_ENOUGH_REPLICAS', 'CLIENT_MOVED', 'NO_ROUTE', 'NOT_CONNECTED', 'TIMEOUT', 'CLOSED'])
+const QUIET = new Set([...UNREACHABLE_CODES, 'NOT_ENOUGH_REPLICAS', 'CLIENT_MOVED'])
 
 export interface SessionContext extends ReplicationContext {
   secret: string
@@ -118,10 +118,10 @@ export class SessionEngine implements Engine {
     for (const e of this.table.allClients()) {
       if (e.role === 'primary') {
         if (e.dirty || e.backups.some((b) => !up.has(b)) || e.backups.length < wanted) work.push(this.locked(e, () => this.replication.rebuild(e)))
-        else if (sweep) for (const b of e.backups) verify.set(b, [...(verify.get(b) ?? []), e])
+        else if (sweep) for (const b of e.backups) group(verify, b, e)
       } else if (e.primary !== this.ctx.self && !up.has(e.primary)) {
         if (sweep || this.firstUpBackup(e, up)) work.push(this.takeOver(e))
-      } else if (e.primary !== this.ctx.self) ask.set(e.primary, [...(ask.get(e.primary) ?? []), e])
+      } else if (e.primary !== this.ctx.self) group(ask, e.primary, e)
     }
     for (const [primary, entries] of ask) work.push(this.checkLeads(primary, entries))
     for (const [backup, entries] of verify) work.push(this.checkHolds(backup, entries))
@@ -328,4 +328,11 @@ export class SessionEngine implements Engine {
 
 function randomId(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** Adds `e` to the list kept under `key` (runs for every client on every sweep: no copying). */
+function group(m: Map<NodeId, ClientEntry[]>, key: NodeId, e: ClientEntry): void {
+  const list = m.get(key)
+  if (list) list.push(e)
+  else m.set(key, [e])
 }

@@ -12,7 +12,7 @@ import type { NodeId } from '../ids.js'
 import { applyChange } from '../state/objects.js'
 import { sleep, type Clock } from '../util/clock.js'
 import { hash32 } from '../util/hash.js'
-import type { DomainMeshError } from '../errors.js'
+import { isUnreachable, type DomainMeshError } from '../errors.js'
 import { compareAuthority } from './route.js'
 import { NotEnoughReplicasError, ClientMovedError, StaleClientEpochError } from './errors.js'
 import type { ClientEntry, SessionRecord, SessionTable } from './table.js'
@@ -50,8 +50,6 @@ export type WireRecord = v.InferOutput<typeof RecordSchema>
  */
 const REPLICATE_TIMEOUT_MS = 1000
 
-/** Errors that mean "this backup is gone", as opposed to "this backup refuses". */
-const UNREACHABLE = new Set(['NO_ROUTE', 'NOT_CONNECTED', 'TIMEOUT', 'CLOSED'])
 
 export class SessionReplication {
   constructor(
@@ -117,7 +115,7 @@ export class SessionReplication {
       targets.map((b) =>
         this.ctx.request(b, 'replicate', body, REPLICATE_TIMEOUT_MS).catch((err: unknown) => {
           if ((err as DomainMeshError).code === 'STALE_CLIENT_EPOCH') stale = err
-          else if (UNREACHABLE.has((err as DomainMeshError).code)) failed.push(b)
+          else if (isUnreachable(err)) failed.push(b)
           else throw err
         }),
       ),

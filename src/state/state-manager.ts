@@ -7,7 +7,7 @@ import type { NodeId, VirtualServerId } from '../ids.js'
 import type { Storage } from '../storage/storage.js'
 import { domainOf, domainRoles, type DomainRoles } from '../topology/placement.js'
 import type { ClusterSettings, View } from '../topology/view.js'
-import type { Clock } from '../util/clock.js'
+import { sleep, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { DomainState, type Snapshot } from './domain-state.js'
 import { NoPrimaryError, NotPrimaryError } from './errors.js'
@@ -317,7 +317,7 @@ export class StateManager {
       results.forEach((r, i) => {
         if (r.status === 'fulfilled') answered.set(ask[i]!, r.value)
       })
-      if (results.some((r) => r.status === 'rejected')) await new Promise<void>((resolve) => this.opts.clock.setTimeout(resolve, this.cfg.resendAfterMs))
+      if (results.some((r) => r.status === 'rejected')) await sleep(this.opts.clock, this.cfg.resendAfterMs)
     }
     const s = replica.state
     let best: { node: NodeId; got: FetchResult } | undefined
@@ -339,7 +339,7 @@ export class StateManager {
         return { after: r.lastSeq, afterEpoch: r.lastEpoch }
       } catch {
         // Not reachable yet, or the answer was lost: ask again shortly.
-        await new Promise<void>((resolve) => this.opts.clock.setTimeout(resolve, this.cfg.resendAfterMs))
+        await sleep(this.opts.clock, this.cfg.resendAfterMs)
       }
     }
     return undefined // no answer: the copy is a snapshot

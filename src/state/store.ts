@@ -7,7 +7,7 @@
 import { produceWithPatches, type Draft, type Patch } from 'immer'
 import { NoRouteError, type DomainMeshError } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
-import type { Clock } from '../util/clock.js'
+import { sleep, type Clock } from '../util/clock.js'
 import { KeyNotFoundError, NoPrimaryError } from './errors.js'
 import { validateWrite } from './guard.js'
 import type { Change, Path } from './objects.js'
@@ -114,7 +114,7 @@ export class Store {
   private async route(key: string, name: string, body: unknown, local: (primary: NodeId) => Promise<unknown> | undefined): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {
       const wait = BACKOFF_MS[attempt - 1] ?? 0
-      if (wait > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, wait))
+      if (wait > 0) await sleep(this.clock, wait)
       try {
         const domain = this.state.domainOf(this.virtualServerId, key)
         const primary = this.state.placement(domain).primary

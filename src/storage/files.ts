@@ -14,16 +14,14 @@
  * or '..', `x.v` (the value of ['x']) can never clash with `x/` (the keys under ['x']), and no key
  * can name the journal file.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { ClosedError, StorageError } from '../errors.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
+import { collect, decodeSegment, encodeSegment, exists, fsyncPath, inChunks, isNotFound, removeTempFiles, startsWith, VALUE_EXT, writeFileAtomically } from './file-ops.js'
 import { Journal } from './journal.js'
 import { checkKey, checkOps, checkValue, compareKeys, type Storage, type StorageEntry, type StorageKey, type StorageOp } from './storage.js'
 
-const VALUE_EXT = '.v'
-const TMP_MARK = '.tmp-'
 const JOURNAL = 'journal.log'
 
 /** A journalled operation: a put, a delete, or the removal of every key under a prefix. */
@@ -275,80 +273,4 @@ export class FileStorage implements Storage {
   }
 }
 
-async function writeFileAtomically(path: string, value: Uint8Array): Promise<void> {
-  const tmp = `${path}${TMP_MARK}${randomBytes(6).toString('hex')}`
-  const fh = await open(tmp, 'w')
-  try {
-    await fh.writeFile(value)
-  } finally {
-    await fh.close()
-  }
-  await rename(tmp, path)
-}
-
-/** fsync of a file or folder; one that is gone since needs none. */
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r').catch((err) => {
-    if (isNotFound(err)) return undefined
-    throw err
-  })
-  if (!fh) return
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-}
-
-async function collect(dir: string, prefix: string[], out: string[][]): Promise<void> {
-  let entries
-  try {
-    entries = await readdir(dir, { withFileTypes: true })
-  } catch (err) {
-    if (isNotFound(err)) return
-    throw err
-  }
-  for (const e of entries) {
-    if (e.isDirectory()) await collect(join(dir, e.name), [...prefix, decodeSegment(e.name)], out)
-    else if (e.name.endsWith(VALUE_EXT) && !e.name.includes(TMP_MARK)) out.push([...prefix, decodeSegment(e.name.slice(0, -VALUE_EXT.length))])
-  }
-}
-
-async function removeTempFiles(dir: string): Promise<void> {
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name)
-    if (e.isDirectory()) await removeTempFiles(p)
-    else if (e.name.includes(TMP_MARK)) await rm(p, { force: true })
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await (await open(path, 'r')).close()
-    return true
-  } catch (err) {
-    if (isNotFound(err)) return false
-    throw err
-  }
-}
-
-async function inChunks<T>(items: readonly T[], size: number, fn: (item: T) => Promise<void>): Promise<void> {
-  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn))
-}
-
-const startsWith = (key: readonly string[], prefix: readonly string[]): boolean => prefix.every((seg, i) => key[i] === seg)
-
-const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT'
-
-export function encodeSegment(seg: string): string {
-  let out = ''
-  for (const byte of new TextEncoder().encode(seg)) {
-    const c = String.fromCharCode(byte)
-    out += /[A-Za-z0-9_-]/.test(c) ? c : `%${byte.toString(16).padStart(2, '0').toUpperCase()}`
-  }
-  return out
-}
-
-export function decodeSegment(name: string): string {
-  return decodeURIComponent(name)
-}
+export { decodeSegment, encodeSegment } from './file-ops.js'

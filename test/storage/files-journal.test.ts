@@ -1,0 +1,67 @@
+/**
+ * FileStorage's journal against a model: random puts, deletes, batches and range removals with a
+ * tiny checkpoint size (so checkpoints, writes at checkpoint and skipped deletes all happen), and
+ * at random points a "crash": the storage is dropped without close and opened again from disk.
+ * Every acknowledged operation must be there after it, and nothing else.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { FileStorage } from '../../src/storage/files.js'
+import { seededRandom } from '../../src/util/random.js'
+
+const enc = (s: string) => new TextEncoder().encode(s)
+const dec = (b: Uint8Array) => new TextDecoder().decode(b)
+
+describe('FileStorage journal', { timeout: 60_000 }, () => {
+  it('after crashes and clean closes alike, holds exactly what was acknowledged', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dm-journal-'))
+    try {
+      const rnd = seededRandom(7)
+      const pick = (n: number) => Math.floor(rnd() * n)
+      const keyOf = () => (rnd() < 0.3 ? ['dom', String(pick(3))] : ['dom', String(pick(3)), 'seg', String(pick(6))])
+      const model = new Map<string, string>()
+      let st = await FileStorage.open(dir, { checkpointBytes: 2048 })
+      let crashes = 0
+      for (let step = 0; step < 600; step++) {
+        const r = rnd()
+        if (r < 0.45) {
+          const key = keyOf()
+          const value = `v${step}-${'x'.repeat(pick(200))}`
+          await st.put(key, enc(value))
+          model.set(key.join('/'), value)
+        } else if (r < 0.65) {
+          const key = keyOf()
+          await st.delete(key)
+          model.delete(key.join('/'))
+        } else if (r < 0.8) {
+          const a = keyOf()
+          const b = keyOf()
+          await st.batch([{ type: 'put', key: a, value: enc(`b${step}`) }, { type: 'delete', key: b }])
+          model.set(a.join('/'), `b${step}`)
+          model.delete(b.join('/'))
+        } else if (r < 0.85) {
+          const prefix = ['dom', String(pick(3))]
+          await st.removeRange(prefix)
+          for (const k of [...model.keys()]) if (k === prefix.join('/') || k.startsWith(`${prefix.join('/')}/`)) model.delete(k)
+        } else if (r < 0.95) {
+          // A crash: nothing in memory survives, only what the journal and the files hold.
+          st = await FileStorage.open(dir, { checkpointBytes: 2048 })
+          crashes++
+        } else {
+          await st.close()
+          st = await FileStorage.open(dir, { checkpointBytes: 2048 })
+        }
+        if (step % 25 === 0 || r >= 0.85) {
+          const held = Object.fromEntries((await st.list([])).map((e) => [e.key.join('/'), dec(e.value)]))
+          expect(held, `step ${step}`).toEqual(Object.fromEntries([...model].sort()))
+        }
+      }
+      expect(crashes).toBeGreaterThan(20)
+      await st.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -265,7 +265,7 @@ export class SessionEngine implements Engine {
   // ---- who serves a client ----
 
   private newClient(vs: string, clientId: string): ClientEntry {
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch: 1, sessions: new Set() }
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch: 1, sessions: new Set(), fresh: true }
     this.table.setClient(e)
     return e
   }
@@ -282,37 +282,25 @@ export class SessionEngine implements Engine {
     if (!old || compareAuthority(old, from) !== 0) throw new ClientMovedError(clientId) // our copy changed while we waited
     // Our copy may belong to a line of primaries that lost (a takeover that failed half way): if
     // any up node knows a newer primary than ours, that one rules, and we hand it what we hold.
-    const newer = await this.newerThan(vs, clientId, from)
-    if (newer) {
-      if (newer !== this.ctx.self) this.handoffs.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), newer)
+    // The old primary is being replaced because it cannot be reached; every other up node must
+    // answer, since one we cannot hear from may hold the newer line.
+    const probe = await this.replication.newerLine(vs, clientId, from, from.primary)
+    if (probe.holder) {
+      this.handoffs.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), probe.holder)
       if (this.table.client(vs, clientId) === old) this.table.dropClient(vs, clientId)
       throw new ClientMovedError(clientId)
     }
+    if (probe.answered < probe.asked) throw new NotEnoughReplicasError(clientId, probe.asked, probe.answered)
     const fence = from.backups.filter((b) => b !== this.ctx.self)
     const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: from.epoch + 1, sessions: old.sessions }
     this.table.setClient(e)
     try {
-      await this.replication.rebuild(e, fence)
+      await this.replication.rebuild(e, fence, true)
       return e
     } catch (err) {
       if (this.table.client(vs, clientId) === e) this.table.setClient(old)
       throw err
     }
-  }
-
-  /** Asks every up node which primary it follows for the client; returns one newer than `from`. */
-  private async newerThan(vs: string, clientId: string, from: Authority): Promise<NodeId | undefined> {
-    // The old primary is being replaced because it cannot be reached; every other up node must
-    // answer, since one we cannot hear from may be the newer primary.
-    const asked = this.ctx.upNodes().filter((n) => n !== from.primary)
-    const answers = await Promise.allSettled(asked.map((n) => this.ctx.request(n, 'probe', { vs, clientId }, 1000) as Promise<{ primary?: NodeId; epoch?: number }>))
-    if (answers.some((a) => a.status === 'rejected')) throw new NotEnoughReplicasError(clientId, answers.length, answers.filter((a) => a.status === 'fulfilled').length)
-    for (const a of answers) {
-      const r = (a as PromiseFulfilledResult<{ primary?: NodeId; epoch?: number }>).value
-      // Our own id counts too: a copy made by this node before it restarted may be the newest.
-      if (r.primary !== undefined && r.epoch !== undefined && compareAuthority({ primary: r.primary, epoch: r.epoch }, from) > 0) return r.primary
-    }
-    return undefined
   }
 
   private sweep(): void {

@@ -52,3 +52,13 @@ export class SessionUnconfirmedError extends DomainMeshError {
     super('SESSION_UNCONFIRMED', `session "${sessionId}" is not on this node, and ${silent} of ${asked} nodes did not answer whether they hold it; try again`, { sessionId, silent, asked })
   }
 }
+
+/**
+ * A backup got a change to a copy it does not hold (it restarted empty, or follows another
+ * primary): the primary must check for a newer line and send the whole state instead.
+ */
+export class CopyMissingError extends DomainMeshError {
+  constructor(clientId: string, from: string) {
+    super('COPY_MISSING', `client "${clientId}": this node holds no copy made by ${from} at this epoch; send the whole state`, { clientId, from })
+  }
+}

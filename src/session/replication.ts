@@ -13,8 +13,8 @@ import { applyChange } from '../state/objects.js'
 import { sleep, type Clock } from '../util/clock.js'
 import { hash32 } from '../util/hash.js'
 import { isUnreachable, type DomainMeshError } from '../errors.js'
-import { compareAuthority } from './route.js'
-import { NotEnoughReplicasError, ClientMovedError, StaleClientEpochError } from './errors.js'
+import { compareAuthority, type Authority } from './route.js'
+import { NotEnoughReplicasError, ClientMovedError, CopyMissingError, StaleClientEpochError } from './errors.js'
 import type { ClientEntry, SessionRecord, SessionTable } from './table.js'
 
 export interface ReplicationContext {
@@ -70,27 +70,44 @@ export class SessionReplication {
     return [...prefer.filter((n) => live.includes(n)), ...rest].slice(0, this.wanted())
   }
 
-  /** Backups that the view shows up are kept first; the set is filled up to `wanted`; all get the whole state. */
-  async rebuild(e: ClientEntry, keep: readonly NodeId[] = e.backups): Promise<void> {
+  /**
+   * Backups that the view shows up are kept first; the set is filled up to `wanted`; all get the
+   * whole state. `probed`: the caller has just made sure no newer line exists (a takeover).
+   */
+  async rebuild(e: ClientEntry, keep: readonly NodeId[] = e.backups, probed = false): Promise<void> {
     const up = new Set(this.ctx.upNodes())
     const kept = keep.filter((b) => up.has(b))
     e.backups = [...kept, ...this.choose(e.clientId, kept).filter((b) => !kept.includes(b))].slice(0, Math.max(this.wanted(), kept.length))
-    await this.replicate(e, [], [], true)
+    await this.replicate(e, [], [], true, probed)
   }
 
   /**
    * Puts the change on every backup. A backup the view shows down is replaced (whole state to the
    * new one); one that is up but unreachable is retried until the deadline, then the write fails.
+   * Before any whole state goes out, every up node is asked whether it follows a newer primary:
+   * a backup that restarted, or a new one, cannot tell this node that it was replaced while it
+   * was cut off, but the newer line's own copies can.
    */
-  async replicate(e: ClientEntry, put: SessionRecord[], remove: string[], full = false): Promise<void> {
+  async replicate(e: ClientEntry, put: SessionRecord[], remove: string[], full = false, probed = false): Promise<void> {
     const deadline = this.ctx.clock.now() + (this.ctx.placeTimeoutMs ?? 3000)
-    full = full || e.dirty === true
+    full = full || e.dirty === true || e.fresh === true
+    probed = probed || e.fresh === true
     let targets = e.backups
     for (;;) {
+      this.stillPrimary(e)
       e.dirty = true
-      const failed = await this.send(e, targets, put, remove, full)
+      let failed: NodeId[] = targets
+      if (!full || probed || (probed = await this.newestHere(e))) {
+        const sent = await this.send(e, targets, put, remove, full)
+        failed = sent.failed
+        full = full || sent.copyMissing
+      }
+      // A newer primary may have made this node its backup while the write was out: the caller
+      // must not then put this (older) record over the copy the new line sent.
+      this.stillPrimary(e)
       if (failed.length === 0 && e.backups.length >= this.wanted()) {
         e.dirty = false
+        e.fresh = false
         return
       }
       if (this.ctx.clock.now() >= deadline) throw new NotEnoughReplicasError(e.clientId, this.wanted(), e.backups.length - failed.length)
@@ -106,31 +123,69 @@ export class SessionReplication {
     }
   }
 
-  /** Sends to every backup; returns the ones that could not be reached. */
-  private async send(e: ClientEntry, targets: readonly NodeId[], put: SessionRecord[], remove: string[], full: boolean): Promise<NodeId[]> {
+  /**
+   * Asks every up node but `skip` which primary it follows for the client, and names one that
+   * holds a line newer than `than`. `complete` is false when some node did not answer (it may be
+   * the one that holds a newer line).
+   */
+  async newerLine(vs: string, clientId: string, than: Pick<Authority, 'epoch' | 'primary'>, skip?: NodeId): Promise<{ holder?: NodeId; asked: number; answered: number }> {
+    const asked = this.ctx.upNodes().filter((n) => n !== skip)
+    const answers = await Promise.allSettled(asked.map((n) => this.ctx.request(n, 'probe', { vs, clientId }, 1000) as Promise<{ primary?: NodeId; epoch?: number }>))
+    let answered = 0
+    for (const [i, a] of answers.entries()) {
+      if (a.status === 'rejected') continue
+      answered++
+      // Our own id counts too: a copy made by this node before it restarted may be the newest.
+      const r = a.value
+      if (r.primary !== undefined && r.epoch !== undefined && compareAuthority({ primary: r.primary, epoch: r.epoch }, than) > 0) return { holder: asked[i]!, asked: asked.length, answered }
+    }
+    return { asked: asked.length, answered }
+  }
+
+  /** False while not every up node answered; steps down (throws) if one follows a newer primary. */
+  private async newestHere(e: ClientEntry): Promise<boolean> {
+    const r = await this.newerLine(e.vs, e.clientId, e)
+    this.stillPrimary(e)
+    if (r.holder) this.stepDown(e, r.holder)
+    return r.answered === r.asked
+  }
+
+  /** This node no longer serves the client: its sessions go to the newer line, it only forwards. */
+  private stepDown(e: ClientEntry, to: NodeId): never {
+    if (this.table.client(e.vs, e.clientId) === e) {
+      this.onDeposed(e.vs, e.clientId, this.table.sessionsOf(e.vs, e.clientId), to)
+      this.table.dropClient(e.vs, e.clientId)
+    }
+    e.role = 'backup'
+    throw new ClientMovedError(e.clientId)
+  }
+
+  private stillPrimary(e: ClientEntry): void {
+    if (this.table.client(e.vs, e.clientId) !== e || e.role !== 'primary') throw new ClientMovedError(e.clientId)
+  }
+
+  /** Sends to every backup; returns the ones that could not be reached or lack the copy. */
+  private async send(e: ClientEntry, targets: readonly NodeId[], put: SessionRecord[], remove: string[], full: boolean): Promise<{ failed: NodeId[]; copyMissing: boolean }> {
     const body: ReplicateBody = { vs: e.vs, clientId: e.clientId, epoch: e.epoch, backups: e.backups, full, put: (full ? this.after(e, put, remove) : put).map(toWire), remove: full ? [] : remove }
     const failed: NodeId[] = []
     let stale: unknown
+    let copyMissing = false
     await Promise.all(
       targets.map((b) =>
         this.ctx.request(b, 'replicate', body, REPLICATE_TIMEOUT_MS).catch((err: unknown) => {
-          if ((err as DomainMeshError).code === 'STALE_CLIENT_EPOCH') stale = err
-          else if (isUnreachable(err)) failed.push(b)
+          const code = (err as DomainMeshError).code
+          if (code === 'STALE_CLIENT_EPOCH') stale = err
+          else if (code === 'COPY_MISSING') {
+            copyMissing = true
+            failed.push(b)
+          } else if (isUnreachable(err)) failed.push(b)
           else throw err
         }),
       ),
     )
-    if (stale) {
-      // Another node took the client over; from now on this node only forwards.
-      const current = ((stale as DomainMeshError).details as { current: { primary: NodeId } }).current
-      if (this.table.client(e.vs, e.clientId) === e) {
-        this.onDeposed(e.vs, e.clientId, this.table.sessionsOf(e.vs, e.clientId), current.primary)
-        this.table.dropClient(e.vs, e.clientId)
-      }
-      e.role = 'backup'
-      throw new ClientMovedError(e.clientId)
-    }
-    return failed
+    // Another node took the client over; from now on this node only forwards.
+    if (stale) this.stepDown(e, ((stale as DomainMeshError).details as { current: { primary: NodeId } }).current.primary)
+    return { failed, copyMissing }
   }
 
   /** The client's whole state as it will be after this change (for new or replaced backups). */
@@ -149,6 +204,9 @@ export class SessionReplication {
     // so exactly one of them completes. Epochs do not rise otherwise, so a stale primary never
     // gets here with an equal epoch.
     if (old && compareAuthority(old, { epoch: b.epoch, primary: from }) > 0) throw new StaleClientEpochError(b.clientId, from, b.epoch, old)
+    // A change applies only to the copy it was made against; a node that restarted empty must not
+    // turn into a backup from one change, or a primary replaced while cut off could go on with it.
+    if (!b.full && !(old && old.primary === from && old.epoch === b.epoch)) throw new CopyMissingError(b.clientId, from)
     // A new line of primaries takes this copy over (we served the client, or followed another
     // primary, perhaps one started by the same client's retried first request): the sessions it
     // does not send are handed to it rather than dropped, and it sends them back when it adopts.

@@ -25,6 +25,8 @@ export interface ClientEntry {
   sessions: Set<string>
   /** A write failed part way: some backups may hold it, so they get the whole state next time. */
   dirty?: boolean
+  /** Started here and never sent: the first write sends the whole state, with no newer line to look for. */
+  fresh?: boolean
 }
 
 const k = (vs: string, id: string): string => `${vs}\u0000${id}`

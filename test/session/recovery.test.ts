@@ -89,6 +89,32 @@ describe('session recovery', () => {
     expect(await run(onC.get(id))).toEqual({ v: 3 })
   })
 
+  it('a primary replaced while cut off does not carry on with a backup that restarted empty', async () => {
+    c = await ServiceCluster.start(['a', 'b', 'c', 'd'], { replicas: 2 })
+    const onA = createClient({ node: c.node('a'), virtualServer: 'shop', clientId: 'max', serving: nodeId('a') })
+    const id = await run(onA.create({ v: 1 }))
+    const first = onA.token!.backups[0]!
+    const home = ['b', 'c', 'd'].find((n) => n !== first)!
+    const onHome = createClient({ node: c.node(home), virtualServer: 'shop', token: onA.token! })
+    // a is cut off; the backup takes over with the client's token and copies to a new backup.
+    c.net.partition([nodeId('a')], ['b', 'c', 'd'].map(nodeId))
+    await run(onHome.patch(id, [{ op: 'replace', path: ['v'], value: 2 }]))
+    expect(onHome.token!.primary).toBe(first)
+    // The new primary dies and comes back empty: it no longer remembers that it replaced a. The
+    // newer line lives on in its backup.
+    c.crash(first)
+    await c.settle(300)
+    await c.startNode(first)
+    await c.settle(300)
+    c.net.heal()
+    // a still thinks it leads with `first` as its backup. Whatever a's write answers, it must not
+    // be acknowledged on a copy that the newer line then overwrites.
+    const wrote = await run(onA.patch(id, [{ op: 'replace', path: ['v'], value: 3 }]).then(() => true, () => false))
+    await c.settle(2000)
+    expect(await run(onHome.get(id))).toEqual({ v: wrote ? 3 : 2 })
+    expect(roles('shop', id).primary).toHaveLength(1)
+  })
+
   it('a token kept from an earlier client object reaches the same sessions', async () => {
     c = await ServiceCluster.start(['a', 'b', 'c'], { replicas: 2 })
     const before = createClient({ node: c.node('c'), virtualServer: 'shop', clientId: 'liu', serving: nodeId('a') })

@@ -255,6 +255,11 @@ export class MeshNode {
     return this.sessionEngine?.table
   }
 
+  /** Clients whose sessions this node holds only until another line adopts them (0 without sessions). */
+  get sessionHandoffsPending(): number {
+    return this.sessionEngine?.handoffsPending ?? 0
+  }
+
   private sessionNodes(): NodeId[] {
     return this.topology
       .view()

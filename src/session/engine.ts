@@ -62,6 +62,7 @@ export class SessionEngine implements Engine {
   private readonly serial = new SerialQueue()
   private readonly handoffs: SessionHandoffs
   private sweeper: TimerHandle | undefined
+  private readonly repairing = new Set<ClientEntry>()
   private readonly limits: Limits
 
   constructor(private readonly ctx: SessionContext) {
@@ -98,6 +99,11 @@ export class SessionEngine implements Engine {
     this.sweep()
   }
 
+  /** Sessions this node holds only to hand them to another line: a single copy until adopted. */
+  get handoffsPending(): number {
+    return this.handoffs.pending
+  }
+
   close(): void {
     if (this.sweeper) this.ctx.clock.clearTimeout(this.sweeper)
   }
@@ -117,7 +123,7 @@ export class SessionEngine implements Engine {
     const verify = new Map<NodeId, ClientEntry[]>()
     for (const e of this.table.allClients()) {
       if (e.role === 'primary') {
-        if (e.dirty || e.backups.some((b) => !up.has(b)) || e.backups.length < wanted) work.push(this.locked(e, () => this.replication.rebuild(e)))
+        if (e.dirty || e.backups.some((b) => !up.has(b)) || e.backups.length < wanted) work.push(this.repair(e))
         else if (sweep) for (const b of e.backups) group(verify, b, e)
       } else if (e.primary !== this.ctx.self && !up.has(e.primary)) {
         if (sweep || this.firstUpBackup(e, up)) work.push(this.takeOver(e))
@@ -148,7 +154,18 @@ export class SessionEngine implements Engine {
   /** A primary asks a backup whether it still holds its copy (a backup that restarted has none). */
   private async checkHolds(backup: NodeId, entries: ClientEntry[]): Promise<void> {
     const r = (await this.ctx.request(backup, 'holds', { clients: entries.map((e) => ({ vs: e.vs, clientId: e.clientId, epoch: e.epoch })) }, 1000)) as { missing: number[] }
-    await Promise.all(r.missing.map((i) => entries[i]!).map((e) => this.locked(e, () => this.replication.rebuild(e))))
+    await Promise.all(r.missing.map((i) => this.repair(entries[i]!)))
+  }
+
+  /**
+   * Re-copies a client's state to a whole set of backups. One at a time per client: a repair can
+   * wait seconds for a node, and views and sweeps must not queue more of them meanwhile, or a
+   * hand-over waiting for the same lock would wait for all of them.
+   */
+  private repair(e: ClientEntry): Promise<void> {
+    if (this.repairing.has(e)) return Promise.resolve()
+    this.repairing.add(e)
+    return this.locked(e, () => this.replication.rebuild(e)).finally(() => this.repairing.delete(e))
   }
 
   private onLeads(from: NodeId, clients: { vs: string; clientId: string; epoch: number }[]): { answers: string[] } {

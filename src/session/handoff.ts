@@ -34,34 +34,39 @@ export interface HandoffDeps {
 }
 
 export class SessionHandoffs {
-  private readonly pending = new Map<string, Pending>()
+  private readonly waiting = new Map<string, Pending>()
 
   constructor(private readonly d: HandoffDeps) {}
+
+  /** Clients whose sessions wait here to be handed over. */
+  get pending(): number {
+    return this.waiting.size
+  }
 
   /** Queues `sessions` for `to`, the primary of the line that stays, and sends them now. */
   handOver(vs: string, clientId: string, sessions: SessionRecord[], to: NodeId): void {
     if (sessions.length === 0) return
     const key = `${vs}\u0000${clientId}`
-    this.pending.set(key, { vs, clientId, to, put: sessions.map(toWire), attempts: 0 })
+    this.waiting.set(key, { vs, clientId, to, put: sessions.map(toWire), attempts: 0 })
     void this.send(key).catch((error: unknown) => this.d.report(error))
   }
 
   /** Tries every waiting hand-over again (on each sweep). */
   retryAll(): Promise<void>[] {
-    return [...this.pending.keys()].map((key) => this.send(key))
+    return [...this.waiting.keys()].map((key) => this.send(key))
   }
 
   private async send(key: string): Promise<void> {
-    const h = this.pending.get(key)
+    const h = this.waiting.get(key)
     if (!h) return
     try {
       // The line may have come back to this very node since: then it adopts them itself.
       if (this.d.table.client(h.vs, h.clientId)?.role === 'primary') await this.adopt(h.vs, h.clientId, h.put, this.d.maxHops)
       else await this.d.ctx.request(h.to, 'adopt', { vs: h.vs, clientId: h.clientId, put: h.put }, ADOPT_TIMEOUT_MS)
-      if (this.pending.get(key) === h) this.pending.delete(key)
+      if (this.waiting.get(key) === h) this.waiting.delete(key)
     } catch (err) {
       if (++h.attempts >= MAX_ATTEMPTS) {
-        this.pending.delete(key)
+        this.waiting.delete(key)
         this.d.report(new NoLiveReplicaError(h.clientId, [h.to]))
       }
       throw err
@@ -94,7 +99,7 @@ export class SessionHandoffs {
   find(vs: string, clientId: string, sessionId: string): { record?: WireRecord } {
     const rec = this.d.table.get(vs, sessionId)
     if (rec && rec.clientId === clientId) return { record: toWire(rec) }
-    const waiting = this.pending.get(`${vs}\u0000${clientId}`)?.put.find((r) => r.sessionId === sessionId)
+    const waiting = this.waiting.get(`${vs}\u0000${clientId}`)?.put.find((r) => r.sessionId === sessionId)
     return waiting ? { record: waiting } : {}
   }
 

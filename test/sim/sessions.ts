@@ -84,6 +84,8 @@ export class SimSessions {
   replicated(replicas: number): boolean {
     const nodes = [...this.c.nodes.values()]
     const wanted = Math.min(replicas - 1, nodes.length - 1)
+    // Sessions on their way to another line are a single copy until it adopts them.
+    if (nodes.some((n) => n.sessionHandoffsPending > 0)) return false
     for (const cl of this.clients) {
       if (cl.sessionId === undefined) continue
       // The newest authority any copy follows must be held by its primary: a stale primary with

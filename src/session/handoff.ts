@@ -7,6 +7,7 @@
  */
 import type { DomainMeshError } from '../errors.js'
 import type { NodeId } from '../ids.js'
+import { compareAuthority } from './route.js'
 import { ClientMovedError, NoLiveReplicaError, SessionUnconfirmedError } from './errors.js'
 import { fromWire, toWire, type ReplicationContext, type SessionReplication, type WireRecord } from './replication.js'
 import type { ClientEntry, SessionRecord, SessionTable } from './table.js'
@@ -60,6 +61,9 @@ export class SessionHandoffs {
     const h = this.waiting.get(key)
     if (!h) return
     try {
+      // After a failed try the line may have moved on (its primary replaced, or restarted empty):
+      // ask again who leads it now.
+      if (h.attempts > 0) h.to = (await this.locate(h.vs, h.clientId)) ?? h.to
       // The line may have come back to this very node since: then it adopts them itself.
       if (this.d.table.client(h.vs, h.clientId)?.role === 'primary') await this.adopt(h.vs, h.clientId, h.put, this.d.maxHops)
       else await this.d.ctx.request(h.to, 'adopt', { vs: h.vs, clientId: h.clientId, put: h.put }, ADOPT_TIMEOUT_MS)
@@ -71,6 +75,23 @@ export class SessionHandoffs {
       }
       throw err
     }
+  }
+
+  /**
+   * The node to give a client's sessions to: the one holding the newest line (epoch, then primary
+   * id) that any node, this one included, knows of; a backup passes an adopt on to its primary.
+   */
+  private async locate(vs: string, clientId: string): Promise<NodeId | undefined> {
+    const nodes = this.d.ctx.upNodes()
+    const answers = await Promise.allSettled(nodes.map((n) => this.d.ctx.request(n, 'probe', { vs, clientId }, ADOPT_TIMEOUT_MS) as Promise<{ primary?: NodeId; epoch?: number }>))
+    const own = this.d.table.client(vs, clientId)
+    let best: { at: NodeId; primary: NodeId; epoch: number } | undefined = own && { at: own.primary, primary: own.primary, epoch: own.epoch }
+    for (const [i, a] of answers.entries()) {
+      if (a.status !== 'fulfilled' || a.value.primary === undefined || a.value.epoch === undefined) continue
+      const line = { at: nodes[i]!, primary: a.value.primary, epoch: a.value.epoch }
+      if (!best || compareAuthority(line, best) > 0) best = line
+    }
+    return best?.at
   }
 
   /** Runs `op`; if the session is not here, pulls it from whoever holds it and runs `op` again. */

@@ -10,7 +10,7 @@ import type { ClusterId, NodeId } from '../ids.js'
 import type { Transport } from '../transport/transport.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
-import { MAX_ENVELOPES_PER_FRAME, type Envelope, type MessageEnvelope, type MessagesEnvelope, type RequestEnvelope } from '../wire/envelope.js'
+import { MAX_ADDRESSES_PER_FRAME, type Envelope, type MessageEnvelope, type MessagesEnvelope, type RequestEnvelope } from '../wire/envelope.js'
 import { decodeFrame, encodeFrame } from '../wire/codec.js'
 import { formatAddress, isExact, type Address, type ExactAddress } from './address.js'
 import type { Engine, Request } from './engine.js'
@@ -52,6 +52,9 @@ function randomIdBase(): number {
   const [hi, lo] = crypto.getRandomValues(new Uint32Array(2)) as unknown as [number, number]
   return (hi & 0xffff) * 2 ** 32 + lo + 1 // below 2^48: room for 2^53 - 2^48 more requests
 }
+
+/** Two addresses per envelope at most: a frame of this many never runs out of address slots. */
+const ENVELOPES_PER_FRAME = MAX_ADDRESSES_PER_FRAME / 2
 
 /** How many recent request ids per peer are remembered (a duplicate older than this would run again). */
 const DEDUP_WINDOW = 20_000
@@ -161,7 +164,7 @@ export class Messenger {
     this.outbox.clear()
     for (const [node, queued] of boxes) {
       const envs = groupMessages(queued)
-      for (let i = 0; i < envs.length; i += MAX_ENVELOPES_PER_FRAME) this.sendFrame(node, envs.slice(i, i + MAX_ENVELOPES_PER_FRAME))
+      for (let i = 0; i < envs.length; i += ENVELOPES_PER_FRAME) this.sendFrame(node, envs.slice(i, i + ENVELOPES_PER_FRAME))
     }
   }
 

@@ -1,27 +1,70 @@
 /**
  * The one place that turns envelopes into bytes and back. msgpackr was measured against JSON on
- * the replication message shape (bench/codec.ts): it encodes and decodes faster and the frames are
- * smaller, so it is the codec. Records (msgpackr's shared-structure extension) are off: every frame
- * must decode on its own, and decoding state shared with an untrusted peer is an attack surface.
- * msgpackr renames `__proto__` keys on decode, so a frame cannot pollute a prototype.
+ * the replication message shape: it encodes and decodes faster and the frames are smaller, so it
+ * is the codec. Records (msgpackr's structure extension) are on, but never shared: each frame
+ * defines the object shapes it uses inline, so a batch of like messages (appends, acks, writes)
+ * spells its keys once, and every frame still decodes on its own; no decoding state outlives a
+ * frame, so one peer's frame cannot change how another's is read. msgpackr renames `__proto__`
+ * keys on decode (plain maps and records alike), so a frame cannot pollute a prototype.
  */
 import { Packr } from 'msgpackr'
 import * as v from 'valibot'
-import { formatAddress } from '../routing/address.js'
-import { EnvelopeSchema, FrameSchema, PROTOCOL_VERSION, type Envelope } from './envelope.js'
+import { formatAddress, type Address } from '../routing/address.js'
+import { AddressesSchema, FrameHeadSchema, KIND, KIND_NAMES, MAX_ADDRESSES_PER_FRAME, PROTOCOL_VERSION, TUPLE_SCHEMAS, type Envelope } from './envelope.js'
 
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
+const packr = new Packr({ useRecords: true, mapsAsObjects: true, variableMapSize: true })
+/** Storage records are single values written once: no record definitions to pay for. */
+const valuePackr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
 
 export type DecodeResult = { ok: true; envelopes: Envelope[] } | { ok: false; reason: string }
 
-export function encodeFrame(envelopes: readonly Envelope[]): Uint8Array {
-  return packr.pack(envelopes.map(toWire))
+/** Each address object is formatted once (engines reuse theirs for every message). */
+const formatted = new WeakMap<Address, string>()
+function format(a: Address): string {
+  let s = formatted.get(a)
+  if (s === undefined) formatted.set(a, (s = formatAddress(a)))
+  return s
 }
 
-function toWire(e: Envelope): Record<string, unknown> {
-  return { ...e, v: PROTOCOL_VERSION, from: formatAddress(e.from), to: formatAddress(e.to) }
+/** Encodes envelopes to one peer as one frame; at most MAX_ADDRESSES_PER_FRAME / 2 of them. */
+export function encodeFrame(envelopes: readonly Envelope[]): Uint8Array {
+  const index = new Map<string, number>()
+  const addresses: string[] = []
+  const ref = (a: Address): number => {
+    const s = format(a)
+    let i = index.get(s)
+    if (i === undefined) {
+      if (addresses.length === MAX_ADDRESSES_PER_FRAME) throw new RangeError(`a frame names at most ${MAX_ADDRESSES_PER_FRAME} addresses`)
+      index.set(s, (i = addresses.length))
+      addresses.push(s)
+    }
+    return i
+  }
+  const frame: unknown[] = [PROTOCOL_VERSION, addresses]
+  for (const e of envelopes) {
+    const from = ref(e.from)
+    const to = ref(e.to)
+    switch (e.t) {
+      case 'req':
+        frame.push([KIND.req, from, to, e.id, e.m, e.b])
+        break
+      case 'res':
+        frame.push([KIND.res, from, to, e.id, e.b])
+        break
+      case 'err':
+        frame.push([KIND.err, from, to, e.id, e.e])
+        break
+      case 'msg':
+        frame.push([KIND.msg, from, to, e.m, e.b])
+        break
+      case 'msgs':
+        frame.push([KIND.msgs, from, to, e.m, e.bs])
+        break
+    }
+  }
+  return packr.pack(frame)
 }
 
 export function decodeFrame(bytes: Uint8Array): DecodeResult {
@@ -34,17 +77,48 @@ export function decodeFrame(bytes: Uint8Array): DecodeResult {
   } catch (err) {
     return { ok: false, reason: `undecodable: ${(err as Error).message}` }
   }
-  const frame = v.safeParse(FrameSchema, raw)
-  if (!frame.success) return { ok: false, reason: `not a frame: ${describe(frame.issues)}` }
+  const head = v.safeParse(FrameHeadSchema, raw)
+  if (!head.success) return { ok: false, reason: `not a frame: ${describe(head.issues)}` }
+  const items = head.output
+  if (items[0] !== PROTOCOL_VERSION) return { ok: false, reason: `protocol version ${shown(items[0])}, expected ${PROTOCOL_VERSION}` }
+  const addrs = v.safeParse(AddressesSchema, items[1])
+  if (!addrs.success) return { ok: false, reason: `addresses: ${describe(addrs.issues)}` }
+  const addresses = addrs.output
   const envelopes: Envelope[] = []
-  for (const [i, item] of frame.output.entries()) {
-    const parsed = v.safeParse(EnvelopeSchema, item)
-    if (!parsed.success) return { ok: false, reason: `envelope ${i}: ${describe(parsed.issues)}` }
-    const { v: _version, ...envelope } = parsed.output
-    envelopes.push(envelope as Envelope)
+  for (let i = 2; i < items.length; i++) {
+    const item = items[i]
+    const kind = Array.isArray(item) ? item[0] : undefined
+    const schema = typeof kind === 'number' ? TUPLE_SCHEMAS[kind] : undefined
+    if (!schema) return { ok: false, reason: `envelope ${i - 2}: not an envelope (kind ${shown(kind)})` }
+    const parsed = v.safeParse(schema, item)
+    if (!parsed.success) return { ok: false, reason: `envelope ${i - 2} (${KIND_NAMES[kind as number]}): ${describe(parsed.issues)}` }
+    const t = parsed.output
+    const from = addresses[t[1]]
+    const to = addresses[t[2]]
+    if (!from || !to) return { ok: false, reason: `envelope ${i - 2}: address index out of range (${addresses.length} addresses)` }
+    switch (t[0]) {
+      case KIND.req:
+        envelopes.push({ t: 'req', from, to, id: t[3], m: t[4], b: t[5] })
+        break
+      case KIND.res:
+        envelopes.push({ t: 'res', from, to, id: t[3], b: t[4] })
+        break
+      case KIND.err:
+        envelopes.push({ t: 'err', from, to, id: t[3], e: t[4] as Extract<Envelope, { t: 'err' }>['e'] })
+        break
+      case KIND.msg:
+        envelopes.push({ t: 'msg', from, to, m: t[3], b: t[4] })
+        break
+      case KIND.msgs:
+        envelopes.push({ t: 'msgs', from, to, m: t[3], bs: t[4] })
+        break
+    }
   }
   return { ok: true, envelopes }
 }
+
+/** A peer-sent value in a message: numbers as they are, anything else by its type (it may not even turn into a string). */
+const shown = (x: unknown): string => (typeof x === 'number' ? String(x) : typeof x)
 
 function describe(issues: readonly v.BaseIssue<unknown>[]): string {
   const first = issues[0]
@@ -54,5 +128,5 @@ function describe(issues: readonly v.BaseIssue<unknown>[]): string {
 }
 
 /** Raw msgpack encoding of one value, for storage records (no envelope). */
-export const encodeValue = (value: unknown): Uint8Array => packr.pack(value)
-export const decodeValue = (bytes: Uint8Array): unknown => packr.unpack(bytes)
+export const encodeValue = (value: unknown): Uint8Array => valuePackr.pack(value)
+export const decodeValue = (bytes: Uint8Array): unknown => valuePackr.unpack(bytes)

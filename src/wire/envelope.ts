@@ -1,22 +1,31 @@
 /**
- * The wire protocol, version 1. A frame is an array of envelopes (all messages to one peer in one
- * tick travel together). Envelopes are a discriminated union on `t`:
- *   req — a request that expects a `res` or `err` with the same `id`
- *   res — a successful response
- *   err — a failed response carrying a named error
- *   msg — a one-way message (replication streams use these; their acks are messages too)
- *   msgs — several one-way messages with the same sender, receiver and method, in order: the
- *          addresses and method travel once (most of a small replication message's bytes)
+ * The wire protocol, version 2. A frame carries every envelope to one peer in one tick:
+ *
+ *   [2, addresses, ...envelopes]
+ *
+ * `addresses` lists each address the frame uses once, as a string; envelopes name them by index
+ * (version 1 spelled both addresses out in every envelope: a third of a small message's bytes).
+ * An envelope is a tuple whose first item says what it is:
+ *   [0, from, to, id, method, body]  req — a request that expects a res or err with the same id
+ *   [1, from, to, id, body]          res — a successful response
+ *   [2, from, to, id, error]         err — a failed response carrying a named error
+ *   [3, from, to, method, body]      msg — a one-way message (replication streams, their acks)
+ *   [4, from, to, method, bodies]    msgs — one-way messages with the same ends and method, in order
  * Bodies are validated again by the engine method that receives them (see routing/methods.ts).
  */
 import * as v from 'valibot'
 import type { WireError } from '../errors.js'
 import { parseAddress, type Address } from '../routing/address.js'
 
-export const PROTOCOL_VERSION = 1 as const
+export const PROTOCOL_VERSION = 2 as const
 export const MAX_ENVELOPES_PER_FRAME = 10_000
+/** Distinct addresses in one frame: two per envelope at most, and far fewer in practice. */
+export const MAX_ADDRESSES_PER_FRAME = 1024
 
-const AddressSchema = v.pipe(
+export const KIND = { req: 0, res: 1, err: 2, msg: 3, msgs: 4 } as const
+export const KIND_NAMES = ['req', 'res', 'err', 'msg', 'msgs'] as const
+
+export const AddressSchema = v.pipe(
   v.string(),
   v.maxLength(512),
   v.rawTransform(({ dataset, addIssue, NEVER }) => {
@@ -31,7 +40,7 @@ const AddressSchema = v.pipe(
 
 const Id = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER))
 const Method = v.pipe(v.string(), v.minLength(1), v.maxLength(64))
-const Common = { v: v.literal(PROTOCOL_VERSION), from: AddressSchema, to: AddressSchema }
+const Ref = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_ADDRESSES_PER_FRAME - 1))
 
 const WireErrorSchema = v.object({
   code: v.pipe(v.string(), v.maxLength(64)),
@@ -40,15 +49,21 @@ const WireErrorSchema = v.object({
   details: v.optional(v.record(v.string(), v.unknown())),
 })
 
-export const EnvelopeSchema = v.variant('t', [
-  v.object({ ...Common, t: v.literal('req'), id: Id, m: Method, b: v.unknown() }),
-  v.object({ ...Common, t: v.literal('res'), id: Id, b: v.unknown() }),
-  v.object({ ...Common, t: v.literal('err'), id: Id, e: WireErrorSchema }),
-  v.object({ ...Common, t: v.literal('msg'), m: Method, b: v.unknown() }),
-  v.object({ ...Common, t: v.literal('msgs'), m: Method, bs: v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(MAX_ENVELOPES_PER_FRAME)) }),
-])
+/** One schema per envelope kind, indexed by the kind number. */
+export const TUPLE_SCHEMAS = [
+  v.strictTuple([v.literal(KIND.req), Ref, Ref, Id, Method, v.unknown()]),
+  v.strictTuple([v.literal(KIND.res), Ref, Ref, Id, v.unknown()]),
+  v.strictTuple([v.literal(KIND.err), Ref, Ref, Id, WireErrorSchema]),
+  v.strictTuple([v.literal(KIND.msg), Ref, Ref, Method, v.unknown()]),
+  v.strictTuple([v.literal(KIND.msgs), Ref, Ref, Method, v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(MAX_ENVELOPES_PER_FRAME))]),
+] as const
 
-export const FrameSchema = v.pipe(v.array(v.unknown()), v.minLength(1), v.maxLength(MAX_ENVELOPES_PER_FRAME))
+export const FrameHeadSchema = v.pipe(
+  v.array(v.unknown()),
+  v.minLength(3, 'a frame is [version, addresses, ...envelopes] with at least one envelope'),
+  v.maxLength(MAX_ENVELOPES_PER_FRAME + 2),
+)
+export const AddressesSchema = v.pipe(v.array(AddressSchema), v.minLength(1), v.maxLength(MAX_ADDRESSES_PER_FRAME))
 
 interface Base {
   from: Address

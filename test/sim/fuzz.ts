@@ -38,6 +38,15 @@ export const targets: Record<string, fc.IPropertyWithHooks<never> | fc.IProperty
     if (polluted()) throw new Error('prototype polluted')
     void r
   }) as never,
+  // Near-valid frames reach the deeper checks: tuples of every kind with random fields.
+  'frame decoder (frame-shaped)': fc.property(
+    fc.tuple(fc.oneof(fc.constant(2), fc.anything()), fc.array(fc.oneof(fc.constantFrom('c/a/e', 'c/*/t@vs', '__proto__'), fc.string({ maxLength: 20 })), { maxLength: 4 }), fc.array(fc.tuple(fc.nat(5), fc.nat(4), fc.nat(4), fc.oneof(fc.nat(), fc.string({ maxLength: 8 })), fc.anything()), { minLength: 1, maxLength: 4 })),
+    ([version, addresses, envelopes]) => {
+      const r = decodeFrame(pack([version, addresses, ...envelopes]))
+      if (polluted()) throw new Error('prototype polluted')
+      void r
+    },
+  ) as never,
   'address parser': fc.property(fc.string({ maxLength: 80 }), (s) => named(() => parseAddress(s))) as never,
   'chunk assembler': fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 8 }), (chunks) => {
     const asm = new ChunkAssembler()

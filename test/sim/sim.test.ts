@@ -7,8 +7,8 @@ import { simulate } from './simulator.js'
 
 /**
  * Seeds beyond the first 200 that once failed, kept so their bugs stay fixed: 10040 (a primary
- * replaced while cut off carried on with a backup that had restarted empty) and 11183 (a deposed
- * primary's retried write put its older record over the copy its successor had sent), 13800 (repairs
+ * replaced while cut off carried on with a backup that had restarted empty), 11183 (a deposed
+ * primary's retried write put its older record over the copy its successor had sent) and 13800 (repairs
  * piled up behind one client's lock, so a hand-over waited until its only copy was gone).
  */
 const REGRESSIONS = [10040, 11183, 13800]

@@ -19,6 +19,7 @@ export interface SnapshotObject {
   value: unknown
   version: number
   base: number
+  /** [key (kept for snapshots written before paths were an array), path, version]. */
   paths?: [string, (string | number)[], number][]
 }
 
@@ -72,7 +73,7 @@ export class DomainState {
     const objects: [string, SnapshotObject][] = []
     for (const [id, o] of this.objects) {
       const s: SnapshotObject = { value: o.value, version: o.version, base: o.base }
-      if (o.paths?.size) s.paths = [...o.paths].map(([k, e]) => [k, [...e.path], e.version])
+      if (o.paths?.length) s.paths = o.paths.map((e) => [JSON.stringify(e.path), [...e.path], e.version])
       objects.push([id, s])
     }
     return { seq: this.lastSeq, epoch: this.lastEpoch, objects }
@@ -95,7 +96,7 @@ export class DomainState {
     const d = new DomainState(domain)
     for (const [id, s] of snap.objects) {
       const obj: StoredObject = s.paths
-        ? { value: s.value, version: s.version, base: s.base, paths: new Map(s.paths.map(([k, path, version]) => [k, { path, version }])) }
+        ? { value: s.value, version: s.version, base: s.base, paths: s.paths.map(([, path, version]) => ({ path, version })) }
         : { value: s.value, version: s.version, base: s.base }
       d.objects.set(id, deepFreeze(obj))
     }

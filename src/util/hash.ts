@@ -1,15 +1,42 @@
 /**
  * Stable 32-bit hashes for placement. FNV-1a over UTF-8 with a murmur3 finalizer: it must give the
- * same answer in every browser and Node version, so no platform hash is used.
+ * same answer in every browser and Node version, so no platform hash is used. The UTF-8 bytes are
+ * produced inline (as TextEncoder would, lone surrogates as U+FFFD): this runs for every read and
+ * write, and an encoder call allocated an array each time.
  */
-const encoder = new TextEncoder()
-
 export function hash32(input: string): number {
   let h = 0x811c9dc5
-  const bytes = encoder.encode(input)
-  for (let i = 0; i < bytes.length; i++) {
-    h ^= bytes[i]!
+  const byte = (b: number) => {
+    h ^= b
     h = Math.imul(h, 0x01000193)
+  }
+  for (let i = 0; i < input.length; i++) {
+    let c = input.charCodeAt(i)
+    if (c < 0x80) {
+      byte(c)
+      continue
+    }
+    if (c < 0x800) {
+      byte(0xc0 | (c >> 6))
+      byte(0x80 | (c & 0x3f))
+      continue
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < input.length ? input.charCodeAt(i + 1) : 0
+      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00)
+        i++
+        byte(0xf0 | (c >> 18))
+        byte(0x80 | ((c >> 12) & 0x3f))
+        byte(0x80 | ((c >> 6) & 0x3f))
+        byte(0x80 | (c & 0x3f))
+        continue
+      }
+      c = 0xfffd // a lone surrogate, as TextEncoder writes it
+    }
+    byte(0xe0 | (c >> 12))
+    byte(0x80 | ((c >> 6) & 0x3f))
+    byte(0x80 | (c & 0x3f))
   }
   return fmix32(h)
 }

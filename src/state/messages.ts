@@ -3,7 +3,7 @@
  * `store` engine; their bodies are validated by these schemas before the state manager sees them.
  */
 import * as v from 'valibot'
-import { LogEntrySchema } from './log.js'
+import { WireEntrySchema } from './log.js'
 
 const Domain = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1 << 16))
 const Seq = v.pipe(v.number(), v.integer(), v.minValue(0))
@@ -13,7 +13,7 @@ const Epoch = Seq
  * `head` is the primary's last seq: a backup behind it asks for what it lacks, even with no entries.
  * `commit` is the primary's commit point: a demoted primary learns from it which of its writes made it.
  */
-export const AppendSchema = v.object({ domain: Domain, epoch: Epoch, head: Seq, commit: Seq, entries: v.pipe(v.array(LogEntrySchema), v.maxLength(100_000)) })
+export const AppendSchema = v.object({ domain: Domain, epoch: Epoch, head: Seq, commit: Seq, entries: v.pipe(v.array(WireEntrySchema), v.maxLength(100_000)) })
 export const AckSchema = v.object({ domain: Domain, epoch: Epoch, upTo: Seq })
 /** Asks for the entries after `after`; `afterEpoch` lets the primary check that the logs agree up to there. */
 export const ResendSchema = v.object({ domain: Domain, epoch: Epoch, after: Seq, afterEpoch: Epoch, snapshot: v.optional(v.boolean()) })

@@ -6,6 +6,7 @@ import { ClosedError, NoRouteError } from '../errors.js'
 import { engineId, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { ExactAddress } from '../routing/address.js'
 import type { Messenger } from '../routing/messenger.js'
+import { toWireEntry, type LogEntry } from './log.js'
 import type { FetchMsg, ReplMessage } from './messages.js'
 import type { FetchResult, StatePort } from './state-manager.js'
 
@@ -22,7 +23,7 @@ export class MessengerStatePort implements StatePort {
   ) {}
 
   send(to: NodeId, msg: ReplMessage): void {
-    this.notify(to, 'repl', msg)
+    this.notify(to, 'repl', msg.type === 'append' ? { ...msg, entries: msg.entries.map((e) => toWireEntry(e as LogEntry)) } : msg)
   }
 
   async fetch(from: NodeId, msg: FetchMsg, timeoutMs: number): Promise<FetchResult> {

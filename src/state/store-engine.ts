@@ -8,7 +8,7 @@ import { engineType, virtualServerId, type NodeId, type VirtualServerId } from '
 import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
 import { NotPrimaryError, PathNotFoundError } from './errors.js'
-import { ChangeSchema, LogEntrySchema, type LogEntry } from './log.js'
+import { WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogEntry } from './log.js'
 import { AckSchema, AppendSchema, FetchSchema, NackSchema, ResendSchema, SnapshotSchema, type ReplMessage } from './messages.js'
 import { versionAt, type Change, type Path } from './objects.js'
 import { STORE_ENGINE_ID, type MessengerStatePort } from './port.js'
@@ -23,7 +23,7 @@ const MAX_HOPS = 2
 const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(4096))
 const Vs = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
 const PathSchema = v.pipe(v.array(v.union([v.string(), v.number()])), v.maxLength(64))
-const WriteSchema = v.object({ vs: Vs, key: Key, change: ChangeSchema, ifVersion: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))), hops: v.optional(v.number()) })
+const WriteSchema = v.object({ vs: Vs, key: Key, change: WireChangeSchema, ifVersion: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))), hops: v.optional(v.number()) })
 const ReadSchema = v.object({ vs: Vs, key: Key, path: v.optional(PathSchema), local: v.optional(v.boolean()), hops: v.optional(v.number()) })
 const ReplSchema = v.variant('type', [
   v.object({ type: v.literal('append'), ...AppendSchema.entries }),
@@ -34,7 +34,7 @@ const ReplSchema = v.variant('type', [
 ])
 const WatchPatternSchema = v.object({ vs: Vs, key: v.optional(Key), prefix: v.optional(v.string()) })
 const WatchSchema = v.object({ patterns: v.pipe(v.array(WatchPatternSchema), v.maxLength(1000)) })
-const ChangedSchema = v.object({ domain: v.number(), entries: v.array(LogEntrySchema) })
+const ChangedSchema = v.object({ domain: v.number(), entries: v.array(WireEntrySchema) })
 
 export interface ReadResult {
   found: boolean
@@ -80,7 +80,7 @@ export class StoreEngine implements Engine {
     } catch (err) {
       const primary = this.forwardTarget(err, hops)
       if (!primary) throw err
-      return (await this.port.request(primary, 'write', { vs, key, change, ifVersion, hops: hops + 1 }, vs)) as WriteAck
+      return (await this.port.request(primary, 'write', { vs, key, change: toWireChange(change), ifVersion, hops: hops + 1 }, vs)) as WriteAck
     }
   }
 
@@ -111,13 +111,13 @@ export class StoreEngine implements Engine {
     for (const p of peers) this.port.notify(p, 'watch', { patterns })
   }
 
-  private publish(domain: number, entries: readonly { seq: number; vs: string; key: string; change: Change }[]): void {
+  private publish(domain: number, entries: readonly LogEntry[]): void {
     const byNode = new Map<NodeId, typeof entries[number][]>()
     for (const e of entries) for (const n of this.watches.watchersOf(e.vs, e.key)) {
       if (!byNode.has(n)) byNode.set(n, [])
       byNode.get(n)!.push(e)
     }
-    for (const [n, list] of byNode) this.port.notify(n, 'changed', { domain, entries: list })
+    for (const [n, list] of byNode) this.port.notify(n, 'changed', { domain, entries: list.map(toWireEntry) })
     if (this.watches.hasLocal()) this.deliver(domain, entries)
   }
 

@@ -10,6 +10,7 @@ import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
 import { KeyNotFoundError, NoPrimaryError } from './errors.js'
 import { validateWrite } from './guard.js'
+import { toWireChange } from './log.js'
 import type { Change, Path } from './objects.js'
 import type { MessengerStatePort } from './port.js'
 import type { StateManager } from './state-manager.js'
@@ -105,7 +106,7 @@ export class Store {
   private async write(key: string, change: Change, ifVersion: number | undefined): Promise<WriteAck> {
     // Checked here too: the codec would quietly turn a Map into an object or drop a function.
     validateWrite(key, change, this.state.limits)
-    return (await this.route(key, 'write', { vs: this.virtualServerId, key, change, ifVersion }, (primary) =>
+    return (await this.route(key, 'write', { vs: this.virtualServerId, key, change: toWireChange(change), ifVersion }, (primary) =>
       primary === this.self ? this.engine.write(this.virtualServerId, key, change, ifVersion, 0) : undefined,
     )) as WriteAck
   }

@@ -83,10 +83,12 @@ describe('a peer that bypasses the SDK', () => {
     const to = { clusterId: n.clusterId, nodeId: primary, engineId: 'store', virtualServerId: VS } as const
     const raw = (method: string, body: unknown) => n.request(n.address('evil'), to as never, method, body).catch((e: unknown) => e as Error)
     const before = fingerprint(c, 'obj')
-    expect(await raw('write', { vs: 'shop', key: 'obj', change: { kind: 'patch', patches: [{ op: 'move', path: ['x'] }] } })).toMatchObject({ name: 'BadRequestError', message: expect.stringMatching(/change/) })
-    expect(await raw('write', { vs: 'shop', key: 'obj', change: { kind: 'patch', patches: [{ op: 'add', path: ['__proto__', 'x'], value: 1 }] } })).toMatchObject({ name: 'ForbiddenPathError' })
-    expect(await raw('write', { vs: 'shop', key: 'obj', change: { kind: 'put', value: { blob: 'x'.repeat(2 << 20) } } })).toMatchObject({ name: 'ValueTooLargeError' })
-    expect(await raw('write', { vs: 'shop', key: 42, change: { kind: 'delete' } })).toMatchObject({ name: 'BadRequestError', message: expect.stringMatching(/key/) })
+    // Changes travel as tuples (log.ts): [1, ...patches] with ops 0 add, 1 replace, 2 remove.
+    expect(await raw('write', { vs: 'shop', key: 'obj', change: [1, [3, ['x']]] })).toMatchObject({ name: 'BadRequestError', message: expect.stringMatching(/change/) }) // no op 3 ('move')
+    expect(await raw('write', { vs: 'shop', key: 'obj', change: { kind: 'patch', patches: [{ op: 'replace', path: ['x'], value: 1 }] } })).toMatchObject({ name: 'BadRequestError', message: expect.stringMatching(/change/) }) // not the wire form
+    expect(await raw('write', { vs: 'shop', key: 'obj', change: [1, [0, ['__proto__', 'x'], 1]] })).toMatchObject({ name: 'ForbiddenPathError' })
+    expect(await raw('write', { vs: 'shop', key: 'obj', change: [0, { blob: 'x'.repeat(2 << 20) }] })).toMatchObject({ name: 'ValueTooLargeError' })
+    expect(await raw('write', { vs: 'shop', key: 42, change: [2] })).toMatchObject({ name: 'BadRequestError', message: expect.stringMatching(/key/) })
     expect(await raw('explode', {})).toMatchObject({ name: 'UnknownMethodError' })
     await c.settle()
     expect(fingerprint(c, 'obj')).toBe(before)

@@ -171,7 +171,7 @@ export class Messenger {
   private sendFrame(node: NodeId, envs: Envelope[]): void {
     let bytes: Uint8Array
     try {
-      bytes = encodeFrame(envs)
+      bytes = encodeFrame(envs, { clusterId: this.opts.clusterId, self: this.opts.nodeId, peer: node })
     } catch (err) {
       // One unencodable body must not take the rest of the batch down with it.
       if (envs.length > 1) return envs.forEach((e) => this.sendFrame(node, [e]))
@@ -198,7 +198,7 @@ export class Messenger {
     if (this.closed) return
     this.metrics.framesIn++
     this.metrics.bytesIn += bytes.byteLength
-    const decoded = decodeFrame(bytes)
+    const decoded = decodeFrame(bytes, { clusterId: this.opts.clusterId, self: this.opts.nodeId, peer })
     if (!decoded.ok) return this.malformed(peer, decoded.reason)
     for (const env of decoded.envelopes) {
       this.metrics.envelopesIn++

@@ -9,7 +9,7 @@
  */
 import { Packr } from 'msgpackr'
 import * as v from 'valibot'
-import { formatAddress, type Address } from '../routing/address.js'
+import { formatAddress, isExact, type Address } from '../routing/address.js'
 import { AddressesSchema, FrameHeadSchema, KIND, KIND_NAMES, MAX_ADDRESSES_PER_FRAME, PROTOCOL_VERSION, TUPLE_SCHEMAS, type Envelope } from './envelope.js'
 
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024
@@ -20,6 +20,18 @@ const valuePackr = new Packr({ useRecords: false, mapsAsObjects: true, variableM
 
 export type DecodeResult = { ok: true; envelopes: Envelope[] } | { ok: false; reason: string }
 
+/**
+ * The two ends of the link a frame travels on. With it, an address on either end is written
+ * relative to the link: `~engine` is on the sending node, `.engine` on the receiving one (each may
+ * end in `@virtualServer`), so node and cluster ids are not spelled out in every frame.
+ */
+export interface LinkEnds {
+  clusterId: string
+  /** The node that encodes (sends) the frame, or decodes (receives) it. */
+  self: string
+  peer: string
+}
+
 /** Each address object is formatted once (engines reuse theirs for every message). */
 const formatted = new WeakMap<Address, string>()
 function format(a: Address): string {
@@ -28,12 +40,26 @@ function format(a: Address): string {
   return s
 }
 
+function relative(a: Address, link: LinkEnds | undefined): string {
+  if (link && isExact(a) && a.clusterId === link.clusterId) {
+    const rest = a.virtualServerId ? `${a.engineId}@${a.virtualServerId}` : a.engineId
+    if (a.nodeId === link.self) return `~${rest}`
+    if (a.nodeId === link.peer) return `.${rest}`
+  }
+  return format(a)
+}
+
+function absolute(s: unknown, link: LinkEnds | undefined): unknown {
+  if (typeof s !== 'string' || !link || (s[0] !== '~' && s[0] !== '.')) return s
+  return `${link.clusterId}/${s[0] === '~' ? link.peer : link.self}/${s.slice(1)}`
+}
+
 /** Encodes envelopes to one peer as one frame; at most MAX_ADDRESSES_PER_FRAME / 2 of them. */
-export function encodeFrame(envelopes: readonly Envelope[]): Uint8Array {
+export function encodeFrame(envelopes: readonly Envelope[], link?: LinkEnds): Uint8Array {
   const index = new Map<string, number>()
   const addresses: string[] = []
   const ref = (a: Address): number => {
-    const s = format(a)
+    const s = relative(a, link)
     let i = index.get(s)
     if (i === undefined) {
       if (addresses.length === MAX_ADDRESSES_PER_FRAME) throw new RangeError(`a frame names at most ${MAX_ADDRESSES_PER_FRAME} addresses`)
@@ -67,7 +93,7 @@ export function encodeFrame(envelopes: readonly Envelope[]): Uint8Array {
   return packr.pack(frame)
 }
 
-export function decodeFrame(bytes: Uint8Array): DecodeResult {
+export function decodeFrame(bytes: Uint8Array, link?: LinkEnds): DecodeResult {
   if (!(bytes instanceof Uint8Array)) return { ok: false, reason: 'frame is not bytes' }
   if (bytes.byteLength === 0) return { ok: false, reason: 'empty frame' }
   if (bytes.byteLength > MAX_FRAME_BYTES) return { ok: false, reason: `frame of ${bytes.byteLength} bytes exceeds ${MAX_FRAME_BYTES}` }
@@ -81,7 +107,7 @@ export function decodeFrame(bytes: Uint8Array): DecodeResult {
   if (!head.success) return { ok: false, reason: `not a frame: ${describe(head.issues)}` }
   const items = head.output
   if (items[0] !== PROTOCOL_VERSION) return { ok: false, reason: `protocol version ${shown(items[0])}, expected ${PROTOCOL_VERSION}` }
-  const addrs = v.safeParse(AddressesSchema, items[1])
+  const addrs = v.safeParse(AddressesSchema, Array.isArray(items[1]) ? items[1].map((s) => absolute(s, link)) : items[1])
   if (!addrs.success) return { ok: false, reason: `addresses: ${describe(addrs.issues)}` }
   const addresses = addrs.output
   const envelopes: Envelope[] = []

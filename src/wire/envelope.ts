@@ -3,7 +3,8 @@
  *
  *   [2, addresses, ...envelopes]
  *
- * `addresses` lists each address the frame uses once, as a string; envelopes name them by index
+ * `addresses` lists each address the frame uses once, as a string (relative to the link where it
+ * can be: see LinkEnds in codec.ts); envelopes name them by index
  * (version 1 spelled both addresses out in every envelope: a third of a small message's bytes).
  * An envelope is a tuple whose first item says what it is:
  *   [0, from, to, id, method, body]  req — a request that expects a res or err with the same id

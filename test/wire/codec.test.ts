@@ -23,6 +23,19 @@ describe('codec', () => {
     expect(new Uint8Array((out.envelopes[3] as { b: Uint8Array }).b)).toEqual(new Uint8Array([1, 2, 3]))
   })
 
+  it('writes addresses on either end of the link relative to it, and reads them back whole', () => {
+    const a = parseAddress('cl/node-a/store')
+    const b = parseAddress('cl/node-b/store@shop')
+    const other = parseAddress('cl/node-c/store')
+    const envs: Envelope[] = [{ t: 'msg', from: a, to: b, m: 'repl', b: 1 }, { t: 'msg', from: a, to: other, m: 'repl', b: 2 }]
+    const bytes = encodeFrame(envs, { clusterId: 'cl', self: 'node-a', peer: 'node-b' })
+    expect(bytes.byteLength).toBeLessThan(encodeFrame(envs).byteLength - 15)
+    const out = decodeFrame(bytes, { clusterId: 'cl', self: 'node-b', peer: 'node-a' })
+    expect(out).toEqual({ ok: true, envelopes: envs })
+    // Without the link a relative address means nothing.
+    expect(decodeFrame(bytes)).toMatchObject({ ok: false, reason: expect.stringMatching(/addresses/) })
+  })
+
   it('gives a reason for each kind of bad frame', () => {
     const reason = (x: unknown) => {
       const r = decodeFrame(x instanceof Uint8Array ? x : pack(x))

@@ -6,15 +6,16 @@
  * batch is answered right then. All 64 domains of a node share that one sync per commit, instead
  * of two fsyncs and a handful of file operations per domain per commit. Reads of keys written
  * since the last checkpoint are answered from memory. Once the journal passes `checkpointBytes`,
- * those keys are written to their files (temporary file, then rename, so a reader never sees a
- * torn file), the files are fsynced, and the journal is emptied. Writing files only then also
- * skips most log segments entirely: compaction deletes them before they would reach the disk. Opening replays what the journal holds, so a kill -9 at any
- * point leaves either the old or the new value of every key. Leftover temporary files are removed.
+ * a new journal takes the commits that follow while the keys the old one covers are written to
+ * their files (temporary file, then rename, so a reader never sees a torn file) and fsynced; then
+ * the old journal is removed (see `rotate`). Writing files only then also skips most log segments
+ * entirely: compaction deletes them before they would reach the disk. Opening replays what the
+ * journals hold, so a kill -9 at any point leaves either the old or the new value of every key. Leftover temporary files are removed.
  * Segments are percent-encoded (everything but [A-Za-z0-9_-]), so no segment can contain '/', '.'
  * or '..', `x.v` (the value of ['x']) can never clash with `x/` (the keys under ['x']), and no key
  * can name the journal file.
  */
-import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { ClosedError, StorageError } from '../errors.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
@@ -23,6 +24,8 @@ import { Journal } from './journal.js'
 import { checkKey, checkOps, checkValue, compareKeys, type Storage, type StorageEntry, type StorageKey, type StorageOp } from './storage.js'
 
 const JOURNAL = 'journal.log'
+/** The journal a checkpoint in progress is retiring: replayed before JOURNAL, removed when done. */
+const OLD_JOURNAL = 'journal.old.log'
 
 /** A journalled operation: a put, a delete, or the removal of every key under a prefix. */
 type JournalOp = ['p', string[], Uint8Array] | ['d', string[]] | ['r', string[]]
@@ -50,17 +53,25 @@ export class FileStorage implements Storage {
   private readonly onDisk = new Set<string>()
   private writingBehind: Promise<void> | undefined
   private writeBehindError: unknown
+  /** A checkpoint running beside commits (journal rotation), and the files it is writing. */
+  private rotating: Promise<void> | undefined
+  private rotatingPaths: ReadonlySet<string> | undefined
+  private halted = false
 
   private constructor(
     readonly root: string,
-    private readonly journal: Journal,
+    private journal: Journal,
     private readonly checkpointBytes: number,
   ) {}
 
   static async open(root: string, opts: FileStorageOptions = {}): Promise<FileStorage> {
     await mkdir(root, { recursive: true })
     await removeTempFiles(root)
-    const { journal, records } = await Journal.open(join(root, JOURNAL))
+    // A crash during a rotation leaves the retired journal behind: its records are older.
+    const old = (await exists(join(root, OLD_JOURNAL))) ? await Journal.open(join(root, OLD_JOURNAL)) : undefined
+    await old?.journal.close()
+    const { journal, records: newer } = await Journal.open(join(root, JOURNAL))
+    const records = [...(old?.records ?? []), ...newer]
     const st = new FileStorage(root, journal, opts.checkpointBytes ?? 16 << 20)
     const existing: string[][] = []
     await collect(root, [], existing)
@@ -130,6 +141,7 @@ export class FileStorage implements Storage {
     if (this.closed) return
     this.closed = true
     while (this.committing) await this.committing
+    while (this.rotating) await this.rotating
     try {
       await this.checkpoint() // a clean shutdown leaves every key in its file and the journal empty
     } finally {
@@ -167,20 +179,91 @@ export class FileStorage implements Storage {
           w.done(new StorageError(`cannot write files in ${this.root}: ${(err as Error).message}`))
         }
       }
-      if (this.journal.bytes >= this.checkpointBytes) await this.checkpoint()
+      if (this.journal.bytes >= this.checkpointBytes && !this.rotating) await this.rotate()
     }
+  }
+
+  /**
+   * A checkpoint that does not stop commits: the full journal is retired (renamed) and a new one
+   * takes the commits that follow, while the keys the old one covers are written to their files
+   * and fsynced; then the old journal is removed. Writing thousands of files used to hold every
+   * commit for up to a second. A crash midway leaves both journals, and opening replays both.
+   * Called between two commits: the switch is awaited (no append may be in flight on the journal
+   * it retires, and every op in it must be in the batch written out); the writing is not.
+   */
+  private async rotate(): Promise<void> {
+    const oldPath = join(this.root, OLD_JOURNAL)
+    try {
+      // Left over from a rotation that failed: its keys are still pending, so this run covers them.
+      if (!(await exists(oldPath))) await this.switchJournal(oldPath)
+    } catch (err) {
+      this.writeBehindError = err
+      return
+    }
+    const batch = [...this.pending]
+    this.rotatingPaths = new Set(batch.map(([path]) => path))
+    this.rotating = (async () => {
+      await inChunks(batch, 16, async ([, p]) => {
+        if (this.halted) throw new ClosedError('file storage')
+        await this.apply(p.value ? [['p', p.key, p.value]] : [['d', p.key]])
+      })
+      const synced = [...this.unsynced]
+      await inChunks(synced, 16, fsyncPath)
+      for (const path of synced) this.unsynced.delete(path)
+      // Only what is unchanged since leaves the overlay: a newer write stays until the next checkpoint.
+      for (const [path, p] of batch) if (this.pending.get(path) === p) this.pending.delete(path)
+      if (this.halted) throw new ClosedError('file storage')
+      await unlink(oldPath)
+    })()
+      .catch((err: unknown) => {
+        if (!this.halted) this.writeBehindError = err // reported by the next checkpoint or close
+      })
+      .finally(() => {
+        this.rotating = undefined
+        this.rotatingPaths = undefined
+      })
+  }
+
+  private async switchJournal(oldPath: string): Promise<void> {
+    const path = join(this.root, JOURNAL)
+    await rename(path, oldPath)
+    let fresh: Journal
+    try {
+      fresh = (await Journal.open(path)).journal
+      await fsyncPath(this.root) // the new journal's name must be durable before a commit relies on it
+    } catch (err) {
+      await rename(oldPath, path) // carry on with the old one
+      throw err
+    }
+    const retired = this.journal
+    this.journal = fresh
+    await retired.close()
+  }
+
+  /**
+   * Stops all work as a crash would (tests): nothing more reaches the disk. Resolves once the
+   * file operation in flight, if any, has ended.
+   */
+  async halt(): Promise<void> {
+    this.halted = true
+    this.closed = true
+    while (this.rotating) await this.rotating
+    while (this.committing) await this.committing.catch(() => undefined)
   }
 
   /** Makes committed ops visible: puts and deletes in `pending`, a range removal on disk at once. */
   private async stage(ops: readonly JournalOp[]): Promise<void> {
     for (const op of ops) {
       if (op[0] === 'r') {
+        // Files a rotation is still writing could land after the removal.
+        while (this.rotating) await this.rotating
         await this.drain()
         await this.apply([op])
       } else {
         const path = this.pathOf(op[1])
-        // A key written and deleted between two checkpoints never touches the disk.
-        if (op[0] === 'd' && !this.onDisk.has(path)) this.pending.delete(path)
+        // A key written and deleted between two checkpoints never touches the disk (unless a
+        // rotation is writing it right now: then the delete must follow it there).
+        if (op[0] === 'd' && !this.onDisk.has(path) && !this.rotatingPaths?.has(path)) this.pending.delete(path)
         else this.pending.set(path, { key: op[1], value: op[0] === 'p' ? op[2] : undefined })
       }
     }
@@ -209,7 +292,7 @@ export class FileStorage implements Storage {
         this.onDisk.delete(path)
         this.unsynced.add(dirname(path))
       } else if (op[1].length === 0) {
-        for (const name of await readdir(this.root)) if (name !== JOURNAL) await rm(join(this.root, name), { recursive: true, force: true })
+        for (const name of await readdir(this.root)) if (name !== JOURNAL && name !== OLD_JOURNAL) await rm(join(this.root, name), { recursive: true, force: true })
         this.dirsMade.clear()
         this.onDisk.clear()
         this.unsynced.add(this.root)
@@ -260,6 +343,9 @@ export class FileStorage implements Storage {
     await inChunks([...this.unsynced], 16, fsyncPath)
     this.unsynced.clear()
     await this.journal.reset()
+    await unlink(join(this.root, OLD_JOURNAL)).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err
+    })
   }
 
   private check(): void {

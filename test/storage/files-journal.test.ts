@@ -4,6 +4,7 @@
  * at random points a "crash": the storage is dropped without close and opened again from disk.
  * Every acknowledged operation must be there after it, and nothing else.
  */
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +25,7 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
       const model = new Map<string, string>()
       let st = await FileStorage.open(dir, { checkpointBytes: 2048 })
       let crashes = 0
+      let midRotation = 0
       for (let step = 0; step < 600; step++) {
         const r = rnd()
         if (r < 0.45) {
@@ -46,7 +48,17 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
           await st.removeRange(prefix)
           for (const k of [...model.keys()]) if (k === prefix.join('/') || k.startsWith(`${prefix.join('/')}/`)) model.delete(k)
         } else if (r < 0.95) {
-          // A crash: nothing in memory survives, only what the journal and the files hold.
+          // A crash: nothing in memory survives, only what the journal and the files hold. A
+          // checkpoint may be half way (it runs beside commits): halt stops it where it is.
+          // Half the crashes follow a burst that fills the journal, so they tend to land while a
+          // checkpoint (which runs beside commits) is still writing files.
+          if (rnd() < 0.5) {
+            const burst = Array.from({ length: 4 }, () => [keyOf(), `burst${step}-${'y'.repeat(900)}`] as const)
+            await Promise.all(burst.map(([key, value]) => st.put(key, enc(value))))
+            for (const [key, value] of burst) model.set(key.join('/'), value)
+          }
+          await st.halt()
+          if (existsSync(join(dir, 'journal.old.log'))) midRotation++
           st = await FileStorage.open(dir, { checkpointBytes: 2048 })
           crashes++
         } else {
@@ -59,6 +71,25 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
         }
       }
       expect(crashes).toBeGreaterThan(20)
+      expect(midRotation).toBeGreaterThan(0) // some crashes came while a checkpoint was half way
+      await st.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('a key deleted while a checkpoint is writing it stays deleted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dm-journal-'))
+    try {
+      let st = await FileStorage.open(dir, { checkpointBytes: 2048 })
+      // One batch that fills the journal: the checkpoint starts writing these 60 files...
+      await st.batch(Array.from({ length: 60 }, (_, i) => ({ type: 'put' as const, key: ['k', String(i)], value: enc('x'.repeat(100)) })))
+      // ...and these deletes arrive while it does.
+      for (const i of [59, 58, 57]) await st.delete(['k', String(i)])
+      expect(await st.get(['k', '59'])).toBeUndefined()
+      await st.close()
+      st = await FileStorage.open(dir, { checkpointBytes: 2048 })
+      expect((await st.list(['k'])).length).toBe(57)
       await st.close()
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -30,7 +30,7 @@ export interface BenchCluster {
 }
 
 export async function startCluster(replicas: number, domainCount = 64, healDelayMs = 2000): Promise<BenchCluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'dm-bench-'))
+  const dir = await mkdtemp(join(process.env.DM_BENCH_DIR ?? tmpdir(), 'dm-bench-'))
   const server = await startTopologyServer({ clusterId: 'it', secret: SECRET, settings: { domainCount, replicas }, healDelayMs, heartbeatMs: 500 })
   const peers = await Promise.all(['p1', 'p2'].map((n) => spawnPeer(n, join(dir, n), server.url, SECRET)))
   const clock = new RealClock()

@@ -27,7 +27,7 @@ const value = (i: number) => ({ id: i, name: `object ${i}`, price: i % 997, tags
 export async function healing(c: BenchCluster, objects: number, healDelayMs: number): Promise<HealingResult> {
   const store = c.driver.store(VS)
   const peer = c.peers[1]!
-  const rss0 = (await peer.metrics()).process as { rssBytes: number }
+  const rss0 = (await peer.metrics()).process as { rssBytes: number; heapUsedBytes: number }
   const held0 = (await peer.metrics()).objects
   let next = 0
   await Promise.all(Array.from({ length: 64 }, async () => {
@@ -37,6 +37,7 @@ export async function healing(c: BenchCluster, objects: number, healDelayMs: num
   const m1 = await peer.metrics()
   const held = m1.objects - held0
   const rssGrowth = (m1.process as { rssBytes: number }).rssBytes - rss0.rssBytes
+  if (process.env.DM_MEM_DETAIL) console.log('memory before', JSON.stringify(rss0), 'after', JSON.stringify(m1.process), 'held', held)
   const jsonPerObject = JSON.stringify([...Array(1000)].map((_, i) => [`h${i}`, value(i)])).length / 1000
 
   // Domains whose copies are on the driver and the surviving peer need no copy: writes go there.

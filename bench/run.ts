@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal]
+ * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal --writers 256,16,1]
  * One run on this machine: the raw data channel, domainmesh on three nodes (this process and two
  * peer processes, WebRTC over loopback), Yjs + y-webrtc on three processes, automerge-repo, then
  * failover, healing and memory. Writes bench/results/latest.md and latest.json. Each timed figure
@@ -19,7 +19,7 @@ import { figure, fmt, type Figure } from './stats.js'
 import { automergeChangeBytes, domainmeshBytes, yjsUpdateBytes } from './wire-bytes.js'
 import { YjsCluster, type CrdtResult } from './yjs.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string' }, ops: { type: 'string' }, objects: { type: 'string' }, only: { type: 'string' } } })
+const { values } = parseArgs({ options: { runs: { type: 'string' }, ops: { type: 'string' }, objects: { type: 'string' }, only: { type: 'string' }, writers: { type: 'string' } } })
 const only = new Set((values.only ?? 'raw,dm,yjs,automerge,heal').split(','))
 const RUNS = Number(values.runs ?? 5)
 const OPS = Number(values.ops ?? 20_000)
@@ -27,6 +27,12 @@ const HEAL_OBJECTS = Number(values.objects ?? 100_000)
 const AUTOMERGE_OPS = Math.min(OPS, 2000)
 const SINGLE_OPS = Math.min(OPS, 5000)
 const PACED_OPS = 400
+/**
+ * Concurrent writers, each awaiting its acknowledgement before the next change. 256 is an app that
+ * keeps many changes in flight (as a CRDT app does, which never waits for peers); 16 and 1 are the
+ * issue's figures.
+ */
+const WRITERS = (values.writers ?? '256,16,1').split(',').map(Number)
 const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`)
 const results: Record<string, Figure> = {}
 const put = (key: string, runs: number[]) => (results[key] = figure(runs))
@@ -45,7 +51,7 @@ for (const replicas of only.has('dm') ? [3, 2] : []) {
   log(`domainmesh, replicas ${replicas}: starting 3 nodes`)
   const c = await startCluster(replicas)
   const store = await prepare(c)
-  for (const writers of [16, 1]) {
+  for (const writers of WRITERS) {
     const ops = writers === 1 ? SINGLE_OPS : OPS
     const runs = []
     for (let i = 0; i < RUNS; i++) {

@@ -20,22 +20,43 @@ export class YjsCluster {
     readonly peers: LineProcess[],
   ) {}
 
+  /**
+   * y-webrtc's peers sometimes never find each other (simultaneous offers: glare); a start that
+   * does not connect within 20 s is torn down and tried again, up to three times.
+   */
   static async start(objects: number, fields: number): Promise<YjsCluster> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await YjsCluster.startOnce(objects, fields)
+      } catch (err) {
+        if (attempt >= 3) throw err
+        console.log(`[bench] yjs: start failed (${(err as Error).message.slice(0, 80)}), trying again`)
+      }
+    }
+  }
+
+  private static async startOnce(objects: number, fields: number): Promise<YjsCluster> {
     const port = 20000 + Math.floor(Math.random() * 20000)
     const serverJs = join(import.meta.dirname, '..', 'node_modules', 'y-webrtc', 'bin', 'server.js')
     const server = new LineProcess([serverJs], { PORT: String(port) })
     await new Promise((r) => setTimeout(r, 500))
     const room = `bench-${port}`
     const peers: LineProcess[] = []
-    for (const n of ['y1', 'y2', 'y3']) {
-      const p = new LineProcess(['--import', 'tsx', join(import.meta.dirname, 'yjs-peer.ts'), room, `ws://127.0.0.1:${port}`, n], process.env.YJS_DEBUG ? { DEBUG_Y: '1', LOG: '*' } : {})
-      await p.next('signaling', 30_000)
-      await new Promise((r) => setTimeout(r, 1500)) // its connections are up before the next announces itself
-      peers.push(p)
+    try {
+      for (const n of ['y1', 'y2', 'y3']) {
+        const p = new LineProcess(['--import', 'tsx', join(import.meta.dirname, 'yjs-peer.ts'), room, `ws://127.0.0.1:${port}`, n], process.env.YJS_DEBUG ? { DEBUG_Y: '1', LOG: '*' } : {})
+        peers.push(p)
+        await p.next('signaling', 30_000)
+        await new Promise((r) => setTimeout(r, 1500)) // its connections are up before the next announces itself
+      }
+      await Promise.all(peers.map((p) => p.ask({ op: 'wait-peers' }, 'peers', 20_000)))
+      await peers[0]!.ask({ op: 'init', objects, fields }, 'init')
+      await Promise.all(peers.slice(1).map((p) => p.ask({ op: 'wait-init', objects }, 'init')))
+    } catch (err) {
+      for (const p of peers) p.kill()
+      server.kill()
+      throw err
     }
-    await Promise.all(peers.map((p) => p.ask({ op: 'wait-peers' }, 'peers', 20_000)))
-    await peers[0]!.ask({ op: 'init', objects, fields }, 'init')
-    await Promise.all(peers.slice(1).map((p) => p.ask({ op: 'wait-init', objects }, 'init')))
     return new YjsCluster(server, peers)
   }
 

@@ -125,8 +125,8 @@ export class SessionReplication {
 
   /**
    * Asks every up node but `skip` which primary it follows for the client, and names one that
-   * holds a line newer than `than`. `complete` is false when some node did not answer (it may be
-   * the one that holds a newer line).
+   * holds a line newer than `than`. `answered` below `asked` means some node did not answer (it
+   * may be the one that holds a newer line).
    */
   async newerLine(vs: string, clientId: string, than: Pick<Authority, 'epoch' | 'primary'>, skip?: NodeId): Promise<{ holder?: NodeId; asked: number; answered: number }> {
     const asked = this.ctx.upNodes().filter((n) => n !== skip)

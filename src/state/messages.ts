@@ -3,6 +3,7 @@
  * `store` engine; their bodies are validated by these schemas before the state manager sees them.
  */
 import * as v from 'valibot'
+import { decodeValue } from '../wire/codec.js'
 import { WireEntrySchema } from './log.js'
 
 const Domain = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1 << 16))
@@ -18,10 +19,30 @@ export const AckSchema = v.object({ domain: Domain, epoch: Epoch, upTo: Seq })
 /** Asks for the entries after `after`; `afterEpoch` lets the primary check that the logs agree up to there. */
 export const ResendSchema = v.object({ domain: Domain, epoch: Epoch, after: Seq, afterEpoch: Epoch, snapshot: v.optional(v.boolean()) })
 export const NackSchema = v.object({ domain: Domain, epoch: Epoch })
+const SnapshotBody = v.object({ seq: Seq, epoch: Epoch, objects: v.array(v.tuple([v.string(), v.looseObject({ value: v.unknown(), version: Seq, base: Seq })])) })
+/**
+ * A domain snapshot travels encoded, as one byte string: the sender has encoded it once anyway
+ * (to report its size), and a frame then copies it rather than encoding thousands of objects again.
+ */
 export const SnapshotSchema = v.object({
   domain: Domain,
   epoch: Epoch,
-  snapshot: v.object({ seq: Seq, epoch: Epoch, objects: v.array(v.tuple([v.string(), v.looseObject({ value: v.unknown(), version: Seq, base: Seq })])) }),
+  snapshot: v.pipe(
+    v.instance(Uint8Array),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      let decoded: unknown
+      try {
+        decoded = decodeValue(dataset.value)
+      } catch (err) {
+        addIssue({ message: `undecodable snapshot: ${(err as Error).message}` })
+        return NEVER
+      }
+      const parsed = v.safeParse(SnapshotBody, decoded)
+      if (parsed.success) return parsed.output
+      addIssue({ message: `not a snapshot: ${parsed.issues[0]?.message ?? 'invalid'}` })
+      return NEVER
+    }),
+  ),
 })
 /** A new primary asks a survivor for what it has beyond `after` (checked against `afterEpoch`). */
 export const FetchSchema = v.object({ domain: Domain, epoch: Epoch, after: Seq, afterEpoch: Epoch })

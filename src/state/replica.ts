@@ -182,9 +182,12 @@ export class DomainReplica extends ReplicaStore {
     else this.sendSnapshot(from, this.state.snapshot())
   }
 
-  private sendSnapshot(to: NodeId, snapshot: Snapshot): void {
+  /** Sends a snapshot, encoded once; returns its size. */
+  private sendSnapshot(to: NodeId, snapshot: Snapshot): number {
+    const bytes = encodeValue(snapshot)
     this.cfg.hooks.snapshotSent(this.domain, to)
-    this.cfg.hooks.send(to, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: snapshot as ReplSnapshot })
+    this.cfg.hooks.send(to, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: bytes as unknown as ReplSnapshot })
+    return bytes.byteLength
   }
 
   protected override onPersisted(): void {
@@ -217,9 +220,7 @@ export class DomainReplica extends ReplicaStore {
 
   /** Sends a snapshot of the domain as it is now; returns its encoded size. */
   sendSnapshotTo(target: NodeId): number {
-    const snapshot = this.state.snapshot()
-    this.sendSnapshot(target, snapshot)
-    return encodeValue(snapshot).byteLength
+    return this.sendSnapshot(target, this.state.snapshot())
   }
 
   sendEntriesTo(target: NodeId, entries: LogEntry[]): void {

@@ -59,3 +59,6 @@ export type ReplMessage =
   | ({ type: 'resend' } & ResendMsg)
   | ({ type: 'nack' } & NackMsg)
   | ({ type: 'snapshot' } & v.InferOutput<typeof SnapshotSchema>)
+
+/** What a replica sends: a snapshot leaves encoded (see SnapshotSchema), everything else as received. */
+export type OutgoingReplMessage = Exclude<ReplMessage, { type: 'snapshot' }> | { type: 'snapshot'; domain: number; epoch: number; snapshot: Uint8Array }

@@ -7,7 +7,7 @@ import { engineId, type ClusterId, type NodeId, type VirtualServerId } from '../
 import type { ExactAddress } from '../routing/address.js'
 import type { Messenger } from '../routing/messenger.js'
 import { toWireEntry, type LogEntry } from './log.js'
-import type { FetchMsg, ReplMessage } from './messages.js'
+import type { FetchMsg, OutgoingReplMessage } from './messages.js'
 import type { FetchResult, StatePort } from './state-manager.js'
 
 export const STORE_ENGINE_ID = engineId('store')
@@ -22,7 +22,7 @@ export class MessengerStatePort implements StatePort {
     private readonly messenger: Messenger,
   ) {}
 
-  send(to: NodeId, msg: ReplMessage): void {
+  send(to: NodeId, msg: OutgoingReplMessage): void {
     this.notify(to, 'repl', msg.type === 'append' ? { ...msg, entries: msg.entries.map((e) => toWireEntry(e as LogEntry)) } : msg)
   }
 

@@ -2,7 +2,7 @@
 import type { NodeId } from '../ids.js'
 import type { Clock } from '../util/clock.js'
 import type { LogEntry } from './log.js'
-import type { ReplMessage } from './messages.js'
+import type { OutgoingReplMessage } from './messages.js'
 
 export interface WriteResult {
   /** The write's place in its domain's order; also the new version of what it wrote. */
@@ -12,7 +12,7 @@ export interface WriteResult {
 }
 
 export interface ReplicaHooks {
-  send(to: NodeId, msg: ReplMessage): void
+  send(to: NodeId, msg: OutgoingReplMessage): void
   committed(domain: number, entries: readonly LogEntry[]): void
   snapshotSent(domain: number, to: NodeId): void
   snapshotInstalled(domain: number, from: NodeId): void

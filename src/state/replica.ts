@@ -5,7 +5,7 @@
  * streamed to the backups at the same time; it is acknowledged once it is on disk here and every
  * required backup has acked it. Acks are cumulative (`upTo`), so many writes are in flight at once,
  * and appends carry the commit point so a demoted primary learns the fate of its pending writes.
- * Backup: entries are applied strictly in seq order; gaps are buffered and asked for again; the
+ * Backup: entries are applied strictly in seq order (intake.ts buffers gaps and asks again); the
  * ack goes out after the entries are on disk. Every message carries the view epoch: an older one is
  * refused with a nack, and a primary that gets a nack from a newer epoch stops acking writes.
  * Healing copies (healing-copy.ts) use sendSnapshotTo / sendEntriesTo / lock / addBackup.
@@ -20,13 +20,14 @@ import { CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
 import { DomainState, type Snapshot } from './domain-state.js'
 import { NotPrimaryError, StaleEpochError } from './errors.js'
 import type { LogEntry } from './log.js'
-import type { AckMsg, AppendMsg, NackMsg, ReplMessage, ResendMsg } from './messages.js'
+import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ResendMsg } from './messages.js'
 import { checkCas, type Change, type StoredObject } from './objects.js'
 import type { DomainPersistence } from './persistence.js'
 import type { CopyReport, ReplicaConfig, WriteResult } from './replica-types.js'
 
 export type { CopyReport, ReplicaConfig, ReplicaHooks, WriteResult } from './replica-types.js'
 import { ReplicaStore } from './replica-store.js'
+import { Intake } from './intake.js'
 
 export class DomainReplica extends ReplicaStore {
   role: 'primary' | 'backup' = 'backup'
@@ -53,8 +54,7 @@ export class DomainReplica extends ReplicaStore {
   private fencedBy = 0
   private outbound: LogEntry[] = []
   private outboundScheduled = false
-  private gap = new Map<number, LogEntry>()
-  private resendTimer: TimerHandle | undefined
+  private readonly intake: Intake
   private probeTimer: TimerHandle | undefined
   private pollTimer: TimerHandle | undefined
   private lockPromise: Promise<void> | undefined
@@ -67,6 +67,17 @@ export class DomainReplica extends ReplicaStore {
     })
     this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs)
     this.acked = new AckWaiters(cfg.clock, cfg.resendAfterMs)
+    this.intake = new Intake(
+      {
+        state: () => this.state,
+        persist: (e) => this.persist(e),
+        ask: (to, after, afterEpoch, snapshot) => this.cfg.hooks.send(to, { type: 'resend', domain: this.domain, epoch: this.epoch, after, afterEpoch, ...(snapshot ? { snapshot } : {}) }),
+        following: () => (this.role === 'backup' ? this.primary : undefined),
+        failed: (err) => cfg.hooks.failed(state.domain, err),
+      },
+      cfg.clock,
+      cfg.resendAfterMs,
+    )
   }
 
   /** Every wait on the write and read paths is bounded: a caller gets a TimeoutError, never a hang. */
@@ -118,7 +129,7 @@ export class DomainReplica extends ReplicaStore {
     })
   }
 
-  private append(entries: LogEntry[]): ReplMessage {
+  private append(entries: LogEntry[]): OutgoingReplMessage {
     return { type: 'append', domain: this.domain, epoch: this.epoch, head: this.state.lastSeq, commit: this.committedSeq, entries }
   }
 
@@ -186,7 +197,7 @@ export class DomainReplica extends ReplicaStore {
   private sendSnapshot(to: NodeId, snapshot: Snapshot): number {
     const bytes = encodeValue(snapshot)
     this.cfg.hooks.snapshotSent(this.domain, to)
-    this.cfg.hooks.send(to, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: bytes as unknown as ReplSnapshot })
+    this.cfg.hooks.send(to, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: bytes })
     return bytes.byteLength
   }
 
@@ -254,9 +265,7 @@ export class DomainReplica extends ReplicaStore {
       return
     }
     if (!this.acceptEpoch(from, msg.epoch)) return
-    for (const e of msg.entries as LogEntry[]) if (e.seq > this.state.lastSeq) this.gap.set(e.seq, e)
-    this.drain(from)
-    if (this.gap.size > 0 || msg.head > this.state.lastSeq) this.askResend(from)
+    this.intake.receive(from, msg.entries as LogEntry[], msg.head)
     // Writes we took as primary before a demotion: done once the new primary committed them.
     const known = Math.min(msg.commit, this.state.lastSeq)
     this.tracker.commit(known, (seq, epoch) => this.state.epochAt(seq) === epoch, () => this.ownerCount)
@@ -267,10 +276,9 @@ export class DomainReplica extends ReplicaStore {
   onSnapshot(from: NodeId, snapshot: Snapshot, epoch: number): void {
     if (!this.acceptEpoch(from, epoch)) return
     this.replaceState(DomainState.fromSnapshot(this.domain, snapshot))
-    for (const seq of [...this.gap.keys()]) if (seq <= snapshot.seq) this.gap.delete(seq)
     this.tracker.failAll((seq) => new OutcomeUnknownError(this.domain, seq))
     this.cfg.hooks.snapshotInstalled(this.domain, from)
-    this.drain(from)
+    this.intake.snapshotInstalled(from, snapshot.seq)
   }
 
   /**
@@ -292,34 +300,6 @@ export class DomainReplica extends ReplicaStore {
     return true
   }
 
-  private drain(from: NodeId): void {
-    for (let next = this.gap.get(this.state.lastSeq + 1); next; next = this.gap.get(this.state.lastSeq + 1)) {
-      this.gap.delete(next.seq)
-      try {
-        this.state.apply(next)
-      } catch (err) {
-        // Our copy disagrees with the primary's log: start over from its snapshot.
-        this.cfg.hooks.failed(this.domain, err)
-        this.gap.clear()
-        this.cfg.hooks.send(from, { type: 'resend', domain: this.domain, epoch: this.epoch, after: this.state.lastSeq, afterEpoch: this.state.lastEpoch, snapshot: true })
-        return
-      }
-      this.persist(next)
-    }
-    if (this.gap.size === 0) this.clearTimer('resendTimer')
-  }
-
-  /** Asks the primary for what is missing, again every `resendAfterMs` while the gap stays open. */
-  askResend(to: NodeId): void {
-    if (this.resendTimer) return
-    const at = this.state.lastSeq
-    this.cfg.hooks.send(to, { type: 'resend', domain: this.domain, epoch: this.epoch, after: at, afterEpoch: this.state.epochAt(at) ?? 0 })
-    this.resendTimer = this.cfg.clock.setTimeout(() => {
-      this.resendTimer = undefined
-      if (this.role === 'backup' && this.primary && (this.gap.size > 0 || this.state.lastSeq === at)) this.askResend(this.primary)
-    }, this.cfg.resendAfterMs)
-  }
-
   private ack(): void {
     if (this.role === 'backup' && this.primary) this.cfg.hooks.send(this.primary, { type: 'ack', domain: this.domain, epoch: this.epoch, upTo: this.persistedSeq })
   }
@@ -338,8 +318,7 @@ export class DomainReplica extends ReplicaStore {
     this.ownerCount = backups.length + 1
     if (was !== 'primary') this.healed.clear()
     for (const n of this.acked.nodes()) if (was !== 'primary' || !backups.includes(n)) this.acked.forget(n)
-    this.gap.clear()
-    this.clearTimer('resendTimer')
+    this.intake.reset()
     if (sync) {
       this.syncing = true
       this.ready = sync()
@@ -366,8 +345,8 @@ export class DomainReplica extends ReplicaStore {
     this.tracker.wakeReaders()
     this.pollCommit()
     if (changed && owner) {
-      this.clearTimer('resendTimer')
-      this.askResend(primary)
+      this.intake.stop()
+      this.intake.ask(primary)
     }
   }
 
@@ -387,15 +366,15 @@ export class DomainReplica extends ReplicaStore {
 
   close(): void {
     this.closed = true
-    for (const t of ['resendTimer', 'probeTimer', 'pollTimer'] as const) this.clearTimer(t)
+    for (const t of ['probeTimer', 'pollTimer'] as const) this.clearTimer(t)
+    this.intake.stop()
     this.tracker.failAll(() => new DomainMeshError('CLOSED', `domain ${this.domain} replica closed`))
   }
 
-  private clearTimer(name: 'resendTimer' | 'probeTimer' | 'pollTimer'): void {
+  private clearTimer(name: 'probeTimer' | 'pollTimer'): void {
     const t = this[name]
     if (t) this.cfg.clock.clearTimeout(t)
     this[name] = undefined
   }
 }
 
-type ReplSnapshot = Extract<ReplMessage, { type: 'snapshot' }>['snapshot']

@@ -13,7 +13,7 @@ import { DomainState, type Snapshot } from './domain-state.js'
 import { NoPrimaryError, NotPrimaryError } from './errors.js'
 import { DEFAULT_LIMITS, validateWrite, type Limits } from './guard.js'
 import type { LogEntry } from './log.js'
-import type { FetchMsg, ReplMessage } from './messages.js'
+import type { FetchMsg, OutgoingReplMessage, ReplMessage } from './messages.js'
 import type { Change, StoredObject } from './objects.js'
 import { DomainPersistence } from './persistence.js'
 import { HealingQueue, type HealingProgress } from './healing.js'
@@ -27,7 +27,7 @@ export interface FetchResult {
 }
 
 export interface StatePort {
-  send(to: NodeId, msg: ReplMessage): void
+  send(to: NodeId, msg: OutgoingReplMessage): void
   fetch(from: NodeId, msg: FetchMsg, timeoutMs: number): Promise<FetchResult>
 }
 

@@ -9,7 +9,7 @@ import type { DomainMeshError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { compareAuthority } from './route.js'
 import { ClientMovedError, NoLiveReplicaError, SessionUnconfirmedError } from './errors.js'
-import { fromWire, toWire, type ReplicationContext, type SessionReplication, type WireRecord } from './replication.js'
+import { fromWire, toWire, type Line, type ReplicationContext, type SessionReplication, type WireRecord } from './replication.js'
 import type { ClientEntry, SessionRecord, SessionTable } from './table.js'
 
 const ADOPT_TIMEOUT_MS = 1000
@@ -82,15 +82,9 @@ export class SessionHandoffs {
    * id) that any node, this one included, knows of; a backup passes an adopt on to its primary.
    */
   private async locate(vs: string, clientId: string): Promise<NodeId | undefined> {
-    const nodes = this.d.ctx.upNodes()
-    const answers = await Promise.allSettled(nodes.map((n) => this.d.ctx.request(n, 'probe', { vs, clientId }, ADOPT_TIMEOUT_MS) as Promise<{ primary?: NodeId; epoch?: number }>))
     const own = this.d.table.client(vs, clientId)
-    let best: { at: NodeId; primary: NodeId; epoch: number } | undefined = own && { at: own.primary, primary: own.primary, epoch: own.epoch }
-    for (const [i, a] of answers.entries()) {
-      if (a.status !== 'fulfilled' || a.value.primary === undefined || a.value.epoch === undefined) continue
-      const line = { at: nodes[i]!, primary: a.value.primary, epoch: a.value.epoch }
-      if (!best || compareAuthority(line, best) > 0) best = line
-    }
+    let best: Line | undefined = own && { at: own.primary, primary: own.primary, epoch: own.epoch }
+    for (const line of (await this.d.replication.lines(vs, clientId)).lines) if (!best || compareAuthority(line, best) > 0) best = line
     return best?.at
   }
 

@@ -43,6 +43,12 @@ export const RecordSchema = v.object({ sessionId: Sid, clientId: v.string(), vs:
 export const ReplicateSchema = v.object({ vs: Vs, clientId: v.string(), epoch: v.number(), backups: v.array(v.string()), full: v.boolean(), put: v.array(RecordSchema), remove: v.array(Sid) })
 type ReplicateBody = v.InferOutput<typeof ReplicateSchema>
 export type WireRecord = v.InferOutput<typeof RecordSchema>
+/** A client's line of primaries as node `at` knows it. */
+export interface Line {
+  at: NodeId
+  primary: NodeId
+  epoch: number
+}
 
 /**
  * A lost answer must not hold a write for the messenger's default 10 s: the write is retried
@@ -124,22 +130,23 @@ export class SessionReplication {
   }
 
   /**
-   * Asks every up node but `skip` which primary it follows for the client, and names one that
-   * holds a line newer than `than`. `answered` below `asked` means some node did not answer (it
-   * may be the one that holds a newer line).
+   * Asks every up node but `skip` which line (primary and epoch) it follows for the client.
+   * `answered` below `asked` means some node did not answer, and it may hold a newer line.
    */
-  async newerLine(vs: string, clientId: string, than: Pick<Authority, 'epoch' | 'primary'>, skip?: NodeId): Promise<{ holder?: NodeId; asked: number; answered: number }> {
+  async lines(vs: string, clientId: string, skip?: NodeId): Promise<{ lines: Line[]; asked: number; answered: number }> {
     const asked = this.ctx.upNodes().filter((n) => n !== skip)
     const answers = await Promise.allSettled(asked.map((n) => this.ctx.request(n, 'probe', { vs, clientId }, 1000) as Promise<{ primary?: NodeId; epoch?: number }>))
-    let answered = 0
+    const lines: Line[] = []
     for (const [i, a] of answers.entries()) {
-      if (a.status === 'rejected') continue
-      answered++
-      // Our own id counts too: a copy made by this node before it restarted may be the newest.
-      const r = a.value
-      if (r.primary !== undefined && r.epoch !== undefined && compareAuthority({ primary: r.primary, epoch: r.epoch }, than) > 0) return { holder: asked[i]!, asked: asked.length, answered }
+      if (a.status === 'fulfilled' && a.value.primary !== undefined && a.value.epoch !== undefined) lines.push({ at: asked[i]!, primary: a.value.primary, epoch: a.value.epoch })
     }
-    return { asked: asked.length, answered }
+    return { lines, asked: asked.length, answered: answers.filter((a) => a.status === 'fulfilled').length }
+  }
+
+  /** A node holding a line newer than `than` (our own id counts too: a copy made before we restarted may be newest). */
+  async newerLine(vs: string, clientId: string, than: Pick<Authority, 'epoch' | 'primary'>, skip?: NodeId): Promise<{ holder?: NodeId; asked: number; answered: number }> {
+    const r = await this.lines(vs, clientId, skip)
+    return { holder: r.lines.find((l) => compareAuthority(l, than) > 0)?.at, asked: r.asked, answered: r.answered }
   }
 
   /** False while not every up node answered; steps down (throws) if one follows a newer primary. */

@@ -15,6 +15,7 @@ export const STORE_ENGINE_ID = engineId('store')
 export class MessengerStatePort implements StatePort {
   /** One-way sends dropped for lack of a route (replication recovers by resend and probe). */
   dropped = 0
+  private readonly wired = new WeakMap<object, unknown>()
 
   constructor(
     private readonly clusterId: ClusterId,
@@ -23,7 +24,14 @@ export class MessengerStatePort implements StatePort {
   ) {}
 
   send(to: NodeId, msg: OutgoingReplMessage): void {
-    this.notify(to, 'repl', msg.type === 'append' ? { ...msg, entries: msg.entries.map((e) => toWireEntry(e as LogEntry)) } : msg)
+    this.notify(to, 'repl', msg.type === 'append' ? this.wireAppend(msg) : msg)
+  }
+
+  /** An append goes to every backup: its entries are put in wire form once, not once per backup. */
+  private wireAppend(msg: Extract<OutgoingReplMessage, { type: 'append' }>): unknown {
+    let wire = this.wired.get(msg)
+    if (!wire) this.wired.set(msg, (wire = { ...msg, entries: msg.entries.map((e) => toWireEntry(e as LogEntry)) }))
+    return wire
   }
 
   async fetch(from: NodeId, msg: FetchMsg, timeoutMs: number): Promise<FetchResult> {

@@ -125,7 +125,8 @@ export class DomainReplica extends ReplicaStore {
       const entries = this.outbound
       this.outbound = []
       if (this.role !== 'primary' || this.closed) return
-      for (const b of this.backups) this.cfg.hooks.send(b, this.append(entries))
+      const msg = this.append(entries)
+      for (const b of this.backups) this.cfg.hooks.send(b, msg)
     })
   }
 

@@ -3,12 +3,11 @@
  * version (the domain `seq` of the write) of each sub-element that was patched, so a
  * compare-and-set on one path is not disturbed by writes to other paths of the same object.
  */
-import { applyPatches, enablePatches, type Patch } from 'immer'
-import { CasConflictError, InvalidPatchError, KeyNotFoundError } from './errors.js'
+import type { Patch } from 'immer'
+import { CasConflictError, KeyNotFoundError } from './errors.js'
 import { checkPath } from './guard.js'
 import { deepFreeze } from './freeze.js'
-
-enablePatches()
+import { applyPatch } from './patch.js'
 
 export type Path = readonly (string | number)[]
 export interface PathVersion {
@@ -73,11 +72,7 @@ export function applyChange(key: string, obj: StoredObject | undefined, change: 
       let value = obj.value
       for (const p of change.patches) {
         checkPath(key, value, p.op, p.path)
-        try {
-          value = applyPatches(value as object, [p])
-        } catch (err) {
-          throw new InvalidPatchError((err as Error).message)
-        }
+        value = applyPatch(value, p)
       }
       return { value, version: seq, base: obj.base, paths: trackPaths(obj, change.patches, seq) }
     }
@@ -85,11 +80,14 @@ export function applyChange(key: string, obj: StoredObject | undefined, change: 
 }
 
 function trackPaths(obj: StoredObject, patches: readonly Patch[], seq: number): StoredObject['paths'] {
-  let paths: PathVersion[] = obj.paths ? [...obj.paths] : []
+  let paths: readonly PathVersion[] = obj.paths ?? []
   for (const p of patches) {
-    // A write to a path supersedes what was remembered at or below it.
-    paths = paths.filter((e) => !isPrefix(p.path, e.path))
-    paths.push({ path: p.path, version: seq })
+    // A write to a path supersedes what was remembered at or below it. One pass, one new array:
+    // with a version per field, this ran on every patch of every object and was 3 % of the CPU.
+    const next: PathVersion[] = []
+    for (const e of paths) if (!isPrefix(p.path, e.path)) next.push(e)
+    next.push({ path: p.path, version: seq })
+    paths = next
   }
   if (paths.length <= MAX_TRACKED_PATHS) return paths
   return [{ path: [], version: seq }]

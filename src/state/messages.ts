@@ -19,7 +19,10 @@ export const AckSchema = v.object({ domain: Domain, epoch: Epoch, upTo: Seq })
 /** Asks for the entries after `after`; `afterEpoch` lets the primary check that the logs agree up to there. */
 export const ResendSchema = v.object({ domain: Domain, epoch: Epoch, after: Seq, afterEpoch: Epoch, snapshot: v.optional(v.boolean()) })
 export const NackSchema = v.object({ domain: Domain, epoch: Epoch })
-const SnapshotBody = v.object({ seq: Seq, epoch: Epoch, objects: v.array(v.tuple([v.string(), v.looseObject({ value: v.unknown(), version: Seq, base: Seq })])) })
+const Path = v.array(v.union([v.string(), v.number()]))
+const SnapshotPath = v.union([v.tuple([Path, Seq]), v.tuple([v.string(), Path, Seq])])
+const SnapshotObject = v.object({ value: v.unknown(), version: Seq, base: Seq, paths: v.optional(v.array(SnapshotPath)) })
+const SnapshotBody = v.object({ seq: Seq, epoch: Epoch, objects: v.array(v.tuple([v.string(), SnapshotObject])) })
 /**
  * A domain snapshot travels encoded, as one byte string: the sender has encoded it once anyway
  * (to report its size), and a frame then copies it rather than encoding thousands of objects again.

@@ -74,7 +74,11 @@ export const startsWith = (key: readonly string[], prefix: readonly string[]): b
 
 export const isNotFound = (err: unknown): boolean => (err as NodeJS.ErrnoException)?.code === 'ENOENT'
 
+const PLAIN = /^[A-Za-z0-9_-]+$/
+
 export function encodeSegment(seg: string): string {
+  // Nearly every segment (domain numbers, 'seg', padded seqs) needs no escaping: skip the encoder.
+  if (PLAIN.test(seg)) return seg
   let out = ''
   for (const byte of new TextEncoder().encode(seg)) {
     const c = String.fromCharCode(byte)

@@ -32,7 +32,7 @@ describe('domain snapshots', () => {
   it('arrive over the wire only with well-formed paths', () => {
     const good = { domain: 3, epoch: 1, snapshot: encodeValue(patched().snapshot()) }
     expect(v.safeParse(SnapshotSchema, good).success).toBe(true)
-    const snap = patched().snapshot() as { objects: [string, { paths: unknown }][] }
+    const snap = patched().snapshot() as unknown as { objects: [string, { paths: unknown }][] }
     snap.objects[0]![1].paths = [['a', 2]] // a path that is not a list
     const bad = v.safeParse(SnapshotSchema, { domain: 3, epoch: 1, snapshot: encodeValue(snap) })
     expect(bad.success).toBe(false)

@@ -30,6 +30,15 @@ const OLD_JOURNAL = 'journal.old.log'
 /** A journalled operation: a put, a delete, or the removal of every key under a prefix. */
 type JournalOp = ['p', string[], Uint8Array] | ['d', string[]] | ['r', string[]]
 
+/** A committed put (a value) or delete (undefined) whose file is not written yet. */
+interface PendingValue {
+  key: string[]
+  value: Uint8Array | undefined
+}
+
+/** Values up to this size may be carried into the next journal at a rotation (see splitPending). */
+const CARRY_MAX_VALUE = 16 * 1024
+
 interface Waiting {
   ops: JournalOp[]
   done: (err?: unknown) => void
@@ -48,7 +57,7 @@ export class FileStorage implements Storage {
   private readonly unsynced = new Set<string>()
   private readonly dirsMade = new Set<string>()
   /** Committed puts (a value) and deletes (undefined) whose files are not written yet, by path. */
-  private readonly pending = new Map<string, { key: string[]; value: Uint8Array | undefined }>()
+  private readonly pending = new Map<string, PendingValue>()
   /** Key files that exist on disk: deleting a key that never reached its file costs no syscall. */
   private readonly onDisk = new Set<string>()
   private writingBehind: Promise<void> | undefined
@@ -193,14 +202,15 @@ export class FileStorage implements Storage {
    */
   private async rotate(): Promise<void> {
     const oldPath = join(this.root, OLD_JOURNAL)
+    const { carried, batch } = this.splitPending()
     try {
       // Left over from a rotation that failed: its keys are still pending, so this run covers them.
-      if (!(await exists(oldPath))) await this.switchJournal(oldPath)
+      if (await exists(oldPath)) batch.push(...carried.map(([path, p]) => [path, p] as const))
+      else await this.switchJournal(oldPath, carried.map(([, p]): JournalOp => ['p', p.key, p.value!]))
     } catch (err) {
       this.writeBehindError = err
       return
     }
-    const batch = [...this.pending]
     this.rotatingPaths = new Set(batch.map(([path]) => path))
     this.rotating = (async () => {
       await inChunks(batch, 16, async ([, p]) => {
@@ -224,12 +234,34 @@ export class FileStorage implements Storage {
       })
   }
 
-  private async switchJournal(oldPath: string): Promise<void> {
+  /**
+   * Small values go on in the new journal instead of into files of their own: a file costs seven
+   * file-system calls (write, rename, fsync, ...) and these are mostly log segments that the next
+   * compaction deletes. Measured: a rotation wrote ~1,100 files (1,000 of them segments) in 3-4 s
+   * and doubled the CPU per change meanwhile. Their total is capped, so a journal always shrinks.
+   */
+  private splitPending(): { carried: [string, PendingValue][]; batch: (readonly [string, PendingValue])[] } {
+    const carried: [string, PendingValue][] = []
+    const batch: (readonly [string, PendingValue])[] = []
+    let bytes = 0
+    for (const [path, p] of this.pending) {
+      const size = p.value?.byteLength ?? Infinity
+      if (size <= CARRY_MAX_VALUE && bytes + size <= this.checkpointBytes / 8) {
+        carried.push([path, p])
+        bytes += size
+      } else batch.push([path, p])
+    }
+    return { carried, batch }
+  }
+
+  private async switchJournal(oldPath: string, carried: JournalOp[]): Promise<void> {
     const path = join(this.root, JOURNAL)
     await rename(path, oldPath)
     let fresh: Journal
     try {
       fresh = (await Journal.open(path)).journal
+      // First in the new journal, before any newer commit: replay must not put an older value last.
+      if (carried.length > 0) await fresh.append(encodeValue(carried))
       await fsyncPath(this.root) // the new journal's name must be durable before a commit relies on it
     } catch (err) {
       await rename(oldPath, path) // carry on with the old one

@@ -5,12 +5,13 @@
  * Every acknowledged operation must be there after it, and nothing else.
  */
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FileStorage } from '../../src/storage/files.js'
 import { seededRandom } from '../../src/util/random.js'
+import { waitFor } from '../helpers/wait.js'
 
 const enc = (s: string) => new TextEncoder().encode(s)
 const dec = (b: Uint8Array) => new TextDecoder().decode(b)
@@ -72,6 +73,30 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
       }
       expect(crashes).toBeGreaterThan(20)
       expect(midRotation).toBeGreaterThan(0) // some crashes came while a checkpoint was half way
+      await st.close()
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('carries small values into the next journal at a rotation instead of writing a file for each', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dm-journal-'))
+    const files = async () => (await readdir(join(dir, 'k')).catch(() => [])).length
+    try {
+      let st = await FileStorage.open(dir, { checkpointBytes: 64 * 1024 })
+      // 40 small keys, then one big value that fills the journal and starts a rotation.
+      for (let i = 0; i < 40; i++) await st.put(['k', String(i)], enc(`small-${i}`))
+      await st.put(['big'], enc('b'.repeat(70 * 1024)))
+      await st.put(['k', 'after'], enc('after')) // a commit after the switch: waits for the rotation to have started
+      await waitFor(() => !existsSync(join(dir, 'journal.old.log')), 'rotation to finish')
+      expect(existsSync(join(dir, 'big.v'))).toBe(true) // too big to carry: written out
+      expect(await files()).toBe(0) // the small ones live on in the new journal
+      await st.put(['k', '0'], enc('newer')) // a newer value must win over the carried one after a crash
+      await st.halt()
+      st = await FileStorage.open(dir, { checkpointBytes: 64 * 1024 })
+      const held = Object.fromEntries((await st.list(['k'])).map((e) => [e.key[1], dec(e.value)]))
+      expect(Object.keys(held)).toHaveLength(41)
+      expect([held['0'], held['39'], held.after]).toEqual(['newer', 'small-39', 'after'])
       await st.close()
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -90,6 +90,8 @@ export interface StoreTuning {
   resendAfterMs?: number
   compactBytes?: number
   retainEntries?: number
+  /** After each domain copy while healing, pause this many times as long as the copy took (default 1; 0: no pause). */
+  healPauseRatio?: number
   limits?: Partial<Limits>
 }
 
@@ -181,6 +183,7 @@ export class MeshNode {
       this.settingsRef = welcome.settings
     }
     const { limits, ...tuning } = this.opts.store ?? {}
+    if (tuning.healPauseRatio !== undefined && !(Number.isFinite(tuning.healPauseRatio) && tuning.healPauseRatio >= 0)) throw new InvalidSettingsError(`store.healPauseRatio must be a number of 0 or more, not ${tuning.healPauseRatio}`)
     const port = new MessengerStatePort(this.clusterId, id, this.messengerRef)
     this.port = port
     this.stateRef = new StateManager({

@@ -75,6 +75,8 @@ export interface StateManagerOptions {
   limits?: Limits
   /** How long one healing copy may take before it is given up (and planned again). */
   healTimeoutMs?: number
+  /** After each domain copy, pause this many times as long as the copy took (default 1; 0: none). */
+  healPauseRatio?: number
 }
 
 const newer = (a: { lastEpoch: number; lastSeq: number }, b: { lastEpoch: number; lastSeq: number }): boolean =>
@@ -104,6 +106,7 @@ export class StateManager {
       opts.clock,
       opts.resendAfterMs ?? 200,
       opts.healTimeoutMs ?? 30_000,
+      opts.healPauseRatio ?? 1,
     )
     this.cfg = {
       clock: opts.clock,

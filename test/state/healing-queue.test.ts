@@ -1,0 +1,60 @@
+/** The healing queue copies one domain at a time and pauses between copies, so writes get through. */
+import { describe, expect, it } from 'vitest'
+import type { NodeId } from '../../src/ids.js'
+import { DomainState } from '../../src/state/domain-state.js'
+import { HealingQueue } from '../../src/state/healing.js'
+import type { DomainReplica } from '../../src/state/replica.js'
+import { FakeClock, sleep } from '../../src/util/clock.js'
+
+const TARGET = 'n2' as NodeId
+const COPY_MS = 40
+
+/** A primary whose every copy takes COPY_MS of (fake) time; records when each copy started. */
+function fakeReplica(domain: number, clock: FakeClock, starts: number[]): DomainReplica {
+  return {
+    role: 'primary',
+    domain,
+    primary: 'n1',
+    state: new DomainState(domain),
+    acked: {
+      until: async (_to: NodeId, _upTo: number, _deadline: number, _what: string, send: () => void) => {
+        send()
+        await sleep(clock, COPY_MS / 2)
+      },
+    },
+    sendSnapshotTo: () => {
+      starts.push(clock.now())
+      return 100
+    },
+    sendEntriesTo: () => undefined,
+    lock: () => () => undefined,
+    addBackup: () => undefined,
+  } as unknown as DomainReplica
+}
+
+async function copyTimes(pauseRatio: number): Promise<number[]> {
+  const clock = new FakeClock()
+  const starts: number[] = []
+  const replicas = [0, 1, 2].map((d) => fakeReplica(d, clock, starts))
+  const queue = new HealingQueue(
+    { replica: (d) => replicas[d], wanted: () => true, progress: () => undefined, copied: () => undefined, positionOf: async () => undefined },
+    clock,
+    200,
+    30_000,
+    pauseRatio,
+  )
+  for (const d of [0, 1, 2]) queue.plan(d, TARGET)
+  for (let i = 0; i < 40 && queue.progress().inProgress; i++) await clock.advance(10)
+  expect(queue.progress()).toMatchObject({ domainsDone: 3, inProgress: false })
+  return starts
+}
+
+describe('healing queue', () => {
+  it('pauses after each copy as long as the copy took', async () => {
+    expect(await copyTimes(1)).toEqual([0, 2 * COPY_MS, 4 * COPY_MS])
+  })
+
+  it('copies back to back with a ratio of 0', async () => {
+    expect(await copyTimes(0)).toEqual([0, COPY_MS, 2 * COPY_MS])
+  })
+})

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline'
 
 export class LineProcess {
   readonly proc: ChildProcess
-  private readonly waiting: { op: string; resolve: (m: Record<string, unknown>) => void }[] = []
+  private readonly waiting: { op: string; resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void }[] = []
   private readonly early: Record<string, unknown>[] = []
   readonly stderr: string[] = []
 
@@ -18,6 +18,10 @@ export class LineProcess {
       else this.early.push(m)
     })
     this.proc.stderr!.on('data', (d: Buffer) => this.stderr.push(String(d)))
+    // A child that dies fails whoever waits on it now, not at the timeout minutes later.
+    this.proc.once('exit', (code, signal) => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`child exited (${signal ?? code}) before "${w.op}"; stderr: ${this.stderr.join('').slice(-2000)}`))
+    })
   }
 
   send(cmd: object): void {
@@ -29,7 +33,7 @@ export class LineProcess {
     if (i >= 0) return Promise.resolve(this.early.splice(i, 1)[0]!)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no "${op}" within ${timeoutMs} ms; stderr: ${this.stderr.join('').slice(-2000)}`)), timeoutMs)
-      this.waiting.push({ op, resolve: (m) => (clearTimeout(timer), resolve(m)) })
+      this.waiting.push({ op, resolve: (m) => (clearTimeout(timer), resolve(m)), reject: (e) => (clearTimeout(timer), reject(e)) })
     })
   }
 

@@ -28,6 +28,12 @@ export interface SnapshotObject {
 }
 export type SnapshotPath = [path: (string | number)[], version: number] | [key: string, path: (string | number)[], version: number]
 
+export function toSnapshotObject(o: StoredObject): SnapshotObject {
+  const s: SnapshotObject = { value: o.value, version: o.version, base: o.base }
+  if (o.paths?.length) s.paths = o.paths.map((e) => [e.path as (string | number)[], e.version])
+  return s
+}
+
 export class OutOfOrderError extends DomainMeshError {
   constructor(domain: number, expected: number, got: number) {
     super('OUT_OF_ORDER', `domain ${domain}: expected seq ${expected}, got ${got}`, { domain, expected, got })
@@ -76,12 +82,13 @@ export class DomainState {
 
   snapshot(): Snapshot {
     const objects: [string, SnapshotObject][] = []
-    for (const [id, o] of this.objects) {
-      const s: SnapshotObject = { value: o.value, version: o.version, base: o.base }
-      if (o.paths?.length) s.paths = o.paths.map((e) => [e.path as (string | number)[], e.version])
-      objects.push([id, s])
-    }
+    for (const [id, o] of this.objects) objects.push([id, toSnapshotObject(o)])
     return { seq: this.lastSeq, epoch: this.lastEpoch, objects }
+  }
+
+  /** The objects as they are now, by reference (they are immutable): a snapshot to encode later. */
+  capture(): { seq: number; epoch: number; objects: [string, StoredObject][] } {
+    return { seq: this.lastSeq, epoch: this.lastEpoch, objects: [...this.objects] }
   }
 
   /**

@@ -37,8 +37,11 @@ export async function copyDomain(r: DomainReplica, target: NodeId, clock: Clock,
     })
   }
   if (!missed) {
-    let sent = 0
-    await r.acked.until(target, upTo, deadline, what, () => void (sent++ === 0 ? (bytes = r.sendSnapshotTo(target)) : r.sendSnapshotTo(target)), stillPrimary)
+    // Taken now, at upTo; resends reuse it. Encoded in groups, so writes run between them.
+    const snapshot = await r.encodeSnapshot()
+    bytes = snapshot.byteLength
+    stillPrimary()
+    await r.acked.until(target, upTo, deadline, what, () => r.sendSnapshotBytes(target, snapshot), stillPrimary)
   }
   const unlock = r.lock()
   const lockedAt = clock.now()

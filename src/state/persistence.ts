@@ -11,6 +11,7 @@ import type { Storage } from '../storage/storage.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
 import { DomainState, type Snapshot } from './domain-state.js'
 import type { LogEntry } from './log.js'
+import { encodeSnapshot } from './snapshot-encoder.js'
 
 export class CorruptReplicaError extends DomainMeshError {
   constructor(domain: number, why: string) {
@@ -33,6 +34,8 @@ export class DomainPersistence {
     private readonly storage: Storage,
     readonly domain: number,
     private readonly compactBytes: number,
+    /** Lets other work run between the groups of a big snapshot's encoding. */
+    private readonly pause: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** Domains that have anything stored on this node. */
@@ -99,7 +102,7 @@ export class DomainPersistence {
 
   /** Replaces snapshot and segments by a snapshot of `state` (which must include every appended entry). */
   async writeSnapshot(state: DomainState): Promise<number> {
-    const bytes = seal(encodeValue(state.snapshot()))
+    const bytes = seal(await encodeSnapshot(state, this.pause))
     const old = this.segments
     await this.storage.batch([{ type: 'put', key: [...domKey(this.domain), 'snap'], value: bytes }, ...old.map((key) => ({ type: 'delete' as const, key }))])
     this.segments = []

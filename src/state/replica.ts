@@ -8,11 +8,11 @@
  * Backup: entries are applied strictly in seq order (intake.ts buffers gaps and asks again); the
  * ack goes out after the entries are on disk. Every message carries the view epoch: an older one is
  * refused with a nack, and a primary that gets a nack from a newer epoch stops acking writes.
- * Healing copies (healing-copy.ts) use sendSnapshotTo / sendEntriesTo / lock / addBackup.
+ * Healing copies (healing-copy.ts) use encodeSnapshot / sendSnapshotBytes / sendEntriesTo / lock / addBackup.
  */
 import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
-import type { Clock, TimerHandle } from '../util/clock.js'
+import { yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
 import { withTimeout } from '../util/timeout.js'
 import { encodeValue } from '../wire/codec.js'
 import { AckWaiters } from './ack-waiters.js'
@@ -21,6 +21,7 @@ import { DomainState, type Snapshot } from './domain-state.js'
 import { NotPrimaryError, StaleEpochError } from './errors.js'
 import type { LogEntry } from './log.js'
 import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ResendMsg } from './messages.js'
+import { encodeSnapshot } from './snapshot-encoder.js'
 import { checkCas, type Change, type StoredObject } from './objects.js'
 import type { DomainPersistence } from './persistence.js'
 import type { CopyReport, ReplicaConfig, WriteResult } from './replica-types.js'
@@ -195,11 +196,8 @@ export class DomainReplica extends ReplicaStore {
   }
 
   /** Sends a snapshot, encoded once; returns its size. */
-  private sendSnapshot(to: NodeId, snapshot: Snapshot): number {
-    const bytes = encodeValue(snapshot)
-    this.cfg.hooks.snapshotSent(this.domain, to)
-    this.cfg.hooks.send(to, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: bytes })
-    return bytes.byteLength
+  private sendSnapshot(to: NodeId, snapshot: Snapshot): void {
+    this.sendSnapshotBytes(to, encodeValue(snapshot))
   }
 
   protected override onPersisted(): void {
@@ -230,9 +228,15 @@ export class DomainReplica extends ReplicaStore {
 
   // ---- what a healing copy (healing-copy.ts) uses ----
 
-  /** Sends a snapshot of the domain as it is now; returns its encoded size. */
-  sendSnapshotTo(target: NodeId): number {
-    return this.sendSnapshot(target, this.state.snapshot())
+  /** The domain as it is at the call, encoded in groups with pauses between them (snapshot-encoder.ts). */
+  encodeSnapshot(): Promise<Uint8Array> {
+    return encodeSnapshot(this.state, () => yieldTo(this.cfg.clock))
+  }
+
+  /** Sends a snapshot made by `encodeSnapshot`. */
+  sendSnapshotBytes(target: NodeId, bytes: Uint8Array): void {
+    this.cfg.hooks.snapshotSent(this.domain, target)
+    this.cfg.hooks.send(target, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: bytes })
   }
 
   sendEntriesTo(target: NodeId, entries: LogEntry[]): void {

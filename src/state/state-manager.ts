@@ -7,7 +7,7 @@ import type { NodeId, VirtualServerId } from '../ids.js'
 import type { Storage } from '../storage/storage.js'
 import { domainOf, domainRoles, type DomainRoles } from '../topology/placement.js'
 import type { ClusterSettings, View } from '../topology/view.js'
-import { sleep, type Clock } from '../util/clock.js'
+import { sleep, yieldTo, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { DomainState, type Snapshot } from './domain-state.js'
 import { NoPrimaryError, NotPrimaryError } from './errors.js'
@@ -363,6 +363,6 @@ export class StateManager {
   }
 
   private persistence(d: number): DomainPersistence {
-    return new DomainPersistence(this.opts.storage, d, this.opts.compactBytes ?? 1024 * 1024)
+    return new DomainPersistence(this.opts.storage, d, this.opts.compactBytes ?? 1024 * 1024, () => yieldTo(this.opts.clock))
   }
 }

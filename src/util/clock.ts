@@ -111,3 +111,6 @@ export async function flushMicrotasks(rounds = 50): Promise<void> {
 
 /** Resolves after `ms` on the given clock (fake time in simulations). */
 export const sleep = (clock: Clock, ms: number): Promise<void> => new Promise<void>((resolve) => clock.setTimeout(resolve, ms))
+
+/** Lets the work already queued run first (I/O callbacks, with real time): see `Clock.defer`. */
+export const yieldTo = (clock: Clock): Promise<void> => new Promise<void>((resolve) => (clock.defer ? clock.defer(resolve) : queueMicrotask(resolve)))

@@ -22,10 +22,11 @@ function fakeReplica(domain: number, clock: FakeClock, starts: number[]): Domain
         await sleep(clock, COPY_MS / 2)
       },
     },
-    sendSnapshotTo: () => {
+    encodeSnapshot: async () => {
       starts.push(clock.now())
-      return 100
+      return new Uint8Array(100)
     },
+    sendSnapshotBytes: () => undefined,
     sendEntriesTo: () => undefined,
     lock: () => () => undefined,
     addBackup: () => undefined,

@@ -1,0 +1,51 @@
+/**
+ * Encodes a domain snapshot a group of objects at a time, pausing between groups, so that a big
+ * domain (a healing copy, a compaction) does not hold the event loop for the whole encode: 1,560
+ * objects took 3.3 ms in one piece, and under load such blocks stretched to 10-35 ms. The objects
+ * are captured by reference first (they are immutable), so the result is the domain at the moment
+ * of the call however long the encoding takes. The bytes are exactly `encodeValue(state.snapshot())`:
+ * msgpack lets the elements of an array be encoded apart and joined under one array header.
+ */
+import { encodeValue } from '../wire/codec.js'
+import { toSnapshotObject, type DomainState } from './domain-state.js'
+
+/** Objects encoded between two pauses (about 0.25 ms for objects of ~100 bytes). */
+export const SNAPSHOT_GROUP = 128
+
+export async function encodeSnapshot(state: DomainState, pause: () => Promise<void>, group = SNAPSHOT_GROUP): Promise<Uint8Array> {
+  const { seq, epoch, objects } = state.capture()
+  const head = encodeValue({ seq, epoch, objects: [] })
+  if (head[head.length - 1] !== 0x90) throw new Error('snapshot head does not end with an empty array')
+  const parts: Uint8Array[] = [head.subarray(0, head.length - 1), arrayHeader(objects.length)]
+  for (let at = 0; at < objects.length; at += group) {
+    if (at > 0) await pause()
+    const slice = objects.slice(at, at + group).map(([id, o]) => [id, toSnapshotObject(o)])
+    const bytes = encodeValue(slice)
+    parts.push(bytes.subarray(arrayHeaderLength(bytes[0]!)))
+  }
+  return concat(parts)
+}
+
+/** msgpack's array header, chosen as msgpackr chooses it. */
+function arrayHeader(n: number): Uint8Array {
+  if (n < 16) return Uint8Array.of(0x90 | n)
+  if (n < 0x10000) return Uint8Array.of(0xdc, n >> 8, n & 0xff)
+  return Uint8Array.of(0xdd, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
+}
+
+function arrayHeaderLength(first: number): number {
+  if ((first & 0xf0) === 0x90) return 1
+  if (first === 0xdc) return 3
+  if (first === 0xdd) return 5
+  throw new Error(`not a msgpack array (first byte ${first})`)
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
+}

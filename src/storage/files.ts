@@ -1,5 +1,5 @@
 /**
- * Node storage in plain files, one file per key: ['a','b'] lives in `<root>/a/b.v`.
+ * Node storage in plain files, one file per key: ['a','b'] lives in `<root>/a/b.v` (key-files.ts).
  *
  * Durability comes from a write-ahead journal (`journal.ts`): every batch waiting when a commit
  * starts goes into one journal record and one fdatasync, which is what makes it durable, and the
@@ -8,27 +8,26 @@
  * since the last checkpoint are answered from memory. Once the journal passes `checkpointBytes`,
  * a new journal takes the commits that follow while the keys the old one covers are written to
  * their files (temporary file, then rename, so a reader never sees a torn file) and fsynced; then
- * the old journal is removed (see `rotate`). Writing files only then also skips most log segments
- * entirely: compaction deletes them before they would reach the disk. Opening replays what the
- * journals hold, so a kill -9 at any point leaves either the old or the new value of every key. Leftover temporary files are removed.
+ * the old journal is removed (see `rotate`); small values are carried into the new journal
+ * instead. Writing files only then also skips most log segments entirely: compaction deletes them
+ * before they would reach the disk. Opening replays what the journals hold, so a kill -9 at any
+ * point leaves either the old or the new value of every key. Leftover temporary files are removed.
  * Segments are percent-encoded (everything but [A-Za-z0-9_-]), so no segment can contain '/', '.'
  * or '..', `x.v` (the value of ['x']) can never clash with `x/` (the keys under ['x']), and no key
  * can name the journal file.
  */
-import { mkdir, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { mkdir, rename, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
 import { ClosedError, StorageError } from '../errors.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
-import { collect, decodeSegment, encodeSegment, exists, fsyncPath, inChunks, isNotFound, removeTempFiles, startsWith, VALUE_EXT, writeFileAtomically } from './file-ops.js'
+import { exists, fsyncPath, inChunks, isNotFound, removeTempFiles, startsWith } from './file-ops.js'
 import { Journal } from './journal.js'
+import { KeyFiles, type JournalOp } from './key-files.js'
 import { checkKey, checkOps, checkValue, compareKeys, type Storage, type StorageEntry, type StorageKey, type StorageOp } from './storage.js'
 
 const JOURNAL = 'journal.log'
 /** The journal a checkpoint in progress is retiring: replayed before JOURNAL, removed when done. */
 const OLD_JOURNAL = 'journal.old.log'
-
-/** A journalled operation: a put, a delete, or the removal of every key under a prefix. */
-type JournalOp = ['p', string[], Uint8Array] | ['d', string[]] | ['r', string[]]
 
 /** A committed put (a value) or delete (undefined) whose file is not written yet. */
 interface PendingValue {
@@ -53,13 +52,8 @@ export class FileStorage implements Storage {
   private closed = false
   private waiting: Waiting[] = []
   private committing: Promise<void> | undefined
-  /** Files and folders written since the last checkpoint: the journal still covers them. */
-  private readonly unsynced = new Set<string>()
-  private readonly dirsMade = new Set<string>()
   /** Committed puts (a value) and deletes (undefined) whose files are not written yet, by path. */
   private readonly pending = new Map<string, PendingValue>()
-  /** Key files that exist on disk: deleting a key that never reached its file costs no syscall. */
-  private readonly onDisk = new Set<string>()
   private writingBehind: Promise<void> | undefined
   private writeBehindError: unknown
   /** A checkpoint running beside commits (journal rotation), and the files it is writing. */
@@ -70,6 +64,7 @@ export class FileStorage implements Storage {
   private constructor(
     readonly root: string,
     private journal: Journal,
+    private readonly files: KeyFiles,
     private readonly checkpointBytes: number,
   ) {}
 
@@ -81,10 +76,7 @@ export class FileStorage implements Storage {
     await old?.journal.close()
     const { journal, records: newer } = await Journal.open(join(root, JOURNAL))
     const records = [...(old?.records ?? []), ...newer]
-    const st = new FileStorage(root, journal, opts.checkpointBytes ?? 16 << 20)
-    const existing: string[][] = []
-    await collect(root, [], existing)
-    for (const key of existing) st.onDisk.add(st.pathOf(key))
+    const st = new FileStorage(root, journal, await KeyFiles.open(root, [JOURNAL, OLD_JOURNAL]), opts.checkpointBytes ?? 16 << 20)
     // Whatever the journal holds may not have reached the files before a crash: fold it into
     // `pending` (the last write of each key wins) and write that out, rather than replaying
     // every segment a compaction deleted later anyway.
@@ -96,14 +88,9 @@ export class FileStorage implements Storage {
   async get(key: StorageKey): Promise<Uint8Array | undefined> {
     this.check()
     checkKey(key)
-    const p = this.pending.get(this.pathOf(key))
+    const p = this.pending.get(this.files.pathOf(key))
     if (p) return p.value?.slice() // a copy: the caller may change what it gets
-    try {
-      return new Uint8Array(await readFile(this.pathOf(key)))
-    } catch (err) {
-      if (isNotFound(err)) return undefined
-      throw new StorageError(`cannot read ${JSON.stringify(key)}: ${(err as Error).message}`)
-    }
+    return this.files.read(key)
   }
 
   async put(key: StorageKey, value: Uint8Array): Promise<void> {
@@ -117,12 +104,10 @@ export class FileStorage implements Storage {
   async list(prefix: StorageKey): Promise<StorageEntry[]> {
     this.check()
     checkKey(prefix, true)
-    const keys: string[][] = []
     // Taken first: a pending key may reach its file (and leave `pending`) while the folders are read.
     const pending = [...this.pending]
-    if (prefix.length > 0 && (await exists(this.pathOf(prefix)))) keys.push([...prefix])
-    await collect(join(this.root, ...prefix.map(encodeSegment)), [...prefix], keys)
-    const seen = new Set(keys.map((k) => this.pathOf(k)))
+    const keys = await this.files.keys(prefix)
+    const seen = new Set(keys.map((k) => this.files.pathOf(k)))
     for (const [path, p] of pending) if (!seen.has(path) && p.value && startsWith(p.key, prefix)) keys.push(p.key)
     keys.sort(compareKeys)
     const out: StorageEntry[] = []
@@ -215,11 +200,9 @@ export class FileStorage implements Storage {
     this.rotating = (async () => {
       await inChunks(batch, 16, async ([, p]) => {
         if (this.halted) throw new ClosedError('file storage')
-        await this.apply(p.value ? [['p', p.key, p.value]] : [['d', p.key]])
+        await this.files.apply(p.value ? ['p', p.key, p.value] : ['d', p.key])
       })
-      const synced = [...this.unsynced]
-      await inChunks(synced, 16, fsyncPath)
-      for (const path of synced) this.unsynced.delete(path)
+      await this.files.sync()
       // Only what is unchanged since leaves the overlay: a newer write stays until the next checkpoint.
       for (const [path, p] of batch) if (this.pending.get(path) === p) this.pending.delete(path)
       if (this.halted) throw new ClosedError('file storage')
@@ -290,52 +273,13 @@ export class FileStorage implements Storage {
         // Files a rotation is still writing could land after the removal.
         while (this.rotating) await this.rotating
         await this.drain()
-        await this.apply([op])
+        await this.files.apply(op)
       } else {
-        const path = this.pathOf(op[1])
+        const path = this.files.pathOf(op[1])
         // A key written and deleted between two checkpoints never touches the disk (unless a
         // rotation is writing it right now: then the delete must follow it there).
-        if (op[0] === 'd' && !this.onDisk.has(path) && !this.rotatingPaths?.has(path)) this.pending.delete(path)
+        if (op[0] === 'd' && !this.files.has(path) && !this.rotatingPaths?.has(path)) this.pending.delete(path)
         else this.pending.set(path, { key: op[1], value: op[0] === 'p' ? op[2] : undefined })
-      }
-    }
-  }
-
-  private async apply(ops: readonly JournalOp[]): Promise<void> {
-    for (const op of ops) {
-      if (op[0] === 'p') {
-        const path = this.pathOf(op[1])
-        const dir = dirname(path)
-        if (!this.dirsMade.has(dir)) {
-          await mkdir(dir, { recursive: true })
-          this.dirsMade.add(dir)
-          this.unsynced.add(dirname(dir))
-        }
-        await writeFileAtomically(path, op[2])
-        this.onDisk.add(path)
-        this.unsynced.add(path)
-        this.unsynced.add(dir)
-      } else if (op[0] === 'd') {
-        const path = this.pathOf(op[1])
-        if (!this.onDisk.has(path)) continue
-        await unlink(path).catch((err) => {
-          if (!isNotFound(err)) throw err
-        })
-        this.onDisk.delete(path)
-        this.unsynced.add(dirname(path))
-      } else if (op[1].length === 0) {
-        for (const name of await readdir(this.root)) if (name !== JOURNAL && name !== OLD_JOURNAL) await rm(join(this.root, name), { recursive: true, force: true })
-        this.dirsMade.clear()
-        this.onDisk.clear()
-        this.unsynced.add(this.root)
-      } else {
-        await rm(this.pathOf(op[1]), { force: true })
-        const dir = join(this.root, ...op[1].map(encodeSegment))
-        await rm(dir, { recursive: true, force: true })
-        for (const d of [...this.dirsMade]) if (d === dir || d.startsWith(`${dir}/`)) this.dirsMade.delete(d)
-        this.onDisk.delete(this.pathOf(op[1]))
-        for (const f of [...this.onDisk]) if (f.startsWith(`${dir}/`)) this.onDisk.delete(f)
-        this.unsynced.add(dirname(dir))
       }
     }
   }
@@ -347,7 +291,7 @@ export class FileStorage implements Storage {
         while (this.pending.size > 0) {
           // Sixteen at a time: the file system calls run on libuv's thread pool.
           await inChunks([...this.pending], 16, async ([path, p]) => {
-            await this.apply(p.value ? [['p', p.key, p.value]] : [['d', p.key]])
+            await this.files.apply(p.value ? ['p', p.key, p.value] : ['d', p.key])
             if (this.pending.get(path) === p) this.pending.delete(path)
           })
         }
@@ -372,8 +316,7 @@ export class FileStorage implements Storage {
   /** Makes every file written since the last checkpoint durable on its own, then empties the journal. */
   private async checkpoint(): Promise<void> {
     await this.drain()
-    await inChunks([...this.unsynced], 16, fsyncPath)
-    this.unsynced.clear()
+    await this.files.sync()
     await this.journal.reset()
     await unlink(join(this.root, OLD_JOURNAL)).catch((err: unknown) => {
       if (!isNotFound(err)) throw err
@@ -382,12 +325,6 @@ export class FileStorage implements Storage {
 
   private check(): void {
     if (this.closed) throw new ClosedError('file storage')
-  }
-
-  private pathOf(key: StorageKey): string {
-    const segs = key.map(encodeSegment)
-    segs[segs.length - 1] += VALUE_EXT
-    return join(this.root, ...segs)
   }
 }
 

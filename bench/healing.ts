@@ -30,9 +30,23 @@ export async function healing(c: BenchCluster, objects: number, healDelayMs: num
   const rss0 = (await peer.metrics()).process as { rssBytes: number; heapUsedBytes: number }
   const held0 = (await peer.metrics()).objects
   let next = 0
+  let retried = 0
   await Promise.all(Array.from({ length: 64 }, async () => {
-    for (let i = next++; i < objects; i = next++) await store.put(`h${i}`, value(i))
+    for (let i = next++; i < objects; i = next++) {
+      // A put is idempotent: one whose outcome a primary change left unknown is simply sent again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await store.put(`h${i}`, value(i))
+          break
+        } catch (err) {
+          const code = (err as { code?: string }).code
+          if (attempt >= 3 || (code !== 'STALE_EPOCH' && code !== 'OUTCOME_UNKNOWN')) throw err
+          retried++
+        }
+      }
+    }
   }))
+  if (retried > 0) console.log(`healing bench: ${retried} puts sent again after a primary change`)
   await new Promise((r) => setTimeout(r, 3000)) // let compaction and garbage collection settle
   const m1 = await peer.metrics()
   const held = m1.objects - held0

@@ -92,7 +92,9 @@ export class DomainReplica extends ReplicaStore {
     await this.bounded(this.ready, 'waiting for the failover sync')
     while (this.lockPromise) await this.bounded(this.lockPromise, 'waiting for healing to unlock the domain')
     if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
-    if (this.fencedBy > this.epoch) throw new StaleEpochError(this.domain, this.epoch, this.fencedBy)
+    // Fenced off by a newer primary: this write was not taken, so the caller may send it again
+    // wherever the next view puts the primary (NOT_PRIMARY is retried; STALE_EPOCH is not).
+    if (this.fencedBy > this.epoch) throw new NotPrimaryError(this.domain, undefined)
     if (ifVersion !== undefined) checkCas(key, this.state.get(vs, key), change, ifVersion)
     const entry: LogEntry = { seq: this.state.lastSeq + 1, epoch: this.epoch, vs, key, change }
     this.state.apply(entry)

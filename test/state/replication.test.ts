@@ -91,6 +91,13 @@ describe('replication', () => {
     // The new primary serves writes.
     await c.run(c.node('b').store('shop').put(key, 3))
     expect(await c.node('b').store('shop').get(key)).toBe(3)
+    // A later write through the fenced node is refused before it applies, so it is sent again
+    // once the fenced node learns the view that names the new primary.
+    const later = a.store('shop').put(key, 4)
+    await c.clock.advance(20)
+    a.applyView(view2)
+    await c.run(later)
+    expect(await c.node('b').store('shop').get(key)).toBe(4)
   })
 
   it('writeAcks counts backups: with all backups down the primary acks alone, and says so', async () => {

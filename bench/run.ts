@@ -72,8 +72,8 @@ for (const replicas of only.has('dm') ? [3, 2] : []) {
   log(`replicas ${replicas}, one write every 5 ms: p50 ${fmt(results[`dm.r${replicas}.low.p50`]!.median, 2)} ms`)
   if (replicas === 3) {
     const bytes = await domainmeshBytes(c)
-    put('bytes.dm.patch', [bytes.patch])
-    put('bytes.dm.put', [bytes.put])
+    put('bytes.dm.patch', bytes.patch)
+    put('bytes.dm.put', bytes.put)
     put('bytes.bigObjectJson', [bytes.jsonBytes])
   } else {
     const times = []

@@ -1,11 +1,17 @@
 /**
  * Frames over a data channel: each message starts with one flag byte. A frame that fits in one
  * chunk is [0, ...frame]; a larger one is split into [1, ...part] chunks and ends with [2, ...part].
- * The channel is ordered and reliable, so the receiver only concatenates.
+ * The channel is ordered and reliable, so the receiver only concatenates. A lone [3] says the
+ * sender is closing the link: the far side need not wait for the channel's own close, which a
+ * connection torn down at once does not always get out.
  */
 const WHOLE = 0
 const MORE = 1
 const LAST = 2
+const BYE = 3
+
+export const byeChunk = (): Uint8Array => Uint8Array.of(BYE)
+export const isBye = (chunk: Uint8Array): boolean => chunk.byteLength === 1 && chunk[0] === BYE
 
 /** Largest frame a peer may send us (reassembly memory is bounded by it). */
 export const MAX_REASSEMBLED_BYTES = 64 * 1024 * 1024

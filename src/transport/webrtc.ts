@@ -11,7 +11,7 @@ import { ClosedError, NotConnectedError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { RealClock, type Clock, type TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
-import { ChunkAssembler, chunkFrame } from './chunking.js'
+import { byeChunk, ChunkAssembler, chunkFrame, isBye } from './chunking.js'
 import type { Transport, TransportEvents } from './transport.js'
 
 /** How signals reach another member (the topology client, in practice). */
@@ -49,6 +49,8 @@ interface Link {
 }
 
 const BLOCK_MS = 30_000
+/** Longest a closing link waits for its BYE to leave before the connection is destroyed. */
+const FAREWELL_MS = 100
 
 export class WebRtcTransport implements MeshTransport {
   readonly stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dials: 0, queued: 0 }
@@ -115,7 +117,9 @@ export class WebRtcTransport implements MeshTransport {
 
   disconnect(peer: NodeId, reason: string): void {
     this.blocked.set(peer, this.clock.now() + BLOCK_MS)
-    this.drop(peer, reason, false)
+    const link = this.links.get(peer)
+    this.drop(peer, reason, false, undefined, false)
+    if (link) void this.farewell(link)
   }
 
   async close(): Promise<void> {
@@ -125,8 +129,33 @@ export class WebRtcTransport implements MeshTransport {
     this.offSignal?.()
     for (const r of this.redial.values()) this.clock.clearTimeout(r.timer)
     this.redial.clear()
-    for (const id of [...this.links.keys()]) this.drop(id, 'closed', false)
+    const links = [...this.links]
+    for (const [id] of links) this.drop(id, 'closed', false, undefined, false)
     this.events.removeAll()
+    await Promise.all(links.map(([, link]) => this.farewell(link)))
+  }
+
+  /**
+   * Says goodbye on a link we leave (a BYE chunk after whatever is queued) and destroys it once
+   * that is out, or after FAREWELL_MS. The far side then learns at once; without it, it learned
+   * from the channel's close, which a connection destroyed at once did not always get out (the
+   * far side then waited for ICE to time out: a conformance test failed now and then).
+   */
+  private async farewell(link: Link): Promise<void> {
+    if (link.connected) {
+      link.queue.push(byeChunk())
+      const until = this.clock.now() + FAREWELL_MS
+      try {
+        for (;;) {
+          this.flushQueue(link)
+          if ((link.queue.length === 0 && link.peer.bufferSize === 0) || this.clock.now() >= until) break
+          await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 5))
+        }
+      } catch {
+        // The channel is gone already: there is nobody left to tell.
+      }
+    }
+    link.peer.destroy()
   }
 
   on<K extends keyof TransportEvents>(event: K, listener: (p: TransportEvents[K]) => void): () => void {
@@ -197,6 +226,7 @@ export class WebRtcTransport implements MeshTransport {
 
   private onData(from: NodeId, link: Link, data: Uint8Array): void {
     if (this.links.get(from) !== link || !link.connected) return
+    if (isBye(data)) return this.drop(from, 'peer closed the link', true, link)
     const frame = link.assembler.push(data)
     if (frame === undefined) return
     if (frame instanceof Error) return this.drop(from, frame.message, true, link)
@@ -207,25 +237,30 @@ export class WebRtcTransport implements MeshTransport {
 
   /** Sends queued chunks while the channel's buffer has room; `bufferedamountlow` resumes it. */
   private pump(peerId: NodeId, link: Link): void {
+    try {
+      this.flushQueue(link)
+    } catch (err) {
+      this.drop(peerId, `send failed: ${(err as Error).message}`, true, link)
+    }
+  }
+
+  private flushQueue(link: Link): void {
     while (link.queue.length > 0) {
       if (link.peer.bufferSize > this.highWaterMark) {
         this.stats.queued++
         return
       }
-      try {
-        link.peer.send(link.queue.shift()!)
-      } catch (err) {
-        return this.drop(peerId, `send failed: ${(err as Error).message}`, true, link)
-      }
+      link.peer.send(link.queue.shift()!)
     }
   }
 
-  private drop(peerId: NodeId, reason: string, retry: boolean, only?: Link): void {
+  /** Forgets the link; `destroy` false leaves closing the connection to `farewell`. */
+  private drop(peerId: NodeId, reason: string, retry: boolean, only?: Link, destroy = true): void {
     const link = this.links.get(peerId)
     if (!link || (only && link !== only)) return
     this.links.delete(peerId)
     if (link.timer) this.clock.clearTimeout(link.timer)
-    link.peer.destroy()
+    if (destroy) link.peer.destroy()
     if (link.connected) this.events.emit('peer-down', { peer: peerId, reason })
     if (retry && this.state === 'open' && this.members.has(peerId) && this.leads(peerId)) this.scheduleRedial(peerId)
   }

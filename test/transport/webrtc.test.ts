@@ -146,6 +146,27 @@ describe('WebRtcTransport reconnection', () => {
   })
 })
 
+describe('WebRtcTransport farewell', () => {
+  it('a node that closes says so on its links: the far side hears it first-hand', async () => {
+    const h = await webrtcHarness()
+    try {
+      const a = (await h.create()) as WebRtcTransport
+      const b = (await h.create()) as WebRtcTransport
+      const reasons: string[] = []
+      a.on('peer-down', ({ reason }) => reasons.push(reason))
+      await a.connect('a' as never)
+      await b.connect('b' as never)
+      for (let i = 0; i < 1000 && (a.peers().length === 0 || b.peers().length === 0); i++) await new Promise((r) => setTimeout(r, 10))
+      await b.close()
+      for (let i = 0; i < 500 && reasons.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+      // Not 'channel closed': the BYE chunk came before the data channel's own close.
+      expect(reasons).toEqual(['peer closed the link'])
+    } finally {
+      await h.teardown()
+    }
+  })
+})
+
 describe('WebRtcTransport backpressure', () => {
   it('queues above the high-water mark and drains: 32 MiB sent at once all arrive, in order', async () => {
     const h = await webrtcHarness()

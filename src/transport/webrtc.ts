@@ -53,7 +53,8 @@ const BLOCK_MS = 30_000
 const FAREWELL_MS = 100
 
 export class WebRtcTransport implements MeshTransport {
-  readonly stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dials: 0, queued: 0 }
+  /** `byesLost`: goodbyes that could not be sent (the channel had gone already). */
+  readonly stats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, dials: 0, queued: 0, byesLost: 0 }
   private id: NodeId | undefined
   private readonly events = new Emitter<TransportEvents>()
   private readonly links = new Map<NodeId, Link>()
@@ -152,7 +153,8 @@ export class WebRtcTransport implements MeshTransport {
           await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 5))
         }
       } catch {
-        // The channel is gone already: there is nobody left to tell.
+        // The channel is gone already: there is nobody left to tell, so only count it.
+        this.stats.byesLost++
       }
     }
     link.peer.destroy()

@@ -34,7 +34,8 @@ export async function copyDomain(r: DomainReplica, target: NodeId, clock: Clock,
     let failure: unknown
     const send = () => {
       sending ??= sendInGroups(r, target, entries, () => yieldTo(clock))
-        .then((n) => void (bytes = n), (err: unknown) => void (failure = err))
+        // Once fallen back to a snapshot (below), a late end of this loop must not overwrite its size.
+        .then((n) => void (missed && (bytes = n)), (err: unknown) => void (failure = err))
         .finally(() => (sending = undefined))
     }
     // The report may be stale (the target restarted since): if the delta does not take, fall back.

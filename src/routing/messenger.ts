@@ -8,7 +8,7 @@
 import { ClosedError, DomainMeshError, NotConnectedError, TimeoutError, fromWireError, toWireError } from '../errors.js'
 import type { ClusterId, NodeId } from '../ids.js'
 import type { Transport } from '../transport/transport.js'
-import type { Clock, TimerHandle } from '../util/clock.js'
+import { defer, type Clock, type TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { MAX_ADDRESSES_PER_FRAME, type Envelope, type MessageEnvelope, type MessagesEnvelope, type RequestEnvelope } from '../wire/envelope.js'
 import { decodeFrame, encodeFrame } from '../wire/codec.js'
@@ -152,8 +152,7 @@ export class Messenger {
     box.push(env)
     if (!this.flushScheduled) {
       this.flushScheduled = true
-      const defer = this.opts.clock.defer?.bind(this.opts.clock) ?? queueMicrotask
-      defer(() => this.flush())
+      defer(this.opts.clock, () => this.flush())
     }
   }
 

@@ -4,16 +4,14 @@
  * reached sends the same request with the token to the backups it names, then to any node with a
  * session engine. The application sees one slower call, not an error.
  */
-import { enablePatches, produceWithPatches, type Draft, type Patch } from 'immer'
+import type { Draft, Patch } from 'immer'
 import { UNREACHABLE_CODES, type DomainMeshError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { KeyNotFoundError } from '../state/errors.js'
 import { NoLiveReplicaError } from './errors.js'
 import type { SessionReply } from './engine.js'
 import type { FailoverToken } from './token.js'
-
-// Immer's patch plugin is registered once per bundle; produceWithPatches needs it.
-enablePatches()
+import { produceWithPatches } from '../util/patches.js'
 
 export interface SessionTransport {
   /** This node's id (the client may run on a member node). */

@@ -4,7 +4,7 @@
  * only the patches, guarded by a compare-and-set on the sub-elements it touches, so concurrent
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
-import { enablePatches, produceWithPatches, type Draft, type Patch } from 'immer'
+import type { Draft, Patch } from 'immer'
 import { NoRouteError, type DomainMeshError } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
@@ -16,9 +16,7 @@ import type { MessengerStatePort } from './port.js'
 import type { StateManager } from './state-manager.js'
 import type { ReadResult, StoreEngine, WriteAck } from './store-engine.js'
 import type { ChangeEvent } from './watch.js'
-
-// Immer's patch plugin is registered once per bundle; produceWithPatches needs it.
-enablePatches()
+import { produceWithPatches } from '../util/patches.js'
 
 export interface WriteOptions {
   /** Compare-and-set: the write applies only if what it touches is still at this version (0: absent). */

@@ -112,5 +112,8 @@ export async function flushMicrotasks(rounds = 50): Promise<void> {
 /** Resolves after `ms` on the given clock (fake time in simulations). */
 export const sleep = (clock: Clock, ms: number): Promise<void> => new Promise<void>((resolve) => clock.setTimeout(resolve, ms))
 
-/** Lets the work already queued run first (I/O callbacks, with real time): see `Clock.defer`. */
-export const yieldTo = (clock: Clock): Promise<void> => new Promise<void>((resolve) => (clock.defer ? clock.defer(resolve) : queueMicrotask(resolve)))
+/** Runs `fn` after the work already queued (I/O callbacks, with real time): see `Clock.defer`. */
+export const defer = (clock: Clock, fn: () => void): void => (clock.defer ? clock.defer(fn) : queueMicrotask(fn))
+
+/** A promise that resolves once the work already queued has run. */
+export const yieldTo = (clock: Clock): Promise<void> => new Promise<void>((resolve) => defer(clock, resolve))

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FileStorage } from '../../src/storage/files.js'
 import { sleep } from '../helpers/wait.js'
+import { inTempDir } from '../helpers/temp-dir.js'
 
 async function killMidWrite(dir: string, afterMs: number): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'crash-writer.ts'), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -19,8 +19,7 @@ async function killMidWrite(dir: string, afterMs: number): Promise<void> {
 
 describe('FileStorage under kill -9', { timeout: 60_000 }, () => {
   it('always leaves a whole old or new value, never a torn one', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-crash-'))
-    try {
+    await inTempDir('dm-crash-', async (dir) => {
       for (const afterMs of [15, 40, 75, 120, 200]) {
         await killMidWrite(dir, afterMs)
         const st = await FileStorage.open(dir)
@@ -33,20 +32,15 @@ describe('FileStorage under kill -9', { timeout: 60_000 }, () => {
         expect((await readdir(dir)).filter((n) => n.includes('.tmp-'))).toEqual([])
         await st.close()
       }
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it('ignores a stray temporary file when listing', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-tmp-'))
-    try {
+    await inTempDir('dm-tmp-', async (dir) => {
       const st = await FileStorage.open(dir)
       await st.put(['a'], Uint8Array.of(1))
       await writeFile(join(dir, 'b.v.tmp-deadbeef'), 'half')
       expect((await st.list([])).map((e) => e.key)).toEqual([['a']])
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 })

@@ -5,21 +5,20 @@
  * Every acknowledged operation must be there after it, and nothing else.
  */
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FileStorage } from '../../src/storage/files.js'
 import { seededRandom } from '../../src/util/random.js'
 import { waitFor } from '../helpers/wait.js'
+import { inTempDir } from '../helpers/temp-dir.js'
 
 const enc = (s: string) => new TextEncoder().encode(s)
 const dec = (b: Uint8Array) => new TextDecoder().decode(b)
 
 describe('FileStorage journal', { timeout: 60_000 }, () => {
   it('after crashes and clean closes alike, holds exactly what was acknowledged', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-journal-'))
-    try {
+    await inTempDir('dm-journal-', async (dir) => {
       const rnd = seededRandom(7)
       const pick = (n: number) => Math.floor(rnd() * n)
       const keyOf = () => (rnd() < 0.3 ? ['dom', String(pick(3))] : ['dom', String(pick(3)), 'seg', String(pick(6))])
@@ -74,15 +73,12 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
       expect(crashes).toBeGreaterThan(20)
       expect(midRotation).toBeGreaterThan(0) // some crashes came while a checkpoint was half way
       await st.close()
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it('carries small values into the next journal at a rotation instead of writing a file for each', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-journal-'))
-    const files = async () => (await readdir(join(dir, 'k')).catch(() => [])).length
-    try {
+    await inTempDir('dm-journal-', async (dir) => {
+      const files = async () => (await readdir(join(dir, 'k')).catch(() => [])).length
       let st = await FileStorage.open(dir, { checkpointBytes: 64 * 1024 })
       // 40 small keys, then one big value that fills the journal and starts a rotation.
       for (let i = 0; i < 40; i++) await st.put(['k', String(i)], enc(`small-${i}`))
@@ -98,14 +94,11 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
       expect(Object.keys(held)).toHaveLength(41)
       expect([held['0'], held['39'], held.after]).toEqual(['newer', 'small-39', 'after'])
       await st.close()
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 
   it('a key deleted while a checkpoint is writing it stays deleted', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'dm-journal-'))
-    try {
+    await inTempDir('dm-journal-', async (dir) => {
       let st = await FileStorage.open(dir, { checkpointBytes: 2048 })
       // One batch that fills the journal: the checkpoint starts writing these 60 files...
       await st.batch(Array.from({ length: 60 }, (_, i) => ({ type: 'put' as const, key: ['k', String(i)], value: enc('x'.repeat(100)) })))
@@ -116,8 +109,6 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
       st = await FileStorage.open(dir, { checkpointBytes: 2048 })
       expect((await st.list(['k'])).length).toBe(57)
       await st.close()
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+    })
   })
 })

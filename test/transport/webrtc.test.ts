@@ -63,6 +63,30 @@ async function webrtcHarness(): Promise<TransportHarness> {
 
 runTransportTests('WebRtcTransport (node-datachannel)', webrtcHarness, 60_000)
 
+/** Polls `cond` every 10 ms, at most `tries` times (the tests then check what they waited for). */
+async function poll(cond: () => boolean, tries = 1000): Promise<void> {
+  for (let i = 0; i < tries && !cond(); i++) await new Promise((r) => setTimeout(r, 10))
+}
+
+/**
+ * Two WebRTC transports, a and b, linked to each other; `listen` runs before they connect.
+ * Tears everything down after `run`, whatever happens.
+ */
+async function withPair(run: (a: WebRtcTransport, b: WebRtcTransport) => Promise<void>, listen?: (a: WebRtcTransport, b: WebRtcTransport) => void): Promise<void> {
+  const h = await webrtcHarness()
+  try {
+    const a = (await h.create()) as WebRtcTransport
+    const b = (await h.create()) as WebRtcTransport
+    listen?.(a, b)
+    await a.connect('a' as never)
+    await b.connect('b' as never)
+    await poll(() => a.peers().length > 0 && b.peers().length > 0)
+    await run(a, b)
+  } finally {
+    await h.teardown()
+  }
+}
+
 describe('chunking', () => {
   it('splits at the chunk size and reassembles exactly', () => {
     for (const size of [0, 1, 15, 16, 17, 100, 1000]) {
@@ -113,69 +137,50 @@ describe('WebRtcTransport signaling', () => {
 
 describe('WebRtcTransport reconnection', () => {
   it('dials again after a channel drops, and frames flow once more', async () => {
-    const h = await webrtcHarness()
-    try {
-      const a = (await h.create()) as WebRtcTransport
-      const b = (await h.create()) as WebRtcTransport
-      const events: string[] = []
-      b.on('peer-down', () => events.push('down'))
-      b.on('peer-up', () => events.push('up'))
-      await a.connect('a' as never)
-      await b.connect('b' as never)
-      const linked = async () => {
-        for (let i = 0; i < 1000 && (a.peers().length === 0 || b.peers().length === 0); i++) await new Promise((r) => setTimeout(r, 10))
-      }
-      await linked()
-      // The channel dies under both (as when a NAT mapping or a network interface goes away).
-      ;(a as unknown as { links: Map<string, { peer: { destroy(): void } }> }).links.get('b')!.peer.destroy()
-      for (let i = 0; i < 1000 && !events.includes('down'); i++) await new Promise((r) => setTimeout(r, 10))
-      await linked()
-      const got: number[] = []
-      b.on('frame', ({ bytes }) => got.push(bytes[0]!))
-      a.send('b' as never, Uint8Array.of(42))
-      for (let i = 0; i < 500 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
-      expect(events).toEqual(['up', 'down', 'up'])
-      expect(got).toEqual([42])
-      // It dialed again; on a loaded machine an attempt may time out and be retried, so the exact
-      // count varies, but it must not redial in a storm.
-      expect(a.stats.dials).toBeGreaterThanOrEqual(2)
-      expect(a.stats.dials).toBeLessThanOrEqual(6)
-    } finally {
-      await h.teardown()
-    }
+    const events: string[] = []
+    await withPair(
+      async (a, b) => {
+        // The channel dies under both (as when a NAT mapping or a network interface goes away).
+        ;(a as unknown as { links: Map<string, { peer: { destroy(): void } }> }).links.get('b')!.peer.destroy()
+        await poll(() => events.includes('down'))
+        await poll(() => a.peers().length > 0 && b.peers().length > 0)
+        const got: number[] = []
+        b.on('frame', ({ bytes }) => got.push(bytes[0]!))
+        a.send('b' as never, Uint8Array.of(42))
+        await poll(() => got.length > 0, 500)
+        expect(events).toEqual(['up', 'down', 'up'])
+        expect(got).toEqual([42])
+        // It dialed again; on a loaded machine an attempt may time out and be retried, so the exact
+        // count varies, but it must not redial in a storm.
+        expect(a.stats.dials).toBeGreaterThanOrEqual(2)
+        expect(a.stats.dials).toBeLessThanOrEqual(6)
+      },
+      (_a, b) => {
+        b.on('peer-down', () => events.push('down'))
+        b.on('peer-up', () => events.push('up'))
+      },
+    )
   })
 })
 
 describe('WebRtcTransport farewell', () => {
   it('a node that closes says so on its links: the far side hears it first-hand', async () => {
-    const h = await webrtcHarness()
-    try {
-      const a = (await h.create()) as WebRtcTransport
-      const b = (await h.create()) as WebRtcTransport
-      const reasons: string[] = []
-      a.on('peer-down', ({ reason }) => reasons.push(reason))
-      await a.connect('a' as never)
-      await b.connect('b' as never)
-      for (let i = 0; i < 1000 && (a.peers().length === 0 || b.peers().length === 0); i++) await new Promise((r) => setTimeout(r, 10))
-      await b.close()
-      for (let i = 0; i < 500 && reasons.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
-      // Not 'channel closed': the BYE chunk came before the data channel's own close.
-      expect(reasons).toEqual(['peer closed the link'])
-    } finally {
-      await h.teardown()
-    }
+    const reasons: string[] = []
+    await withPair(
+      async (_a, b) => {
+        await b.close()
+        await poll(() => reasons.length > 0, 500)
+        // Not the channel's own abort or close: the BYE chunk came before them.
+        expect(reasons).toEqual(['peer closed the link'])
+      },
+      (a) => a.on('peer-down', ({ reason }) => reasons.push(reason)),
+    )
   })
 })
 
 describe('WebRtcTransport backpressure', () => {
   it('queues above the high-water mark and drains: 32 MiB sent at once all arrive, in order', async () => {
-    const h = await webrtcHarness()
-    try {
-      const a = (await h.create()) as WebRtcTransport
-      const b = (await h.create()) as WebRtcTransport
-      await a.connect('a' as never)
-      await b.connect('b' as never)
-      for (let i = 0; i < 1000 && (a.peers().length === 0 || b.peers().length === 0); i++) await new Promise((r) => setTimeout(r, 10))
+    await withPair(async (a, b) => {
       const got: number[] = []
       let bytes = 0
       b.on('frame', ({ bytes: f }) => {
@@ -184,11 +189,9 @@ describe('WebRtcTransport backpressure', () => {
       })
       for (let i = 0; i < 32; i++) a.send('b' as never, new Uint8Array(1 << 20).fill(i))
       expect(a.stats.queued).toBeGreaterThan(0) // the channel buffer filled up: sending had to wait
-      for (let i = 0; i < 3000 && got.length < 32; i++) await new Promise((r) => setTimeout(r, 10))
+      await poll(() => got.length >= 32, 3000)
       expect(got).toEqual([...Array(32).keys()])
       expect(bytes).toBe(32 << 20)
-    } finally {
-      await h.teardown()
-    }
+    })
   }, 60_000)
 })

@@ -19,6 +19,13 @@ export class InvalidIdError extends DomainMeshError {
   }
 }
 
+/** A call was given an option it does not know, or a value the option cannot take. */
+export class InvalidOptionError extends DomainMeshError {
+  constructor(option: string, value: unknown, expected: string) {
+    super('INVALID_OPTION', `invalid option ${option}: expected ${expected}, not ${JSON.stringify(value)}`, { option })
+  }
+}
+
 export class InvalidAddressError extends DomainMeshError {
   constructor(input: unknown, why: string) {
     super('INVALID_ADDRESS', `invalid address ${JSON.stringify(input)}: ${why}`)

@@ -14,6 +14,8 @@ export interface WriteResult {
 export interface ReplicaHooks {
   send(to: NodeId, msg: OutgoingReplMessage): void
   committed(domain: number, entries: readonly LogEntry[]): void
+  /** This copy applied an entry, as primary or backup, before it is known to be committed. */
+  applied(domain: number, entry: LogEntry): void
   snapshotSent(domain: number, to: NodeId): void
   snapshotInstalled(domain: number, from: NodeId): void
   failed(domain: number, error: unknown): void

@@ -71,7 +71,10 @@ export class DomainReplica extends ReplicaStore {
     this.intake = new Intake(
       {
         state: () => this.state,
-        persist: (e) => this.persist(e),
+        persist: (e) => {
+          this.persist(e)
+          cfg.hooks.applied(this.domain, e)
+        },
         ask: (to, after, afterEpoch, snapshot) => this.cfg.hooks.send(to, { type: 'resend', domain: this.domain, epoch: this.epoch, after, afterEpoch, ...(snapshot ? { snapshot } : {}) }),
         following: () => (this.role === 'backup' ? this.primary : undefined),
         failed: (err) => cfg.hooks.failed(state.domain, err),
@@ -100,6 +103,7 @@ export class DomainReplica extends ReplicaStore {
     this.state.apply(entry)
     this.persist(entry)
     this.replicate(entry)
+    this.cfg.hooks.applied(this.domain, entry)
     const done = this.tracker.wait(entry.seq, entry.epoch)
     this.checkCommits()
     this.armProbe()
@@ -368,6 +372,7 @@ export class DomainReplica extends ReplicaStore {
       if (e.seq !== this.state.lastSeq + 1) continue
       this.state.apply(e)
       this.persist(e)
+      this.cfg.hooks.applied(this.domain, e)
     }
   }
 

@@ -33,6 +33,11 @@ export interface StatePort {
 
 export interface StateEvents {
   committed: { domain: number; entries: readonly LogEntry[] }
+  /**
+   * This node's copy applied an entry (as primary or as backup), before the entry is known to be
+   * committed. Entries that arrive inside a snapshot are not told one by one.
+   */
+  applied: { domain: number; entry: LogEntry }
   'role-changed': { domain: number; role: 'primary' | 'backup'; epoch: number }
   'snapshot-sent': { domain: number; to: NodeId }
   'snapshot-installed': { domain: number; from: NodeId }
@@ -117,6 +122,8 @@ export class StateManager {
       hooks: {
         send: (to, msg) => opts.port.send(to, msg),
         committed: (domain, entries) => this.events.emit('committed', { domain, entries }),
+        // Checked first: this runs for every entry on every owner, and usually nobody listens.
+        applied: (domain, entry) => this.events.listenerCount('applied') > 0 && this.events.emit('applied', { domain, entry }),
         snapshotSent: (domain, to) => {
           this.stats.snapshotsSent++
           this.events.emit('snapshot-sent', { domain, to })

@@ -12,8 +12,8 @@ import { WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogE
 import { AckSchema, AppendSchema, FetchSchema, NackSchema, ResendSchema, SnapshotSchema, type ReplMessage } from './messages.js'
 import { versionAt, type Change, type Path } from './objects.js'
 import { STORE_ENGINE_ID, type MessengerStatePort } from './port.js'
-import type { StateManager } from './state-manager.js'
-import { WatchRegistry } from './watch.js'
+import type { StateEvents, StateManager } from './state-manager.js'
+import { WatchRegistry, type ChangeEvent, type WatchPattern } from './watch.js'
 
 export { STORE_ENGINE_ID }
 export const STORE_ENGINE_TYPE = engineType('store')
@@ -71,6 +71,23 @@ export class StoreEngine implements Engine {
       ping: method(v.object({}), () => ({})),
     })
     state.events.on('committed', ({ domain, entries }) => this.publish(domain, entries))
+    this.onApplied = ({ domain, entry: e }) => this.watches.deliverApplied({ domain, seq: e.seq, vs: e.vs, key: e.key, change: e.change })
+  }
+
+  private readonly onApplied: (e: StateEvents['applied']) => void
+  private offApplied: (() => void) | undefined
+
+  /** Follows this node's own copy for `from: 'local'` subscribers, only while there are any. */
+  watchCopy(pattern: WatchPattern, listener: (e: ChangeEvent) => void): () => void {
+    const off = this.watches.addCopy(pattern, listener)
+    this.offApplied ??= this.state.events.on('applied', this.onApplied)
+    return () => {
+      off()
+      if (!this.watches.hasCopy()) {
+        this.offApplied?.()
+        this.offApplied = undefined
+      }
+    }
   }
 
   async write(vs: VirtualServerId, key: string, change: Change, ifVersion: number | undefined, hops: number): Promise<WriteAck> {

@@ -5,7 +5,7 @@
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
 import type { Draft, Patch } from 'immer'
-import { NoRouteError, type DomainMeshError } from '../errors.js'
+import { InvalidOptionError, NoRouteError, type DomainMeshError } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
 import { KeyNotFoundError, NoPrimaryError } from './errors.js'
@@ -93,9 +93,17 @@ export class Store {
     return r.found ? { value: r.value as T, version: r.version } : undefined
   }
 
-  /** Calls `listener` with every committed change to `key` (or to keys starting with `prefix`). */
-  subscribe(target: string | { prefix: string }, listener: (e: ChangeEvent) => void): () => void {
+  /**
+   * Calls `listener` with every committed change to `key` (or to keys starting with `prefix`).
+   * With `{ from: 'local' }` it hears this node's own copy instead, as `get(key, { from: 'local' })`
+   * sees it: each change the moment this node applies it (as primary or backup), before it is
+   * known to be committed, and nothing for keys whose domain this node holds no copy of. Changes
+   * a copy receives inside a snapshot (a healing copy, a long absence) are not told one by one.
+   */
+  subscribe(target: string | { prefix: string }, listener: (e: ChangeEvent) => void, opts: { from?: 'primary' | 'local' } = {}): () => void {
     const pattern = typeof target === 'string' ? { vs: this.virtualServerId, key: target } : { vs: this.virtualServerId, prefix: target.prefix }
+    if (opts.from !== undefined && opts.from !== 'primary' && opts.from !== 'local') throw new InvalidOptionError('subscribe from', opts.from, "'primary' or 'local'")
+    if (opts.from === 'local') return this.engine.watchCopy(pattern, listener)
     const off = this.engine.watches.addLocal(pattern, listener)
     this.engine.announceWatches(this.peers())
     return () => {

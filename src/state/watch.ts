@@ -22,8 +22,12 @@ export interface ChangeEvent {
 export const matches = (p: WatchPattern, vs: string, key: string): boolean =>
   p.vs === vs && (p.key !== undefined ? p.key === key : key.startsWith(p.prefix ?? ''))
 
+type LocalWatch = { pattern: WatchPattern; listener: (e: ChangeEvent) => void }
+
 export class WatchRegistry {
-  private readonly local = new Set<{ pattern: WatchPattern; listener: (e: ChangeEvent) => void }>()
+  private readonly local = new Set<LocalWatch>()
+  /** Listeners on this node's own copy: told when it applies a change, committed or not yet. */
+  private readonly copy = new Set<LocalWatch>()
   private readonly remote = new Map<NodeId, WatchPattern[]>()
   /** Per domain, the last seq delivered to local listeners: a change arriving twice is told once. */
   private readonly delivered = new Map<number, number>()
@@ -32,6 +36,16 @@ export class WatchRegistry {
     const entry = { pattern, listener }
     this.local.add(entry)
     return () => this.local.delete(entry)
+  }
+
+  addCopy(pattern: WatchPattern, listener: (e: ChangeEvent) => void): () => void {
+    const entry = { pattern, listener }
+    this.copy.add(entry)
+    return () => this.copy.delete(entry)
+  }
+
+  hasCopy(): boolean {
+    return this.copy.size > 0
   }
 
   localPatterns(): WatchPattern[] {
@@ -58,6 +72,11 @@ export class WatchRegistry {
     if ((this.delivered.get(e.domain) ?? 0) >= e.seq) return
     this.delivered.set(e.domain, e.seq)
     for (const { pattern, listener } of [...this.local]) if (matches(pattern, e.vs, e.key)) listener(e)
+  }
+
+  /** A change this node's copy applied (each entry applies once per copy: no dedup needed). */
+  deliverApplied(e: ChangeEvent): void {
+    for (const { pattern, listener } of [...this.copy]) if (matches(pattern, e.vs, e.key)) listener(e)
   }
 
   hasLocal(): boolean {

@@ -143,4 +143,38 @@ describe('replicated store', () => {
     await c.settle()
     expect(seen).toHaveLength(2)
   })
+
+  it("subscribers with from: 'local' hear this node's copy as it applies each change, before the commit", async () => {
+    c = await StoreCluster.start(['a', 'b', 'c', 'd'], { replicas: 2 })
+    const order: string[] = []
+    const heard = new Map<string, ChangeEvent[]>()
+    const offs = ['a', 'b', 'c', 'd'].map((n) => {
+      heard.set(n, [])
+      return c!.node(n).store('shop').subscribe({ prefix: 'doc' }, (e) => {
+        heard.get(n)!.push(e)
+        order.push(`${n} applied ${e.seq}`)
+      }, { from: 'local' })
+    })
+    const { primary, replicas } = replicasOf(c, 'doc')
+    const writer = ['a', 'b', 'c', 'd'].find((n) => !replicas.includes(nodeId(n)))!
+    const s = c.node(writer).store('shop')
+    await s.put('doc', { a: 1 }).then((ack) => order.push(`acked ${ack.seq}`))
+    await s.patch('doc', [{ op: 'replace', path: ['a'], value: 2 }]).then((ack) => order.push(`acked ${ack.seq}`))
+    await c.settle()
+    const backup = replicas.find((r) => r !== primary)!
+    // The backup heard each change before the writer had its acknowledgement: the ack waits for it.
+    expect(order.indexOf(`${backup} applied 1`)).toBeLessThan(order.indexOf('acked 1'))
+    expect(order.indexOf(`${backup} applied 2`)).toBeLessThan(order.indexOf('acked 2'))
+    for (const n of ['a', 'b', 'c', 'd']) {
+      const kinds = heard.get(n)!.map((e) => e.change.kind)
+      // Only the two copies hear anything; the writer holds none and hears nothing.
+      expect(kinds).toEqual(replicas.includes(nodeId(n)) ? ['put', 'patch'] : [])
+    }
+    expect(heard.get(backup)![1]!.change).toEqual({ kind: 'patch', patches: [{ op: 'replace', path: ['a'], value: 2 }] })
+    for (const off of offs) off()
+    await s.put('doc', { a: 3 })
+    await c.settle()
+    expect(heard.get(backup)).toHaveLength(2)
+    expect(() => s.subscribe('doc', () => undefined, { from: 'nearest' as never })).toThrow(/invalid option subscribe from: expected 'primary' or 'local', not "nearest"/)
+  })
 })

@@ -6,6 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { clusterId, nodeId } from '../src/ids.js'
 import { FileStorage, nodeTopologyConnector, startTopologyServer, type TopologyServer } from '../src/node.js'
 import { MeshNode } from '../src/node/mesh-node.js'
@@ -14,11 +15,15 @@ import { RealClock } from '../src/util/clock.js'
 import { spawnPeer, type PeerProcess } from '../test/helpers/processes.js'
 
 const SECRET = 'bench-secret-0123'
+/** `domainmesh node` that also reports when its copy applies a paced write (dm-peer.ts). */
+const PEER = join(import.meta.dirname, 'dm-peer.ts')
 
 export interface BenchCluster {
   driver: MeshNode
   peers: PeerProcess[]
   server: TopologyServer
+  /** When each peer's copy applied paced write n (ms on the shared wall clock), by n. */
+  arrivals: Map<number, number[]>
   /** Frame bytes every node has sent so far. */
   bytesOut(): Promise<number>
   /** kill -9 of a peer process, and its restart on the same data folder. */
@@ -32,7 +37,19 @@ export interface BenchCluster {
 export async function startCluster(replicas: number, domainCount = 64, healDelayMs = 2000): Promise<BenchCluster> {
   const dir = await mkdtemp(join(process.env.DM_BENCH_DIR ?? tmpdir(), 'dm-bench-'))
   const server = await startTopologyServer({ clusterId: 'it', secret: SECRET, settings: { domainCount, replicas }, healDelayMs, heartbeatMs: 500 })
-  const peers = await Promise.all(['p1', 'p2'].map((n) => spawnPeer(n, join(dir, n), server.url, SECRET)))
+  const arrivals = new Map<number, number[]>()
+  const spawn = async (name: string) => {
+    const p = await spawnPeer(name, join(dir, name), server.url, SECRET, PEER)
+    createInterface({ input: p.proc.stdout! }).on('line', (line) => {
+      const m = /^arrival (\d+) ([\d.]+)$/.exec(line)
+      if (!m) return
+      const n = Number(m[1])
+      if (!arrivals.has(n)) arrivals.set(n, [])
+      arrivals.get(n)!.push(Number(m[2]))
+    })
+    return p
+  }
+  const peers = await Promise.all(['p1', 'p2'].map(spawn))
   const clock = new RealClock()
   const driver = new MeshNode({
     clusterId: clusterId('it'),
@@ -63,10 +80,11 @@ export async function startCluster(replicas: number, domainCount = 64, healDelay
     },
     restart: async (name) => {
       const i = peers.findIndex((p) => p.name === name)
-      peers[i] = await spawnPeer(name, join(dir, name), server.url, SECRET)
+      peers[i] = await spawn(name)
     },
     driver,
     peers,
+    arrivals,
     server,
     bytesOut: async () => driver.metrics().bytesOut + (await Promise.all(peers.map((p) => p.metrics()))).reduce((n, m) => n + (m.bytesOut as number), 0),
     close: async () => {

@@ -52,17 +52,39 @@ export async function load(c: BenchCluster, store: Store, ops: number, writers: 
   return { opsPerSec: ops / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), bytesPerOp: bytes / ops }
 }
 
-/** One write every `gapMs` (low load): the latency of a write when nothing else is queued. */
-export async function paced(store: Store, ops: number, gapMs: number, base = 0): Promise<{ p50: number; p99: number }> {
+export interface PacedResult {
+  /** Write call to acknowledgement: every in-sync owner has it on disk. */
+  p50: number
+  p99: number
+  /** Write call to the moment each other node's copy applied it (what Yjs's one-way measures). */
+  oneWayP50: number
+  oneWayP99: number
+}
+
+/**
+ * One write every `gapMs` (low load): the latency of a write when nothing else is queued. Each
+ * write carries -n, which the peer processes report when their copies apply it (dm-peer.ts).
+ */
+export async function paced(c: BenchCluster, store: Store, ops: number, gapMs: number, base = 0): Promise<PacedResult> {
   const latencies: number[] = []
+  const sent = new Map<number, number>()
   for (let op = 0; op < ops; op++) {
     const n = base + op
     const t = performance.now()
+    sent.set(n, performance.timeOrigin + t)
     await store.patch(`o${n % OBJECTS}`, [{ op: 'replace', path: [`f${Math.floor(n / OBJECTS) % FIELDS}`], value: -n }])
     const took = performance.now() - t
     latencies.push(took)
     if (took < gapMs) await new Promise((r) => setTimeout(r, gapMs - took))
   }
+  // Every key is on both peers with replicas 3; with 2, on whichever holds its domain.
+  const expected = (n: number) => c.driver.state.placement(c.driver.state.domainOf(VS as never, `o${n % OBJECTS}`)).replicas.filter((r) => r !== c.driver.nodeId).length
+  const deadline = performance.now() + 10_000
+  while ([...sent.keys()].some((n) => (c.arrivals.get(n)?.length ?? 0) < expected(n))) {
+    if (performance.now() > deadline) throw new Error('paced writes: some copies never reported applying them')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  const oneWay = [...sent].flatMap(([n, at]) => c.arrivals.get(n)!.map((arrived) => arrived - at)).sort((a, b) => a - b)
   latencies.sort((a, b) => a - b)
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) }
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), oneWayP50: percentile(oneWay, 50), oneWayP99: percentile(oneWay, 99) }
 }

@@ -66,10 +66,12 @@ for (const replicas of only.has('dm') ? [3, 2] : []) {
     put(`${key}.bytesPerOp`, runs.map((r) => r.bytesPerOp))
   }
   const low = []
-  for (let i = 0; i < RUNS; i++) low.push(await paced(store, PACED_OPS, 5, (base += PACED_OPS)))
+  for (let i = 0; i < RUNS; i++) low.push(await paced(c, store, PACED_OPS, 5, (base += PACED_OPS)))
   put(`dm.r${replicas}.low.p50`, low.map((r) => r.p50))
   put(`dm.r${replicas}.low.p99`, low.map((r) => r.p99))
-  log(`replicas ${replicas}, one write every 5 ms: p50 ${fmt(results[`dm.r${replicas}.low.p50`]!.median, 2)} ms`)
+  put(`dm.r${replicas}.low.oneWayP50`, low.map((r) => r.oneWayP50))
+  put(`dm.r${replicas}.low.oneWayP99`, low.map((r) => r.oneWayP99))
+  log(`replicas ${replicas}, one write every 5 ms: commit p50 ${fmt(results[`dm.r${replicas}.low.p50`]!.median, 2)} ms, one-way p50 ${fmt(results[`dm.r${replicas}.low.oneWayP50`]!.median, 2)} ms`)
   if (replicas === 3) {
     const bytes = await domainmeshBytes(c)
     put('bytes.dm.patch', bytes.patch)

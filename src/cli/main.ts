@@ -18,7 +18,7 @@ ${NODE_HELP}`
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   if (command === 'topology') return topologyCommand(rest)
-  if (command === 'node') return nodeCommand(rest)
+  if (command === 'node') return void (await nodeCommand(rest))
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') return void process.stdout.write(HELP)
   throw new CliError(`unknown command "${command}". Commands: topology, node. See 'domainmesh --help'.`)
 }

@@ -21,7 +21,8 @@ export const NODE_HELP = `domainmesh node — run a peer node with file storage
   --metrics-port N     serve /metrics, /metrics.json and /health on 127.0.0.1:N
 `
 
-export async function nodeCommand(argv: string[]): Promise<void> {
+/** Starts the node (and returns it, so a wrapper such as the benchmark's peer can watch it). */
+export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined> {
   const v = parseFlags(
     argv,
     {
@@ -35,7 +36,10 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     },
     'node',
   )
-  if (v.help) return void process.stdout.write(NODE_HELP)
+  if (v.help) {
+    process.stdout.write(NODE_HELP)
+    return undefined
+  }
   const topologyUrl = stringFlag(v, 'topology')
   if (!/^wss?:\/\//.test(topologyUrl)) throw new CliError(`--topology must be a ws:// or wss:// URL, not "${topologyUrl}"`)
   const dataDir = resolve(stringFlag(v, 'data'))
@@ -71,4 +75,5 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     await metrics?.close()
     await node.close()
   })
+  return node
 }

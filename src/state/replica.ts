@@ -12,7 +12,7 @@
  */
 import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
-import { yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
+import { defer, yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
 import { withTimeout } from '../util/timeout.js'
 import { encodeValue } from '../wire/codec.js'
 import { AckWaiters } from './ack-waiters.js'
@@ -65,7 +65,7 @@ export class DomainReplica extends ReplicaStore {
     super(state, persistence, cfg.retainEntries, (err) => {
       cfg.hooks.failed(state.domain, err)
       this.tracker.failAll(() => err)
-    })
+    }, (fn) => defer(cfg.clock, fn))
     this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs)
     this.acked = new AckWaiters(cfg.clock, cfg.resendAfterMs)
     this.intake = new Intake(
@@ -101,8 +101,10 @@ export class DomainReplica extends ReplicaStore {
     if (ifVersion !== undefined) checkCas(key, this.state.get(vs, key), change, ifVersion)
     const entry: LogEntry = { seq: this.state.lastSeq + 1, epoch: this.epoch, vs, key, change }
     this.state.apply(entry)
-    this.persist(entry)
+    // Sent first: the backups' copies then start while our own disk write is still being set up
+    // (a file-system dispatch costs 0.1-0.3 ms of this thread). Commit still waits for both.
     this.replicate(entry)
+    this.persist(entry)
     this.cfg.hooks.applied(this.domain, entry)
     const done = this.tracker.wait(entry.seq, entry.epoch)
     this.checkCommits()

@@ -58,6 +58,11 @@ export class MessengerStatePort implements StatePort {
     return this.messenger.request(this.address(), this.peer(to, vs), method, body)
   }
 
+  /** The application started a call: its messages need not wait for others (Messenger.expedite). */
+  expedite(): void {
+    this.messenger.expedite()
+  }
+
   address(): ExactAddress {
     return { clusterId: this.clusterId, nodeId: this.self, engineId: STORE_ENGINE_ID }
   }

@@ -122,6 +122,7 @@ export class Store {
 
   /** Sends to the key's primary (locally when `local` handles it), retrying while placement settles. */
   private async route(key: string, name: string, body: unknown, local: (primary: NodeId) => Promise<unknown> | undefined): Promise<unknown> {
+    this.port.expedite()
     for (let attempt = 1; ; attempt++) {
       const wait = BACKOFF_MS[attempt - 1] ?? 0
       if (wait > 0) await sleep(this.clock, wait)

@@ -81,6 +81,45 @@ describe('router', () => {
     expect(b.metrics().framesOut).toBe(1)
   })
 
+  it('a call the application starts leaves at once; what incoming frames cause waits for the end of their I/O phase', async () => {
+    // defer() as in Node: after the current I/O phase, which this test ends by hand.
+    const phaseEnd: (() => void)[] = []
+    const clock = Object.assign(new FakeClock(), { defer: (fn: () => void) => void phaseEnd.push(fn) })
+    const endPhase = async () => {
+      while (phaseEnd.length) phaseEnd.splice(0).forEach((fn) => fn())
+      await flushMicrotasks()
+    }
+    const c = await memoryCluster(['a', 'b'], { clock })
+    nodes = c.nodes
+    const [a, b] = c.nodes as [MeshNode, MeshNode]
+    const sink = echoEngine('sink')
+    a.registerEngine(sink)
+    b.registerEngine(echoEngine('sink'))
+    c.refresh()
+    await endPhase()
+    const toB = parseAddress('test/b/sink')
+    const before = a.metrics().framesOut
+    a.messenger.notify(a.address('x'), toB, 'm', 'background')
+    await flushMicrotasks()
+    expect(a.metrics().framesOut - before).toBe(0) // a timer's send: batched until the phase ends
+    await endPhase()
+    expect(a.metrics().framesOut - before).toBe(1)
+    a.messenger.expedite()
+    for (let i = 0; i < 3; i++) a.messenger.notify(a.address('x'), toB, 'm', i)
+    await flushMicrotasks()
+    expect(a.metrics().framesOut - before).toBe(2) // out without the phase ending, all three in one frame
+    expect(b.metrics().framesIn).toBe(2)
+    // b is handling a frame in this phase: its calls wait, to share a frame with the answers.
+    const bBefore = b.metrics().framesOut
+    b.messenger.expedite()
+    b.messenger.notify(b.address('x'), parseAddress('test/a/sink'), 'm', 'reply')
+    await flushMicrotasks()
+    expect(b.metrics().framesOut - bBefore).toBe(0)
+    await endPhase()
+    expect(b.metrics().framesOut - bBefore).toBe(1)
+    expect(sink.calls).toContain('reply')
+  })
+
   it('one-way messages of a tick with the same sender, receiver and method travel as one envelope, in order', async () => {
     const { a, b, refresh } = await threeNodes()
     const sink = echoEngine('sink')

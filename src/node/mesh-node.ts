@@ -77,6 +77,12 @@ export class InvalidSettingsError extends DomainMeshError {
 
 const isMeshTransport = (t: Transport): t is MeshTransport => 'attachSignaling' in t && 'setMembers' in t
 
+/** Checked when the node is made, so a bad option fails before anything starts. */
+function checkTuning(t: StoreTuning): void {
+  if (t.retainEntries !== undefined && !(Number.isInteger(t.retainEntries) && t.retainEntries >= 0)) throw new InvalidSettingsError(`store.retainEntries must be a whole number of 0 or more, not ${t.retainEntries}`)
+  if (t.healPauseRatio !== undefined && !(Number.isFinite(t.healPauseRatio) && t.healPauseRatio >= 0)) throw new InvalidSettingsError(`store.healPauseRatio must be a number of 0 or more, not ${t.healPauseRatio}`)
+}
+
 function checkSettings(s: ClusterSettings): ClusterSettings {
   if (!Number.isInteger(s.replicas) || s.replicas < 1 || s.replicas > 5) throw new InvalidSettingsError(`replicas must be 1 to 5, not ${s.replicas}`)
   if (!Number.isInteger(s.domainCount) || s.domainCount < 1 || s.domainCount > 4096) throw new InvalidSettingsError(`domainCount must be 1 to 4096, not ${s.domainCount}`)
@@ -89,6 +95,10 @@ export interface StoreTuning {
   writeTimeoutMs?: number
   resendAfterMs?: number
   compactBytes?: number
+  /**
+   * Log entries each domain keeps in memory beyond what every copy holds (default 1,000), so an
+   * owner that was away briefly catches up by deltas; one further behind gets a snapshot.
+   */
   retainEntries?: number
   /** After each domain copy while healing, pause this many times as long as the copy took (default 1; 0: no pause). */
   healPauseRatio?: number
@@ -120,6 +130,7 @@ export class MeshNode {
     this.storage = opts.storage
     this.transport = opts.transport
     this.settingsRef = checkSettings({ ...DEFAULT_SETTINGS, ...opts.settings })
+    checkTuning(opts.store ?? {})
     this.topology = new TopologyManager((view) => this.stateRef?.applyView(view))
     this.directory = opts.directory ?? this.topology
   }
@@ -183,7 +194,6 @@ export class MeshNode {
       this.settingsRef = welcome.settings
     }
     const { limits, ...tuning } = this.opts.store ?? {}
-    if (tuning.healPauseRatio !== undefined && !(Number.isFinite(tuning.healPauseRatio) && tuning.healPauseRatio >= 0)) throw new InvalidSettingsError(`store.healPauseRatio must be a number of 0 or more, not ${tuning.healPauseRatio}`)
     const port = new MessengerStatePort(this.clusterId, id, this.messengerRef)
     this.port = port
     this.stateRef = new StateManager({

@@ -210,7 +210,10 @@ export class DomainReplica extends ReplicaStore {
 
   protected override onPersisted(): void {
     if (this.role === 'primary') this.checkCommits()
-    else this.ack()
+    else {
+      this.trimLog(this.persistedSeq)
+      this.ack()
+    }
   }
 
   private checkCommits(): void {
@@ -221,10 +224,14 @@ export class DomainReplica extends ReplicaStore {
     const replicated = need === 0 ? Number.POSITIVE_INFINITY : acks[need - 1]!
     const commitTo = Math.min(this.persistedSeq, replicated)
     if (commitTo > this.committedSeq) {
-      const from = this.committedSeq
+      // A log cut past the last commit (a promoted backup's, say) still tells what it holds;
+      // watchers drop what they were told before.
+      const from = Math.max(this.committedSeq, this.state.logStart)
       this.committedSeq = commitTo
-      const entries = this.state.entriesAfter(from)?.filter((e) => e.seq <= commitTo) // undefined only if compacted meanwhile
+      const entries = this.state.entriesAfter(from)?.filter((e) => e.seq <= commitTo)
       if (entries?.length) this.cfg.hooks.committed(this.domain, entries)
+      // Every live backup's position counts: with writeAcks below 'all', some may be behind.
+      this.trimLog(Math.min(commitTo, ...acks))
       for (const n of this.downOwners) {
         if (this.reportedLagging.has(n)) continue
         this.reportedLagging.add(n)

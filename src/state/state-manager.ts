@@ -118,7 +118,7 @@ export class StateManager {
       writeAcks: opts.writeAcks ?? 'all',
       writeTimeoutMs: opts.writeTimeoutMs ?? 10_000,
       resendAfterMs: opts.resendAfterMs ?? 200,
-      retainEntries: opts.retainEntries ?? 10_000,
+      retainEntries: opts.retainEntries ?? 1_000,
       hooks: {
         send: (to, msg) => opts.port.send(to, msg),
         committed: (domain, entries) => this.events.emit('committed', { domain, entries }),
@@ -272,9 +272,9 @@ export class StateManager {
   }
 
   /** Domains this node holds, with role and last seq, for health and tests. */
-  domains(): { domain: number; role: 'primary' | 'backup'; lastSeq: number; committedSeq: number; objects: number }[] {
+  domains(): { domain: number; role: 'primary' | 'backup'; lastSeq: number; committedSeq: number; objects: number; logEntries: number }[] {
     return [...this.replicas.values()]
-      .map((r) => ({ domain: r.domain, role: r.role, lastSeq: r.state.lastSeq, committedSeq: r.committedSeq, objects: r.state.objects.size }))
+      .map((r) => ({ domain: r.domain, role: r.role, lastSeq: r.state.lastSeq, committedSeq: r.committedSeq, objects: r.state.objects.size, logEntries: r.state.log.length }))
       .sort((a, b) => a.domain - b.domain)
   }
 

@@ -110,4 +110,29 @@ describe('replication', () => {
     await c.publish()
     expect(await a.store('shop').put(key, 2)).toMatchObject({ replicas: 1 })
   })
+
+  it('holds a bounded log in memory, and a backup that was away longer than it reaches catches up all the same', async () => {
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3, domainCount: 1, store: { retainEntries: 20 } })
+    const a = c.node('a')
+    const s = a.store('shop')
+    // Big objects first: their snapshot is large, so the small patches after them never make
+    // the domain compact (which would cut the log anyway).
+    for (let i = 0; i < 100; i++) await s.put(`big${i}`, { pad: 'x'.repeat(2000) })
+    await s.put('doc', { n: 0 })
+    for (let i = 1; i <= 200; i++) await s.patch('doc', [{ op: 'replace', path: ['n'], value: i }])
+    await c.settle()
+    for (const n of ['a', 'b', 'c']) {
+      const [d] = c.node(n).state.domains()
+      expect(d).toMatchObject({ lastSeq: 301 })
+      expect(d!.logEntries).toBeLessThanOrEqual(40) // twice retainEntries at most, not all 201
+    }
+    const backup = ['b', 'c'].find((n) => n !== a.state.placement(0).primary)!
+    c.crash(backup)
+    await c.publish()
+    for (let i = 201; i <= 300; i++) await s.patch('doc', [{ op: 'replace', path: ['n'], value: i }])
+    const back = await c.startNode(backup)
+    await c.publish()
+    for (let t = 0; t < 50 && back.state.domains()[0]?.lastSeq !== 401; t++) await c.settle()
+    expect(back.state.readLocal(VS, 'doc').obj?.value).toEqual({ n: 300 })
+  })
 })

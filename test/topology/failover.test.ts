@@ -228,6 +228,11 @@ describe('topology manager', () => {
     expect(make({ replicas: 6 })).toThrow(InvalidSettingsError)
     expect(make({ replicas: 0 })).toThrow(/replicas must be 1 to 5, not 0/)
     expect(make({ domainCount: 0 })).toThrow(/domainCount must be 1 to 4096/)
+    const tuned = (store: object) => () => new MeshNode({ clusterId: 'x' as never, transport: new MemoryNetwork().createTransport(), storage: new MemoryStorage(), store })
+    expect(tuned({ retainEntries: -1 })).toThrow(/store.retainEntries must be a whole number of 0 or more, not -1/)
+    expect(tuned({ retainEntries: 1.5 })).toThrow(InvalidSettingsError)
+    expect(tuned({ healPauseRatio: Number.NaN })).toThrow(/store.healPauseRatio must be a number of 0 or more, not NaN/)
+    expect(tuned({ retainEntries: 0, healPauseRatio: 0 })).not.toThrow()
   })
 })
 

@@ -1,5 +1,5 @@
 /** The Markdown table of a benchmark run: every figure next to its target, with ratios. */
-import { cell, fmt, type Figure } from './stats.js'
+import { cell, figure, fmt, type Figure } from './stats.js'
 
 export interface Meta {
   date: string
@@ -49,10 +49,10 @@ export function renderReport(r: Record<string, Figure>, meta: Meta): string {
     ['… as a Yjs update / an Automerge change (payload, once)', `${fmt(med('bytes.yjs.update'))} / ${fmt(med('bytes.automerge.change'))}`, ''],
     ['**Failover and healing**', '', ''],
     ['failover: kill -9 of a primary → first acknowledged write to its domain (ms)', cell(f('failoverMs')), `≤ 500: ${verdict(med('failoverMs') <= 500)}`],
-    [`healing ${meta.healObjects.toLocaleString('en-US')} objects in 64 domains: full replication restored after the heal delay (ms)`, fmt(med('heal.copyMs')), ''],
+    [`healing ${meta.healObjects.toLocaleString('en-US')} objects in 64 domains: full replication restored after the heal delay (ms)`, cell(f('heal.copyMs')), ''],
     ['… longest lock of one domain (ms; the node clock counts whole ms)', med('heal.maxLockMs') === 0 ? '< 1' : fmt(med('heal.maxLockMs'), 1), `≤ 2 × copy / 64 = ${fmt((2 * med('heal.copyMs')) / 64, 1)}: ${verdict(med('heal.maxLockMs') <= (2 * med('heal.copyMs')) / 64)}`],
-    ['… p99 of writes to other domains, before → during (ms)', `${fmt(med('heal.p99BeforeMs'), 2)} → ${fmt(med('heal.p99DuringMs'), 2)}`, `within 1.5×: ${verdict(med('heal.p99DuringMs') <= 1.5 * med('heal.p99BeforeMs'))}`],
-    ['**Memory** per 100,000 objects held (resident memory growth of a peer process)', fmt(med('mem.bytesPer100k') / 1e6, 1) + ' MB', `≤ 2× JSON (${fmt((2 * med('mem.jsonBytesPer100k')) / 1e6, 1)} MB): ${verdict(med('mem.bytesPer100k') <= 2 * med('mem.jsonBytesPer100k'))}`],
+    ['… p99 of writes to other domains, before → during (ms)', `${ms('heal.p99BeforeMs')} → ${ms('heal.p99DuringMs')}`, `within 1.5×: ${verdict(med('heal.p99DuringMs') <= 1.5 * med('heal.p99BeforeMs'))}`],
+    ['**Memory** per 100,000 objects held (resident memory growth of a peer process; MB)', cell(figure(f('mem.bytesPer100k').runs.map((b) => b / 1e6)), 1), `≤ 2× JSON (${fmt((2 * med('mem.jsonBytesPer100k')) / 1e6, 1)} MB): ${verdict(med('mem.bytesPer100k') <= 2 * med('mem.jsonBytesPer100k'))}`],
   ]
   return `# domainmesh benchmark
 
@@ -62,7 +62,7 @@ ${meta.date} · Node ${meta.node} · ${meta.runs} runs per timed figure: median 
 |---|---|---|
 ${rows.map((row) => `| ${row.join(' | ')} |`).join('\n')}
 
-* domainmesh: three nodes, this process and two peer processes (\`domainmesh node\`, files on disk), WebRTC over loopback (node-datachannel). A change counts when its acknowledgement arrives: the primary sends it once every in-sync owner holds the write on disk, so the latency is a full round trip, not one-way.
+* domainmesh: three nodes, this process and two peer processes (\`domainmesh node\`, files on disk), WebRTC over loopback (node-datachannel). A change counts when its acknowledgement arrives: the primary sends it once every in-sync owner holds the write on disk, so latency under load is a full round trip. At low load the one-way figure is the write call to the moment each other node's copy applied it (a \`from: 'local'\` subscription in each peer process, same clock).
 * Yjs: three processes in one y-webrtc room, simple-peer over webrtc-polyfill (node-datachannel, the same stack). A change counts when both other peers have it; latency is one-way (writer's send to arrival, same clock).
 * automerge-repo: three repos in one process, joined by its MessageChannel adapter (it ships no WebRTC adapter for Node).
 * Bytes: domainmesh counts its frame bytes (before DTLS/SCTP); Yjs the bytes given to the data channels; automerge-repo the sync payloads posted.

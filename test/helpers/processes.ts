@@ -16,7 +16,7 @@ export interface PeerProcess {
 
 /** `entry`: a script run in place of the CLI, given the same arguments (the benchmark's watching peer). */
 export async function spawnPeer(name: string, dataDir: string, topologyUrl: string, secret: string, entry = CLI): Promise<PeerProcess> {
-  const proc = spawn(process.execPath, [...(process.env.DM_PEER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.DM_PEER_PROF] : []), '--import', 'tsx', entry, 'node', '--topology', topologyUrl, '--data', dataDir, '--node-id', name, '--cluster', 'it', '--metrics-port', '0'], {
+  const proc = spawn(process.execPath, [...(process.env.DM_PEER_FLAGS ? process.env.DM_PEER_FLAGS.split(' ') : []), ...(process.env.DM_PEER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.DM_PEER_PROF] : []), '--import', 'tsx', entry, 'node', '--topology', topologyUrl, '--data', dataDir, '--node-id', name, '--cluster', 'it', '--metrics-port', '0'], {
     env: { ...process.env, DOMAINMESH_SECRET: secret },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -42,6 +42,8 @@ describe('domainmesh CLI', { timeout: 120_000 }, () => {
     expect(noSecret.stderr).toMatch(/cluster secret is required/)
     const badPort = await runCli(['topology', '--port', 'x', '--secret', '12345678'])
     expect(badPort.stderr).toMatch(/--port must be a whole number from 0 to 65535, not "x"/)
+    const badGrowth = await runCli(['node', '--topology', 'ws://127.0.0.1:9', '--data', '/nonexistent', '--secret', '12345678', '--heap-growth', 'lots'])
+    expect(badGrowth.stderr).toMatch(/--heap-growth must be a whole number from 0 to 1000, not "lots"/)
     expect((await runCli(['launch'])).stderr).toMatch(/unknown command "launch"/)
   })
 

@@ -66,7 +66,11 @@ export async function startCluster(replicas: number, domainCount = 64, healDelay
       const view = driver.topology.view()
       const owners = Object.values(view.owners ?? {})
       const up = view.members.filter((m) => m.status === 'up').length
-      if (driver.transport.peers().length === 2 && up === 3 && owners.length === domainCount && owners.every((o) => o.length === replicas) && driver.health().safe) return
+      // Every domain on its final replicas too: owners can be complete while placement still
+      // wants to move a domain to a node that joined last (a copy not begun yet). A run that
+      // started then had writes fenced off mid-run by those moves.
+      const placed = Array.from({ length: domainCount }, (_, d) => driver.state.placement(d).healing.length === 0).every(Boolean)
+      if (driver.transport.peers().length === 2 && up === 3 && owners.length === domainCount && owners.every((o) => o.length === replicas) && placed && driver.health().safe) return
       if (Date.now() > deadline) throw new Error(`cluster did not settle: ${JSON.stringify(driver.health())}`)
       await new Promise((r) => setTimeout(r, 50))
     }

@@ -145,8 +145,8 @@ export class Messenger {
    * of the event loop leaves once the current microtasks ran, instead of at the end of the phase.
    * Not while frames are being handled: under load a call is usually caused by one (an ack lets a
    * writer go on), and waiting for the end of the phase puts all of that in one frame per peer.
-   * Measured in pairs within one process, a write at low load got its first frame out 0.12-0.17 ms
-   * sooner.
+   * Measured in pairs within one process, a write at low load got its first frame out about 0.1 ms
+   * sooner (0.21-0.28 -> 0.12-0.16 ms after the call).
    */
   expedite(): void {
     if (this.expedited) return

@@ -79,7 +79,7 @@ export class StoreEngine implements Engine {
 
   /** Follows this node's own copy for `from: 'local'` subscribers, only while there are any. */
   watchCopy(pattern: WatchPattern, listener: (e: ChangeEvent) => void): () => void {
-    const off = this.watches.addCopy(pattern, listener)
+    const off = this.watches.addLocal(pattern, listener, 'copy')
     this.offApplied ??= this.state.events.on('applied', this.onApplied)
     return () => {
       off()

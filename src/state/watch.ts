@@ -32,16 +32,12 @@ export class WatchRegistry {
   /** Per domain, the last seq delivered to local listeners: a change arriving twice is told once. */
   private readonly delivered = new Map<number, number>()
 
-  addLocal(pattern: WatchPattern, listener: (e: ChangeEvent) => void): () => void {
+  /** A local listener: on committed changes, or ('copy') on what this node's own copy applies. */
+  addLocal(pattern: WatchPattern, listener: (e: ChangeEvent) => void, of: 'committed' | 'copy' = 'committed'): () => void {
     const entry = { pattern, listener }
-    this.local.add(entry)
-    return () => this.local.delete(entry)
-  }
-
-  addCopy(pattern: WatchPattern, listener: (e: ChangeEvent) => void): () => void {
-    const entry = { pattern, listener }
-    this.copy.add(entry)
-    return () => this.copy.delete(entry)
+    const set = of === 'copy' ? this.copy : this.local
+    set.add(entry)
+    return () => set.delete(entry)
   }
 
   hasCopy(): boolean {

@@ -2,7 +2,7 @@
  * One domain's replica on this node, as primary or backup.
  *
  * Primary: a write is checked, applied, given the next seq, then persisted (group commit) and
- * streamed to the backups at the same time; it is acknowledged once it is on disk here and every
+ * streamed to the backups (outflow.ts) at the same time; it is acknowledged once it is on disk here and every
  * required backup has acked it. Acks are cumulative (`upTo`), so many writes are in flight at once,
  * and appends carry the commit point so a demoted primary learns the fate of its pending writes.
  * Backup: entries are applied strictly in seq order (intake.ts buffers gaps and asks again); the
@@ -29,6 +29,7 @@ import type { CopyReport, ReplicaConfig, WriteResult } from './replica-types.js'
 export type { CopyReport, ReplicaConfig, ReplicaHooks, WriteResult } from './replica-types.js'
 import { ReplicaStore } from './replica-store.js'
 import { Intake } from './intake.js'
+import { Outflow } from './outflow.js'
 
 export class DomainReplica extends ReplicaStore {
   role: 'primary' | 'backup' = 'backup'
@@ -53,10 +54,8 @@ export class DomainReplica extends ReplicaStore {
   private readonly tracker: CommitTracker
   readonly acked: AckWaiters
   private fencedBy = 0
-  private outbound: LogEntry[] = []
-  private outboundScheduled = false
   private readonly intake: Intake
-  private probeTimer: TimerHandle | undefined
+  private readonly outflow: Outflow
   private pollTimer: TimerHandle | undefined
   private lockPromise: Promise<void> | undefined
   private closed = false
@@ -71,13 +70,20 @@ export class DomainReplica extends ReplicaStore {
     this.intake = new Intake(
       {
         state: () => this.state,
-        persist: (e) => {
-          this.persist(e)
-          cfg.hooks.applied(this.domain, e)
-        },
+        persist: (e) => this.took(e),
         ask: (to, after, afterEpoch, snapshot) => this.cfg.hooks.send(to, { type: 'resend', domain: this.domain, epoch: this.epoch, after, afterEpoch, ...(snapshot ? { snapshot } : {}) }),
         following: () => (this.role === 'backup' ? this.primary : undefined),
         failed: (err) => cfg.hooks.failed(state.domain, err),
+      },
+      cfg.clock,
+      cfg.resendAfterMs,
+    )
+    this.outflow = new Outflow(
+      {
+        backups: () => (this.role === 'primary' && !this.closed ? this.backups : undefined),
+        append: (entries) => this.append(entries),
+        send: (to, msg) => this.cfg.hooks.send(to, msg),
+        behind: () => this.backups.some((b) => this.acked.get(b) < this.state.lastSeq),
       },
       cfg.clock,
       cfg.resendAfterMs,
@@ -103,12 +109,11 @@ export class DomainReplica extends ReplicaStore {
     this.state.apply(entry)
     // Sent first: the backups' copies then start while our own disk write is still being set up
     // (a file-system dispatch costs 0.1-0.3 ms of this thread). Commit still waits for both.
-    this.replicate(entry)
-    this.persist(entry)
-    this.cfg.hooks.applied(this.domain, entry)
+    this.outflow.send(entry)
+    this.took(entry)
     const done = this.tracker.wait(entry.seq, entry.epoch)
     this.checkCommits()
-    this.armProbe()
+    this.outflow.armProbe()
     return done
   }
 
@@ -125,45 +130,19 @@ export class DomainReplica extends ReplicaStore {
     return this.state.get(vs, key)
   }
 
-  private replicate(entry: LogEntry | undefined): void {
-    if (entry) this.outbound.push(entry)
-    if (this.outboundScheduled) return
-    this.outboundScheduled = true
-    queueMicrotask(() => {
-      this.outboundScheduled = false
-      const entries = this.outbound
-      this.outbound = []
-      if (this.role !== 'primary' || this.closed) return
-      const msg = this.append(entries)
-      for (const b of this.backups) this.cfg.hooks.send(b, msg)
-    })
-  }
-
   private append(entries: LogEntry[]): OutgoingReplMessage {
     return { type: 'append', domain: this.domain, epoch: this.epoch, head: this.state.lastSeq, commit: this.committedSeq, entries }
   }
 
   /** Tells every backup where the log and the commit point are; laggards ask for what they lack. */
   probeBackups(): void {
-    this.replicate(undefined)
+    this.outflow.send()
   }
 
-  /**
-   * While any backup's ack is behind our log, probe every `resendAfterMs`: a lost append or ack is
-   * repaired even after the write that carried it has timed out for its caller.
-   */
-  private armProbe(): void {
-    if (this.probeTimer || !this.backupsBehind()) return
-    this.probeTimer = this.cfg.clock.setTimeout(() => {
-      this.probeTimer = undefined
-      if (this.role !== 'primary' || !this.backupsBehind()) return
-      this.probeBackups()
-      this.armProbe()
-    }, this.cfg.resendAfterMs)
-  }
-
-  private backupsBehind(): boolean {
-    return this.backups.some((b) => this.acked.get(b) < this.state.lastSeq)
+  /** Persists an entry this copy just applied, and says so (local subscribers hear it now). */
+  private took(entry: LogEntry): void {
+    this.persist(entry)
+    this.cfg.hooks.applied(this.domain, entry)
   }
 
   /**
@@ -380,22 +359,17 @@ export class DomainReplica extends ReplicaStore {
     for (const e of got.entries ?? []) {
       if (e.seq !== this.state.lastSeq + 1) continue
       this.state.apply(e)
-      this.persist(e)
-      this.cfg.hooks.applied(this.domain, e)
+      this.took(e)
     }
   }
 
   close(): void {
     this.closed = true
-    for (const t of ['probeTimer', 'pollTimer'] as const) this.clearTimer(t)
+    if (this.pollTimer) this.cfg.clock.clearTimeout(this.pollTimer)
+    this.pollTimer = undefined
+    this.outflow.stop()
     this.intake.stop()
     this.tracker.failAll(() => new DomainMeshError('CLOSED', `domain ${this.domain} replica closed`))
-  }
-
-  private clearTimer(name: 'probeTimer' | 'pollTimer'): void {
-    const t = this[name]
-    if (t) this.cfg.clock.clearTimeout(t)
-    this[name] = undefined
   }
 }
 

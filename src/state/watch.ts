@@ -72,7 +72,9 @@ export class WatchRegistry {
 
   /** A change this node's copy applied (each entry applies once per copy: no dedup needed). */
   deliverApplied(e: ChangeEvent): void {
-    for (const { pattern, listener } of [...this.copy]) if (matches(pattern, e.vs, e.key)) listener(e)
+    // No copy of the set: this runs for every entry the node applies, and a Set's iteration
+    // already skips a listener removed meanwhile.
+    for (const { pattern, listener } of this.copy) if (matches(pattern, e.vs, e.key)) listener(e)
   }
 
   hasLocal(): boolean {

@@ -1,0 +1,65 @@
+/**
+ * A primary's stream of its log to its backups (the counterpart of a backup's `Intake`). Entries
+ * written within one microtask leave as one append to every backup. While any backup's ack is
+ * behind the log, an empty append (a probe) goes out every `intervalMs`: it tells the backups
+ * where the log and the commit point are, so a lost append or ack is repaired even after the
+ * write that carried it has timed out for its caller.
+ */
+import type { NodeId } from '../ids.js'
+import type { Clock, TimerHandle } from '../util/clock.js'
+import type { LogEntry } from './log.js'
+import type { OutgoingReplMessage } from './messages.js'
+
+export interface OutflowHost {
+  /** The backups to send to, or undefined once this replica is no longer a serving primary. */
+  backups(): readonly NodeId[] | undefined
+  /** An append carrying `entries`, the log head and the commit point as they are now. */
+  append(entries: LogEntry[]): OutgoingReplMessage
+  send(to: NodeId, msg: OutgoingReplMessage): void
+  /** Whether some backup's ack is behind the log. */
+  behind(): boolean
+}
+
+export class Outflow {
+  private queued: LogEntry[] = []
+  private scheduled = false
+  private probeTimer: TimerHandle | undefined
+
+  constructor(
+    private readonly host: OutflowHost,
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Sends `entry` with whatever else this microtask writes; without one, a probe. */
+  send(entry?: LogEntry): void {
+    if (entry) this.queued.push(entry)
+    if (this.scheduled) return
+    this.scheduled = true
+    queueMicrotask(() => {
+      this.scheduled = false
+      const entries = this.queued
+      this.queued = []
+      const backups = this.host.backups()
+      if (!backups) return
+      const msg = this.host.append(entries)
+      for (const b of backups) this.host.send(b, msg)
+    })
+  }
+
+  /** Probes every `intervalMs` while a backup is behind. */
+  armProbe(): void {
+    if (this.probeTimer || !this.host.behind()) return
+    this.probeTimer = this.clock.setTimeout(() => {
+      this.probeTimer = undefined
+      if (!this.host.backups() || !this.host.behind()) return
+      this.send()
+      this.armProbe()
+    }, this.intervalMs)
+  }
+
+  stop(): void {
+    if (this.probeTimer) this.clock.clearTimeout(this.probeTimer)
+    this.probeTimer = undefined
+  }
+}

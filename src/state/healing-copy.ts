@@ -3,7 +3,7 @@
  * missed if it held the domain before and its log agrees) while writes go on, then the domain is
  * locked just long enough to ship what was written meanwhile, and the target becomes a backup.
  */
-import { TimeoutError } from '../errors.js'
+import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { yieldTo, type Clock } from '../util/clock.js'
 import { encodeValue } from '../wire/codec.js'
@@ -15,9 +15,21 @@ import type { LogEntry } from './log.js'
 /** Where a target's log ends, asked of the target itself (undefined if it cannot answer). */
 export type PositionOf = (domain: number, target: NodeId) => Promise<{ after: number; afterEpoch: number } | undefined>
 
-export async function copyDomain(r: DomainReplica, target: NodeId, clock: Clock, intervalMs: number, timeoutMs: number, positionOf: PositionOf): Promise<CopyReport> {
+/** A copy the view no longer asks for (the target left, or is no longer a target). */
+export class CopyNotWantedError extends DomainMeshError {
+  constructor(domain: number, target: NodeId) {
+    super('COPY_NOT_WANTED', `copy of domain ${domain} to ${target} stopped: the view no longer names ${target} as its target`, { domain, target })
+  }
+}
+
+/**
+ * `wanted` is asked before every send: a copy to a target the view dropped (it went down, or a
+ * later view placed the domain elsewhere) must not hold the queue until its deadline.
+ */
+export async function copyDomain(r: DomainReplica, target: NodeId, clock: Clock, intervalMs: number, timeoutMs: number, positionOf: PositionOf, wanted: () => boolean): Promise<CopyReport> {
   const stillPrimary = () => {
     if (r.role !== 'primary') throw new NotPrimaryError(r.domain, r.primary)
+    if (!wanted()) throw new CopyNotWantedError(r.domain, target)
   }
   stillPrimary()
   const deadline = clock.now() + timeoutMs

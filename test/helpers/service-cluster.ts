@@ -8,6 +8,7 @@ import type { MeshNode, StoreTuning } from '../../src/node/mesh-node.js'
 import { TopologyService } from '../../src/server/topology-service.js'
 import type { MemoryDisk } from '../../src/storage/memory.js'
 import { localLinkPair } from '../../src/topology/local-link.js'
+import type { TopologyLink } from '../../src/topology/protocol.js'
 import { MemoryNetwork, type Faults } from '../../src/transport/memory.js'
 import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
 import { CLUSTER, diskNode } from './cluster.js'
@@ -29,6 +30,8 @@ export class ServiceCluster {
   readonly service: TopologyService
   readonly disks = new Map<NodeId, MemoryDisk>()
   readonly nodes = new Map<NodeId, MeshNode>()
+  /** What the service sends reaches these nodes this many ms (fake time) late, as over a slow socket. */
+  readonly topologyDelayMs = new Map<string, number>()
 
   constructor(readonly opts: ServiceClusterOptions = {}) {
     this.net = new MemoryNetwork({ seed: opts.seed ?? 1, clock: this.clock, ...(opts.faults ? { faults: opts.faults } : {}) })
@@ -55,24 +58,43 @@ export class ServiceCluster {
     return n
   }
 
-  connector(secret = SECRET) {
+  connector(secret = SECRET, name?: string) {
     return {
       secret,
-      connect: async () => {
+      connect: async (): Promise<TopologyLink> => {
         const [nodeSide, serviceSide] = localLinkPair()
         this.service.accept(serviceSide)
-        return nodeSide
+        if (name === undefined) return nodeSide
+        // In order, as on a socket, even when the delay shrinks.
+        let lastAt = 0
+        const delay = (h: (m: unknown) => void) => (m: unknown) => {
+          const now = this.clock.now()
+          const at = Math.max(now + (this.topologyDelayMs.get(name) ?? 0), lastAt)
+          if (at === now) return h(m)
+          lastAt = at
+          this.clock.setTimeout(() => h(m), at - now)
+        }
+        return {
+          send: (m) => nodeSide.send(m),
+          close: (r) => nodeSide.close(r),
+          onClose: (h) => nodeSide.onClose(h),
+          onMessage: (h) => nodeSide.onMessage(delay(h)),
+        }
       },
     }
   }
 
   async startNode(name: string): Promise<MeshNode> {
     const id = nodeId(name)
-    const node = diskNode(name, this.net, this.disks, { clock: this.clock, topology: this.connector(), ...(this.opts.store ? { store: this.opts.store } : {}) })
-    await node.start()
+    const node = diskNode(name, this.net, this.disks, { clock: this.clock, topology: this.connector(SECRET, name), ...(this.opts.store ? { store: this.opts.store } : {}) })
+    // A delayed link needs fake time to pass before the service's welcome arrives.
+    if (this.topologyDelayMs.get(name)) await this.run(node.start())
+    else await node.start()
     if (process.env.SIM_TRACE) {
       node.state.events.on('copied', ({ domain, target, report }) => console.log(`${this.clock.now()} ${id} copied domain ${domain} to ${target} (${report.bytes} bytes)`))
       node.state.events.on('lagging', ({ domain, node: n }) => console.log(`${this.clock.now()} ${id} reports ${n} lagging in domain ${domain}`))
+      node.state.events.on('healing', ({ domain, target, error }) => error !== undefined && console.log(`${this.clock.now()} ${id} copy of domain ${domain} to ${target} failed: ${String(error)}`))
+      node.state.events.on('replica-error', ({ domain, error }) => console.log(`${this.clock.now()} ${id} domain ${domain}: ${String(error)}`))
       node.state.events.on('role-changed', ({ domain, role, epoch }) => console.log(`${this.clock.now()} ${id} domain ${domain} -> ${role} @${epoch}`))
     }
     this.nodes.set(id, node)

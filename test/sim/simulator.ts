@@ -141,6 +141,8 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
       partitioned = undefined
     } else if (r < 0.87) {
       c.net.setFaults(rnd() < 0.5 ? {} : { drop: 0.05, duplicate: 0.05, delay: 0.2, delayMs: [1, 40] })
+      // Views reach the nodes at different times: a new primary may act before the old one knows.
+      for (const n of names) c.topologyDelayMs.set(n, rnd() < 0.5 ? 0 : Math.floor(rnd() * 30))
     }
     await c.settle(1 + Math.floor(rnd() * 120))
   }
@@ -148,6 +150,7 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
   // Heal everything, bring every node back, let healing finish, and let every operation end.
   c.net.heal()
   c.net.setFaults({})
+  c.topologyDelayMs.clear()
   for (const n of [...down]) await c.startNode(n)
   down.clear()
   try {

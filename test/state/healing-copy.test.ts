@@ -35,7 +35,7 @@ describe('healing copy', () => {
       lock: () => () => undefined,
       addBackup: () => undefined,
     } as unknown as DomainReplica
-    const report = await copyDomain(replica, TARGET, clock, 200, 30_000, async () => ({ after: 0, afterEpoch: 0 }))
+    const report = await copyDomain(replica, TARGET, clock, 200, 30_000, async () => ({ after: 0, afterEpoch: 0 }), () => true)
     expect(COPY_GROUP).toBe(128)
     expect(groups).toEqual([
       [1, 128],

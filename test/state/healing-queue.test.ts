@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import type { NodeId } from '../../src/ids.js'
 import { DomainState } from '../../src/state/domain-state.js'
+import { AckWaiters } from '../../src/state/ack-waiters.js'
 import { HealingQueue } from '../../src/state/healing.js'
 import type { DomainReplica } from '../../src/state/replica.js'
 import { FakeClock, sleep } from '../../src/util/clock.js'
@@ -57,5 +58,34 @@ describe('healing queue', () => {
 
   it('copies back to back with a ratio of 0', async () => {
     expect(await copyTimes(0)).toEqual([0, COPY_MS, 2 * COPY_MS])
+  })
+
+  it('stops a copy once the view drops its target, and goes on to the next one without a pause', async () => {
+    const clock = new FakeClock()
+    const starts: number[] = []
+    const replicas = [0, 1].map((d) => fakeReplica(d, clock, starts))
+    // Domain 0's target never acks (it went down, say): the real waiter resends until the deadline.
+    Object.assign(replicas[0]!, { acked: new AckWaiters(clock, 200) })
+    replicas[0]!.state.apply({ seq: 1, epoch: 1, vs: 'v', key: 'k', change: { kind: 'put', value: 1 } })
+    const errors: unknown[] = []
+    const queue = new HealingQueue(
+      {
+        replica: (d) => replicas[d],
+        wanted: (d) => d !== 0 || clock.now() < 300,
+        progress: (p) => p.error !== undefined && errors.push(p.error),
+        copied: () => undefined,
+        positionOf: async () => undefined,
+      },
+      clock,
+      200,
+      30_000,
+      1,
+    )
+    for (const d of [0, 1]) queue.plan(d, TARGET)
+    for (let i = 0; i < 100 && queue.progress().inProgress; i++) await clock.advance(10)
+    expect(queue.progress()).toMatchObject({ domainsDone: 2, inProgress: false })
+    expect(errors).toMatchObject([{ name: 'CopyNotWantedError', code: 'COPY_NOT_WANTED' }])
+    // Stopped at the first resend after the view changed (400), not at the 30 s deadline.
+    expect(starts).toEqual([0, 400])
   })
 })

@@ -31,6 +31,9 @@ import { ReplicaStore } from './replica-store.js'
 import { Intake } from './intake.js'
 import { Outflow } from './outflow.js'
 
+/** How many `resendAfterMs` a fenced primary waits for the view that demotes it. */
+const FENCE_GRACE_RESENDS = 5
+
 export class DomainReplica extends ReplicaStore {
   role: 'primary' | 'backup' = 'backup'
   epoch = 0
@@ -54,6 +57,7 @@ export class DomainReplica extends ReplicaStore {
   private readonly tracker: CommitTracker
   readonly acked: AckWaiters
   private fencedBy = 0
+  private fenceTimer: TimerHandle | undefined
   private readonly intake: Intake
   private readonly outflow: Outflow
   private pollTimer: TimerHandle | undefined
@@ -165,10 +169,25 @@ export class DomainReplica extends ReplicaStore {
     this.checkCommits()
   }
 
+  /**
+   * A newer epoch's primary exists. Usually the view that demotes us is on its way (a planned
+   * hand-off): the new primary's sync took our pending writes, and once we follow it its commit
+   * point settles them. A primary cut off from the topology never gets that view, so after a grace
+   * of FENCE_GRACE_RESENDS its pending writes fail. Nothing commits here meanwhile (checkCommits).
+   */
   onNack(msg: NackMsg): void {
     if (msg.epoch <= this.epoch) return
     this.fencedBy = Math.max(this.fencedBy, msg.epoch)
-    this.tracker.failAll(() => new StaleEpochError(this.domain, this.epoch, msg.epoch))
+    if (this.fenceTimer || this.tracker.pending === 0) return
+    this.fenceTimer = this.cfg.clock.setTimeout(() => {
+      this.fenceTimer = undefined
+      if (this.role === 'primary' && this.fencedBy > this.epoch) this.tracker.failAll(() => new StaleEpochError(this.domain, this.epoch, this.fencedBy))
+    }, FENCE_GRACE_RESENDS * this.cfg.resendAfterMs)
+  }
+
+  private stopFenceTimer(): void {
+    if (this.fenceTimer) this.cfg.clock.clearTimeout(this.fenceTimer)
+    this.fenceTimer = undefined
   }
 
   onResend(from: NodeId, msg: ResendMsg): void {
@@ -196,7 +215,9 @@ export class DomainReplica extends ReplicaStore {
   }
 
   private checkCommits(): void {
-    if (this.role !== 'primary') return
+    // Fenced: a backup that has not heard of the newer epoch yet may still ack, but the new
+    // primary may already have put other writes at those seqs. Its commit point decides.
+    if (this.role !== 'primary' || this.fencedBy > this.epoch) return
     const live = this.backups
     const need = this.cfg.writeAcks === 'all' ? live.length : Math.min(this.cfg.writeAcks, live.length)
     const acks = live.map((b) => this.acked.get(b)).sort((a, b) => b - a)
@@ -308,6 +329,7 @@ export class DomainReplica extends ReplicaStore {
   /** Serves writes for this domain under `epoch`; `sync` first fetches what the survivors have. */
   becomePrimary(epoch: number, backups: NodeId[], downOwners: NodeId[], sync: (() => Promise<void>) | undefined): void {
     const was = this.role
+    this.stopFenceTimer()
     this.downOwners = downOwners
     for (const n of [...this.reportedLagging]) if (!downOwners.includes(n)) this.reportedLagging.delete(n)
     this.role = 'primary'
@@ -336,6 +358,7 @@ export class DomainReplica extends ReplicaStore {
    */
   becomeBackup(epoch: number, primary: NodeId, owner: boolean, ownerCount: number): void {
     const changed = this.role !== 'backup' || this.primary !== primary
+    this.stopFenceTimer()
     this.role = 'backup'
     this.epoch = Math.max(this.epoch, epoch)
     this.primary = primary
@@ -365,6 +388,7 @@ export class DomainReplica extends ReplicaStore {
 
   close(): void {
     this.closed = true
+    this.stopFenceTimer()
     if (this.pollTimer) this.cfg.clock.clearTimeout(this.pollTimer)
     this.pollTimer = undefined
     this.outflow.stop()

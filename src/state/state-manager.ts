@@ -98,12 +98,14 @@ export class StateManager {
   /** Domains found damaged when the node started, and why (they are rebuilt from peers). */
   readonly damaged: { domain: number; reason: string }[] = []
   private view: View | undefined
+  /** Roles per domain under `view`, each computed once: every write and read asks (placement). */
+  private roles: (DomainRoles | undefined)[] = []
 
   constructor(private readonly opts: StateManagerOptions) {
     this.healing = new HealingQueue(
       {
         replica: (d) => this.replicas.get(d),
-        wanted: (d, target) => this.view !== undefined && domainRoles(this.view, this.opts.settings, d).healing.includes(target),
+        wanted: (d, target) => this.rolesOf(d)?.healing.includes(target) ?? false,
         progress: (p) => this.events.emit('healing', p),
         copied: (domain, target, report) => this.events.emit('copied', { domain, target, report }),
         positionOf: (domain, target) => this.positionOf(domain, target),
@@ -173,18 +175,25 @@ export class StateManager {
 
   /** Who serves a domain now: its target replicas, and as primary the first up one that owns it. */
   placement(domain: number): DomainRoles {
-    if (!this.view) throw new NoPrimaryError(domain)
-    return domainRoles(this.view, this.opts.settings, domain)
+    const roles = this.rolesOf(domain)
+    if (!roles) throw new NoPrimaryError(domain)
+    return roles
+  }
+
+  private rolesOf(domain: number): DomainRoles | undefined {
+    if (!this.view) return undefined
+    return (this.roles[domain] ??= domainRoles(this.view, this.opts.settings, domain))
   }
 
   /** Takes the roles a new view gives this node, domain by domain. */
   applyView(view: View): void {
     if (this.view && view.epoch <= this.view.epoch) return
     this.view = view
+    this.roles = []
     const self = this.opts.self
     const up = new Set(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
     for (let d = 0; d < this.opts.settings.domainCount; d++) {
-      const roles = domainRoles(view, this.opts.settings, d)
+      const roles = this.rolesOf(d)!
       if (this.corrupt.has(d) && roles.owners.includes(self) && roles.owners.length > 1) {
         // We are listed as owner but lost our copy: let the service drop us; we come back by healing.
         this.corrupt.delete(d)
@@ -286,7 +295,7 @@ export class StateManager {
   health(): Health {
     const target = this.opts.settings.replicas
     const led = [...this.replicas.values()].filter((r) => r.role === 'primary')
-    const roles = (d: number) => (this.view ? domainRoles(this.view, this.opts.settings, d) : undefined)
+    const roles = (d: number) => this.rolesOf(d)
     const underReplicated = led.filter((r) => r.backups.length + 1 < Math.min(target, this.view?.members.length ?? target) || (roles(r.domain)?.healing.length ?? 0) > 0).map((r) => r.domain)
     const healing = this.healing.progress()
     return { epoch: this.view?.epoch ?? 0, primaryOf: led.length, underReplicated, healing, safe: underReplicated.length === 0 && !healing.inProgress }
@@ -318,7 +327,7 @@ export class StateManager {
     const answered = new Map<NodeId, FetchResult>()
     for (;;) {
       if (replica.role !== 'primary' || !this.view) return
-      const owners = domainRoles(this.view, this.opts.settings, replica.domain).backups
+      const owners = this.rolesOf(replica.domain)!.backups
       const ask = owners.filter((n) => !answered.has(n))
       if (ask.length === 0) break
       const s = replica.state
@@ -358,7 +367,7 @@ export class StateManager {
   private primaryReplica(domain: number): DomainReplica {
     const r = this.replicas.get(domain)
     if (r?.role === 'primary') return r
-    const primary = this.view ? domainRoles(this.view, this.opts.settings, domain).primary : undefined
+    const primary = this.rolesOf(domain)?.primary
     if (!primary) throw new NoPrimaryError(domain)
     throw new NotPrimaryError(domain, primary)
   }

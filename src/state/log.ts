@@ -42,15 +42,63 @@ export const LogEntrySchema = v.object({
  */
 const OPS = ['add', 'replace', 'remove'] as const
 const Op = v.picklist([0, 1, 2])
+const WirePatchShort = v.strictTuple([Op, PathSchema])
+const WirePatchLong = v.strictTuple([Op, PathSchema, v.unknown()])
+const WirePut = v.strictTuple([v.literal(0), v.unknown()])
+const WirePatch = v.tupleWithRest([v.literal(1)], v.array(v.unknown()))
+const WireDelete = v.strictTuple([v.literal(2)])
+
+/**
+ * Checks `input` against `schema` inside a transform: its issues become the caller's. A tuple's
+ * first element picks the one schema that applies; a union would try the others first, and every
+ * failed branch builds issues with formatted messages: most of the cost of checking an append.
+ */
+function check<T extends v.GenericSchema>(schema: T, input: unknown, addIssue: (i: { message: string }) => void): v.InferOutput<T> | undefined {
+  const r = v.safeParse(schema, input)
+  if (r.success) return r.output
+  addIssue({ message: r.issues[0]?.message ?? 'invalid' })
+  return undefined
+}
+
 const WirePatchSchema = v.pipe(
-  v.union([v.strictTuple([Op, PathSchema]), v.strictTuple([Op, PathSchema, v.unknown()])]),
-  v.transform((t): v.InferOutput<typeof PatchSchema> => (t.length === 2 ? { op: OPS[t[0]], path: t[1] } : { op: OPS[t[0]], path: t[1], value: t[2] })),
+  v.array(v.unknown()),
+  v.rawTransform(({ dataset, addIssue, NEVER }): v.InferOutput<typeof PatchSchema> => {
+    const t = dataset.value
+    if (t.length === 2) {
+      const p = check(WirePatchShort, t, addIssue)
+      return p ? { op: OPS[p[0]], path: p[1] } : NEVER
+    }
+    const p = check(WirePatchLong, t, addIssue)
+    return p ? { op: OPS[p[0]], path: p[1], value: p[2] } : NEVER
+  }),
 )
-export const WireChangeSchema = v.union([
-  v.pipe(v.array(v.unknown()), v.length(2, 'a put carries a value'), v.strictTuple([v.literal(0), v.unknown()]), v.transform((t): Change => ({ kind: 'put', value: t[1] }))),
-  v.pipe(v.tupleWithRest([v.literal(1)], WirePatchSchema), v.transform(([, ...patches]): Change => ({ kind: 'patch', patches: asPatches(patches) }))),
-  v.pipe(v.strictTuple([v.literal(2)]), v.transform((): Change => ({ kind: 'delete' }))),
-])
+const WirePatches = v.array(WirePatchSchema)
+
+export const WireChangeSchema = v.pipe(
+  v.array(v.unknown()),
+  v.rawTransform(({ dataset, addIssue, NEVER }): Change => {
+    const t = dataset.value
+    switch (t[0]) {
+      case 0: {
+        if (t.length !== 2) {
+          addIssue({ message: 'a put carries a value' })
+          return NEVER
+        }
+        const put = check(WirePut, t, addIssue)
+        return put ? { kind: 'put', value: put[1] } : NEVER
+      }
+      case 1: {
+        const patches = check(WirePatch, t, addIssue) && check(WirePatches, t.slice(1), addIssue)
+        return patches ? { kind: 'patch', patches: asPatches(patches) } : NEVER
+      }
+      case 2:
+        return check(WireDelete, t, addIssue) ? { kind: 'delete' } : NEVER
+      default:
+        addIssue({ message: `a change starts with 0 (put), 1 (patch) or 2 (delete), not ${String(t[0])}` })
+        return NEVER
+    }
+  }),
+)
 export const WireEntrySchema = v.pipe(
   v.strictTuple([LogEntrySchema.entries.seq, LogEntrySchema.entries.epoch, v.string(), v.string(), WireChangeSchema]),
   v.transform(([seq, epoch, vs, key, change]): LogEntry => ({ seq, epoch, vs, key, change })),

@@ -52,6 +52,32 @@ export async function load(c: BenchCluster, store: Store, ops: number, writers: 
   return { opsPerSec: ops / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), bytesPerOp: bytes / ops }
 }
 
+/**
+ * The CRDT writers' discipline (yjs-peer.ts): changes are issued without waiting for any answer,
+ * 200 at a time with the event loop let through in between, until `ops` are out. A change counts
+ * when its acknowledgement arrives (every replica holds it on disk); the rate is ops over the
+ * time to the last acknowledgement. Latency: call to acknowledgement, so it includes the queue.
+ */
+export async function unpaced(c: BenchCluster, store: Store, ops: number, base = 0): Promise<LoadResult> {
+  const latencies: number[] = []
+  const bytes0 = await c.bytesOut()
+  const start = performance.now()
+  const acks: Promise<void>[] = []
+  for (let op = 0; op < ops; op++) {
+    const n = base + op
+    const t = performance.now()
+    acks.push(store.patch(`o${n % OBJECTS}`, [{ op: 'replace', path: [`f${Math.floor(n / OBJECTS) % FIELDS}`], value: n }]).then(() => void latencies.push(performance.now() - t)))
+    if (op % BURST === BURST - 1) await new Promise((r) => setImmediate(r))
+  }
+  await Promise.all(acks)
+  const seconds = (performance.now() - start) / 1000
+  const bytes = (await c.bytesOut()) - bytes0
+  latencies.sort((a, b) => a - b)
+  return { opsPerSec: ops / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), bytesPerOp: bytes / ops }
+}
+/** Changes issued per event-loop turn by `unpaced`, as the Yjs writer does. */
+const BURST = 200
+
 export interface PacedResult {
   /** Write call to acknowledgement: every in-sync owner has it on disk. */
   p50: number

@@ -30,10 +30,22 @@ export function checkStoreKey(key: unknown, limits: Limits): asserts key is stri
 /** Plain data only: what JSON and msgpack carry unchanged, nested at most `maxDepth` deep. */
 export function checkValue(value: unknown, limits: Limits, what = 'value'): void {
   checkPlain(value, limits.maxDepth, [])
-  const bytes = encodeValue(value).byteLength
+  const bytes = encodedSize(value, limits.maxValueBytes)
   if (bytes > limits.maxValueBytes) throw new ValueTooLargeError(what, bytes, limits.maxValueBytes)
 }
 
+/**
+ * The encoded size of a checked value, or of a leaf a bound that is at least its size whenever
+ * that bound is within `limit` (so nothing under the limit is refused). Most patches set a leaf:
+ * encoding one just to measure it cost a msgpack call per patch, on the writer and the primary.
+ */
+function encodedSize(v: unknown, limit: number): number {
+  if (v === null || typeof v === 'boolean' || typeof v === 'number') return 9
+  if (typeof v === 'string' && 5 + 3 * v.length <= limit) return 5 + 3 * v.length
+  return encodeValue(v).byteLength
+}
+
+/** `path` is where `v` sits; it is extended and restored in place, and copied only into an error. */
 function checkPlain(v: unknown, depthLeft: number, path: (string | number)[]): void {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return
   if (typeof v === 'number') {
@@ -42,7 +54,11 @@ function checkPlain(v: unknown, depthLeft: number, path: (string | number)[]): v
   }
   if (depthLeft <= 0) throw new InvalidValueError(`nested deeper than the limit at /${path.join('/')}`)
   if (Array.isArray(v)) {
-    v.forEach((x, i) => checkPlain(x, depthLeft - 1, [...path, i]))
+    for (let i = 0; i < v.length; i++) {
+      path.push(i)
+      checkPlain(v[i], depthLeft - 1, path)
+      path.pop()
+    }
     return
   }
   if (typeof v === 'object') {
@@ -50,7 +66,9 @@ function checkPlain(v: unknown, depthLeft: number, path: (string | number)[]): v
     if (proto !== Object.prototype && proto !== null) throw new InvalidValueError(`only plain objects and arrays are stored (found ${proto?.constructor?.name ?? 'an exotic object'} at /${path.join('/')})`)
     for (const k of Object.keys(v)) {
       if (FORBIDDEN.has(k)) throw new ForbiddenPathError([...path, k], k)
-      checkPlain((v as Record<string, unknown>)[k], depthLeft - 1, [...path, k])
+      path.push(k)
+      checkPlain((v as Record<string, unknown>)[k], depthLeft - 1, path)
+      path.pop()
     }
     return
   }
@@ -71,8 +89,8 @@ export function checkPatches(patches: readonly Patch[], limits: Limits): void {
       if (typeof seg === 'string' && FORBIDDEN.has(seg)) throw new ForbiddenPathError(p.path, seg)
     }
     if (p.op !== 'remove') {
-      checkPlain(p.value, limits.maxDepth - p.path.length, [...p.path])
-      bytes += encodeValue(p.value).byteLength
+      checkPlain(p.value, limits.maxDepth - p.path.length, typeof p.value === 'object' && p.value !== null ? [...p.path] : (p.path as (string | number)[]))
+      bytes += encodedSize(p.value, limits.maxValueBytes - bytes)
     }
   }
   if (bytes > limits.maxValueBytes) throw new ValueTooLargeError('patch', bytes, limits.maxValueBytes)

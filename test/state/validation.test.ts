@@ -1,5 +1,6 @@
 /** Every bad input gets a named error naming what was wrong, and changes nothing already stored. */
 import { afterEach, describe, expect, it } from 'vitest'
+import { DEFAULT_LIMITS, validateWrite } from '../../src/state/guard.js'
 import { virtualServerId } from '../../src/ids.js'
 import { StoreCluster } from '../helpers/store-cluster.js'
 
@@ -92,5 +93,19 @@ describe('a peer that bypasses the SDK', () => {
     expect(await raw('explode', {})).toMatchObject({ name: 'UnknownMethodError' })
     await c.settle()
     expect(fingerprint(c, 'obj')).toBe(before)
+  })
+})
+
+describe('the guard on its own', () => {
+  const limits = { ...DEFAULT_LIMITS, maxValueBytes: 2048 }
+  it('measures a patch exactly near the size limit: 2,000 characters pass, 2,100 do not', () => {
+    const patch = (n: number) => ({ kind: 'patch', patches: [{ op: 'replace' as const, path: ['name'], value: 'y'.repeat(n) }] })
+    expect(() => validateWrite('obj', patch(2000), limits)).not.toThrow()
+    expect(() => validateWrite('obj', patch(2100), limits)).toThrow(/patch is 210\d bytes/)
+  })
+
+  it('names the full path of a bad leaf deep inside a value, and of a patch value', () => {
+    expect(() => validateWrite('obj', { kind: 'put', value: { a: [{ b: 1 }, { b: Number.NaN }] } }, limits)).toThrow('non-finite number at /a/1/b')
+    expect(() => validateWrite('obj', { kind: 'patch', patches: [{ op: 'add', path: ['list', 0], value: { when: new Date() } }] }, limits)).toThrow(/Date at \/list\/0\/when/)
   })
 })

@@ -30,6 +30,7 @@ export type { CopyReport, ReplicaConfig, ReplicaHooks, WriteResult } from './rep
 import { ReplicaStore } from './replica-store.js'
 import { Intake } from './intake.js'
 import { Outflow } from './outflow.js'
+import { Fence } from './fence.js'
 
 /** How many `resendAfterMs` a fenced primary waits for the view that demotes it. */
 const FENCE_GRACE_RESENDS = 5
@@ -56,8 +57,7 @@ export class DomainReplica extends ReplicaStore {
   private syncing = false
   private readonly tracker: CommitTracker
   readonly acked: AckWaiters
-  private fencedBy = 0
-  private fenceTimer: TimerHandle | undefined
+  private readonly fence: Fence
   private readonly intake: Intake
   private readonly outflow: Outflow
   private pollTimer: TimerHandle | undefined
@@ -71,6 +71,9 @@ export class DomainReplica extends ReplicaStore {
     }, (fn) => defer(cfg.clock, fn))
     this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs)
     this.acked = new AckWaiters(cfg.clock, cfg.resendAfterMs)
+    this.fence = new Fence(cfg.clock, FENCE_GRACE_RESENDS * cfg.resendAfterMs, (by) => {
+      if (this.role === 'primary' && this.fence.holds(this.epoch)) this.tracker.failAll(() => new StaleEpochError(this.domain, this.epoch, by))
+    })
     this.intake = new Intake(
       {
         state: () => this.state,
@@ -107,7 +110,7 @@ export class DomainReplica extends ReplicaStore {
     if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
     // Fenced off by a newer primary: this write was not taken, so the caller may send it again
     // wherever the next view puts the primary (NOT_PRIMARY is retried; STALE_EPOCH is not).
-    if (this.fencedBy > this.epoch) throw new NotPrimaryError(this.domain, undefined)
+    if (this.fence.holds(this.epoch)) throw new NotPrimaryError(this.domain, undefined)
     if (ifVersion !== undefined) checkCas(key, this.state.get(vs, key), change, ifVersion)
     const entry: LogEntry = { seq: this.state.lastSeq + 1, epoch: this.epoch, vs, key, change }
     this.state.apply(entry)
@@ -169,25 +172,9 @@ export class DomainReplica extends ReplicaStore {
     this.checkCommits()
   }
 
-  /**
-   * A newer epoch's primary exists. Usually the view that demotes us is on its way (a planned
-   * hand-off): the new primary's sync took our pending writes, and once we follow it its commit
-   * point settles them. A primary cut off from the topology never gets that view, so after a grace
-   * of FENCE_GRACE_RESENDS its pending writes fail. Nothing commits here meanwhile (checkCommits).
-   */
+  /** A newer epoch's primary exists: see fence.ts. Nothing commits here meanwhile (checkCommits). */
   onNack(msg: NackMsg): void {
-    if (msg.epoch <= this.epoch) return
-    this.fencedBy = Math.max(this.fencedBy, msg.epoch)
-    if (this.fenceTimer || this.tracker.pending === 0) return
-    this.fenceTimer = this.cfg.clock.setTimeout(() => {
-      this.fenceTimer = undefined
-      if (this.role === 'primary' && this.fencedBy > this.epoch) this.tracker.failAll(() => new StaleEpochError(this.domain, this.epoch, this.fencedBy))
-    }, FENCE_GRACE_RESENDS * this.cfg.resendAfterMs)
-  }
-
-  private stopFenceTimer(): void {
-    if (this.fenceTimer) this.cfg.clock.clearTimeout(this.fenceTimer)
-    this.fenceTimer = undefined
+    if (msg.epoch > this.epoch) this.fence.raise(msg.epoch, this.tracker.pending > 0)
   }
 
   onResend(from: NodeId, msg: ResendMsg): void {
@@ -217,7 +204,7 @@ export class DomainReplica extends ReplicaStore {
   private checkCommits(): void {
     // Fenced: a backup that has not heard of the newer epoch yet may still ack, but the new
     // primary may already have put other writes at those seqs. Its commit point decides.
-    if (this.role !== 'primary' || this.fencedBy > this.epoch) return
+    if (this.role !== 'primary' || this.fence.holds(this.epoch)) return
     const live = this.backups
     const need = this.cfg.writeAcks === 'all' ? live.length : Math.min(this.cfg.writeAcks, live.length)
     const acks = live.map((b) => this.acked.get(b)).sort((a, b) => b - a)
@@ -329,11 +316,12 @@ export class DomainReplica extends ReplicaStore {
   /** Serves writes for this domain under `epoch`; `sync` first fetches what the survivors have. */
   becomePrimary(epoch: number, backups: NodeId[], downOwners: NodeId[], sync: (() => Promise<void>) | undefined): void {
     const was = this.role
-    this.stopFenceTimer()
     this.downOwners = downOwners
     for (const n of [...this.reportedLagging]) if (!downOwners.includes(n)) this.reportedLagging.delete(n)
     this.role = 'primary'
     this.epoch = Math.max(this.epoch, epoch)
+    // A view older than the fence may still name us: then the grace keeps running.
+    this.fence.settle(this.epoch)
     this.primary = undefined
     this.backups = backups
     this.ownerCount = backups.length + 1
@@ -358,7 +346,7 @@ export class DomainReplica extends ReplicaStore {
    */
   becomeBackup(epoch: number, primary: NodeId, owner: boolean, ownerCount: number): void {
     const changed = this.role !== 'backup' || this.primary !== primary
-    this.stopFenceTimer()
+    this.fence.stop()
     this.role = 'backup'
     this.epoch = Math.max(this.epoch, epoch)
     this.primary = primary
@@ -388,7 +376,7 @@ export class DomainReplica extends ReplicaStore {
 
   close(): void {
     this.closed = true
-    this.stopFenceTimer()
+    this.fence.stop()
     if (this.pollTimer) this.cfg.clock.clearTimeout(this.pollTimer)
     this.pollTimer = undefined
     this.outflow.stop()

@@ -13,3 +13,6 @@ node?.store('bench').subscribe({ prefix: 'o' }, (e) => {
   const p = e.change.kind === 'patch' ? e.change.patches[0] : undefined
   if (typeof p?.value === 'number' && p.value < 0) process.stdout.write(`arrival ${-p.value} ${performance.timeOrigin + performance.now()}\n`)
 }, { from: 'local' })
+// The benchmark's process holds our stdin: when it dies, even by a signal that skips its exit
+// handlers, the pipe ends and so do we (orphaned peers once skewed a whole benchmark run).
+process.stdin.on('end', () => process.exit(0)).resume()

@@ -18,8 +18,14 @@ export interface PeerProcess {
 export async function spawnPeer(name: string, dataDir: string, topologyUrl: string, secret: string, entry = CLI): Promise<PeerProcess> {
   const proc = spawn(process.execPath, [...(process.env.DM_PEER_FLAGS ? process.env.DM_PEER_FLAGS.split(' ') : []), ...(process.env.DM_PEER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.DM_PEER_PROF] : []), '--import', 'tsx', entry, 'node', '--topology', topologyUrl, '--data', dataDir, '--node-id', name, '--cluster', 'it', '--metrics-port', '0'], {
     env: { ...process.env, DOMAINMESH_SECRET: secret },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // stdin stays open while this process lives: the benchmark peer exits when it ends (dm-peer.ts).
+    stdio: ['pipe', 'pipe', 'pipe'],
   })
+  // A peer never outlives its parent: a probe or bench that exits early (or is killed by an
+  // exception) once left two peers spinning at ~10 % CPU through the next benchmark run.
+  const reap = () => proc.kill('SIGKILL')
+  process.once('exit', reap)
+  proc.once('exit', () => process.removeListener('exit', reap))
   const output: string[] = []
   const metricsUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start: ${output.join('')}`)), 30_000)

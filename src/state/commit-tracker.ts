@@ -20,12 +20,18 @@ interface Waiter {
   epoch: number
   resolve(r: WriteResult): void
   reject(e: unknown): void
-  timer: TimerHandle
+  deadline: number
 }
 
+/**
+ * Writes wait in seq order, all with the same timeout, so their deadlines are in order too: one
+ * timer, for the oldest, serves them all (a timer per write was one more allocation that lived as
+ * long as the write, on every primary).
+ */
 export class CommitTracker {
   private waiting: Waiter[] = []
   private readers: { seq: number; resolve(): void }[] = []
+  private timer: TimerHandle | undefined
 
   constructor(
     private readonly domain: number,
@@ -39,12 +45,22 @@ export class CommitTracker {
 
   wait(seq: number, epoch: number): Promise<WriteResult> {
     return new Promise((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
-        this.waiting = this.waiting.filter((w) => w.seq !== seq)
-        reject(new TimeoutError(`write ${seq} to domain ${this.domain} waiting for backups`, this.timeoutMs))
-      }, this.timeoutMs)
-      this.waiting.push({ seq, epoch, resolve, reject, timer })
+      this.waiting.push({ seq, epoch, resolve, reject, deadline: this.clock.now() + this.timeoutMs })
+      this.arm()
     })
+  }
+
+  private arm(): void {
+    if (this.timer || this.waiting.length === 0) return
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined
+      const now = this.clock.now()
+      while (this.waiting.length && this.waiting[0]!.deadline <= now) {
+        const w = this.waiting.shift()!
+        w.reject(new TimeoutError(`write ${w.seq} to domain ${this.domain} waiting for backups`, this.timeoutMs))
+      }
+      this.arm()
+    }, Math.max(0, this.waiting[0]!.deadline - this.clock.now()))
   }
 
   waitForRead(seq: number): Promise<void> {
@@ -55,7 +71,6 @@ export class CommitTracker {
   commit(commit: number, stillOurs: (seq: number, epoch: number) => boolean, replicas: (seq: number) => number): void {
     while (this.waiting.length && this.waiting[0]!.seq <= commit) {
       const w = this.waiting.shift()!
-      this.clock.clearTimeout(w.timer)
       if (stillOurs(w.seq, w.epoch)) w.resolve({ seq: w.seq, replicas: replicas(w.seq) })
       else w.reject(new OutcomeUnknownError(this.domain, w.seq))
     }
@@ -69,10 +84,10 @@ export class CommitTracker {
   }
 
   failAll(err: (seq: number) => unknown): void {
-    for (const w of this.waiting) {
-      this.clock.clearTimeout(w.timer)
-      w.reject(err(w.seq))
-    }
+    if (this.timer) this.clock.clearTimeout(this.timer)
+    this.timer = undefined
+    const failed = this.waiting
     this.waiting = []
+    for (const w of failed) w.reject(err(w.seq))
   }
 }

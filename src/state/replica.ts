@@ -105,7 +105,11 @@ export class DomainReplica extends ReplicaStore {
   // ---- primary ----
 
   async write(vs: string, key: string, change: Change, ifVersion: number | undefined): Promise<WriteResult> {
-    await this.bounded(this.ready, 'waiting for the failover sync')
+    // Outside a failover sync, no bounded wait (a timer and two promises per write): one
+    // microtask still, so a write made by a listener of an applied entry runs after that entry's
+    // write has registered its own wait (the waits must stay in seq order).
+    if (this.syncing) await this.bounded(this.ready, 'waiting for the failover sync')
+    else await undefined
     while (this.lockPromise) await this.bounded(this.lockPromise, 'waiting for healing to unlock the domain')
     if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
     // Fenced off by a newer primary: this write was not taken, so the caller may send it again

@@ -1,0 +1,44 @@
+/** Writes waiting for their commit: each times out on its own deadline, none is left hanging. */
+import { describe, expect, it } from 'vitest'
+import { CommitTracker, OutcomeUnknownError } from '../../src/state/commit-tracker.js'
+import { FakeClock } from '../../src/util/clock.js'
+
+const settled = (p: Promise<unknown>) => p.then((r) => ({ ok: r }), (e: unknown) => ({ err: (e as Error).name }))
+
+describe('commit tracker', () => {
+  it('times each waiting write out at its own deadline, and a committed one not at all', async () => {
+    const clock = new FakeClock()
+    const t = new CommitTracker(0, clock, 1000)
+    const results: Record<number, unknown> = {}
+    const track = (seq: number) => void settled(t.wait(seq, 1)).then((r) => (results[seq] = r))
+    track(1)
+    await clock.advance(300)
+    track(2)
+    await clock.advance(300)
+    track(3)
+    t.commit(1, () => true, () => 3)
+    await clock.advance(699) // 1299: write 1's deadline passed, but it was committed
+    expect(results).toEqual({ 1: { ok: { seq: 1, replicas: 3 } } })
+    await clock.advance(1) // write 2's deadline: 300 + 1000
+    expect(results[2]).toEqual({ err: 'TimeoutError' })
+    expect(results[3]).toBeUndefined()
+    await clock.advance(299)
+    expect(results[3]).toBeUndefined()
+    await clock.advance(1) // write 3's: 600 + 1000
+    expect(results[3]).toEqual({ err: 'TimeoutError' })
+    expect(t.pending).toBe(0)
+  })
+
+  it('fails every waiting write at once, and later writes still time out', async () => {
+    const clock = new FakeClock()
+    const t = new CommitTracker(0, clock, 1000)
+    const a = settled(t.wait(1, 1))
+    const b = settled(t.wait(2, 1))
+    t.failAll((seq) => new OutcomeUnknownError(0, seq))
+    expect(await a).toEqual({ err: 'OutcomeUnknownError' })
+    expect(await b).toEqual({ err: 'OutcomeUnknownError' })
+    const c = settled(t.wait(3, 1))
+    await clock.advance(1000)
+    expect(await c).toEqual({ err: 'TimeoutError' })
+  })
+})

@@ -23,6 +23,8 @@ export interface IntakeHost {
 
 export class Intake {
   private readonly ahead = new Map<number, LogEntry>()
+  /** Who sent what waits in `ahead`: another primary's log may differ at those seqs. */
+  private aheadFrom: NodeId | undefined
   private timer: TimerHandle | undefined
 
   constructor(
@@ -34,6 +36,10 @@ export class Intake {
   /** Entries from `from`, whose log ends at `head`: what is next applies, what is missing is asked for. */
   receive(from: NodeId, entries: readonly LogEntry[], head: number): void {
     const last = this.host.state().lastSeq
+    // Held back from a primary we no longer follow: its entries past our log may be ones the new
+    // primary never had, and would be applied once the gap before them filled.
+    if (this.aheadFrom !== from) this.ahead.clear()
+    this.aheadFrom = from
     for (const e of entries) if (e.seq > last) this.ahead.set(e.seq, e)
     this.drain(from)
     if (this.ahead.size > 0 || head > this.host.state().lastSeq) this.ask(from)

@@ -64,3 +64,19 @@ describe('backup intake', () => {
     expect(t.persisted).toEqual([6])
   })
 })
+
+describe('backup intake across a change of primary', () => {
+  it('drops entries held back from the old primary once the new one sends', () => {
+    const t = setup()
+    const Q = 'q' as NodeId
+    // The old primary's 3 came early (2 was lost): it waits.
+    t.intake.receive(P, [put(1), put(3, 'old-only')], 3)
+    expect(t.box.state.lastSeq).toBe(1)
+    // The new primary's log has no 3 of that kind: its 2 fills the gap, and the old 3 must not follow.
+    t.intake.receive(Q, [put(2)], 2)
+    expect(t.box.state.lastSeq).toBe(2)
+    expect(t.box.state.get('v', 'old-only')).toBeUndefined()
+    t.intake.receive(Q, [put(3)], 3)
+    expect(t.box.state.get('v', 'k3')?.value).toBe(3)
+  })
+})

@@ -15,7 +15,7 @@ export class Fence {
   constructor(
     private readonly clock: Clock,
     private readonly graceMs: number,
-    /** Called when the grace ends and we are still fenced under `epoch` by `by`. */
+    /** Called when the grace ends, with the newest fencing epoch; the caller checks it is still fenced. */
     private readonly expire: (by: number) => void,
   ) {}
 

@@ -188,13 +188,7 @@ describe('healing under load', () => {
     const all: Sample[] = []
     let healed = false
     const loop = writers(all, () => healed && all.filter((x) => x.healingPhase).length > 400)
-    await c.run(
-      (async () => {
-        await c!.settleHealing()
-        healed = true
-      })(),
-      120_000,
-    )
+    await c.run(c.settleHealing().then(() => (healed = true)), 120_000)
     await c.run(loop)
     const during = all.filter((x) => x.healingPhase)
     const copying = during.filter((x) => x.sawLock)

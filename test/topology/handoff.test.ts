@@ -28,13 +28,7 @@ describe('primary hand-off', () => {
     for (const n of c.nodes.values()) n.state.events.on('role-changed', ({ role }) => role === 'backup' && handedOff++)
     await c.settle(50)
     await c.startNode('e')
-    await c.run(
-      (async () => {
-        await c!.settleHealing()
-        stop = true
-      })(),
-      120_000,
-    )
+    await c.run(c.settleHealing().then(() => (stop = true)), 120_000)
     await c.run(writers)
     expect(errors.map(String)).toEqual([])
     expect(handedOff, 'old primaries handed domains over').toBeGreaterThan(0)

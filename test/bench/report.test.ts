@@ -1,0 +1,60 @@
+/**
+ * The benchmark's own arithmetic and report: figures never enter `npm test`, but how they are
+ * summarised and judged does. A row that reads a key the run no longer writes shows "n/a".
+ */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { unpaced } from '../../bench/domainmesh.js'
+import { renderReport, type Meta } from '../../bench/report.js'
+import { figure, percentile, type Figure } from '../../bench/stats.js'
+import type { BenchCluster } from '../../bench/cluster.js'
+import type { Store } from '../../src/state/store.js'
+
+const latest = JSON.parse(readFileSync(join(import.meta.dirname, '../../bench/results/latest.json'), 'utf8')) as Meta & { results: Record<string, Figure> }
+
+describe('benchmark summaries', () => {
+  it('median, min and max across runs; nearest-rank percentiles', () => {
+    expect(figure([5, 1, 3])).toMatchObject({ median: 3, min: 1, max: 5, runs: [5, 1, 3] })
+    expect(figure([4, 1, 3, 2]).median).toBe(2.5)
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1)
+    expect([percentile(sorted, 50), percentile(sorted, 99), percentile(sorted, 100)]).toEqual([50, 99, 100])
+    expect(percentile([], 50)).toBeNaN()
+  })
+
+  it('the committed results fill every row of the report', () => {
+    const md = renderReport(latest.results, latest)
+    expect(md.split('\n').filter((l) => l.includes('n/a'))).toEqual([])
+  })
+
+  it('judges the throughput target on writers that never wait', () => {
+    const at = (opsPerSec: number) => renderReport({ ...latest.results, 'dm.r3.free.opsPerSec': figure([opsPerSec]) }, latest).split('\n').find((l) => l.includes('writers never wait (as the CRDTs'))!
+    expect(at(15_000)).toContain('≥ 15,000: met')
+    expect(at(14_999)).toContain('≥ 15,000: **not met**')
+  })
+})
+
+describe('unpaced writers', () => {
+  it('issue at most 200 changes per event-loop turn, none waiting for another, and count to the last ack', async () => {
+    let inTurn = 0
+    let maxInTurn = 0
+    let outstanding = 0
+    let maxOutstanding = 0
+    const store = {
+      patch: () => {
+        if (inTurn++ === 0) setImmediate(() => (inTurn = 0))
+        maxInTurn = Math.max(maxInTurn, inTurn)
+        maxOutstanding = Math.max(maxOutstanding, ++outstanding)
+        return new Promise<void>((r) => setTimeout(() => (outstanding--, r()), 200))
+      },
+    } as unknown as Store
+    let bytes = 0
+    const c = { bytesOut: async () => (bytes += 50_000) } as unknown as BenchCluster
+    const r = await unpaced(c, store, 1000)
+    expect(maxInTurn).toBeLessThanOrEqual(200)
+    expect(maxOutstanding).toBe(1000) // nothing awaited before all were issued
+    expect(r.bytesPerOp).toBe(50)
+    expect(r.p50).toBeGreaterThanOrEqual(190)
+    expect(r.opsPerSec).toBeLessThan(1000 / 0.2)
+  })
+})

@@ -81,6 +81,7 @@ const isMeshTransport = (t: Transport): t is MeshTransport => 'attachSignaling' 
 function checkTuning(t: StoreTuning): void {
   if (t.retainEntries !== undefined && !(Number.isInteger(t.retainEntries) && t.retainEntries >= 0)) throw new InvalidSettingsError(`store.retainEntries must be a whole number of 0 or more, not ${t.retainEntries}`)
   if (t.healPauseRatio !== undefined && !(Number.isFinite(t.healPauseRatio) && t.healPauseRatio >= 0)) throw new InvalidSettingsError(`store.healPauseRatio must be a number of 0 or more, not ${t.healPauseRatio}`)
+  if (t.healPieceGapMs !== undefined && !(Number.isFinite(t.healPieceGapMs) && t.healPieceGapMs >= 0 && t.healPieceGapMs <= 1000)) throw new InvalidSettingsError(`store.healPieceGapMs must be a number of ms from 0 to 1000, not ${t.healPieceGapMs}`)
 }
 
 function checkSettings(s: ClusterSettings): ClusterSettings {
@@ -100,8 +101,10 @@ export interface StoreTuning {
    * owner that was away briefly catches up by deltas; one further behind gets a snapshot.
    */
   retainEntries?: number
-  /** After each domain copy while healing, pause this many times as long as the copy took (default 1; 0: no pause). */
+  /** After each domain copy while healing, pause this many times as long as the copy took (default 2; 0: no pause). */
   healPauseRatio?: number
+  /** Between the pieces of one healing copy (128 log entries or objects each), wait this long (default 2 ms; 0: one event-loop turn). */
+  healPieceGapMs?: number
   limits?: Partial<Limits>
 }
 

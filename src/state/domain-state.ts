@@ -105,15 +105,25 @@ export class DomainState {
   }
 
   static fromSnapshot(domain: number, snap: Snapshot): DomainState {
+    const d = DomainState.empty(domain, snap.seq, snap.epoch)
+    d.addSnapshotObjects(snap.objects)
+    return d
+  }
+
+  /** A state at `seq` with no objects yet: a snapshot that arrives in parts is put together in it. */
+  static empty(domain: number, seq: number, epoch: number): DomainState {
     const d = new DomainState(domain)
-    for (const [id, s] of snap.objects) {
+    d.lastSeq = d.logStart = seq
+    d.lastEpoch = d.logStartEpoch = epoch
+    return d
+  }
+
+  addSnapshotObjects(objects: Snapshot['objects']): void {
+    for (const [id, s] of objects) {
       const obj: StoredObject = s.paths
         ? { value: s.value, version: s.version, base: s.base, paths: s.paths.map((e) => (e.length === 3 ? { path: e[1], version: e[2] } : { path: e[0], version: e[1] })) }
         : { value: s.value, version: s.version, base: s.base }
-      d.objects.set(id, deepFreeze(obj))
+      this.objects.set(id, deepFreeze(obj))
     }
-    d.lastSeq = d.logStart = snap.seq
-    d.lastEpoch = d.logStartEpoch = snap.epoch
-    return d
   }
 }

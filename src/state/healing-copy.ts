@@ -5,7 +5,7 @@
  */
 import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
-import { yieldTo, type Clock } from '../util/clock.js'
+import { sleep, yieldTo, type Clock } from '../util/clock.js'
 import { encodeValue } from '../wire/codec.js'
 import { NotPrimaryError } from './errors.js'
 import type { DomainReplica } from './replica.js'
@@ -22,78 +22,142 @@ export class CopyNotWantedError extends DomainMeshError {
   }
 }
 
-/**
- * `wanted` is asked before every send: a copy to a target the view dropped (it went down, or a
- * later view placed the domain elsewhere) must not hold the queue until its deadline.
- */
-export async function copyDomain(r: DomainReplica, target: NodeId, clock: Clock, intervalMs: number, timeoutMs: number, positionOf: PositionOf, wanted: () => boolean): Promise<CopyReport> {
+export interface CopyOptions {
+  clock: Clock
+  /** Resend after this long without an ack. */
+  intervalMs: number
+  /** Give the copy up after this long. */
+  timeoutMs: number
+  /** Between two pieces (log groups, snapshot parts); 0: one event-loop turn. */
+  pieceGapMs: number
+  positionOf: PositionOf
+  /**
+   * Asked before every send: a copy to a target the view dropped (it went down, or a later view
+   * placed the domain elsewhere) must not hold the queue until its deadline.
+   */
+  wanted: () => boolean
+}
+
+export async function copyDomain(r: DomainReplica, target: NodeId, opts: CopyOptions): Promise<CopyReport> {
+  const { clock, timeoutMs, positionOf, wanted } = opts
   const stillPrimary = () => {
     if (r.role !== 'primary') throw new NotPrimaryError(r.domain, r.primary)
     if (!wanted()) throw new CopyNotWantedError(r.domain, target)
   }
   stillPrimary()
-  const deadline = clock.now() + timeoutMs
-  const what = `copy of domain ${r.domain} to ${target}`
+  const copy: Copy = {
+    r,
+    target,
+    opts,
+    deadline: clock.now() + timeoutMs,
+    what: `copy of domain ${r.domain} to ${target}`,
+    pause: () => (opts.pieceGapMs > 0 ? sleep(clock, opts.pieceGapMs) : yieldTo(clock)),
+    stillPrimary,
+  }
   const pos = await positionOf(r.domain, target)
   const s = r.state
-  let missed = pos && pos.after <= s.lastSeq && s.epochAt(pos.after) === pos.afterEpoch ? s.entriesAfter(pos.after) : undefined
+  const missed = pos && pos.after <= s.lastSeq && s.epochAt(pos.after) === pos.afterEpoch ? s.entriesAfter(pos.after) : undefined
   const upTo = s.lastSeq
+  const release = r.holdLog(upTo)
+  try {
+    const bytes = await sendBulk(copy, upTo, missed)
+    const unlock = r.lock()
+    const lockedAt = clock.now()
+    try {
+      stillPrimary()
+      const delta = r.state.entriesAfter(upTo)
+      if (!delta) throw new DomainMeshError('COPY_DELTA_GONE', `${copy.what}: the entries after ${upTo} are no longer in memory`, { domain: r.domain, upTo })
+      await r.acked.until(target, r.state.lastSeq, copy.deadline, copy.what, () => r.sendEntriesTo(target, delta), stillPrimary)
+      r.addBackup(target)
+    } finally {
+      unlock()
+    }
+    return { bytes, lockMs: clock.now() - lockedAt }
+  } finally {
+    release()
+  }
+}
+
+interface Copy {
+  r: DomainReplica
+  target: NodeId
+  opts: CopyOptions
+  deadline: number
+  what: string
+  pause: () => Promise<void>
+  stillPrimary: () => void
+}
+
+/**
+ * Brings the target to `upTo` while writes go on: the entries it missed if it reported a position
+ * our log still reaches, else a snapshot. Returns the bytes sent.
+ */
+async function sendBulk(c: Copy, upTo: number, missed: LogEntry[] | undefined): Promise<number> {
+  const { r, target, opts } = c
   let bytes = 0
   if (missed) {
-    const entries = missed
-    // A resend (every intervalMs until acked) waits for the groups of the last one to be out.
-    let sending: Promise<void> | undefined
-    let failure: unknown
-    const send = () => {
-      sending ??= sendInGroups(r, target, entries, () => yieldTo(clock))
-        // Once fallen back to a snapshot (below), a late end of this loop must not overwrite its size.
-        .then((n) => void (missed && (bytes = n)), (err: unknown) => void (failure = err))
-        .finally(() => (sending = undefined))
-    }
-    // The report may be stale (the target restarted since): if the delta does not take, fall back.
-    const soon = Math.min(deadline, clock.now() + 5 * intervalMs)
-    await r.acked.until(target, upTo, soon, what, send, stillPrimary).catch((err: unknown) => {
-      if (!(err instanceof TimeoutError)) throw err
-      missed = undefined
+    const groups: LogEntry[][] = []
+    for (let at = 0; at < missed.length; at += COPY_GROUP) groups.push(missed.slice(at, at + COPY_GROUP))
+    let counted = 0
+    const sends = groups.map((group, i) => () => {
+      r.sendEntriesTo(target, group)
+      // Counted once, when first sent (resends send the same groups).
+      if (i === counted) {
+        counted++
+        bytes += encodeValue(group).byteLength
+      }
     })
-    if (failure) throw failure
+    // The report may be stale (the target restarted since): if the delta does not take, fall back.
+    const soon = Math.min(c.deadline, opts.clock.now() + 5 * opts.intervalMs)
+    const took = await untilAcked(c, upTo, soon, sends).then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof TimeoutError) return false
+        throw err
+      },
+    )
+    if (took) return bytes
   }
-  if (!missed) {
-    // Taken now, at upTo; resends reuse it. Encoded in groups, so writes run between them.
-    const snapshot = await r.encodeSnapshot()
-    bytes = snapshot.byteLength
-    stillPrimary()
-    await r.acked.until(target, upTo, deadline, what, () => r.sendSnapshotBytes(target, snapshot), stillPrimary)
-  }
-  const unlock = r.lock()
-  const lockedAt = clock.now()
-  try {
-    stillPrimary()
-    const delta = r.state.entriesAfter(upTo) ?? []
-    await r.acked.until(target, r.state.lastSeq, deadline, what, () => r.sendEntriesTo(target, delta), stillPrimary)
-    r.addBackup(target)
-  } finally {
-    unlock()
-  }
-  return { bytes, lockMs: clock.now() - lockedAt }
+  // Taken now, at upTo; resends reuse it. Encoded in parts, so writes run between them.
+  const parts = await r.encodeSnapshotParts()
+  c.stillPrimary()
+  await untilAcked(c, upTo, c.deadline, parts.map((p, i) => () => r.sendSnapshotPart(target, p, i, parts.length)))
+  return parts.reduce((n, p) => n + p.byteLength, 0)
 }
 
 /** Entries per append when a copy sends a log. */
 export const COPY_GROUP = 128
 
 /**
- * Sends entries in one append per group, not one for all: a new owner that gets a domain's whole
- * log (1,560 entries in the healing benchmark) took it as one 170 KB append, which held the event
- * loops of both ends for 5-13 ms at a time (encode, send, apply, persist). Groups leave queued
- * I/O room in between, at either end. Returns the encoded size of the entries.
+ * Sends in pieces (log groups, snapshot parts) until the target has acked `upTo`, pausing between
+ * pieces: a new owner that got a domain's whole log (1,560 entries in the healing benchmark) as one
+ * 170 KB append, or its snapshot as one message, held the event loops of both ends for 5-13 ms at a
+ * time (encode, send, decode, apply, persist). A resend (every intervalMs until acked) waits for the
+ * pieces of the last one to be out, and no piece goes out once the target has acked: a part arriving
+ * after the copy finished would start the target on the same snapshot again.
  */
-async function sendInGroups(r: DomainReplica, target: NodeId, entries: LogEntry[], pause: () => Promise<void>): Promise<number> {
-  let bytes = 0
-  for (let at = 0; at < entries.length; at += COPY_GROUP) {
-    if (at > 0) await pause()
-    const group = entries.slice(at, at + COPY_GROUP)
-    r.sendEntriesTo(target, group)
-    bytes += encodeValue(group).byteLength
+async function untilAcked(c: Copy, upTo: number, deadline: number, sends: (() => void)[]): Promise<void> {
+  let sending: Promise<void> | undefined
+  let failure: unknown
+  let done = false
+  const run = async () => {
+    for (let i = 0; i < sends.length && !done; i++) {
+      if (i > 0) await c.pause()
+      if (!done) sends[i]!()
+    }
   }
-  return bytes
+  const send = () => {
+    sending ??= run()
+      .catch((err: unknown) => void (failure = err))
+      .finally(() => (sending = undefined))
+  }
+  try {
+    await c.r.acked.until(c.target, upTo, deadline, c.what, send, () => {
+      if (failure) throw failure
+      c.stillPrimary()
+    })
+  } finally {
+    done = true
+  }
+  if (failure) throw failure
 }

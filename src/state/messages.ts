@@ -46,6 +46,8 @@ export const SnapshotSchema = v.object({
       return NEVER
     }),
   ),
+  /** [index, count] of a snapshot sent in parts (snapshot-assembly.ts); absent: the whole snapshot. */
+  part: v.optional(v.pipe(v.tuple([Seq, v.pipe(Seq, v.minValue(1), v.maxValue(100_000))]), v.check(([i, n]) => i < n, 'snapshot part index must be below the part count'))),
 })
 /** A new primary asks a survivor for what it has beyond `after` (checked against `afterEpoch`). */
 export const FetchSchema = v.object({ domain: Domain, epoch: Epoch, after: Seq, afterEpoch: Epoch })
@@ -64,4 +66,4 @@ export type ReplMessage =
   | ({ type: 'snapshot' } & v.InferOutput<typeof SnapshotSchema>)
 
 /** What a replica sends: a snapshot leaves encoded (see SnapshotSchema), everything else as received. */
-export type OutgoingReplMessage = Exclude<ReplMessage, { type: 'snapshot' }> | { type: 'snapshot'; domain: number; epoch: number; snapshot: Uint8Array }
+export type OutgoingReplMessage = Exclude<ReplMessage, { type: 'snapshot' }> | { type: 'snapshot'; domain: number; epoch: number; snapshot: Uint8Array; part?: [number, number] }

@@ -13,6 +13,8 @@ export abstract class ReplicaStore {
   private unpersisted: LogEntry[] = []
   private installSnapshot = false
   private flushPromise: Promise<void> | undefined
+  /** Seqs from which a healing copy still needs the log in memory (its delta), see `holdLog`. */
+  private holds: number[] = []
 
   constructor(
     public state: DomainState,
@@ -53,7 +55,27 @@ export abstract class ReplicaStore {
     // Cut only once the log is twice as long as kept: the slice is then paid once per
     // `retainEntries` writes, not on every write.
     if (this.state.log.length <= 2 * this.retainEntries) return
-    this.state.truncateLog(Math.max(this.retainEntries, this.state.lastSeq - floor))
+    this.state.truncateLog(this.kept(Math.max(this.retainEntries, this.state.lastSeq - floor)))
+  }
+
+  /**
+   * Keeps every entry after `seq` in memory until the returned release is called. A healing copy
+   * sends a snapshot at `seq` and then, with the domain locked, the entries written since: a
+   * compaction meanwhile (or a trim, with a small `retainEntries`) cut them, the delta came out
+   * empty, and the copy waited for an ack that could not come until its deadline, holding the
+   * domain's writes for all that time.
+   */
+  holdLog(seq: number): () => void {
+    this.holds.push(seq)
+    return () => {
+      const i = this.holds.indexOf(seq)
+      if (i >= 0) this.holds.splice(i, 1)
+    }
+  }
+
+  /** How many entries to keep: `n`, or more while a hold needs them. */
+  private kept(n: number): number {
+    return this.holds.length === 0 ? n : Math.max(n, this.state.lastSeq - Math.min(...this.holds))
   }
 
   /** Swaps in a whole new state (a snapshot from another replica); it is written as a snapshot. */
@@ -95,7 +117,7 @@ export abstract class ReplicaStore {
           this.unpersisted = []
           const upTo = this.state.lastSeq
           await this.persistence.writeSnapshot(this.state)
-          this.state.truncateLog(this.retainEntries)
+          this.state.truncateLog(this.kept(this.retainEntries))
           this.persistedSeq = upTo
         } else {
           const batch = this.unpersisted

@@ -8,7 +8,7 @@
  * Backup: entries are applied strictly in seq order (intake.ts buffers gaps and asks again); the
  * ack goes out after the entries are on disk. Every message carries the view epoch: an older one is
  * refused with a nack, and a primary that gets a nack from a newer epoch stops acking writes.
- * Healing copies (healing-copy.ts) use encodeSnapshot / sendSnapshotBytes / sendEntriesTo / lock / addBackup.
+ * Healing copies (healing-copy.ts) use encodeSnapshotParts / sendSnapshotPart / sendEntriesTo / lock / addBackup.
  */
 import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
@@ -21,7 +21,8 @@ import { DomainState, type Snapshot } from './domain-state.js'
 import { NotPrimaryError, StaleEpochError } from './errors.js'
 import type { LogEntry } from './log.js'
 import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ResendMsg } from './messages.js'
-import { encodeSnapshot } from './snapshot-encoder.js'
+import { SnapshotAssembly } from './snapshot-assembly.js'
+import { encodeSnapshotParts } from './snapshot-encoder.js'
 import { checkCas, type Change, type StoredObject } from './objects.js'
 import type { DomainPersistence } from './persistence.js'
 import type { CopyReport, ReplicaConfig, WriteResult } from './replica-types.js'
@@ -58,6 +59,7 @@ export class DomainReplica extends ReplicaStore {
   private readonly tracker: CommitTracker
   readonly acked: AckWaiters
   private readonly fence: Fence
+  private readonly assembly: SnapshotAssembly
   private readonly intake: Intake
   private readonly outflow: Outflow
   private pollTimer: TimerHandle | undefined
@@ -71,6 +73,7 @@ export class DomainReplica extends ReplicaStore {
     }, (fn) => defer(cfg.clock, fn))
     this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs)
     this.acked = new AckWaiters(cfg.clock, cfg.resendAfterMs)
+    this.assembly = new SnapshotAssembly(state.domain)
     this.fence = new Fence(cfg.clock, FENCE_GRACE_RESENDS * cfg.resendAfterMs, (by) => {
       if (this.role === 'primary' && this.fence.holds(this.epoch)) this.tracker.failAll(() => new StaleEpochError(this.domain, this.epoch, by))
     })
@@ -194,7 +197,7 @@ export class DomainReplica extends ReplicaStore {
 
   /** Sends a snapshot, encoded once; returns its size. */
   private sendSnapshot(to: NodeId, snapshot: Snapshot): void {
-    this.sendSnapshotBytes(to, encodeValue(snapshot))
+    this.sendSnapshotPart(to, encodeValue(snapshot), 0, 1)
   }
 
   protected override onPersisted(): void {
@@ -234,15 +237,15 @@ export class DomainReplica extends ReplicaStore {
 
   // ---- what a healing copy (healing-copy.ts) uses ----
 
-  /** The domain as it is at the call, encoded in groups with pauses between them (snapshot-encoder.ts). */
-  encodeSnapshot(): Promise<Uint8Array> {
-    return encodeSnapshot(this.state, () => yieldTo(this.cfg.clock))
+  /** The domain as it is at the call, in parts encoded with pauses between them (snapshot-encoder.ts). */
+  encodeSnapshotParts(): Promise<Uint8Array[]> {
+    return encodeSnapshotParts(this.state, () => yieldTo(this.cfg.clock))
   }
 
-  /** Sends a snapshot made by `encodeSnapshot`. */
-  sendSnapshotBytes(target: NodeId, bytes: Uint8Array): void {
-    this.cfg.hooks.snapshotSent(this.domain, target)
-    this.cfg.hooks.send(target, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: bytes })
+  /** Sends part `part` of `parts` of a snapshot (the receiver puts them together: snapshot-assembly.ts). */
+  sendSnapshotPart(target: NodeId, bytes: Uint8Array, part: number, parts: number): void {
+    if (part === 0) this.cfg.hooks.snapshotSent(this.domain, target)
+    this.cfg.hooks.send(target, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: bytes, ...(parts > 1 ? { part: [part, parts] } : {}) })
   }
 
   sendEntriesTo(target: NodeId, entries: LogEntry[]): void {
@@ -284,9 +287,11 @@ export class DomainReplica extends ReplicaStore {
     if (!this.flushing) this.ack()
   }
 
-  onSnapshot(from: NodeId, snapshot: Snapshot, epoch: number): void {
+  onSnapshot(from: NodeId, snapshot: Snapshot, epoch: number, [part, parts] = [0, 1]): void {
     if (!this.acceptEpoch(from, epoch)) return
-    this.replaceState(DomainState.fromSnapshot(this.domain, snapshot))
+    const whole = this.assembly.add(from, snapshot, part, parts)
+    if (!whole) return
+    this.replaceState(whole)
     this.tracker.failAll((seq) => new OutcomeUnknownError(this.domain, seq))
     this.cfg.hooks.snapshotInstalled(this.domain, from)
     this.intake.snapshotInstalled(from, snapshot.seq)
@@ -367,6 +372,7 @@ export class DomainReplica extends ReplicaStore {
   /** Installs what a survivor had beyond our log (failover sync). */
   adopt(from: NodeId, got: { entries?: LogEntry[]; snapshot?: Snapshot }): void {
     if (got.snapshot) {
+      this.assembly.clear()
       this.replaceState(DomainState.fromSnapshot(this.domain, got.snapshot))
       this.tracker.failAll((seq) => new OutcomeUnknownError(this.domain, seq))
       this.cfg.hooks.snapshotInstalled(this.domain, from)
@@ -381,6 +387,7 @@ export class DomainReplica extends ReplicaStore {
   close(): void {
     this.closed = true
     this.fence.stop()
+    this.assembly.clear()
     if (this.pollTimer) this.cfg.clock.clearTimeout(this.pollTimer)
     this.pollTimer = undefined
     this.outflow.stop()

@@ -5,6 +5,9 @@
  * are captured by reference first (they are immutable), so the result is the domain at the moment
  * of the call however long the encoding takes. The bytes are exactly `encodeValue(state.snapshot())`:
  * msgpack lets the elements of an array be encoded apart and joined under one array header.
+ *
+ * A healing copy sends the groups as parts instead (`encodeSnapshotParts`), each a snapshot of its
+ * own objects, so that the receiver too takes it in pieces (snapshot-assembly.ts).
  */
 import { encodeValue } from '../wire/codec.js'
 import { toSnapshotObject, type DomainState } from './domain-state.js'
@@ -26,6 +29,20 @@ export async function encodeSnapshot(state: DomainState, pause: () => Promise<vo
     parts.push(bytes.subarray(arrayHeaderLength(bytes[0]!)))
   }
   return concat(parts)
+}
+
+/**
+ * The domain as it is at the call, as snapshots of up to `group` objects each (all with the same
+ * seq and epoch; at least one part, even for an empty domain), encoded with pauses between them.
+ */
+export async function encodeSnapshotParts(state: DomainState, pause: () => Promise<void>, group = SNAPSHOT_GROUP): Promise<Uint8Array[]> {
+  const { seq, epoch, objects } = state.capture()
+  const parts: Uint8Array[] = []
+  for (let at = 0; at === 0 || at < objects.length; at += group) {
+    if (at > 0) await pause()
+    parts.push(encodeValue({ seq, epoch, objects: objects.slice(at, at + group).map(([id, o]) => [id, toSnapshotObject(o)]) }))
+  }
+  return parts
 }
 
 /** msgpack's array header, chosen as msgpackr chooses it. */

@@ -80,8 +80,10 @@ export interface StateManagerOptions {
   limits?: Limits
   /** How long one healing copy may take before it is given up (and planned again). */
   healTimeoutMs?: number
-  /** After each domain copy, pause this many times as long as the copy took (default 1; 0: none). */
+  /** After each domain copy, pause this many times as long as the copy took (default 2; 0: none). */
   healPauseRatio?: number
+  /** Between the pieces of one healing copy (log groups, snapshot parts), wait this long (default 2 ms). */
+  healPieceGapMs?: number
 }
 
 const newer = (a: { lastEpoch: number; lastSeq: number }, b: { lastEpoch: number; lastSeq: number }): boolean =>
@@ -113,7 +115,8 @@ export class StateManager {
       opts.clock,
       opts.resendAfterMs ?? 200,
       opts.healTimeoutMs ?? 30_000,
-      opts.healPauseRatio ?? 1,
+      opts.healPauseRatio ?? 2,
+      opts.healPieceGapMs ?? 2,
     )
     this.cfg = {
       clock: opts.clock,
@@ -262,7 +265,7 @@ export class StateManager {
       case 'resend':
         return r.onResend(from, msg)
       case 'snapshot':
-        return r.onSnapshot(from, msg.snapshot as Snapshot, msg.epoch)
+        return r.onSnapshot(from, msg.snapshot as Snapshot, msg.epoch, msg.part)
     }
   }
 

@@ -1,11 +1,11 @@
-/** A healing copy that ships a log sends it in groups, with the event loop free between them. */
+/** A healing copy ships a log in groups and a snapshot in parts, with the event loop free between them. */
 import { describe, expect, it } from 'vitest'
 import type { NodeId } from '../../src/ids.js'
 import { DomainState } from '../../src/state/domain-state.js'
 import { COPY_GROUP, copyDomain } from '../../src/state/healing-copy.js'
 import type { LogEntry } from '../../src/state/log.js'
 import type { DomainReplica } from '../../src/state/replica.js'
-import { FakeClock } from '../../src/util/clock.js'
+import { FakeClock, RealClock } from '../../src/util/clock.js'
 
 const TARGET = 'n2' as NodeId
 
@@ -33,9 +33,10 @@ describe('healing copy', () => {
         acked = Math.max(acked, entries.at(-1)?.seq ?? 0)
       },
       lock: () => () => undefined,
+      holdLog: () => () => undefined,
       addBackup: () => undefined,
     } as unknown as DomainReplica
-    const report = await copyDomain(replica, TARGET, clock, 200, 30_000, async () => ({ after: 0, afterEpoch: 0 }), () => true)
+    const report = await copyDomain(replica, TARGET, { clock, intervalMs: 200, timeoutMs: 30_000, pieceGapMs: 0, positionOf: async () => ({ after: 0, afterEpoch: 0 }), wanted: () => true })
     expect(COPY_GROUP).toBe(128)
     expect(groups).toEqual([
       [1, 128],
@@ -43,5 +44,49 @@ describe('healing copy', () => {
       [257, 300],
     ])
     expect(report.bytes).toBeGreaterThan(300 * 10)
+  })
+
+  it('sends a snapshot in parts, one per event-loop turn, and none once the target has acked', async () => {
+    // Real time: a pause between parts is a turn of the event loop (setImmediate), as in a node.
+    const clock = new RealClock()
+    const state = new DomainState(0)
+    for (let seq = 1; seq <= 1000; seq++) state.apply({ seq, epoch: 1, vs: 'v', key: `k${seq}`, change: { kind: 'put', value: seq } })
+    const sent: string[] = []
+    let acked = 0
+    let sends = 0
+    const replica = {
+      role: 'primary',
+      domain: 0,
+      primary: 'n1',
+      state,
+      encodeSnapshotParts: async () => Array.from({ length: 8 }, () => new Uint8Array(50)),
+      acked: {
+        until: async (_to: NodeId, upTo: number, _d: number, _w: string, send: () => void) => {
+          if (upTo !== 1000 || acked >= upTo) return
+          // A resend comes while the first run is still out, and another after the target acked.
+          send()
+          sends++
+          await new Promise((r) => setImmediate(r))
+          send()
+          while (sent.length < 5) await new Promise((r) => setImmediate(r))
+          acked = upTo
+          sent.push('ack')
+        },
+      },
+      sendSnapshotPart: (_to: NodeId, _bytes: Uint8Array, part: number, parts: number) => {
+        expect(parts).toBe(8)
+        sent.push(`${part}`)
+      },
+      sendEntriesTo: () => undefined,
+      lock: () => () => undefined,
+      holdLog: () => () => undefined,
+      addBackup: () => undefined,
+    } as unknown as DomainReplica
+    const report = await copyDomain(replica, TARGET, { clock, intervalMs: 200, timeoutMs: 30_000, pieceGapMs: 0, positionOf: async () => undefined, wanted: () => true })
+    await new Promise((r) => setTimeout(r, 20))
+    expect(sends).toBe(1)
+    // Never two parts in one turn: the ack (taken in a later turn than part 4) stops the run.
+    expect(sent).toEqual(['0', '1', '2', '3', '4', 'ack'])
+    expect(report.bytes).toBe(400)
   })
 })

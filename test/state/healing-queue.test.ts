@@ -23,13 +23,14 @@ function fakeReplica(domain: number, clock: FakeClock, starts: number[]): Domain
         await sleep(clock, COPY_MS / 2)
       },
     },
-    encodeSnapshot: async () => {
+    encodeSnapshotParts: async () => {
       starts.push(clock.now())
-      return new Uint8Array(100)
+      return [new Uint8Array(100)]
     },
-    sendSnapshotBytes: () => undefined,
+    sendSnapshotPart: () => undefined,
     sendEntriesTo: () => undefined,
     lock: () => () => undefined,
+    holdLog: () => () => undefined,
     addBackup: () => undefined,
   } as unknown as DomainReplica
 }

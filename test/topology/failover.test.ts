@@ -226,7 +226,8 @@ describe('topology manager', () => {
     expect(tuned({ retainEntries: -1 })).toThrow(/store.retainEntries must be a whole number of 0 or more, not -1/)
     expect(tuned({ retainEntries: 1.5 })).toThrow(InvalidSettingsError)
     expect(tuned({ healPauseRatio: Number.NaN })).toThrow(/store.healPauseRatio must be a number of 0 or more, not NaN/)
-    expect(tuned({ retainEntries: 0, healPauseRatio: 0 })).not.toThrow()
+    expect(tuned({ healPieceGapMs: -1 })).toThrow(/store.healPieceGapMs must be a number of ms from 0 to 1000, not -1/)
+    expect(tuned({ retainEntries: 0, healPauseRatio: 0, healPieceGapMs: 0 })).not.toThrow()
   })
 })
 

@@ -1,0 +1,88 @@
+/**
+ * A snapshot sent in parts: every part is a snapshot of its own objects, the receiver puts them
+ * together whatever the order or repeats, and never mixes two different snapshots.
+ */
+import * as v from 'valibot'
+import { describe, expect, it } from 'vitest'
+import type { NodeId } from '../../src/ids.js'
+import { DomainState, type Snapshot } from '../../src/state/domain-state.js'
+import { SnapshotSchema } from '../../src/state/messages.js'
+import { SnapshotAssembly } from '../../src/state/snapshot-assembly.js'
+import { encodeSnapshotParts } from '../../src/state/snapshot-encoder.js'
+import { decodeValue, encodeValue } from '../../src/wire/codec.js'
+
+const A = 'a' as NodeId
+const B = 'b' as NodeId
+const now = () => Promise.resolve()
+
+function domain(objects: number, seq0 = 0): DomainState {
+  const d = new DomainState(7)
+  let seq = seq0
+  if (seq0 > 0) Object.assign(d, { lastSeq: seq0, logStart: seq0 })
+  for (let i = 0; i < objects; i++) {
+    d.apply({ seq: ++seq, epoch: 2, vs: 'v', key: `k${i}`, change: { kind: 'put', value: { i, tags: ['a', 'b'] } } })
+    if (i % 4 === 0) d.apply({ seq: ++seq, epoch: 2, vs: 'v', key: `k${i}`, change: { kind: 'patch', patches: [{ op: 'replace', path: ['i'], value: i + 1000 }] } })
+  }
+  return d
+}
+
+const parts = async (d: DomainState, group = 100): Promise<Snapshot[]> => (await encodeSnapshotParts(d, now, group)).map((p) => decodeValue(p) as Snapshot)
+
+describe('snapshot parts', () => {
+  it('each carry the seq and epoch of the whole, and together its objects; an empty domain is one part', async () => {
+    const d = domain(250)
+    const got = await parts(d)
+    expect(got.map((p) => [p.seq, p.epoch, p.objects.length])).toEqual([
+      [d.lastSeq, 2, 100],
+      [d.lastSeq, 2, 100],
+      [d.lastSeq, 2, 50],
+    ])
+    expect(got.flatMap((p) => p.objects)).toEqual(d.snapshot().objects)
+    expect(await parts(new DomainState(7))).toEqual([{ seq: 0, epoch: 0, objects: [] }])
+  })
+
+  it('are put together in any order, with repeats, into the state the whole snapshot gives', async () => {
+    const d = domain(250)
+    const [p0, p1, p2] = await parts(d)
+    const asm = new SnapshotAssembly(7)
+    expect(asm.add(A, p2!, 2, 3)).toBeUndefined()
+    expect(asm.add(A, p0!, 0, 3)).toBeUndefined()
+    expect(asm.add(A, p2!, 2, 3)).toBeUndefined() // a resend of the whole snapshot began
+    expect(asm.missing).toBe(1)
+    const whole = asm.add(A, p1!, 1, 3)!
+    const expected = DomainState.fromSnapshot(7, d.snapshot())
+    expect(new Map(whole.objects)).toEqual(new Map(expected.objects))
+    expect([whole.lastSeq, whole.lastEpoch, whole.logStart, whole.logStartEpoch]).toEqual([d.lastSeq, 2, d.lastSeq, 2])
+    expect(Object.isFrozen(whole.get('v', 'k0')!.value)).toBe(true)
+    expect(asm.missing).toBe(0)
+  })
+
+  it('of another snapshot, or from another sender, start over instead of mixing', async () => {
+    const older = await parts(domain(150))
+    const newer = await parts(domain(150, 1000))
+    const asm = new SnapshotAssembly(7)
+    asm.add(A, older[0]!, 0, 2)
+    expect(asm.add(A, newer[1]!, 1, 2)).toBeUndefined() // another seq: older's part 0 is dropped
+    expect(asm.add(B, newer[0]!, 0, 2)).toBeUndefined() // another sender
+    const whole = asm.add(B, newer[1]!, 1, 2)!
+    expect(whole.lastSeq).toBe(newer[0]!.seq)
+    expect(whole.objects.size).toBe(150)
+  })
+
+  it('a whole snapshot is taken at once and drops a half-received one', async () => {
+    const asm = new SnapshotAssembly(7)
+    const d = domain(150)
+    asm.add(A, (await parts(d))[0]!, 0, 2)
+    expect(asm.add(A, d.snapshot(), 0, 1)!.objects.size).toBe(150)
+    expect(asm.missing).toBe(0)
+  })
+
+  it('arrive over the wire only with an index below their count', async () => {
+    const snapshot = encodeValue((await parts(domain(10)))[0])
+    expect(v.safeParse(SnapshotSchema, { domain: 7, epoch: 2, snapshot, part: [1, 3] }).success).toBe(true)
+    const bad = v.safeParse(SnapshotSchema, { domain: 7, epoch: 2, snapshot, part: [3, 3] })
+    expect(bad.success).toBe(false)
+    expect(bad.issues?.[0]?.message).toBe('snapshot part index must be below the part count')
+    expect(v.safeParse(SnapshotSchema, { domain: 7, epoch: 2, snapshot, part: [0, 0] }).success).toBe(false)
+  })
+})

@@ -81,14 +81,38 @@ export function applyChange(key: string, obj: StoredObject | undefined, change: 
 
 function trackPaths(obj: StoredObject, patches: readonly Patch[], seq: number): StoredObject['paths'] {
   let paths: readonly PathVersion[] = obj.paths ?? []
-  for (const p of patches) {
-    // A write to a path supersedes what was remembered at or below it. One pass, one new array:
-    // with a version per field, this ran on every patch of every object and was 3 % of the CPU.
-    const next: PathVersion[] = []
-    for (const e of paths) if (!isPrefix(p.path, e.path)) next.push(e)
-    next.push({ path: p.path, version: seq })
-    paths = next
-  }
+  for (const p of patches) paths = track(paths, p.path, seq)
   if (paths.length <= MAX_TRACKED_PATHS) return paths
   return [{ path: [], version: seq }]
+}
+
+/**
+ * A write to `path` supersedes what was remembered at or below it. This runs on every patch of
+ * every object on every replica. The common cases copy the array in one go (`slice`) instead of
+ * pushing element by element into a growing one: the one entry at or below the path (the same
+ * field written again) gives its place to the new one; with none, it goes at the end. A whole
+ * patch on 1,000 objects of 20 remembered fields each: about 1.55 -> 1.48 µs (medians of three
+ * alternating runs); most of what is left is memory access, not this loop.
+ * Order carries no meaning: `versionAt` takes the highest version among related paths.
+ */
+function track(paths: readonly PathVersion[], path: Path, seq: number): readonly PathVersion[] {
+  let hits = 0
+  let hit = -1
+  for (let i = 0; i < paths.length; i++) {
+    if (isPrefix(path, paths[i]!.path)) {
+      hits++
+      hit = i
+    }
+  }
+  const entry = { path, version: seq }
+  if (hits <= 1) {
+    const next = paths.slice()
+    if (hits === 0) next.push(entry)
+    else next[hit] = entry
+    return next
+  }
+  const next: PathVersion[] = []
+  for (const e of paths) if (!isPrefix(path, e.path)) next.push(e)
+  next.push(entry)
+  return next
 }

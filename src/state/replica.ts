@@ -12,7 +12,7 @@
  */
 import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
-import { defer, yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
+import { defer, yieldTo, type Clock } from '../util/clock.js'
 import { withTimeout } from '../util/timeout.js'
 import { encodeValue } from '../wire/codec.js'
 import { AckWaiters } from './ack-waiters.js'
@@ -21,6 +21,7 @@ import { DomainState, type Snapshot } from './domain-state.js'
 import { NotPrimaryError, StaleEpochError } from './errors.js'
 import type { LogEntry } from './log.js'
 import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ResendMsg } from './messages.js'
+import { CommitPoll } from './commit-poll.js'
 import { SnapshotAssembly } from './snapshot-assembly.js'
 import { encodeSnapshotParts } from './snapshot-encoder.js'
 import { checkCas, type Change, type StoredObject } from './objects.js'
@@ -62,7 +63,9 @@ export class DomainReplica extends ReplicaStore {
   private readonly assembly: SnapshotAssembly
   private readonly intake: Intake
   private readonly outflow: Outflow
-  private pollTimer: TimerHandle | undefined
+  private readonly poll: CommitPoll
+  /** A newer primary's sync fetch we answered: only it may send below its epoch (see `promise`). */
+  private promised: { to: NodeId; epoch: number } | undefined
   private lockPromise: Promise<void> | undefined
   private closed = false
 
@@ -74,6 +77,12 @@ export class DomainReplica extends ReplicaStore {
     this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs)
     this.acked = new AckWaiters(cfg.clock, cfg.resendAfterMs)
     this.assembly = new SnapshotAssembly(state.domain)
+    this.poll = new CommitPoll(cfg.clock, cfg.resendAfterMs, () => {
+      if (this.role !== 'backup' || !this.primary || this.tracker.pending === 0) return false
+      const at = this.state.lastSeq
+      this.cfg.hooks.send(this.primary, { type: 'resend', domain: this.domain, epoch: this.epoch, after: at, afterEpoch: this.state.epochAt(at) ?? 0 })
+      return true
+    })
     this.fence = new Fence(cfg.clock, FENCE_GRACE_RESENDS * cfg.resendAfterMs, (by) => {
       if (this.role === 'primary' && this.fence.holds(this.epoch)) this.tracker.failAll(() => new StaleEpochError(this.domain, this.epoch, by))
     })
@@ -148,30 +157,15 @@ export class DomainReplica extends ReplicaStore {
     return { type: 'append', domain: this.domain, epoch: this.epoch, head: this.state.lastSeq, commit: this.committedSeq, entries }
   }
 
-  /** Tells every backup where the log and the commit point are; laggards ask for what they lack. */
-  probeBackups(): void {
-    this.outflow.send()
-  }
-
   /** Persists an entry this copy just applied, and says so (local subscribers hear it now). */
   private took(entry: LogEntry): void {
     this.persist(entry)
     this.cfg.hooks.applied(this.domain, entry)
   }
 
-  /**
-   * A demoted primary with writes still waiting asks the new primary every `resendAfterMs`; the
-   * answer carries the commit point that settles them. Nobody else pays for this.
-   */
+  /** A demoted primary's writes still waiting: see commit-poll.ts. */
   private pollCommit(): void {
-    if (this.pollTimer || this.tracker.pending === 0) return
-    this.pollTimer = this.cfg.clock.setTimeout(() => {
-      this.pollTimer = undefined
-      if (this.role !== 'backup' || !this.primary || this.tracker.pending === 0) return
-      const at = this.state.lastSeq
-      this.cfg.hooks.send(this.primary, { type: 'resend', domain: this.domain, epoch: this.epoch, after: at, afterEpoch: this.state.epochAt(at) ?? 0 })
-      this.pollCommit()
-    }, this.cfg.resendAfterMs)
+    if (this.tracker.pending > 0) this.poll.start()
   }
 
   onAck(from: NodeId, msg: AckMsg): void {
@@ -192,12 +186,7 @@ export class DomainReplica extends ReplicaStore {
     const agrees = !msg.snapshot && msg.after <= this.state.lastSeq && this.state.epochAt(msg.after) === msg.afterEpoch
     const entries = agrees ? this.state.entriesAfter(msg.after) : undefined
     if (entries) this.cfg.hooks.send(from, this.append(entries))
-    else this.sendSnapshot(from, this.state.snapshot())
-  }
-
-  /** Sends a snapshot, encoded once; returns its size. */
-  private sendSnapshot(to: NodeId, snapshot: Snapshot): void {
-    this.sendSnapshotPart(to, encodeValue(snapshot), 0, 1)
+    else this.sendSnapshotPart(from, encodeValue(this.state.snapshot()), 0, 1)
   }
 
   protected override onPersisted(): void {
@@ -303,17 +292,27 @@ export class DomainReplica extends ReplicaStore {
    * refused only from another node, which is exactly a primary that has been replaced.
    */
   private acceptEpoch(from: NodeId, epoch: number): boolean {
-    if (from === this.primary && this.role === 'backup') {
+    const floor = this.promised && from !== this.promised.to ? this.promised.epoch : 0
+    if (from === this.primary && this.role === 'backup' && epoch >= floor) {
       this.epoch = Math.max(this.epoch, epoch)
       return true
     }
-    if (epoch < this.epoch) {
-      this.cfg.hooks.send(from, { type: 'nack', domain: this.domain, epoch: this.epoch })
+    if (epoch < Math.max(this.epoch, floor)) {
+      this.cfg.hooks.send(from, { type: 'nack', domain: this.domain, epoch: Math.max(this.epoch, floor) })
       return false
     }
     this.epoch = epoch
     this.primary = from
     return true
+  }
+
+  /**
+   * We answered `to`'s sync fetch at `epoch`: it leads the domain there, from our log as it was.
+   * Until our view gets there, the primary it still names may not send below `epoch`: an append
+   * of it acked after our answer could commit (with `writeAcks` below 'all') a write that log lacks.
+   */
+  promise(to: NodeId, epoch: number): void {
+    if (this.role === 'backup' && epoch > Math.max(this.epoch, this.promised?.epoch ?? 0)) this.promised = { to, epoch }
   }
 
   private ack(): void {
@@ -329,6 +328,7 @@ export class DomainReplica extends ReplicaStore {
     for (const n of [...this.reportedLagging]) if (!downOwners.includes(n)) this.reportedLagging.delete(n)
     this.role = 'primary'
     this.epoch = Math.max(this.epoch, epoch)
+    if (this.epoch >= (this.promised?.epoch ?? Infinity)) this.promised = undefined
     // A view older than the fence may still name us: then the grace keeps running.
     this.fence.settle(this.epoch)
     this.primary = undefined
@@ -341,11 +341,11 @@ export class DomainReplica extends ReplicaStore {
       this.syncing = true
       this.ready = sync()
         .then(
-          () => this.probeBackups(),
+          () => this.outflow.send(), // a probe: laggards ask for what they lack
           (err) => this.cfg.hooks.failed(this.domain, err),
         )
         .finally(() => (this.syncing = false))
-    } else this.probeBackups()
+    } else this.outflow.send()
     this.checkCommits()
   }
 
@@ -358,6 +358,7 @@ export class DomainReplica extends ReplicaStore {
     this.fence.stop()
     this.role = 'backup'
     this.epoch = Math.max(this.epoch, epoch)
+    if (this.epoch >= (this.promised?.epoch ?? Infinity)) this.promised = undefined
     this.primary = primary
     this.backups = []
     this.ownerCount = ownerCount
@@ -388,8 +389,7 @@ export class DomainReplica extends ReplicaStore {
     this.closed = true
     this.fence.stop()
     this.assembly.clear()
-    if (this.pollTimer) this.cfg.clock.clearTimeout(this.pollTimer)
-    this.pollTimer = undefined
+    this.poll.stop()
     this.outflow.stop()
     this.intake.stop()
     this.tracker.failAll(() => new DomainMeshError('CLOSED', `domain ${this.domain} replica closed`))

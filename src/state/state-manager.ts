@@ -274,6 +274,7 @@ export class StateManager {
     const r = this.replicas.get(msg.domain)
     if (!r) return { lastSeq: 0, lastEpoch: 0 }
     if (r.role === 'primary' && msg.epoch > r.epoch) r.onNack({ domain: msg.domain, epoch: msg.epoch })
+    else r.promise(from, msg.epoch)
     const s = r.state
     const mine = { lastSeq: s.lastSeq, lastEpoch: s.lastEpoch }
     if (!newer(mine, { lastSeq: msg.after, lastEpoch: msg.afterEpoch })) return mine

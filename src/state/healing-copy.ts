@@ -22,6 +22,13 @@ export class CopyNotWantedError extends DomainMeshError {
   }
 }
 
+/** The entries written during a copy are no longer in memory, so its delta cannot be sent (it is planned again). */
+export class CopyDeltaGoneError extends DomainMeshError {
+  constructor(domain: number, target: NodeId, upTo: number) {
+    super('COPY_DELTA_GONE', `copy of domain ${domain} to ${target}: the entries after ${upTo} are no longer in memory`, { domain, target, upTo })
+  }
+}
+
 export interface CopyOptions {
   clock: Clock
   /** Resend after this long without an ack. */
@@ -66,7 +73,7 @@ export async function copyDomain(r: DomainReplica, target: NodeId, opts: CopyOpt
     try {
       stillPrimary()
       const delta = r.state.entriesAfter(upTo)
-      if (!delta) throw new DomainMeshError('COPY_DELTA_GONE', `${copy.what}: the entries after ${upTo} are no longer in memory`, { domain: r.domain, upTo })
+      if (!delta) throw new CopyDeltaGoneError(r.domain, target, upTo)
       await r.acked.until(target, r.state.lastSeq, copy.deadline, copy.what, () => r.sendEntriesTo(target, delta), stillPrimary)
       r.addBackup(target)
     } finally {

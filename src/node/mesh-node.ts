@@ -101,9 +101,9 @@ export interface StoreTuning {
    * owner that was away briefly catches up by deltas; one further behind gets a snapshot.
    */
   retainEntries?: number
-  /** After each domain copy while healing, pause this many times as long as the copy took (default 2; 0: no pause). */
+  /** After each domain copy while healing, pause this many times as long as the copy took (default 1; 0: no pause). */
   healPauseRatio?: number
-  /** Between the pieces of one healing copy (128 log entries or objects each), wait this long (default 2 ms; 0: one event-loop turn). */
+  /** Between the pieces of one healing copy (128 log entries or objects each), wait this long (default 5 ms; 0: one event-loop turn). */
   healPieceGapMs?: number
   limits?: Partial<Limits>
 }

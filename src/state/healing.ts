@@ -96,8 +96,8 @@ export class HealingQueue {
         // Copying blocks this node's event loop (and the target's) in chunks of several ms; a pause
         // as long as the copy took leaves writes to other domains half of the time. Measured with
         // 100,000 objects: their p99 during healing 86-96 -> 51-55 ms; healing 1.2 -> 1.8-2.1 s.
-        // The state manager pauses twice as long (healPauseRatio 2): with copies sent in spaced
-        // pieces, 22-29 -> 18 ms, healing 2.0-2.3 -> 2.8 s (three heal-only runs each).
+        // With the pieces of a copy 5 ms apart (healing-copy.ts) this pause matters less: twice as
+        // long a pause with pieces 2 ms apart gave 21-27 ms at 2.8 s, this one 15 ms at 3.2 s.
         // A failed copy mostly waited (for acks, until its deadline): that is no work to make room after.
         const pause = error === undefined ? this.pauseRatio * (this.clock.now() - startedAt) : 0
         if (this.queue.length > 0 && pause > 0) await sleep(this.clock, pause)

@@ -80,9 +80,9 @@ export interface StateManagerOptions {
   limits?: Limits
   /** How long one healing copy may take before it is given up (and planned again). */
   healTimeoutMs?: number
-  /** After each domain copy, pause this many times as long as the copy took (default 2; 0: none). */
+  /** After each domain copy, pause this many times as long as the copy took (default 1; 0: none). */
   healPauseRatio?: number
-  /** Between the pieces of one healing copy (log groups, snapshot parts), wait this long (default 2 ms). */
+  /** Between the pieces of one healing copy (log groups, snapshot parts), wait this long (default 5 ms). */
   healPieceGapMs?: number
 }
 
@@ -115,8 +115,8 @@ export class StateManager {
       opts.clock,
       opts.resendAfterMs ?? 200,
       opts.healTimeoutMs ?? 30_000,
-      opts.healPauseRatio ?? 2,
-      opts.healPieceGapMs ?? 2,
+      opts.healPauseRatio ?? 1,
+      opts.healPieceGapMs ?? 5,
     )
     this.cfg = {
       clock: opts.clock,

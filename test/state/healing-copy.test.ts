@@ -85,7 +85,7 @@ describe('healing copy', () => {
     const report = await copyDomain(replica, TARGET, { clock, intervalMs: 200, timeoutMs: 30_000, pieceGapMs: 0, positionOf: async () => undefined, wanted: () => true })
     await new Promise((r) => setTimeout(r, 20))
     expect(sends).toBe(1)
-    // Never two parts in one turn: the ack (taken in a later turn than part 4) stops the run.
+    // Never two parts in one event-loop pass; the ack (taken a pass after part 4 went out) stops the run.
     expect(sent).toEqual(['0', '1', '2', '3', '4', 'ack'])
     expect(report.bytes).toBe(400)
   })

@@ -52,7 +52,7 @@ export async function startMetricsServer(node: MeshNode, port: number, host = '1
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheusText(node.metrics()) + processLines)
       } else if (req.url === '/metrics.json') {
         const mem = process.memoryUsage()
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...node.metrics(), process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers } }))
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...node.metrics(), process: { rssBytes: mem.rss, heapTotalBytes: mem.heapTotal, heapUsedBytes: mem.heapUsed, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers } }))
       } else if (req.url === '/health') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(node.health()))
       } else {

@@ -10,23 +10,18 @@
  * own objects, so that the receiver too takes it in pieces (snapshot-assembly.ts).
  */
 import { encodeValue } from '../wire/codec.js'
-import { toSnapshotObject, type DomainState } from './domain-state.js'
+import type { DomainState } from './domain-state.js'
+import { toSnapshotObject, type Captured } from './object-table.js'
 
 /** Objects encoded between two pauses (about 0.25 ms for objects of ~100 bytes). */
 export const SNAPSHOT_GROUP = 128
 
 export async function encodeSnapshot(state: DomainState, pause: () => Promise<void>, group = SNAPSHOT_GROUP): Promise<Uint8Array> {
   const { seq, epoch, objects } = state.capture()
-  // One group needs no pause, so no joining either (compactions of small domains, under load).
-  if (objects.length <= group) return encodeValue({ seq, epoch, objects: objects.map(([id, o]) => [id, toSnapshotObject(o)]) })
-  const head = encodeValue({ seq, epoch, objects: [] })
-  if (head[head.length - 1] !== 0x90) throw new Error('snapshot head does not end with an empty array')
-  const parts: Uint8Array[] = [head.subarray(0, head.length - 1), arrayHeader(objects.length)]
+  const parts: Uint8Array[] = [head(seq, epoch), arrayHeader(objects.length)]
   for (let at = 0; at < objects.length; at += group) {
     if (at > 0) await pause()
-    const slice = objects.slice(at, at + group).map(([id, o]) => [id, toSnapshotObject(o)])
-    const bytes = encodeValue(slice)
-    parts.push(bytes.subarray(arrayHeaderLength(bytes[0]!)))
+    parts.push(encodeElements(objects.slice(at, at + group)))
   }
   return concat(parts)
 }
@@ -37,12 +32,41 @@ export async function encodeSnapshot(state: DomainState, pause: () => Promise<vo
  */
 export async function encodeSnapshotParts(state: DomainState, pause: () => Promise<void>, group = SNAPSHOT_GROUP): Promise<Uint8Array[]> {
   const { seq, epoch, objects } = state.capture()
+  const top = head(seq, epoch)
   const parts: Uint8Array[] = []
   for (let at = 0; at === 0 || at < objects.length; at += group) {
     if (at > 0) await pause()
-    parts.push(encodeValue({ seq, epoch, objects: objects.slice(at, at + group).map(([id, o]) => [id, toSnapshotObject(o)]) }))
+    const slice = objects.slice(at, at + group)
+    parts.push(concat([top, arrayHeader(slice.length), encodeElements(slice)]))
   }
   return parts
+}
+
+/** `{ seq, epoch, objects: ` as msgpack, up to where the array of objects starts. */
+function head(seq: number, epoch: number): Uint8Array {
+  const bytes = encodeValue({ seq, epoch, objects: [] })
+  if (bytes[bytes.length - 1] !== 0x90) throw new Error('snapshot head does not end with an empty array')
+  return bytes.subarray(0, bytes.length - 1)
+}
+
+/** A fixed array of two: [id, object]. */
+const PAIR = Uint8Array.of(0x92)
+
+/**
+ * The [id, object] pairs as the elements of a msgpack array, without the array's header. Decoded
+ * objects are encoded (a group of them in one call); encoded ones are copied as they are.
+ */
+function encodeElements(objects: readonly [string, Captured][]): Uint8Array {
+  if (!objects.some(([, o]) => o instanceof Uint8Array)) {
+    const bytes = encodeValue(objects.map(([id, o]) => [id, toSnapshotObject(o as Exclude<Captured, Uint8Array>)]))
+    return bytes.subarray(arrayHeaderLength(bytes[0]!))
+  }
+  const parts: Uint8Array[] = []
+  for (const [id, o] of objects) {
+    if (o instanceof Uint8Array) parts.push(PAIR, encodeValue(id), o)
+    else parts.push(encodeValue([id, toSnapshotObject(o)]))
+  }
+  return concat(parts)
 }
 
 /** msgpack's array header, chosen as msgpackr chooses it. */

@@ -123,7 +123,7 @@ export class StateManager {
       writeAcks: opts.writeAcks ?? 'all',
       writeTimeoutMs: opts.writeTimeoutMs ?? 10_000,
       resendAfterMs: opts.resendAfterMs ?? 200,
-      retainEntries: opts.retainEntries ?? 1_000,
+      retainEntries: opts.retainEntries ?? 128,
       hooks: {
         send: (to, msg) => opts.port.send(to, msg),
         committed: (domain, entries) => this.events.emit('committed', { domain, entries }),
@@ -292,8 +292,8 @@ export class StateManager {
   }
 
   /** Every stored object of a domain on this node (tests and healing). */
-  objectsOf(domain: number): ReadonlyMap<string, StoredObject> {
-    return this.replicas.get(domain)?.state.objects ?? new Map()
+  objectsOf(domain: number): Iterable<[string, StoredObject]> {
+    return this.replicas.get(domain)?.state.objects ?? []
   }
 
   health(): Health {

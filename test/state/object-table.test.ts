@@ -1,0 +1,98 @@
+/**
+ * The object table keeps few objects decoded and the rest encoded: whatever mix of writes, reads,
+ * deletes and snapshot intake, it answers exactly as a plain Map would, snapshots taken earlier
+ * never change, and dead records are reclaimed.
+ */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { Arena } from '../../src/state/arena.js'
+import { decodeRecord, ObjectTable, toSnapshotObject } from '../../src/state/object-table.js'
+import type { StoredObject } from '../../src/state/objects.js'
+
+const obj = (n: number, paths = false): StoredObject => ({
+  value: { n, name: `object ${n}`, tags: ['a', 'ü', n % 3 === 0 ? null : true] },
+  version: n,
+  base: paths ? n - 1 : n,
+  ...(paths ? { paths: [{ path: ['name'], version: n }] } : {}),
+})
+
+const contents = (t: Iterable<[string, StoredObject]>) => new Map([...t])
+
+describe('Arena', () => {
+  it('gives back every record byte for byte, small ones and ones larger than a chunk', () => {
+    const a = new Arena()
+    const records = [0, 1, 5, 300, 5000, 70_000, 2_000_000, 17].map((n) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff))
+    const locs = records.map((r) => a.add(r))
+    records.forEach((r, i) => expect(Buffer.from(a.view(locs[i]!)).equals(Buffer.from(r))).toBe(true))
+    expect(a.bytes).toBe(records.reduce((n, r) => n + r.byteLength + 4, 0))
+    expect(() => a.view(99 * (1 << 20))).toThrow(RangeError)
+  })
+})
+
+describe('ObjectTable', () => {
+  it('answers like a Map for any mix of writes, reads, deletes and snapshot intake', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), id: fc.integer({ min: 0, max: 12 }), n: fc.integer({ min: 1, max: 1000 }), paths: fc.boolean() }),
+      fc.record({ kind: fc.constant('encoded' as const), id: fc.integer({ min: 0, max: 12 }), n: fc.integer({ min: 1, max: 1000 }) }),
+      fc.record({ kind: fc.constant('get' as const), id: fc.integer({ min: 0, max: 12 }) }),
+      fc.record({ kind: fc.constant('delete' as const), id: fc.integer({ min: 0, max: 12 }) }),
+    )
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4 }), fc.array(op, { maxLength: 80 }), (hot, ops) => {
+        const t = new ObjectTable(hot)
+        const model = new Map<string, StoredObject>()
+        for (const o of ops) {
+          const id = `v\u0000k${o.id}`
+          if (o.kind === 'set') {
+            t.set(id, obj(o.n, o.paths))
+            model.set(id, obj(o.n, o.paths))
+          } else if (o.kind === 'encoded') {
+            t.setEncoded(id, toSnapshotObject(obj(o.n)))
+            model.set(id, obj(o.n))
+          } else if (o.kind === 'get') expect(t.get(id)).toEqual(model.get(id))
+          else expect(t.delete(id)).toBe(model.delete(id))
+          expect(t.size).toBe(model.size)
+        }
+        expect(contents(t)).toEqual(model)
+      }),
+      { numRuns: 300 },
+    )
+  })
+
+  it('hands out objects read back from their records frozen, as Immer would', () => {
+    const t = new ObjectTable(0)
+    t.set('a', obj(1))
+    const read = t.get('a')!
+    expect(read).toEqual(obj(1))
+    expect(Object.isFrozen(read) && Object.isFrozen(read.value) && Object.isFrozen((read.value as { tags: unknown[] }).tags)).toBe(true)
+  })
+
+  it('keeps a capture as it was through later writes, deletes and compactions', () => {
+    const t = new ObjectTable(2)
+    for (let i = 0; i < 500; i++) t.set(`k${i}`, obj(i))
+    const before = t.capture()
+    const expected = new Map(before.map(([id, c]) => [id, c instanceof Uint8Array ? decodeRecord(c) : c]))
+    const oneRound = t.encodedBytes
+    // Rewriting everything over and over leaves mostly dead records: the arena is compacted.
+    for (let round = 0; round < 10; round++) for (let i = 0; i < 500; i++) t.set(`k${i}`, obj(i + 1000 * (round + 1), true))
+    expect(t.encodedBytes).toBeLessThan(4 * oneRound)
+    for (let i = 0; i < 250; i++) t.delete(`k${i}`)
+    expect(new Map(before.map(([id, c]) => [id, c instanceof Uint8Array ? decodeRecord(c) : c]))).toEqual(expected)
+    expect(expected.get('k7')).toEqual(obj(7))
+    expect(t.size).toBe(250)
+    expect(t.get('k7')).toBeUndefined()
+    expect(t.get('k300')).toEqual(obj(10300, true))
+  })
+
+  it('keeps few objects decoded: the rest are records, which a capture takes as they are', () => {
+    const t = new ObjectTable(3)
+    for (let i = 0; i < 10; i++) t.set(`k${i}`, obj(i))
+    const captured = t.capture()
+    expect(captured.filter(([, c]) => !(c instanceof Uint8Array)).map(([id]) => id)).toEqual(['k7', 'k8', 'k9'])
+    const record = captured.find(([id]) => id === 'k0')![1] as Uint8Array
+    expect(decodeRecord(record)).toEqual(obj(0))
+    // A read brings an object back among the decoded ones, and pushes the oldest out.
+    t.get('k0')
+    expect(t.capture().filter(([, c]) => !(c instanceof Uint8Array)).map(([id]) => id)).toEqual(['k8', 'k9', 'k0'])
+  })
+})

@@ -22,9 +22,17 @@ export const DEFAULT_LIMITS: Limits = { maxKeyLength: 512, maxDepth: 32, maxValu
 
 const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor'])
 
+/**
+ * A lone surrogate has no UTF-8 form: msgpack carries it as U+FFFD, so the writer's copy and
+ * every other would disagree (and two keys could become one). Refused instead.
+ */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+const wellFormed = (s: string): boolean => !LONE_SURROGATE.test(s)
+
 export function checkStoreKey(key: unknown, limits: Limits): asserts key is string {
   if (typeof key !== 'string' || key.length === 0) throw new InvalidStoreKeyError(key, 'expected a non-empty string')
   if (key.length > limits.maxKeyLength) throw new InvalidStoreKeyError(key.slice(0, 40) + '…', `longer than ${limits.maxKeyLength} characters`)
+  if (!wellFormed(key)) throw new InvalidStoreKeyError(key, 'contains a lone surrogate (not valid Unicode)')
 }
 
 /** Plain data only: what JSON and msgpack carry unchanged, nested at most `maxDepth` deep. */
@@ -47,7 +55,11 @@ function encodedSize(v: unknown, limit: number): number {
 
 /** `path` is where `v` sits; it is extended and restored in place, and copied only into an error. */
 function checkPlain(v: unknown, depthLeft: number, path: (string | number)[]): void {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return
+  if (v === null || typeof v === 'boolean') return
+  if (typeof v === 'string') {
+    if (!wellFormed(v)) throw new InvalidValueError(`string with a lone surrogate (not valid Unicode) at /${path.join('/')}`)
+    return
+  }
   if (typeof v === 'number') {
     if (!Number.isFinite(v)) throw new InvalidValueError(`non-finite number at /${path.join('/')}`)
     return
@@ -66,6 +78,7 @@ function checkPlain(v: unknown, depthLeft: number, path: (string | number)[]): v
     if (proto !== Object.prototype && proto !== null) throw new InvalidValueError(`only plain objects and arrays are stored (found ${proto?.constructor?.name ?? 'an exotic object'} at /${path.join('/')})`)
     for (const k of Object.keys(v)) {
       if (FORBIDDEN.has(k)) throw new ForbiddenPathError([...path, k], k)
+      if (!wellFormed(k)) throw new InvalidValueError(`key with a lone surrogate (not valid Unicode) at /${path.join('/')}`)
       path.push(k)
       checkPlain((v as Record<string, unknown>)[k], depthLeft - 1, path)
       path.pop()
@@ -87,6 +100,7 @@ export function checkPatches(patches: readonly Patch[], limits: Limits): void {
     for (const seg of p.path) {
       if (typeof seg !== 'string' && !(typeof seg === 'number' && Number.isInteger(seg) && seg >= 0)) throw new InvalidPatchError(`path segment ${JSON.stringify(seg)} is not a string or index`)
       if (typeof seg === 'string' && FORBIDDEN.has(seg)) throw new ForbiddenPathError(p.path, seg)
+      if (typeof seg === 'string' && !wellFormed(seg)) throw new InvalidPatchError(`path segment ${JSON.stringify(seg)} contains a lone surrogate (not valid Unicode)`)
     }
     if (p.op !== 'remove') {
       checkPlain(p.value, limits.maxDepth - p.path.length, typeof p.value === 'object' && p.value !== null ? [...p.path] : (p.path as (string | number)[]))

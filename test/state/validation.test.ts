@@ -47,6 +47,10 @@ describe('bad input', () => {
     ['an update on a key that does not exist', (s) => s.update('ghost', () => {}), 'KeyNotFoundError', /ghost/],
     ['an empty key', (s) => s.put('', 1), 'InvalidStoreKeyError', /non-empty string/],
     ['a key over the length limit', (s) => s.put('k'.repeat(600), 1), 'InvalidStoreKeyError', /longer than 512/],
+    ['a key with a lone surrogate', (s) => s.put('k\ud800', 1), 'InvalidStoreKeyError', /lone surrogate/],
+    ['a string with a lone surrogate in a value', (s) => s.put('obj', { list: ['ok', 'x\udc00'] }), 'InvalidValueError', /lone surrogate.*at \/list\/1/],
+    ['an object key with a lone surrogate in a patch value', (s) => s.patch('obj', [{ op: 'replace', path: ['nested'], value: { '\ud83d': 1 } }]), 'InvalidValueError', /key with a lone surrogate/],
+    ['a patch path segment with a lone surrogate', (s) => s.patch('obj', [{ op: 'add', path: ['a\ud800'], value: 1 }]), 'InvalidPatchError', /lone surrogate/],
     ['a later op of a patch failing', (s) => s.patch('obj', [{ op: 'replace', path: ['name'], value: 'Bob' }, { op: 'remove', path: ['zzz'] }]), 'PathNotFoundError', /zzz/],
   ]
 

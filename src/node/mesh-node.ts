@@ -60,6 +60,10 @@ export interface NodeMetrics extends MessengerMetrics {
   domainsPrimary: number
   domainsBackup: number
   objects: number
+  /** Bytes of the objects kept encoded in memory, dead records not yet reclaimed included. */
+  encodedBytes: number
+  /** Log entries held in memory, all domains. */
+  logEntries: number
   underReplicated: number
   healing: HealingProgress
   snapshotsSent: number
@@ -338,6 +342,8 @@ export class MeshNode {
       domainsPrimary: domains.filter((d) => d.role === 'primary').length,
       domainsBackup: domains.filter((d) => d.role === 'backup').length,
       objects: domains.reduce((n, d) => n + d.objects, 0),
+      encodedBytes: domains.reduce((n, d) => n + d.encodedBytes, 0),
+      logEntries: domains.reduce((n, d) => n + d.logEntries, 0),
       underReplicated: health.underReplicated.length,
       healing: health.healing,
       snapshotsSent: this.state.stats.snapshotsSent,

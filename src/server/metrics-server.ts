@@ -21,6 +21,8 @@ export function prometheusText(m: NodeMetrics): string {
   gauge('domains_primary', 'Domains this node leads.', m.domainsPrimary)
   gauge('domains_backup', 'Domains this node backs up.', m.domainsBackup)
   gauge('objects', 'Objects held in all replicas on this node.', m.objects)
+  gauge('encoded_bytes', 'Bytes of the objects kept encoded in memory (all but the most recently used), dead records not yet reclaimed included.', m.encodedBytes)
+  gauge('log_entries', 'Log entries held in memory, all domains.', m.logEntries)
   gauge('under_replicated_domains', 'Domains this node leads with fewer copies than wanted.', m.underReplicated)
   gauge('healing_domains_done', 'Domains copied in the current healing round.', m.healing.domainsDone)
   gauge('healing_domains_total', 'Domains to copy in the current healing round.', m.healing.domainsTotal)

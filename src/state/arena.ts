@@ -7,9 +7,15 @@
  * the arena is compacted or dropped; they are freed once nobody holds them.
  */
 
-/** Offsets within a chunk stay below this, so a location (chunk * SPAN + offset) stays a small integer. */
-const SPAN = 1 << 20
+/**
+ * Chunks grow from FIRST_CHUNK to SPAN and stay there: a domain wastes at most one chunk's free
+ * tail (doubling without a bound left up to half of every domain's arena unused). A record larger
+ * than SPAN gets a chunk of its own, at offset 0, so offsets stay below SPAN and a location
+ * (chunk * SPAN + offset) fits an Int32 up to 2 GiB of records per arena.
+ */
+const SPAN = 1 << 16
 const FIRST_CHUNK = 4 * 1024
+const MAX_LOCATION = 2 ** 31 - 2
 
 export class Arena {
   private chunks: Uint8Array[] = []
@@ -30,6 +36,8 @@ export class Arena {
       this.end = 0
     }
     const at = this.end
+    const loc = (this.chunks.length - 1) * SPAN + at
+    if (loc > MAX_LOCATION) throw new RangeError('more than 2 GiB of encoded objects in one domain')
     const n = record.byteLength
     chunk[at] = n & 0xff
     chunk[at + 1] = (n >>> 8) & 0xff
@@ -38,7 +46,7 @@ export class Arena {
     chunk.set(record, at + 4)
     this.end += need
     this.bytes += need
-    return (this.chunks.length - 1) * SPAN + at
+    return loc
   }
 
   /** The record at `loc`, as a view of the chunk (no copy). */

@@ -70,7 +70,7 @@ export class DomainState {
   }
 
   /** The objects as they are now, by reference (they are immutable): a snapshot to encode later. */
-  capture(): { seq: number; epoch: number; objects: [string, Captured][] } {
+  capture(): { seq: number; epoch: number; objects: Captured[] } {
     return { seq: this.lastSeq, epoch: this.lastEpoch, objects: this.objects.capture() }
   }
 

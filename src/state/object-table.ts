@@ -12,6 +12,7 @@
  */
 import { decodeValue, encodeValue } from '../wire/codec.js'
 import { Arena } from './arena.js'
+import { RecordIndex } from './record-index.js'
 import { deepFreeze } from './freeze.js'
 import type { StoredObject } from './objects.js'
 
@@ -46,15 +47,17 @@ export const HOT_OBJECTS = 64
 /** The arena is rewritten once dead records outweigh live ones, and are more than this. */
 const MIN_DEAD_BYTES = 64 * 1024
 
-/** An object as a snapshot captures it: decoded, or its encoded record (never changed later). */
-export type Captured = StoredObject | Uint8Array
+/**
+ * An object as a snapshot captures it: its id and decoded object, or its record, the msgpack
+ * pair [id, snapshot object], which is never changed later.
+ */
+export type Captured = readonly [id: string, obj: StoredObject] | Uint8Array
 
 export class ObjectTable implements Iterable<[string, StoredObject]> {
-  /** Decoded objects, least recently written or read first. One not in `cold` is newer than any record. */
+  /** Decoded objects, least recently written or read first. One without a record is newer than any. */
   private readonly hot = new Map<string, StoredObject>()
-  /** Where each encoded object's record is. */
-  private cold = new Map<string, number>()
   private arena = new Arena()
+  private readonly cold = new RecordIndex((loc, id) => recordHasId(this.arena.view(loc), id))
   private liveBytes = 0
   private count = 0
 
@@ -74,7 +77,7 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
     if (obj) return obj
     const loc = this.cold.get(id)
     if (loc === undefined) return undefined
-    const read = decodeRecord(this.arena.view(loc))
+    const read = decodeRecord(this.arena.view(loc))[1]
     this.hot.set(id, read)
     this.evict()
     return read
@@ -91,7 +94,7 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
   setEncoded(id: string, obj: SnapshotObject): void {
     const wasHot = this.hot.delete(id)
     if (!this.forgetRecord(id) && !wasHot) this.count++
-    this.store(id, encodeValue(obj))
+    this.store(id, encodeValue([id, obj]))
   }
 
   delete(id: string): boolean {
@@ -102,14 +105,20 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
   }
 
   /** Every object as it is now; the records are views that later writes never change. */
-  capture(): [string, Captured][] {
-    const out: [string, Captured][] = [...this.hot]
-    for (const [id, loc] of this.cold) if (!this.hot.has(id)) out.push([id, this.arena.view(loc)])
+  capture(): Captured[] {
+    const out: Captured[] = [...this.hot]
+    // Decoded objects that also have a record are in `out` already.
+    const both = new Set<number>()
+    for (const id of this.hot.keys()) {
+      const loc = this.cold.get(id)
+      if (loc !== undefined) both.add(loc)
+    }
+    for (const loc of this.cold.locations()) if (!both.has(loc)) out.push(this.arena.view(loc))
     return out
   }
 
   *[Symbol.iterator](): IterableIterator<[string, StoredObject]> {
-    for (const [id, c] of this.capture()) yield [id, c instanceof Uint8Array ? decodeRecord(c) : c]
+    for (const c of this.capture()) yield c instanceof Uint8Array ? decodeRecord(c) : [c[0], c[1]]
   }
 
   /** Encodes the least recently used decoded objects beyond the limit. */
@@ -117,7 +126,7 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
     while (this.hot.size > this.hotLimit) {
       const [id, obj] = this.hot.entries().next().value as [string, StoredObject]
       this.hot.delete(id)
-      if (!this.cold.has(id)) this.store(id, encodeValue(toSnapshotObject(obj)))
+      if (this.cold.get(id) === undefined) this.store(id, encodeValue([id, toSnapshotObject(obj)]))
     }
   }
 
@@ -130,24 +139,52 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
 
   /** Drops the record of `id` (it is rewritten or gone); true if there was one. */
   private forgetRecord(id: string): boolean {
-    const loc = this.cold.get(id)
+    const loc = this.cold.delete(id)
     if (loc === undefined) return false
     this.liveBytes -= Arena.cost(this.arena.view(loc))
-    this.cold.delete(id)
     return true
   }
 
   /** Copies the live records into a fresh arena; views of the old one stay valid for their holders. */
   private compact(): void {
+    const old = this.arena
     const fresh = new Arena()
-    const cold = new Map<string, number>()
-    for (const [id, loc] of this.cold) cold.set(id, fresh.add(this.arena.view(loc)))
+    this.cold.relocate((loc) => fresh.add(old.view(loc)))
     this.arena = fresh
-    this.cold = cold
     this.liveBytes = fresh.bytes
   }
 }
 
-export function decodeRecord(bytes: Uint8Array): StoredObject {
-  return fromSnapshotObject(decodeValue(bytes) as SnapshotObject)
+/** A record's [id, object], decoded. */
+export function decodeRecord(bytes: Uint8Array): [string, StoredObject] {
+  const [id, obj] = decodeValue(bytes) as [string, SnapshotObject]
+  return [id, fromSnapshotObject(obj)]
+}
+
+/** Where the id's UTF-8 bytes are in a record (after the pair's header and the string's). */
+function idBytes(record: Uint8Array): { at: number; length: number } {
+  const h = record[1]!
+  if ((h & 0xe0) === 0xa0) return { at: 2, length: h & 0x1f }
+  if (h === 0xd9) return { at: 3, length: record[2]! }
+  if (h === 0xda) return { at: 4, length: (record[2]! << 8) | record[3]! }
+  if (h === 0xdb) return { at: 6, length: ((record[2]! << 24) | (record[3]! << 16) | (record[4]! << 8) | record[5]!) >>> 0 }
+  throw new Error(`not an object record (byte ${h} where the id starts)`)
+}
+
+/** Compares without decoding: ids are mostly ASCII, where each UTF-16 unit is one byte. */
+export function recordHasId(record: Uint8Array, id: string): boolean {
+  const { at, length } = idBytes(record)
+  if (length === id.length) {
+    for (let i = 0; i < length; i++) {
+      const c = id.charCodeAt(i)
+      if (c >= 0x80 || record[at + i] !== c) return false
+    }
+    return true
+  }
+  if (length < id.length) return false
+  // Encoded as msgpackr encodes it, lone surrogates included.
+  const want = encodeValue(id)
+  if (want.length !== at - 1 + length) return false
+  for (let i = 0; i < want.length; i++) if (record[1 + i] !== want[i]) return false
+  return true
 }

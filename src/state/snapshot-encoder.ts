@@ -12,6 +12,7 @@
 import { encodeValue } from '../wire/codec.js'
 import type { DomainState } from './domain-state.js'
 import { toSnapshotObject, type Captured } from './object-table.js'
+import type { StoredObject } from './objects.js'
 
 /** Objects encoded between two pauses (about 0.25 ms for objects of ~100 bytes). */
 export const SNAPSHOT_GROUP = 128
@@ -49,24 +50,17 @@ function head(seq: number, epoch: number): Uint8Array {
   return bytes.subarray(0, bytes.length - 1)
 }
 
-/** A fixed array of two: [id, object]. */
-const PAIR = Uint8Array.of(0x92)
-
 /**
  * The [id, object] pairs as the elements of a msgpack array, without the array's header. Decoded
- * objects are encoded (a group of them in one call); encoded ones are copied as they are.
+ * objects are encoded (a group of them in one call); records are such pairs already, copied as
+ * they are.
  */
-function encodeElements(objects: readonly [string, Captured][]): Uint8Array {
-  if (!objects.some(([, o]) => o instanceof Uint8Array)) {
-    const bytes = encodeValue(objects.map(([id, o]) => [id, toSnapshotObject(o as Exclude<Captured, Uint8Array>)]))
+function encodeElements(objects: readonly Captured[]): Uint8Array {
+  if (!objects.some((o) => o instanceof Uint8Array)) {
+    const bytes = encodeValue((objects as (readonly [string, StoredObject])[]).map(([id, o]) => [id, toSnapshotObject(o)]))
     return bytes.subarray(arrayHeaderLength(bytes[0]!))
   }
-  const parts: Uint8Array[] = []
-  for (const [id, o] of objects) {
-    if (o instanceof Uint8Array) parts.push(PAIR, encodeValue(id), o)
-    else parts.push(encodeValue([id, toSnapshotObject(o)]))
-  }
-  return concat(parts)
+  return concat(objects.map((o) => (o instanceof Uint8Array ? o : encodeValue([o[0], toSnapshotObject(o[1])]))))
 }
 
 /** msgpack's array header, chosen as msgpackr chooses it. */

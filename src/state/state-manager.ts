@@ -285,9 +285,9 @@ export class StateManager {
   }
 
   /** Domains this node holds, with role and last seq, for health and tests. */
-  domains(): { domain: number; role: 'primary' | 'backup'; lastSeq: number; committedSeq: number; objects: number; logEntries: number }[] {
+  domains(): { domain: number; role: 'primary' | 'backup'; lastSeq: number; committedSeq: number; objects: number; encodedBytes: number; logEntries: number }[] {
     return [...this.replicas.values()]
-      .map((r) => ({ domain: r.domain, role: r.role, lastSeq: r.state.lastSeq, committedSeq: r.committedSeq, objects: r.state.objects.size, logEntries: r.state.log.length }))
+      .map((r) => ({ domain: r.domain, role: r.role, lastSeq: r.state.lastSeq, committedSeq: r.committedSeq, objects: r.state.objects.size, encodedBytes: r.state.objects.encodedBytes, logEntries: r.state.log.length }))
       .sort((a, b) => a.domain - b.domain)
   }
 

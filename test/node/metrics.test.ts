@@ -23,6 +23,18 @@ describe('node metrics', () => {
     expect(all[0]!.bytesOut).toBeGreaterThan(0)
     expect(all[0]!.peers.sort()).toEqual(['b', 'c'])
     expect(await c.node('a').ping(c.node('b').nodeId)).toBeGreaterThanOrEqual(0)
+    // Each write is one log entry on each of its two owners; few objects per domain stay decoded.
+    expect(all.reduce((s, m) => s + m.logEntries, 0)).toBe(40)
+    expect(all.reduce((s, m) => s + m.encodedBytes, 0)).toBe(0)
+  })
+
+  it('count the bytes of objects kept encoded once a domain holds more than the decoded ones', async () => {
+    c = await StoreCluster.start(['a', 'b'], { replicas: 2, domainCount: 1 })
+    for (let i = 0; i < 100; i++) await c.node('a').store('shop').put(`k${i}`, { i, name: `object ${i}` })
+    await c.settle()
+    // 64 stay decoded, 36 are records of ~30 bytes each, on each node.
+    for (const n of ['a', 'b']) expect(c.node(n).metrics().encodedBytes).toBeGreaterThan(36 * 20)
+    expect(await c.node('b').store('shop').get('k0')).toEqual({ i: 0, name: 'object 0' })
   })
 
   it('are served as Prometheus text, JSON and health on 127.0.0.1', async () => {

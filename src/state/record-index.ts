@@ -1,0 +1,102 @@
+/**
+ * Where each encoded object's record is: an open-addressing hash table in two typed arrays (the
+ * location and the id's hash per slot), about 11-21 bytes per object. A Map from id strings cost
+ * ~100 bytes of heap per object (the entry and the id string), as much as the encoded object
+ * itself. The ids live only in the records; a lookup compares the id there (`matches`) when the
+ * stored hash agrees.
+ */
+
+const EMPTY = 0
+const TOMBSTONE = -1
+const MIN_CAPACITY = 16
+
+/** FNV-1a over the UTF-16 code units: fast in JS, and ids are short. */
+export function hashId(id: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193)
+  return h | 0
+}
+
+export class RecordIndex {
+  /** loc + 1 per slot; EMPTY or TOMBSTONE otherwise. */
+  private slots = new Int32Array(MIN_CAPACITY)
+  private hashes = new Int32Array(MIN_CAPACITY)
+  private live = 0
+  private used = 0
+
+  /** `matches(loc, id)`: whether the record at `loc` is the one of `id`. */
+  constructor(private readonly matches: (loc: number, id: string) => boolean) {}
+
+  get size(): number {
+    return this.live
+  }
+
+  get(id: string, hash = hashId(id)): number | undefined {
+    const i = this.find(id, hash)
+    return i < 0 ? undefined : this.slots[i]! - 1
+  }
+
+  /** Points `id` at `loc` (a new record of it). */
+  set(id: string, loc: number, hash = hashId(id)): void {
+    const i = this.find(id, hash)
+    if (i >= 0) {
+      this.slots[i] = loc + 1
+      return
+    }
+    if ((this.used + 1) * 4 > this.slots.length * 3) this.resize()
+    const mask = this.slots.length - 1
+    let j = hash & mask
+    while (this.slots[j]! > 0) j = (j + 1) & mask
+    if (this.slots[j] === EMPTY) this.used++
+    this.slots[j] = loc + 1
+    this.hashes[j] = hash
+    this.live++
+  }
+
+  /** Forgets `id`; its location if it had one. */
+  delete(id: string, hash = hashId(id)): number | undefined {
+    const i = this.find(id, hash)
+    if (i < 0) return undefined
+    const loc = this.slots[i]! - 1
+    this.slots[i] = TOMBSTONE
+    this.live--
+    return loc
+  }
+
+  /** Every location, in slot order. */
+  *locations(): IterableIterator<number> {
+    for (let i = 0; i < this.slots.length; i++) if (this.slots[i]! > 0) yield this.slots[i]! - 1
+  }
+
+  /** Gives every record a new location (the arena was compacted): `move(old)` returns the new one. */
+  relocate(move: (loc: number) => number): void {
+    for (let i = 0; i < this.slots.length; i++) if (this.slots[i]! > 0) this.slots[i] = move(this.slots[i]! - 1) + 1
+  }
+
+  private find(id: string, hash: number): number {
+    const mask = this.slots.length - 1
+    for (let j = hash & mask; ; j = (j + 1) & mask) {
+      const s = this.slots[j]!
+      if (s === EMPTY) return -1
+      if (s > 0 && this.hashes[j] === hash && this.matches(s - 1, id)) return j
+    }
+  }
+
+  /** Rebuilds without tombstones, twice as large if more than half full of live entries. */
+  private resize(): void {
+    const { slots, hashes } = this
+    let capacity = MIN_CAPACITY
+    while (this.live * 2 >= capacity) capacity *= 2
+    this.slots = new Int32Array(capacity)
+    this.hashes = new Int32Array(capacity)
+    const mask = capacity - 1
+    for (let i = 0; i < slots.length; i++) {
+      if (slots[i]! <= 0) continue
+      let j = hashes[i]! & mask
+      while (this.slots[j] !== EMPTY) j = (j + 1) & mask
+      this.slots[j] = slots[i]!
+      this.hashes[j] = hashes[i]!
+    }
+    this.used = this.live
+  }
+}

@@ -5,7 +5,7 @@
 import { DomainMeshError } from '../errors.js'
 import type { LogEntry } from './log.js'
 import { applyChange, type StoredObject } from './objects.js'
-import { ObjectTable, toSnapshotObject, type Captured, type SnapshotObject } from './object-table.js'
+import { isRecordOf, ObjectTable, toSnapshotObject, type Captured, type SnapshotObject } from './object-table.js'
 
 export const objectId = (vs: string, key: string): string => `${vs}\u0000${key}`
 
@@ -14,6 +14,11 @@ export interface Snapshot {
   /** Epoch of the entry at `seq`, so log matching works across a snapshot. */
   readonly epoch: number
   readonly objects: readonly [id: string, obj: SnapshotObject][]
+  /**
+   * The bytes each object arrived as, index for index (`snapshotElements`): taken as records
+   * where they check out, so a received or loaded snapshot is not encoded again.
+   */
+  readonly records?: readonly Uint8Array[] | undefined
 }
 export { toSnapshotObject, type SnapshotObject, type SnapshotPath } from './object-table.js'
 
@@ -89,7 +94,7 @@ export class DomainState {
 
   static fromSnapshot(domain: number, snap: Snapshot): DomainState {
     const d = DomainState.empty(domain, snap.seq, snap.epoch)
-    d.addSnapshotObjects(snap.objects)
+    d.addSnapshotObjects(snap)
     return d
   }
 
@@ -101,7 +106,13 @@ export class DomainState {
     return d
   }
 
-  addSnapshotObjects(objects: Snapshot['objects']): void {
-    for (const [id, s] of objects) this.objects.setEncoded(id, s)
+  addSnapshotObjects({ objects, records }: Pick<Snapshot, 'objects' | 'records'>): void {
+    const bytes = records?.length === objects.length ? records : undefined
+    for (let i = 0; i < objects.length; i++) {
+      const [id, s] = objects[i]!
+      const record = bytes?.[i]
+      if (record && isRecordOf(record, id)) this.objects.setRecord(id, record)
+      else this.objects.setEncoded(id, s)
+    }
   }
 }

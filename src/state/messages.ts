@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot'
 import { decodeValue } from '../wire/codec.js'
+import { snapshotElements } from '../wire/msgpack-skip.js'
 import { WireEntrySchema } from './log.js'
 
 const Domain = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1 << 16))
@@ -41,7 +42,7 @@ export const SnapshotSchema = v.object({
         return NEVER
       }
       const parsed = v.safeParse(SnapshotBody, decoded)
-      if (parsed.success) return parsed.output
+      if (parsed.success) return { ...parsed.output, records: snapshotElements(dataset.value) }
       addIssue({ message: `not a snapshot: ${parsed.issues[0]?.message ?? 'invalid'}` })
       return NEVER
     }),

@@ -97,6 +97,16 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
     this.store(id, encodeValue([id, obj]))
   }
 
+  /**
+   * Adds a record as it arrived (a snapshot's element, see `isRecordOf`), so a received object is
+   * not encoded again. The bytes are copied into the arena: the frame they came in is not kept.
+   */
+  setRecord(id: string, record: Uint8Array): void {
+    const wasHot = this.hot.delete(id)
+    if (!this.forgetRecord(id) && !wasHot) this.count++
+    this.store(id, record)
+  }
+
   delete(id: string): boolean {
     const wasHot = this.hot.delete(id)
     const had = this.forgetRecord(id) || wasHot
@@ -159,6 +169,16 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
 export function decodeRecord(bytes: Uint8Array): [string, StoredObject] {
   const [id, obj] = decodeValue(bytes) as [string, SnapshotObject]
   return [id, fromSnapshotObject(obj)]
+}
+
+/**
+ * Whether `bytes` can serve as the record of `id`: a msgpack pair whose first element is `id`,
+ * the form every lookup relies on. A snapshot's elements from elsewhere are checked so.
+ */
+export function isRecordOf(bytes: Uint8Array, id: string): boolean {
+  const h = bytes[1]
+  if (bytes[0] !== 0x92 || h === undefined || !((h & 0xe0) === 0xa0 || (h >= 0xd9 && h <= 0xdb))) return false
+  return recordHasId(bytes, id)
 }
 
 /** Where the id's UTF-8 bytes are in a record (after the pair's header and the string's). */

@@ -9,6 +9,7 @@ import { DomainMeshError } from '../errors.js'
 import { seal, unseal } from '../storage/checksum.js'
 import type { Storage } from '../storage/storage.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
+import { snapshotElements } from '../wire/msgpack-skip.js'
 import { DomainState, type Snapshot } from './domain-state.js'
 import type { LogEntry } from './log.js'
 import { encodeSnapshot } from './snapshot-encoder.js'
@@ -53,7 +54,8 @@ export class DomainPersistence {
     try {
       const snap = entries.find((e) => e.key[2] === 'snap')
       if (snap) {
-        state = DomainState.fromSnapshot(this.domain, decodeValue(this.open(snap.value, 'snapshot')) as Snapshot)
+        const bytes = this.open(snap.value, 'snapshot')
+        state = DomainState.fromSnapshot(this.domain, { ...(decodeValue(bytes) as Snapshot), records: snapshotElements(bytes) })
         this.snapshotBytes = snap.value.byteLength
       }
       for (const e of entries.filter((x) => x.key[2] === 'seg')) {

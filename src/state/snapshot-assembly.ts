@@ -39,7 +39,7 @@ export class SnapshotAssembly {
     }
     if (b.got.has(part)) return undefined
     b.got.add(part)
-    b.state.addSnapshotObjects(snap.objects)
+    b.state.addSnapshotObjects(snap)
     if (b.got.size < parts) return undefined
     this.building = undefined
     return b.state

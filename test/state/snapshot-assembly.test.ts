@@ -85,4 +85,45 @@ describe('snapshot parts', () => {
     expect(bad.issues?.[0]?.message).toBe('snapshot part index must be below the part count')
     expect(v.safeParse(SnapshotSchema, { domain: 7, epoch: 2, snapshot, part: [0, 0] }).success).toBe(false)
   })
+
+  it('received over the wire, keep the bytes of their objects as they came, and read back the same', () => {
+    // version 5 written as a uint32 (0xce): valid msgpack that msgpackr never writes, so a
+    // re-encoded object would come out different.
+    const odd = concat([Uint8Array.of(0x92), encodeValue('v\u0000k1'), Uint8Array.of(0x83), encodeValue('value'), encodeValue({ n: 1 }), encodeValue('version'), Uint8Array.of(0xce, 0, 0, 0, 5), encodeValue('base'), encodeValue(1)])
+    const plain = encodeValue(['v\u0000k2', { value: 'two', version: 2, base: 1 }])
+    const snap = received([odd, plain])
+    const state = DomainState.fromSnapshot(7, snap)
+    const bytes = (c: unknown) => [...(c as Uint8Array)]
+    expect(state.objects.capture().filter((c) => c instanceof Uint8Array).map(bytes)).toEqual([odd, plain].map(bytes))
+    expect(state.get('v', 'k1')).toMatchObject({ value: { n: 1 }, version: 5 })
+    expect(state.get('v', 'k2')).toMatchObject({ value: 'two', version: 2 })
+  })
+
+  it('whose elements are not [id, object] pairs as lookups need them are taken by encoding them anew', () => {
+    const three = encodeValue(['v\u0000k1', { value: 1, version: 1, base: 1 }, 'extra'])
+    // A non-ASCII id behind a longer string header than msgpackr writes (str8 for 4 bytes).
+    const longHeader = concat([Uint8Array.of(0x92, 0xd9, 4), new TextEncoder().encode('v\u0000é'), encodeValue({ value: 2, version: 2, base: 1 })])
+    const state = DomainState.fromSnapshot(7, received([three, longHeader]))
+    const records = state.objects.capture().map((c) => [...(c as Uint8Array)])
+    expect(records).toEqual([['v\u0000k1', { value: 1, version: 1, base: 1 }], ['v\u0000é', { value: 2, version: 2, base: 1 }]].map((o) => [...encodeValue(o)]))
+    expect(state.get('v', 'k1')).toMatchObject({ value: 1, version: 1 })
+    expect(state.get('v', 'é')).toMatchObject({ value: 2, version: 2 })
+  })
 })
+
+/** A snapshot of these [id, object] elements, as the wire schema hands it to a replica. */
+function received(elements: Uint8Array[]): Snapshot {
+  const head = encodeValue({ seq: 9, epoch: 2, objects: [] })
+  const bytes = concat([head.subarray(0, head.length - 1), Uint8Array.of(0x90 | elements.length), ...elements])
+  return v.parse(SnapshotSchema, { domain: 7, epoch: 2, snapshot: bytes }).snapshot
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}

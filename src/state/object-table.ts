@@ -92,9 +92,7 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
 
   /** Adds objects straight to the encoded set: a snapshot arriving is not what is being used. */
   setEncoded(id: string, obj: SnapshotObject): void {
-    const wasHot = this.hot.delete(id)
-    if (!this.forgetRecord(id) && !wasHot) this.count++
-    this.store(id, encodeValue([id, obj]))
+    this.setRecord(id, encodeValue([id, obj]))
   }
 
   /**

@@ -4,6 +4,7 @@
  * encoding every decoded object again: that was 40 % of a receiver's work per snapshot part.
  * Iterative (a count of values still to skip), so no nesting depth can overflow the stack.
  */
+import { decodeValue } from './codec.js'
 
 export class MsgpackSkipError extends Error {
   override name = 'MsgpackSkipError'
@@ -69,13 +70,12 @@ function header(bytes: Uint8Array, at: number, kind: 'map' | 'array'): { count: 
   return undefined
 }
 
-/** `"objects"` as a msgpack fixstr. */
-const OBJECTS_KEY = Uint8Array.of(0xa7, ...Array.from('objects', (c) => c.charCodeAt(0)))
-
 /**
  * The bytes of each element of the `objects` array of a msgpack map (a snapshot), in order; views
  * of `bytes`, not copies. Undefined if the bytes are not such a map, or hold an extension type
- * anywhere: the caller, which decoded the snapshot already, then encodes each object anew.
+ * anywhere: the caller, which decoded the snapshot already, then encodes each object anew. It
+ * must find what the decoder found, so a map whose keys are not all strings (the decoder turns
+ * others into strings), or that names `objects` twice (the decoder keeps the last), is declined.
  */
 export function snapshotElements(bytes: Uint8Array): Uint8Array[] | undefined {
   try {
@@ -89,25 +89,36 @@ export function snapshotElements(bytes: Uint8Array): Uint8Array[] | undefined {
 function elements(bytes: Uint8Array): Uint8Array[] | undefined {
   const map = header(bytes, 0, 'map')
   if (!map) return undefined
+  let found: Uint8Array[] | undefined
   let pos = map.first
   for (let i = 0; i < map.count; i++) {
-    const keyEnd = skipValue(bytes, pos, true)
-    const isObjects = keyEnd - pos === OBJECTS_KEY.length && OBJECTS_KEY.every((c, j) => bytes[pos + j] === c)
-    pos = keyEnd
-    if (!isObjects) {
+    const key = stringAt(bytes, pos)
+    if (key === undefined) return undefined
+    pos = key.end
+    if (key.text !== 'objects') {
       pos = skipValue(bytes, pos, true)
       continue
     }
     const arr = header(bytes, pos, 'array')
-    if (!arr) return undefined
-    const out: Uint8Array[] = []
-    let at = arr.first
+    if (!arr || found) return undefined
+    found = []
+    pos = arr.first
     for (let j = 0; j < arr.count; j++) {
-      const end = skipValue(bytes, at, true)
-      out.push(bytes.subarray(at, end))
-      at = end
+      const end = skipValue(bytes, pos, true)
+      found.push(bytes.subarray(pos, end))
+      pos = end
     }
-    return out
   }
-  return undefined
+  return found
+}
+
+/**
+ * The string at `at` and where it ends, or undefined if no string starts there. Read by the
+ * decoder itself: how it reads malformed UTF-8 is what counts.
+ */
+function stringAt(bytes: Uint8Array, at: number): { text: string; end: number } | undefined {
+  const b = bytes[at]
+  if (b === undefined || !((b & 0xe0) === 0xa0 || (b >= 0xd9 && b <= 0xdb))) return undefined
+  const end = skipValue(bytes, at)
+  return { text: decodeValue(bytes.subarray(at, end)) as string, end }
 }

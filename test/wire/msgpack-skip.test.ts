@@ -77,13 +77,34 @@ describe('snapshotElements', () => {
     expect(snapshotElements(bytes)).toEqual(objects.map((o) => encodeValue(o)))
   })
 
+  it('finds the objects key behind any string header', () => {
+    const str8 = concat(Uint8Array.of(0x81, 0xd9, 7), new TextEncoder().encode('objects'), encodeValue([['a', 1]]))
+    expect(snapshotElements(str8)?.map((b) => [...b])).toEqual([[...encodeValue(['a', 1])]])
+  })
+
   it('is undefined for anything else: no map, no objects array, an extension anywhere', () => {
     expect(snapshotElements(encodeValue([1, 2]))).toBeUndefined()
     expect(snapshotElements(encodeValue({ seq: 1 }))).toBeUndefined()
     expect(snapshotElements(encodeValue({ objects: 'no' }))).toBeUndefined()
     const packr = new Packr({ useRecords: false })
     expect(snapshotElements(packr.pack({ objects: [['a', new Date(0)]] }))).toBeUndefined()
+    // Where the decoder would see another array than the first `objects`: two of them (it keeps
+    // the last), or a key it turns into a string.
+    const objectsKey = encodeValue('objects')
+    const two = concat(Uint8Array.of(0x82), objectsKey, encodeValue([['a', 1]]), objectsKey, encodeValue([['b', 2]]))
+    expect(snapshotElements(two)).toBeUndefined()
+    expect(snapshotElements(concat(Uint8Array.of(0x82), encodeValue(1), encodeValue(2), objectsKey, encodeValue([])))).toBeUndefined()
     // A structure defined before the array could be referred to inside it.
     expect(snapshotElements(new Packr({ useRecords: true }).pack({ head: { a: 1 }, objects: [['a', { value: 1 }]] }))).toBeUndefined()
   })
 })
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}

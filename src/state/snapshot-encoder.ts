@@ -9,6 +9,7 @@
  * A healing copy sends the groups as parts instead (`encodeSnapshotParts`), each a snapshot of its
  * own objects, so that the receiver too takes it in pieces (snapshot-assembly.ts).
  */
+import { concatBytes as concat } from '../util/bytes.js'
 import { encodeValue } from '../wire/codec.js'
 import type { DomainState } from './domain-state.js'
 import { toSnapshotObject, type Captured } from './object-table.js'
@@ -75,14 +76,4 @@ function arrayHeaderLength(first: number): number {
   if (first === 0xdc) return 3
   if (first === 0xdd) return 5
   throw new Error(`not a msgpack array (first byte ${first})`)
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.byteLength
-  }
-  return out
 }

@@ -10,6 +10,7 @@ import { SnapshotSchema } from '../../src/state/messages.js'
 import { SnapshotAssembly } from '../../src/state/snapshot-assembly.js'
 import { encodeSnapshotParts } from '../../src/state/snapshot-encoder.js'
 import { decodeValue, encodeValue } from '../../src/wire/codec.js'
+import { concatBytes as concat } from '../../src/util/bytes.js'
 
 const A = 'a' as NodeId
 const B = 'b' as NodeId
@@ -116,14 +117,4 @@ function received(elements: Uint8Array[]): Snapshot {
   const head = encodeValue({ seq: 9, epoch: 2, objects: [] })
   const bytes = concat([head.subarray(0, head.length - 1), Uint8Array.of(0x90 | elements.length), ...elements])
   return v.parse(SnapshotSchema, { domain: 7, epoch: 2, snapshot: bytes }).snapshot
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }

@@ -7,6 +7,8 @@ import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { MsgpackSkipError, skipValue, snapshotElements } from '../../src/wire/msgpack-skip.js'
 import { encodeValue } from '../../src/wire/codec.js'
+import { concatBytes } from '../../src/util/bytes.js'
+const concat = (...parts: Uint8Array[]) => concatBytes(parts)
 
 // Every header width: small and large ints and floats, strings and binaries past 255 and 65,535
 // bytes, arrays and maps past 15 and 65,535 entries (the latter through the generated sizes).
@@ -98,13 +100,3 @@ describe('snapshotElements', () => {
     expect(snapshotElements(new Packr({ useRecords: true }).pack({ head: { a: 1 }, objects: [['a', { value: 1 }]] }))).toBeUndefined()
   })
 })
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}

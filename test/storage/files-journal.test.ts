@@ -1,6 +1,7 @@
 /**
  * FileStorage's journal against a model: random puts, deletes, batches and range removals with a
- * tiny checkpoint size (so checkpoints, writes at checkpoint and skipped deletes all happen), and
+ * tiny checkpoint size (so checkpoints, writes at checkpoint, early writes of large values and
+ * skipped deletes all happen), and
  * at random points a "crash": the storage is dropped without close and opened again from disk.
  * Every acknowledged operation must be there after it, and nothing else.
  */
@@ -30,7 +31,8 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
         const r = rnd()
         if (r < 0.45) {
           const key = keyOf()
-          const value = `v${step}-${'x'.repeat(pick(200))}`
+          // Some values too large to carry over a rotation: those reach their files right away.
+          const value = `v${step}-${'x'.repeat(rnd() < 0.15 ? 17 * 1024 + pick(200) : pick(200))}`
           await st.put(key, enc(value))
           model.set(key.join('/'), value)
         } else if (r < 0.65) {
@@ -93,6 +95,30 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
       const held = Object.fromEntries((await st.list(['k'])).map((e) => [e.key[1], dec(e.value)]))
       expect(Object.keys(held)).toHaveLength(41)
       expect([held['0'], held['39'], held.after]).toEqual(['newer', 'small-39', 'after'])
+      await st.close()
+    })
+  })
+
+  it('writes a large value to its file at once, before any checkpoint; a delete racing that write wins', async () => {
+    await inTempDir('dm-journal-', async (dir) => {
+      const big = (c: string) => enc(c.repeat(40 * 1024))
+      let st = await FileStorage.open(dir) // a 16 MiB journal: no checkpoint in this test
+      await st.put(['snap', '1'], big('a'))
+      // Not held in memory until a checkpoint (which this journal never reaches): on disk now.
+      await waitFor(() => existsSync(join(dir, 'snap', '1.v')), 'the large value in its file')
+      expect(dec((await st.get(['snap', '1']))!).length).toBe(40 * 1024)
+      // Each delete is the commit right after its put's: it lands while the 1 MiB early write is
+      // still going, and must win.
+      for (let i = 2; i < 12; i++) await Promise.all([st.put(['snap', String(i)], enc('b'.repeat(1 << 20))), st.delete(['snap', String(i)])])
+      await st.put(['snap', '1'], big('c')) // a newer value replaces the one written early
+      await st.close()
+      expect((await readdir(join(dir, 'snap'))).sort()).toEqual(['1.v'])
+      st = await FileStorage.open(dir)
+      expect(dec((await st.get(['snap', '1']))!)).toBe('c'.repeat(40 * 1024))
+      await st.put(['snap', '1'], big('d'))
+      await st.halt() // a crash: the journal still holds what the early write may not have finished
+      st = await FileStorage.open(dir)
+      expect(dec((await st.get(['snap', '1']))!)).toBe('d'.repeat(40 * 1024))
       await st.close()
     })
   })

@@ -3,12 +3,12 @@
  * killed for good; after the heal delay its domains are copied to the remaining node, one domain
  * at a time. Figures: time from the end of the heal delay to full replication, the longest lock
  * any domain was held, and p99 write latency to the domains that needed no copy, before and during.
- * Memory: the resident memory a peer process grew by while it took its share of the objects,
- * against the JSON size of that share.
+ * Memory is read on the surviving peer: 3 s after the fill, and at rest after the healing (memory.ts).
  */
 import { performance } from 'node:perf_hooks'
 import type { NodeId } from '../src/ids.js'
 import type { BenchCluster } from './cluster.js'
+import { atRest, fill, jsonBytesPerObject, readMemory } from './memory.js'
 import { percentile } from './stats.js'
 
 export interface HealingResult {
@@ -17,42 +17,23 @@ export interface HealingResult {
   maxLockMs: number
   p99BeforeMs: number
   p99DuringMs: number
-  memoryBytesPer100k: number
+  /** Resident growth of the surviving peer per 100,000 objects it holds: 3 s after the fill, and at rest after the healing (memory.ts). */
+  memoryRightAfterBytesPer100k: number
+  memoryAtRestBytesPer100k: number
+  /** From the end of the healing to rest (ms), or undefined if the peer did not come to rest. */
+  restMs: number | undefined
   jsonBytesPer100k: number
 }
 
 const VS = 'heal'
-const value = (i: number) => ({ id: i, name: `object ${i}`, price: i % 997, tags: ['alpha', 'beta'], stock: { warehouse: i % 7, count: i % 113 } })
 
 export async function healing(c: BenchCluster, objects: number, healDelayMs: number): Promise<HealingResult> {
   const store = c.driver.store(VS)
   const peer = c.peers[1]!
-  const rss0 = (await peer.metrics()).process as { rssBytes: number; heapUsedBytes: number }
-  const held0 = (await peer.metrics()).objects
-  let next = 0
-  let retried = 0
-  await Promise.all(Array.from({ length: 64 }, async () => {
-    for (let i = next++; i < objects; i = next++) {
-      // A put is idempotent: one whose outcome a primary change left unknown is simply sent again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await store.put(`h${i}`, value(i))
-          break
-        } catch (err) {
-          const code = (err as { code?: string }).code
-          if (attempt >= 3 || (code !== 'STALE_EPOCH' && code !== 'OUTCOME_UNKNOWN')) throw err
-          retried++
-        }
-      }
-    }
-  }))
-  if (retried > 0) console.log(`healing bench: ${retried} puts sent again after a primary change`)
-  await new Promise((r) => setTimeout(r, 3000)) // let compaction and garbage collection settle
-  const m1 = await peer.metrics()
-  const held = m1.objects - held0
-  const rssGrowth = (m1.process as { rssBytes: number }).rssBytes - rss0.rssBytes
-  if (process.env.DM_MEM_DETAIL) console.log('memory before', JSON.stringify(rss0), 'after', JSON.stringify(m1.process), 'held', held)
-  const jsonPerObject = JSON.stringify([...Array(1000)].map((_, i) => [`h${i}`, value(i)])).length / 1000
+  const fresh = await readMemory(peer)
+  await fill(c, VS, objects)
+  await new Promise((r) => setTimeout(r, 3000)) // let compaction and the journal's checkpoint settle
+  const filled = await readMemory(peer)
 
   // Domains whose copies are on the driver and the surviving peer need no copy: writes go there.
   const victim = c.peers[0]!.name as NodeId
@@ -89,13 +70,18 @@ export async function healing(c: BenchCluster, objects: number, healDelayMs: num
   healed = true
   const duringLat = await during
   const maxLockMs = Math.max(c.driver.metrics().healing.maxLockMs, ((await peer.metrics()).healing as { maxLockMs: number }).maxLockMs)
+  const rest = await atRest(peer, fresh)
+  const per100k = (m: { rssBytes: number; objects: number }) => ((m.rssBytes - fresh.rssBytes) / (m.objects - fresh.objects)) * 100_000
+  if (process.env.DM_MEM_DETAIL) console.log('memory: fresh', JSON.stringify(fresh), 'filled', JSON.stringify(filled), 'at rest', JSON.stringify(rest))
   return {
     objects,
     copyMs,
     maxLockMs,
     p99BeforeMs: percentile(before, 99),
     p99DuringMs: percentile(duringLat, 99),
-    memoryBytesPer100k: (rssGrowth / held) * 100_000,
-    jsonBytesPer100k: jsonPerObject * 100_000,
+    memoryRightAfterBytesPer100k: per100k(filled),
+    memoryAtRestBytesPer100k: per100k(rest.memory),
+    restMs: rest.waitedMs,
+    jsonBytesPer100k: jsonBytesPerObject() * 100_000,
   }
 }

@@ -12,7 +12,7 @@ import { AutomergeCluster } from './automerge.js'
 import { startCluster } from './cluster.js'
 import { FIELDS, OBJECTS, load, paced, prepare, unpaced } from './domainmesh.js'
 import { failover } from './failover.js'
-import { healing } from './healing.js'
+import { healing, type HealingResult } from './healing.js'
 import { rawLimitIsolated } from './raw.js'
 import { renderReport } from './report.js'
 import { figure, fmt, type Figure } from './stats.js'
@@ -33,6 +33,7 @@ const PACED_OPS = 400
  * flight; 16 and 1 are the issue's figures.
  */
 const WRITERS = (values.writers ?? '256,16,1').split(',').map(Number)
+const memLine = (h: HealingResult) => `${fmt(h.memoryRightAfterBytesPer100k / 1e6, 1)} MB per 100,000 objects right after the fill, ${fmt(h.memoryAtRestBytesPer100k / 1e6, 1)} MB at rest (${h.restMs === undefined ? 'not at rest in time' : `${fmt(h.restMs / 1000, 0)} s after the healing`})`
 const log = (msg: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`)
 const results: Record<string, Figure> = {}
 const put = (key: string, runs: number[]) => (results[key] = figure(runs))
@@ -133,7 +134,7 @@ if (only.has('heal')) {
     log(`healing and memory, run ${i + 1} of ${RUNS}: ${HEAL_OBJECTS.toLocaleString('en-US')} objects, replicas 2`)
     const c = await startCluster(2, 64, 2000)
     const h = await healing(c, HEAL_OBJECTS, 2000)
-    log(`healing: copied in ${fmt(h.copyMs)} ms, longest lock ${fmt(h.maxLockMs, 1)} ms, p99 ${fmt(h.p99BeforeMs, 2)} → ${fmt(h.p99DuringMs, 2)} ms, ${fmt(h.memoryBytesPer100k / 1e6, 1)} MB per 100,000 objects`)
+    log(`healing: copied in ${fmt(h.copyMs)} ms, longest lock ${fmt(h.maxLockMs, 1)} ms, p99 ${fmt(h.p99BeforeMs, 2)} → ${fmt(h.p99DuringMs, 2)} ms; ${memLine(h)}`)
     runs.push(h)
     await c.close()
   }
@@ -141,8 +142,10 @@ if (only.has('heal')) {
   put('heal.maxLockMs', runs.map((h) => h.maxLockMs))
   put('heal.p99BeforeMs', runs.map((h) => h.p99BeforeMs))
   put('heal.p99DuringMs', runs.map((h) => h.p99DuringMs))
-  put('mem.bytesPer100k', runs.map((h) => h.memoryBytesPer100k))
+  put('mem.bytesPer100k', runs.map((h) => h.memoryAtRestBytesPer100k))
+  put('mem.rightAfterBytesPer100k', runs.map((h) => h.memoryRightAfterBytesPer100k))
   put('mem.jsonBytesPer100k', runs.map((h) => h.jsonBytesPer100k))
+  put('mem.restMs', runs.flatMap((h) => (h.restMs === undefined ? [] : [h.restMs])))
 }
 
 const meta = { date: new Date().toISOString(), runs: RUNS, ops: OPS, automergeOps: AUTOMERGE_OPS, singleWriterOps: SINGLE_OPS, pacedOps: PACED_OPS, healObjects: HEAL_OBJECTS, node: process.version }

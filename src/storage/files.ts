@@ -304,16 +304,21 @@ export class FileStorage implements Storage {
       try {
         while (this.pending.size > 0) {
           // Sixteen at a time: the file system calls run on libuv's thread pool.
-          await inChunks([...this.pending], 16, async ([path, p]) => {
-            await this.files.apply(p.value ? ['p', p.key, p.value] : ['d', p.key])
-            if (this.pending.get(path) === p) this.pending.delete(path)
-          })
+          await inChunks([...this.pending], 16, async ([path, p]) => void (await this.writeOut(path, p)))
         }
       } catch (err) {
         // Kept in memory and in the journal; reported by the next checkpoint or close.
         this.writeBehindError = err
       }
     })().finally(() => (this.writingBehind = undefined))
+  }
+
+  /** Writes one pending put or delete to its file; it leaves the overlay unless a newer one came meanwhile. */
+  private async writeOut(path: string, p: PendingValue): Promise<boolean> {
+    await this.files.apply(p.value ? ['p', p.key, p.value] : ['d', p.key])
+    if (this.pending.get(path) !== p) return false
+    this.pending.delete(path)
+    return true
   }
 
   /**
@@ -337,12 +342,8 @@ export class FileStorage implements Storage {
               continue
             }
             if (this.halted) return
-            await this.files.apply(['p', p.key, p.value])
             // A newer value committed meanwhile stays, and is written on the next pass.
-            if (this.pending.get(path) === p) {
-              this.pending.delete(path)
-              this.early.delete(path)
-            }
+            if (await this.writeOut(path, p)) this.early.delete(path)
           }
         }
       } catch (err) {

@@ -12,7 +12,6 @@
  *     its own. Read after the healing, not before it: a young generation shrunk just before the
  *     healing made that burst's writes slower (p99 during healing 30-40 ms against 15-20).
  */
-import { performance } from 'node:perf_hooks'
 import type { BenchCluster } from './cluster.js'
 import type { PeerProcess } from '../test/helpers/processes.js'
 

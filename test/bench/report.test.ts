@@ -4,11 +4,13 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { unpaced } from '../../bench/domainmesh.js'
 import { renderReport, type Meta } from '../../bench/report.js'
 import { figure, percentile, type Figure } from '../../bench/stats.js'
 import type { BenchCluster } from '../../bench/cluster.js'
+import { atRest } from '../../bench/memory.js'
+import type { PeerProcess } from '../helpers/processes.js'
 import type { Store } from '../../src/state/store.js'
 
 const latest = JSON.parse(readFileSync(join(import.meta.dirname, '../../bench/results/latest.json'), 'utf8')) as Meta & { results: Record<string, Figure> }
@@ -31,6 +33,37 @@ describe('benchmark summaries', () => {
     const at = (opsPerSec: number) => renderReport({ ...latest.results, 'dm.r3.free.opsPerSec': figure([opsPerSec]) }, latest).split('\n').find((l) => l.includes('writers never wait (as the CRDTs'))!
     expect(at(15_000)).toContain('≥ 15,000: met')
     expect(at(14_999)).toContain('≥ 15,000: **not met**')
+  })
+
+  it('judges memory at rest against twice the JSON size, and keeps the reading 3 s after the fill beside it', () => {
+    const json = latest.results['mem.jsonBytesPer100k']!.median
+    const md = (atRest: number) => renderReport({ ...latest.results, 'mem.bytesPer100k': figure([atRest]), 'mem.rightAfterBytesPer100k': figure([99e6]) }, latest)
+    const row = (m: string) => m.split('\n').find((l) => l.includes('**Memory**'))!
+    expect(row(md(2 * json))).toContain(': met')
+    expect(row(md(2 * json + 1))).toContain('**not met**')
+    expect(md(2 * json).split('\n').find((l) => l.includes('3 s after the fill'))).toContain('99.0')
+  })
+})
+
+describe('memory at rest', () => {
+  it('waits until the peer heap is back to the fresh size, then reads it; gives up after its limit', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+    try {
+      const heaps = [70e6, 70e6, 60e6, 25e6]
+      let reads = 0
+      const peer = { metrics: async () => ({ objects: 10, process: { rssBytes: 100e6 + reads, heapTotalBytes: heaps[Math.min(reads++, heaps.length - 1)] } }) } as unknown as PeerProcess
+      const rest = atRest(peer, { rssBytes: 90e6, heapTotalBytes: 31e6 })
+      await vi.advanceTimersByTimeAsync(20_000)
+      const r = await rest
+      expect(r.waitedMs).toBeGreaterThanOrEqual(6000) // three readings 2 s apart before the heap shrank
+      expect(r.memory.rssBytes).toBe(100e6 + 4) // read once more, after the pages left
+      const never = { metrics: async () => ({ objects: 10, process: { rssBytes: 1, heapTotalBytes: 70e6 } }) } as unknown as PeerProcess
+      const late = atRest(never, { rssBytes: 0, heapTotalBytes: 31e6 })
+      await vi.advanceTimersByTimeAsync(200_000)
+      expect((await late).waitedMs).toBeUndefined()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 

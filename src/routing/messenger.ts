@@ -17,6 +17,7 @@ import { decodeFrame, encodeFrame } from '../wire/codec.js'
 import { formatAddress, isExact, type Address, type ExactAddress } from './address.js'
 import type { Engine, Request } from './engine.js'
 import type { Router } from './router.js'
+import { ReplayWindow } from './replay-window.js'
 
 export interface MessengerEvents {
   malformed: { peer: NodeId; reason: string; count: number }
@@ -58,9 +59,6 @@ function randomIdBase(): number {
 /** Two addresses per envelope at most: a frame of this many never runs out of address slots. */
 const ENVELOPES_PER_FRAME = MAX_ADDRESSES_PER_FRAME / 2
 
-/** How many recent request ids per peer are remembered (a duplicate older than this would run again). */
-const DEDUP_WINDOW = 20_000
-
 interface Pending {
   node: NodeId
   resolve: (v: unknown) => void
@@ -74,8 +72,8 @@ export class Messenger {
   private readonly pending = new Map<number, Pending>()
   private readonly outbox = new Map<NodeId, Envelope[]>()
   private readonly malformedBy = new Map<NodeId, number>()
-  /** Request ids seen from each peer since its link came up: a request is never run twice. */
-  private readonly seen = new Map<NodeId, { ids: Set<number>; ring: number[]; next: number }>()
+  /** Request ids seen from each peer since its link came up: a request is never run twice (replay-window.ts). */
+  private readonly seen = new Map<NodeId, ReplayWindow>()
   private flushScheduled = false
   /** True while the frames of one I/O phase are handled; cleared once that phase is over. */
   private inFrames = false
@@ -271,18 +269,9 @@ export class Messenger {
   }
 
   private firstTime(peer: NodeId, id: number): boolean {
-    let s = this.seen.get(peer)
-    if (!s) this.seen.set(peer, (s = { ids: new Set(), ring: [], next: 0 }))
-    if (s.ids.has(id)) return false
-    s.ids.add(id)
-    // A ring of the last DEDUP_WINDOW ids: O(1) per request, the oldest id is forgotten.
-    if (s.ring.length < DEDUP_WINDOW) s.ring.push(id)
-    else {
-      s.ids.delete(s.ring[s.next]!)
-      s.ring[s.next] = id
-      s.next = (s.next + 1) % DEDUP_WINDOW
-    }
-    return true
+    let w = this.seen.get(peer)
+    if (!w) this.seen.set(peer, (w = new ReplayWindow()))
+    return w.firstTime(id)
   }
 
   private deliverOneWay(peer: NodeId, env: MessageEnvelope): void {

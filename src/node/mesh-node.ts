@@ -85,6 +85,7 @@ const isMeshTransport = (t: Transport): t is MeshTransport => 'attachSignaling' 
 function checkTuning(t: StoreTuning): void {
   if (t.retainEntries !== undefined && !(Number.isInteger(t.retainEntries) && t.retainEntries >= 0)) throw new InvalidSettingsError(`store.retainEntries must be a whole number of 0 or more, not ${t.retainEntries}`)
   if (t.healPauseRatio !== undefined && !(Number.isFinite(t.healPauseRatio) && t.healPauseRatio >= 0)) throw new InvalidSettingsError(`store.healPauseRatio must be a number of 0 or more, not ${t.healPauseRatio}`)
+  if (t.coolAfterMs !== undefined && !(Number.isInteger(t.coolAfterMs) && t.coolAfterMs >= 0)) throw new InvalidSettingsError(`store.coolAfterMs must be a whole number of ms, 0 or more, not ${t.coolAfterMs}`)
   if (t.healPieceGapMs !== undefined && !(Number.isFinite(t.healPieceGapMs) && t.healPieceGapMs >= 0 && t.healPieceGapMs <= 1000)) throw new InvalidSettingsError(`store.healPieceGapMs must be a number of ms from 0 to 1000, not ${t.healPieceGapMs}`)
 }
 
@@ -101,7 +102,7 @@ export interface StoreTuning {
   resendAfterMs?: number
   compactBytes?: number
   /**
-   * Log entries each domain keeps in memory beyond what every copy holds (default 1,000), so an
+   * Log entries each domain keeps in memory beyond what every copy holds (default 128), so an
    * owner that was away briefly catches up by deltas; one further behind gets a snapshot.
    */
   retainEntries?: number
@@ -109,6 +110,8 @@ export interface StoreTuning {
   healPauseRatio?: number
   /** Between the pieces of one healing copy (128 log entries or objects each), wait this long (default 5 ms; 0: one event-loop turn). */
   healPieceGapMs?: number
+  /** A domain with no write for 1-2 × this keeps its log and objects encoded until used (default 10,000 ms; 0: never). */
+  coolAfterMs?: number
   limits?: Partial<Limits>
 }
 

@@ -3,7 +3,7 @@
  * since the last snapshot (what a lagging backup is sent as deltas). Pure data: no I/O.
  */
 import { DomainMeshError } from '../errors.js'
-import type { LogEntry } from './log.js'
+import { decodeLog, encodeLog, type LogEntry } from './log.js'
 import { applyChange, type StoredObject } from './objects.js'
 import { isRecordOf, ObjectTable, toSnapshotObject, type Captured, type SnapshotObject } from './object-table.js'
 
@@ -35,7 +35,13 @@ export class DomainState {
   /** The log holds every entry after `logStart`; `logStartEpoch` is the epoch of the entry at logStart. */
   logStart = 0
   logStartEpoch = 0
-  log: LogEntry[] = []
+  /**
+   * The first `frozenCount` entries of the log, encoded by `cool` (a quiet domain), else
+   * undefined; `recent` holds the entries after them, as applied.
+   */
+  private frozen: Uint8Array | undefined
+  private frozenCount = 0
+  private recent: LogEntry[] = []
 
   constructor(readonly domain: number) {}
 
@@ -52,20 +58,61 @@ export class DomainState {
     else this.objects.delete(id)
     this.lastSeq = entry.seq
     this.lastEpoch = entry.epoch
-    this.log.push(entry)
+    this.recent.push(entry)
+  }
+
+  /** How many entries the log holds in memory (after `logStart`). */
+  get logLength(): number {
+    return this.frozenCount + this.recent.length
+  }
+
+  /** Log entries held decoded (the rest, if any, are encoded: `cool`). */
+  get decodedEntries(): number {
+    return this.recent.length
   }
 
   /** Epoch of the entry at `seq`, or undefined if it is no longer in the log. */
   epochAt(seq: number): number | undefined {
     if (seq === this.logStart) return this.logStartEpoch
     if (seq < this.logStart || seq > this.lastSeq) return undefined
-    return this.log[seq - this.logStart - 1]?.epoch
+    if (seq === this.lastSeq) return this.lastEpoch
+    if (seq <= this.logStart + this.frozenCount) this.thaw()
+    return this.recent[seq - this.logStart - this.frozenCount - 1]?.epoch
   }
 
   /** Entries after `seq`, or undefined if some of them are no longer in the log. */
   entriesAfter(seq: number): LogEntry[] | undefined {
     if (seq < this.logStart || seq > this.lastSeq) return undefined
-    return this.log.slice(seq - this.logStart)
+    if (seq < this.logStart + this.frozenCount) this.thaw()
+    return this.recent.slice(seq - this.logStart - this.frozenCount)
+  }
+
+  /**
+   * Keeps what a quiet domain holds encoded: its log (one msgpack array) and its decoded objects
+   * (into the arena). Both are caches for writes to come; a heap snapshot of a peer at rest with
+   * 100,000 objects held 8,363 decoded log entries and 4,096 decoded objects, 3-4 MB with their
+   * values, against about 1 MB encoded. Anything that needs the entries decodes them again.
+   */
+  cool(): void {
+    this.objects.cool()
+    if (this.recent.length === 0) return
+    const all = this.frozen ? [...this.thawed(), ...this.recent] : this.recent
+    this.frozen = encodeLog(all)
+    this.frozenCount = all.length
+    this.recent = []
+  }
+
+  private thaw(): void {
+    if (!this.frozen) return
+    this.recent = [...this.thawed(), ...this.recent]
+    this.frozen = undefined
+    this.frozenCount = 0
+  }
+
+  private thawed(): LogEntry[] {
+    const entries = decodeLog(this.frozen!)
+    if (entries.length !== this.frozenCount) throw new Error(`domain ${this.domain}: frozen log holds ${entries.length} entries, not ${this.frozenCount}`)
+    return entries
   }
 
   snapshot(): Snapshot {
@@ -84,12 +131,13 @@ export class DomainState {
    * `keep` entries in memory so that a backup that lags a little still catches up by deltas.
    */
   truncateLog(keep: number): void {
-    const drop = Math.max(0, this.log.length - keep)
+    const drop = Math.max(0, this.logLength - keep)
     if (drop === 0) return
-    const last = this.log[drop - 1]!
+    this.thaw()
+    const last = this.recent[drop - 1]!
     this.logStart = last.seq
     this.logStartEpoch = last.epoch
-    this.log = this.log.slice(drop)
+    this.recent = this.recent.slice(drop)
   }
 
   static fromSnapshot(domain: number, snap: Snapshot): DomainState {

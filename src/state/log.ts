@@ -1,6 +1,7 @@
 /** A log entry: one write as the primary applied it, at its place (`seq`) in its domain's order. */
 import type { Patch } from 'immer'
 import * as v from 'valibot'
+import { decodeValue, encodeValue } from '../wire/codec.js'
 import type { Change } from './objects.js'
 
 export interface LogEntry {
@@ -118,3 +119,13 @@ export function toWireChange(c: Change): unknown[] {
 export const toWireEntry = (e: LogEntry): unknown[] => [e.seq, e.epoch, e.vs, e.key, toWireChange(e.change)]
 
 export const asPatches = (p: v.InferOutput<typeof PatchSchema>[]): Patch[] => p as Patch[]
+
+/**
+ * Entries as one msgpack array of their wire tuples (a quiet domain's log, domain-state.ts), in a
+ * buffer of their own: the encoder's result is a view of its shared output buffer, which a kept
+ * view would hold on to whole.
+ */
+export const encodeLog = (entries: readonly LogEntry[]): Uint8Array => new Uint8Array(encodeValue(entries.map(toWireEntry)))
+
+const WireLogSchema = v.array(WireEntrySchema)
+export const decodeLog = (bytes: Uint8Array): LogEntry[] => v.parse(WireLogSchema, decodeValue(bytes))

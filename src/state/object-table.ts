@@ -67,6 +67,11 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
     return this.count
   }
 
+  /** Objects held decoded (at most `hotLimit`). */
+  get decoded(): number {
+    return this.hot.size
+  }
+
   /** Bytes the encoded objects take, dead records not yet reclaimed included. */
   get encodedBytes(): number {
     return this.arena.bytes
@@ -129,9 +134,14 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
     for (const c of this.capture()) yield c instanceof Uint8Array ? decodeRecord(c) : [c[0], c[1]]
   }
 
+  /** Encodes every decoded object (the domain is quiet: see DomainState.cool). */
+  cool(): void {
+    this.evict(0)
+  }
+
   /** Encodes the least recently used decoded objects beyond the limit. */
-  private evict(): void {
-    while (this.hot.size > this.hotLimit) {
+  private evict(limit = this.hotLimit): void {
+    while (this.hot.size > limit) {
       const [id, obj] = this.hot.entries().next().value as [string, StoredObject]
       this.hot.delete(id)
       if (this.cold.get(id) === undefined) this.store(id, encodeValue([id, toSnapshotObject(obj)]))

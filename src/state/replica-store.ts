@@ -54,7 +54,7 @@ export abstract class ReplicaStore {
   protected trimLog(floor: number): void {
     // Cut only once the log is twice as long as kept: the slice is then paid once per
     // `retainEntries` writes, not on every write.
-    if (this.state.log.length <= 2 * this.retainEntries) return
+    if (this.state.logLength <= 2 * this.retainEntries) return
     this.state.truncateLog(this.kept(Math.max(this.retainEntries, this.state.lastSeq - floor)))
   }
 

@@ -17,6 +17,7 @@ import type { FetchMsg, OutgoingReplMessage, ReplMessage } from './messages.js'
 import type { Change, StoredObject } from './objects.js'
 import { DomainPersistence } from './persistence.js'
 import { HealingQueue, type HealingProgress } from './healing.js'
+import { QuietSweep } from './quiet-sweep.js'
 import { DomainReplica, type CopyReport, type ReplicaConfig, type WriteResult } from './replica.js'
 
 export interface FetchResult {
@@ -84,6 +85,8 @@ export interface StateManagerOptions {
   healPauseRatio?: number
   /** Between the pieces of one healing copy (log groups, snapshot parts), wait this long (default 5 ms). */
   healPieceGapMs?: number
+  /** A domain with no write for between one and two of these keeps its data encoded (quiet-sweep.ts; default 10 s, 0: never). */
+  coolAfterMs?: number
 }
 
 const newer = (a: { lastEpoch: number; lastSeq: number }, b: { lastEpoch: number; lastSeq: number }): boolean =>
@@ -93,6 +96,7 @@ export class StateManager {
   readonly events = new Emitter<StateEvents>()
   readonly stats = { snapshotsSent: 0, snapshotsInstalled: 0 }
   private readonly replicas = new Map<number, DomainReplica>()
+  private readonly sweep: QuietSweep
   private readonly cfg: ReplicaConfig
   private readonly healing: HealingQueue
   /** Domains whose stored copy was damaged: this node must not count as a complete copy of them. */
@@ -118,6 +122,13 @@ export class StateManager {
       opts.healPauseRatio ?? 1,
       opts.healPieceGapMs ?? 5,
     )
+    this.sweep = new QuietSweep(
+      opts.clock,
+      opts.coolAfterMs ?? 10_000,
+      () => Array.from(this.replicas.values(), (r) => r.state),
+      (domain, error) => this.events.emit('replica-error', { domain, error }),
+    )
+    this.sweep.start()
     this.cfg = {
       clock: opts.clock,
       writeAcks: opts.writeAcks ?? 'all',
@@ -285,9 +296,9 @@ export class StateManager {
   }
 
   /** Domains this node holds, with role and last seq, for health and tests. */
-  domains(): { domain: number; role: 'primary' | 'backup'; lastSeq: number; committedSeq: number; objects: number; encodedBytes: number; logEntries: number }[] {
+  domains(): { domain: number; role: 'primary' | 'backup'; lastSeq: number; committedSeq: number; objects: number; encodedBytes: number; logEntries: number; decoded: { objects: number; logEntries: number } }[] {
     return [...this.replicas.values()]
-      .map((r) => ({ domain: r.domain, role: r.role, lastSeq: r.state.lastSeq, committedSeq: r.committedSeq, objects: r.state.objects.size, encodedBytes: r.state.objects.encodedBytes, logEntries: r.state.log.length }))
+      .map((r) => ({ domain: r.domain, role: r.role, lastSeq: r.state.lastSeq, committedSeq: r.committedSeq, objects: r.state.objects.size, encodedBytes: r.state.objects.encodedBytes, logEntries: r.state.logLength, decoded: { objects: r.state.objects.decoded, logEntries: r.state.decodedEntries } }))
       .sort((a, b) => a.domain - b.domain)
   }
 
@@ -318,6 +329,7 @@ export class StateManager {
   halt(): void {
     for (const r of this.replicas.values()) r.close()
     this.healing.stop()
+    this.sweep.stop()
   }
 
   /**

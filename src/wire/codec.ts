@@ -90,7 +90,7 @@ export function encodeFrame(envelopes: readonly Envelope[], link?: LinkEnds): Ui
         break
     }
   }
-  return packr.pack(frame)
+  return owned(packr.pack(frame))
 }
 
 export function decodeFrame(bytes: Uint8Array, link?: LinkEnds): DecodeResult {
@@ -154,5 +154,22 @@ function describe(issues: readonly v.BaseIssue<unknown>[]): string {
 }
 
 /** Raw msgpack encoding of one value, for storage records (no envelope). */
-export const encodeValue = (value: unknown): Uint8Array => valuePackr.pack(value)
+export const encodeValue = (value: unknown): Uint8Array => owned(valuePackr.pack(value))
+
+/** Outputs above this get a buffer of their own, and the encoder a small one again (`owned`). */
+const LARGE_OUTPUT = 128 * 1024
+
+/**
+ * msgpackr writes every output into one shared buffer, returns a view of it, and grows that
+ * buffer to four times the largest output so far, for good: one 430 KB journal record (a group
+ * commit carrying two domain snapshots) left it at 1.7 MB in every peer of the healing benchmark,
+ * and any view kept of an output keeps the buffer it was written in. A large output is copied
+ * out and the encoder starts over on a small buffer; small ones, almost all, are unchanged.
+ */
+function owned(out: Uint8Array): Uint8Array {
+  if (out.byteLength <= LARGE_OUTPUT) return out
+  const copy = new Uint8Array(out)
+  valuePackr.useBuffer(typeof Buffer === 'function' ? Buffer.allocUnsafeSlow(8192) : new Uint8Array(8192))
+  return copy
+}
 export const decodeValue = (bytes: Uint8Array): unknown => valuePackr.unpack(bytes)

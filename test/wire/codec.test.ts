@@ -2,7 +2,7 @@ import { pack } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { parseAddress } from '../../src/routing/address.js'
 import type { Envelope } from '../../src/wire/envelope.js'
-import { decodeFrame, encodeFrame } from '../../src/wire/codec.js'
+import { decodeFrame, decodeValue, encodeFrame, encodeValue } from '../../src/wire/codec.js'
 
 const from = parseAddress('c/n1/store')
 const to = parseAddress('c/*/store@shop')
@@ -61,5 +61,16 @@ describe('codec', () => {
     expect(out.ok).toBe(true)
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
     if (out.ok) expect(Object.getPrototypeOf(out.envelopes[0]!.t === 'msg' ? out.envelopes[0]!.b : null)).toBe(Object.prototype)
+  })
+})
+
+describe('encoder buffer', () => {
+  it('a large output gets a buffer of its own, and the encoder does not keep one four times its size', () => {
+    const big = encodeValue({ snapshot: new Uint8Array(300_000).fill(7) })
+    const small = encodeValue({ n: 1 })
+    expect(big.buffer.byteLength).toBe(big.byteLength)
+    expect(small.buffer.byteLength).toBeLessThan(64 * 1024)
+    expect((decodeValue(big) as { snapshot: Uint8Array }).snapshot).toEqual(new Uint8Array(300_000).fill(7))
+    expect(decodeValue(small)).toEqual({ n: 1 })
   })
 })

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FileStorage } from '../../src/storage/files.js'
 import { seededRandom } from '../../src/util/random.js'
@@ -119,6 +119,26 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
       await st.halt() // a crash: the journal still holds what the early write may not have finished
       st = await FileStorage.open(dir)
       expect(dec((await st.get(['snap', '1']))!)).toBe('d'.repeat(40 * 1024))
+      await st.close()
+    })
+  })
+
+  it('keys files the same way however the root is written (relative, ./, doubled and trailing slashes)', async () => {
+    await inTempDir('dm-journal-', async (dir) => {
+      const root = `./${relative(process.cwd(), dir).replace('dm-journal-', '/dm-journal-')}/`
+      let st = await FileStorage.open(root, { checkpointBytes: 1024 }) // checkpoints: files are written
+      for (let i = 0; i < 30; i++) await st.put(['k', String(i)], enc('v'.repeat(100)))
+      await st.close()
+      st = await FileStorage.open(root, { checkpointBytes: 1024 }) // the files found on disk...
+      for (let i = 0; i < 10; i++) await st.delete(['k', String(i)]) // ...are deleted, not skipped
+      await st.close()
+      st = await FileStorage.open(join(dir, '.'), { checkpointBytes: 1024 })
+      expect((await st.list(['k'])).length).toBe(20)
+      await st.removeRange(['k'])
+      await st.put(['k', '5'], enc('again'))
+      await st.close()
+      st = await FileStorage.open(root)
+      expect((await st.list(['k'])).map((e) => [e.key, dec(e.value)])).toEqual([[['k', '5'], 'again']])
       await st.close()
     })
   })

@@ -19,6 +19,8 @@ export class QuietSweep {
     private readonly intervalMs: number,
     private readonly states: () => Iterable<DomainState>,
     private readonly onError: (domain: number, err: unknown) => void,
+    /** After a look that cooled some domain: the node is going quiet (codec.ts lets go of its buffer). */
+    private readonly afterCooling: () => void = () => {},
   ) {}
 
   start(): void {
@@ -47,17 +49,20 @@ export class QuietSweep {
       if (was?.seq === s.lastSeq && !was.cooled) quiet.push(s)
       else if (was?.seq !== s.lastSeq) this.seen.set(s.domain, { seq: s.lastSeq, cooled: false })
     }
+    let cooled = 0
     for (const s of quiet) {
       if (this.stopped) return
       // Written since the list was made: it is not quiet any more.
       if (this.seen.get(s.domain)?.seq !== s.lastSeq) continue
       try {
         s.cool()
+        cooled++
         this.seen.set(s.domain, { seq: s.lastSeq, cooled: true })
       } catch (err) {
         this.onError(s.domain, err)
       }
       await yieldTo(this.clock)
     }
+    if (cooled > 0 && !this.stopped) this.afterCooling()
   }
 }

@@ -18,6 +18,7 @@ import type { Change, StoredObject } from './objects.js'
 import { DomainPersistence } from './persistence.js'
 import { HealingQueue, type HealingProgress } from './healing.js'
 import { QuietSweep } from './quiet-sweep.js'
+import { releaseEncoderBuffer } from '../wire/codec.js'
 import { DomainReplica, type CopyReport, type ReplicaConfig, type WriteResult } from './replica.js'
 
 export interface FetchResult {
@@ -127,6 +128,7 @@ export class StateManager {
       opts.coolAfterMs ?? 10_000,
       () => Array.from(this.replicas.values(), (r) => r.state),
       (domain, error) => this.events.emit('replica-error', { domain, error }),
+      () => releaseEncoderBuffer(),
     )
     this.sweep.start()
     this.cfg = {

@@ -90,7 +90,7 @@ export function encodeFrame(envelopes: readonly Envelope[], link?: LinkEnds): Ui
         break
     }
   }
-  return owned(packr.pack(frame))
+  return noted(packr.pack(frame))
 }
 
 export function decodeFrame(bytes: Uint8Array, link?: LinkEnds): DecodeResult {
@@ -154,22 +154,30 @@ function describe(issues: readonly v.BaseIssue<unknown>[]): string {
 }
 
 /** Raw msgpack encoding of one value, for storage records (no envelope). */
-export const encodeValue = (value: unknown): Uint8Array => owned(valuePackr.pack(value))
-
-/** Outputs above this get a buffer of their own, and the encoder a small one again (`owned`). */
-const LARGE_OUTPUT = 128 * 1024
+export const encodeValue = (value: unknown): Uint8Array => noted(valuePackr.pack(value))
 
 /**
  * msgpackr writes every output into one shared buffer, returns a view of it, and grows that
  * buffer to four times the largest output so far, for good: one 430 KB journal record (a group
  * commit carrying two domain snapshots) left it at 1.7 MB in every peer of the healing benchmark,
- * and any view kept of an output keeps the buffer it was written in. A large output is copied
- * out and the encoder starts over on a small buffer; small ones, almost all, are unchanged.
+ * at rest. Starting over after every large output would make each snapshot of a healing grow a
+ * new buffer step by step (8 KB, 32 KB, ... 4x its size): churn of external memory, which brings
+ * V8's collections forward, while the node is busiest. So the buffer is kept while the node is
+ * busy and let go when it is quiet (`releaseEncoderBuffer`, called by the state's quiet sweep).
+ * Module state because msgpackr's buffer is module state: one per process, whatever the nodes.
  */
-function owned(out: Uint8Array): Uint8Array {
-  if (out.byteLength <= LARGE_OUTPUT) return out
-  const copy = new Uint8Array(out)
+let encoderBufferBytes = 0
+
+function noted(out: Uint8Array): Uint8Array {
+  encoderBufferBytes = out.buffer.byteLength
+  return out
+}
+
+/** Gives msgpackr a small buffer again if it grew one over `above` bytes; true if it did. */
+export function releaseEncoderBuffer(above = 256 * 1024): boolean {
+  if (encoderBufferBytes <= above) return false
   valuePackr.useBuffer(typeof Buffer === 'function' ? Buffer.allocUnsafeSlow(8192) : new Uint8Array(8192))
-  return copy
+  encoderBufferBytes = 8192
+  return true
 }
 export const decodeValue = (bytes: Uint8Array): unknown => valuePackr.unpack(bytes)

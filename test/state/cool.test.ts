@@ -87,7 +87,8 @@ describe('QuietSweep', () => {
       quiet.apply(entry(i + 1, 1, i * 3))
       busy.apply(entry(i + 1, 1, i * 3))
     }
-    const sweep = new QuietSweep(clock, 1000, () => [quiet, busy], (d, err) => { throw new Error(`domain ${d}: ${String(err)}`) })
+    const quietedAt: number[] = []
+    const sweep = new QuietSweep(clock, 1000, () => [quiet, busy], (d, err) => { throw new Error(`domain ${d}: ${String(err)}`) }, () => quietedAt.push(clock.now()))
     sweep.start()
     await clock.advance(1000) // first look: both just seen
     expect([quiet.decodedEntries, busy.decodedEntries]).toEqual([10, 10])
@@ -98,6 +99,7 @@ describe('QuietSweep', () => {
     expect(quiet.decodedEntries).toBe(0)
     expect(quiet.objects.decoded).toBe(0)
     expect(busy.decodedEntries).toBe(13)
+    expect(quietedAt).toEqual([2000]) // told once, when it cooled a domain; not on looks that cooled nothing
     sweep.stop()
     expect(clock.pending()).toBe(0)
   })

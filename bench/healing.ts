@@ -3,7 +3,8 @@
  * killed for good; after the heal delay its domains are copied to the remaining node, one domain
  * at a time. Figures: time from the end of the heal delay to full replication, the longest lock
  * any domain was held, and p99 write latency to the domains that needed no copy, before and during.
- * Memory is read on the surviving peer: 3 s after the fill, and at rest after the healing (memory.ts).
+ * Memory is read on the surviving peer, against itself at rest before the fill: 3 s after the
+ * fill, and at rest after the healing (memory.ts).
  */
 import { performance } from 'node:perf_hooks'
 import type { NodeId } from '../src/ids.js'
@@ -30,7 +31,7 @@ const VS = 'heal'
 export async function healing(c: BenchCluster, objects: number, healDelayMs: number): Promise<HealingResult> {
   const store = c.driver.store(VS)
   const peer = c.peers[1]!
-  const fresh = await readMemory(peer)
+  const fresh = (await atRest(peer)).memory
   await fill(c, VS, objects)
   await new Promise((r) => setTimeout(r, 3000)) // let compaction and the journal's checkpoint settle
   const filled = await readMemory(peer)
@@ -70,7 +71,7 @@ export async function healing(c: BenchCluster, objects: number, healDelayMs: num
   healed = true
   const duringLat = await during
   const maxLockMs = Math.max(c.driver.metrics().healing.maxLockMs, ((await peer.metrics()).healing as { maxLockMs: number }).maxLockMs)
-  const rest = await atRest(peer, fresh)
+  const rest = await atRest(peer)
   const per100k = (m: { rssBytes: number; objects: number }) => ((m.rssBytes - fresh.rssBytes) / (m.objects - fresh.objects)) * 100_000
   if (process.env.DM_MEM_DETAIL) console.log('memory: fresh', JSON.stringify(fresh), 'filled', JSON.stringify(filled), 'at rest', JSON.stringify(rest))
   return {

@@ -46,19 +46,25 @@ describe('benchmark summaries', () => {
 })
 
 describe('memory at rest', () => {
-  it('waits until the peer heap is back to the fresh size, then reads it; gives up after its limit', async () => {
+  it('waits until the peer heap has given back its headroom, then reads it; gives up after its limit', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     try {
-      const heaps = [70e6, 70e6, 60e6, 25e6]
+      // heap total against used: 70/36 and 60/36 are a burst's headroom, 25/21 is at rest.
+      const heaps = [[70e6, 36e6], [70e6, 36e6], [60e6, 36e6], [25e6, 21e6]] as const
       let reads = 0
-      const peer = { metrics: async () => ({ objects: 10, process: { rssBytes: 100e6 + reads, heapTotalBytes: heaps[Math.min(reads++, heaps.length - 1)] } }) } as unknown as PeerProcess
-      const rest = atRest(peer, { rssBytes: 90e6, heapTotalBytes: 31e6 })
+      const peer = {
+        metrics: async () => {
+          const [total, used] = heaps[Math.min(reads, heaps.length - 1)]!
+          return { objects: 10, process: { rssBytes: 100e6 + reads++, heapTotalBytes: total, heapUsedBytes: used } }
+        },
+      } as unknown as PeerProcess
+      const rest = atRest(peer)
       await vi.advanceTimersByTimeAsync(20_000)
       const r = await rest
       expect(r.waitedMs).toBeGreaterThanOrEqual(6000) // three readings 2 s apart before the heap shrank
       expect(r.memory.rssBytes).toBe(100e6 + 4) // read once more, after the pages left
-      const never = { metrics: async () => ({ objects: 10, process: { rssBytes: 1, heapTotalBytes: 70e6 } }) } as unknown as PeerProcess
-      const late = atRest(never, { rssBytes: 0, heapTotalBytes: 31e6 })
+      const never = { metrics: async () => ({ objects: 10, process: { rssBytes: 1, heapTotalBytes: 70e6, heapUsedBytes: 30e6 } }) } as unknown as PeerProcess
+      const late = atRest(never)
       await vi.advanceTimersByTimeAsync(200_000)
       expect((await late).waitedMs).toBeUndefined()
     } finally {

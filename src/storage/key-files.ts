@@ -55,7 +55,8 @@ export class KeyFiles {
   }
 
   private under(encoded: string[]): string {
-    return [this.base, ...encoded].join(sep)
+    // The root itself as `join` writes it ('/' stays '/', not the empty base).
+    return encoded.length === 0 ? join(this.root) : [this.base, ...encoded].join(sep)
   }
 
   /** Whether the key at `path` has a file. */

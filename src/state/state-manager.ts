@@ -7,7 +7,7 @@ import type { NodeId, VirtualServerId } from '../ids.js'
 import type { Storage } from '../storage/storage.js'
 import { domainOf, domainRoles, type DomainRoles } from '../topology/placement.js'
 import type { ClusterSettings, View } from '../topology/view.js'
-import { sleep, yieldTo, type Clock } from '../util/clock.js'
+import { yieldTo, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { DomainState, type Snapshot } from './domain-state.js'
 import { NoPrimaryError, NotPrimaryError } from './errors.js'
@@ -18,15 +18,11 @@ import type { Change, StoredObject } from './objects.js'
 import { DomainPersistence } from './persistence.js'
 import { HealingQueue, type HealingProgress } from './healing.js'
 import { QuietSweep } from './quiet-sweep.js'
+import { answerFetch, positionOf, syncFromOwners, type FetchDeps, type FetchResult } from './owner-fetch.js'
 import { releaseEncoderBuffer } from '../wire/codec.js'
 import { DomainReplica, type CopyReport, type ReplicaConfig, type WriteResult } from './replica.js'
 
-export interface FetchResult {
-  lastSeq: number
-  lastEpoch: number
-  entries?: LogEntry[]
-  snapshot?: Snapshot
-}
+export type { FetchResult } from './owner-fetch.js'
 
 export interface StatePort {
   send(to: NodeId, msg: OutgoingReplMessage): void
@@ -90,9 +86,6 @@ export interface StateManagerOptions {
   coolAfterMs?: number
 }
 
-const newer = (a: { lastEpoch: number; lastSeq: number }, b: { lastEpoch: number; lastSeq: number }): boolean =>
-  a.lastEpoch > b.lastEpoch || (a.lastEpoch === b.lastEpoch && a.lastSeq > b.lastSeq)
-
 export class StateManager {
   readonly events = new Emitter<StateEvents>()
   readonly stats = { snapshotsSent: 0, snapshotsInstalled: 0 }
@@ -115,7 +108,7 @@ export class StateManager {
         wanted: (d, target) => this.rolesOf(d)?.healing.includes(target) ?? false,
         progress: (p) => this.events.emit('healing', p),
         copied: (domain, target, report) => this.events.emit('copied', { domain, target, report }),
-        positionOf: (domain, target) => this.positionOf(domain, target),
+        positionOf: (domain, target) => positionOf(domain, target, this.view?.epoch ?? 0, this.fetchDeps()),
       },
       opts.clock,
       opts.resendAfterMs ?? 200,
@@ -227,7 +220,7 @@ export class StateManager {
         const backups = [...roles.backups, ...done]
         const promoted = replica.role !== 'primary'
         const down = roles.owners.filter((o) => o !== self && !up.has(o))
-        replica.becomePrimary(view.epoch, backups, down, promoted && roles.backups.length > 0 ? () => this.sync(replica, view.epoch) : undefined)
+        replica.becomePrimary(view.epoch, backups, down, promoted && roles.backups.length > 0 ? () => syncFromOwners(replica, view.epoch, () => (this.view ? this.rolesOf(replica.domain)!.backups : undefined), this.fetchDeps()) : undefined)
         for (const target of roles.healing) if (!done.includes(target)) this.healing.plan(d, target)
       } else if (roles.owners.includes(self) || roles.healing.includes(self)) {
         const replica = this.ensure(d)
@@ -282,19 +275,9 @@ export class StateManager {
     }
   }
 
-  /** A new primary asks what we have beyond its log. */
+  /** A new primary asks what we have beyond its log (owner-fetch.ts). */
   handleFetch(from: NodeId, msg: FetchMsg): FetchResult {
-    const r = this.replicas.get(msg.domain)
-    if (!r) return { lastSeq: 0, lastEpoch: 0 }
-    if (r.role === 'primary' && msg.epoch > r.epoch) r.onNack({ domain: msg.domain, epoch: msg.epoch })
-    else r.promise(from, msg.epoch)
-    const s = r.state
-    const mine = { lastSeq: s.lastSeq, lastEpoch: s.lastEpoch }
-    if (!newer(mine, { lastSeq: msg.after, lastEpoch: msg.afterEpoch })) return mine
-    const entries = s.epochAt(msg.after) === msg.afterEpoch ? s.entriesAfter(msg.after) : undefined
-    if (entries) return { ...mine, entries }
-    this.cfg.hooks.snapshotSent(msg.domain, from)
-    return { ...mine, snapshot: s.snapshot() }
+    return answerFetch(this.replicas.get(msg.domain), from, msg, () => this.cfg.hooks.snapshotSent(msg.domain, from))
   }
 
   /** Domains this node holds, with role and last seq, for health and tests. */
@@ -334,52 +317,8 @@ export class StateManager {
     this.sweep.stop()
   }
 
-  /**
-   * A new primary first learns what the other owners have. Every up owner must answer: one that
-   * cannot be reached yet (a restarted node's links are still being set up) is asked again each
-   * `resendAfterMs`, with the owner list re-read from the current view, so a survivor that really
-   * died drops out when the view says so. Writes to the domain wait meanwhile; serving from a copy
-   * that may be behind would lose acknowledged writes.
-   */
-  private async sync(replica: DomainReplica, epoch: number): Promise<void> {
-    const answered = new Map<NodeId, FetchResult>()
-    for (;;) {
-      if (replica.role !== 'primary' || !this.view) return
-      const owners = this.rolesOf(replica.domain)!.backups
-      const ask = owners.filter((n) => !answered.has(n))
-      if (ask.length === 0) break
-      const s = replica.state
-      // A short timeout: a fetch lost on the way is asked again, not waited for.
-      const results = await Promise.allSettled(ask.map((n) => this.opts.port.fetch(n, { domain: replica.domain, epoch, after: s.lastSeq, afterEpoch: s.lastEpoch }, 5 * this.cfg.resendAfterMs)))
-      results.forEach((r, i) => {
-        if (r.status === 'fulfilled') answered.set(ask[i]!, r.value)
-      })
-      if (results.some((r) => r.status === 'rejected')) await sleep(this.opts.clock, this.cfg.resendAfterMs)
-    }
-    const s = replica.state
-    let best: { node: NodeId; got: FetchResult } | undefined
-    for (const [node, got] of answered) if (newer(got, best?.got ?? { lastSeq: s.lastSeq, lastEpoch: s.lastEpoch })) best = { node, got }
-    if (best && (best.got.entries?.length || best.got.snapshot)) replica.adopt(best.node, best.got)
-  }
-
-  /**
-   * Asks a healing target where its copy of the domain ends (a fetch that asks for nothing newer
-   * than "everything"). A node that just restarted may need seconds before its links are up, and
-   * a snapshot costs far more than that wait: it is asked again for up to 10 s.
-   */
-  private async positionOf(domain: number, target: NodeId): Promise<{ after: number; afterEpoch: number } | undefined> {
-    const all = Number.MAX_SAFE_INTEGER
-    const until = this.opts.clock.now() + 10_000
-    while (this.opts.clock.now() < until) {
-      try {
-        const r = await this.opts.port.fetch(target, { domain, epoch: this.view?.epoch ?? 0, after: all, afterEpoch: all }, 5 * this.cfg.resendAfterMs)
-        return { after: r.lastSeq, afterEpoch: r.lastEpoch }
-      } catch {
-        // Not reachable yet, or the answer was lost: ask again shortly.
-        await sleep(this.opts.clock, this.cfg.resendAfterMs)
-      }
-    }
-    return undefined // no answer: the copy is a snapshot
+  private fetchDeps(): FetchDeps {
+    return { clock: this.opts.clock, fetch: (from, msg, timeoutMs) => this.opts.port.fetch(from, msg, timeoutMs), resendAfterMs: this.cfg.resendAfterMs }
   }
 
   private primaryReplica(domain: number): DomainReplica {

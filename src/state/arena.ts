@@ -9,11 +9,12 @@
 
 /**
  * Chunks grow from FIRST_CHUNK to SPAN and stay there: a domain wastes at most one chunk's free
- * tail (doubling without a bound left up to half of every domain's arena unused). A record larger
+ * tail (doubling without a bound left up to half of every domain's arena unused; at 64 KiB the
+ * tails were still 2 MB of the 12 MB that 100,000 records take in 64 domains). A record larger
  * than SPAN gets a chunk of its own, at offset 0, so offsets stay below SPAN and a location
  * (chunk * SPAN + offset) fits an Int32 up to 2 GiB of records per arena.
  */
-const SPAN = 1 << 16
+const SPAN = 1 << 14
 const FIRST_CHUNK = 4 * 1024
 const MAX_LOCATION = 2 ** 31 - 2
 
@@ -23,6 +24,34 @@ export class Arena {
   private end = 0
   /** Bytes of records added since the arena was made (live and dead together). */
   bytes = 0
+
+  /**
+   * An arena holding `records` in chunks of just the size they take (a chunk's free tail is all a
+   * growing arena wastes: about a fifth of a domain of 1,560 records). Returns the records'
+   * locations in the order given.
+   */
+  static pack(records: readonly Uint8Array[]): { arena: Arena; locations: number[] } {
+    const arena = new Arena()
+    const locations: number[] = new Array(records.length)
+    let from = 0
+    while (from < records.length) {
+      let size = Arena.cost(records[from]!)
+      let to = from + 1
+      while (to < records.length && size + Arena.cost(records[to]!) <= SPAN) size += Arena.cost(records[to++]!)
+      arena.chunks.push(new Uint8Array(size))
+      arena.end = 0
+      for (let i = from; i < to; i++) locations[i] = arena.add(records[i]!)
+      from = to
+    }
+    return { arena, locations }
+  }
+
+  /** Bytes the chunks take, their free tails included. */
+  get allocated(): number {
+    let n = 0
+    for (const c of this.chunks) n += c.byteLength
+    return n
+  }
 
   /** Stores `record`; returns its location. */
   add(record: Uint8Array): number {

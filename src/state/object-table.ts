@@ -134,9 +134,10 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
     for (const c of this.capture()) yield c instanceof Uint8Array ? decodeRecord(c) : [c[0], c[1]]
   }
 
-  /** Encodes every decoded object (the domain is quiet: see DomainState.cool). */
+  /** Encodes every decoded object (the domain is quiet: see DomainState.cool) and tightens the index. */
   cool(): void {
     this.evict(0)
+    this.cold.tighten()
   }
 
   /** Encodes the least recently used decoded objects beyond the limit. */
@@ -163,13 +164,17 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
     return true
   }
 
-  /** Copies the live records into a fresh arena; views of the old one stay valid for their holders. */
+  /**
+   * Copies the live records into a fresh arena of just their size; views of the old one stay valid
+   * for their holders.
+   */
   private compact(): void {
     const old = this.arena
-    const fresh = new Arena()
-    this.cold.relocate((loc) => fresh.add(old.view(loc)))
-    this.arena = fresh
-    this.liveBytes = fresh.bytes
+    const { arena, locations } = Arena.pack(Array.from(this.cold.locations(), (loc) => old.view(loc)))
+    let i = 0
+    this.cold.relocate(() => locations[i++]!)
+    this.arena = arena
+    this.liveBytes = arena.bytes
   }
 }
 

@@ -9,6 +9,13 @@
 const EMPTY = 0
 const TOMBSTONE = -1
 const MIN_CAPACITY = 16
+/** Slots filled (live and tombstones) before the table is rebuilt. */
+const MAX_LOAD = 0.75
+/**
+ * A quiet table is rebuilt at this load (`tighten`): a table grown by doubling is a third to two
+ * thirds full, and at 0.7 a lookup still probes about two slots on average.
+ */
+const TIGHT_LOAD = 0.7
 
 /** FNV-1a over the UTF-16 code units: fast in JS, and ids are short. */
 export function hashId(id: string): number {
@@ -31,6 +38,11 @@ export class RecordIndex {
     return this.live
   }
 
+  /** Slots in the table (live, tombstones and empty). */
+  get capacity(): number {
+    return this.slots.length
+  }
+
   get(id: string, hash = hashId(id)): number | undefined {
     const i = this.find(id, hash)
     return i < 0 ? undefined : this.slots[i]! - 1
@@ -43,10 +55,10 @@ export class RecordIndex {
       this.slots[i] = loc + 1
       return
     }
-    if ((this.used + 1) * 4 > this.slots.length * 3) this.resize()
-    const mask = this.slots.length - 1
-    let j = hash & mask
-    while (this.slots[j]! > 0) j = (j + 1) & mask
+    if (this.used + 1 > this.slots.length * MAX_LOAD) this.rebuild(Math.max(MIN_CAPACITY, 2 * (this.live + 1)))
+    const capacity = this.slots.length
+    let j = home(hash, capacity)
+    while (this.slots[j]! > 0) if (++j === capacity) j = 0
     if (this.slots[j] === EMPTY) this.used++
     this.slots[j] = loc + 1
     this.hashes[j] = hash
@@ -73,30 +85,43 @@ export class RecordIndex {
     for (let i = 0; i < this.slots.length; i++) if (this.slots[i]! > 0) this.slots[i] = move(this.slots[i]! - 1) + 1
   }
 
+  /**
+   * Rebuilds the table at `TIGHT_LOAD` if it is emptier than that by a tenth or more (the domain
+   * is quiet: no inserts are coming). 1,560 ids took 4,096 slots (32 KB) as the table grew by
+   * doubling, 2,229 (18 KB) tightened.
+   */
+  tighten(): void {
+    const capacity = Math.max(MIN_CAPACITY, Math.ceil(this.live / TIGHT_LOAD))
+    if (capacity * 1.1 <= this.slots.length) this.rebuild(capacity)
+  }
+
   private find(id: string, hash: number): number {
-    const mask = this.slots.length - 1
-    for (let j = hash & mask; ; j = (j + 1) & mask) {
+    const capacity = this.slots.length
+    for (let j = home(hash, capacity); ; ) {
       const s = this.slots[j]!
       if (s === EMPTY) return -1
       if (s > 0 && this.hashes[j] === hash && this.matches(s - 1, id)) return j
+      if (++j === capacity) j = 0
     }
   }
 
-  /** Rebuilds without tombstones, twice as large if more than half full of live entries. */
-  private resize(): void {
+  /** Rebuilds without tombstones at `capacity` slots (more than the live entries). */
+  private rebuild(capacity: number): void {
     const { slots, hashes } = this
-    let capacity = MIN_CAPACITY
-    while (this.live * 2 >= capacity) capacity *= 2
     this.slots = new Int32Array(capacity)
     this.hashes = new Int32Array(capacity)
-    const mask = capacity - 1
     for (let i = 0; i < slots.length; i++) {
       if (slots[i]! <= 0) continue
-      let j = hashes[i]! & mask
-      while (this.slots[j] !== EMPTY) j = (j + 1) & mask
+      let j = home(hashes[i]!, capacity)
+      while (this.slots[j] !== EMPTY) if (++j === capacity) j = 0
       this.slots[j] = slots[i]!
       this.hashes[j] = hashes[i]!
     }
     this.used = this.live
   }
+}
+
+/** The first slot to probe: any capacity, not only powers of two (`tighten` sizes to the load). */
+function home(hash: number, capacity: number): number {
+  return (hash >>> 0) % capacity
 }

@@ -39,7 +39,55 @@ describe('Arena', () => {
   })
 })
 
+describe('Arena.pack', () => {
+  it('holds the records byte for byte at the locations it returns, in chunks of just their size', () => {
+    const records = [0, 1, 130, 130, 16_000, 400, 70_000, 9, ...Array(300).fill(131)].map((n, k) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + k) & 0xff))
+    const { arena, locations } = Arena.pack(records)
+    records.forEach((r, i) => expect(Buffer.from(arena.view(locations[i]!)).equals(Buffer.from(r))).toBe(true))
+    expect(arena.bytes).toBe(records.reduce((n, r) => n + r.byteLength + 4, 0))
+    expect(arena.allocated).toBe(arena.bytes)
+    // A grown arena holding the same records keeps free tails.
+    const grown = new Arena()
+    for (const r of records) grown.add(r)
+    expect(grown.allocated).toBeGreaterThan(grown.bytes)
+    // Adding after packing starts a new chunk and leaves the packed records as they were.
+    const more = arena.add(Uint8Array.of(1, 2, 3))
+    expect([...arena.view(more)]).toEqual([1, 2, 3])
+    expect(Buffer.from(arena.view(locations[6]!)).equals(Buffer.from(records[6]!))).toBe(true)
+  })
+
+  it('a compacted table keeps no free tail and answers as before', () => {
+    const t = new ObjectTable(4)
+    for (let i = 0; i < 3000; i++) t.set(`k${i}`, obj(i))
+    for (let i = 0; i < 3000; i += 3) t.delete(`k${i}`)
+    // Rewrites make dead records until they outweigh the live ones, which compacts the arena.
+    for (let round = 0; round < 4; round++) for (let i = 1; i < 3000; i += 3) t.set(`k${i}`, obj(i + round, true))
+    for (let i = 0; i < 3000; i++) expect(t.get(`k${i}`)).toEqual(i % 3 === 0 ? undefined : i % 3 === 1 ? obj(i + 3, true) : obj(i))
+    expect(t.size).toBe(2000)
+    // About 7,000 records were written; after compacting, at most the live ones and as many dead.
+    const record = encodeValue(['k1000', toSnapshotObject(obj(1000, true))]).byteLength + 4
+    expect(t.encodedBytes).toBeLessThan(5000 * record)
+  })
+})
+
 describe('RecordIndex', () => {
+  it('tightens a quiet table to about 0.7 full, and finds every id and takes new ones after', () => {
+    const idx = new RecordIndex((loc, id) => id === `id${loc}`)
+    for (let i = 0; i < 1560; i++) idx.set(`id${i}`, i)
+    for (let i = 0; i < 1560; i += 5) idx.delete(`id${i}`)
+    const grown = idx.capacity
+    idx.tighten()
+    expect(idx.capacity).toBeLessThan(grown)
+    expect(idx.capacity).toBe(Math.ceil(idx.size / 0.7))
+    for (let i = 0; i < 1560; i++) expect(idx.get(`id${i}`)).toBe(i % 5 === 0 ? undefined : i)
+    const tight = idx.capacity
+    idx.tighten() // nothing to gain: it stays
+    expect(idx.capacity).toBe(tight)
+    for (let i = 1560; i < 3000; i++) idx.set(`id${i}`, i)
+    for (let i = 0; i < 3000; i++) expect(idx.get(`id${i}`)).toBe(i % 5 === 0 && i < 1560 ? undefined : i)
+    expect(idx.size).toBe(3000 - 312)
+  })
+
   it('finds every id among colliding hashes, after deletes and growth', () => {
     const ids = new Map<number, string>()
     // Every id gets the same hash: lookups must compare the ids themselves.

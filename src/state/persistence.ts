@@ -6,7 +6,7 @@
  * snapshot and deletes the segments it covers in one batch, once the segments pass `compactBytes`.
  */
 import { DomainMeshError } from '../errors.js'
-import { seal, unseal } from '../storage/checksum.js'
+import { seal, sealInPlace, unseal } from '../storage/checksum.js'
 import type { Storage } from '../storage/storage.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
 import { snapshotElements } from '../wire/msgpack-skip.js'
@@ -23,11 +23,16 @@ export class CorruptReplicaError extends DomainMeshError {
 const SEQ_DIGITS = 15
 const pad = (n: number): string => String(n).padStart(SEQ_DIGITS, '0')
 const domKey = (d: number): string[] => ['dom', String(d)]
+const segKey = (d: number, firstSeq: number): string[] => [...domKey(d), 'seg', pad(firstSeq)]
 
 const MANY_SEGMENTS = 32
 
 export class DomainPersistence {
-  private segments: string[][] = []
+  /**
+   * The first seq of each stored segment. Numbers, not keys: 2,637 segment keys (arrays of four
+   * strings) took 0.5 MB of heap on a peer at rest in the healing benchmark.
+   */
+  private segments: number[] = []
   private segmentBytes = 0
   private snapshotBytes = 0
 
@@ -59,7 +64,9 @@ export class DomainPersistence {
         this.snapshotBytes = snap.value.byteLength
       }
       for (const e of entries.filter((x) => x.key[2] === 'seg')) {
-        this.segments.push(e.key)
+        const first = Number(e.key[3])
+        if (!Number.isSafeInteger(first) || pad(first) !== e.key[3]) throw new Error(`log segment key ${e.key[3]} is not a padded seq`)
+        this.segments.push(first)
         this.segmentBytes += e.value.byteLength
         const batch = decodeValue(this.open(e.value, `log segment ${e.key[3]}`))
         if (!Array.isArray(batch)) throw new Error(`log segment ${e.key[3]} is not a list of entries`)
@@ -84,10 +91,10 @@ export class DomainPersistence {
   /** Writes one group commit. */
   async append(entries: readonly LogEntry[]): Promise<void> {
     if (entries.length === 0) return
-    const key = [...domKey(this.domain), 'seg', pad(entries[0]!.seq)]
+    const first = entries[0]!.seq
     const bytes = seal(encodeValue(entries))
-    await this.storage.put(key, bytes)
-    this.segments.push(key)
+    await this.storage.put(segKey(this.domain, first), bytes)
+    this.segments.push(first)
     this.segmentBytes += bytes.byteLength
   }
 
@@ -104,9 +111,10 @@ export class DomainPersistence {
 
   /** Replaces snapshot and segments by a snapshot of `state` (which must include every appended entry). */
   async writeSnapshot(state: DomainState): Promise<number> {
-    const bytes = seal(await encodeSnapshot(state, this.pause))
+    // Encoded with room for the checksum in front: one copy of the domain, not two.
+    const bytes = sealInPlace(await encodeSnapshot(state, this.pause, undefined, 4))
     const old = this.segments
-    await this.storage.batch([{ type: 'put', key: [...domKey(this.domain), 'snap'], value: bytes }, ...old.map((key) => ({ type: 'delete' as const, key }))])
+    await this.storage.batch([{ type: 'put', key: [...domKey(this.domain), 'snap'], value: bytes }, ...old.map((first) => ({ type: 'delete' as const, key: segKey(this.domain, first) }))])
     this.segments = []
     this.segmentBytes = 0
     this.snapshotBytes = bytes.byteLength

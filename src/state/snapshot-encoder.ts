@@ -18,14 +18,14 @@ import type { StoredObject } from './objects.js'
 /** Objects encoded between two pauses (about 0.25 ms for objects of ~100 bytes). */
 export const SNAPSHOT_GROUP = 128
 
-export async function encodeSnapshot(state: DomainState, pause: () => Promise<void>, group = SNAPSHOT_GROUP): Promise<Uint8Array> {
+export async function encodeSnapshot(state: DomainState, pause: () => Promise<void>, group = SNAPSHOT_GROUP, headroom = 0): Promise<Uint8Array> {
   const { seq, epoch, objects } = state.capture()
-  const parts: Uint8Array[] = [head(seq, epoch), arrayHeader(objects.length)]
+  const pieces: Uint8Array[] = [head(seq, epoch), arrayHeader(objects.length)]
   for (let at = 0; at < objects.length; at += group) {
     if (at > 0) await pause()
-    parts.push(encodeElements(objects.slice(at, at + group)))
+    addElements(pieces, objects.slice(at, at + group))
   }
-  return concat(parts)
+  return concat(pieces, headroom)
 }
 
 /**
@@ -39,7 +39,9 @@ export async function encodeSnapshotParts(state: DomainState, pause: () => Promi
   for (let at = 0; at === 0 || at < objects.length; at += group) {
     if (at > 0) await pause()
     const slice = objects.slice(at, at + group)
-    parts.push(concat([top, arrayHeader(slice.length), encodeElements(slice)]))
+    const pieces = [top, arrayHeader(slice.length)]
+    addElements(pieces, slice)
+    parts.push(concat(pieces))
   }
   return parts
 }
@@ -52,16 +54,17 @@ function head(seq: number, epoch: number): Uint8Array {
 }
 
 /**
- * The [id, object] pairs as the elements of a msgpack array, without the array's header. Decoded
- * objects are encoded (a group of them in one call); records are such pairs already, copied as
- * they are.
+ * Adds the [id, object] pairs as the elements of a msgpack array, without the array's header, to
+ * `pieces`. Decoded objects are encoded (a group of them in one call); records are such pairs
+ * already, and go in as they are (views: they are copied once, into the result).
  */
-function encodeElements(objects: readonly Captured[]): Uint8Array {
+function addElements(pieces: Uint8Array[], objects: readonly Captured[]): void {
   if (!objects.some((o) => o instanceof Uint8Array)) {
     const bytes = encodeValue((objects as (readonly [string, StoredObject])[]).map(([id, o]) => [id, toSnapshotObject(o)]))
-    return bytes.subarray(arrayHeaderLength(bytes[0]!))
+    pieces.push(bytes.subarray(arrayHeaderLength(bytes[0]!)))
+    return
   }
-  return concat(objects.map((o) => (o instanceof Uint8Array ? o : encodeValue([o[0], toSnapshotObject(o[1])]))))
+  for (const o of objects) pieces.push(o instanceof Uint8Array ? o : encodeValue([o[0], toSnapshotObject(o[1])]))
 }
 
 /** msgpack's array header, chosen as msgpackr chooses it. */

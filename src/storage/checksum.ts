@@ -18,11 +18,21 @@ export function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0
 }
 
+/** The payload behind its checksum, in a new array. */
 export function seal(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(payload.length + 4)
-  new DataView(out.buffer).setUint32(0, crc32(payload))
   out.set(payload, 4)
-  return out
+  return sealInPlace(out)
+}
+
+/**
+ * Writes the checksum of `record`'s payload (everything after its first 4 bytes) into those 4
+ * bytes, for a payload encoded with room for it: a snapshot of a big domain is not copied again.
+ */
+export function sealInPlace(record: Uint8Array): Uint8Array {
+  if (record.length < 4) throw new RangeError('a sealed record needs 4 bytes for its checksum')
+  new DataView(record.buffer, record.byteOffset, 4).setUint32(0, crc32(record.subarray(4)))
+  return record
 }
 
 /** The payload, or undefined if the record is damaged. */

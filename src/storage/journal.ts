@@ -48,14 +48,15 @@ export class Journal {
 
   /** Appends one record and makes it durable. */
   async append(payload: Uint8Array): Promise<void> {
-    const rec = new Uint8Array(HEADER + payload.length)
-    const view = new DataView(rec.buffer)
+    const header = new Uint8Array(HEADER)
+    const view = new DataView(header.buffer)
     view.setUint32(0, payload.length)
     view.setUint32(4, crc32(payload))
-    rec.set(payload, HEADER)
-    await this.fh.write(rec)
+    // Header and payload in one write without joining them: a commit carrying a domain's
+    // snapshot made another copy of it here.
+    await writeAll(this.fh, [header, payload])
     await this.fh.datasync()
-    this.size += rec.length
+    this.size += HEADER + payload.length
   }
 
   /** Empties the journal once everything in it is durable elsewhere. */
@@ -67,5 +68,16 @@ export class Journal {
 
   async close(): Promise<void> {
     await this.fh.close()
+  }
+}
+
+/** writev until every byte is written (a short write is allowed by POSIX and resumed). */
+async function writeAll(fh: FileHandle, parts: Uint8Array[]): Promise<void> {
+  let rest = parts.filter((p) => p.byteLength > 0)
+  while (rest.length > 0) {
+    let { bytesWritten } = await fh.writev(rest)
+    if (bytesWritten === 0) throw new Error('the journal accepts no more bytes (writev wrote nothing)')
+    while (rest.length > 0 && bytesWritten >= rest[0]!.byteLength) bytesWritten -= rest.shift()!.byteLength
+    if (rest.length > 0 && bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten)
   }
 }

@@ -6,7 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { nodeId, virtualServerId } from '../../src/ids.js'
 import { DomainState } from '../../src/state/domain-state.js'
 import { CorruptReplicaError, DomainPersistence } from '../../src/state/persistence.js'
+import { seal, sealInPlace, unseal } from '../../src/storage/checksum.js'
 import { FileStorage } from '../../src/storage/files.js'
+import { MemoryStorage } from '../../src/storage/memory.js'
+import { encodeValue } from '../../src/wire/codec.js'
 import { ServiceCluster } from '../helpers/service-cluster.js'
 
 const VS = virtualServerId('shop')
@@ -42,6 +45,41 @@ describe('damaged storage', () => {
       if (local.held) expect(local.obj?.value).toEqual({ i })
       expect(await c.run(b.store('shop').get(`k${i}`))).toEqual({ i })
     }
+  })
+
+  it('a stored snapshot and its segments load back as the domain was; a segment key that is not a seq is refused', async () => {
+    const storage = new MemoryStorage(new Map())
+    const p = new DomainPersistence(storage, 5, 1 << 20)
+    const state = new DomainState(5)
+    const batch = (from: number) => Array.from({ length: 40 }, (_, i) => ({ seq: from + i, epoch: 1, vs: 'shop', key: `k${(from + i) % 70}`, change: { kind: 'put' as const, value: { n: from + i, pad: 'y'.repeat(50) } } }))
+    for (const e of batch(1)) state.apply(e)
+    await p.append(batch(1))
+    await p.writeSnapshot(state)
+    for (const from of [41, 81]) {
+      for (const e of batch(from)) state.apply(e)
+      await p.append(batch(from))
+    }
+    const loaded = (await new DomainPersistence(storage, 5, 1 << 20).load())!
+    expect(loaded.lastSeq).toBe(120)
+    expect(new Map(loaded.objects)).toEqual(new Map(state.objects))
+    // The next snapshot deletes exactly the segments written since the last one.
+    const again = new DomainPersistence(storage, 5, 1 << 20)
+    await again.load()
+    await again.writeSnapshot(loaded)
+    expect((await storage.list(['dom', '5'])).map((e) => e.key[2])).toEqual(['snap'])
+    await storage.put(['dom', '5', 'seg', 'x12'], seal(encodeValue([])))
+    await expect(new DomainPersistence(storage, 5, 1 << 20).load()).rejects.toThrow(/segment key x12 is not a padded seq/)
+  })
+
+  it('a checksum written in place is the one seal writes, and unseal takes it', () => {
+    const payload = Uint8Array.from({ length: 1000 }, (_, i) => (i * 31) & 0xff)
+    const room = new Uint8Array(1004)
+    room.set(payload, 4)
+    expect([...sealInPlace(room)]).toEqual([...seal(payload)])
+    expect([...unseal(room)!]).toEqual([...payload])
+    room[500] ^= 1
+    expect(unseal(room)).toBeUndefined()
+    expect(() => sealInPlace(new Uint8Array(3))).toThrow(RangeError)
   })
 
   it('a truncated file under FileStorage fails its checksum instead of decoding into wrong data', async () => {

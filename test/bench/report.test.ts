@@ -46,23 +46,25 @@ describe('benchmark summaries', () => {
 })
 
 describe('memory at rest', () => {
-  it('waits until the peer heap has given back its headroom, then reads it; gives up after its limit', async () => {
+  it('waits for two readings in a row with the heap at rest and the resident size steady; gives up after its limit', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
     try {
-      // heap total against used: 70/36 and 60/36 are a burst's headroom, 25/21 is at rest.
-      const heaps = [[70e6, 36e6], [70e6, 36e6], [60e6, 36e6], [25e6, 21e6]] as const
+      // [heap total, heap used, resident] per reading, 2 s apart: 70/36 and 60/36 are a burst's
+      // headroom, 25/21 is at rest; 40/21 is a sweep starting right after a reading at rest, and
+      // 110 -> 118 MB is the resident size still moving.
+      const readings = [[70e6, 36e6, 100e6], [60e6, 36e6, 100e6], [25e6, 21e6, 120e6], [40e6, 21e6, 125e6], [25e6, 21e6, 110e6], [25e6, 21e6, 118e6], [25e6, 21e6, 118.5e6]] as const
       let reads = 0
       const peer = {
         metrics: async () => {
-          const [total, used] = heaps[Math.min(reads, heaps.length - 1)]!
-          return { objects: 10, process: { rssBytes: 100e6 + reads++, heapTotalBytes: total, heapUsedBytes: used } }
+          const [total, used, rss] = readings[Math.min(reads++, readings.length - 1)]!
+          return { objects: 10, process: { rssBytes: rss, heapTotalBytes: total, heapUsedBytes: used } }
         },
       } as unknown as PeerProcess
       const rest = atRest(peer)
-      await vi.advanceTimersByTimeAsync(20_000)
+      await vi.advanceTimersByTimeAsync(30_000)
       const r = await rest
-      expect(r.waitedMs).toBeGreaterThanOrEqual(6000) // three readings 2 s apart before the heap shrank
-      expect(r.memory.rssBytes).toBe(100e6 + 4) // read once more, after the pages left
+      expect(r.memory.rssBytes).toBe(118.5e6)
+      expect(r.waitedMs).toBe(12_000) // six waits of 2 s after the first reading
       const never = { metrics: async () => ({ objects: 10, process: { rssBytes: 1, heapTotalBytes: 70e6, heapUsedBytes: 30e6 } }) } as unknown as PeerProcess
       const late = atRest(never)
       await vi.advanceTimersByTimeAsync(200_000)

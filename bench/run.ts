@@ -134,7 +134,7 @@ if (only.has('heal')) {
     log(`healing and memory, run ${i + 1} of ${RUNS}: ${HEAL_OBJECTS.toLocaleString('en-US')} objects, replicas 2`)
     const c = await startCluster(2, 64, 2000)
     const h = await healing(c, HEAL_OBJECTS, 2000)
-    log(`healing: copied in ${fmt(h.copyMs)} ms, longest lock ${fmt(h.maxLockMs, 1)} ms, p99 ${fmt(h.p99BeforeMs, 2)} → ${fmt(h.p99DuringMs, 2)} ms; ${memLine(h)}`)
+    log(`healing: copied in ${fmt(h.copyMs)} ms, longest lock ${fmt(h.maxLockMs, 1)} ms, p99 ${fmt(h.p99BeforeMs, 2)} → ${fmt(h.p99DuringMs, 2)} ms (heal delay ${fmt(h.p99DelayMs, 2)} ms); ${memLine(h)}`)
     runs.push(h)
     await c.close()
   }
@@ -142,6 +142,7 @@ if (only.has('heal')) {
   put('heal.maxLockMs', runs.map((h) => h.maxLockMs))
   put('heal.p99BeforeMs', runs.map((h) => h.p99BeforeMs))
   put('heal.p99DuringMs', runs.map((h) => h.p99DuringMs))
+  put('heal.p99DelayMs', runs.map((h) => h.p99DelayMs))
   put('mem.bytesPer100k', runs.map((h) => h.memoryAtRestBytesPer100k))
   put('mem.rightAfterBytesPer100k', runs.map((h) => h.memoryRightAfterBytesPer100k))
   put('mem.jsonBytesPer100k', runs.map((h) => h.jsonBytesPer100k))

@@ -5,6 +5,7 @@
 import { DomainMeshError } from '../errors.js'
 import { decodeLog, encodeLog, type LogEntry } from './log.js'
 import { applyChange, type StoredObject } from './objects.js'
+import type { ScannedSnapshot } from './snapshot-scan.js'
 import { isRecordOf, ObjectTable, toSnapshotObject, type Captured, type SnapshotObject } from './object-table.js'
 
 export const objectId = (vs: string, key: string): string => `${vs}\u0000${key}`
@@ -20,6 +21,9 @@ export interface Snapshot {
    */
   readonly records?: readonly Uint8Array[] | undefined
 }
+
+/** A snapshot as a state takes it in: decoded, or checked as bytes (snapshot-scan.ts). */
+export type IncomingSnapshot = Snapshot | ScannedSnapshot
 export { toSnapshotObject, type SnapshotObject, type SnapshotPath } from './object-table.js'
 
 export class OutOfOrderError extends DomainMeshError {
@@ -140,7 +144,7 @@ export class DomainState {
     this.recent = this.recent.slice(drop)
   }
 
-  static fromSnapshot(domain: number, snap: Snapshot): DomainState {
+  static fromSnapshot(domain: number, snap: IncomingSnapshot): DomainState {
     const d = DomainState.empty(domain, snap.seq, snap.epoch)
     d.addSnapshotObjects(snap)
     return d
@@ -154,7 +158,12 @@ export class DomainState {
     return d
   }
 
-  addSnapshotObjects({ objects, records }: Pick<Snapshot, 'objects' | 'records'>): void {
+  addSnapshotObjects(snap: IncomingSnapshot): void {
+    if ('scanned' in snap) {
+      for (const [id, record] of snap.scanned) this.objects.setRecord(id, record)
+      return
+    }
+    const { objects, records } = snap
     const bytes = records?.length === objects.length ? records : undefined
     for (let i = 0; i < objects.length; i++) {
       const [id, s] = objects[i]!

@@ -6,9 +6,9 @@ import * as v from 'valibot'
 import { decodeValue } from '../wire/codec.js'
 import { snapshotElements } from '../wire/msgpack-skip.js'
 import { WireEntrySchema } from './log.js'
+import { scanSnapshot, Seq, SnapshotPath } from './snapshot-scan.js'
 
 const Domain = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1 << 16))
-const Seq = v.pipe(v.number(), v.integer(), v.minValue(0))
 const Epoch = Seq
 
 /**
@@ -20,8 +20,6 @@ export const AckSchema = v.object({ domain: Domain, epoch: Epoch, upTo: Seq })
 /** Asks for the entries after `after`; `afterEpoch` lets the primary check that the logs agree up to there. */
 export const ResendSchema = v.object({ domain: Domain, epoch: Epoch, after: Seq, afterEpoch: Epoch, snapshot: v.optional(v.boolean()) })
 export const NackSchema = v.object({ domain: Domain, epoch: Epoch })
-const Path = v.array(v.union([v.string(), v.number()]))
-const SnapshotPath = v.union([v.tuple([Path, Seq]), v.tuple([v.string(), Path, Seq])])
 const SnapshotObject = v.object({ value: v.unknown(), version: Seq, base: Seq, paths: v.optional(v.array(SnapshotPath)) })
 const SnapshotBody = v.object({ seq: Seq, epoch: Epoch, objects: v.array(v.tuple([v.string(), SnapshotObject])) })
 /**
@@ -34,6 +32,9 @@ export const SnapshotSchema = v.object({
   snapshot: v.pipe(
     v.instance(Uint8Array),
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      // Checked without decoding the objects when it can be (snapshot-scan.ts).
+      const scanned = scanSnapshot(dataset.value)
+      if (scanned) return scanned
       let decoded: unknown
       try {
         decoded = decodeValue(dataset.value)

@@ -13,6 +13,7 @@ import { snapshotElements } from '../wire/msgpack-skip.js'
 import { DomainState, type Snapshot } from './domain-state.js'
 import type { LogEntry } from './log.js'
 import { encodeSnapshot } from './snapshot-encoder.js'
+import { scanSnapshot } from './snapshot-scan.js'
 
 export class CorruptReplicaError extends DomainMeshError {
   constructor(domain: number, why: string) {
@@ -60,7 +61,8 @@ export class DomainPersistence {
       const snap = entries.find((e) => e.key[2] === 'snap')
       if (snap) {
         const bytes = this.open(snap.value, 'snapshot')
-        state = DomainState.fromSnapshot(this.domain, { ...(decodeValue(bytes) as Snapshot), records: snapshotElements(bytes) })
+        // Checked as bytes where it can be: a stored snapshot need not be decoded object by object.
+        state = DomainState.fromSnapshot(this.domain, scanSnapshot(bytes) ?? { ...(decodeValue(bytes) as Snapshot), records: snapshotElements(bytes) })
         this.snapshotBytes = snap.value.byteLength
       }
       for (const e of entries.filter((x) => x.key[2] === 'seg')) {

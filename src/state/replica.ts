@@ -17,7 +17,7 @@ import { withTimeout } from '../util/timeout.js'
 import { encodeValue } from '../wire/codec.js'
 import { AckWaiters } from './ack-waiters.js'
 import { CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
-import { DomainState, type Snapshot } from './domain-state.js'
+import { DomainState, type IncomingSnapshot } from './domain-state.js'
 import { NotPrimaryError, StaleEpochError } from './errors.js'
 import type { LogEntry } from './log.js'
 import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ResendMsg } from './messages.js'
@@ -276,7 +276,7 @@ export class DomainReplica extends ReplicaStore {
     if (!this.flushing) this.ack()
   }
 
-  onSnapshot(from: NodeId, snapshot: Snapshot, epoch: number, [part, parts] = [0, 1]): void {
+  onSnapshot(from: NodeId, snapshot: IncomingSnapshot, epoch: number, [part, parts] = [0, 1]): void {
     if (!this.acceptEpoch(from, epoch)) return
     const whole = this.assembly.add(from, snapshot, part, parts)
     if (!whole) return
@@ -371,7 +371,7 @@ export class DomainReplica extends ReplicaStore {
   }
 
   /** Installs what a survivor had beyond our log (failover sync). */
-  adopt(from: NodeId, got: { entries?: LogEntry[]; snapshot?: Snapshot }): void {
+  adopt(from: NodeId, got: { entries?: LogEntry[]; snapshot?: IncomingSnapshot }): void {
     if (got.snapshot) {
       this.assembly.clear()
       this.replaceState(DomainState.fromSnapshot(this.domain, got.snapshot))

@@ -6,7 +6,7 @@
  * The parts are applied to a state of their own; the replica swaps it in once the last part is there.
  */
 import type { NodeId } from '../ids.js'
-import { DomainState, type Snapshot } from './domain-state.js'
+import { DomainState, type IncomingSnapshot } from './domain-state.js'
 
 interface Building {
   from: NodeId
@@ -28,7 +28,7 @@ export class SnapshotAssembly {
    * epoch) starts over: a copy that was given up on, or resent from a later point, is never mixed
    * with an earlier one. A part seen before (a resend of the whole snapshot) is ignored.
    */
-  add(from: NodeId, snap: Snapshot, part: number, parts: number): DomainState | undefined {
+  add(from: NodeId, snap: IncomingSnapshot, part: number, parts: number): DomainState | undefined {
     if (parts === 1) {
       this.building = undefined
       return DomainState.fromSnapshot(this.domain, snap)

@@ -9,7 +9,7 @@ import { domainOf, domainRoles, type DomainRoles } from '../topology/placement.j
 import type { ClusterSettings, View } from '../topology/view.js'
 import { yieldTo, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
-import { DomainState, type Snapshot } from './domain-state.js'
+import { DomainState, type IncomingSnapshot } from './domain-state.js'
 import { NoPrimaryError, NotPrimaryError } from './errors.js'
 import { DEFAULT_LIMITS, validateWrite, type Limits } from './guard.js'
 import type { LogEntry } from './log.js'
@@ -271,7 +271,7 @@ export class StateManager {
       case 'resend':
         return r.onResend(from, msg)
       case 'snapshot':
-        return r.onSnapshot(from, msg.snapshot as Snapshot, msg.epoch, msg.part)
+        return r.onSnapshot(from, msg.snapshot as IncomingSnapshot, msg.epoch, msg.part)
     }
   }
 

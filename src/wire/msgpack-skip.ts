@@ -60,7 +60,7 @@ const FIXED = [1, -1, 1, 1, 0, 0, 0, 0, 0, 0, 5, 9, 2, 3, 5, 9, 2, 3, 5, 9, 3, 4
 const WIDTH = [0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4]
 
 /** The header of a map or array at `at`: its entry count and where its first child starts. */
-function header(bytes: Uint8Array, at: number, kind: 'map' | 'array'): { count: number; first: number } | undefined {
+export function header(bytes: Uint8Array, at: number, kind: 'map' | 'array'): { count: number; first: number } | undefined {
   const b = bytes[at]
   if (b === undefined) return undefined
   const [fix, b16, b32] = kind === 'map' ? [0x80, 0xde, 0xdf] : [0x90, 0xdc, 0xdd]
@@ -116,7 +116,7 @@ function elements(bytes: Uint8Array): Uint8Array[] | undefined {
  * The string at `at` and where it ends, or undefined if no string starts there. Read by the
  * decoder itself: how it reads malformed UTF-8 is what counts.
  */
-function stringAt(bytes: Uint8Array, at: number): { text: string; end: number } | undefined {
+export function stringAt(bytes: Uint8Array, at: number): { text: string; end: number } | undefined {
   const b = bytes[at]
   if (b === undefined || !((b & 0xe0) === 0xa0 || (b >= 0xd9 && b <= 0xdb))) return undefined
   const end = skipValue(bytes, at)

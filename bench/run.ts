@@ -133,7 +133,11 @@ if (only.has('heal')) {
   for (let i = 0; i < RUNS; i++) {
     log(`healing and memory, run ${i + 1} of ${RUNS}: ${HEAL_OBJECTS.toLocaleString('en-US')} objects, replicas 2`)
     const c = await startCluster(2, 64, 2000)
-    const h = await healing(c, HEAL_OBJECTS, 2000)
+    const h = await healing(c, HEAL_OBJECTS, 2000).catch((err: unknown) => {
+      // What the peers last said is the only trace of why a run stalled (their output is not shown).
+      for (const p of c.peers) console.error(`--- ${p.name} (exit ${p.proc.exitCode ?? p.proc.signalCode ?? 'none'}), last lines:\n${p.output.join('').split('\n').filter((l) => !l.startsWith('arrival ')).slice(-30).join('\n')}`)
+      throw err
+    })
     log(`healing: copied in ${fmt(h.copyMs)} ms, longest lock ${fmt(h.maxLockMs, 1)} ms, p99 ${fmt(h.p99BeforeMs, 2)} → ${fmt(h.p99DuringMs, 2)} ms (heal delay ${fmt(h.p99DelayMs, 2)} ms); ${memLine(h)}`)
     runs.push(h)
     await c.close()

@@ -6,6 +6,7 @@ import { DomainMeshError } from '../errors.js'
 import { decodeLog, encodeLog, type LogEntry } from './log.js'
 import { applyChange, type StoredObject } from './objects.js'
 import type { ScannedSnapshot } from './snapshot-scan.js'
+import { decodeValue } from '../wire/codec.js'
 import { isRecordOf, ObjectTable, toSnapshotObject, type Captured, type SnapshotObject } from './object-table.js'
 
 export const objectId = (vs: string, key: string): string => `${vs}\u0000${key}`
@@ -160,7 +161,11 @@ export class DomainState {
 
   addSnapshotObjects(snap: IncomingSnapshot): void {
     if ('scanned' in snap) {
-      for (const [id, record] of snap.scanned) this.objects.setRecord(id, record)
+      // A record must be in the form lookups compare ids in (see isRecordOf), else encoded anew.
+      for (const [id, record] of snap.scanned) {
+        if (isRecordOf(record, id)) this.objects.setRecord(id, record)
+        else this.objects.setEncoded(id, (decodeValue(record) as [string, SnapshotObject])[1])
+      }
       return
     }
     const { objects, records } = snap

@@ -5,7 +5,7 @@
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
 import type { NodeId } from '../../src/ids.js'
-import { DomainState, type Snapshot } from '../../src/state/domain-state.js'
+import { DomainState, type IncomingSnapshot, type Snapshot } from '../../src/state/domain-state.js'
 import { SnapshotSchema } from '../../src/state/messages.js'
 import { SnapshotAssembly } from '../../src/state/snapshot-assembly.js'
 import { encodeSnapshotParts } from '../../src/state/snapshot-encoder.js'
@@ -109,11 +109,17 @@ describe('snapshot parts', () => {
     expect(records).toEqual([['v\u0000k1', { value: 1, version: 1, base: 1 }], ['v\u0000é', { value: 2, version: 2, base: 1 }]].map((o) => [...encodeValue(o)]))
     expect(state.get('v', 'k1')).toMatchObject({ value: 1, version: 1 })
     expect(state.get('v', 'é')).toMatchObject({ value: 2, version: 2 })
+    // Alone, the long header passes the byte scan (snapshot-scan.ts): it is still encoded anew.
+    const scanned = received([longHeader])
+    expect('scanned' in scanned).toBe(true)
+    const alone = DomainState.fromSnapshot(7, scanned)
+    expect(alone.objects.capture().map((c) => [...(c as Uint8Array)])).toEqual([[...encodeValue(['v\u0000é', { value: 2, version: 2, base: 1 }])]])
+    expect(alone.get('v', 'é')).toMatchObject({ value: 2, version: 2 })
   })
 })
 
 /** A snapshot of these [id, object] elements, as the wire schema hands it to a replica. */
-function received(elements: Uint8Array[]): Snapshot {
+function received(elements: Uint8Array[]): IncomingSnapshot {
   const head = encodeValue({ seq: 9, epoch: 2, objects: [] })
   const bytes = concat([head.subarray(0, head.length - 1), Uint8Array.of(0x90 | elements.length), ...elements])
   return v.parse(SnapshotSchema, { domain: 7, epoch: 2, snapshot: bytes }).snapshot

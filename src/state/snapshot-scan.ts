@@ -49,23 +49,25 @@ function scan(bytes: Uint8Array): ScannedSnapshot | undefined {
     const key = stringAt(bytes, pos)
     if (!key) return undefined
     pos = key.end
+    if (key.text === 'objects') {
+      // Walked element by element (not skipped whole first, which would walk it twice).
+      const arr = header(bytes, pos, 'array')
+      if (!arr || scanned) return undefined
+      scanned = []
+      pos = arr.first
+      for (let j = 0; j < arr.count; j++) {
+        const stop = skipValue(bytes, pos, true)
+        const id = recordId(bytes, pos, stop)
+        if (id === undefined) return undefined
+        scanned.push([id, bytes.subarray(pos, stop)])
+        pos = stop
+      }
+      continue
+    }
     const end = skipValue(bytes, pos, true)
     // A key named twice: the decoder keeps the last one, and so do these assignments.
     if (key.text === 'seq') seq = uintAt(bytes, pos, end)
     else if (key.text === 'epoch') epoch = uintAt(bytes, pos, end)
-    else if (key.text === 'objects') {
-      const arr = header(bytes, pos, 'array')
-      if (!arr || scanned) return undefined
-      scanned = []
-      let at = arr.first
-      for (let j = 0; j < arr.count; j++) {
-        const stop = skipValue(bytes, at, true)
-        const id = recordId(bytes, at, stop)
-        if (id === undefined) return undefined
-        scanned.push([id, bytes.subarray(at, stop)])
-        at = stop
-      }
-    }
     pos = end
   }
   if (seq === undefined || epoch === undefined || !scanned) return undefined

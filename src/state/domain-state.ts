@@ -4,10 +4,10 @@
  */
 import { DomainMeshError } from '../errors.js'
 import { decodeLog, encodeLog, type LogEntry } from './log.js'
-import { applyChange, type StoredObject } from './objects.js'
-import type { ScannedSnapshot } from './snapshot-scan.js'
 import { decodeValue } from '../wire/codec.js'
+import { applyChange, type StoredObject } from './objects.js'
 import { isRecordOf, ObjectTable, toSnapshotObject, type Captured, type SnapshotObject } from './object-table.js'
+import type { ScannedSnapshot } from './snapshot-scan.js'
 
 export const objectId = (vs: string, key: string): string => `${vs}\u0000${key}`
 

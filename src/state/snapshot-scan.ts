@@ -2,19 +2,18 @@
  * Checks an encoded snapshot without decoding its objects' values. A received snapshot part (or a
  * stored snapshot being loaded) was decoded whole and run through its schema, only to keep each
  * object's bytes as its record: about ten JS objects of garbage per stored object, 42,000 objects
- * on the receiving peer of the healing benchmark within three seconds, and the mark-compacts that
- * followed paused it 21-24 ms while it owned every domain the paced writes went to.
+ * on the receiving peer of the healing benchmark within three seconds.
  *
- * The scan walks the msgpack structure (msgpack-skip.ts) and decodes only what the schema checks:
- * each record's id, `version`, `base` and `paths`. A `value` is any msgpack value without an
- * extension type, which is what its schema (`unknown`) and the records' plain form require. Anything
- * the scan does not follow (an extension type, a key that is not a string, a number that is not a
- * safe unsigned integer) returns undefined, and the caller decodes the snapshot the old way, whose
- * schema then names what is wrong.
+ * The scan takes the snapshot's layout (msgpack-skip.ts: one walk, values skipped) and decodes
+ * only what the schema checks: each record's id, `version`, `base` and `paths`. A `value` is any
+ * msgpack value without an extension type, which is what its schema (`unknown`) and the records'
+ * plain form require. Anything the scan does not follow (an extension type, a key that is not a
+ * string, a number that is not a safe unsigned integer) returns undefined, and the caller decodes
+ * the snapshot the old way, whose schema then names what is wrong.
  */
 import * as v from 'valibot'
 import { decodeValue } from '../wire/codec.js'
-import { header, MsgpackSkipError, skipValue, stringAt } from '../wire/msgpack-skip.js'
+import { declining, header, skipValue, snapshotLayout, stringAt } from '../wire/msgpack-skip.js'
 
 export const Seq = v.pipe(v.number(), v.integer(), v.minValue(0))
 const Path = v.array(v.union([v.string(), v.number()]))
@@ -29,48 +28,24 @@ export interface ScannedSnapshot {
   readonly scanned: readonly (readonly [id: string, record: Uint8Array])[]
 }
 
-export function scanSnapshot(bytes: Uint8Array): ScannedSnapshot | undefined {
-  try {
-    return scan(bytes)
-  } catch (err) {
-    if (err instanceof MsgpackSkipError) return undefined
-    throw err
-  }
-}
+export const scanSnapshot = (bytes: Uint8Array): ScannedSnapshot | undefined => declining(() => scan(bytes))
 
 function scan(bytes: Uint8Array): ScannedSnapshot | undefined {
-  const map = header(bytes, 0, 'map')
-  if (!map) return undefined
-  let seq: number | undefined
-  let epoch: number | undefined
-  let scanned: [string, Uint8Array][] | undefined
-  let pos = map.first
-  for (let i = 0; i < map.count; i++) {
-    const key = stringAt(bytes, pos)
-    if (!key) return undefined
-    pos = key.end
-    if (key.text === 'objects') {
-      // Walked element by element (not skipped whole first, which would walk it twice).
-      const arr = header(bytes, pos, 'array')
-      if (!arr || scanned) return undefined
-      scanned = []
-      pos = arr.first
-      for (let j = 0; j < arr.count; j++) {
-        const stop = skipValue(bytes, pos, true)
-        const id = recordId(bytes, pos, stop)
-        if (id === undefined) return undefined
-        scanned.push([id, bytes.subarray(pos, stop)])
-        pos = stop
-      }
-      continue
-    }
-    const end = skipValue(bytes, pos, true)
-    // A key named twice: the decoder keeps the last one, and so do these assignments.
-    if (key.text === 'seq') seq = uintAt(bytes, pos, end)
-    else if (key.text === 'epoch') epoch = uintAt(bytes, pos, end)
-    pos = end
+  const found = snapshotLayout(bytes)
+  if (!found) return undefined
+  const number = (key: string) => {
+    const f = found.fields.get(key)
+    return f && uintAt(bytes, f.at, f.end)
   }
-  if (seq === undefined || epoch === undefined || !scanned) return undefined
+  const seq = number('seq')
+  const epoch = number('epoch')
+  if (seq === undefined || epoch === undefined) return undefined
+  const scanned: [string, Uint8Array][] = []
+  for (const record of found.elements) {
+    const id = recordId(record, 0, record.length)
+    if (id === undefined) return undefined
+    scanned.push([id, record])
+  }
   return { seq, epoch, scanned }
 }
 

@@ -71,45 +71,64 @@ export function header(bytes: Uint8Array, at: number, kind: 'map' | 'array'): { 
 }
 
 /**
- * The bytes of each element of the `objects` array of a msgpack map (a snapshot), in order; views
- * of `bytes`, not copies. Undefined if the bytes are not such a map, or hold an extension type
- * anywhere: the caller, which decoded the snapshot already, then encodes each object anew. It
- * must find what the decoder found, so a map whose keys are not all strings (the decoder turns
- * others into strings), or that names `objects` twice (the decoder keeps the last), is declined.
+ * Where the parts of a snapshot lie in its bytes, found without decoding it: each element of its
+ * `objects` array (views of `bytes`, not copies), and where the value of each other key starts
+ * and ends (the last of a key named twice, as the decoder reads it).
  */
-export function snapshotElements(bytes: Uint8Array): Uint8Array[] | undefined {
+export interface SnapshotLayout {
+  elements: Uint8Array[]
+  fields: Map<string, { at: number; end: number }>
+}
+
+/**
+ * The layout of a msgpack map holding an `objects` array (a snapshot). Undefined if the bytes are
+ * not such a map, or hold an extension type anywhere: the caller then decodes the snapshot and
+ * encodes each object anew. It must find what the decoder finds, so a map whose keys are not all
+ * strings (the decoder turns others into strings), or that names `objects` twice (the decoder
+ * keeps the last), is declined.
+ */
+export const snapshotLayout = (bytes: Uint8Array): SnapshotLayout | undefined => declining(() => layout(bytes))
+
+/** What `walk` returns, or undefined if it met bytes the skipper declines (MsgpackSkipError). */
+export function declining<T>(walk: () => T | undefined): T | undefined {
   try {
-    return elements(bytes)
+    return walk()
   } catch (err) {
     if (err instanceof MsgpackSkipError) return undefined
     throw err
   }
 }
 
-function elements(bytes: Uint8Array): Uint8Array[] | undefined {
+/** The elements of a snapshot's `objects` array (`snapshotLayout`). */
+export const snapshotElements = (bytes: Uint8Array): Uint8Array[] | undefined => snapshotLayout(bytes)?.elements
+
+function layout(bytes: Uint8Array): SnapshotLayout | undefined {
   const map = header(bytes, 0, 'map')
   if (!map) return undefined
-  let found: Uint8Array[] | undefined
+  let elements: Uint8Array[] | undefined
+  const fields = new Map<string, { at: number; end: number }>()
   let pos = map.first
   for (let i = 0; i < map.count; i++) {
     const key = stringAt(bytes, pos)
     if (key === undefined) return undefined
     pos = key.end
     if (key.text !== 'objects') {
-      pos = skipValue(bytes, pos, true)
+      const end = skipValue(bytes, pos, true)
+      fields.set(key.text, { at: pos, end })
+      pos = end
       continue
     }
     const arr = header(bytes, pos, 'array')
-    if (!arr || found) return undefined
-    found = []
+    if (!arr || elements) return undefined
+    elements = []
     pos = arr.first
     for (let j = 0; j < arr.count; j++) {
       const end = skipValue(bytes, pos, true)
-      found.push(bytes.subarray(pos, end))
+      elements.push(bytes.subarray(pos, end))
       pos = end
     }
   }
-  return found
+  return elements && { elements, fields }
 }
 
 /**

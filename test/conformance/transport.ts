@@ -18,7 +18,12 @@ const ids = (...names: string[]): NodeId[] => names.map(nodeId)
 const bytesOf = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff)
 
 async function meshed(ts: Transport[]): Promise<void> {
-  await waitFor(() => ts.every((t) => t.peers().length === ts.length - 1), 'a full mesh')
+  await waitFor(() => ts.every((t) => t.peers().length === ts.length - 1), 'a full mesh').catch((err: Error) => {
+    // Which links are missing, and what each transport counted, is what a rare failure here
+    // (2 full test runs in about 12, never in a file run alone) has to go on.
+    const state = ts.map((t) => `${t.self}: peers [${t.peers().join(', ')}]${'stats' in t ? ` stats ${JSON.stringify((t as { stats: unknown }).stats)}` : ''}`)
+    throw new Error(`${err.message}; ${state.join('; ')}`)
+  })
 }
 
 export function runTransportTests(name: string, makeHarness: () => Promise<TransportHarness>, timeoutMs = 30_000): void {

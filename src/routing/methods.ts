@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot'
 import { DomainMeshError } from '../errors.js'
+import { parseFast, type Accept } from '../wire/fast-path.js'
 import type { Request } from './engine.js'
 
 export class UnknownMethodError extends DomainMeshError {
@@ -20,16 +21,18 @@ export class BadRequestError extends DomainMeshError {
 
 export interface Method<S extends v.GenericSchema> {
   input: S
+  /** A hand-written check of the body's common shapes, tried before the schema (fast-path.ts). */
+  accept?: Accept<v.InferOutput<S>>
   handle(body: v.InferOutput<S>, req: Request): unknown
 }
 
-export const method = <S extends v.GenericSchema>(input: S, handle: (body: v.InferOutput<S>, req: Request) => unknown): Method<S> => ({ input, handle })
+export const method = <S extends v.GenericSchema>(input: S, handle: (body: v.InferOutput<S>, req: Request) => unknown, accept?: Accept<v.InferOutput<S>>): Method<S> => ({ input, handle, accept })
 
 export function methodTable(table: Record<string, Method<v.GenericSchema>>): (req: Request) => unknown {
   return (req) => {
     const m = Object.hasOwn(table, req.method) ? table[req.method] : undefined
     if (!m) throw new UnknownMethodError(req.method)
-    const parsed = v.safeParse(m.input, req.body)
+    const parsed = parseFast(m.input, m.accept, req.body)
     if (!parsed.success) {
       const issue = parsed.issues[0]
       const path = issue?.path?.map((p) => String(p.key)).join('.')

@@ -2,6 +2,7 @@
 import type { Patch } from 'immer'
 import * as v from 'valibot'
 import { decodeValue, encodeValue } from '../wire/codec.js'
+import { acceptAll, isInteger } from '../wire/fast-path.js'
 import type { Change } from './objects.js'
 
 export interface LogEntry {
@@ -105,6 +106,54 @@ export const WireEntrySchema = v.pipe(
   v.transform(([seq, epoch, vs, key, change]): LogEntry => ({ seq, epoch, vs, key, change })),
 )
 
+/**
+ * The hand-written fast path of WireChangeSchema and WireEntrySchema (see `src/wire/fast-path.ts`):
+ * the schema's output for what it accepts, or undefined to leave the decision (and the wording of
+ * the error) to the schema. Path arrays are copied, as the schema copies them: a local caller's
+ * patch must not share them with the log.
+ */
+export function acceptWireChange(t: unknown): Change | undefined {
+  if (!Array.isArray(t)) return undefined
+  switch (t[0]) {
+    case 0:
+      return t.length === 2 ? { kind: 'put', value: t[1] } : undefined
+    case 1: {
+      const patches: Patch[] = []
+      for (let i = 1; i < t.length; i++) {
+        const p = acceptWirePatch(t[i])
+        if (!p) return undefined
+        patches.push(p)
+      }
+      return { kind: 'patch', patches }
+    }
+    case 2:
+      return t.length === 1 ? { kind: 'delete' } : undefined
+    default:
+      return undefined
+  }
+}
+
+function acceptWirePatch(p: unknown): Patch | undefined {
+  if (!Array.isArray(p) || (p.length !== 2 && p.length !== 3)) return undefined
+  const op = p[0]
+  const path = p[1]
+  if ((op !== 0 && op !== 1 && op !== 2) || !Array.isArray(path)) return undefined
+  const copy: (string | number)[] = []
+  for (const seg of path as unknown[]) {
+    if (typeof seg !== 'string' && (typeof seg !== 'number' || Number.isNaN(seg))) return undefined
+    copy.push(seg)
+  }
+  return (p.length === 2 ? { op: OPS[op], path: copy } : { op: OPS[op], path: copy, value: p[2] }) as Patch
+}
+
+export function acceptWireEntry(t: unknown): LogEntry | undefined {
+  if (!Array.isArray(t) || t.length !== 5) return undefined
+  const [seq, epoch, vs, key] = t as unknown[]
+  if (!isInteger(seq, 1) || !isInteger(epoch, 0) || typeof vs !== 'string' || typeof key !== 'string') return undefined
+  const change = acceptWireChange(t[4])
+  return change && { seq, epoch, vs, key, change }
+}
+
 export function toWireChange(c: Change): unknown[] {
   switch (c.kind) {
     case 'put':
@@ -128,4 +177,7 @@ export const asPatches = (p: v.InferOutput<typeof PatchSchema>[]): Patch[] => p 
 export const encodeLog = (entries: readonly LogEntry[]): Uint8Array => new Uint8Array(encodeValue(entries.map(toWireEntry)))
 
 const WireLogSchema = v.array(WireEntrySchema)
-export const decodeLog = (bytes: Uint8Array): LogEntry[] => v.parse(WireLogSchema, decodeValue(bytes))
+export function decodeLog(bytes: Uint8Array): LogEntry[] {
+  const raw = decodeValue(bytes)
+  return acceptAll(raw, acceptWireEntry) ?? v.parse(WireLogSchema, raw)
+}

@@ -5,10 +5,12 @@
 import * as v from 'valibot'
 import { decodeValue } from '../wire/codec.js'
 import { snapshotElements } from '../wire/msgpack-skip.js'
-import { WireEntrySchema } from './log.js'
+import { acceptAll, asObject, isInteger } from '../wire/fast-path.js'
+import { acceptWireEntry, WireEntrySchema } from './log.js'
 import { scanSnapshot, Seq, SnapshotPath } from './snapshot-scan.js'
 
-const Domain = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(1 << 16))
+const MAX_DOMAIN = 1 << 16
+const Domain = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_DOMAIN))
 const Epoch = Seq
 
 /**
@@ -17,6 +19,20 @@ const Epoch = Seq
  */
 export const AppendSchema = v.object({ domain: Domain, epoch: Epoch, head: Seq, commit: Seq, entries: v.pipe(v.array(WireEntrySchema), v.maxLength(100_000)) })
 export const AckSchema = v.object({ domain: Domain, epoch: Epoch, upTo: Seq })
+
+/** The fast paths of AppendSchema and AckSchema (fast-path.ts): appends and acks carry the load. */
+export function acceptAppend(input: unknown): AppendMsg | undefined {
+  const o = asObject(input)
+  if (!o || !isInteger(o.domain, 0, MAX_DOMAIN) || !isInteger(o.epoch, 0) || !isInteger(o.head, 0) || !isInteger(o.commit, 0)) return undefined
+  const entries = acceptAll(o.entries, acceptWireEntry, 100_000)
+  return entries && { domain: o.domain, epoch: o.epoch, head: o.head, commit: o.commit, entries }
+}
+
+export function acceptAck(input: unknown): AckMsg | undefined {
+  const o = asObject(input)
+  if (!o || !isInteger(o.domain, 0, MAX_DOMAIN) || !isInteger(o.epoch, 0) || !isInteger(o.upTo, 0)) return undefined
+  return { domain: o.domain, epoch: o.epoch, upTo: o.upTo }
+}
 /** Asks for the entries after `after`; `afterEpoch` lets the primary check that the logs agree up to there. */
 export const ResendSchema = v.object({ domain: Domain, epoch: Epoch, after: Seq, afterEpoch: Epoch, snapshot: v.optional(v.boolean()) })
 export const NackSchema = v.object({ domain: Domain, epoch: Epoch })

@@ -8,8 +8,9 @@ import { engineType, virtualServerId, type NodeId, type VirtualServerId } from '
 import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
 import { NotPrimaryError, PathNotFoundError } from './errors.js'
-import { WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogEntry } from './log.js'
-import { AckSchema, AppendSchema, FetchSchema, NackSchema, ResendSchema, SnapshotSchema, type ReplMessage } from './messages.js'
+import { asObject, isInteger } from '../wire/fast-path.js'
+import { acceptWireChange, WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogEntry } from './log.js'
+import { acceptAck, acceptAppend, AckSchema, AppendSchema, FetchSchema, NackSchema, ResendSchema, SnapshotSchema, type ReplMessage } from './messages.js'
 import { versionAt, type Change, type Path } from './objects.js'
 import { STORE_ENGINE_ID, type MessengerStatePort } from './port.js'
 import type { StateEvents, StateManager } from './state-manager.js'
@@ -23,15 +24,51 @@ const MAX_HOPS = 2
 const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(4096))
 const Vs = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
 const PathSchema = v.pipe(v.array(v.union([v.string(), v.number()])), v.maxLength(64))
-const WriteSchema = v.object({ vs: Vs, key: Key, change: WireChangeSchema, ifVersion: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))), hops: v.optional(v.number()) })
+export const WriteSchema = v.object({ vs: Vs, key: Key, change: WireChangeSchema, ifVersion: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))), hops: v.optional(v.number()) })
 const ReadSchema = v.object({ vs: Vs, key: Key, path: v.optional(PathSchema), local: v.optional(v.boolean()), hops: v.optional(v.number()) })
-const ReplSchema = v.variant('type', [
+export const ReplSchema = v.variant('type', [
   v.object({ type: v.literal('append'), ...AppendSchema.entries }),
   v.object({ type: v.literal('ack'), ...AckSchema.entries }),
   v.object({ type: v.literal('nack'), ...NackSchema.entries }),
   v.object({ type: v.literal('resend'), ...ResendSchema.entries }),
   v.object({ type: v.literal('snapshot'), ...SnapshotSchema.entries }),
 ])
+
+/** The fast path of WriteSchema (fast-path.ts). */
+export function acceptWrite(input: unknown): v.InferOutput<typeof WriteSchema> | undefined {
+  const o = asObject(input)
+  if (!o || !isString(o.vs, 128) || !isString(o.key, 4096)) return undefined
+  const change = acceptWireChange(o.change)
+  if (!change) return undefined
+  const out: v.InferOutput<typeof WriteSchema> = { vs: o.vs, key: o.key, change }
+  // Present even when undefined, as the schema's output has them.
+  if ('ifVersion' in o) {
+    if (o.ifVersion !== undefined && !isInteger(o.ifVersion, 0)) return undefined
+    out.ifVersion = o.ifVersion
+  }
+  if ('hops' in o) {
+    if (o.hops !== undefined && (typeof o.hops !== 'number' || Number.isNaN(o.hops))) return undefined
+    out.hops = o.hops
+  }
+  return out
+}
+
+const isString = (x: unknown, maxLength: number): x is string => typeof x === 'string' && x.length >= 1 && x.length <= maxLength
+
+/** The fast path of ReplSchema for the messages that carry the load: appends and acks. */
+export function acceptRepl(input: unknown): v.InferOutput<typeof ReplSchema> | undefined {
+  const type = asObject(input)?.type
+  if (type === 'append') {
+    const a = acceptAppend(input)
+    return a && { type, ...a }
+  }
+  if (type === 'ack') {
+    const a = acceptAck(input)
+    return a && { type, ...a }
+  }
+  return undefined
+}
+
 const WatchPatternSchema = v.object({ vs: Vs, key: v.optional(Key), prefix: v.optional(v.string()) })
 const WatchSchema = v.object({ patterns: v.pipe(v.array(WatchPatternSchema), v.maxLength(1000)) })
 const ChangedSchema = v.object({ domain: v.number(), entries: v.array(WireEntrySchema) })
@@ -62,9 +99,9 @@ export class StoreEngine implements Engine {
     private readonly state: StateManager,
   ) {
     this.handle = methodTable({
-      write: method(WriteSchema, (b) => this.write(virtualServerId(b.vs), b.key, b.change as Change, b.ifVersion, b.hops ?? 0)),
+      write: method(WriteSchema, (b) => this.write(virtualServerId(b.vs), b.key, b.change as Change, b.ifVersion, b.hops ?? 0), acceptWrite),
       read: method(ReadSchema, (b) => this.read(virtualServerId(b.vs), b.key, b.path ?? [], b.local ?? false, b.hops ?? 0)),
-      repl: method(ReplSchema, (b, req) => this.state.receive(req.fromNode, b as ReplMessage)),
+      repl: method(ReplSchema, (b, req) => this.state.receive(req.fromNode, b as ReplMessage), acceptRepl),
       fetch: method(FetchSchema, (b, req) => this.state.handleFetch(req.fromNode, b)),
       watch: method(WatchSchema, (b, req) => this.watches.setRemote(req.fromNode, b.patterns)),
       changed: method(ChangedSchema, (b) => this.deliver(b.domain, b.entries as LogEntry[])),

@@ -14,7 +14,7 @@ import { decodeValue, encodeValue } from '../wire/codec.js'
 import { Arena } from './arena.js'
 import { RecordIndex } from './record-index.js'
 import { deepFreeze } from './freeze.js'
-import type { StoredObject } from './objects.js'
+import { listOf, pathVersions, type StoredObject } from './objects.js'
 
 export interface SnapshotObject {
   value: unknown
@@ -31,15 +31,23 @@ export type SnapshotPath = [path: (string | number)[], version: number] | [key: 
 
 export function toSnapshotObject(o: StoredObject): SnapshotObject {
   const s: SnapshotObject = { value: o.value, version: o.version, base: o.base }
-  if (o.paths?.length) s.paths = o.paths.map((e) => [e.path as (string | number)[], e.version])
+  if (o.paths) s.paths = pathVersions(o.paths).map((e) => [e.path as (string | number)[], e.version])
   return s
 }
 
 export function fromSnapshotObject(s: SnapshotObject): StoredObject {
   const obj: StoredObject = s.paths
-    ? { value: s.value, version: s.version, base: s.base, paths: s.paths.map((e) => (e.length === 3 ? { path: e[1], version: e[2] } : { path: e[0], version: e[1] })) }
+    ? { value: s.value, version: s.version, base: s.base, paths: listOf(byVersion(s.paths)) }
     : { value: s.value, version: s.version, base: s.base }
   return deepFreeze(obj)
+}
+
+/**
+ * Oldest first, as the list wants them (objects.ts): a newer entry shadows older ones below it,
+ * so the order must be the order of the writes, whatever order a snapshot kept them in.
+ */
+function byVersion(paths: SnapshotPath[]): { path: (string | number)[]; version: number }[] {
+  return paths.map((e) => (e.length === 3 ? { path: e[1], version: e[2] } : { path: e[0], version: e[1] })).sort((a, b) => a.version - b.version)
 }
 
 /** Decoded objects kept per domain: 64 domains on a node keep at most 4,096 in all. */

@@ -9,13 +9,13 @@ import { Arena } from '../../src/state/arena.js'
 import { decodeRecord, ObjectTable, recordHasId, toSnapshotObject, type Captured } from '../../src/state/object-table.js'
 import { encodeValue } from '../../src/wire/codec.js'
 import { hashId, RecordIndex } from '../../src/state/record-index.js'
-import type { StoredObject } from '../../src/state/objects.js'
+import { listOf, type StoredObject } from '../../src/state/objects.js'
 
 const obj = (n: number, paths = false): StoredObject => ({
   value: { n, name: `object ${n}`, tags: ['a', 'ü', n % 3 === 0 ? null : true] },
   version: n,
   base: paths ? n - 1 : n,
-  ...(paths ? { paths: [{ path: ['name'], version: n }] } : {}),
+  ...(paths ? { paths: listOf([{ path: ['name'], version: n }]) } : {}),
 })
 
 const contents = (t: Iterable<[string, StoredObject]>) => new Map([...t])

@@ -37,6 +37,8 @@ export class CommitTracker {
     private readonly domain: number,
     private readonly clock: Clock,
     private readonly timeoutMs: number,
+    /** Where the replica stands, for the error of a write that timed out (a hang must say why). */
+    private readonly standing: () => string = () => '',
   ) {}
 
   get pending(): number {
@@ -57,7 +59,8 @@ export class CommitTracker {
       const now = this.clock.now()
       while (this.waiting.length && this.waiting[0]!.deadline <= now) {
         const w = this.waiting.shift()!
-        w.reject(new TimeoutError(`write ${w.seq} to domain ${this.domain} waiting for backups`, this.timeoutMs))
+        const standing = this.standing()
+        w.reject(new TimeoutError(`write ${w.seq} to domain ${this.domain} waiting for backups${standing ? ` (${standing})` : ''}`, this.timeoutMs))
       }
       this.arm()
     }, Math.max(0, this.waiting[0]!.deadline - this.clock.now()))

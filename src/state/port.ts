@@ -54,8 +54,8 @@ export class MessengerStatePort implements StatePort {
     }
   }
 
-  request(to: NodeId, method: string, body: unknown, vs?: VirtualServerId): Promise<unknown> {
-    return this.messenger.request(this.address(), this.peer(to, vs), method, body)
+  request(to: NodeId, method: string, body: unknown, vs?: VirtualServerId, timeoutMs?: number): Promise<unknown> {
+    return this.messenger.request(this.address(), this.peer(to, vs), method, body, timeoutMs)
   }
 
   /** The application started a call: its messages need not wait for others (Messenger.expedite). */

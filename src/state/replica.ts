@@ -74,7 +74,7 @@ export class DomainReplica extends ReplicaStore {
       cfg.hooks.failed(state.domain, err)
       this.tracker.failAll(() => err)
     }, (fn) => defer(cfg.clock, fn))
-    this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs)
+    this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs, () => this.standing())
     this.acked = new AckWaiters(cfg.clock, cfg.resendAfterMs)
     this.assembly = new SnapshotAssembly(state.domain)
     this.poll = new CommitPoll(cfg.clock, cfg.resendAfterMs, () => {
@@ -107,6 +107,13 @@ export class DomainReplica extends ReplicaStore {
       cfg.clock,
       cfg.resendAfterMs,
     )
+  }
+
+  /** The replica's position as a timed-out write reports it: role, epoch, seqs, each backup's ack. */
+  private standing(): string {
+    const acks = this.backups.map((b) => `${b} acked ${this.acked.get(b)}`).join(', ')
+    const fenced = this.fence.holds(this.epoch) ? ', fenced by a newer epoch' : ''
+    return `${this.role} in epoch ${this.epoch}${fenced}, last seq ${this.state.lastSeq}, on disk ${this.persistedSeq}, committed ${this.committedSeq}; ${acks || 'no backups'}`
   }
 
   /** Every wait on the write and read paths is bounded: a caller gets a TimeoutError, never a hang. */

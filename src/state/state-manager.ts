@@ -150,6 +150,11 @@ export class StateManager {
     }
   }
 
+  /** How long a primary lets a write wait for its backups before it answers with a TimeoutError. */
+  get writeTimeoutMs(): number {
+    return this.cfg.writeTimeoutMs
+  }
+
   get limits(): Limits {
     return this.opts.limits ?? DEFAULT_LIMITS
   }

@@ -21,6 +21,13 @@ export const STORE_ENGINE_TYPE = engineType('store')
 export const STORE_ENGINE_INFO = { engineId: STORE_ENGINE_ID, engineType: STORE_ENGINE_TYPE, virtualServers: '*' as const }
 const MAX_HOPS = 2
 
+/**
+ * How long a node waits for a remote primary's answer to a write: longer than the primary lets
+ * the write wait for its backups, so that a write stuck there comes back with the primary's own
+ * TimeoutError, which says where its replica stood, not only that the request went unanswered.
+ */
+export const writeAnswerTimeout = (writeTimeoutMs: number): number => writeTimeoutMs + 2000
+
 const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(4096))
 const Vs = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
 const PathSchema = v.pipe(v.array(v.union([v.string(), v.number()])), v.maxLength(64))
@@ -134,7 +141,7 @@ export class StoreEngine implements Engine {
     } catch (err) {
       const primary = this.forwardTarget(err, hops)
       if (!primary) throw err
-      return (await this.port.request(primary, 'write', { vs, key, change: toWireChange(change), ifVersion, hops: hops + 1 }, vs)) as WriteAck
+      return (await this.port.request(primary, 'write', { vs, key, change: toWireChange(change), ifVersion, hops: hops + 1 }, vs, writeAnswerTimeout(this.state.writeTimeoutMs))) as WriteAck
     }
   }
 

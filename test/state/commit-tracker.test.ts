@@ -41,4 +41,12 @@ describe('commit tracker', () => {
     await clock.advance(1000)
     expect(await c).toEqual({ err: 'TimeoutError' })
   })
+
+  it('says where the replica stood when a write timed out', async () => {
+    const clock = new FakeClock()
+    const t = new CommitTracker(7, clock, 1000, () => 'primary in epoch 3, committed 41; p1 acked 41, p2 acked 44')
+    const err = t.wait(42, 3).then(() => undefined, (e: unknown) => e as Error)
+    await clock.advance(1000)
+    expect((await err)?.message).toMatch(/write 42 to domain 7 waiting for backups \(primary in epoch 3, committed 41; p1 acked 41, p2 acked 44\)/)
+  })
 })

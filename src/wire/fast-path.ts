@@ -37,5 +37,5 @@ export function acceptAll<T>(input: unknown, accept: Accept<T>, maxLength = Infi
   return out
 }
 
-/** `input` as a record of its own properties if it is a non-null object (what v.object reads). */
+/** `input` as a record if it is a non-null object: v.object reads its keys with `in`, inherited ones too, and so do the fast paths. */
 export const asObject = (input: unknown): Record<string, unknown> | undefined => (typeof input === 'object' && input !== null ? (input as Record<string, unknown>) : undefined)

@@ -16,6 +16,7 @@ import { defer, yieldTo, type Clock } from '../util/clock.js'
 import { withTimeout } from '../util/timeout.js'
 import { encodeValue } from '../wire/codec.js'
 import { AckWaiters } from './ack-waiters.js'
+import { commitPoint } from './commit-point.js'
 import { CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
 import { DomainState, type IncomingSnapshot } from './domain-state.js'
 import { NotPrimaryError, StaleEpochError } from './errors.js'
@@ -33,6 +34,7 @@ import { ReplicaStore } from './replica-store.js'
 import { Intake } from './intake.js'
 import { Outflow } from './outflow.js'
 import { Fence } from './fence.js'
+import { SyncPromise } from './sync-promise.js'
 
 /** How many `resendAfterMs` a fenced primary waits for the view that demotes it. */
 const FENCE_GRACE_RESENDS = 5
@@ -64,8 +66,8 @@ export class DomainReplica extends ReplicaStore {
   private readonly intake: Intake
   private readonly outflow: Outflow
   private readonly poll: CommitPoll
-  /** A newer primary's sync fetch we answered: only it may send below its epoch (see `promise`). */
-  private promised: { to: NodeId; epoch: number } | undefined
+  /** A newer primary's sync fetch we answered: only it may send below its epoch. */
+  private readonly promised = new SyncPromise()
   private lockPromise: Promise<void> | undefined
   private closed = false
 
@@ -208,11 +210,8 @@ export class DomainReplica extends ReplicaStore {
     // Fenced: a backup that has not heard of the newer epoch yet may still ack, but the new
     // primary may already have put other writes at those seqs. Its commit point decides.
     if (this.role !== 'primary' || this.fence.holds(this.epoch)) return
-    const live = this.backups
-    const need = this.cfg.writeAcks === 'all' ? live.length : Math.min(this.cfg.writeAcks, live.length)
-    const acks = live.map((b) => this.acked.get(b)).sort((a, b) => b - a)
-    const replicated = need === 0 ? Number.POSITIVE_INFINITY : acks[need - 1]!
-    const commitTo = Math.min(this.persistedSeq, replicated)
+    const acks = this.backups.map((b) => this.acked.get(b))
+    const commitTo = commitPoint(this.persistedSeq, acks, this.cfg.writeAcks)
     if (commitTo > this.committedSeq) {
       // A log cut past the last commit (a promoted backup's, say) still tells what it holds;
       // watchers drop what they were told before.
@@ -299,7 +298,7 @@ export class DomainReplica extends ReplicaStore {
    * refused only from another node, which is exactly a primary that has been replaced.
    */
   private acceptEpoch(from: NodeId, epoch: number): boolean {
-    const floor = this.promised && from !== this.promised.to ? this.promised.epoch : 0
+    const floor = this.promised.floorFor(from)
     if (from === this.primary && this.role === 'backup' && epoch >= floor) {
       this.epoch = Math.max(this.epoch, epoch)
       return true
@@ -313,13 +312,9 @@ export class DomainReplica extends ReplicaStore {
     return true
   }
 
-  /**
-   * We answered `to`'s sync fetch at `epoch`: it leads the domain there, from our log as it was.
-   * Until our view gets there, the primary it still names may not send below `epoch`: an append
-   * of it acked after our answer could commit (with `writeAcks` below 'all') a write that log lacks.
-   */
+  /** We answered `to`'s sync fetch at `epoch` (sync-promise.ts). */
   promise(to: NodeId, epoch: number): void {
-    if (this.role === 'backup' && epoch > Math.max(this.epoch, this.promised?.epoch ?? 0)) this.promised = { to, epoch }
+    if (this.role === 'backup') this.promised.give(to, epoch, this.epoch)
   }
 
   private ack(): void {
@@ -335,7 +330,7 @@ export class DomainReplica extends ReplicaStore {
     for (const n of [...this.reportedLagging]) if (!downOwners.includes(n)) this.reportedLagging.delete(n)
     this.role = 'primary'
     this.epoch = Math.max(this.epoch, epoch)
-    if (this.epoch >= (this.promised?.epoch ?? Infinity)) this.promised = undefined
+    this.promised.settle(this.epoch)
     // A view older than the fence may still name us: then the grace keeps running.
     this.fence.settle(this.epoch)
     this.primary = undefined
@@ -365,7 +360,7 @@ export class DomainReplica extends ReplicaStore {
     this.fence.stop()
     this.role = 'backup'
     this.epoch = Math.max(this.epoch, epoch)
-    if (this.epoch >= (this.promised?.epoch ?? Infinity)) this.promised = undefined
+    this.promised.settle(this.epoch)
     this.primary = primary
     this.backups = []
     this.ownerCount = ownerCount

@@ -22,11 +22,12 @@ export const STORE_ENGINE_INFO = { engineId: STORE_ENGINE_ID, engineType: STORE_
 const MAX_HOPS = 2
 
 /**
- * How long a node waits for a remote primary's answer to a write: longer than the primary lets
- * the write wait for its backups, so that a write stuck there comes back with the primary's own
- * TimeoutError, which says where its replica stood, not only that the request went unanswered.
+ * How long a node waits for a remote primary's answer to a write or read: longer than the primary
+ * lets either wait (for its backups, a failover sync, a healing lock), so that one stuck there
+ * comes back with the primary's own TimeoutError, which says what it waited for and where its
+ * replica stood, not only that the request went unanswered.
  */
-export const writeAnswerTimeout = (writeTimeoutMs: number): number => writeTimeoutMs + 2000
+export const answerTimeout = (writeTimeoutMs: number): number => writeTimeoutMs + 2000
 
 const Key = v.pipe(v.string(), v.minLength(1), v.maxLength(4096))
 const Vs = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
@@ -141,7 +142,7 @@ export class StoreEngine implements Engine {
     } catch (err) {
       const primary = this.forwardTarget(err, hops)
       if (!primary) throw err
-      return (await this.port.request(primary, 'write', { vs, key, change: toWireChange(change), ifVersion, hops: hops + 1 }, vs, writeAnswerTimeout(this.state.writeTimeoutMs))) as WriteAck
+      return (await this.forward(primary, 'write', { vs, key, change: toWireChange(change), ifVersion, hops: hops + 1 }, vs)) as WriteAck
     }
   }
 
@@ -154,7 +155,7 @@ export class StoreEngine implements Engine {
       } catch (err) {
         const primary = this.forwardTarget(err, hops)
         if (!primary) throw err
-        return (await this.port.request(primary, 'read', { vs, key, path, local, hops: hops + 1 }, vs)) as ReadResult
+        return (await this.forward(primary, 'read', { vs, key, path, local, hops: hops + 1 }, vs)) as ReadResult
       }
     }
     if (!obj) return { found: false, version: 0 }
@@ -184,6 +185,10 @@ export class StoreEngine implements Engine {
 
   private deliver(domain: number, entries: readonly { seq: number; vs: string; key: string; change: Change }[]): void {
     for (const e of entries) this.watches.deliver({ domain, seq: e.seq, vs: e.vs, key: e.key, change: e.change })
+  }
+
+  private forward(primary: NodeId, method: 'write' | 'read', body: unknown, vs: VirtualServerId): Promise<unknown> {
+    return this.port.request(primary, method, body, vs, answerTimeout(this.state.writeTimeoutMs))
   }
 
   private forwardTarget(err: unknown, hops: number): NodeId | undefined {

@@ -14,7 +14,7 @@ import { toWireChange } from './log.js'
 import type { Change, Path } from './objects.js'
 import type { MessengerStatePort } from './port.js'
 import type { StateManager } from './state-manager.js'
-import { writeAnswerTimeout, type ReadResult, type StoreEngine, type WriteAck } from './store-engine.js'
+import { answerTimeout, type ReadResult, type StoreEngine, type WriteAck } from './store-engine.js'
 import type { ChangeEvent } from './watch.js'
 import { produceWithPatches } from '../util/patches.js'
 
@@ -115,17 +115,13 @@ export class Store {
   private async write(key: string, change: Change, ifVersion: number | undefined): Promise<WriteAck> {
     // Checked here too: the codec would quietly turn a Map into an object or drop a function.
     validateWrite(key, change, this.state.limits)
-    return (await this.route(
-      key,
-      'write',
-      { vs: this.virtualServerId, key, change: toWireChange(change), ifVersion },
-      (primary) => (primary === this.self ? this.engine.write(this.virtualServerId, key, change, ifVersion, 0) : undefined),
-      writeAnswerTimeout(this.state.writeTimeoutMs),
+    return (await this.route(key, 'write', { vs: this.virtualServerId, key, change: toWireChange(change), ifVersion }, (primary) =>
+      primary === this.self ? this.engine.write(this.virtualServerId, key, change, ifVersion, 0) : undefined,
     )) as WriteAck
   }
 
   /** Sends to the key's primary (locally when `local` handles it), retrying while placement settles. */
-  private async route(key: string, name: string, body: unknown, local: (primary: NodeId) => Promise<unknown> | undefined, timeoutMs?: number): Promise<unknown> {
+  private async route(key: string, name: string, body: unknown, local: (primary: NodeId) => Promise<unknown> | undefined): Promise<unknown> {
     this.port.expedite()
     for (let attempt = 1; ; attempt++) {
       const wait = BACKOFF_MS[attempt - 1] ?? 0
@@ -134,7 +130,7 @@ export class Store {
         const domain = this.state.domainOf(this.virtualServerId, key)
         const primary = this.state.placement(domain).primary
         if (!primary) throw new NoPrimaryError(domain)
-        return await (local(primary) ?? this.port.request(primary, name, body, this.virtualServerId, timeoutMs))
+        return await (local(primary) ?? this.port.request(primary, name, body, this.virtualServerId, answerTimeout(this.state.writeTimeoutMs)))
       } catch (err) {
         const code = (err as DomainMeshError).code
         if (attempt >= BACKOFF_MS.length || !(RETRYABLE.has(code) || err instanceof NoRouteError)) throw err

@@ -8,7 +8,7 @@ import type { NodeId } from '../../src/ids.js'
 import { DomainState, type IncomingSnapshot, type Snapshot } from '../../src/state/domain-state.js'
 import { SnapshotSchema } from '../../src/state/messages.js'
 import { SnapshotAssembly } from '../../src/state/snapshot-assembly.js'
-import { encodeSnapshotParts } from '../../src/state/snapshot-encoder.js'
+import { encodeSnapshotParts, partSizes } from '../../src/state/snapshot-encoder.js'
 import { decodeValue, encodeValue } from '../../src/wire/codec.js'
 import { concatBytes as concat } from '../../src/util/bytes.js'
 
@@ -27,7 +27,8 @@ function domain(objects: number, seq0 = 0): DomainState {
   return d
 }
 
-const parts = async (d: DomainState, group = 100): Promise<Snapshot[]> => (await encodeSnapshotParts(d, now, group)).map((p) => decodeValue(p) as Snapshot)
+/** Parts of `group` objects each (the first as large as the rest, unless `first` says otherwise). */
+const parts = async (d: DomainState, group = 100, first = group): Promise<Snapshot[]> => (await encodeSnapshotParts(d, now, group, first)).map((p) => decodeValue(p) as Snapshot)
 
 describe('snapshot parts', () => {
   it('each carry the seq and epoch of the whole, and together its objects; an empty domain is one part', async () => {
@@ -40,6 +41,21 @@ describe('snapshot parts', () => {
     ])
     expect(got.flatMap((p) => p.objects)).toEqual(d.snapshot().objects)
     expect(await parts(new DomainState(7))).toEqual([{ seq: 0, epoch: 0, objects: [] }])
+  })
+
+  it('start small and double up to the group, so a cold receiver is never handed a full part first', async () => {
+    expect(partSizes(250, 100, 16)).toEqual([16, 32, 64, 100, 38])
+    expect(partSizes(1560)).toEqual([16, 32, 64, ...Array(11).fill(128), 40])
+    expect(partSizes(10, 100, 16)).toEqual([10])
+    expect(partSizes(0)).toEqual([0])
+    const d = domain(250)
+    const got = await parts(d, 100, 16)
+    expect(got.map((p) => p.objects.length)).toEqual([16, 32, 64, 100, 38])
+    expect(got.flatMap((p) => p.objects)).toEqual(d.snapshot().objects)
+    const asm = new SnapshotAssembly(7)
+    got.forEach((p, i) => i < got.length - 1 && asm.add(A, p, i, got.length))
+    const whole = asm.add(A, got.at(-1)!, got.length - 1, got.length)!
+    expect(new Map(whole.objects)).toEqual(new Map(DomainState.fromSnapshot(7, d.snapshot()).objects))
   })
 
   it('are put together in any order, with repeats, into the state the whole snapshot gives', async () => {

@@ -38,8 +38,9 @@ describe('snapshot copies', () => {
     await c.settleHealing()
     // No copy failed: compactions meanwhile did not take the entries its locked delta needs.
     expect(failed).toEqual([])
-    // 400 objects, 128 to a part: four parts, each taken once (a resend may repeat them).
-    expect(new Set(parts)).toEqual(new Set(['0/4', '1/4', '2/4', '3/4']))
+    // 400 objects in parts of 16, 32, 64, then 128 (partSizes): six parts, each taken once (a
+    // resend may repeat them).
+    expect(new Set(parts)).toEqual(new Set(['0/6', '1/6', '2/6', '3/6', '4/6', '5/6']))
     expect(e.state.stats.snapshotsInstalled).toBeGreaterThanOrEqual(1)
     const expected = (i: number) => {
       const last = [...Array(k).keys()].filter((j) => j % 400 === i).at(-1)

@@ -87,6 +87,7 @@ function checkTuning(t: StoreTuning): void {
   if (t.healPauseRatio !== undefined && !(Number.isFinite(t.healPauseRatio) && t.healPauseRatio >= 0)) throw new InvalidSettingsError(`store.healPauseRatio must be a number of 0 or more, not ${t.healPauseRatio}`)
   if (t.coolAfterMs !== undefined && !(Number.isInteger(t.coolAfterMs) && t.coolAfterMs >= 0)) throw new InvalidSettingsError(`store.coolAfterMs must be a whole number of ms, 0 or more, not ${t.coolAfterMs}`)
   if (t.healPieceGapMs !== undefined && !(Number.isFinite(t.healPieceGapMs) && t.healPieceGapMs >= 0 && t.healPieceGapMs <= 1000)) throw new InvalidSettingsError(`store.healPieceGapMs must be a number of ms from 0 to 1000, not ${t.healPieceGapMs}`)
+  if (t.healQuietMs !== undefined && !(Number.isFinite(t.healQuietMs) && t.healQuietMs >= 0 && t.healQuietMs <= 1000)) throw new InvalidSettingsError(`store.healQuietMs must be a number of ms from 0 to 1000, not ${t.healQuietMs}`)
 }
 
 function checkSettings(s: ClusterSettings): ClusterSettings {
@@ -110,6 +111,8 @@ export interface StoreTuning {
   healPauseRatio?: number
   /** Between the pieces of one healing copy (128 log entries or objects each), wait this long (default 5 ms; 0: one event-loop turn). */
   healPieceGapMs?: number
+  /** Before each piece of a healing copy, wait until this node has seen no write for this long, 25 ms at most (default 3 ms; 0: never wait). */
+  healQuietMs?: number
   /** A domain with no write for 1-2 × this keeps its log and objects encoded until used (default 10,000 ms; 0: never). */
   coolAfterMs?: number
   limits?: Partial<Limits>

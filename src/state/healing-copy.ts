@@ -37,6 +37,8 @@ export interface CopyOptions {
   timeoutMs: number
   /** Between two pieces (log groups, snapshot parts); 0: one event-loop turn. */
   pieceGapMs: number
+  /** Resolves once this node's writes leave room for the next piece (see foreground.ts). */
+  quiet?: () => Promise<void>
   positionOf: PositionOf
   /**
    * Asked before every send: a copy to a target the view dropped (it went down, or a later view
@@ -58,7 +60,10 @@ export async function copyDomain(r: DomainReplica, target: NodeId, opts: CopyOpt
     opts,
     deadline: clock.now() + timeoutMs,
     what: `copy of domain ${r.domain} to ${target}`,
-    pause: () => (opts.pieceGapMs > 0 ? sleep(clock, opts.pieceGapMs) : yieldTo(clock)),
+    pause: async () => {
+      await (opts.pieceGapMs > 0 ? sleep(clock, opts.pieceGapMs) : yieldTo(clock))
+      await opts.quiet?.()
+    },
     stillPrimary,
   }
   const pos = await positionOf(r.domain, target)

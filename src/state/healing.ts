@@ -25,6 +25,8 @@ export interface HealingHooks {
   progress(p: HealingProgress & { domain: number; target: NodeId; error?: unknown }): void
   copied(domain: number, target: NodeId, report: CopyReport): void
   positionOf: PositionOf
+  /** Resolves when this node's writes leave room for the next piece of a copy (foreground.ts). */
+  quiet?: () => Promise<void>
 }
 
 export class HealingQueue {
@@ -75,6 +77,7 @@ export class HealingQueue {
               intervalMs: this.intervalMs,
               timeoutMs: this.timeoutMs,
               pieceGapMs: this.pieceGapMs,
+              ...(this.hooks.quiet ? { quiet: this.hooks.quiet } : {}),
               positionOf: this.hooks.positionOf,
               wanted: () => this.hooks.wanted(domain, target),
             })

@@ -16,6 +16,7 @@ import type { LogEntry } from './log.js'
 import type { FetchMsg, OutgoingReplMessage, ReplMessage } from './messages.js'
 import type { Change, StoredObject } from './objects.js'
 import { DomainPersistence } from './persistence.js'
+import { Foreground } from './foreground.js'
 import { HealingQueue, type HealingProgress } from './healing.js'
 import { QuietSweep } from './quiet-sweep.js'
 import { answerFetch, positionOf, syncFromOwners, type FetchDeps, type FetchResult } from './owner-fetch.js'
@@ -23,6 +24,9 @@ import { releaseEncoderBuffer } from '../wire/codec.js'
 import { DomainReplica, type CopyReport, type ReplicaConfig, type WriteResult } from './replica.js'
 
 export type { FetchResult } from './owner-fetch.js'
+
+/** The longest a healing piece waits for a quiet moment (foreground.ts). */
+const HEAL_QUIET_MAX_WAIT_MS = 25
 
 export interface StatePort {
   send(to: NodeId, msg: OutgoingReplMessage): void
@@ -82,6 +86,8 @@ export interface StateManagerOptions {
   healPauseRatio?: number
   /** Between the pieces of one healing copy (log groups, snapshot parts), wait this long (default 5 ms). */
   healPieceGapMs?: number
+  /** Before each piece of a healing copy, wait until no write has been seen here for this long (foreground.ts; default 3 ms, 0: never). */
+  healQuietMs?: number
   /** A domain with no write for between one and two of these keeps its data encoded (quiet-sweep.ts; default 10 s, 0: never). */
   coolAfterMs?: number
 }
@@ -93,6 +99,8 @@ export class StateManager {
   private readonly sweep: QuietSweep
   private readonly cfg: ReplicaConfig
   private readonly healing: HealingQueue
+  /** When writes leave room for healing's pieces (foreground.ts). */
+  private readonly foreground: Foreground
   /** Domains whose stored copy was damaged: this node must not count as a complete copy of them. */
   private readonly corrupt = new Set<number>()
   /** Domains found damaged when the node started, and why (they are rebuilt from peers). */
@@ -102,6 +110,7 @@ export class StateManager {
   private roles: (DomainRoles | undefined)[] = []
 
   constructor(private readonly opts: StateManagerOptions) {
+    this.foreground = new Foreground(opts.clock, opts.healQuietMs ?? 3, HEAL_QUIET_MAX_WAIT_MS)
     this.healing = new HealingQueue(
       {
         replica: (d) => this.replicas.get(d),
@@ -109,6 +118,7 @@ export class StateManager {
         progress: (p) => this.events.emit('healing', p),
         copied: (domain, target, report) => this.events.emit('copied', { domain, target, report }),
         positionOf: (domain, target) => positionOf(domain, target, this.view?.epoch ?? 0, this.fetchDeps()),
+        quiet: () => this.foreground.quiet(),
       },
       opts.clock,
       opts.resendAfterMs ?? 200,
@@ -245,6 +255,7 @@ export class StateManager {
 
   async write(vs: VirtualServerId, key: string, change: Change, ifVersion?: number): Promise<WriteResult> {
     validateWrite(key, change, this.limits)
+    this.foreground.touch()
     return this.primaryReplica(this.domainOf(vs, key)).write(vs, key, change, ifVersion)
   }
 
@@ -264,6 +275,7 @@ export class StateManager {
   }
 
   receive(from: NodeId, msg: ReplMessage): void {
+    if ((msg.type === 'append' && msg.entries.length > 0) || msg.type === 'ack') this.foreground.touch()
     const r = this.replicas.get(msg.domain)
     if (!r) return // not ours (any more): the sender learns from its own view
     switch (msg.type) {

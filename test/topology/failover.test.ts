@@ -227,9 +227,10 @@ describe('topology manager', () => {
     expect(tuned({ retainEntries: 1.5 })).toThrow(InvalidSettingsError)
     expect(tuned({ healPauseRatio: Number.NaN })).toThrow(/store.healPauseRatio must be a number of 0 or more, not NaN/)
     expect(tuned({ healPieceGapMs: -1 })).toThrow(/store.healPieceGapMs must be a number of ms from 0 to 1000, not -1/)
+    expect(tuned({ healQuietMs: 5000 })).toThrow(/store.healQuietMs must be a number of ms from 0 to 1000, not 5000/)
     expect(tuned({ coolAfterMs: -5 })).toThrow(/store.coolAfterMs must be a whole number of ms, 0 or more, not -5/)
     expect(tuned({ coolAfterMs: 0.5 })).toThrow(InvalidSettingsError)
-    expect(tuned({ retainEntries: 0, healPauseRatio: 0, healPieceGapMs: 0, coolAfterMs: 0 })).not.toThrow()
+    expect(tuned({ retainEntries: 0, healPauseRatio: 0, healPieceGapMs: 0, healQuietMs: 0, coolAfterMs: 0 })).not.toThrow()
   })
 })
 

@@ -48,6 +48,16 @@ export class Journal {
 
   /** Appends one record and makes it durable. */
   async append(payload: Uint8Array): Promise<void> {
+    await this.write(payload)
+    await this.sync()
+  }
+
+  /**
+   * Appends one record, not yet durable: `sync` makes it so, with every record written before.
+   * Once this resolves the record is whole in the file, so a record written after it starts after
+   * its end (FileStorage lets a small commit do so while a large one syncs).
+   */
+  async write(payload: Uint8Array): Promise<void> {
     const header = new Uint8Array(HEADER)
     const view = new DataView(header.buffer)
     view.setUint32(0, payload.length)
@@ -55,8 +65,12 @@ export class Journal {
     // Header and payload in one write without joining them: a commit carrying a domain's
     // snapshot made another copy of it here.
     await writeAll(this.fh, [header, payload])
-    await this.fh.datasync()
     this.size += HEADER + payload.length
+  }
+
+  /** Makes every record written so far durable. */
+  async sync(): Promise<void> {
+    await this.fh.datasync()
   }
 
   /** Empties the journal once everything in it is durable elsewhere. */

@@ -8,8 +8,9 @@
 import { existsSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import { join, relative } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { FileStorage } from '../../src/storage/files.js'
+import { Journal } from '../../src/storage/journal.js'
 import { seededRandom } from '../../src/util/random.js'
 import { waitFor } from '../helpers/wait.js'
 import { inTempDir } from '../helpers/temp-dir.js'
@@ -55,9 +56,16 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
           // Half the crashes follow a burst that fills the journal, so they tend to land while a
           // checkpoint (which runs beside commits) is still writing files.
           if (rnd() < 0.5) {
+            // Sometimes a record large enough to sync in the background goes first: the burst's
+            // commits to other keys go on meanwhile, and one to its key waits for it.
+            const large = rnd() < 0.5 ? ([keyOf(), `large${step}-${'z'.repeat(70 * 1024)}`] as const) : undefined
+            const first = large ? st.put(large[0], enc(large[1])) : undefined
+            if (large) await new Promise((r) => setImmediate(r))
             const burst = Array.from({ length: 4 }, () => [keyOf(), `burst${step}-${'y'.repeat(900)}`] as const)
-            await Promise.all(burst.map(([key, value]) => st.put(key, enc(value))))
-            for (const [key, value] of burst) model.set(key.join('/'), value)
+            await Promise.all([first, ...burst.map(([key, value]) => st.put(key, enc(value)))])
+            for (const [key, value] of large ? [large, ...burst] : burst) model.set(key.join('/'), value)
+            // What a reader sees before the crash too: a later put of a key wins there as well.
+            if (large) expect(dec((await st.get(large[0]))!), `step ${step}, read back`).toBe(model.get(large[0].join('/')))
           }
           await st.halt()
           if (existsSync(join(dir, 'journal.old.log'))) midRotation++
@@ -120,6 +128,41 @@ describe('FileStorage journal', { timeout: 60_000 }, () => {
       st = await FileStorage.open(dir)
       expect(dec((await st.get(['snap', '1']))!)).toBe('d'.repeat(40 * 1024))
       await st.close()
+    })
+  })
+
+  it('answers a small commit to another key while a large record still syncs, and keeps a key\'s commits in order', async () => {
+    await inTempDir('dm-journal-', async (dir) => {
+      let st = await FileStorage.open(dir)
+      // The sync after a large record takes 300 ms, as a ~180 KB snapshot's can on a busy disk.
+      let lastWrite = 0
+      const write = Journal.prototype.write
+      const sync = Journal.prototype.sync
+      vi.spyOn(Journal.prototype, 'write').mockImplementation(async function (this: Journal, payload: Uint8Array) {
+        await write.call(this, payload)
+        lastWrite = payload.byteLength
+      })
+      vi.spyOn(Journal.prototype, 'sync').mockImplementation(async function (this: Journal) {
+        if (lastWrite >= 64 * 1024) await new Promise((r) => setTimeout(r, 300))
+        await sync.call(this)
+      })
+      try {
+        const done: string[] = []
+        const big = st.put(['dom', '1', 'snap'], enc('s'.repeat(180 * 1024))).then(() => done.push('snapshot'))
+        await new Promise((r) => setTimeout(r, 20)) // its record is written, its sync runs
+        const other = st.put(['dom', '2', 'seg', '7'], enc('write to another domain')).then(() => done.push('other key'))
+        const same = st.put(['dom', '1', 'snap'], enc('newer')).then(() => done.push('same key'))
+        await Promise.all([big, other, same])
+        expect(done).toEqual(['other key', 'snapshot', 'same key'])
+        // A crash now: all three were acknowledged, and the later put of the same key wins.
+        await st.halt()
+        st = await FileStorage.open(dir)
+        expect(dec((await st.get(['dom', '1', 'snap']))!)).toBe('newer')
+        expect(dec((await st.get(['dom', '2', 'seg', '7']))!)).toBe('write to another domain')
+      } finally {
+        vi.restoreAllMocks()
+        await st.close()
+      }
     })
   })
 

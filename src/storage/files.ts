@@ -1,10 +1,11 @@
 /**
  * Node storage in plain files, one file per key: ['a','b'] lives in `<root>/a/b.v` (key-files.ts).
  *
- * Durability comes from a write-ahead journal (`journal.ts`): every batch waiting when a commit
- * starts goes into one journal record and one fdatasync, which is what makes it durable, and the
- * batch is answered right then. All 64 domains of a node share that one sync per commit, instead
- * of two fsyncs and a handful of file operations per domain per commit. Reads of keys written
+ * Durability comes from a write-ahead journal (`journal.ts`) and its group commit
+ * (`group-commit.ts`): every batch waiting when a commit starts goes into one journal record and
+ * one fdatasync, which is what makes it durable, and the batch is answered right then. All 64
+ * domains of a node share that one sync per commit, instead of two fsyncs and a handful of file
+ * operations per domain per commit. Reads of keys written
  * since the last checkpoint are answered from memory. Once the journal passes `checkpointBytes`,
  * a new journal takes the commits that follow while the keys the old one covers are written to
  * their files (temporary file, then rename, so a reader never sees a torn file) and fsynced; then
@@ -21,6 +22,7 @@ import { join } from 'node:path'
 import { ClosedError, StorageError } from '../errors.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
 import { exists, fsyncPath, inChunks, isNotFound, removeTempFiles, startsWith } from './file-ops.js'
+import { GroupCommit } from './group-commit.js'
 import { Journal } from './journal.js'
 import { KeyFiles, type JournalOp } from './key-files.js'
 import { checkKey, checkOps, checkValue, compareKeys, type Storage, type StorageEntry, type StorageKey, type StorageOp } from './storage.js'
@@ -38,13 +40,6 @@ interface PendingValue {
 /** Values up to this size may be carried into the next journal at a rotation (see splitPending). */
 const CARRY_MAX_VALUE = 16 * 1024
 
-interface Waiting {
-  ops: JournalOp[]
-  done: (err?: unknown) => void
-}
-
-/** A journal record this large syncs while later commits go on (see commitLoop). */
-const BACKGROUND_SYNC_BYTES = 64 * 1024
 
 export interface FileStorageOptions {
   /** Journal size at which the files are fsynced and the journal emptied (default 16 MiB). */
@@ -53,12 +48,7 @@ export interface FileStorageOptions {
 
 export class FileStorage implements Storage {
   private closed = false
-  private waiting: Waiting[] = []
-  private committing: Promise<void> | undefined
-  /** A large record syncing while later commits go on, the keys it touches, and its end. */
-  private syncing: { paths: ReadonlySet<string>; done: Promise<void> } | undefined
-  /** `afterCommit` was put off by a record syncing: the loop runs again once it is done. */
-  private afterDue = false
+  private readonly commits: GroupCommit
   /** Committed puts (a value) and deletes (undefined) whose files are not written yet, by path. */
   private readonly pending = new Map<string, PendingValue>()
   private writingBehind: Promise<void> | undefined
@@ -79,7 +69,15 @@ export class FileStorage implements Storage {
     private journal: Journal,
     private readonly files: KeyFiles,
     private readonly checkpointBytes: number,
-  ) {}
+  ) {
+    this.commits = new GroupCommit({
+      journal: () => this.journal,
+      pathOf: (key) => this.files.pathOf(key),
+      stage: (ops) => this.stage(ops),
+      afterCommit: () => this.afterCommit(),
+      root,
+    })
+  }
 
   static async open(root: string, opts: FileStorageOptions = {}): Promise<FileStorage> {
     await mkdir(root, { recursive: true })
@@ -147,7 +145,7 @@ export class FileStorage implements Storage {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    while (this.committing || this.syncing) await (this.committing ?? this.syncing?.done)
+    await this.commits.idle()
     while (this.rotating) await this.rotating
     try {
       await this.checkpoint() // a clean shutdown leaves every key in its file and the journal empty
@@ -158,88 +156,11 @@ export class FileStorage implements Storage {
 
   /** Queues ops for the next commit; resolves once they are durable and visible. */
   private commit(ops: JournalOp[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ ops, done: (err) => (err ? reject(err) : resolve()) })
-      this.runCommits()
-    })
+    return this.commits.commit(ops)
   }
 
-  /** Starts the commit loop unless it runs; ops queued while it was ending start it again. */
-  private runCommits(): void {
-    if (this.committing) return
-    this.committing = this.commitLoop().finally(() => {
-      this.committing = undefined
-      if (this.waiting.length > 0 || (this.afterDue && !this.syncing)) this.runCommits()
-    })
-  }
-
-  private async commitLoop(): Promise<void> {
-    while (this.waiting.length > 0) {
-      const group = this.waiting
-      this.waiting = []
-      // A key's commits stay in order: a group that touches a key of the record still syncing waits for it.
-      if (this.syncing && !this.apart(group, this.syncing.paths)) await this.syncing.done
-      const record = encodeValue(group.flatMap((w) => w.ops))
-      try {
-        await this.journal.write(record)
-      } catch (err) {
-        const failure = new StorageError(`cannot write the journal in ${this.root}: ${(err as Error).message}`)
-        for (const w of group) w.done(failure)
-        continue
-      }
-      const synced = this.syncAndAnswer(group)
-      if (record.byteLength >= BACKGROUND_SYNC_BYTES && !this.syncing && this.apart(group, new Set())) {
-        // Whole in the file now, so later records start after it: they may be written and synced
-        // while this one syncs (a sync flushes every record before it too). A write to another
-        // domain used to wait 2-8 ms behind the journal record of a copied snapshot (~180 KB).
-        // Once it is done, a loop runs again for the early writes and the rotation.
-        const paths = new Set(group.flatMap((w) => w.ops.map((op) => this.files.pathOf(op[1]))))
-        this.syncing = {
-          paths,
-          done: synced.finally(() => {
-            this.syncing = undefined
-            this.runCommits()
-          }),
-        }
-        continue
-      }
-      await synced
-      await this.afterCommit()
-    }
-    await this.afterCommit()
-  }
-
-  /** Whether no op of `group` removes a range or touches one of `paths`. */
-  private apart(group: readonly Waiting[], paths: ReadonlySet<string>): boolean {
-    return group.every((w) => w.ops.every((op) => op[0] !== 'r' && !paths.has(this.files.pathOf(op[1]))))
-  }
-
-  /** Syncs the journal, then makes the group's ops visible and answers each batch (never rejects). */
-  private async syncAndAnswer(group: readonly Waiting[]): Promise<void> {
-    try {
-      await this.journal.sync()
-    } catch (err) {
-      const failure = new StorageError(`cannot write the journal in ${this.root}: ${(err as Error).message}`)
-      for (const w of group) w.done(failure)
-      return
-    }
-    // Durable now: answer at once. Puts and deletes reach their files at the next checkpoint
-    // (most log segments are compacted away before then and never touch the disk on their own);
-    // removing a range first writes what is pending, so the files are in order before it goes.
-    for (const w of group) {
-      try {
-        await this.stage(w.ops)
-        w.done()
-      } catch (err) {
-        w.done(new StorageError(`cannot write files in ${this.root}: ${(err as Error).message}`))
-      }
-    }
-  }
-
-  /** Early writes, and a rotation once the journal is full (never while a record syncs). */
+  /** Early writes, and a rotation once the journal is full (group-commit.ts: never while a record syncs). */
   private async afterCommit(): Promise<void> {
-    this.afterDue = this.syncing !== undefined
-    if (this.afterDue) return
     this.writeEarly()
     if (this.journal.bytes >= this.checkpointBytes && !this.rotating) {
       // One writer per file at a time: a rotation writes what the early run has not.
@@ -336,7 +257,7 @@ export class FileStorage implements Storage {
     this.closed = true
     while (this.writingEarly) await this.writingEarly
     while (this.rotating) await this.rotating
-    while (this.committing || this.syncing) await (this.committing ?? this.syncing?.done)?.catch(() => undefined)
+    await this.commits.idle()
   }
 
   /** Makes committed ops visible: puts and deletes in `pending`, a range removal on disk at once. */

@@ -326,6 +326,8 @@ export class DomainReplica extends ReplicaStore {
   /** Serves writes for this domain under `epoch`; `sync` first fetches what the survivors have. */
   becomePrimary(epoch: number, backups: NodeId[], downOwners: NodeId[], sync: (() => Promise<void>) | undefined): void {
     const was = this.role
+    const same = (a: readonly NodeId[], b: readonly NodeId[]) => a.length === b.length && a.every((n) => b.includes(n))
+    const unchanged = was === 'primary' && same(this.backups, backups) && same(this.downOwners, downOwners)
     this.downOwners = downOwners
     for (const n of [...this.reportedLagging]) if (!downOwners.includes(n)) this.reportedLagging.delete(n)
     this.role = 'primary'
@@ -347,7 +349,13 @@ export class DomainReplica extends ReplicaStore {
           (err) => this.cfg.hooks.failed(this.domain, err),
         )
         .finally(() => (this.syncing = false))
-    } else this.outflow.send()
+    } else if (!unchanged || this.fence.holds(this.epoch) || this.backups.some((b) => this.acked.get(b) < this.state.lastSeq)) {
+      // A probe: laggards ask for what they lack. Not when only the epoch moved and every backup
+      // has acked all: during a healing every finished copy publishes a view, and each brought
+      // one append and one ack per domain on every node (a burst next to 3 of a healing's 7
+      // slowest writes in one traced run, and next to 5 % of the others).
+      this.outflow.send()
+    }
     this.checkCommits()
   }
 

@@ -49,6 +49,19 @@ interface Link {
 }
 
 const BLOCK_MS = 30_000
+/** Why a link went down when its peer left it on purpose. */
+const PEER_CLOSED = 'peer closed the link'
+
+/**
+ * The reason a channel error gives the layers above. The far side destroying its connection
+ * reaches us as an SCTP "User-Initiated Abort" (webrtc-polyfill words it so when the connection
+ * closed without the channel closing first): the peer left, as its BYE says when that gets out
+ * first. A BYE can still sit in usrsctp's queue, past the channel's buffer, when the leaving side
+ * destroys the connection, and is lost with it: a test saw the abort instead, now and then, right
+ * after a benchmark had loaded the machine.
+ */
+export const channelErrorReason = (err: Error): string => (/User-Initiated Abort/.test(err.message) ? PEER_CLOSED : `channel error: ${err.message}`)
+
 /** Longest a closing link waits for its BYE to leave before the connection is destroyed. */
 const FAREWELL_MS = 100
 
@@ -203,7 +216,7 @@ export class WebRtcTransport implements MeshTransport {
     peer.on('data', (data: Uint8Array) => this.onData(peerId, link, data))
     peer.on('close', () => this.drop(peerId, 'channel closed', true, link))
     // The error is followed by 'close'; its reason is what the layers above are told.
-    peer.on('error', (err: Error) => this.drop(peerId, `channel error: ${err.message}`, true, link))
+    peer.on('error', (err: Error) => this.drop(peerId, channelErrorReason(err), true, link))
     return link
   }
 
@@ -228,7 +241,7 @@ export class WebRtcTransport implements MeshTransport {
 
   private onData(from: NodeId, link: Link, data: Uint8Array): void {
     if (this.links.get(from) !== link || !link.connected) return
-    if (isBye(data)) return this.drop(from, 'peer closed the link', true, link)
+    if (isBye(data)) return this.drop(from, PEER_CLOSED, true, link)
     const frame = link.assembler.push(data)
     if (frame === undefined) return
     if (frame instanceof Error) return this.drop(from, frame.message, true, link)

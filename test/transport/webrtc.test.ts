@@ -7,7 +7,7 @@ import { TopologyService } from '../../src/server/topology-service.js'
 import { TopologyClient } from '../../src/topology/client.js'
 import { localLinkPair } from '../../src/topology/local-link.js'
 import { ChunkAssembler, chunkFrame } from '../../src/transport/chunking.js'
-import { WebRtcTransport } from '../../src/transport/webrtc.js'
+import { channelErrorReason, WebRtcTransport } from '../../src/transport/webrtc.js'
 import { RealClock } from '../../src/util/clock.js'
 import { runTransportTests, type TransportHarness } from '../conformance/transport.js'
 
@@ -164,6 +164,12 @@ describe('WebRtcTransport reconnection', () => {
 })
 
 describe('WebRtcTransport farewell', () => {
+  it('a connection the far side destroyed reads as the peer leaving, whether its BYE or the abort came first', () => {
+    // The words webrtc-polyfill gives the abort of a connection closed by the far side.
+    expect(channelErrorReason(new Error('User-Initiated Abort, reason=Close called'))).toBe('peer closed the link')
+    expect(channelErrorReason(new Error('Datachannel error: Transport failed'))).toBe('channel error: Datachannel error: Transport failed')
+  })
+
   it('a node that closes says so on its links: the far side hears it first-hand', async () => {
     const reasons: string[] = []
     await withPair(

@@ -47,6 +47,17 @@ export class Outflow {
     })
   }
 
+  /**
+   * After a view: a probe (laggards ask for what they lack) if the replica's part in it changed
+   * or a backup is behind. Not when only the epoch moved and every backup has acked all: during a
+   * healing every finished copy publishes a view, and each brought one append and one ack per
+   * domain on every node (a burst next to 3 of a healing's 7 slowest writes in one traced run,
+   * and next to 5 % of the others).
+   */
+  viewApplied(changed: boolean): void {
+    if (changed || this.host.behind()) this.send()
+  }
+
   /** Probes every `intervalMs` while a backup is behind. */
   armProbe(): void {
     if (this.probeTimer || !this.host.behind()) return

@@ -34,7 +34,11 @@ import { ReplicaStore } from './replica-store.js'
 import { Intake } from './intake.js'
 import { Outflow } from './outflow.js'
 import { Fence } from './fence.js'
+import { DomainLock } from './domain-lock.js'
 import { SyncPromise } from './sync-promise.js'
+
+/** Whether two lists name the same nodes. */
+const sameNodes = (a: readonly NodeId[], b: readonly NodeId[]): boolean => a.length === b.length && a.every((n) => b.includes(n))
 
 /** How many `resendAfterMs` a fenced primary waits for the view that demotes it. */
 const FENCE_GRACE_RESENDS = 5
@@ -68,7 +72,7 @@ export class DomainReplica extends ReplicaStore {
   private readonly poll: CommitPoll
   /** A newer primary's sync fetch we answered: only it may send below its epoch. */
   private readonly promised = new SyncPromise()
-  private lockPromise: Promise<void> | undefined
+  private readonly domainLock: DomainLock
   private closed = false
 
   constructor(state: DomainState, persistence: DomainPersistence, private readonly cfg: ReplicaConfig) {
@@ -79,6 +83,7 @@ export class DomainReplica extends ReplicaStore {
     this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs, () => this.standing())
     this.acked = new AckWaiters(cfg.clock, cfg.resendAfterMs)
     this.assembly = new SnapshotAssembly(state.domain)
+    this.domainLock = new DomainLock((locked) => cfg.hooks.locked(state.domain, locked))
     this.poll = new CommitPoll(cfg.clock, cfg.resendAfterMs, () => {
       if (this.role !== 'backup' || !this.primary || this.tracker.pending === 0) return false
       const at = this.state.lastSeq
@@ -131,7 +136,7 @@ export class DomainReplica extends ReplicaStore {
     // write has registered its own wait (the waits must stay in seq order).
     if (this.syncing) await this.bounded(this.ready, 'waiting for the failover sync')
     else await undefined
-    while (this.lockPromise) await this.bounded(this.lockPromise, 'waiting for healing to unlock the domain')
+    while (this.domainLock.waiting) await this.bounded(this.domainLock.waiting, 'waiting for healing to unlock the domain')
     if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
     // Fenced off by a newer primary: this write was not taken, so the caller may send it again
     // wherever the next view puts the primary (NOT_PRIMARY is retried; STALE_EPOCH is not).
@@ -249,14 +254,7 @@ export class DomainReplica extends ReplicaStore {
 
   /** Holds new writes to this domain back until the returned function is called. */
   lock(): () => void {
-    let release!: () => void
-    this.lockPromise = new Promise((r) => (release = r))
-    this.cfg.hooks.locked(this.domain, true)
-    return () => {
-      this.lockPromise = undefined
-      release()
-      this.cfg.hooks.locked(this.domain, false)
-    }
+    return this.domainLock.take()
   }
 
   addBackup(target: NodeId): void {
@@ -326,8 +324,7 @@ export class DomainReplica extends ReplicaStore {
   /** Serves writes for this domain under `epoch`; `sync` first fetches what the survivors have. */
   becomePrimary(epoch: number, backups: NodeId[], downOwners: NodeId[], sync: (() => Promise<void>) | undefined): void {
     const was = this.role
-    const same = (a: readonly NodeId[], b: readonly NodeId[]) => a.length === b.length && a.every((n) => b.includes(n))
-    const unchanged = was === 'primary' && same(this.backups, backups) && same(this.downOwners, downOwners)
+    const changed = was !== 'primary' || !sameNodes(this.backups, backups) || !sameNodes(this.downOwners, downOwners)
     this.downOwners = downOwners
     for (const n of [...this.reportedLagging]) if (!downOwners.includes(n)) this.reportedLagging.delete(n)
     this.role = 'primary'
@@ -349,13 +346,7 @@ export class DomainReplica extends ReplicaStore {
           (err) => this.cfg.hooks.failed(this.domain, err),
         )
         .finally(() => (this.syncing = false))
-    } else if (!unchanged || this.fence.holds(this.epoch) || this.backups.some((b) => this.acked.get(b) < this.state.lastSeq)) {
-      // A probe: laggards ask for what they lack. Not when only the epoch moved and every backup
-      // has acked all: during a healing every finished copy publishes a view, and each brought
-      // one append and one ack per domain on every node (a burst next to 3 of a healing's 7
-      // slowest writes in one traced run, and next to 5 % of the others).
-      this.outflow.send()
-    }
+    } else this.outflow.viewApplied(changed || this.fence.holds(this.epoch))
     this.checkCommits()
   }
 

@@ -4,6 +4,7 @@ import { setFlagsFromString } from 'node:v8'
 import WebSocket from 'ws'
 import { clusterId as toClusterId, nodeId as toNodeId } from '../ids.js'
 import { MeshNode } from '../node/mesh-node.js'
+import { loadMallocTrim, MemoryRelease, onFullCollections } from '../node/memory-release.js'
 import { startMetricsServer } from '../server/metrics-server.js'
 import { FileStorage } from '../storage/files.js'
 import { websocketConnector, type WebSocketConstructor } from '../topology/ws-link.js'
@@ -23,6 +24,9 @@ export const NODE_HELP = `domainmesh node — run a peer node with file storage
   --heap-growth PCT    let V8's heap grow PCT % over the live data between full collections
                        (default 50; 0 leaves V8's own factor, 1.1-4x, which used about twice
                        the memory per object in the benchmark)
+  --memory-trim on|off give the C heap's free pages back to the system after V8's full
+                       collections on a node quiet for 5 s (default on; glibc malloc_trim,
+                       through the optional dependency koffi)
 `
 
 /** Starts the node (and returns it, so a wrapper such as the benchmark's peer can watch it). */
@@ -38,6 +42,7 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
       'bind-address': { type: 'string' },
       'metrics-port': { type: 'string' },
       'heap-growth': { type: 'string' },
+      'memory-trim': { type: 'string' },
     },
     'node',
   )
@@ -55,6 +60,8 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
   // 33-38 ms; with 50 % the p99 was 29 ms and changes/s stayed inside the noise.
   const heapGrowth = intFlag(v, 'heap-growth', 50, 0, 1000)
   if (heapGrowth > 0) setFlagsFromString(`--heap-growing-percent=${heapGrowth}`)
+  const memoryTrim = v['memory-trim'] ?? 'on'
+  if (memoryTrim !== 'on' && memoryTrim !== 'off') throw new CliError(`--memory-trim must be on or off, not "${String(memoryTrim)}"`)
   const clock = new RealClock()
   const bind = typeof v['bind-address'] === 'string' ? { bindAddress: v['bind-address'] } : undefined
   const node = new MeshNode({
@@ -67,6 +74,7 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
     rttIntervalMs: 5000,
   })
   await node.start()
+  const stopTrimming = memoryTrim === 'on' ? await trimWhenQuiet(node, clock) : undefined
   const metrics = v['metrics-port'] !== undefined ? await startMetricsServer(node, intFlag(v, 'metrics-port', 0, 0, 65535)) : undefined
   console.log(`node ${node.nodeId} joined cluster "${node.clusterId}" (data in ${dataDir})${metrics ? `; metrics at ${metrics.url}/metrics` : ''}`)
   for (const { domain, reason } of node.state.damaged) console.log(`domain ${domain}: stored copy is damaged (${reason}); rebuilding it from the other owners`)
@@ -83,8 +91,24 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
   node.state.events.on('replica-error', ({ domain, error }) => console.log(`domain ${domain}: ${(error as Error).message}`))
   onShutdown(async () => {
     console.log(`node ${node.nodeId} stopping: writing state to disk`)
+    stopTrimming?.()
     await metrics?.close()
     await node.close()
   })
   return node
+}
+
+/** Trims the C heap after full collections once the node is quiet (memory-release.ts). Returns how to stop. */
+async function trimWhenQuiet(node: MeshNode, clock: RealClock): Promise<(() => void) | undefined> {
+  const trim = await loadMallocTrim()
+  if (typeof trim !== 'function') {
+    console.log(`memory trim off: ${trim.unavailable}`)
+    return undefined
+  }
+  const release = new MemoryRelease({ clock, trim, idleMs: () => node.state.idleMs(), onError: (err) => console.error('memory trim failed:', err) })
+  const stop = onFullCollections(() => release.afterFullCollection())
+  return () => {
+    stop()
+    release.stop()
+  }
 }

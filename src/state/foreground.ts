@@ -22,6 +22,11 @@ export class Foreground {
     private readonly maxWaitMs: number,
   ) {}
 
+  /** Ms since the last write seen (Infinity before the first). */
+  idleMs(): number {
+    return this.clock.now() - this.last
+  }
+
   /** A write (taken as primary, streamed to us as backup, or acked) was seen now. */
   touch(): void {
     this.last = this.clock.now()

@@ -253,6 +253,11 @@ export class StateManager {
     }
   }
 
+  /** Ms since this node last saw a write: taken as primary, streamed to it as a backup, or acked. */
+  idleMs(): number {
+    return this.foreground.idleMs()
+  }
+
   async write(vs: VirtualServerId, key: string, change: Change, ifVersion?: number): Promise<WriteResult> {
     validateWrite(key, change, this.limits)
     this.foreground.touch()

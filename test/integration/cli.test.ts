@@ -44,6 +44,8 @@ describe('domainmesh CLI', { timeout: 120_000 }, () => {
     expect(badPort.stderr).toMatch(/--port must be a whole number from 0 to 65535, not "x"/)
     const badGrowth = await runCli(['node', '--topology', 'ws://127.0.0.1:9', '--data', '/nonexistent', '--secret', '12345678', '--heap-growth', 'lots'])
     expect(badGrowth.stderr).toMatch(/--heap-growth must be a whole number from 0 to 1000, not "lots"/)
+    const badTrim = await runCli(['node', '--topology', 'ws://127.0.0.1:9', '--data', '/nonexistent', '--secret', '12345678', '--memory-trim', 'yes'])
+    expect(badTrim.stderr).toMatch(/--memory-trim must be on or off, not "yes"/)
     expect((await runCli(['launch'])).stderr).toMatch(/unknown command "launch"/)
   })
 

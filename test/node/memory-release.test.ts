@@ -1,0 +1,101 @@
+/**
+ * A quiet peer gives the C heap's free pages back after a full collection; a busy one does not.
+ * The last test does it for real: a child process leaves 64 MB of freed blocks below one it keeps,
+ * and the trim through koffi takes its resident size down.
+ */
+import { execFileSync } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
+import { loadMallocTrim, MemoryRelease } from '../../src/node/memory-release.js'
+import { FakeClock } from '../../src/util/clock.js'
+
+function setup(idle: { ms: number }, trim: () => boolean = () => true) {
+  const clock = new FakeClock(1000)
+  const calls: number[] = []
+  const errors: unknown[] = []
+  const release = new MemoryRelease({
+    clock,
+    trim: () => {
+      calls.push(clock.now())
+      return trim()
+    },
+    idleMs: () => idle.ms,
+    quietMs: 5000,
+    delayMs: 1000,
+    onError: (err) => errors.push(err),
+  })
+  return { clock, calls, errors, release }
+}
+
+describe('MemoryRelease', () => {
+  it('trims once, a while after a full collection on a quiet node', async () => {
+    const { clock, calls, release } = setup({ ms: 60_000 })
+    release.afterFullCollection()
+    release.afterFullCollection() // one trim for collections close together
+    await clock.advance(999)
+    expect(calls).toEqual([])
+    await clock.advance(1)
+    expect(calls).toEqual([2000])
+    release.afterFullCollection()
+    await clock.advance(1000)
+    expect(calls).toEqual([2000, 3000])
+    expect(release.stats).toEqual({ trims: 2, released: 2 })
+  })
+
+  it('leaves a node that saw a write lately alone', async () => {
+    const idle = { ms: 200 }
+    const { clock, calls, release } = setup(idle)
+    release.afterFullCollection()
+    await clock.advance(5000)
+    expect(calls).toEqual([])
+    idle.ms = 5000
+    release.afterFullCollection()
+    await clock.advance(1000)
+    expect(calls).toHaveLength(1)
+  })
+
+  it('reports a failing trim and keeps going; after stop nothing runs', async () => {
+    let fail = true
+    const { clock, calls, errors, release } = setup({ ms: 60_000 }, () => {
+      if (fail) throw new Error('boom')
+      return false
+    })
+    release.afterFullCollection()
+    await clock.advance(1000)
+    expect(errors.map((e) => (e as Error).message)).toEqual(['boom'])
+    fail = false
+    release.afterFullCollection()
+    await clock.advance(1000)
+    expect(release.stats).toEqual({ trims: 2, released: 0 })
+    release.afterFullCollection()
+    release.stop()
+    await clock.advance(5000)
+    expect(calls).toHaveLength(2)
+    expect(clock.pending()).toBe(0)
+  })
+})
+
+describe('loadMallocTrim', () => {
+  it.runIf(process.platform === 'linux')('gives freed heap pages back to the system (glibc, koffi)', async () => {
+    expect(typeof (await loadMallocTrim())).toBe('function')
+    // 4 KiB blocks stay below glibc's mmap threshold, so they all come from the heap; the one kept
+    // at the top pins everything below it, as a burst's arena chunks do.
+    const script = `
+      import { loadMallocTrim } from ${JSON.stringify(new URL('../../src/node/memory-release.ts', import.meta.url).pathname)}
+      const rss = () => Number(/VmRSS:\\s+(\\d+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]) * 1024
+      let blocks = []
+      for (let i = 0; i < 16384; i++) blocks.push(new Uint8Array(4096).fill(1))
+      globalThis.kept = new Uint8Array(4096).fill(2)
+      blocks = undefined
+      globalThis.gc()
+      await new Promise((r) => setTimeout(r, 300))
+      const before = rss()
+      const trim = await loadMallocTrim()
+      const released = trim()
+      console.log(JSON.stringify({ before, after: rss(), released }))
+    `
+    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);${script}`], { encoding: 'utf8' })
+    const { before, after, released } = JSON.parse(out.trim().split('\n').pop()!) as { before: number; after: number; released: boolean }
+    expect(released).toBe(true)
+    expect(before - after).toBeGreaterThan(32 * 1024 * 1024)
+  }, 30_000)
+})

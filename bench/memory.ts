@@ -10,7 +10,10 @@
  *     --expose-gc does not shrink the young generation on this V8, and a heap snapshot, which
  *     does, adds memory of its own. Read after the healing, not before it: a young generation
  *     shrunk just before the healing made that burst's writes slower (p99 30-40 ms against 15-20).
- * Both are measured from the fresh peer at rest too, by the same test (`atRest`). Until
+ * Both are measured from the fresh peer at rest too, by the same test (`atRest`). Since 2026-12-06
+ * a peer gives its C heap's free pages back after a full collection once it has been quiet for
+ * 5 s (src/node/memory-release.ts), and "at rest" includes that trim: a fresh peer read before
+ * its first trim (97.7 MB) and one read after it (86.2 MB) put 11 MB of noise into the baseline. Until
  * 2026-12-03 the baseline was read right after the peer started, before V8 had given back its
  * start-up headroom: 110-124 MB resident against 91-95 MB at rest a few seconds later, which
  * understated the growth by 15-30 MB and made it vary by 14 MB from run to run.
@@ -22,6 +25,8 @@ export interface ProcessMemory {
   rssBytes: number
   heapTotalBytes: number
   heapUsedBytes: number
+  /** Whether the peer's C heap was trimmed since its last write (absent: it does not trim). */
+  memoryTrimmedSinceLastWrite?: boolean
 }
 
 export const healValue = (i: number) => ({ id: i, name: `object ${i}`, price: i % 997, tags: ['alpha', 'beta'], stock: { warehouse: i % 7, count: i % 113 } })
@@ -71,7 +76,8 @@ export async function fill(c: BenchCluster, vs: string, objects: number): Promis
 
 /**
  * Waits until the peer is at rest: two readings in a row, `REST_POLL_MS` apart, each with its V8
- * heap within `REST_HEAP_RATIO` of what it holds and the resident size of the two within
+ * heap within `REST_HEAP_RATIO` of what it holds, its C heap trimmed since its last write (if
+ * it trims), and the resident size of the two within
  * `REST_RSS_DRIFT`. Returns the second and how long it took (undefined: not in time; the last
  * reading is returned then). One reading was not enough: a peer's quiet sweep (store.coolAfterMs)
  * could start right after it, and the reading taken 2 s later, the one reported, caught its
@@ -79,7 +85,7 @@ export async function fill(c: BenchCluster, vs: string, objects: number): Promis
  */
 export async function atRest(peer: PeerProcess): Promise<{ memory: ProcessMemory & { objects: number }; waitedMs: number | undefined }> {
   const start = performance.now()
-  const calm = (m: ProcessMemory) => m.heapTotalBytes <= REST_HEAP_RATIO * m.heapUsedBytes
+  const calm = (m: ProcessMemory) => m.heapTotalBytes <= REST_HEAP_RATIO * m.heapUsedBytes && m.memoryTrimmedSinceLastWrite !== false
   let last = await readMemory(peer)
   for (;;) {
     await sleep(REST_POLL_MS)

@@ -74,8 +74,8 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
     rttIntervalMs: 5000,
   })
   await node.start()
-  const stopTrimming = memoryTrim === 'on' ? await trimWhenQuiet(node, clock) : undefined
-  const metrics = v['metrics-port'] !== undefined ? await startMetricsServer(node, intFlag(v, 'metrics-port', 0, 0, 65535)) : undefined
+  const trimming = memoryTrim === 'on' ? await trimWhenQuiet(node, clock) : undefined
+  const metrics = v['metrics-port'] !== undefined ? await startMetricsServer(node, intFlag(v, 'metrics-port', 0, 0, 65535), undefined, () => trimming?.figures() ?? {}) : undefined
   console.log(`node ${node.nodeId} joined cluster "${node.clusterId}" (data in ${dataDir})${metrics ? `; metrics at ${metrics.url}/metrics` : ''}`)
   for (const { domain, reason } of node.state.damaged) console.log(`domain ${domain}: stored copy is damaged (${reason}); rebuilding it from the other owners`)
   node.topology.events.on('view', ({ view }) => {
@@ -91,15 +91,15 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
   node.state.events.on('replica-error', ({ domain, error }) => console.log(`domain ${domain}: ${(error as Error).message}`))
   onShutdown(async () => {
     console.log(`node ${node.nodeId} stopping: writing state to disk`)
-    stopTrimming?.()
+    trimming?.stop()
     await metrics?.close()
     await node.close()
   })
   return node
 }
 
-/** Trims the C heap after full collections once the node is quiet (memory-release.ts). Returns how to stop. */
-async function trimWhenQuiet(node: MeshNode, clock: RealClock): Promise<(() => void) | undefined> {
+/** Trims the C heap after full collections once the node is quiet (memory-release.ts). */
+async function trimWhenQuiet(node: MeshNode, clock: RealClock): Promise<{ stop: () => void; figures: () => Record<string, number | boolean> } | undefined> {
   const trim = await loadMallocTrim()
   if (typeof trim !== 'function') {
     console.log(`memory trim off: ${trim.unavailable}`)
@@ -107,8 +107,11 @@ async function trimWhenQuiet(node: MeshNode, clock: RealClock): Promise<(() => v
   }
   const release = new MemoryRelease({ clock, trim, idleMs: () => node.state.idleMs(), onError: (err) => console.error('memory trim failed:', err) })
   const stop = onFullCollections(() => release.afterFullCollection())
-  return () => {
-    stop()
-    release.stop()
+  return {
+    stop: () => {
+      stop()
+      release.stop()
+    },
+    figures: () => ({ memoryTrims: release.stats.trims, memoryTrimmedSinceLastWrite: release.trimmedSinceLastWrite() }),
   }
 }

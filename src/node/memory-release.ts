@@ -39,6 +39,8 @@ export class MemoryRelease {
   private stopped = false
   /** Trims run, and those that gave memory back. */
   readonly stats = { trims: 0, released: 0 }
+  /** When the last trim ran (clock ms). */
+  private lastTrimAt = -Infinity
 
   constructor(private readonly opts: MemoryReleaseOptions) {}
 
@@ -49,12 +51,21 @@ export class MemoryRelease {
       this.timer = undefined
       if (this.stopped || this.opts.idleMs() < (this.opts.quietMs ?? 5000)) return
       try {
+        this.lastTrimAt = this.opts.clock.now()
         this.stats.trims++
         if (this.opts.trim()) this.stats.released++
       } catch (err) {
         this.opts.onError(err)
       }
     }, this.opts.delayMs ?? 1000)
+  }
+
+  /**
+   * Whether a trim ran since the node's last write: what it holds now is what an operator sees on
+   * a node at rest (the benchmark waits for it).
+   */
+  trimmedSinceLastWrite(): boolean {
+    return this.lastTrimAt > this.opts.clock.now() - this.opts.idleMs()
   }
 
   stop(): void {

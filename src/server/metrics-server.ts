@@ -45,7 +45,10 @@ export function prometheusText(m: NodeMetrics): string {
   return lines.join('\n') + '\n'
 }
 
-export async function startMetricsServer(node: MeshNode, port: number, host = '127.0.0.1'): Promise<MetricsServer> {
+/** Figures of the process beside the node's own (the CLI's memory trim), served in `process`. */
+export type ProcessFigures = () => Record<string, number | boolean>
+
+export async function startMetricsServer(node: MeshNode, port: number, host = '127.0.0.1', figures: ProcessFigures = () => ({})): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     try {
       if (req.url === '/metrics') {
@@ -54,7 +57,7 @@ export async function startMetricsServer(node: MeshNode, port: number, host = '1
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheusText(node.metrics()) + processLines)
       } else if (req.url === '/metrics.json') {
         const mem = process.memoryUsage()
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...node.metrics(), process: { rssBytes: mem.rss, heapTotalBytes: mem.heapTotal, heapUsedBytes: mem.heapUsed, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers } }))
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...node.metrics(), process: { rssBytes: mem.rss, heapTotalBytes: mem.heapTotal, heapUsedBytes: mem.heapUsed, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers, ...figures() } }))
       } else if (req.url === '/health') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(node.health()))
       } else {

@@ -41,6 +41,23 @@ describe('MemoryRelease', () => {
     expect(release.stats).toEqual({ trims: 2, released: 2 })
   })
 
+  it('tells whether it has trimmed since the last write (what "at rest" waits for)', async () => {
+    const idle = { ms: Infinity } // no write yet
+    const { clock, release } = setup(idle)
+    expect(release.trimmedSinceLastWrite()).toBe(false)
+    release.afterFullCollection()
+    await clock.advance(1000)
+    expect(release.trimmedSinceLastWrite()).toBe(true)
+    idle.ms = 0 // a write now
+    expect(release.trimmedSinceLastWrite()).toBe(false)
+    await clock.advance(6000)
+    idle.ms = 6000
+    release.afterFullCollection()
+    await clock.advance(1000)
+    idle.ms = 7000
+    expect(release.trimmedSinceLastWrite()).toBe(true)
+  })
+
   it('leaves a node that saw a write lately alone', async () => {
     const idle = { ms: 200 }
     const { clock, calls, release } = setup(idle)

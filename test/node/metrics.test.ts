@@ -39,16 +39,17 @@ describe('node metrics', () => {
 
   it('are served as Prometheus text, JSON and health on 127.0.0.1', async () => {
     c = await StoreCluster.start(['a', 'b'])
-    server = await startMetricsServer(c.node('a'), 0)
+    server = await startMetricsServer(c.node('a'), 0, undefined, () => ({ memoryTrims: 3 }))
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const text = await (await fetch(`${server.url}/metrics`)).text()
     expect(text).toContain('# TYPE domainmesh_domains_primary gauge')
     expect(text).toMatch(/domainmesh_peers\{node="a"\} 1/)
     expect(text.startsWith(prometheusText(c.node('a').metrics()))).toBe(true)
     expect(text).toMatch(/^process_resident_memory_bytes \d+$/m)
-    const json = (await (await fetch(`${server.url}/metrics.json`)).json()) as { objects: number; process: { rssBytes: number } }
+    const json = (await (await fetch(`${server.url}/metrics.json`)).json()) as { objects: number; process: { rssBytes: number; memoryTrims: number } }
     expect(json.objects).toBe(c.node('a').metrics().objects)
     expect(json.process.rssBytes).toBeGreaterThan(1_000_000)
+    expect(json.process.memoryTrims).toBe(3)
     expect(await (await fetch(`${server.url}/health`)).json()).toMatchObject({ safe: true })
     expect((await fetch(`${server.url}/nope`)).status).toBe(404)
   })

@@ -24,9 +24,9 @@ export const NODE_HELP = `domainmesh node — run a peer node with file storage
   --heap-growth PCT    let V8's heap grow PCT % over the live data between full collections
                        (default 50; 0 leaves V8's own factor, 1.1-4x, which used about twice
                        the memory per object in the benchmark)
-  --memory-trim on|off give the C heap's free pages back to the system after V8's full
-                       collections on a node quiet for 5 s (default on; glibc malloc_trim,
-                       through the optional dependency koffi)
+  --memory-trim on|off give the C heap's free pages back to the system once the node has
+                       been quiet for 5 s, and after V8's full collections while it stays quiet
+                       (default on; glibc malloc_trim, through the optional dependency koffi)
 `
 
 /** Starts the node (and returns it, so a wrapper such as the benchmark's peer can watch it). */
@@ -105,13 +105,10 @@ async function trimWhenQuiet(node: MeshNode, clock: RealClock): Promise<{ stop: 
     console.log(`memory trim off: ${trim.unavailable}`)
     return undefined
   }
-  const release = new MemoryRelease({ clock, trim, idleMs: () => node.state.idleMs(), onError: (err) => console.error('memory trim failed:', err) })
-  const stop = onFullCollections(() => release.afterFullCollection())
+  const release = new MemoryRelease({ clock, trim, idleMs: () => node.state.idleMs(), watchCollections: onFullCollections, onError: (err) => console.error('memory trim failed:', err) })
+  release.start()
   return {
-    stop: () => {
-      stop()
-      release.stop()
-    },
+    stop: () => release.stop(),
     figures: () => ({ memoryTrims: release.stats.trims, memoryTrimmedSinceLastWrite: release.trimmedSinceLastWrite() }),
   }
 }

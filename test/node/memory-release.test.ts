@@ -12,6 +12,8 @@ function setup(idle: { ms: number }, trim: () => boolean = () => true) {
   const clock = new FakeClock(1000)
   const calls: number[] = []
   const errors: unknown[] = []
+  /** The collection callback while watched, else undefined. */
+  const gc: { fire?: () => void; watches: number } = { watches: 0 }
   const release = new MemoryRelease({
     clock,
     trim: () => {
@@ -19,73 +21,88 @@ function setup(idle: { ms: number }, trim: () => boolean = () => true) {
       return trim()
     },
     idleMs: () => idle.ms,
+    watchCollections: (fn) => {
+      gc.fire = fn
+      gc.watches++
+      return () => (gc.fire = undefined)
+    },
     quietMs: 5000,
     delayMs: 1000,
     onError: (err) => errors.push(err),
   })
-  return { clock, calls, errors, release }
+  release.start()
+  return { clock, calls, errors, release, gc }
 }
 
 describe('MemoryRelease', () => {
-  it('trims once, a while after a full collection on a quiet node', async () => {
-    const { clock, calls, release } = setup({ ms: 60_000 })
-    release.afterFullCollection()
-    release.afterFullCollection() // one trim for collections close together
+  it('trims a node that went quiet, then once a while after each full collection', async () => {
+    const idle = { ms: 0 }
+    const { clock, calls, release, gc } = setup(idle)
+    await clock.advance(5000)
+    expect([calls, gc.fire]).toEqual([[], undefined]) // busy: not even watching collections
+    idle.ms = 5000
+    await clock.advance(5000)
+    expect(calls).toEqual([11_000]) // quiet now: trimmed at once, and watched from here on
+    gc.fire!()
+    gc.fire!() // one trim for collections close together
     await clock.advance(999)
-    expect(calls).toEqual([])
+    expect(calls).toHaveLength(1)
     await clock.advance(1)
-    expect(calls).toEqual([2000])
-    release.afterFullCollection()
-    await clock.advance(1000)
-    expect(calls).toEqual([2000, 3000])
+    expect(calls).toEqual([11_000, 12_000])
     expect(release.stats).toEqual({ trims: 2, released: 2 })
+    await clock.advance(20_000)
+    expect([calls.length, gc.watches]).toEqual([2, 1]) // no collection, no trim; watched once
+  })
+
+  it('stops watching once a write comes, and never trims a busy node', async () => {
+    const idle = { ms: 60_000 }
+    const { clock, calls, gc } = setup(idle)
+    await clock.advance(5000)
+    expect(calls).toHaveLength(1)
+    gc.fire!()
+    idle.ms = 200 // a write before the delayed trim
+    await clock.advance(1000)
+    expect(calls).toHaveLength(1)
+    await clock.advance(5000)
+    expect(gc.fire).toBeUndefined()
+    idle.ms = 6000
+    await clock.advance(5000)
+    expect([calls.length, gc.watches]).toEqual([2, 2])
   })
 
   it('tells whether it has trimmed since the last write (what "at rest" waits for)', async () => {
-    const idle = { ms: Infinity } // no write yet
+    const idle = { ms: 0 }
     const { clock, release } = setup(idle)
     expect(release.trimmedSinceLastWrite()).toBe(false)
-    release.afterFullCollection()
-    await clock.advance(1000)
+    idle.ms = Infinity // never written to
+    await clock.advance(5000)
     expect(release.trimmedSinceLastWrite()).toBe(true)
     idle.ms = 0 // a write now
     expect(release.trimmedSinceLastWrite()).toBe(false)
-    await clock.advance(6000)
-    idle.ms = 6000
-    release.afterFullCollection()
-    await clock.advance(1000)
-    idle.ms = 7000
-    expect(release.trimmedSinceLastWrite()).toBe(true)
-  })
-
-  it('leaves a node that saw a write lately alone', async () => {
-    const idle = { ms: 200 }
-    const { clock, calls, release } = setup(idle)
-    release.afterFullCollection()
-    await clock.advance(5000)
-    expect(calls).toEqual([])
+    await clock.advance(5000) // busy at this look
     idle.ms = 5000
-    release.afterFullCollection()
-    await clock.advance(1000)
-    expect(calls).toHaveLength(1)
+    expect(release.trimmedSinceLastWrite()).toBe(false)
+    await clock.advance(5000)
+    idle.ms = 10_000
+    expect(release.trimmedSinceLastWrite()).toBe(true)
   })
 
   it('reports a failing trim and keeps going; after stop nothing runs', async () => {
     let fail = true
-    const { clock, calls, errors, release } = setup({ ms: 60_000 }, () => {
+    const { clock, calls, errors, release, gc } = setup({ ms: 60_000 }, () => {
       if (fail) throw new Error('boom')
       return false
     })
-    release.afterFullCollection()
-    await clock.advance(1000)
+    await clock.advance(5000)
     expect(errors.map((e) => (e as Error).message)).toEqual(['boom'])
     fail = false
-    release.afterFullCollection()
+    gc.fire!()
     await clock.advance(1000)
     expect(release.stats).toEqual({ trims: 2, released: 0 })
-    release.afterFullCollection()
+    gc.fire!()
     release.stop()
-    await clock.advance(5000)
+    expect(gc.fire).toBeUndefined()
+    await clock.advance(20_000)
     expect(calls).toHaveLength(2)
     expect(clock.pending()).toBe(0)
   })

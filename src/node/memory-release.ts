@@ -52,8 +52,9 @@ export class MemoryRelease {
   private stopped = false
   /** Trims run, and those that gave memory back. */
   readonly stats = { trims: 0, released: 0 }
-  /** When the last trim ran (clock ms). */
+  /** When the last trim ran (clock ms), and the last one that followed a full collection. */
   private lastTrimAt = -Infinity
+  private lastCollectedTrimAt = -Infinity
 
   constructor(private readonly opts: MemoryReleaseOptions) {}
 
@@ -75,16 +76,23 @@ export class MemoryRelease {
     if (this.stopped || this.trimming) return
     this.trimming = this.opts.clock.setTimeout(() => {
       this.trimming = undefined
-      if (!this.stopped && this.quiet()) this.trimNow()
+      if (this.stopped || !this.quiet()) return
+      this.trimNow()
+      this.lastCollectedTrimAt = this.lastTrimAt
     }, this.opts.delayMs ?? 1000)
   }
 
   /**
-   * Whether a trim ran since the node's last write: what it holds now is what an operator sees on
-   * a node at rest (the benchmark waits for it).
+   * Whether, since the node's last write, V8 ran a full collection and the trim followed it: what
+   * the node holds then is what an operator sees on a node at rest (the benchmark waits for it).
+   * The trim as the node goes quiet does not count: the burst's buffers may not be collected yet.
    */
   trimmedSinceLastWrite(): boolean {
-    return this.lastTrimAt > this.opts.clock.now() - this.opts.idleMs()
+    return this.lastCollectedTrimAt > this.writtenAt()
+  }
+
+  private writtenAt(): number {
+    return this.opts.clock.now() - this.opts.idleMs()
   }
 
   stop(): void {
@@ -102,7 +110,7 @@ export class MemoryRelease {
   private look(): void {
     if (this.quiet() && !this.unwatch) {
       this.unwatch = this.opts.watchCollections(() => this.afterFullCollection())
-      if (!this.trimmedSinceLastWrite()) this.trimNow()
+      if (this.lastTrimAt <= this.writtenAt()) this.trimNow()
     } else if (!this.quiet() && this.unwatch) {
       this.unwatch()
       this.unwatch = undefined

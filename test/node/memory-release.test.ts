@@ -70,21 +70,26 @@ describe('MemoryRelease', () => {
     expect([calls.length, gc.watches]).toEqual([2, 2])
   })
 
-  it('tells whether it has trimmed since the last write (what "at rest" waits for)', async () => {
-    const idle = { ms: 0 }
-    const { clock, release } = setup(idle)
-    expect(release.trimmedSinceLastWrite()).toBe(false)
-    idle.ms = Infinity // never written to
+  it('tells whether a collection was followed by a trim since the last write (what "at rest" waits for)', async () => {
+    const idle = { ms: Infinity } // never written to
+    const { clock, release, gc } = setup(idle)
+    let wroteAt = -Infinity
+    Object.defineProperty(idle, 'ms', { get: () => clock.now() - wroteAt })
+    const write = () => (wroteAt = clock.now())
     await clock.advance(5000)
+    expect(release.stats.trims).toBe(1)
+    expect(release.trimmedSinceLastWrite()).toBe(false) // the trim on going quiet does not count
+    gc.fire!()
+    await clock.advance(1000)
     expect(release.trimmedSinceLastWrite()).toBe(true)
-    idle.ms = 0 // a write now
+    write()
     expect(release.trimmedSinceLastWrite()).toBe(false)
-    await clock.advance(5000) // busy at this look
-    idle.ms = 5000
-    expect(release.trimmedSinceLastWrite()).toBe(false)
-    await clock.advance(5000)
-    idle.ms = 10_000
-    expect(release.trimmedSinceLastWrite()).toBe(true)
+    await clock.advance(4000) // busy at this look (idle 4 s): no longer watched
+    await clock.advance(5000) // idle 9 s at this look: trimmed on going quiet, watched again
+    expect([release.stats.trims, release.trimmedSinceLastWrite()]).toEqual([3, false])
+    gc.fire!()
+    await clock.advance(1000)
+    expect([release.stats.trims, release.trimmedSinceLastWrite()]).toEqual([4, true])
   })
 
   it('reports a failing trim and keeps going; after stop nothing runs', async () => {

@@ -75,7 +75,7 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
   })
   await node.start()
   const trimming = memoryTrim === 'on' ? await trimWhenQuiet(node, clock) : undefined
-  const metrics = v['metrics-port'] !== undefined ? await startMetricsServer(node, intFlag(v, 'metrics-port', 0, 0, 65535), undefined, () => trimming?.figures() ?? {}) : undefined
+  const metrics = v['metrics-port'] !== undefined ? await startMetricsServer(node, intFlag(v, 'metrics-port', 0, 0, 65535), { figures: () => trimming?.figures() ?? {} }) : undefined
   console.log(`node ${node.nodeId} joined cluster "${node.clusterId}" (data in ${dataDir})${metrics ? `; metrics at ${metrics.url}/metrics` : ''}`)
   for (const { domain, reason } of node.state.damaged) console.log(`domain ${domain}: stored copy is damaged (${reason}); rebuilding it from the other owners`)
   node.topology.events.on('view', ({ view }) => {

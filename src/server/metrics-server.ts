@@ -45,10 +45,14 @@ export function prometheusText(m: NodeMetrics): string {
   return lines.join('\n') + '\n'
 }
 
-/** Figures of the process beside the node's own (the CLI's memory trim), served in `process`. */
-export type ProcessFigures = () => Record<string, number | boolean>
+export interface MetricsServerOptions {
+  /** Default 127.0.0.1. */
+  host?: string
+  /** Figures of the process beside the node's own (the CLI's memory trim), served in `process`. */
+  figures?: () => Record<string, number | boolean>
+}
 
-export async function startMetricsServer(node: MeshNode, port: number, host = '127.0.0.1', figures: ProcessFigures = () => ({})): Promise<MetricsServer> {
+export async function startMetricsServer(node: MeshNode, port: number, { host = '127.0.0.1', figures = () => ({}) }: MetricsServerOptions = {}): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     try {
       if (req.url === '/metrics') {

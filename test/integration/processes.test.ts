@@ -186,4 +186,20 @@ describe('Node peers in separate processes over WebRTC', { timeout: 180_000 }, (
     const s = client.store('shop')
     for (let i = 0; i < 100; i += 3) expect(await s.get(`k${i}`)).toBeDefined()
   })
+
+  it.runIf(process.platform === 'linux')('a quiet peer gives freed C memory back, and its metrics count it', async () => {
+    // The CLI trims (malloc_trim through koffi) once a peer has seen no write for 5 s.
+    await waitFor(
+      async () => {
+        for (const p of peers.values()) {
+          const proc = (await p.metrics()).process as { memoryTrims?: number; memoryTrimmedSinceLastWrite?: boolean }
+          if (!(typeof proc.memoryTrims === 'number' && proc.memoryTrims >= 1 && typeof proc.memoryTrimmedSinceLastWrite === 'boolean')) return false
+        }
+        return true
+      },
+      'every peer to have trimmed once quiet',
+      30_000,
+      200,
+    )
+  })
 })

@@ -39,7 +39,7 @@ describe('node metrics', () => {
 
   it('are served as Prometheus text, JSON and health on 127.0.0.1', async () => {
     c = await StoreCluster.start(['a', 'b'])
-    server = await startMetricsServer(c.node('a'), 0, undefined, () => ({ memoryTrims: 3 }))
+    server = await startMetricsServer(c.node('a'), 0, { figures: () => ({ memoryTrims: 3 }) })
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const text = await (await fetch(`${server.url}/metrics`)).text()
     expect(text).toContain('# TYPE domainmesh_domains_primary gauge')

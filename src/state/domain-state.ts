@@ -6,7 +6,8 @@ import { DomainMeshError } from '../errors.js'
 import { decodeLog, encodeLog, type LogEntry } from './log.js'
 import { decodeValue } from '../wire/codec.js'
 import { applyChange, type StoredObject } from './objects.js'
-import { isRecordOf, ObjectTable, toSnapshotObject, type Captured, type SnapshotObject } from './object-table.js'
+import { ObjectTable, type Captured } from './object-table.js'
+import { isRecordOf, toCurrentRecord, toRecord, type ObjectRecord, type SnapshotElement } from './object-record.js'
 import type { ScannedSnapshot } from './snapshot-scan.js'
 
 export const objectId = (vs: string, key: string): string => `${vs}\u0000${key}`
@@ -15,7 +16,8 @@ export interface Snapshot {
   readonly seq: number
   /** Epoch of the entry at `seq`, so log matching works across a snapshot. */
   readonly epoch: number
-  readonly objects: readonly [id: string, obj: SnapshotObject][]
+  /** Records (object-record.ts); the older pair form in snapshots written before protocol 3. */
+  readonly objects: readonly SnapshotElement[]
   /**
    * The bytes each object arrived as, index for index (`snapshotElements`): taken as records
    * where they check out, so a received or loaded snapshot is not encoded again.
@@ -25,7 +27,6 @@ export interface Snapshot {
 
 /** A snapshot as a state takes it in: decoded, or checked as bytes (snapshot-scan.ts). */
 export type IncomingSnapshot = Snapshot | ScannedSnapshot
-export { toSnapshotObject, type SnapshotObject, type SnapshotPath } from './object-table.js'
 
 export class OutOfOrderError extends DomainMeshError {
   constructor(domain: number, expected: number, got: number) {
@@ -121,8 +122,8 @@ export class DomainState {
   }
 
   snapshot(): Snapshot {
-    const objects: [string, SnapshotObject][] = []
-    for (const [id, o] of this.objects) objects.push([id, toSnapshotObject(o)])
+    const objects: ObjectRecord[] = []
+    for (const [id, o] of this.objects) objects.push(toRecord(id, o))
     return { seq: this.lastSeq, epoch: this.lastEpoch, objects }
   }
 
@@ -164,17 +165,18 @@ export class DomainState {
       // A record must be in the form lookups compare ids in (see isRecordOf), else encoded anew.
       for (const [id, record] of snap.scanned) {
         if (isRecordOf(record, id)) this.objects.setRecord(id, record)
-        else this.objects.setEncoded(id, (decodeValue(record) as [string, SnapshotObject])[1])
+        else this.objects.setEncoded(id, toCurrentRecord(decodeValue(record) as SnapshotElement))
       }
       return
     }
     const { objects, records } = snap
     const bytes = records?.length === objects.length ? records : undefined
     for (let i = 0; i < objects.length; i++) {
-      const [id, s] = objects[i]!
+      const element = objects[i]!
+      const id = element[0]
       const record = bytes?.[i]
       if (record && isRecordOf(record, id)) this.objects.setRecord(id, record)
-      else this.objects.setEncoded(id, s)
+      else this.objects.setEncoded(id, toCurrentRecord(element))
     }
   }
 }

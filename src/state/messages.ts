@@ -37,7 +37,16 @@ export function acceptAck(input: unknown): AckMsg | undefined {
 export const ResendSchema = v.object({ domain: Domain, epoch: Epoch, after: Seq, afterEpoch: Epoch, snapshot: v.optional(v.boolean()) })
 export const NackSchema = v.object({ domain: Domain, epoch: Epoch })
 const SnapshotObject = v.object({ value: v.unknown(), version: Seq, base: Seq, paths: v.optional(v.array(SnapshotPath)) })
-const SnapshotBody = v.object({ seq: Seq, epoch: Epoch, objects: v.array(v.tuple([v.string(), SnapshotObject])) })
+/** A record (object-record.ts), or the pair form of snapshots stored before protocol 3. Strict: the forms differ by length. */
+const SnapshotElement = v.union(
+  [
+    v.strictTuple([v.string(), v.unknown(), Seq, Seq]),
+    v.strictTuple([v.string(), v.unknown(), Seq, Seq, v.array(SnapshotPath)]),
+    v.strictTuple([v.string(), SnapshotObject]),
+  ],
+  'an object of a snapshot must be [id, value, version, base, paths?] (or the older [id, { value, version, base, paths? }])',
+)
+const SnapshotBody = v.object({ seq: Seq, epoch: Epoch, objects: v.array(SnapshotElement) })
 /**
  * A domain snapshot travels encoded, as one byte string: the sender has encoded it once anyway
  * (to report its size), and a frame then copies it rather than encoding thousands of objects again.

@@ -8,47 +8,13 @@
  * nothing; a put-once object is encoded once, when it leaves it.
  *
  * A snapshot can take the encoded records as they are (`capture`): they are exactly what
- * `encodeValue(toSnapshotObject(o))` gives, so cold objects are copied, not encoded.
+ * `encodeRecord(id, o)` gives, so cold objects are copied, not encoded.
  */
-import { decodeValue, encodeValue } from '../wire/codec.js'
 import { Arena } from './arena.js'
 import { RecordIndex } from './record-index.js'
-import { deepFreeze } from './freeze.js'
-import { listOf, pathVersions, type StoredObject } from './objects.js'
-
-export interface SnapshotObject {
-  value: unknown
-  version: number
-  base: number
-  /**
-   * [path, version] per patched sub-element. Snapshots written before 2026-11-25 also carry the
-   * path as a JSON key first ([key, path, version]); both forms are read. Dropping the key made
-   * a snapshot 30 % cheaper to encode: JSON.stringify of every path was its largest cost.
-   */
-  paths?: SnapshotPath[]
-}
-export type SnapshotPath = [path: (string | number)[], version: number] | [key: string, path: (string | number)[], version: number]
-
-export function toSnapshotObject(o: StoredObject): SnapshotObject {
-  const s: SnapshotObject = { value: o.value, version: o.version, base: o.base }
-  if (o.paths) s.paths = pathVersions(o.paths).map((e) => [e.path as (string | number)[], e.version])
-  return s
-}
-
-export function fromSnapshotObject(s: SnapshotObject): StoredObject {
-  const obj: StoredObject = s.paths
-    ? { value: s.value, version: s.version, base: s.base, paths: listOf(byVersion(s.paths)) }
-    : { value: s.value, version: s.version, base: s.base }
-  return deepFreeze(obj)
-}
-
-/**
- * Oldest first, as the list wants them (objects.ts): a newer entry shadows older ones below it,
- * so the order must be the order of the writes, whatever order a snapshot kept them in.
- */
-function byVersion(paths: SnapshotPath[]): { path: (string | number)[]; version: number }[] {
-  return paths.map((e) => (e.length === 3 ? { path: e[1], version: e[2] } : { path: e[0], version: e[1] })).sort((a, b) => a.version - b.version)
-}
+import { decodeRecord, encodeRecord, recordHasId, type ObjectRecord } from './object-record.js'
+import { encodeValue } from '../wire/codec.js'
+import type { StoredObject } from './objects.js'
 
 /** Decoded objects kept per domain: 64 domains on a node keep at most 4,096 in all. */
 export const HOT_OBJECTS = 64
@@ -56,8 +22,8 @@ export const HOT_OBJECTS = 64
 const MIN_DEAD_BYTES = 64 * 1024
 
 /**
- * An object as a snapshot captures it: its id and decoded object, or its record, the msgpack
- * pair [id, snapshot object], which is never changed later.
+ * An object as a snapshot captures it: its id and decoded object, or its record (object-record.ts),
+ * which is never changed later.
  */
 export type Captured = readonly [id: string, obj: StoredObject] | Uint8Array
 
@@ -103,9 +69,9 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
     this.evict()
   }
 
-  /** Adds objects straight to the encoded set: a snapshot arriving is not what is being used. */
-  setEncoded(id: string, obj: SnapshotObject): void {
-    this.setRecord(id, encodeValue([id, obj]))
+  /** Adds an object straight to the encoded set: a snapshot arriving is not what is being used. */
+  setEncoded(id: string, record: ObjectRecord): void {
+    this.setRecord(id, encodeValue(record))
   }
 
   /**
@@ -153,7 +119,7 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
     while (this.hot.size > limit) {
       const [id, obj] = this.hot.entries().next().value as [string, StoredObject]
       this.hot.delete(id)
-      if (this.cold.get(id) === undefined) this.store(id, encodeValue([id, toSnapshotObject(obj)]))
+      if (this.cold.get(id) === undefined) this.store(id, encodeRecord(id, obj))
     }
   }
 
@@ -184,48 +150,4 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
     this.arena = arena
     this.liveBytes = arena.bytes
   }
-}
-
-/** A record's [id, object], decoded. */
-export function decodeRecord(bytes: Uint8Array): [string, StoredObject] {
-  const [id, obj] = decodeValue(bytes) as [string, SnapshotObject]
-  return [id, fromSnapshotObject(obj)]
-}
-
-/**
- * Whether `bytes` can serve as the record of `id`: a msgpack pair whose first element is `id`,
- * the form every lookup relies on. A snapshot's elements from elsewhere are checked so.
- */
-export function isRecordOf(bytes: Uint8Array, id: string): boolean {
-  const h = bytes[1]
-  if (bytes[0] !== 0x92 || h === undefined || !((h & 0xe0) === 0xa0 || (h >= 0xd9 && h <= 0xdb))) return false
-  return recordHasId(bytes, id)
-}
-
-/** Where the id's UTF-8 bytes are in a record (after the pair's header and the string's). */
-function idBytes(record: Uint8Array): { at: number; length: number } {
-  const h = record[1]!
-  if ((h & 0xe0) === 0xa0) return { at: 2, length: h & 0x1f }
-  if (h === 0xd9) return { at: 3, length: record[2]! }
-  if (h === 0xda) return { at: 4, length: (record[2]! << 8) | record[3]! }
-  if (h === 0xdb) return { at: 6, length: ((record[2]! << 24) | (record[3]! << 16) | (record[4]! << 8) | record[5]!) >>> 0 }
-  throw new Error(`not an object record (byte ${h} where the id starts)`)
-}
-
-/** Compares without decoding: ids are mostly ASCII, where each UTF-16 unit is one byte. */
-export function recordHasId(record: Uint8Array, id: string): boolean {
-  const { at, length } = idBytes(record)
-  if (length === id.length) {
-    for (let i = 0; i < length; i++) {
-      const c = id.charCodeAt(i)
-      if (c >= 0x80 || record[at + i] !== c) return false
-    }
-    return true
-  }
-  if (length < id.length) return false
-  // Encoded as msgpackr encodes it, lone surrogates included.
-  const want = encodeValue(id)
-  if (want.length !== at - 1 + length) return false
-  for (let i = 0; i < want.length; i++) if (record[1 + i] !== want[i]) return false
-  return true
 }

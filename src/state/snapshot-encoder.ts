@@ -12,7 +12,8 @@
 import { concatBytes as concat } from '../util/bytes.js'
 import { encodeValue } from '../wire/codec.js'
 import type { DomainState } from './domain-state.js'
-import { toSnapshotObject, type Captured } from './object-table.js'
+import type { Captured } from './object-table.js'
+import { encodeRecord, toRecord } from './object-record.js'
 import type { StoredObject } from './objects.js'
 
 /** Objects encoded between two pauses (about 0.25 ms for objects of ~100 bytes). */
@@ -73,17 +74,17 @@ function head(seq: number, epoch: number): Uint8Array {
 }
 
 /**
- * Adds the [id, object] pairs as the elements of a msgpack array, without the array's header, to
- * `pieces`. Decoded objects are encoded (a group of them in one call); records are such pairs
- * already, and go in as they are (views: they are copied once, into the result).
+ * Adds the objects' records (object-record.ts) as the elements of a msgpack array, without the
+ * array's header, to `pieces`. Decoded objects are encoded (a group of them in one call); records
+ * go in as they are (views: they are copied once, into the result).
  */
 function addElements(pieces: Uint8Array[], objects: readonly Captured[]): void {
   if (!objects.some((o) => o instanceof Uint8Array)) {
-    const bytes = encodeValue((objects as (readonly [string, StoredObject])[]).map(([id, o]) => [id, toSnapshotObject(o)]))
+    const bytes = encodeValue((objects as (readonly [string, StoredObject])[]).map(([id, o]) => toRecord(id, o)))
     pieces.push(bytes.subarray(arrayHeaderLength(bytes[0]!)))
     return
   }
-  for (const o of objects) pieces.push(o instanceof Uint8Array ? o : encodeValue([o[0], toSnapshotObject(o[1])]))
+  for (const o of objects) pieces.push(o instanceof Uint8Array ? o : encodeRecord(o[0], o[1]))
 }
 
 /** msgpack's array header, chosen as msgpackr chooses it. */

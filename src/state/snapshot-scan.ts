@@ -5,7 +5,7 @@
  * on the receiving peer of the healing benchmark within three seconds.
  *
  * The scan takes the snapshot's layout (msgpack-skip.ts: one walk, values skipped) and decodes
- * only what the schema checks: each record's id, `version`, `base` and `paths`. A `value` is any
+ * only what the schema checks: each record's id, version, base and paths. A value is any
  * msgpack value without an extension type, which is what its schema (`unknown`) and the records'
  * plain form require. Anything the scan does not follow (an extension type, a key that is not a
  * string, a number that is not a safe unsigned integer) returns undefined, and the caller decodes
@@ -50,15 +50,36 @@ function scan(bytes: Uint8Array): ScannedSnapshot | undefined {
 }
 
 /**
- * The id of the record between `at` and `end` if it is one: [id, { value, version, base, paths? }]
- * with version and base unsigned integers and paths as SnapshotPath lists (other keys are ignored,
- * as the schema ignores them).
+ * The id of the record between `at` and `end` if it is one: [id, value, version, base, paths?]
+ * (object-record.ts), or the older [id, { value, version, base, paths? }] (other keys of its map
+ * are ignored, as the schema ignores them), with version and base unsigned integers and paths as
+ * SnapshotPath lists.
  */
 function recordId(bytes: Uint8Array, at: number, end: number): string | undefined {
-  if (bytes[at] !== 0x92) return undefined
+  const form = bytes[at]
+  if (form !== 0x92 && form !== 0x94 && form !== 0x95) return undefined
   const id = textAt(bytes, at + 1)
   if (!id) return undefined
-  const obj = header(bytes, id.end, 'map')
+  const fields = form === 0x92 ? pairFields(bytes, id.end) : tupleFields(bytes, id.end, form === 0x95)
+  return fields && fields.end === end ? id.text : undefined
+}
+
+/** [value, version, base, paths?] from `at`: where it ends, if each part is what the schema takes. */
+function tupleFields(bytes: Uint8Array, at: number, withPaths: boolean): { end: number } | undefined {
+  let pos = skipValue(bytes, at, true)
+  for (let i = 0; i < 2; i++) {
+    const stop = skipValue(bytes, pos, true)
+    if (uintAt(bytes, pos, stop) === undefined) return undefined
+    pos = stop
+  }
+  if (!withPaths) return { end: pos }
+  const stop = skipValue(bytes, pos, true)
+  return v.is(Paths, decodeValue(bytes.subarray(pos, stop))) ? { end: stop } : undefined
+}
+
+/** The older form's { value, version, base, paths? } map from `at`: where it ends, if valid. */
+function pairFields(bytes: Uint8Array, at: number): { end: number } | undefined {
+  const obj = header(bytes, at, 'map')
   if (!obj) return undefined
   let version: number | undefined
   let base: number | undefined
@@ -75,7 +96,7 @@ function recordId(bytes: Uint8Array, at: number, end: number): string | undefine
     } else if (keyIs(bytes, key, 'paths') && !v.is(Paths, decodeValue(bytes.subarray(pos, stop)))) return undefined
     pos = stop
   }
-  return pos === end && version !== undefined && base !== undefined ? id.text : undefined
+  return version !== undefined && base !== undefined ? { end: pos } : undefined
 }
 
 /** Where the string at `at` ends; -1 if no string starts there. */

@@ -1,11 +1,13 @@
 /**
- * The wire protocol, version 2. A frame carries every envelope to one peer in one tick:
+ * The wire protocol, version 3. A frame carries every envelope to one peer in one tick:
  *
- *   [2, addresses, ...envelopes]
+ *   [3, addresses, ...envelopes]
  *
  * `addresses` lists each address the frame uses once, as a string (relative to the link where it
  * can be: see LinkEnds in codec.ts); envelopes name them by index
- * (version 1 spelled both addresses out in every envelope: a third of a small message's bytes).
+ * (version 1 spelled both addresses out in every envelope: a third of a small message's bytes;
+ * version 2 carried a snapshot's objects as [id, { value, version, base, paths? }] pairs, version 3
+ * as flat records: see state/object-record.ts).
  * An envelope is a tuple whose first item says what it is:
  *   [0, from, to, id, method, body]  req — a request that expects a res or err with the same id
  *   [1, from, to, id, body]          res — a successful response
@@ -18,7 +20,7 @@ import * as v from 'valibot'
 import type { WireError } from '../errors.js'
 import { parseAddress, type Address } from '../routing/address.js'
 
-export const PROTOCOL_VERSION = 2 as const
+export const PROTOCOL_VERSION = 3 as const
 export const MAX_ENVELOPES_PER_FRAME = 10_000
 /** Distinct addresses in one frame: two per envelope at most, and far fewer in practice. */
 export const MAX_ADDRESSES_PER_FRAME = 1024

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { fromSnapshotObject, toSnapshotObject } from '../../src/state/object-table.js'
+import { elementObject, fromSnapshotObject, toRecord } from '../../src/state/object-record.js'
 import { applyChange, pathVersions, versionAt, type Path, type StoredObject } from '../../src/state/objects.js'
 
 const KEYS = ['a', 'b', 'c'] as const
@@ -27,12 +27,12 @@ for (const a of KEYS) {
 }
 
 function throughSnapshot(obj: StoredObject, shuffle: number): StoredObject {
-  const snap = toSnapshotObject(obj)
+  const snap = elementObject(structuredClone(toRecord('k', obj)))
   if (snap.paths) for (let i = snap.paths.length - 1; i > 0; i--) {
     const j = (shuffle + i * 7919) % (i + 1)
     ;[snap.paths[i], snap.paths[j]] = [snap.paths[j]!, snap.paths[i]!]
   }
-  return fromSnapshotObject(structuredClone(snap))
+  return fromSnapshotObject(snap)
 }
 
 describe('per-path versions', () => {

@@ -106,8 +106,8 @@ describe('snapshot parts', () => {
   it('received over the wire, keep the bytes of their objects as they came, and read back the same', () => {
     // version 5 written as a uint32 (0xce): valid msgpack that msgpackr never writes, so a
     // re-encoded object would come out different.
-    const odd = concat([Uint8Array.of(0x92), encodeValue('v\u0000k1'), Uint8Array.of(0x83), encodeValue('value'), encodeValue({ n: 1 }), encodeValue('version'), Uint8Array.of(0xce, 0, 0, 0, 5), encodeValue('base'), encodeValue(1)])
-    const plain = encodeValue(['v\u0000k2', { value: 'two', version: 2, base: 1 }])
+    const odd = concat([Uint8Array.of(0x94), encodeValue('v\u0000k1'), encodeValue({ n: 1 }), Uint8Array.of(0xce, 0, 0, 0, 5), encodeValue(1)])
+    const plain = encodeValue(['v\u0000k2', 'two', 2, 1, [[['a'], 2]]])
     const snap = received([odd, plain])
     const state = DomainState.fromSnapshot(7, snap)
     const bytes = (c: unknown) => [...(c as Uint8Array)]
@@ -116,21 +116,27 @@ describe('snapshot parts', () => {
     expect(state.get('v', 'k2')).toMatchObject({ value: 'two', version: 2 })
   })
 
-  it('whose elements are not [id, object] pairs as lookups need them are taken by encoding them anew', () => {
-    const three = encodeValue(['v\u0000k1', { value: 1, version: 1, base: 1 }, 'extra'])
+  it('whose elements are not records as lookups need them are taken by encoding them anew', () => {
+    // The pair form of snapshots stored before protocol 3.
+    const pair = encodeValue(['v\u0000k1', { value: 1, version: 1, base: 1, paths: [[['x'], 1]] }])
     // A non-ASCII id behind a longer string header than msgpackr writes (str8 for 4 bytes).
-    const longHeader = concat([Uint8Array.of(0x92, 0xd9, 4), new TextEncoder().encode('v\u0000é'), encodeValue({ value: 2, version: 2, base: 1 })])
-    const state = DomainState.fromSnapshot(7, received([three, longHeader]))
+    const longHeader = concat([Uint8Array.of(0x94, 0xd9, 4), new TextEncoder().encode('v\u0000é'), encodeValue(2), encodeValue(2), encodeValue(1)])
+    const state = DomainState.fromSnapshot(7, received([pair, longHeader]))
     const records = state.objects.capture().map((c) => [...(c as Uint8Array)])
-    expect(records).toEqual([['v\u0000k1', { value: 1, version: 1, base: 1 }], ['v\u0000é', { value: 2, version: 2, base: 1 }]].map((o) => [...encodeValue(o)]))
+    expect(records).toEqual([['v\u0000k1', 1, 1, 1, [[['x'], 1]]], ['v\u0000é', 2, 2, 1]].map((o) => [...encodeValue(o)]))
     expect(state.get('v', 'k1')).toMatchObject({ value: 1, version: 1 })
     expect(state.get('v', 'é')).toMatchObject({ value: 2, version: 2 })
-    // Alone, the long header passes the byte scan (snapshot-scan.ts): it is still encoded anew.
-    const scanned = received([longHeader])
-    expect('scanned' in scanned).toBe(true)
-    const alone = DomainState.fromSnapshot(7, scanned)
-    expect(alone.objects.capture().map((c) => [...(c as Uint8Array)])).toEqual([[...encodeValue(['v\u0000é', { value: 2, version: 2, base: 1 }])]])
-    expect(alone.get('v', 'é')).toMatchObject({ value: 2, version: 2 })
+    // Alone, each passes the byte scan (snapshot-scan.ts) and is still encoded anew.
+    for (const [element, id, record] of [
+      [longHeader, 'é', ['v\u0000é', 2, 2, 1]],
+      [pair, 'k1', ['v\u0000k1', 1, 1, 1, [[['x'], 1]]]],
+    ] as const) {
+      const scanned = received([element])
+      expect('scanned' in scanned).toBe(true)
+      const alone = DomainState.fromSnapshot(7, scanned)
+      expect(alone.objects.capture().map((c) => [...(c as Uint8Array)])).toEqual([[...encodeValue(record)]])
+      expect(alone.get('v', id)).toMatchObject({ version: record[2] })
+    }
   })
 })
 

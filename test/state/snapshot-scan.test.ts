@@ -22,7 +22,12 @@ const snapshotObject = fc.record(
   },
   { requiredKeys: ['value', 'version', 'base'] },
 )
-const snapshot = fc.record({ seq, epoch: seq, objects: fc.uniqueArray(fc.tuple(fc.string({ unit: 'binary' }), snapshotObject), { selector: ([id]) => id, maxLength: 20 }) })
+/** Records as written since protocol 3, and the pairs of snapshots stored before it. */
+const element = fc.oneof(
+  fc.tuple(fc.string({ unit: 'binary' }), snapshotObject).map(([id, o]) => (o.paths ? [id, o.value, o.version, o.base, o.paths] : [id, o.value, o.version, o.base])),
+  fc.tuple(fc.string({ unit: 'binary' }), snapshotObject),
+)
+const snapshot = fc.record({ seq, epoch: seq, objects: fc.uniqueArray(element, { selector: ([id]) => id, maxLength: 20 }) })
 
 const wire = (snap: unknown) => v.safeParse(SnapshotSchema, { domain: 1, epoch: 1, snapshot: encodeValue(snap) })
 const contents = (d: DomainState) => new Map(d.objects)
@@ -57,8 +62,13 @@ describe('a snapshot checked as bytes', () => {
       ['a path that is not a list', { seq: 1, epoch: 1, objects: [['k', { ...ok, paths: [['a', 2]] }]] }, false],
       ['paths as nil', { seq: 1, epoch: 1, objects: [['k', { ...ok, paths: null }]] }, false],
       ['an id that is not a string', { seq: 1, epoch: 1, objects: [[7, ok]] }, false],
-      // The schema's tuples ignore extra items; the scan declines it and the object is encoded anew.
-      ['an object that is more than a pair', { seq: 1, epoch: 1, objects: [['k', ok, 1]] }, true],
+      ['a pair with an extra item', { seq: 1, epoch: 1, objects: [['k', ok, 1]] }, false],
+      ['a record with a negative version', { seq: 1, epoch: 1, objects: [['k', 1, -1, 1]] }, false],
+      ['a record without its base', { seq: 1, epoch: 1, objects: [['k', 1, 1]] }, false],
+      ['a record with paths as nil', { seq: 1, epoch: 1, objects: [['k', 1, 2, 1, null]] }, false],
+      ['a record with a path that is not a list', { seq: 1, epoch: 1, objects: [['k', 1, 2, 1, [['a', 2]]]] }, false],
+      ['a record with an item past its paths', { seq: 1, epoch: 1, objects: [['k', 1, 2, 1, [], 'x']] }, false],
+      ['a record with a date in its value', { seq: 1, epoch: 1, objects: [['k', new Date(0), 2, 1]] }, true],
       ['no seq', { epoch: 1, objects: [] }, false],
       ['a negative epoch', { seq: 1, epoch: -2, objects: [] }, false],
       // msgpackr writes a Date as an extension: the scan declines, the schema accepts it.

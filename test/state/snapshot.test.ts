@@ -32,8 +32,9 @@ describe('domain snapshots', () => {
   it('arrive over the wire only with well-formed paths', () => {
     const good = { domain: 3, epoch: 1, snapshot: encodeValue(patched().snapshot()) }
     expect(v.safeParse(SnapshotSchema, good).success).toBe(true)
-    const snap = patched().snapshot() as unknown as { objects: [string, { paths: unknown }][] }
-    snap.objects[0]![1].paths = [['a', 2]] // a path that is not a list
+    const snap = patched().snapshot() as unknown as { objects: unknown[][] }
+    expect(snap.objects[0]).toHaveLength(5) // [id, value, version, base, paths]
+    snap.objects[0]![4] = [['a', 2]] // a path that is not a list
     const bad = v.safeParse(SnapshotSchema, { domain: 3, epoch: 1, snapshot: encodeValue(snap) })
     expect(bad.success).toBe(false)
   })

@@ -29,13 +29,19 @@ const read = (c: Captured): [string, StoredObject] => (c instanceof Uint8Array ?
  */
 const IDS = ['v\u0000k0', 'v\u0000k1', 'v\u0000é', 'v\u0000Ã©', 'v\u0000😀', 'v\u0000😀x', 'v\u0000k2', 'x'.repeat(40), 'x'.repeat(300), 'y'.repeat(70_000), '', 'v\u0000k12']
 
+/** What a record of n bytes costs in an arena: its bytes and its length as a LEB128 varint. */
+const cost = (n: number) => n + (n < 2 ** 7 ? 1 : n < 2 ** 14 ? 2 : n < 2 ** 21 ? 3 : 4)
+
 describe('Arena', () => {
   it('gives back every record byte for byte, small ones and ones larger than a chunk', () => {
     const a = new Arena()
-    const records = [0, 1, 5, 300, 5000, 70_000, 2_000_000, 17].map((n) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff))
+    const sizes = [0, 1, 5, 127, 128, 300, 5000, 16_383, 16_384, 70_000, 2_000_000, 2_097_152, 17]
+    const records = sizes.map((n) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff))
     const locs = records.map((r) => a.add(r))
     records.forEach((r, i) => expect(Buffer.from(a.view(locs[i]!)).equals(Buffer.from(r))).toBe(true))
-    expect(a.bytes).toBe(records.reduce((n, r) => n + r.byteLength + 4, 0))
+    expect(a.bytes).toBe(sizes.reduce((n, size) => n + cost(size), 0))
+    expect(records.map((r) => Arena.cost(r))).toEqual(sizes.map(cost))
+    expect(Arena.cost(new Uint8Array(100))).toBe(101)
     expect(() => a.view(99 * (1 << 20))).toThrow(RangeError)
   })
 })
@@ -45,7 +51,7 @@ describe('Arena.pack', () => {
     const records = [0, 1, 130, 130, 16_000, 400, 70_000, 9, ...Array(300).fill(131)].map((n, k) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + k) & 0xff))
     const { arena, locations } = Arena.pack(records)
     records.forEach((r, i) => expect(Buffer.from(arena.view(locations[i]!)).equals(Buffer.from(r))).toBe(true))
-    expect(arena.bytes).toBe(records.reduce((n, r) => n + r.byteLength + 4, 0))
+    expect(arena.bytes).toBe(records.reduce((n, r) => n + cost(r.byteLength), 0))
     expect(arena.allocated).toBe(arena.bytes)
     // A grown arena holding the same records keeps free tails.
     const grown = new Arena()
@@ -66,7 +72,7 @@ describe('Arena.pack', () => {
     for (let i = 0; i < 3000; i++) expect(t.get(`k${i}`)).toEqual(i % 3 === 0 ? undefined : i % 3 === 1 ? obj(i + 3, true) : obj(i))
     expect(t.size).toBe(2000)
     // About 7,000 records were written; after compacting, at most the live ones and as many dead.
-    const record = encodeRecord('k1000', obj(1000, true)).byteLength + 4
+    const record = cost(encodeRecord('k1000', obj(1000, true)).byteLength)
     expect(t.encodedBytes).toBeLessThan(5000 * record)
   })
 })

@@ -4,10 +4,18 @@
  *   2. a request through domainmesh's whole stack to a peer process (messenger, codec, WebRTC
  *      transport, the peer's store engine) and back, 5 ms apart;
  *   3. a one-field patch committed on all three nodes (replicas 3), 5 ms apart, split by whether
- *      this node is the key's primary (one round trip to the backups) or not (two).
+ *      this node is the key's primary (one round trip to the backups) or not (two);
+ *   4. the same patches one-way, write call to each other node's copy applying it (the figure
+ *      `npm run bench` reports), split by hops: from this node as the primary straight to each
+ *      copy (one hop), or through another node that is the primary (its copy: one hop; the
+ *      third node's: two, which the raw ping's round trip, two hops as well, bounds from below);
+ *   5. write + fdatasync of a 2 KB record on this disk, alone and three processes at once (each
+ *      commit waits for such syncs on every replica).
  * Prints p50/p99 in ms. Run inside the private network namespace (the npm script does).
  */
 import { fork } from 'node:child_process'
+import { mkdtemp, open, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import nodeDataChannel from 'node-datachannel'
@@ -66,11 +74,65 @@ async function stack(): Promise<void> {
     for (const [name, list] of [['this node is the primary', keys.mine], ['another node is the primary', keys.theirs]] as const) {
       show(`commit on 3 replicas, 5 ms apart, ${name}`, await timed(400, 5, (i) => store.patch(list[i % list.length]!, [{ op: 'replace', path: ['f1'], value: i }])))
     }
+    // Negative values: the peer processes report when their copies apply them (dm-peer.ts).
+    const sent = new Map<number, { at: number; mine: boolean }>()
+    await timed(600, 5, async (i) => {
+      const n = i + 1
+      const mine = i % 3 === 0
+      const list = mine ? keys.mine : keys.theirs
+      sent.set(n, { at: performance.timeOrigin + performance.now(), mine })
+      await store.patch(list[i % list.length]!, [{ op: 'replace', path: ['f2'], value: -n }])
+    })
+    const deadline = performance.now() + 10_000
+    while ([...sent.keys()].some((n) => (c.arrivals.get(n)?.length ?? 0) < 2) && performance.now() < deadline) await sleep(20)
+    const hops = { mine: [] as number[], first: [] as number[], second: [] as number[] }
+    for (const [n, { at, mine }] of sent) {
+      const [a, b] = (c.arrivals.get(n) ?? []).map((t) => t - at).sort((x, y) => x - y)
+      if (a === undefined || b === undefined) throw new Error(`paced write ${n}: a copy never reported applying it`)
+      if (mine) hops.mine.push(a, b)
+      else hops.first.push(a), hops.second.push(b)
+    }
+    show('one-way, this node the primary: each copy (one hop)', hops.mine)
+    show('one-way, another the primary: first copy (its own, one hop)', hops.first)
+    show('one-way, another the primary: second copy (two hops)', hops.second)
+    show('one-way, all copies, a third of the writes from the primary', [...hops.mine, ...hops.first, ...hops.second])
   } finally {
     await c.close()
   }
 }
 
+/** write + fdatasync of 2 KB records appended to a file in `dir`, `n` times: the latencies. */
+async function syncLoop(dir: string, n: number): Promise<number[]> {
+  const fh = await open(join(dir, `sync-${process.pid}.bin`), 'w')
+  const record = new Uint8Array(2048).fill(7)
+  try {
+    return await timed(n, 0, async () => {
+      await fh.write(record)
+      await fh.datasync()
+    })
+  } finally {
+    await fh.close()
+  }
+}
+
+async function diskSync(): Promise<void> {
+  const dir = await mkdtemp(join(process.env.DM_BENCH_DIR ?? tmpdir(), 'dm-sync-'))
+  try {
+    show('write + fdatasync of 2 KB, one process', await syncLoop(dir, 1000))
+    const others = [0, 1].map(() => fork(import.meta.filename, ['--sync-loop', dir], { execArgv: ['--import', 'tsx'] }))
+    const mine = await syncLoop(dir, 1000)
+    await Promise.all(others.map((p) => new Promise((r) => p.on('exit', r))))
+    show('write + fdatasync of 2 KB, three processes at once', mine)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[2] === '--sync-loop') {
+  await syncLoop(process.argv[3]!, 1000)
+  process.exit(0)
+}
 await rawPing()
 await stack()
+await diskSync()
 process.exit(0)

@@ -121,14 +121,15 @@ describe('replicated store', () => {
   })
 
   it('a domain that goes quiet with a few segments on disk has them replaced by a snapshot', async () => {
-    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3, store: { coolAfterMs: 1000 } })
+    // retainEntries 2: the compaction cuts the log, which must not leave it decoded.
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3, store: { coolAfterMs: 1000, retainEntries: 2 } })
     const a = c.node('a')
     const byDomain = new Map<number, string[]>()
     for (let i = 0; i < 200; i++) {
       const d = a.state.domainOf(VS, `k${i}`)
       byDomain.set(d, [...(byDomain.get(d) ?? []), `k${i}`])
     }
-    const [[many, manyKeys], [few, fewKeys]] = [...byDomain].filter(([, keys]) => keys.length >= 10)
+    const [[many, manyKeys], [few, fewKeys]] = [...byDomain].filter(([, keys]) => keys.length >= 10) as [[number, string[]], [number, string[]]]
     // One write at a time: each is its own group commit, so its own segment on every replica.
     for (const k of manyKeys!.slice(0, 10)) await c.run(a.store('shop').put(k, { k }))
     for (const k of fewKeys!.slice(0, 3)) await c.run(a.store('shop').put(k, { k }))
@@ -138,6 +139,7 @@ describe('replicated store', () => {
     expect(stored(many!)).toEqual(Array(3).fill(segments(10)))
     await c.settle(2500) // two looks of the sweep: the first sees each domain, the second finds it quiet
     expect(stored(many!)).toEqual(Array(3).fill('snap'))
+    for (const n of c.nodes.values()) expect(n.state.domains().find((d) => d.domain === many)?.decoded.logEntries).toBe(0)
     // Below eight segments a domain keeps them: rewriting its snapshot for a handful would cost more.
     expect(stored(few!)).toEqual(Array(3).fill(segments(3)))
     const disks = c.disks

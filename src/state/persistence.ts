@@ -27,8 +27,6 @@ const domKey = (d: number): string[] => ['dom', String(d)]
 const segKey = (d: number, firstSeq: number): string[] => [...domKey(d), 'seg', pad(firstSeq)]
 
 const MANY_SEGMENTS = 32
-/** A quiet domain with this many segments or more is compacted (`worthCompactingWhenQuiet`). */
-const QUIET_SEGMENTS = 8
 
 export class DomainPersistence {
   /**
@@ -111,18 +109,6 @@ export class DomainPersistence {
   needsCompaction(): boolean {
     if (this.segmentBytes > Math.max(this.compactBytes, this.snapshotBytes)) return true
     return this.segments.length >= MANY_SEGMENTS && this.segmentBytes * 8 > this.snapshotBytes
-  }
-
-  /**
-   * A domain that went quiet is compacted if it has a few segments: FileStorage keeps each
-   * segment written since its last checkpoint in memory (its files are written then), and a
-   * small one costs about 500 bytes of heap there. A peer at rest after the healing benchmark
-   * held 3,531 of them, the writes that came after each domain's copy, up to ~200 per domain
-   * before `needsCompaction` (an eighth of a 170 KB snapshot) would have called for a new one.
-   * Done once per quiet period: the next one needs new writes.
-   */
-  worthCompactingWhenQuiet(): boolean {
-    return this.segments.length >= QUIET_SEGMENTS
   }
 
   /** Replaces snapshot and segments by a snapshot of `state` (which must include every appended entry). */

@@ -21,8 +21,6 @@ export class QuietSweep {
     private readonly onError: (domain: number, err: unknown) => void,
     /** After a look that cooled some domain: the node is going quiet (codec.ts lets go of its buffer). */
     private readonly afterCooling: () => void = () => {},
-    /** After each domain it cooled, awaited (its stored segments become a snapshot: replica-store.ts). */
-    private readonly cooledOne: (s: DomainState) => Promise<void> | undefined = () => undefined,
   ) {}
 
   start(): void {
@@ -58,7 +56,6 @@ export class QuietSweep {
       if (this.seen.get(s.domain)?.seq !== s.lastSeq) continue
       try {
         s.cool()
-        await this.cooledOne(s)
         cooled++
         this.seen.set(s.domain, { seq: s.lastSeq, cooled: true })
       } catch (err) {

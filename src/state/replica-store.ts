@@ -1,7 +1,7 @@
 /**
  * The storage side of a replica: applied entries are written in group commits (everything
  * applied while the previous write was in flight goes in the next one), and the log is compacted
- * into a snapshot once its segments outgrow it, or once the domain goes quiet with a few of them. Subclasses hear about progress in `onPersisted`.
+ * into a snapshot once its segments outgrow it. Subclasses hear about progress in `onPersisted`.
  */
 import type { DomainState } from './domain-state.js'
 import type { LogEntry } from './log.js'
@@ -12,8 +12,6 @@ export abstract class ReplicaStore {
   protected persistedSeq: number
   private unpersisted: LogEntry[] = []
   private installSnapshot = false
-  /** A compaction asked for because the domain went quiet (`compactWhenQuiet`). */
-  private compactNow = false
   private flushPromise: Promise<void> | undefined
   /** Seqs from which a healing copy still needs the log in memory (its delta), see `holdLog`. */
   private holds: number[] = []
@@ -89,20 +87,6 @@ export abstract class ReplicaStore {
     this.flush()
   }
 
-  /**
-   * The domain went quiet (quiet-sweep.ts): its segments become a snapshot if there are a few.
-   * Resolves once that is on disk, so that a sweep compacts one domain at a time rather than
-   * holding every domain's snapshot in memory at once.
-   */
-  async compactWhenQuiet(): Promise<void> {
-    if (!this.persistence.worthCompactingWhenQuiet()) return
-    this.compactNow = true
-    this.flush()
-    await this.flushed()
-    // Cutting the log to `retainEntries` decoded it again: a peer at rest held 1.5-2 MB more heap.
-    this.state.cool()
-  }
-
   /** Resolves once everything applied so far is on disk. */
   async flushed(): Promise<void> {
     while (this.flushPromise) await this.flushPromise
@@ -121,16 +105,15 @@ export abstract class ReplicaStore {
       .finally(() => {
         this.flushPromise = undefined
         // Entries that arrived between the loop's last check and now still need their commit.
-        if (this.unpersisted.length > 0 || this.installSnapshot || this.compactNow) this.flush()
+        if (this.unpersisted.length > 0 || this.installSnapshot) this.flush()
       })
   }
 
   private async flushLoop(): Promise<void> {
     try {
-      while (this.unpersisted.length > 0 || this.installSnapshot || this.compactNow) {
-        if (this.installSnapshot || this.compactNow || this.persistence.needsCompaction()) {
+      while (this.unpersisted.length > 0 || this.installSnapshot) {
+        if (this.installSnapshot || this.persistence.needsCompaction()) {
           this.installSnapshot = false
-          this.compactNow = false
           this.unpersisted = []
           const upTo = this.state.lastSeq
           await this.persistence.writeSnapshot(this.state)

@@ -132,7 +132,6 @@ export class StateManager {
       () => Array.from(this.replicas.values(), (r) => r.state),
       (domain, error) => this.events.emit('replica-error', { domain, error }),
       () => releaseEncoderBuffer(),
-      (s) => this.replicas.get(s.domain)?.compactWhenQuiet(),
     )
     this.sweep.start()
     this.cfg = {

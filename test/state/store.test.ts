@@ -120,38 +120,6 @@ describe('replicated store', () => {
     for (let i = 0; i < 200; i++) expect(await again.node('c').store('shop').get(`k${i}`)).toEqual({ i: i === 7 ? 700 : i, pad: 'x'.repeat(300) })
   })
 
-  it('a domain that goes quiet with a few segments on disk has them replaced by a snapshot', async () => {
-    // retainEntries 2: the compaction cuts the log, which must not leave it decoded.
-    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3, store: { coolAfterMs: 1000, retainEntries: 2 } })
-    const a = c.node('a')
-    const byDomain = new Map<number, string[]>()
-    for (let i = 0; i < 200; i++) {
-      const d = a.state.domainOf(VS, `k${i}`)
-      byDomain.set(d, [...(byDomain.get(d) ?? []), `k${i}`])
-    }
-    const [[many, manyKeys], [few, fewKeys]] = [...byDomain].filter(([, keys]) => keys.length >= 10) as [[number, string[]], [number, string[]]]
-    // One write at a time: each is its own group commit, so its own segment on every replica.
-    for (const k of manyKeys!.slice(0, 10)) await c.run(a.store('shop').put(k, { k }))
-    for (const k of fewKeys!.slice(0, 3)) await c.run(a.store('shop').put(k, { k }))
-    const stored = (domain: number) =>
-      [...c!.disks.values()].map((disk) => [...disk.values()].filter((e) => e.key[1] === String(domain)).map((e) => e.key[2]).sort().join(','))
-    const segments = (n: number) => Array(n).fill('seg').join(',')
-    expect(stored(many!)).toEqual(Array(3).fill(segments(10)))
-    await c.settle(2500) // two looks of the sweep: the first sees each domain, the second finds it quiet
-    expect(stored(many!)).toEqual(Array(3).fill('snap'))
-    for (const n of c.nodes.values()) expect(n.state.domains().find((d) => d.domain === many)?.decoded.logEntries).toBe(0)
-    // Below eight segments a domain keeps them: rewriting its snapshot for a handful would cost more.
-    expect(stored(few!)).toEqual(Array(3).fill(segments(3)))
-    const disks = c.disks
-    await c.close()
-    const again = new StoreCluster({ replicas: 3 })
-    for (const [id, disk] of disks) again.disks.set(id, disk)
-    for (const n of ['a', 'b', 'c']) await again.startNode(n)
-    await again.publish()
-    c = again
-    for (const k of [...manyKeys!.slice(0, 10), ...fewKeys!.slice(0, 3)]) expect(await again.node('b').store('shop').get(k)).toEqual({ k })
-  })
-
   it('subscribers get the patches of committed changes, on any node', async () => {
     c = await StoreCluster.start(['a', 'b', 'c'])
     const seen: ChangeEvent[] = []

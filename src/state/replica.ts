@@ -14,7 +14,6 @@ import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { defer, yieldTo, type Clock } from '../util/clock.js'
 import { withTimeout } from '../util/timeout.js'
-import { encodeValue } from '../wire/codec.js'
 import { AckWaiters } from './ack-waiters.js'
 import { commitPoint } from './commit-point.js'
 import { CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
@@ -24,7 +23,7 @@ import type { LogEntry } from './log.js'
 import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ResendMsg } from './messages.js'
 import { CommitPoll } from './commit-poll.js'
 import { SnapshotAssembly } from './snapshot-assembly.js'
-import { encodeSnapshotParts } from './snapshot-encoder.js'
+import { encodeSnapshotNow, encodeSnapshotParts } from './snapshot-encoder.js'
 import { checkCas, type Change, type StoredObject } from './objects.js'
 import type { DomainPersistence } from './persistence.js'
 import type { CopyReport, ReplicaConfig, WriteResult } from './replica-types.js'
@@ -200,7 +199,7 @@ export class DomainReplica extends ReplicaStore {
     const agrees = !msg.snapshot && msg.after <= this.state.lastSeq && this.state.epochAt(msg.after) === msg.afterEpoch
     const entries = agrees ? this.state.entriesAfter(msg.after) : undefined
     if (entries) this.cfg.hooks.send(from, this.append(entries))
-    else this.sendSnapshotPart(from, encodeValue(this.state.snapshot()), 0, 1)
+    else this.sendSnapshotPart(from, encodeSnapshotNow(this.state), 0, 1)
   }
 
   protected override onPersisted(): void {

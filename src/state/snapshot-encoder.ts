@@ -29,6 +29,18 @@ export async function encodeSnapshot(state: DomainState, pause: () => Promise<vo
   return concat(pieces, headroom)
 }
 
+/**
+ * The same bytes at once, for a caller that must send them before anything else it sends (a
+ * resend to a lagging backup: appends queued after it must not overtake it). Cold objects are
+ * copied as records; `encodeValue(state.snapshot())` decoded each one only to encode it again.
+ */
+export function encodeSnapshotNow(state: DomainState): Uint8Array {
+  const { seq, epoch, objects } = state.capture()
+  const pieces: Uint8Array[] = [head(seq, epoch), arrayHeader(objects.length)]
+  addElements(pieces, objects)
+  return concat(pieces)
+}
+
 /** Objects in a copy's first part; each next part doubles it, up to the group (`partSizes`). */
 export const FIRST_PART = 16
 

@@ -1,7 +1,7 @@
 /** A snapshot encoded in groups is byte for byte the one-piece encoding, taken at the moment of the call. */
 import { describe, expect, it } from 'vitest'
 import { DomainState } from '../../src/state/domain-state.js'
-import { encodeSnapshot } from '../../src/state/snapshot-encoder.js'
+import { encodeSnapshot, encodeSnapshotNow } from '../../src/state/snapshot-encoder.js'
 import { decodeValue, encodeValue } from '../../src/wire/codec.js'
 
 function domain(objects: number): DomainState {
@@ -21,6 +21,18 @@ describe('encodeSnapshot', () => {
     const d = domain(n)
     const pieces = await encodeSnapshot(d, now, 128)
     expect(Buffer.from(pieces).equals(Buffer.from(encodeValue(d.snapshot())))).toBe(true)
+  })
+
+  it.each([0, 1, 200])('at once (encodeSnapshotNow), cooled or not, gives the same bytes as one encode for %i objects', (n) => {
+    const d = domain(n)
+    expect(Buffer.from(encodeSnapshotNow(d)).equals(Buffer.from(encodeValue(d.snapshot())))).toBe(true)
+    const before = decodeValue(encodeSnapshotNow(d)) as { objects: unknown[][] }
+    d.cool() // every object a record now: copied, not encoded (in the index's order)
+    const bytes = encodeSnapshotNow(d)
+    expect(Buffer.from(bytes).equals(Buffer.from(encodeValue(d.snapshot())))).toBe(true)
+    const after = decodeValue(bytes) as { objects: unknown[][] }
+    const byId = (o: { objects: unknown[][] }) => [...o.objects].sort((a, b) => String(a[0]).localeCompare(String(b[0])))
+    expect(byId(after)).toEqual(byId(before))
   })
 
   it('pauses between groups and ignores writes made meanwhile', async () => {

@@ -13,6 +13,7 @@ import type { Transport } from '../transport/transport.js'
 import { defer, type Clock, type TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { MAX_ADDRESSES_PER_FRAME, type Envelope, type MessageEnvelope, type MessagesEnvelope, type RequestEnvelope } from '../wire/envelope.js'
+import { AddressCache } from '../wire/address-cache.js'
 import { decodeFrame, encodeFrame } from '../wire/codec.js'
 import { formatAddress, isExact, type Address, type ExactAddress } from './address.js'
 import type { Engine, Request } from './engine.js'
@@ -74,6 +75,8 @@ export class Messenger {
   private readonly malformedBy = new Map<NodeId, number>()
   /** Request ids seen from each peer since its link came up: a request is never run twice (replay-window.ts). */
   private readonly seen = new Map<NodeId, ReplayWindow>()
+  /** Addresses already parsed from frames (address-cache.ts). */
+  private readonly addresses = new AddressCache()
   private flushScheduled = false
   /** True while the frames of one I/O phase are handled; cleared once that phase is over. */
   private inFrames = false
@@ -220,7 +223,7 @@ export class Messenger {
     }
     this.metrics.framesIn++
     this.metrics.bytesIn += bytes.byteLength
-    const decoded = decodeFrame(bytes, { clusterId: this.opts.clusterId, self: this.opts.nodeId, peer })
+    const decoded = decodeFrame(bytes, { clusterId: this.opts.clusterId, self: this.opts.nodeId, peer }, this.addresses)
     if (!decoded.ok) return this.malformed(peer, decoded.reason)
     for (const env of decoded.envelopes) {
       this.metrics.envelopesIn++

@@ -10,7 +10,8 @@
 import { Packr } from 'msgpackr'
 import * as v from 'valibot'
 import { formatAddress, isExact, type Address } from '../routing/address.js'
-import { AddressesSchema, FrameHeadSchema, KIND, KIND_NAMES, MAX_ADDRESSES_PER_FRAME, PROTOCOL_VERSION, TUPLE_SCHEMAS, type Envelope } from './envelope.js'
+import { AddressCache } from './address-cache.js'
+import { acceptEnvelope, AddressesSchema, FrameHeadSchema, KIND, KIND_NAMES, MAX_ADDRESSES_PER_FRAME, MAX_ENVELOPES_PER_FRAME, PROTOCOL_VERSION, TUPLE_SCHEMAS, type Envelope } from './envelope.js'
 
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024
 
@@ -93,7 +94,31 @@ export function encodeFrame(envelopes: readonly Envelope[], link?: LinkEnds): Ui
   return noted(packr.pack(frame))
 }
 
-export function decodeFrame(bytes: Uint8Array, link?: LinkEnds): DecodeResult {
+/**
+ * The frame's addresses through `cache` when every one is a string the schema's length allows
+ * and parses; undefined otherwise, and the schema then words what is wrong.
+ */
+function cachedAddresses(list: unknown, link: LinkEnds | undefined, cache: AddressCache): Address[] | undefined {
+  if (!Array.isArray(list) || list.length < 1 || list.length > MAX_ADDRESSES_PER_FRAME) return undefined
+  const out: Address[] = []
+  for (const item of list as unknown[]) {
+    const s = absolute(item, link)
+    if (typeof s !== 'string' || s.length > 512) return undefined
+    try {
+      out.push(cache.parse(s))
+    } catch {
+      return undefined // not an address: the schema below says which and why
+    }
+  }
+  return out
+}
+
+/**
+ * Decodes and checks one frame. `cache` (one per receiver) keeps the addresses it parsed; without
+ * one, each frame parses its own. The frame's common shapes are checked by hand first, with the
+ * same limits; the schemas decide the rest and word the errors.
+ */
+export function decodeFrame(bytes: Uint8Array, link?: LinkEnds, cache?: AddressCache): DecodeResult {
   if (!(bytes instanceof Uint8Array)) return { ok: false, reason: 'frame is not bytes' }
   if (bytes.byteLength === 0) return { ok: false, reason: 'empty frame' }
   if (bytes.byteLength > MAX_FRAME_BYTES) return { ok: false, reason: `frame of ${bytes.byteLength} bytes exceeds ${MAX_FRAME_BYTES}` }
@@ -103,22 +128,32 @@ export function decodeFrame(bytes: Uint8Array, link?: LinkEnds): DecodeResult {
   } catch (err) {
     return { ok: false, reason: `undecodable: ${(err as Error).message}` }
   }
-  const head = v.safeParse(FrameHeadSchema, raw)
-  if (!head.success) return { ok: false, reason: `not a frame: ${describe(head.issues)}` }
-  const items = head.output
+  let items: unknown[]
+  if (Array.isArray(raw) && raw.length >= 3 && raw.length <= MAX_ENVELOPES_PER_FRAME + 2) items = raw
+  else {
+    const head = v.safeParse(FrameHeadSchema, raw)
+    if (!head.success) return { ok: false, reason: `not a frame: ${describe(head.issues)}` }
+    items = head.output
+  }
   if (items[0] !== PROTOCOL_VERSION) return { ok: false, reason: `protocol version ${shown(items[0])}, expected ${PROTOCOL_VERSION}` }
-  const addrs = v.safeParse(AddressesSchema, Array.isArray(items[1]) ? items[1].map((s) => absolute(s, link)) : items[1])
-  if (!addrs.success) return { ok: false, reason: `addresses: ${describe(addrs.issues)}` }
-  const addresses = addrs.output
+  let addresses = cache ? cachedAddresses(items[1], link, cache) : undefined
+  if (!addresses) {
+    const addrs = v.safeParse(AddressesSchema, Array.isArray(items[1]) ? items[1].map((s) => absolute(s, link)) : items[1])
+    if (!addrs.success) return { ok: false, reason: `addresses: ${describe(addrs.issues)}` }
+    addresses = addrs.output
+  }
   const envelopes: Envelope[] = []
   for (let i = 2; i < items.length; i++) {
     const item = items[i]
-    const kind = Array.isArray(item) ? item[0] : undefined
-    const schema = typeof kind === 'number' ? TUPLE_SCHEMAS[kind] : undefined
-    if (!schema) return { ok: false, reason: `envelope ${i - 2}: not an envelope (kind ${shown(kind)})` }
-    const parsed = v.safeParse(schema, item)
-    if (!parsed.success) return { ok: false, reason: `envelope ${i - 2} (${KIND_NAMES[kind as number]}): ${describe(parsed.issues)}` }
-    const t = parsed.output
+    let t = acceptEnvelope(item) as v.InferOutput<(typeof TUPLE_SCHEMAS)[number]> | undefined
+    if (!t) {
+      const kind = Array.isArray(item) ? item[0] : undefined
+      const schema = typeof kind === 'number' ? TUPLE_SCHEMAS[kind] : undefined
+      if (!schema) return { ok: false, reason: `envelope ${i - 2}: not an envelope (kind ${shown(kind)})` }
+      const parsed = v.safeParse(schema, item)
+      if (!parsed.success) return { ok: false, reason: `envelope ${i - 2} (${KIND_NAMES[kind as number]}): ${describe(parsed.issues)}` }
+      t = parsed.output
+    }
     const from = addresses[t[1]]
     const to = addresses[t[2]]
     if (!from || !to) return { ok: false, reason: `envelope ${i - 2}: address index out of range (${addresses.length} addresses)` }

@@ -1,7 +1,9 @@
+import fc from 'fast-check'
 import { pack } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { parseAddress } from '../../src/routing/address.js'
 import type { Envelope } from '../../src/wire/envelope.js'
+import { AddressCache } from '../../src/wire/address-cache.js'
 import { decodeFrame, decodeValue, encodeFrame, encodeValue, releaseEncoderBuffer } from '../../src/wire/codec.js'
 
 const from = parseAddress('c/n1/store')
@@ -53,6 +55,33 @@ describe('codec', () => {
     expect(reason([3, ['c/a/e'], [0, 0, 0, -1, 'x', 1]])).toMatch(/envelope 0 \(req\): 3: /)
     expect(reason([3, ['c/a/e'], [3, 0, 0, 'x', 1, 'extra']])).toMatch(/envelope 0 \(msg\)/)
     expect(reason([3, ['c/a/e'], [3, 0, 1, 'x', 1]])).toMatch(/envelope 0: address index out of range/)
+  })
+
+  it('decodes the same through an address cache, good frames and bad, and hands out one frozen object per address', () => {
+    const link = { clusterId: 'cl', self: 'node-b', peer: 'node-a' }
+    const cache = new AddressCache(4) // small, so it also starts over while the property runs
+    const addr = fc.constantFrom<unknown>('~store', '.store@shop', 'cl/node-c/store', 'cl/*/store', 'c/a', '~', '~bad id', 'x'.repeat(513), `${'c'.repeat(128)}/${'n'.repeat(128)}/${'e'.repeat(128)}@${'v'.repeat(128)}`, 7, null)
+    const envelope = fc.oneof(
+      fc.tuple(fc.constantFrom(0, 1, 2, 3, 4, 5), fc.nat(4), fc.nat(4), fc.oneof(fc.nat(), fc.string({ maxLength: 3 })), fc.anything()).map((t) => t as unknown[]),
+      fc.anything(),
+    )
+    const frame = fc.oneof(
+      fc.tuple(fc.constantFrom<unknown>(3, 2, '3'), fc.oneof(fc.array(addr, { maxLength: 4 }), fc.anything()), fc.array(envelope, { maxLength: 3 })).map(([v, a, es]) => [v, a, ...es]),
+      fc.anything(),
+    )
+    fc.assert(
+      fc.property(frame, (x) => {
+        const bytes = pack(x)
+        expect(decodeFrame(bytes, link, cache)).toEqual(decodeFrame(bytes, link))
+      }),
+      { numRuns: 3000 },
+    )
+    const bytes = encodeFrame([{ t: 'msg', from: parseAddress('cl/node-a/store'), to: parseAddress('cl/node-b/store'), m: 'repl', b: 1 }], { clusterId: 'cl', self: 'node-a', peer: 'node-b' })
+    const [a, b] = [decodeFrame(bytes, link, cache), decodeFrame(bytes, link, cache)]
+    if (!a.ok || !b.ok) throw new Error('a good frame was refused')
+    expect(a.envelopes[0]!.to).toBe(b.envelopes[0]!.to)
+    expect(Object.isFrozen(a.envelopes[0]!.to)).toBe(true)
+    expect(a.envelopes[0]!.to).toEqual(parseAddress('cl/node-b/store'))
   })
 
   it('cannot pollute prototypes through a decoded body', () => {

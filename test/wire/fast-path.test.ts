@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest'
 import { acceptWireChange, acceptWireEntry, decodeLog, encodeLog, toWireChange, toWireEntry, WireChangeSchema, WireEntrySchema, type LogEntry } from '../../src/state/log.js'
 import type { Change } from '../../src/state/objects.js'
 import { acceptRepl, acceptWrite, ReplSchema, WriteSchema } from '../../src/state/store-engine.js'
+import { acceptEnvelope, KIND, MAX_ADDRESSES_PER_FRAME, TUPLE_SCHEMAS } from '../../src/wire/envelope.js'
 
 const odd = fc.constantFrom<unknown>(undefined, null, -1, -0, 0, 1, 1.5, 2, 3, NaN, Infinity, 65536, 65537, 2 ** 53, '', 'x', 'x'.repeat(129), 'x'.repeat(4097), 'put', 'append', 'ack', 'snapshot', [], {}, [1], [0, ['a']], true)
 const path = fc.array(fc.oneof(fc.string({ maxLength: 3 }), fc.integer({ min: -2, max: 9 })), { maxLength: 3 })
@@ -26,6 +27,17 @@ const ack = fc.record({ type: fc.constant('ack'), domain, epoch: int, upTo: int 
 const write = fc.record(
   { vs: fc.string({ minLength: 1, maxLength: 128 }), key: fc.string({ minLength: 1, maxLength: 5 }), change: change.map(toWireChange), ifVersion: fc.option(fc.nat(), { nil: undefined }), hops: fc.option(fc.nat(3), { nil: undefined }) },
   { requiredKeys: ['vs', 'key', 'change'] },
+)
+
+const ref = fc.nat(MAX_ADDRESSES_PER_FRAME - 1)
+const id = fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER))
+const methodName = fc.string({ minLength: 1, maxLength: 64 })
+const body = fc.oneof(append, ack, write, fc.jsonValue({ maxDepth: 2 }))
+const envelopeTuple = fc.oneof(
+  fc.tuple(fc.constant(KIND.req), ref, ref, id, methodName, body),
+  fc.tuple(fc.constant(KIND.res), ref, ref, id, body),
+  fc.tuple(fc.constant(KIND.msg), ref, ref, methodName, body),
+  fc.tuple(fc.constant(KIND.msgs), ref, ref, methodName, fc.array(body, { minLength: 1, maxLength: 3 })),
 )
 
 /** Every (container, key) slot of a value, depth first. */
@@ -69,11 +81,14 @@ describe('fast paths agree with their schemas', () => {
   it('log entries', () => agrees(WireEntrySchema, acceptWireEntry, entry))
   it('appends and acks', () => agrees(ReplSchema, acceptRepl, fc.oneof(append, ack)))
   it('writes', () => agrees(WriteSchema, acceptWrite, write))
+  it('frame envelopes', () => agrees(v.union([...TUPLE_SCHEMAS]), acceptEnvelope, envelopeTuple))
 
   it('leaves other replication messages and any refusal to the schema', () => {
     expect(acceptRepl({ type: 'nack', domain: 1, epoch: 2 })).toBeUndefined()
     expect(acceptWrite({ vs: 'shop', key: 'k', change: [3] })).toBeUndefined()
     expect(v.safeParse(WriteSchema, { vs: 'shop', key: 'k', change: [3] }).success).toBe(false)
+    // An error envelope is rare: the schema checks its body's every field.
+    expect(acceptEnvelope([KIND.err, 0, 1, 7, { code: 'X', name: 'XError', message: 'bad' }])).toBeUndefined()
   })
 
   it('copies paths: a local caller may reuse its patch', () => {

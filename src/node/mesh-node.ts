@@ -84,6 +84,7 @@ const isMeshTransport = (t: Transport): t is MeshTransport => 'attachSignaling' 
 /** Checked when the node is made, so a bad option fails before anything starts. */
 function checkTuning(t: StoreTuning): void {
   if (t.retainEntries !== undefined && !(Number.isInteger(t.retainEntries) && t.retainEntries >= 0)) throw new InvalidSettingsError(`store.retainEntries must be a whole number of 0 or more, not ${t.retainEntries}`)
+  if (t.restEntries !== undefined && !(Number.isInteger(t.restEntries) && t.restEntries >= 0)) throw new InvalidSettingsError(`store.restEntries must be a whole number of 0 or more, not ${t.restEntries}`)
   if (t.healPauseRatio !== undefined && !(Number.isFinite(t.healPauseRatio) && t.healPauseRatio >= 0)) throw new InvalidSettingsError(`store.healPauseRatio must be a number of 0 or more, not ${t.healPauseRatio}`)
   if (t.coolAfterMs !== undefined && !(Number.isInteger(t.coolAfterMs) && t.coolAfterMs >= 0)) throw new InvalidSettingsError(`store.coolAfterMs must be a whole number of ms, 0 or more, not ${t.coolAfterMs}`)
   if (t.healPieceGapMs !== undefined && !(Number.isFinite(t.healPieceGapMs) && t.healPieceGapMs >= 0 && t.healPieceGapMs <= 1000)) throw new InvalidSettingsError(`store.healPieceGapMs must be a number of ms from 0 to 1000, not ${t.healPieceGapMs}`)
@@ -107,6 +108,12 @@ export interface StoreTuning {
    * owner that was away briefly catches up by deltas; one further behind gets a snapshot.
    */
   retainEntries?: number
+  /**
+   * What a quiet domain keeps of that when it is cooled (see coolAfterMs; default 32, never more
+   * than retainEntries): an owner that comes back to a domain nobody writes to any more and
+   * missed more than this gets a snapshot instead of the entries.
+   */
+  restEntries?: number
   /** After each domain copy while healing, pause this many times as long as the copy took (default 1; 0: no pause). */
   healPauseRatio?: number
   /** Between the pieces of one healing copy (128 log entries or objects each), wait this long (default 5 ms; 0: one event-loop turn). */

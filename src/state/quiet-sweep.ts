@@ -6,7 +6,13 @@
  * cooled one per event-loop turn, so a look never holds the loop for more than one domain's encode.
  */
 import { yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
-import type { DomainState } from './domain-state.js'
+
+/** A domain's data as the sweep sees it: a Replica (which cuts its log first) or a bare DomainState. */
+export interface Coolable {
+  readonly domain: number
+  readonly lastSeq: number
+  cool(): void
+}
 
 export class QuietSweep {
   private timer: TimerHandle | undefined
@@ -17,7 +23,7 @@ export class QuietSweep {
   constructor(
     private readonly clock: Clock,
     private readonly intervalMs: number,
-    private readonly states: () => Iterable<DomainState>,
+    private readonly states: () => Iterable<Coolable>,
     private readonly onError: (domain: number, err: unknown) => void,
     /** After a look that cooled some domain: the node is going quiet (codec.ts lets go of its buffer). */
     private readonly afterCooling: () => void = () => {},
@@ -43,7 +49,7 @@ export class QuietSweep {
   }
 
   private async look(): Promise<void> {
-    const quiet: DomainState[] = []
+    const quiet: Coolable[] = []
     for (const s of this.states()) {
       const was = this.seen.get(s.domain)
       if (was?.seq === s.lastSeq && !was.cooled) quiet.push(s)

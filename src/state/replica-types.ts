@@ -34,6 +34,8 @@ export interface ReplicaConfig {
   resendAfterMs: number
   /** Log entries kept in memory after a compaction, for delta catch-up. */
   retainEntries: number
+  /** What a cooled (quiet) domain keeps of them. */
+  restEntries: number
 }
 
 export interface CopyReport {

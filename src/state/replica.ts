@@ -176,6 +176,16 @@ export class DomainReplica extends ReplicaStore {
     this.cfg.hooks.applied(this.domain, entry)
   }
 
+  /** The domain went quiet (quiet-sweep.ts): the log is cut to `restEntries`, then kept encoded. */
+  cool(): void {
+    this.restLog(this.cfg.restEntries)
+    this.state.cool()
+  }
+
+  get lastSeq(): number {
+    return this.state.lastSeq
+  }
+
   /** A demoted primary's writes still waiting: see commit-poll.ts. */
   private pollCommit(): void {
     if (this.tracker.pending > 0) this.poll.start()

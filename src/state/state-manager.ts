@@ -79,6 +79,8 @@ export interface StateManagerOptions {
   /** Segment bytes per domain before a snapshot replaces them. */
   compactBytes?: number
   retainEntries?: number
+  /** Log entries a domain keeps once cooled (default 32, at most retainEntries). */
+  restEntries?: number
   limits?: Limits
   /** How long one healing copy may take before it is given up (and planned again). */
   healTimeoutMs?: number
@@ -129,7 +131,7 @@ export class StateManager {
     this.sweep = new QuietSweep(
       opts.clock,
       opts.coolAfterMs ?? 10_000,
-      () => Array.from(this.replicas.values(), (r) => r.state),
+      () => [...this.replicas.values()],
       (domain, error) => this.events.emit('replica-error', { domain, error }),
       () => releaseEncoderBuffer(),
     )
@@ -140,6 +142,7 @@ export class StateManager {
       writeTimeoutMs: opts.writeTimeoutMs ?? 10_000,
       resendAfterMs: opts.resendAfterMs ?? 200,
       retainEntries: opts.retainEntries ?? 128,
+      restEntries: Math.min(opts.restEntries ?? 32, opts.retainEntries ?? 128),
       hooks: {
         send: (to, msg) => opts.port.send(to, msg),
         committed: (domain, entries) => this.events.emit('committed', { domain, entries }),

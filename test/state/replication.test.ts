@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { virtualServerId } from '../../src/ids.js'
+import { nodeId, virtualServerId } from '../../src/ids.js'
 import { encodeValue } from '../../src/wire/codec.js'
 import { StoreCluster } from '../helpers/store-cluster.js'
 
@@ -134,5 +134,46 @@ describe('replication', () => {
     await c.publish()
     for (let t = 0; t < 50 && back.state.domains()[0]?.lastSeq !== 401; t++) await c.settle()
     expect(back.state.readLocal(VS, 'doc').obj?.value).toEqual({ n: 300 })
+  })
+
+  it('cuts a quiet domain\'s log to restEntries, not below what a lagging copy needs, and an owner back from further behind gets a snapshot', async () => {
+    const cluster = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3, domainCount: 1, store: { retainEntries: 40, restEntries: 5, coolAfterMs: 1000 } })
+    c = cluster
+    const a = c.node('a')
+    const s = a.store('shop')
+    for (let i = 0; i < 30; i++) await s.put(`big${i}`, { pad: 'x'.repeat(2000) }) // no compaction below
+    await s.put('doc', { n: 0 })
+    for (let i = 1; i <= 60; i++) await s.patch('doc', [{ op: 'replace', path: ['n'], value: i }])
+    await c.settle()
+    const logs = () => ['a', 'b', 'c'].filter((n) => cluster.nodes.has(nodeId(n))).map((n) => cluster.node(n).state.domains()[0]!.logEntries)
+    expect(Math.min(...logs())).toBeGreaterThan(40) // busy: up to twice retainEntries
+    await c.settle(2500) // one whole quiet interval, then the look that cools
+    expect(logs()).toEqual([5, 5, 5])
+    expect(c.node('b').state.domains()[0]!.decoded.logEntries).toBe(0)
+    // Still a whole log to copy from: a backup 3 entries behind catches up by entries alone.
+    const primary = a.state.placement(0).primary!
+    const backup = ['a', 'b', 'c'].find((n) => n !== primary)!
+    const other = ['a', 'b', 'c'].find((n) => n !== primary && n !== backup)!
+    const ps = c.node(primary).store('shop')
+    c.crash(backup)
+    await c.publish()
+    for (let i = 61; i <= 63; i++) await ps.patch('doc', [{ op: 'replace', path: ['n'], value: i }])
+    await c.settle(2500)
+    const back = await c.startNode(backup)
+    await c.publish()
+    for (let t = 0; t < 50 && back.state.domains()[0]?.lastSeq !== a.state.domains()[0]!.lastSeq; t++) await c.settle()
+    expect(back.state.readLocal(VS, 'doc').obj?.value).toEqual({ n: 63 })
+    expect(c.node(primary).state.stats.snapshotsSent).toBe(0)
+    // Gone for more writes than a quiet domain keeps: a snapshot brings it back.
+    c.crash(other)
+    await c.publish()
+    for (let i = 64; i <= 80; i++) await ps.patch('doc', [{ op: 'replace', path: ['n'], value: i }])
+    await c.settle(2500)
+    expect(c.node(primary).state.domains()[0]!.logEntries).toBe(5)
+    const again = await c.startNode(other)
+    await c.publish()
+    for (let t = 0; t < 50 && (again.state.readLocal(VS, 'doc').obj?.value as { n?: number } | undefined)?.n !== 80; t++) await c.settle()
+    expect(again.state.readLocal(VS, 'doc').obj?.value).toEqual({ n: 80 })
+    expect(c.node(primary).state.stats.snapshotsSent).toBeGreaterThan(0)
   })
 })

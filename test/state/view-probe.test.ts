@@ -23,7 +23,7 @@ function primary() {
     writeAcks: 'all',
     writeTimeoutMs: 10_000,
     resendAfterMs: 200,
-    retainEntries: 128,
+    retainEntries: 128, restEntries: 32,
     hooks: { send: (to, msg) => void sent.push([to, msg]), committed: () => {}, applied: () => {}, snapshotSent: () => {}, snapshotInstalled: () => {}, failed: (_d, err) => { throw err }, lagging: () => {}, locked: () => {} },
   })
   const probes = () => sent.filter(([, m]) => m.type === 'append' && m.entries.length === 0).map(([to, m]) => [to, m.epoch])

@@ -8,6 +8,7 @@
  */
 import { decodeValue, encodeValue } from '../wire/codec.js'
 import { deepFreeze } from './freeze.js'
+import { hashId } from './record-index.js'
 import { listOf, pathVersions, type StoredObject } from './objects.js'
 
 /** An object as the older pair form carried it, and as `fromSnapshotObject` takes it. */
@@ -93,6 +94,18 @@ function idBytes(record: Uint8Array): { at: number; length: number } {
   if (h === 0xda) return { at: 4, length: (record[2]! << 8) | record[3]! }
   if (h === 0xdb) return { at: 6, length: ((record[2]! << 24) | (record[3]! << 16) | (record[4]! << 8) | record[5]!) >>> 0 }
   throw new Error(`not an object record (byte ${h} where the id starts)`)
+}
+
+/** hashId of the record's id, without decoding it when it is ASCII (as ids mostly are). */
+export function recordIdHash(record: Uint8Array): number {
+  const { at, length } = idBytes(record)
+  let h = 0x811c9dc5
+  for (let i = at; i < at + length; i++) {
+    const c = record[i]!
+    if (c >= 0x80) return hashId(decodeValue(record.subarray(1, at + length)) as string)
+    h = Math.imul(h ^ c, 0x01000193)
+  }
+  return h | 0
 }
 
 /** Compares without decoding: ids are mostly ASCII, where each UTF-16 unit is one byte. */

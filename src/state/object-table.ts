@@ -12,7 +12,7 @@
  */
 import { Arena } from './arena.js'
 import { RecordIndex } from './record-index.js'
-import { decodeRecord, encodeRecord, recordHasId, type ObjectRecord } from './object-record.js'
+import { decodeRecord, encodeRecord, recordHasId, recordIdHash, type ObjectRecord } from './object-record.js'
 import { encodeValue } from '../wire/codec.js'
 import type { StoredObject } from './objects.js'
 
@@ -31,7 +31,10 @@ export class ObjectTable implements Iterable<[string, StoredObject]> {
   /** Decoded objects, least recently written or read first. One without a record is newer than any. */
   private readonly hot = new Map<string, StoredObject>()
   private arena = new Arena()
-  private readonly cold = new RecordIndex((loc, id) => recordHasId(this.arena.view(loc), id))
+  private readonly cold = new RecordIndex(
+    (loc, id) => recordHasId(this.arena.view(loc), id),
+    (loc) => recordIdHash(this.arena.view(loc)),
+  )
   private liveBytes = 0
   private count = 0
 

@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { Arena } from '../../src/state/arena.js'
 import { ObjectTable, type Captured } from '../../src/state/object-table.js'
-import { decodeRecord, encodeRecord, recordHasId, toRecord } from '../../src/state/object-record.js'
+import { decodeRecord, encodeRecord, recordHasId, recordIdHash, toRecord } from '../../src/state/object-record.js'
 import { encodeValue } from '../../src/wire/codec.js'
 import { hashId, RecordIndex } from '../../src/state/record-index.js'
 import { listOf, type StoredObject } from '../../src/state/objects.js'
@@ -79,7 +79,7 @@ describe('Arena.pack', () => {
 
 describe('RecordIndex', () => {
   it('tightens a quiet table to about 0.7 full, and finds every id and takes new ones after', () => {
-    const idx = new RecordIndex((loc, id) => id === `id${loc}`)
+    const idx = new RecordIndex((loc, id) => id === `id${loc}`, (loc) => hashId(`id${loc}`))
     for (let i = 0; i < 1560; i++) idx.set(`id${i}`, i)
     for (let i = 0; i < 1560; i += 5) idx.delete(`id${i}`)
     const grown = idx.capacity
@@ -98,7 +98,7 @@ describe('RecordIndex', () => {
   it('finds every id among colliding hashes, after deletes and growth', () => {
     const ids = new Map<number, string>()
     // Every id gets the same hash: lookups must compare the ids themselves.
-    const idx = new RecordIndex((loc, id) => ids.get(loc) === id)
+    const idx = new RecordIndex((loc, id) => ids.get(loc) === id, () => 7)
     for (let i = 0; i < 200; i++) {
       ids.set(i * 10, `id${i}`)
       idx.set(`id${i}`, i * 10, 7)
@@ -118,6 +118,11 @@ describe('RecordIndex', () => {
 describe('recordHasId', () => {
   it('tells each id from every other, whatever their UTF-16 and UTF-8 lengths', () => {
     for (const a of IDS) for (const b of IDS) expect(recordHasId(encodeValue([a, 1, 1, 1]), b)).toBe(a === b)
+  })
+
+  it('hashes the id in a record as hashId hashes the string (a rebuilt index finds them where lookups look)', () => {
+    for (const a of IDS) expect(recordIdHash(encodeValue([a, 1, 1, 1]))).toBe(hashId(a))
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (id) => recordIdHash(encodeValue([id, null, 1, 0])) === hashId(id)))
   })
 })
 

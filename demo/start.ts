@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join, relative, resolve } from 'node:path'
+import { peerEnvironment } from '../src/cli/peer-env.js'
 
 const root = resolve(import.meta.dirname, '..')
 const dataDir = resolve(root, process.env.DOMAINMESH_DATA ?? '.data')
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
   const peers = ['node-1', 'node-2', 'node-3']
   await Promise.all(
     peers.map((name, i) =>
-      run(name, [...tsx, 'node', '--topology', topologyUrl, '--data', join(dataDir, name), '--node-id', name, '--cluster', cluster, '--metrics-port', String(metricsPort + i)], env, /joined cluster/),
+      run(name, [...tsx, 'node', '--topology', topologyUrl, '--data', join(dataDir, name), '--node-id', name, '--cluster', cluster, '--metrics-port', String(metricsPort + i)], { ...env, ...peerEnvironment() }, /joined cluster/),
     ),
   )
   // vite does not export its bin through package.json "exports"; it sits next to its main entry.

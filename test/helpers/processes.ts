@@ -1,6 +1,7 @@
 /** Node peers as real child processes (the CLI, run through tsx), for integration tests. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
+import { peerEnvironment } from '../../src/cli/peer-env.js'
 
 const CLI = join(import.meta.dirname, '../../src/cli/main.ts')
 
@@ -17,7 +18,7 @@ export interface PeerProcess {
 /** `entry`: a script run in place of the CLI, given the same arguments (the benchmark's watching peer). */
 export async function spawnPeer(name: string, dataDir: string, topologyUrl: string, secret: string, entry = CLI): Promise<PeerProcess> {
   const proc = spawn(process.execPath, [...(process.env.DM_PEER_FLAGS ? process.env.DM_PEER_FLAGS.split(' ') : []), ...(process.env.DM_PEER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.DM_PEER_PROF] : []), '--import', 'tsx', entry, 'node', '--topology', topologyUrl, '--data', dataDir, '--node-id', name, '--cluster', 'it', '--metrics-port', '0'], {
-    env: { ...process.env, DOMAINMESH_SECRET: secret },
+    env: { ...process.env, ...peerEnvironment(), DOMAINMESH_SECRET: secret },
     // stdin stays open while this process lives: the benchmark peer exits when it ends (dm-peer.ts).
     stdio: ['pipe', 'pipe', 'pipe'],
   })

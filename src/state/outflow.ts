@@ -22,6 +22,8 @@ export interface OutflowHost {
 
 export class Outflow {
   private queued: LogEntry[] = []
+  /** Nodes the queued entries' writes came from (they wait for the commit, not for their copy). */
+  private origins: NodeId[] = []
   private scheduled = false
   private probeTimer: TimerHandle | undefined
 
@@ -31,19 +33,29 @@ export class Outflow {
     private readonly intervalMs: number,
   ) {}
 
-  /** Sends `entry` with whatever else this microtask writes; without one, a probe. */
-  send(entry?: LogEntry): void {
+  /**
+   * Sends `entry` with whatever else this microtask writes; without one, a probe. `origin`, the
+   * node the write came from, gets its copy last: it waits for the commit, which needs every
+   * copy anyway, while the other copies are what the rest of the cluster reads and watches. The
+   * first send of a fan-out is the slow one at low load (on loopback it wakes the receiver's
+   * thread, which on two cores may take this one's: 0.2 ms against 0.07 for the second).
+   */
+  send(entry?: LogEntry, origin?: NodeId): void {
     if (entry) this.queued.push(entry)
+    if (origin !== undefined && !this.origins.includes(origin)) this.origins.push(origin)
     if (this.scheduled) return
     this.scheduled = true
     queueMicrotask(() => {
       this.scheduled = false
       const entries = this.queued
+      const origins = this.origins
       this.queued = []
+      this.origins = []
       const backups = this.host.backups()
       if (!backups) return
       const msg = this.host.append(entries)
-      for (const b of backups) this.host.send(b, msg)
+      for (const b of backups) if (!origins.includes(b)) this.host.send(b, msg)
+      for (const b of backups) if (origins.includes(b)) this.host.send(b, msg)
     })
   }
 

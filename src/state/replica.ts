@@ -129,7 +129,8 @@ export class DomainReplica extends ReplicaStore {
 
   // ---- primary ----
 
-  async write(vs: string, key: string, change: Change, ifVersion: number | undefined): Promise<WriteResult> {
+  /** `from`: the node the write came from, if another; its copy is sent to last (outflow.ts). */
+  async write(vs: string, key: string, change: Change, ifVersion: number | undefined, from?: NodeId): Promise<WriteResult> {
     // Outside a failover sync, no bounded wait (a timer and two promises per write): one
     // microtask still, so a write made by a listener of an applied entry runs after that entry's
     // write has registered its own wait (the waits must stay in seq order).
@@ -145,7 +146,7 @@ export class DomainReplica extends ReplicaStore {
     this.state.apply(entry)
     // Sent first: the backups' copies then start while our own disk write is still being set up
     // (a file-system dispatch costs 0.1-0.3 ms of this thread). Commit still waits for both.
-    this.outflow.send(entry)
+    this.outflow.send(entry, from)
     this.took(entry)
     const done = this.tracker.wait(entry.seq, entry.epoch)
     this.checkCommits()

@@ -261,10 +261,10 @@ export class StateManager {
     return this.foreground.idleMs()
   }
 
-  async write(vs: VirtualServerId, key: string, change: Change, ifVersion?: number): Promise<WriteResult> {
+  async write(vs: VirtualServerId, key: string, change: Change, ifVersion?: number, from?: NodeId): Promise<WriteResult> {
     validateWrite(key, change, this.limits)
     this.foreground.touch()
-    return this.primaryReplica(this.domainOf(vs, key)).write(vs, key, change, ifVersion)
+    return this.primaryReplica(this.domainOf(vs, key)).write(vs, key, change, ifVersion, from)
   }
 
   async read(vs: VirtualServerId, key: string): Promise<StoredObject | undefined> {

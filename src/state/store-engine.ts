@@ -107,7 +107,7 @@ export class StoreEngine implements Engine {
     private readonly state: StateManager,
   ) {
     this.handle = methodTable({
-      write: method(WriteSchema, (b) => this.write(virtualServerId(b.vs), b.key, b.change as Change, b.ifVersion, b.hops ?? 0), acceptWrite),
+      write: method(WriteSchema, (b, req) => this.write(virtualServerId(b.vs), b.key, b.change as Change, b.ifVersion, b.hops ?? 0, req.fromNode), acceptWrite),
       read: method(ReadSchema, (b) => this.read(virtualServerId(b.vs), b.key, b.path ?? [], b.local ?? false, b.hops ?? 0)),
       repl: method(ReplSchema, (b, req) => this.state.receive(req.fromNode, b as ReplMessage), acceptRepl),
       fetch: method(FetchSchema, (b, req) => this.state.handleFetch(req.fromNode, b)),
@@ -135,9 +135,10 @@ export class StoreEngine implements Engine {
     }
   }
 
-  async write(vs: VirtualServerId, key: string, change: Change, ifVersion: number | undefined, hops: number): Promise<WriteAck> {
+  /** `from`: the node that sent the write (it waits for the answer, not for its own copy). */
+  async write(vs: VirtualServerId, key: string, change: Change, ifVersion: number | undefined, hops: number, from?: NodeId): Promise<WriteAck> {
     try {
-      const r = await this.state.write(vs, key, change, ifVersion)
+      const r = await this.state.write(vs, key, change, ifVersion, from)
       return { seq: r.seq, version: r.seq, replicas: r.replicas }
     } catch (err) {
       const primary = this.forwardTarget(err, hops)

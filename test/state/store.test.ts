@@ -144,6 +144,22 @@ describe('replicated store', () => {
     expect(seen).toHaveLength(2)
   })
 
+  it('a primary sends a write to the other copies before the copy of the node that wrote it', async () => {
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3, domainCount: 1 })
+    const order: string[] = []
+    for (const n of ['a', 'b', 'c']) c.node(n).store('shop').subscribe({ prefix: 'doc' }, (e) => order.push(`${n}:${e.seq}`), { from: 'local' })
+    const primary = replicasOf(c, 'doc').primary!
+    // Each of the two backups writes once: whichever comes first in the primary's list, the other
+    // one's copy applies first (the writer waits for the commit, which needs both copies anyway).
+    const writers = ['a', 'b', 'c'].filter((n) => n !== primary)
+    for (const [i, writer] of writers.entries()) {
+      const ack = await c.node(writer).store('shop').put('doc', { i })
+      await c.settle()
+      const other = writers.find((n) => n !== writer)!
+      expect(order.filter((o) => o.endsWith(`:${ack.seq}`) && !o.startsWith(primary))).toEqual([`${other}:${ack.seq}`, `${writer}:${ack.seq}`])
+    }
+  })
+
   it("subscribers with from: 'local' hear this node's copy as it applies each change, before the commit", async () => {
     c = await StoreCluster.start(['a', 'b', 'c', 'd'], { replicas: 2 })
     const order: string[] = []

@@ -15,8 +15,6 @@ export abstract class ReplicaStore {
   private flushPromise: Promise<void> | undefined
   /** Seqs from which a healing copy still needs the log in memory (its delta), see `holdLog`. */
   private holds: number[] = []
-  /** The floor of the last trim: every copy that counts holds the log up to here. */
-  private trimFloor = 0
 
   constructor(
     public state: DomainState,
@@ -54,7 +52,6 @@ export abstract class ReplicaStore {
    * grew a peer from 121 to 428 MB. A copy that lags further back gets a snapshot instead.
    */
   protected trimLog(floor: number): void {
-    this.trimFloor = floor
     // Cut only once the log is twice as long as kept: the slice is then paid once per
     // `retainEntries` writes, not on every write.
     if (this.state.logLength <= 2 * this.retainEntries) return
@@ -62,13 +59,13 @@ export abstract class ReplicaStore {
   }
 
   /**
-   * Cuts the log of a domain going quiet to its last `keep` entries (or more while a copy is
-   * behind or a healing copy holds them). The trim above lets the log grow to twice what it keeps
+   * Cuts the log of a domain going quiet to its last `keep` entries, keeping those after `floor`
+   * (what every copy that counts holds) and any a healing copy holds. The trim above lets the log grow to twice what it keeps
    * before cutting it, so a quiet domain held 1-2x `retainEntries` entries for good; in the
    * healing benchmark, the fill's puts, about 0.8 MB per 100,000 objects once encoded.
    */
-  protected restLog(keep: number): void {
-    this.state.truncateLog(this.kept(Math.max(keep, this.state.lastSeq - this.trimFloor)))
+  protected restLog(keep: number, floor: number): void {
+    this.state.truncateLog(this.kept(Math.max(keep, this.state.lastSeq - floor)))
   }
 
   /**

@@ -179,7 +179,9 @@ export class DomainReplica extends ReplicaStore {
 
   /** The domain went quiet (quiet-sweep.ts): the log is cut to `restEntries`, then kept encoded. */
   cool(): void {
-    this.restLog(this.cfg.restEntries)
+    // As the trims after a commit count them: a primary every live backup's ack, a backup its disk.
+    const floor = this.role === 'primary' ? Math.min(this.committedSeq, ...this.backups.map((b) => this.acked.get(b))) : this.persistedSeq
+    this.restLog(this.cfg.restEntries, floor)
     this.state.cool()
   }
 

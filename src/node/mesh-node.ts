@@ -2,9 +2,8 @@
  * A running domainmesh node. It wires the parts together (storage, transport, router, messenger,
  * engines) and holds no protocol logic of its own.
  */
-import { ClosedError, DomainMeshError } from '../errors.js'
+import { ClosedError } from '../errors.js'
 import { engineId as toEngineId, virtualServerId as toVs, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
-import type { Limits } from '../state/guard.js'
 import { StateManager, type Health } from '../state/state-manager.js'
 import { Store } from '../state/store.js'
 import { StoreEngine } from '../state/store-engine.js'
@@ -23,6 +22,9 @@ import type { MeshTransport } from '../transport/webrtc.js'
 import { RealClock, type Clock } from '../util/clock.js'
 import { loadNodeId } from './identity.js'
 import { RttProbe } from './rtt.js'
+import { checkSettings, checkTuning, type StoreTuning } from './settings.js'
+
+export { InvalidSettingsError, type StoreTuning } from './settings.js'
 import { SessionClient, type SessionClientOptions } from '../session/client.js'
 import { SESSION_ENGINE_ID, SESSION_ENGINE_INFO, SESSION_ENGINE_TYPE, SessionEngine } from '../session/engine.js'
 import type { HealingProgress } from '../state/healing.js'
@@ -73,57 +75,7 @@ export interface NodeMetrics extends MessengerMetrics {
   damagedDomains: number
 }
 
-export class InvalidSettingsError extends DomainMeshError {
-  constructor(why: string) {
-    super('INVALID_SETTINGS', `invalid cluster settings: ${why}`)
-  }
-}
-
 const isMeshTransport = (t: Transport): t is MeshTransport => 'attachSignaling' in t && 'setMembers' in t
-
-/** Checked when the node is made, so a bad option fails before anything starts. */
-function checkTuning(t: StoreTuning): void {
-  if (t.retainEntries !== undefined && !(Number.isInteger(t.retainEntries) && t.retainEntries >= 0)) throw new InvalidSettingsError(`store.retainEntries must be a whole number of 0 or more, not ${t.retainEntries}`)
-  if (t.restEntries !== undefined && !(Number.isInteger(t.restEntries) && t.restEntries >= 0)) throw new InvalidSettingsError(`store.restEntries must be a whole number of 0 or more, not ${t.restEntries}`)
-  if (t.healPauseRatio !== undefined && !(Number.isFinite(t.healPauseRatio) && t.healPauseRatio >= 0)) throw new InvalidSettingsError(`store.healPauseRatio must be a number of 0 or more, not ${t.healPauseRatio}`)
-  if (t.coolAfterMs !== undefined && !(Number.isInteger(t.coolAfterMs) && t.coolAfterMs >= 0)) throw new InvalidSettingsError(`store.coolAfterMs must be a whole number of ms, 0 or more, not ${t.coolAfterMs}`)
-  if (t.healPieceGapMs !== undefined && !(Number.isFinite(t.healPieceGapMs) && t.healPieceGapMs >= 0 && t.healPieceGapMs <= 1000)) throw new InvalidSettingsError(`store.healPieceGapMs must be a number of ms from 0 to 1000, not ${t.healPieceGapMs}`)
-  if (t.healQuietMs !== undefined && !(Number.isFinite(t.healQuietMs) && t.healQuietMs >= 0 && t.healQuietMs <= 1000)) throw new InvalidSettingsError(`store.healQuietMs must be a number of ms from 0 to 1000, not ${t.healQuietMs}`)
-}
-
-function checkSettings(s: ClusterSettings): ClusterSettings {
-  if (!Number.isInteger(s.replicas) || s.replicas < 1 || s.replicas > 5) throw new InvalidSettingsError(`replicas must be 1 to 5, not ${s.replicas}`)
-  if (!Number.isInteger(s.domainCount) || s.domainCount < 1 || s.domainCount > 4096) throw new InvalidSettingsError(`domainCount must be 1 to 4096, not ${s.domainCount}`)
-  return s
-}
-
-export interface StoreTuning {
-  /** Backups that must ack a write: 'all' live ones (default) or a number. */
-  writeAcks?: 'all' | number
-  writeTimeoutMs?: number
-  resendAfterMs?: number
-  compactBytes?: number
-  /**
-   * Log entries each domain keeps in memory beyond what every copy holds (default 128), so an
-   * owner that was away briefly catches up by deltas; one further behind gets a snapshot.
-   */
-  retainEntries?: number
-  /**
-   * What a quiet domain keeps of that when it is cooled (see coolAfterMs; default 32, never more
-   * than retainEntries): an owner that comes back to a domain nobody writes to any more and
-   * missed more than this gets a snapshot instead of the entries.
-   */
-  restEntries?: number
-  /** After each domain copy while healing, pause this many times as long as the copy took (default 1; 0: no pause). */
-  healPauseRatio?: number
-  /** Between the pieces of one healing copy (128 log entries or objects each), wait this long (default 5 ms; 0: one event-loop turn). */
-  healPieceGapMs?: number
-  /** Before each piece of a healing copy, wait until this node has seen no write for this long, 25 ms at most (default 3 ms; 0: never wait). */
-  healQuietMs?: number
-  /** A domain with no write for 1-2 × this keeps its log and objects encoded until used (default 10,000 ms; 0: never). */
-  coolAfterMs?: number
-  limits?: Partial<Limits>
-}
 
 export class MeshNode {
   readonly clusterId: ClusterId

@@ -40,6 +40,9 @@ export abstract class ReplicaStore {
 
   protected abstract onPersisted(): void
 
+  /** Up to where every copy that counts holds the log: entries at or below it may be forgotten. */
+  protected abstract logFloor(): number
+
   protected persist(entry: LogEntry): void {
     this.unpersisted.push(entry)
     this.flush()
@@ -51,21 +54,21 @@ export abstract class ReplicaStore {
    * at a compaction (1 MiB of segments per domain): 200,000 one-field patches to 1,000 objects
    * grew a peer from 121 to 428 MB. A copy that lags further back gets a snapshot instead.
    */
-  protected trimLog(floor: number): void {
+  protected trimLog(): void {
     // Cut only once the log is twice as long as kept: the slice is then paid once per
     // `retainEntries` writes, not on every write.
     if (this.state.logLength <= 2 * this.retainEntries) return
-    this.state.truncateLog(this.kept(Math.max(this.retainEntries, this.state.lastSeq - floor)))
+    this.state.truncateLog(this.kept(Math.max(this.retainEntries, this.state.lastSeq - this.logFloor())))
   }
 
   /**
-   * Cuts the log of a domain going quiet to its last `keep` entries, keeping those after `floor`
-   * (what every copy that counts holds) and any a healing copy holds. The trim above lets the log grow to twice what it keeps
+   * Cuts the log of a domain going quiet to its last `keep` entries, keeping those after
+   * `logFloor` and any a healing copy holds. The trim above lets the log grow to twice what it keeps
    * before cutting it, so a quiet domain held 1-2x `retainEntries` entries for good; in the
    * healing benchmark, the fill's puts, about 0.8 MB per 100,000 objects once encoded.
    */
-  protected restLog(keep: number, floor: number): void {
-    this.state.truncateLog(this.kept(Math.max(keep, this.state.lastSeq - floor)))
+  protected restLog(keep: number): void {
+    this.state.truncateLog(this.kept(Math.max(keep, this.state.lastSeq - this.logFloor())))
   }
 
   /**

@@ -35,6 +35,8 @@ import { Outflow } from './outflow.js'
 import { Fence } from './fence.js'
 import { DomainLock } from './domain-lock.js'
 import { SyncPromise } from './sync-promise.js'
+import { admitEpoch } from './epoch-admission.js'
+import { DownOwners } from './down-owners.js'
 
 /** Whether two lists name the same nodes. */
 const sameNodes = (a: readonly NodeId[], b: readonly NodeId[]): boolean => a.length === b.length && a.every((n) => b.includes(n))
@@ -56,9 +58,7 @@ export class DomainReplica extends ReplicaStore {
   ownerCount = 1
   /** Targets this primary finished copying to, before the view lists them as owners. */
   readonly healed = new Set<NodeId>()
-  /** Owners that are down: every commit without them makes them stale (reported once). */
-  private downOwners: NodeId[] = []
-  private readonly reportedLagging = new Set<NodeId>()
+  private readonly downOwners = new DownOwners((n) => this.cfg.hooks.lagging(this.domain, n))
   /** Primary after a promotion: writes wait until the replica has what the survivors have. */
   ready: Promise<void> = Promise.resolve()
   private syncing = false
@@ -179,10 +179,13 @@ export class DomainReplica extends ReplicaStore {
 
   /** The domain went quiet (quiet-sweep.ts): the log is cut to `restEntries`, then kept encoded. */
   cool(): void {
-    // As the trims after a commit count them: a primary every live backup's ack, a backup its disk.
-    const floor = this.role === 'primary' ? Math.min(this.committedSeq, ...this.backups.map((b) => this.acked.get(b))) : this.persistedSeq
-    this.restLog(this.cfg.restEntries, floor)
+    this.restLog(this.cfg.restEntries)
     this.state.cool()
+  }
+
+  /** A primary: its commit point and every live backup's ack (with writeAcks below 'all', some lag); a backup: its disk. */
+  protected override logFloor(): number {
+    return this.role === 'primary' ? Math.min(this.committedSeq, ...this.backups.map((b) => this.acked.get(b))) : this.persistedSeq
   }
 
   get lastSeq(): number {
@@ -218,7 +221,7 @@ export class DomainReplica extends ReplicaStore {
   protected override onPersisted(): void {
     if (this.role === 'primary') this.checkCommits()
     else {
-      this.trimLog(this.persistedSeq)
+      this.trimLog()
       this.ack()
     }
   }
@@ -236,13 +239,8 @@ export class DomainReplica extends ReplicaStore {
       this.committedSeq = commitTo
       const entries = this.state.entriesAfter(from)?.filter((e) => e.seq <= commitTo)
       if (entries?.length) this.cfg.hooks.committed(this.domain, entries)
-      // Every live backup's position counts: with writeAcks below 'all', some may be behind.
-      this.trimLog(Math.min(commitTo, ...acks))
-      for (const n of this.downOwners) {
-        if (this.reportedLagging.has(n)) continue
-        this.reportedLagging.add(n)
-        this.cfg.hooks.lagging(this.domain, n)
-      }
+      this.trimLog()
+      this.downOwners.committed()
     }
     this.tracker.commit(this.committedSeq, () => true, (seq) => 1 + acks.filter((a) => a >= seq).length)
   }
@@ -302,23 +300,15 @@ export class DomainReplica extends ReplicaStore {
     this.intake.snapshotInstalled(from, snapshot.seq)
   }
 
-  /**
-   * Views change often (every finished copy publishes one), and a primary may apply a view a moment
-   * after its backups. So an older epoch is accepted from the primary our own view names; it is
-   * refused only from another node, which is exactly a primary that has been replaced.
-   */
+  /** Takes `from`'s epoch or nacks it (epoch-admission.ts). */
   private acceptEpoch(from: NodeId, epoch: number): boolean {
-    const floor = this.promised.floorFor(from)
-    if (from === this.primary && this.role === 'backup' && epoch >= floor) {
-      this.epoch = Math.max(this.epoch, epoch)
-      return true
-    }
-    if (epoch < Math.max(this.epoch, floor)) {
-      this.cfg.hooks.send(from, { type: 'nack', domain: this.domain, epoch: Math.max(this.epoch, floor) })
+    const a = admitEpoch(this, from, epoch, this.promised.floorFor(from))
+    if (!a.taken) {
+      this.cfg.hooks.send(from, { type: 'nack', domain: this.domain, epoch: a.nack })
       return false
     }
-    this.epoch = epoch
-    this.primary = from
+    this.epoch = a.epoch
+    this.primary = a.primary
     return true
   }
 
@@ -336,9 +326,7 @@ export class DomainReplica extends ReplicaStore {
   /** Serves writes for this domain under `epoch`; `sync` first fetches what the survivors have. */
   becomePrimary(epoch: number, backups: NodeId[], downOwners: NodeId[], sync: (() => Promise<void>) | undefined): void {
     const was = this.role
-    const changed = was !== 'primary' || !sameNodes(this.backups, backups) || !sameNodes(this.downOwners, downOwners)
-    this.downOwners = downOwners
-    for (const n of [...this.reportedLagging]) if (!downOwners.includes(n)) this.reportedLagging.delete(n)
+    const changed = this.downOwners.set(downOwners) || was !== 'primary' || !sameNodes(this.backups, backups)
     this.role = 'primary'
     this.epoch = Math.max(this.epoch, epoch)
     this.promised.settle(this.epoch)

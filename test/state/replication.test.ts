@@ -177,6 +177,29 @@ describe('replication', () => {
     expect(c.node(primary).state.stats.snapshotsSent).toBeGreaterThan(0)
   })
 
+  it('a primary reports an owner that is down as stale once, at the first write committed without it, and again after it was back', async () => {
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3, domainCount: 1 })
+    const primary = c.node('a').state.placement(0).primary!
+    const gone = ['a', 'b', 'c'].find((n) => n !== primary)!
+    const reports: string[] = []
+    c.node(primary).state.events.on('lagging', ({ domain, node }) => reports.push(`${domain}:${node}`))
+    const s = c.node(primary).store('shop')
+    await s.put('doc', { n: 0 })
+    c.crash(gone)
+    await c.publish()
+    expect(reports).toEqual([]) // down, but nothing committed without it yet
+    await s.put('doc', { n: 1 })
+    await s.put('doc', { n: 2 })
+    expect(reports).toEqual([`0:${gone}`])
+    await c.startNode(gone)
+    await c.publish()
+    await c.settle()
+    c.crash(gone)
+    await c.publish()
+    await s.put('doc', { n: 3 })
+    expect(reports).toEqual([`0:${gone}`, `0:${gone}`])
+  })
+
   it('a quiet domain keeps what a live backup that fell behind still lacks', async () => {
     const cluster = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3, domainCount: 1, store: { writeAcks: 1, retainEntries: 40, restEntries: 5, coolAfterMs: 1000 } })
     c = cluster

@@ -209,10 +209,12 @@ export class WebRtcTransport implements MeshTransport {
       if (link.timer) this.clock.clearTimeout(link.timer)
       link.timer = undefined
       this.redial.delete(peerId)
-      const channel = (peer as unknown as { _channel?: EventTarget })._channel
+      const channel = (peer as unknown as { _channel?: RTCDataChannel })._channel
       channel?.addEventListener?.('bufferedamountlow', () => this.pump(peerId, link))
+      if (channel) receiveDirectly(channel, (data) => this.onData(peerId, link, data), (reason) => this.drop(peerId, reason, true, link))
       this.events.emit('peer-up', { peer: peerId })
     })
+    // Until 'connect' (and where no channel is exposed), data comes through simple-peer's stream.
     peer.on('data', (data: Uint8Array) => this.onData(peerId, link, data))
     peer.on('close', () => this.drop(peerId, 'channel closed', true, link))
     // The error is followed by 'close'; its reason is what the layers above are told.
@@ -289,6 +291,24 @@ export class WebRtcTransport implements MeshTransport {
       if (this.state === 'open' && this.members.has(peer) && !this.links.has(peer)) this.dial(peer)
     }, backoff)
     this.redial.set(peer, { timer, backoff })
+  }
+}
+
+/**
+ * Takes the channel's messages straight from it, instead of through simple-peer's stream (streamx),
+ * which hands each one on a microtask later after bookkeeping of its own. Measured with the same
+ * two processes pinging over a raw node-datachannel channel, simple-peer's stream and this, turn
+ * about, 5 ms apart (three runs, p50 / p99 of the round trip in ms): raw 0.44–0.55 / 1.7–3.7, the
+ * stream 0.61–0.75 / 2.7–4.1, directly 0.52–0.66 / 1.9–3.8. Messages the stream already holds are
+ * handed on in microtasks, before the channel's next message event, so the order is kept.
+ */
+function receiveDirectly(channel: RTCDataChannel, deliver: (data: Uint8Array) => void, refuse: (reason: string) => void): void {
+  channel.onmessage = (event: MessageEvent) => {
+    const data: unknown = event.data
+    // simple-peer set binaryType 'arraybuffer'; domainmesh never sends text.
+    if (data instanceof ArrayBuffer) deliver(new Uint8Array(data))
+    else if (ArrayBuffer.isView(data)) deliver(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    else refuse(`a ${typeof data} message on the binary channel`)
   }
 }
 

@@ -184,6 +184,25 @@ describe('WebRtcTransport farewell', () => {
   })
 })
 
+describe('WebRtcTransport receiving', () => {
+  it('a text message on the channel drops the link with a reason, where frames are binary only', async () => {
+    const reasons: string[] = []
+    await withPair(
+      async (a, b) => {
+        const got: number[] = []
+        b.on('frame', ({ bytes }) => got.push(bytes[0]!))
+        a.send('b' as never, Uint8Array.of(7))
+        await poll(() => got.length > 0, 500)
+        ;(a as unknown as { links: Map<string, { peer: { _channel: RTCDataChannel } }> }).links.get('b')!.peer._channel.send('hello')
+        await poll(() => reasons.length > 0, 500)
+        expect(got).toEqual([7])
+        expect(reasons[0]).toBe('a string message on the binary channel')
+      },
+      (_a, b) => b.on('peer-down', ({ reason }) => reasons.push(reason)),
+    )
+  })
+})
+
 describe('WebRtcTransport backpressure', () => {
   it('queues above the high-water mark and drains: 32 MiB sent at once all arrive, in order', async () => {
     await withPair(async (a, b) => {

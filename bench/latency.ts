@@ -11,9 +11,12 @@
  *      third node's: two, which the raw ping's round trip, two hops as well, bounds from below);
  *   5. write + fdatasync of a 2 KB record on this disk, alone and three processes at once (each
  *      commit waits for such syncs on every replica).
+ * 0. first, a UDP ping between two Node processes on loopback, no WebRTC: the floor that Node's
+ *    event loop and this machine set for any message between processes.
  * Prints p50/p99 in ms. Run inside the private network namespace (the npm script does).
  */
 import { fork } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,6 +42,27 @@ async function timed(n: number, gapMs: number, once: (i: number) => Promise<unkn
     if (gapMs) await sleep(gapMs)
   }
   return lat
+}
+
+async function udpPing(): Promise<void> {
+  const child = fork(import.meta.filename, ['--udp-echo'], { execArgv: ['--import', 'tsx'] })
+  const port = await new Promise<number>((r) => child.once('message', (m) => r(m as number)))
+  const socket = createSocket('udp4')
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r))
+  let answered: () => void = () => undefined
+  socket.on('message', () => answered())
+  const payload = new Uint8Array(200)
+  const ping = () => new Promise<void>((r) => ((answered = r), socket.send(payload, port, '127.0.0.1')))
+  for (const gap of [0, 5]) show(`UDP ping between two Node processes, ${gap} ms apart`, await timed(300, gap, ping))
+  socket.close()
+  child.disconnect()
+}
+
+function udpEcho(): void {
+  const socket = createSocket('udp4')
+  socket.on('message', (m, from) => socket.send(m, from.port, from.address))
+  socket.bind(0, '127.0.0.1', () => process.send!(socket.address().port))
+  process.on('disconnect', () => process.exit(0))
 }
 
 async function rawPing(): Promise<void> {
@@ -131,8 +155,12 @@ async function diskSync(): Promise<void> {
 if (process.argv[2] === '--sync-loop') {
   await syncLoop(process.argv[3]!, 1000)
   process.exit(0)
+} else if (process.argv[2] === '--udp-echo') {
+  udpEcho()
+} else {
+  await udpPing()
+  await rawPing()
+  await stack()
+  await diskSync()
+  process.exit(0)
 }
-await rawPing()
-await stack()
-await diskSync()
-process.exit(0)

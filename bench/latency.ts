@@ -1,5 +1,7 @@
 /**
  * npm run bench:latency — where a low-load commit's time goes, on this machine:
+ *   0. a UDP ping between two Node processes on loopback, no WebRTC: the floor that Node's event
+ *      loop and this machine set under any message between processes;
  *   1. raw node-datachannel ping between two processes (200 bytes), back to back and with gaps;
  *   2. a request through domainmesh's whole stack to a peer process (messenger, codec, WebRTC
  *      transport, the peer's store engine) and back, back to back and 5 ms apart;
@@ -11,8 +13,6 @@
  *      third node's: two, which the raw ping's round trip, two hops as well, bounds from below);
  *   5. write + fdatasync of a 2 KB record on this disk, alone and three processes at once (each
  *      commit waits for such syncs on every replica).
- * 0. first, a UDP ping between two Node processes on loopback, no WebRTC: the floor that Node's
- *    event loop and this machine set for any message between processes.
  * Prints p50/p99 in ms. Run inside the private network namespace (the npm script does).
  */
 import { fork } from 'node:child_process'

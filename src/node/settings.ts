@@ -4,6 +4,7 @@
  */
 import { DomainMeshError } from '../errors.js'
 import type { Limits } from '../state/guard.js'
+import type { ReplicationTuning } from '../state/state-manager.js'
 import type { ClusterSettings } from '../topology/view.js'
 
 export class InvalidSettingsError extends DomainMeshError {
@@ -12,31 +13,8 @@ export class InvalidSettingsError extends DomainMeshError {
   }
 }
 
-export interface StoreTuning {
-  /** Backups that must ack a write: 'all' live ones (default) or a number. */
-  writeAcks?: 'all' | number
-  writeTimeoutMs?: number
-  resendAfterMs?: number
-  compactBytes?: number
-  /**
-   * Log entries each domain keeps in memory beyond what every copy holds (default 128), so an
-   * owner that was away briefly catches up by deltas; one further behind gets a snapshot.
-   */
-  retainEntries?: number
-  /**
-   * What a quiet domain keeps of that when it is cooled (see coolAfterMs; default 32, never more
-   * than retainEntries): an owner that comes back to a domain nobody writes to any more and
-   * missed more than this gets a snapshot instead of the entries.
-   */
-  restEntries?: number
-  /** After each domain copy while healing, pause this many times as long as the copy took (default 1; 0: no pause). */
-  healPauseRatio?: number
-  /** Between the pieces of one healing copy (128 log entries or objects each), wait this long (default 5 ms; 0: one event-loop turn). */
-  healPieceGapMs?: number
-  /** Before each piece of a healing copy, wait until this node has seen no write for this long, 25 ms at most (default 3 ms; 0: never wait). */
-  healQuietMs?: number
-  /** A domain with no write for 1-2 × this keeps its log and objects encoded until used (default 10,000 ms; 0: never). */
-  coolAfterMs?: number
+/** A node's `store` option: the replication tuning (state-manager.ts) and the input limits. */
+export interface StoreTuning extends ReplicationTuning {
   limits?: Partial<Limits>
 }
 

@@ -67,31 +67,44 @@ export interface Health {
   safe: boolean
 }
 
-export interface StateManagerOptions {
-  self: NodeId
-  storage: Storage
-  clock: Clock
-  port: StatePort
-  settings: ClusterSettings
+/** How a node replicates and heals its domains; every field has a default. */
+export interface ReplicationTuning {
+  /** Backups that must ack a write: 'all' live ones (default) or a number. */
   writeAcks?: 'all' | number
   writeTimeoutMs?: number
   resendAfterMs?: number
   /** Segment bytes per domain before a snapshot replaces them. */
   compactBytes?: number
+  /**
+   * Log entries each domain keeps in memory beyond what every copy holds (default 128), so an
+   * owner that was away briefly catches up by deltas; one further behind gets a snapshot.
+   */
   retainEntries?: number
-  /** Log entries a domain keeps once cooled (default 32, at most retainEntries). */
+  /**
+   * What a quiet domain keeps of that when it is cooled (see coolAfterMs; default 32, never more
+   * than retainEntries): an owner that comes back to a domain nobody writes to any more and
+   * missed more than this gets a snapshot instead of the entries.
+   */
   restEntries?: number
+  /** After each domain copy while healing, pause this many times as long as the copy took (default 1; 0: no pause). */
+  healPauseRatio?: number
+  /** Between the pieces of one healing copy (128 log entries or objects each), wait this long (default 5 ms; 0: one event-loop turn). */
+  healPieceGapMs?: number
+  /** Before each piece of a healing copy, wait until this node has seen no write for this long, 25 ms at most (foreground.ts; default 3 ms; 0: never wait). */
+  healQuietMs?: number
+  /** A domain with no write for 1-2 × this keeps its log and objects encoded until used (quiet-sweep.ts; default 10,000 ms; 0: never). */
+  coolAfterMs?: number
+}
+
+export interface StateManagerOptions extends ReplicationTuning {
+  self: NodeId
+  storage: Storage
+  clock: Clock
+  port: StatePort
+  settings: ClusterSettings
   limits?: Limits
   /** How long one healing copy may take before it is given up (and planned again). */
   healTimeoutMs?: number
-  /** After each domain copy, pause this many times as long as the copy took (default 1; 0: none). */
-  healPauseRatio?: number
-  /** Between the pieces of one healing copy (log groups, snapshot parts), wait this long (default 5 ms). */
-  healPieceGapMs?: number
-  /** Before each piece of a healing copy, wait until no write has been seen here for this long (foreground.ts; default 3 ms, 0: never). */
-  healQuietMs?: number
-  /** A domain with no write for between one and two of these keeps its data encoded (quiet-sweep.ts; default 10 s, 0: never). */
-  coolAfterMs?: number
 }
 
 export class StateManager {

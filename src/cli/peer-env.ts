@@ -11,5 +11,6 @@
  * arenas that matter exist by then.
  */
 export function peerEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  return env.MALLOC_ARENA_MAX === undefined ? { MALLOC_ARENA_MAX: '2' } : {}
+  // An empty value is no choice: glibc ignores it.
+  return env.MALLOC_ARENA_MAX ? {} : { MALLOC_ARENA_MAX: '2' }
 }

@@ -3,7 +3,7 @@
  * inside the private network namespace. The test process joins as a fourth member to write and
  * read. kill -9 is a real crash: no goodbye, no flush beyond what was already on disk.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -96,6 +96,14 @@ describe('Node peers in separate processes over WebRTC', { timeout: 180_000 }, (
     for (const p of peers.values()) await p.kill('SIGTERM')
     await server?.close()
     await rm(dir, { recursive: true, force: true })
+  })
+
+  it('peers run with the malloc arena limit in their environment (glibc reads it only at start)', async () => {
+    for (const p of peers.values()) {
+      const environ = (await readFile(`/proc/${p.proc.pid}/environ`, 'utf8')).split('\0')
+      // 2 unless whoever ran the tests set their own.
+      expect(environ).toContain(`MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX || '2'}`)
+    }
   })
 
   it('replicates writes to exactly `replicas` copies', async () => {

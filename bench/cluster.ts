@@ -22,8 +22,10 @@ export interface BenchCluster {
   driver: MeshNode
   peers: PeerProcess[]
   server: TopologyServer
-  /** When each peer's copy applied paced write n (ms on the shared wall clock), by n. */
+  /** When each peer's copy applied paced write n (ms on the shared wall clock), by n, as of the last `collectArrivals`. */
   arrivals: Map<number, number[]>
+  /** Fetches the times the peers noted since the last call into `arrivals` (dm-peer.ts). */
+  collectArrivals(): Promise<void>
   /** Frame bytes every node has sent so far. */
   bytesOut(): Promise<number>
   /** kill -9 of a peer process, and its restart on the same data folder. */
@@ -38,9 +40,12 @@ export async function startCluster(replicas: number, domainCount = 64, healDelay
   const dir = await mkdtemp(join(process.env.DM_BENCH_DIR ?? tmpdir(), 'dm-bench-'))
   const server = await startTopologyServer({ clusterId: 'it', secret: SECRET, settings: { domainCount, replicas }, healDelayMs, heartbeatMs: 500 })
   const arrivals = new Map<number, number[]>()
+  /** Per peer process: who waits for the end of the arrivals it was asked for. */
+  const collected = new Map<PeerProcess['proc'], () => void>()
   const spawn = async (name: string) => {
     const p = await spawnPeer(name, join(dir, name), server.url, SECRET, PEER)
     createInterface({ input: p.proc.stdout! }).on('line', (line) => {
+      if (line === 'arrivals end') return collected.get(p.proc)?.()
       const m = /^arrival (\d+) ([\d.]+)$/.exec(line)
       if (!m) return
       const n = Number(m[1])
@@ -49,6 +54,17 @@ export async function startCluster(replicas: number, domainCount = 64, healDelay
     })
     return p
   }
+  const collectArrivals = () =>
+    Promise.all(
+      peers.map(
+        (p) =>
+          new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`${p.name} did not hand over its arrival times`)), 10_000)
+            collected.set(p.proc, () => (clearTimeout(timer), collected.delete(p.proc), resolve()))
+            p.proc.stdin!.write('arrivals\n')
+          }),
+      ),
+    ).then(() => undefined)
   const peers = await Promise.all(['p1', 'p2'].map(spawn))
   const clock = new RealClock()
   const driver = new MeshNode({
@@ -89,6 +105,7 @@ export async function startCluster(replicas: number, domainCount = 64, healDelay
     driver,
     peers,
     arrivals,
+    collectArrivals,
     server,
     bytesOut: async () => driver.metrics().bytesOut + (await Promise.all(peers.map((p) => p.metrics()))).reduce((n, m) => n + (m.bytesOut as number), 0),
     close: async () => {

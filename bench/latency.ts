@@ -108,7 +108,11 @@ async function stack(): Promise<void> {
       await store.patch(list[i % list.length]!, [{ op: 'replace', path: ['f2'], value: -n }])
     })
     const deadline = performance.now() + 10_000
-    while ([...sent.keys()].some((n) => (c.arrivals.get(n)?.length ?? 0) < 2) && performance.now() < deadline) await sleep(20)
+    for (;;) {
+      await c.collectArrivals()
+      if (![...sent.keys()].some((n) => (c.arrivals.get(n)?.length ?? 0) < 2) || performance.now() > deadline) break
+      await sleep(20)
+    }
     const hops = { mine: [] as number[], first: [] as number[], second: [] as number[] }
     for (const [n, { at, mine }] of sent) {
       const [a, b] = (c.arrivals.get(n) ?? []).map((t) => t - at).sort((x, y) => x - y)

@@ -171,11 +171,11 @@ export class Messenger {
     let box = this.outbox.get(node)
     if (!box) this.outbox.set(node, (box = []))
     box.push(env)
-    if (!this.flushScheduled) {
-      this.flushScheduled = true
-      if (this.expedited && !this.inFrames) queueMicrotask(() => this.flush())
-      else defer(this.opts.clock, () => this.flush())
-    }
+    if (this.flushScheduled) return
+    this.flushScheduled = true
+    if (this.inFrames) return // the end of their phase sends it (onFrame)
+    if (this.expedited) queueMicrotask(() => this.flush())
+    else defer(this.opts.clock, () => this.flush())
   }
 
   private flush(): void {
@@ -219,7 +219,14 @@ export class Messenger {
     if (this.closed) return
     if (!this.inFrames) {
       this.inFrames = true
-      defer(this.opts.clock, () => (this.inFrames = false))
+      // Deferred before any handler runs, so what this phase's frames cause leaves first once the
+      // phase is over, ahead of what the handlers defer themselves. A relaying primary's
+      // append to the third node used to wait behind the group commit its write started
+      // (replica-store.ts): 0.17-0.19 ms at p50 of a low-load write, traced.
+      defer(this.opts.clock, () => {
+        this.inFrames = false
+        if (this.outbox.size > 0) this.flush()
+      })
     }
     this.metrics.framesIn++
     this.metrics.bytesIn += bytes.byteLength

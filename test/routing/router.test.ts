@@ -120,6 +120,40 @@ describe('router', () => {
     expect(sink.calls).toContain('reply')
   })
 
+  it("what a phase's frames cause leaves before the work their handlers put after that phase", async () => {
+    // As a relaying primary: its handler starts the group commit with defer(), and its append to
+    // the third node is queued a microtask later (outflow.ts). The append must not wait behind it.
+    const phaseEnd: (() => void)[] = []
+    const clock = Object.assign(new FakeClock(), { defer: (fn: () => void) => void phaseEnd.push(fn) })
+    const endPhase = async () => {
+      while (phaseEnd.length) {
+        phaseEnd.shift()!()
+        await flushMicrotasks()
+      }
+    }
+    const c = await memoryCluster(['a', 'b', 'c'], { clock })
+    nodes = c.nodes
+    const [a, b, cc] = c.nodes as [MeshNode, MeshNode, MeshNode]
+    const sentWhenDeferredWorkRan: number[] = []
+    b.registerEngine({
+      ...echoEngine('relay'),
+      handle: () => {
+        clock.defer(() => void sentWhenDeferredWorkRan.push(b.metrics().framesOut))
+        queueMicrotask(() => b.messenger.notify(b.address('relay'), parseAddress('test/c/sink'), 'copy', 1))
+      },
+    })
+    const sink = echoEngine('sink')
+    cc.registerEngine(sink)
+    c.refresh()
+    await endPhase()
+    const before = b.metrics().framesOut
+    a.messenger.notify(a.address('x'), parseAddress('test/b/relay'), 'write', 1)
+    await flushMicrotasks()
+    await endPhase()
+    expect(sentWhenDeferredWorkRan).toEqual([before + 1])
+    expect(sink.calls).toEqual([1])
+  })
+
   it('one-way messages of a tick with the same sender, receiver and method travel as one envelope, in order', async () => {
     const { a, b, refresh } = await threeNodes()
     const sink = echoEngine('sink')

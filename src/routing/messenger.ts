@@ -222,7 +222,7 @@ export class Messenger {
       // Deferred before any handler runs, so what this phase's frames cause leaves first once the
       // phase is over, ahead of what the handlers defer themselves. A relaying primary's
       // append to the third node used to wait behind the group commit its write started
-      // (replica-store.ts): 0.17-0.19 ms at p50 of a low-load write, traced.
+      // (replica-store.ts): its frame in -> append out took 0.12-0.17 ms longer at p50, traced.
       defer(this.opts.clock, () => {
         this.inFrames = false
         if (this.outbox.size > 0) this.flush()

@@ -22,10 +22,13 @@ export interface BenchCluster {
   driver: MeshNode
   peers: PeerProcess[]
   server: TopologyServer
-  /** When each peer's copy applied paced write n (ms on the shared wall clock), by n, as of the last `collectArrivals`. */
+  /** When each peer's copy applied paced write n (ms on the shared wall clock), by n, as of the last `awaitArrivals`. */
   arrivals: Map<number, number[]>
-  /** Fetches the times the peers noted since the last call into `arrivals` (dm-peer.ts). */
-  collectArrivals(): Promise<void>
+  /**
+   * Fetches the times the peers noted (dm-peer.ts) into `arrivals` until each write n of `ns` has
+   * `copies(n)` of them; throws after 10 s, naming how many writes still lack a copy.
+   */
+  awaitArrivals(ns: Iterable<number>, copies: (n: number) => number): Promise<void>
   /** Frame bytes every node has sent so far. */
   bytesOut(): Promise<number>
   /** kill -9 of a peer process, and its restart on the same data folder. */
@@ -65,6 +68,17 @@ export async function startCluster(replicas: number, domainCount = 64, healDelay
           }),
       ),
     ).then(() => undefined)
+  const awaitArrivals = async (ns: Iterable<number>, copies: (n: number) => number) => {
+    const writes = [...ns]
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      await collectArrivals()
+      const short = writes.filter((n) => (arrivals.get(n)?.length ?? 0) < copies(n)).length
+      if (short === 0) return
+      if (Date.now() > deadline) throw new Error(`paced writes: ${short} of ${writes.length} still lack a copy's report after 10 s`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
   const peers = await Promise.all(['p1', 'p2'].map(spawn))
   const clock = new RealClock()
   const driver = new MeshNode({
@@ -105,7 +119,7 @@ export async function startCluster(replicas: number, domainCount = 64, healDelay
     driver,
     peers,
     arrivals,
-    collectArrivals,
+    awaitArrivals,
     server,
     bytesOut: async () => driver.metrics().bytesOut + (await Promise.all(peers.map((p) => p.metrics()))).reduce((n, m) => n + (m.bytesOut as number), 0),
     close: async () => {

@@ -105,13 +105,7 @@ export async function paced(c: BenchCluster, store: Store, ops: number, gapMs: n
   }
   // Every key is on both peers with replicas 3; with 2, on whichever holds its domain.
   const expected = (n: number) => c.driver.state.placement(c.driver.state.domainOf(VS as never, `o${n % OBJECTS}`)).replicas.filter((r) => r !== c.driver.nodeId).length
-  const deadline = performance.now() + 10_000
-  for (;;) {
-    await c.collectArrivals()
-    if (![...sent.keys()].some((n) => (c.arrivals.get(n)?.length ?? 0) < expected(n))) break
-    if (performance.now() > deadline) throw new Error('paced writes: some copies never reported applying them')
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  await c.awaitArrivals(sent.keys(), expected)
   const oneWay = [...sent].flatMap(([n, at]) => c.arrivals.get(n)!.map((arrived) => arrived - at)).sort((a, b) => a - b)
   latencies.sort((a, b) => a - b)
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), oneWayP50: percentile(oneWay, 50), oneWayP99: percentile(oneWay, 99) }

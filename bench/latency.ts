@@ -107,12 +107,7 @@ async function stack(): Promise<void> {
       sent.set(n, { at: performance.timeOrigin + performance.now(), mine })
       await store.patch(list[i % list.length]!, [{ op: 'replace', path: ['f2'], value: -n }])
     })
-    const deadline = performance.now() + 10_000
-    for (;;) {
-      await c.collectArrivals()
-      if (![...sent.keys()].some((n) => (c.arrivals.get(n)?.length ?? 0) < 2) || performance.now() > deadline) break
-      await sleep(20)
-    }
+    await c.awaitArrivals(sent.keys(), () => 2)
     const hops = { mine: [] as number[], first: [] as number[], second: [] as number[] }
     for (const [n, { at, mine }] of sent) {
       const [a, b] = (c.arrivals.get(n) ?? []).map((t) => t - at).sort((x, y) => x - y)

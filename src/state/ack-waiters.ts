@@ -31,6 +31,14 @@ export class AckWaiters {
     this.acked.delete(node)
   }
 
+  /**
+   * Counts `node` as holding nothing, not even seq 0, so that waiting for seq 0 sends: a snapshot
+   * of an empty domain must still reach a target whose own copy may hold other data.
+   */
+  expectNothing(node: NodeId): void {
+    this.acked.set(node, -1)
+  }
+
   nodes(): NodeId[] {
     return [...this.acked.keys()]
   }

@@ -133,6 +133,9 @@ async function sendBulk(c: Copy, upTo: number, missed: LogEntry[] | undefined): 
   // Taken now, at upTo; resends reuse it. Encoded in parts, so writes run between them.
   const parts = await r.encodeSnapshotParts()
   c.stillPrimary()
+  // Only an ack of this snapshot counts: the target's own copy may be ahead of ours (a deposed
+  // primary's log) or our domain may be empty, and neither may pass for a finished copy.
+  r.acked.expectNothing(target)
   await untilAcked(c, upTo, c.deadline, parts.map((p, i) => () => r.sendSnapshotPart(target, p, i, parts.length)))
   return parts.reduce((n, p) => n + p.byteLength, 0)
 }

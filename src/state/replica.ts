@@ -52,6 +52,8 @@ export class DomainReplica extends ReplicaStore {
   /** Backup: the primary it follows. */
   primary: NodeId | undefined
   committedSeq = 0
+  /** The epoch in which this replica last became primary. */
+  private ledSince = 0
   /** A complete copy (primary or owner); a healing target is not, until the view lists it as owner. */
   complete = true
   /** Replicas a demoted primary reports for writes the next primary confirmed. */
@@ -201,6 +203,9 @@ export class DomainReplica extends ReplicaStore {
   }
 
   onAck(from: NodeId, msg: AckMsg): void {
+    // An ack past our log, or from before we led, speaks of some other log than ours: a stale
+    // copy must never count as holding what we wrote (or as having installed our snapshot).
+    if (this.role !== 'primary' || msg.upTo > this.state.lastSeq || msg.epoch < this.ledSince) return
     this.acked.ack(from, msg.upTo)
     this.checkCommits()
   }
@@ -339,6 +344,7 @@ export class DomainReplica extends ReplicaStore {
     const changed = this.downOwners.set(downOwners) || was !== 'primary' || !sameNodes(this.backups, backups)
     this.role = 'primary'
     this.epoch = Math.max(this.epoch, epoch)
+    if (was !== 'primary') this.ledSince = this.epoch
     this.promised.settle(this.epoch)
     // A view older than the fence may still name us: then the grace keeps running.
     this.fence.settle(this.epoch)

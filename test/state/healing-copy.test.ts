@@ -6,6 +6,8 @@ import { COPY_GROUP, copyDomain } from '../../src/state/healing-copy.js'
 import type { LogEntry } from '../../src/state/log.js'
 import type { DomainReplica } from '../../src/state/replica.js'
 import { FakeClock, RealClock } from '../../src/util/clock.js'
+import { nodeId } from '../../src/ids.js'
+import { StoreCluster } from '../helpers/store-cluster.js'
 
 const TARGET = 'n2' as NodeId
 
@@ -61,6 +63,7 @@ describe('healing copy', () => {
       state,
       encodeSnapshotParts: async () => Array.from({ length: 8 }, () => new Uint8Array(50)),
       acked: {
+        expectNothing: () => undefined,
         until: async (_to: NodeId, upTo: number, _d: number, _w: string, send: () => void) => {
           if (upTo !== 1000 || acked >= upTo) return
           // A resend comes while the first run is still out, and another after the target acked.
@@ -88,5 +91,24 @@ describe('healing copy', () => {
     // Never two parts in one event-loop pass; the ack (taken a pass after part 4 went out) stops the run.
     expect(sent).toEqual(['0', '1', '2', '3', '4', 'ack'])
     expect(report.bytes).toBe(400)
+  })
+
+  it('a target whose own copy holds other data installs the primary\'s, even when the primary\'s domain is empty', async () => {
+    // b's disk comes from another cluster's history: a copy of the domain the primary never wrote.
+    const old = await StoreCluster.start(['a', 'b'], { domainCount: 1 })
+    for (let i = 0; i < 5; i++) await old.node('a').store('shop').put(`k${i}`, i)
+    await old.settle()
+    const c = await StoreCluster.start(['a'], { domainCount: 1 })
+    c.disks.set(nodeId('b'), old.disks.get(nodeId('b'))!)
+    await old.close()
+    expect(c.node('a').state.domains()[0]?.lastSeq ?? 0).toBe(0)
+    const b = await c.startNode('b')
+    expect(b.state.domains()[0]?.lastSeq).toBe(5)
+    await c.publish()
+    for (let t = 0; t < 100 && !c.owners.get(0)?.includes(nodeId('b')); t++) await c.settle()
+    expect(c.owners.get(0)).toContain('b')
+    expect(b.state.domains()[0]?.lastSeq).toBe(0)
+    expect(b.state.readLocal('shop' as never, 'k1').obj).toBeUndefined()
+    await c.close()
   })
 })

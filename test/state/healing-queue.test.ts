@@ -18,6 +18,7 @@ function fakeReplica(domain: number, clock: FakeClock, starts: number[]): Domain
     primary: 'n1',
     state: new DomainState(domain),
     acked: {
+      expectNothing: () => undefined,
       until: async (_to: NodeId, _upTo: number, _deadline: number, _what: string, send: () => void) => {
         send()
         await sleep(clock, COPY_MS / 2)

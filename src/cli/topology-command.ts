@@ -63,6 +63,8 @@ export async function topologyCommand(argv: string[]): Promise<void> {
     console.log(`view ${view.epoch}: ${members || '(empty)'}`)
   })
   server.service.events.on('refused', ({ reason }) => console.log(`refused a node: ${reason}`))
+  server.events.on('linkError', ({ error }) => console.log(error.message))
+  server.events.on('serverError', ({ error }) => console.error(`topology server error (still serving): ${error.message}`))
   console.log(`topology service for cluster "${clusterId}" listening on ${server.url} (replicas ${settings.replicas}, ${settings.domainCount} domains, heal delay ${healDelayMs} ms)`)
   onShutdown(() => server.close())
 }

@@ -71,6 +71,8 @@ export async function topologyCommand(argv: string[]): Promise<void> {
   })
   server.service.events.on('refused', ({ reason }) => console.log(`refused a node: ${reason}`))
   server.service.events.on('state-error', ({ error }) => console.error(`topology state: ${error.message}; no more views are published`))
+  server.events.on('linkError', ({ error }) => console.log(error.message))
+  server.events.on('serverError', ({ error }) => console.error(`topology server error (still serving): ${error.message}`))
   console.log(`topology service for cluster "${clusterId}" listening on ${server.url} (replicas ${settings.replicas}, ${settings.domainCount} domains, heal delay ${healDelayMs} ms, state ${stateFile ?? 'in memory only'})`)
   onShutdown(() => server.close())
 }

@@ -35,6 +35,12 @@ export interface TopologyServiceOptions {
    * process). The service loads it before it admits anyone and saves it before every view.
    */
   store?: TopologyStateStore
+  /** A link that has not been admitted by a valid hello this long after it opened is refused. */
+  helloTimeoutMs?: number
+  /** Links still waiting to be admitted, at most; beyond it a new link is refused at once. */
+  maxWaitingLinks?: number
+  /** Malformed messages after which a link is disconnected (a peer that keeps sending them). */
+  maxMalformed?: number
 }
 
 export interface TopologyServiceEvents {
@@ -60,11 +66,13 @@ interface Member {
 
 export class TopologyService {
   readonly events = new Emitter<TopologyServiceEvents>()
-  readonly stats = { refused: 0, malformed: 0, signalsRelayed: 0, reportsIgnored: 0 }
+  readonly stats = { refused: 0, malformed: 0, malformedDisconnects: 0, signalsRelayed: 0, reportsIgnored: 0, linkErrors: 0, serverErrors: 0 }
   private readonly members = new Map<NodeId, Member>()
   private owners: Record<number, NodeId[]> = {}
   private epoch = 0
   private readonly nonces = new Map<string, number>()
+  /** Links not admitted yet, with their hello deadline. */
+  private readonly waiting = new Map<TopologyLink, TimerHandle>()
   private sweeper: TimerHandle | undefined
   private batch: TimerHandle | undefined
   private closed = false
@@ -140,6 +148,13 @@ export class TopologyService {
 
   /** Takes a new link (a socket, or an in-process pair). It must say hello first. */
   accept(link: TopologyLink): void {
+    // Anyone can open a link: those that have not proven the secret yet are few and short-lived.
+    const maxWaiting = this.opts.maxWaitingLinks ?? 256
+    if (this.waiting.size >= maxWaiting) return this.refuse(link, `too many connections have not said hello yet (${maxWaiting}); try again later`)
+    const helloTimeoutMs = this.opts.helloTimeoutMs ?? 10_000
+    this.waiting.set(link, this.opts.clock.setTimeout(() => this.refuse(link, `no valid hello within ${helloTimeoutMs} ms`), helloTimeoutMs))
+    const maxMalformed = this.opts.maxMalformed ?? 10
+    let malformed = 0
     let member: Member | undefined
     let pending = true
     link.onMessage((raw) => {
@@ -147,7 +162,11 @@ export class TopologyService {
       if (!parsed.success) {
         this.stats.malformed++
         link.send({ type: 'error', reason: `malformed message: ${parsed.issues[0]?.message ?? 'invalid'}` })
-        return
+        if (++malformed < maxMalformed) return
+        // Not a refusal: a member disconnected this way may reconnect (a refusal is final for it).
+        this.stats.malformedDisconnects++
+        this.stopWaiting(link)
+        return link.close(`${maxMalformed} malformed messages`)
       }
       const msg = parsed.output
       if (pending) {
@@ -159,8 +178,15 @@ export class TopologyService {
       if (member && member.link === link) this.onMessage(member, msg)
     })
     link.onClose(() => {
+      this.stopWaiting(link)
       if (member && member.link === link) this.markDown(member, 'link closed')
     })
+  }
+
+  private stopWaiting(link: TopologyLink): void {
+    const deadline = this.waiting.get(link)
+    if (deadline) this.opts.clock.clearTimeout(deadline)
+    this.waiting.delete(link)
   }
 
   close(): void {
@@ -170,15 +196,18 @@ export class TopologyService {
       if (m.removal) this.opts.clock.clearTimeout(m.removal)
       m.link?.close('topology service stopping')
     }
+    for (const link of [...this.waiting.keys()]) {
+      this.stopWaiting(link)
+      link.close('topology service stopping')
+    }
   }
 
   private async admit(link: TopologyLink, hello: HelloMessage): Promise<Member | undefined> {
     await this.loaded.catch(() => undefined)
-    if (this.failure) {
-      this.refuse(link, `the topology service has no state: ${this.failure.message}`)
-      return undefined
-    }
-    const why = await this.checkHello(hello)
+    const why = this.failure ? `the topology service has no state: ${this.failure.message}` : await this.checkHello(hello)
+    // The link closed, or its hello deadline passed, while the proof was being checked.
+    if (!this.waiting.has(link)) return undefined
+    this.stopWaiting(link)
     if (why) {
       this.refuse(link, why)
       return undefined
@@ -213,6 +242,7 @@ export class TopologyService {
   }
 
   private refuse(link: TopologyLink, reason: string): void {
+    this.stopWaiting(link)
     this.stats.refused++
     this.events.emit('refused', { reason })
     link.send({ type: 'refused', reason })
@@ -231,9 +261,10 @@ export class TopologyService {
         return to.link.send({ type: 'signal', from: m.nodeId, data: msg.data })
       }
       case 'report': {
-        // A dropped data channel is a hint, not proof: act only if the peer is also silent here.
+        // A dropped data channel is a hint, not proof: act only if the peer is also silent here,
+        // for longer than a heartbeat's jitter could explain (one heartbeat of silence is normal).
         const peer = this.members.get(msg.peer as NodeId)
-        if (peer?.status === 'up' && this.opts.clock.now() - peer.lastSeen > this.heartbeatMs) return this.markDown(peer, `reported by ${m.nodeId}`)
+        if (peer?.status === 'up' && this.opts.clock.now() - peer.lastSeen > 2 * this.heartbeatMs) return this.markDown(peer, `reported by ${m.nodeId}`)
         this.stats.reportsIgnored++
         return
       }

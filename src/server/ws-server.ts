@@ -1,10 +1,14 @@
 /**
  * The topology service on a WebSocket port (Node, `ws`). Binds to 127.0.0.1 unless told otherwise.
- * Each socket becomes a TopologyLink carrying JSON text frames.
+ * Each socket becomes a TopologyLink carrying JSON text frames. Nothing a connection sends can end
+ * the process: a socket that breaks the protocol, or whose message cannot be handled, is dropped,
+ * counted in the service's stats and reported as a `linkError` event.
  */
 import { WebSocketServer, type WebSocket } from 'ws'
+import { DomainMeshError } from '../errors.js'
 import type { TopologyLink } from '../topology/protocol.js'
 import { RealClock, type Clock } from '../util/clock.js'
+import { Emitter } from '../util/events.js'
 import { TopologyService, type TopologyServiceOptions } from './topology-service.js'
 import { FileTopologyStateStore } from './topology-state-file.js'
 
@@ -23,10 +27,25 @@ export interface TopologyServerOptions extends Omit<TopologyServiceOptions, 'clo
   stateFile?: string
 }
 
+/** The server dropped a connection: its socket failed or broke the WebSocket protocol, or a message from it could not be handled. */
+export class TopologyLinkDroppedError extends DomainMeshError {
+  constructor(from: string, cause: unknown) {
+    super('TOPOLOGY_LINK_DROPPED', `dropped a connection from ${from}: ${cause instanceof Error ? cause.message : String(cause)}`, { from })
+    this.cause = cause
+  }
+}
+
+export interface TopologyServerEvents {
+  linkError: { error: TopologyLinkDroppedError }
+  /** The listening socket failed after it started (e.g. accept ran out of file descriptors); it keeps serving. */
+  serverError: { error: Error }
+}
+
 export interface TopologyServer {
   readonly url: string
   readonly port: number
   readonly service: TopologyService
+  readonly events: Emitter<TopologyServerEvents>
   close(): Promise<void>
 }
 
@@ -34,20 +53,38 @@ export async function startTopologyServer(opts: TopologyServerOptions): Promise<
   const host = opts.host ?? '127.0.0.1'
   const store = opts.store ?? (opts.stateFile ? new FileTopologyStateStore(opts.stateFile) : undefined)
   const service = new TopologyService({ ...opts, clock: opts.clock ?? new RealClock(), ...(store ? { store } : {}) })
+  const events = new Emitter<TopologyServerEvents>()
   // A state that cannot be read is a reason not to start (never a reason to guess).
   await service.loaded
   const wss = new WebSocketServer({ host, port: opts.port ?? 0, maxPayload: opts.maxPayload ?? 1024 * 1024 })
   await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve)
+    wss.once('listening', () => {
+      wss.off('error', reject)
+      resolve()
+    })
     wss.once('error', reject)
   })
-  wss.on('connection', (socket) => service.accept(socketLink(socket)))
+  // An 'error' nobody listens to ends the process.
+  wss.on('error', (error) => {
+    service.stats.serverErrors++
+    events.emit('serverError', { error })
+  })
+  wss.on('connection', (socket, req) => {
+    const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`
+    service.accept(
+      socketLink(socket, (cause) => {
+        service.stats.linkErrors++
+        events.emit('linkError', { error: new TopologyLinkDroppedError(from, cause) })
+      }),
+    )
+  })
   const address = wss.address()
   const port = typeof address === 'object' && address ? address.port : (opts.port ?? 0)
   return {
     url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     service,
+    events,
     close: async () => {
       service.close()
       for (const client of wss.clients) client.terminate()
@@ -56,23 +93,45 @@ export async function startTopologyServer(opts: TopologyServerOptions): Promise<
   }
 }
 
-function socketLink(socket: WebSocket): TopologyLink {
+function socketLink(socket: WebSocket, dropped: (cause: unknown) => void): TopologyLink {
+  const drop = (cause: unknown) => {
+    dropped(cause)
+    socket.terminate()
+  }
+  // `ws` emits 'error' on a frame that breaks the protocol (bad opcode, reserved bits set, invalid
+  // UTF-8, unmasked) and on a message over maxPayload, after it has sent its close frame. Such a
+  // peer gets no closing handshake to wait for.
+  socket.on('error', drop)
   return {
     send: (msg) => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg))
     },
-    close: (reason) => socket.close(1000, (reason ?? '').slice(0, 120)),
+    close: (reason) => socket.close(1000, closeReason(reason ?? '')),
     onMessage: (handler) =>
       socket.on('message', (data, isBinary) => {
-        if (isBinary) return handler(undefined) // refused by the schema with a clear error
         let parsed: unknown
+        if (!isBinary) {
+          try {
+            parsed = JSON.parse(String(data))
+          } catch {
+            parsed = undefined // not JSON: the schema check answers with "malformed message"
+          }
+        } // binary: undefined, refused by the schema with a clear error
         try {
-          parsed = JSON.parse(String(data))
-        } catch {
-          parsed = undefined // not JSON: the schema check answers with "malformed message"
+          handler(parsed)
+        } catch (err) {
+          // Thrown out of this listener, it would end the process (e.g. a signal too deeply
+          // nested to relay): the connection that sent it goes instead.
+          drop(err)
         }
-        handler(parsed)
       }),
     onClose: (handler) => socket.on('close', (_code, reason) => handler(String(reason) || 'socket closed')),
   }
+}
+
+/** A close frame's reason is at most 123 bytes of UTF-8 (`ws` throws beyond); reasons may quote what a node sent. */
+function closeReason(reason: string): string {
+  let r = reason.slice(0, 123)
+  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1)
+  return r
 }

@@ -4,15 +4,18 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { clusterId, nodeId } from '../../src/ids.js'
 import { MeshNode } from '../../src/node/mesh-node.js'
 import { nodeTopologyConnector, startTopologyServer } from '../../src/node.js'
 import { DomainPersistence } from '../../src/state/persistence.js'
 import { FileStorage } from '../../src/storage/files.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
+import { TopologyClient } from '../../src/topology/client.js'
 import { WebRtcTransport } from '../../src/transport/webrtc.js'
 import { RealClock } from '../../src/util/clock.js'
 import { spawnPeer } from '../helpers/processes.js'
+import { frame, rawWebSocket } from '../helpers/raw-websocket.js'
 import { waitFor } from '../helpers/wait.js'
 
 const ROOT = join(import.meta.dirname, '../..')
@@ -47,6 +50,45 @@ describe('domainmesh CLI', { timeout: 120_000 }, () => {
     const badTrim = await runCli(['node', '--topology', 'ws://127.0.0.1:9', '--data', '/nonexistent', '--secret', '12345678', '--memory-trim', 'yes'])
     expect(badTrim.stderr).toMatch(/--memory-trim must be on or off, not "yes"/)
     expect((await runCli(['launch'])).stderr).toMatch(/unknown command "launch"/)
+  })
+
+  it('domainmesh topology survives a malformed frame and a 2 MB message from a stranger, and still admits a node', async () => {
+    const p = spawn(process.execPath, ['--import', 'tsx', CLI, 'topology', '--port', '0', '--cluster', 'it', '--secret', 'cli-secret'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    p.stdout.on('data', (d) => (out += String(d)))
+    p.stderr.on('data', (d) => (out += String(d)))
+    const exited = new Promise<number | null>((r) => p.once('exit', r))
+    const probe = (url: string) =>
+      new TopologyClient({ clusterId: 'it', nodeId: nodeId('probe'), secret: 'cli-secret', clock: new RealClock(), engines: () => [], connect: nodeTopologyConnector(url) })
+    let client: TopologyClient | undefined
+    try {
+      const listening = /listening on (ws:\/\/\S+)/
+      await waitFor(() => listening.test(out), `the topology service to listen:\n${out}`, 30_000, 50)
+      const url = listening.exec(out)![1]!
+      const raw = await rawWebSocket(url)
+      raw.write(frame({ opcode: 0x3, payload: 'x' })) // no such opcode
+      await raw.closed
+      const big = new WebSocket(url)
+      await new Promise((resolve, reject) => {
+        big.once('open', resolve)
+        big.once('error', reject) // e.g. nothing listens any more
+      })
+      big.on('error', () => {}) // the service drops it; the close code says why
+      big.send('x'.repeat(2 * 1024 * 1024))
+      expect(await new Promise((r) => big.once('close', r))).toBe(1009)
+      client = probe(url)
+      const welcome = await client.connect()
+      expect(welcome.view.members.map((m) => m.nodeId)).toEqual(['probe'])
+      await waitFor(() => /view \d+: probe\n/.test(out), `the service to print the view with probe:\n${out}`)
+      expect(out).toMatch(/dropped a connection from 127\.0\.0\.1:\d+: Invalid WebSocket frame: invalid opcode 3\n/)
+      expect(out).toMatch(/dropped a connection from 127\.0\.0\.1:\d+: Max payload size exceeded\n/)
+      client.close()
+      p.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    } finally {
+      client?.close()
+      if (p.exitCode === null) p.kill('SIGKILL')
+    }
   })
 
   it('a node stopped with SIGTERM writes its state to disk and comes back with it', async () => {

@@ -163,6 +163,10 @@ describe('topology service', () => {
     await settle(1500)
     a.c.report(nodeId('b'))
     await settle()
+    expect(status(a.last(), 'b')).toBe('up') // one late heartbeat is not proof
+    await settle(1000)
+    a.c.report(nodeId('b'))
+    await settle()
     expect(status(a.last(), 'b')).toBe('down')
   })
 

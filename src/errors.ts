@@ -57,23 +57,64 @@ export class MalformedFrameError extends DomainMeshError {
   }
 }
 
+/**
+ * `details.sent`, where the messenger sets it on a request's error: false when the request never
+ * left this node (sending it again cannot apply it twice), true when it may have reached the other
+ * node. Absent: not known.
+ */
 export class TimeoutError extends DomainMeshError {
-  constructor(what: string, ms: number) {
-    super('TIMEOUT', `${what} timed out after ${ms} ms`, { ms })
+  constructor(what: string, ms: number, details: Record<string, unknown> = {}) {
+    super('TIMEOUT', `${what} timed out after ${ms} ms`, { ms, ...details })
   }
 }
 
 export class NotConnectedError extends DomainMeshError {
-  constructor(what: string) {
-    super('NOT_CONNECTED', `${what}: not connected`)
+  constructor(what: string, details: Record<string, unknown> = {}) {
+    super('NOT_CONNECTED', `${what}: not connected`, details)
   }
 }
 
 export class ClosedError extends DomainMeshError {
-  constructor(what: string) {
-    super('CLOSED', `${what} is closed`)
+  constructor(what: string, details: Record<string, unknown> = {}) {
+    super('CLOSED', `${what} is closed`, details)
   }
 }
+
+/** Whether a request's error says it never left this node (see `details.sent` above). */
+export const neverSent = (err: unknown): boolean => err instanceof DomainMeshError && !(err instanceof RemoteError) && err.details.sent === false
+
+/**
+ * A write may or may not have been applied: it reached the primary (or may have), and then the
+ * link, the primary or the wait for its commit failed before an answer came. Sending it again may
+ * apply it twice; read the key to learn which. `cause` is the error that ended the wait, and its
+ * code is in `details.cause`. This is the one error for that case, on every path: a primary that
+ * changed, a commit that timed out, a link that dropped after the request left, a closing node.
+ */
+export class OutcomeUnknownError extends DomainMeshError {
+  /** A write the primary took as `seq` of `domain`; without a cause, the primary changed before it was confirmed. */
+  constructor(domain: number, seq: number, cause?: unknown)
+  /** `what`: the write, as the caller knows it (e.g. "write of cart:1 sent to n2"). */
+  constructor(what: string, cause?: unknown)
+  constructor(a: number | string, b?: unknown, c?: unknown) {
+    const o = outcomeParts(a, b, c)
+    super('OUTCOME_UNKNOWN', o.message, o.details)
+    if (o.cause !== undefined) this.cause = o.cause
+  }
+}
+
+function outcomeParts(a: number | string, b: unknown, c: unknown): { message: string; details: Record<string, unknown>; cause: unknown } {
+  const byPrimary = typeof a === 'number'
+  const cause = byPrimary ? c : b
+  // A remote OutcomeUnknownError already says all of it: keep its words and details.
+  if (cause instanceof DomainMeshError && cause.code === 'OUTCOME_UNKNOWN') return { message: cause.message, details: cause.details, cause }
+  const what = byPrimary ? `domain ${a}: write ${b as number}` : a
+  const why = cause === undefined ? 'the primary changed before it was confirmed' : describeCause(cause)
+  const details: Record<string, unknown> = byPrimary ? { domain: a, seq: b } : {}
+  if (cause !== undefined) details.cause = (cause as { code?: unknown }).code ?? (cause as { name?: unknown }).name
+  return { message: `${what} may or may not have been applied: ${why}`, details, cause }
+}
+
+const describeCause = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err))
 
 export class StorageError extends DomainMeshError {
   constructor(message: string, details: Record<string, unknown> = {}) {

@@ -82,6 +82,8 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
     const m = node.metrics()
     console.log(`view ${view.epoch}: ${view.members.length} members, ${m.peers.length} peers connected, leads ${m.domainsPrimary} domains, backs up ${m.domainsBackup}`)
   })
+  // Why a link dropped is what an operator needs after a pause, a crash or a network fault.
+  node.transport.on('peer-down', ({ peer, reason }) => console.log(`link to ${peer} dropped (${reason})`))
   node.state.events.on('healing', (p) => {
     if (p.error) console.log(`healing: copy of domain ${p.domain} to ${p.target} failed (${(p.error as Error).message}); will retry`)
     else console.log(`healing: ${p.domainsDone}/${p.domainsTotal} domains copied (${p.bytes} bytes)`)

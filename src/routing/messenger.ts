@@ -65,6 +65,11 @@ interface Pending {
   resolve: (v: unknown) => void
   reject: (e: unknown) => void
   timer: TimerHandle
+  /**
+   * Whether the request was handed to the transport. Until then it waits in the outbox, and an
+   * error for it says it never left (`details.sent` false), so the caller may send it again.
+   */
+  sent: boolean
 }
 
 export class Messenger {
@@ -94,7 +99,7 @@ export class Messenger {
     const t = opts.transport
     this.unsubscribe = [
       t.on('frame', ({ from, bytes }) => this.onFrame(from, bytes)),
-      t.on('peer-down', ({ peer, reason }) => this.failPending(peer, new NotConnectedError(`peer ${peer} went down (${reason})`))),
+      t.on('peer-down', ({ peer, reason }) => this.failPending(peer, (sent) => new NotConnectedError(`peer ${peer} went down (${reason})`, { sent }))),
       t.on('peer-up', ({ peer }) => {
         this.malformedBy.delete(peer)
         this.seen.delete(peer) // a new link: the peer may have restarted and count from 1 again
@@ -104,7 +109,7 @@ export class Messenger {
 
   /** Sends a request and resolves with the response body; rejects with the remote's named error. */
   request(from: ExactAddress, to: Address, method: string, body: unknown, timeoutMs = this.opts.requestTimeoutMs ?? 10_000): Promise<unknown> {
-    if (this.closed) return Promise.reject(new ClosedError('node'))
+    if (this.closed) return Promise.reject(new ClosedError('node', { sent: false }))
     let route
     try {
       route = this.opts.router.resolve(to)
@@ -120,10 +125,12 @@ export class Messenger {
     const node = route.nodeId
     return new Promise((resolve, reject) => {
       const timer = this.opts.clock.setTimeout(() => {
+        const p = this.pending.get(id)
         this.pending.delete(id)
-        reject(new TimeoutError(`request ${method} to ${node}`, timeoutMs))
+        if (p && !p.sent) this.unqueue(node, id)
+        reject(new TimeoutError(`request ${method} to ${node}`, timeoutMs, { sent: p?.sent ?? true }))
       }, timeoutMs)
-      this.pending.set(id, { node, resolve, reject, timer })
+      this.pending.set(id, { node, resolve, reject, timer, sent: false })
       this.enqueue(node, { t: 'req', id, from, to: route.address, m: method, b: body })
     })
   }
@@ -161,7 +168,7 @@ export class Messenger {
     for (const u of this.unsubscribe) u()
     for (const [id, p] of this.pending) {
       this.opts.clock.clearTimeout(p.timer)
-      p.reject(new ClosedError('node'))
+      p.reject(new ClosedError('node', { sent: p.sent }))
       this.pending.delete(id)
     }
     this.outbox.clear()
@@ -201,9 +208,15 @@ export class Messenger {
     try {
       this.opts.transport.send(node, bytes)
     } catch (err) {
-      // The link is gone: callers waiting on these requests learn now rather than at their timeout.
-      for (const e of envs) if (e.t === 'req') this.failEnvelope(e, err)
+      // The link is gone: callers waiting on these requests learn now rather than at their
+      // timeout, and that the requests never left.
+      const why = err instanceof Error ? err.message : String(err)
+      for (const e of envs) if (e.t === 'req') this.failEnvelope(e, new NotConnectedError(`request ${e.m} to ${node} (${why})`, { sent: false }))
       return
+    }
+    for (const e of envs) {
+      const p = e.t === 'req' ? this.pending.get(e.id) : undefined
+      if (p) p.sent = true
     }
     this.metrics.framesOut++
     this.metrics.bytesOut += bytes.byteLength
@@ -312,8 +325,24 @@ export class Messenger {
     fn(p)
   }
 
-  private failPending(peer: NodeId, err: Error): void {
-    for (const [id, p] of this.pending) if (p.node === peer) this.settle(id, undefined, (x) => x.reject(err))
+  /**
+   * Fails every request waiting on `peer`. One still in the outbox is taken out: it must not leave
+   * later (on a link that comes back before the flush) after its caller was told it never did.
+   */
+  private failPending(peer: NodeId, err: (sent: boolean) => Error): void {
+    for (const [id, p] of this.pending) {
+      if (p.node !== peer) continue
+      if (!p.sent) this.unqueue(peer, id)
+      this.settle(id, undefined, (x) => x.reject(err(x.sent)))
+    }
+  }
+
+  /** Takes request `id` out of the outbox to `node`, if it is still there. */
+  private unqueue(node: NodeId, id: number): void {
+    const box = this.outbox.get(node)
+    if (!box) return
+    const at = box.findIndex((e) => e.t === 'req' && e.id === id)
+    if (at >= 0) box.splice(at, 1)
   }
 
   private malformed(peer: NodeId, reason: string): void {

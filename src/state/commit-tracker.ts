@@ -4,16 +4,16 @@
  * they keep waiting: the new primary's appends carry its commit point, and a write counts as done
  * once that point passes its seq with the same epoch at that seq (it is then in the new
  * primary's log). If our log was replaced by a snapshot instead, its outcome cannot be known.
+ *
+ * Every write waiting here was applied to this replica and sent to the backups, so whatever ends
+ * its wait short of a commit (a timeout, a newer epoch, a failed disk, closing) leaves its outcome
+ * open: it fails with OutcomeUnknownError, the original error as its cause.
  */
-import { DomainMeshError, TimeoutError } from '../errors.js'
+import { OutcomeUnknownError, TimeoutError } from '../errors.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import type { WriteResult } from './replica.js'
 
-export class OutcomeUnknownError extends DomainMeshError {
-  constructor(domain: number, seq: number) {
-    super('OUTCOME_UNKNOWN', `domain ${domain}: the primary changed before write ${seq} was confirmed; it may or may not have been applied`, { domain, seq })
-  }
-}
+export { OutcomeUnknownError }
 
 interface Waiter {
   seq: number
@@ -60,7 +60,8 @@ export class CommitTracker {
       while (this.waiting.length && this.waiting[0]!.deadline <= now) {
         const w = this.waiting.shift()!
         const standing = this.standing()
-        w.reject(new TimeoutError(`write ${w.seq} to domain ${this.domain} waiting for backups${standing ? ` (${standing})` : ''}`, this.timeoutMs))
+        const timeout = new TimeoutError(`write ${w.seq} to domain ${this.domain} waiting for backups${standing ? ` (${standing})` : ''}`, this.timeoutMs)
+        w.reject(new OutcomeUnknownError(this.domain, w.seq, timeout))
       }
       this.arm()
     }, Math.max(0, this.waiting[0]!.deadline - this.clock.now()))
@@ -91,6 +92,9 @@ export class CommitTracker {
     this.timer = undefined
     const failed = this.waiting
     this.waiting = []
-    for (const w of failed) w.reject(err(w.seq))
+    for (const w of failed) {
+      const e = err(w.seq)
+      w.reject(e instanceof OutcomeUnknownError ? e : new OutcomeUnknownError(this.domain, w.seq, e))
+    }
   }
 }

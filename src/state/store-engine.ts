@@ -4,6 +4,7 @@
  * behind ours), carries replication messages, and tells watchers about committed changes.
  */
 import * as v from 'valibot'
+import { NoRouteError, OutcomeUnknownError, RemoteError, neverSent, type DomainMeshError } from '../errors.js'
 import { engineType, virtualServerId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
@@ -143,7 +144,7 @@ export class StoreEngine implements Engine {
     } catch (err) {
       const primary = this.forwardTarget(err, hops)
       if (!primary) throw err
-      return (await this.forward(primary, 'write', { vs, key, change: toWireChange(change), ifVersion, hops: hops + 1 }, vs)) as WriteAck
+      return (await this.forward(primary, 'write', { vs, key, change: toWireChange(change), ifVersion, hops: hops + 1 }, vs, err as NotPrimaryError)) as WriteAck
     }
   }
 
@@ -156,7 +157,7 @@ export class StoreEngine implements Engine {
       } catch (err) {
         const primary = this.forwardTarget(err, hops)
         if (!primary) throw err
-        return (await this.forward(primary, 'read', { vs, key, path, local, hops: hops + 1 }, vs)) as ReadResult
+        return (await this.forward(primary, 'read', { vs, key, path, local, hops: hops + 1 }, vs, err as NotPrimaryError)) as ReadResult
       }
     }
     if (!obj) return { found: false, version: 0 }
@@ -188,8 +189,21 @@ export class StoreEngine implements Engine {
     for (const e of entries) this.watches.deliver({ domain, seq: e.seq, vs: e.vs, key: e.key, change: e.change })
   }
 
-  private forward(primary: NodeId, method: 'write' | 'read', body: unknown, vs: VirtualServerId): Promise<unknown> {
-    return this.port.request(primary, method, body, vs, answerTimeout(this.state.writeTimeoutMs))
+  /**
+   * Sends a request on to the primary our view names. The primary's answer, error or not, goes
+   * back as it is. A forward that never left this node changed nothing: the caller gets our
+   * NotPrimaryError (`refused`) and sends it again itself. A write that left and then lost its
+   * link or its answer is of unknown outcome, and says so.
+   */
+  private async forward(primary: NodeId, method: 'write' | 'read', body: unknown, vs: VirtualServerId, refused: NotPrimaryError): Promise<unknown> {
+    try {
+      return await this.port.request(primary, method, body, vs, answerTimeout(this.state.writeTimeoutMs))
+    } catch (err) {
+      if (err instanceof RemoteError) throw err
+      if (err instanceof NoRouteError || neverSent(err)) throw refused
+      if (method === 'write' && (err as DomainMeshError).code !== 'OUTCOME_UNKNOWN') throw new OutcomeUnknownError(`write forwarded to the primary ${primary}`, err)
+      throw err
+    }
   }
 
   private forwardTarget(err: unknown, hops: number): NodeId | undefined {

@@ -5,7 +5,7 @@
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
 import type { Draft, Patch } from 'immer'
-import { InvalidOptionError, NoRouteError, type DomainMeshError } from '../errors.js'
+import { DomainMeshError, InvalidOptionError, NoRouteError, OutcomeUnknownError, RemoteError, neverSent } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
 import { KeyNotFoundError, NoPrimaryError } from './errors.js'
@@ -35,10 +35,30 @@ export interface Versioned<T> {
   version: number
 }
 
-/** Errors that prove the request was not applied, so sending it again is safe. */
+/**
+ * Errors that prove the request was not applied, so sending it again is safe: the node asked is
+ * not the primary, there is none yet, or there was no route to it (the view has not introduced it,
+ * or the link to it is still coming up). A request that never left this node because its link
+ * dropped first (NOT_CONNECTED, `neverSent`) joins them.
+ */
 const RETRYABLE = new Set(['NOT_PRIMARY', 'NO_PRIMARY', 'NO_ROUTE'])
-/** Waits between attempts: a view may be settling, or a link to the primary still coming up. */
+/** A read changes nothing: it is sent again also when the link to the primary dropped under it. */
+const READ_RETRYABLE = new Set([...RETRYABLE, 'NOT_CONNECTED'])
+/** Waits between attempts (the last one repeats): a view may be settling, or a link to the primary still coming up. */
 const BACKOFF_MS = [0, 50, 100, 200, 400, 800]
+
+/**
+ * What the error of a write sent to a remote primary means for the caller. The primary's own
+ * answers (remote errors) say it themselves. This node's errors are about the request: one that
+ * never left is safe to send again; one that left (or may have) and then lost its link or its
+ * answer is of unknown outcome.
+ */
+function classifyRequestError(err: unknown, what: string): unknown {
+  if (!(err instanceof DomainMeshError) || err instanceof RemoteError) return err
+  if (neverSent(err) || err instanceof NoRouteError) return err
+  if (err.code === 'NOT_CONNECTED' || err.code === 'TIMEOUT' || err.code === 'CLOSED') return new OutcomeUnknownError(what, err)
+  return err
+}
 
 export class Store {
   constructor(
@@ -87,7 +107,7 @@ export class Store {
   async getVersioned<T = unknown>(key: string, opts: ReadOptions = {}): Promise<Versioned<T> | undefined> {
     const local = opts.from === 'local'
     const path = opts.path ?? []
-    const r = (await this.route(key, 'read', { vs: this.virtualServerId, key, path, local }, (primary) =>
+    const r = (await this.route(key, 'read', { vs: this.virtualServerId, key, path, local }, false, (primary) =>
       primary === this.self || (local && this.state.readLocal(this.virtualServerId, key).held) ? this.engine.read(this.virtualServerId, key, path, local, 0) : undefined,
     )) as ReadResult
     return r.found ? { value: r.value as T, version: r.version } : undefined
@@ -115,25 +135,36 @@ export class Store {
   private async write(key: string, change: Change, ifVersion: number | undefined): Promise<WriteAck> {
     // Checked here too: the codec would quietly turn a Map into an object or drop a function.
     validateWrite(key, change, this.state.limits)
-    return (await this.route(key, 'write', { vs: this.virtualServerId, key, change: toWireChange(change), ifVersion }, (primary) =>
+    return (await this.route(key, 'write', { vs: this.virtualServerId, key, change: toWireChange(change), ifVersion }, true, (primary) =>
       primary === this.self ? this.engine.write(this.virtualServerId, key, change, ifVersion, 0) : undefined,
     )) as WriteAck
   }
 
-  /** Sends to the key's primary (locally when `local` handles it), retrying while placement settles. */
-  private async route(key: string, name: string, body: unknown, local: (primary: NodeId) => Promise<unknown> | undefined): Promise<unknown> {
+  /**
+   * Sends to the key's primary (locally when `local` handles it), sending again what is safe to
+   * send again (RETRYABLE, and for reads READ_RETRYABLE) while placement settles, until
+   * `writeTimeoutMs` after the call: the caller sees one slower call, not the failover.
+   */
+  private async route(key: string, name: string, body: unknown, write: boolean, local: (primary: NodeId) => Promise<unknown> | undefined): Promise<unknown> {
     this.port.expedite()
-    for (let attempt = 1; ; attempt++) {
-      const wait = BACKOFF_MS[attempt - 1] ?? 0
-      if (wait > 0) await sleep(this.clock, wait)
+    const deadline = this.clock.now() + this.state.writeTimeoutMs
+    for (let attempt = 0; ; attempt++) {
       try {
         const domain = this.state.domainOf(this.virtualServerId, key)
         const primary = this.state.placement(domain).primary
         if (!primary) throw new NoPrimaryError(domain)
-        return await (local(primary) ?? this.port.request(primary, name, body, this.virtualServerId, answerTimeout(this.state.writeTimeoutMs)))
-      } catch (err) {
+        const here = local(primary)
+        if (here) return await here
+        const sent = this.port.request(primary, name, body, this.virtualServerId, answerTimeout(this.state.writeTimeoutMs))
+        return await (write ? sent.catch((err: unknown) => Promise.reject(classifyRequestError(err, `write of "${key}" sent to ${primary}`))) : sent)
+      } catch (caught) {
+        // The primary's OutcomeUnknownError (here or forwarded) becomes ours: one class for the case.
+        const err = write && caught instanceof RemoteError && caught.code === 'OUTCOME_UNKNOWN' ? new OutcomeUnknownError(`write of "${key}"`, caught) : caught
         const code = (err as DomainMeshError).code
-        if (attempt >= BACKOFF_MS.length || !(RETRYABLE.has(code) || err instanceof NoRouteError)) throw err
+        const again = (write ? RETRYABLE : READ_RETRYABLE).has(code) || (code === 'NOT_CONNECTED' && neverSent(err))
+        const wait = BACKOFF_MS[Math.min(attempt + 1, BACKOFF_MS.length - 1)]!
+        if (!again || this.clock.now() + wait > deadline) throw err
+        await sleep(this.clock, wait)
       }
     }
   }

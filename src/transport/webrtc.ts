@@ -46,7 +46,14 @@ interface Link {
   timer: TimerHandle | undefined
   assembler: ChunkAssembler
   queue: Uint8Array[]
+  /** The open data channel, once connected (where simple-peer exposes it). */
+  channel: PolyfilledChannel | undefined
+  /** Our chunk size, or less if the far side's negotiated maximum message size is smaller. */
+  chunkSize: number
 }
+
+/** node-datachannel's channel (webrtc-polyfill) also tells the negotiated maximum message size; a browser's does not. */
+type PolyfilledChannel = RTCDataChannel & { readonly maxMessageSize?: number }
 
 const BLOCK_MS = 30_000
 /** Why a link went down when its peer left it on purpose. */
@@ -61,6 +68,16 @@ const PEER_CLOSED = 'peer closed the link'
  * after a benchmark had loaded the machine.
  */
 export const channelErrorReason = (err: Error): string => (/User-Initiated Abort/.test(err.message) ? PEER_CLOSED : `channel error: ${err.message}`)
+
+/**
+ * Why a send into a link threw. node-datachannel frees a channel as soon as it closes, while
+ * its RTCDataChannel (webrtc-polyfill) says 'open' until a timer later; a send in between finds a
+ * maximum message size of 0 and throws "Max message size exceeded." (a peer resumed after a
+ * SIGSTOP did, on every link the others had closed meanwhile). That is a closed channel, and is
+ * reported as one.
+ */
+export const sendErrorReason = (err: unknown, channel: { maxMessageSize?: number } | undefined): string =>
+  channel?.maxMessageSize === 0 ? 'channel closed' : `send failed: ${err instanceof Error ? err.message : String(err)}`
 
 /** Longest a closing link waits for its BYE to leave before the connection is destroyed. */
 const FAREWELL_MS = 100
@@ -121,7 +138,7 @@ export class WebRtcTransport implements MeshTransport {
     if (this.state !== 'open' || !link?.connected) throw new NotConnectedError(`send to ${to}`)
     this.stats.framesOut++
     this.stats.bytesOut += bytes.byteLength
-    for (const chunk of chunkFrame(bytes, this.chunkSize)) link.queue.push(chunk)
+    for (const chunk of chunkFrame(bytes, link.chunkSize)) link.queue.push(chunk)
     this.pump(to, link)
   }
 
@@ -197,7 +214,7 @@ export class WebRtcTransport implements MeshTransport {
 
   private open(peerId: NodeId, cid: string, initiator: boolean): Link {
     const peer = new Peer({ initiator, trickle: true, config: { ...this.opts.rtcConfig, iceServers: this.opts.iceServers ?? [] } })
-    const link: Link = { peer, cid, connected: false, timer: undefined, assembler: new ChunkAssembler(), queue: [] }
+    const link: Link = { peer, cid, connected: false, timer: undefined, assembler: new ChunkAssembler(), queue: [], channel: undefined, chunkSize: this.chunkSize }
     this.links.set(peerId, link)
     link.timer = this.clock.setTimeout(() => {
       if (this.links.get(peerId) === link && !link.connected) this.drop(peerId, 'connect timeout', true)
@@ -209,7 +226,11 @@ export class WebRtcTransport implements MeshTransport {
       if (link.timer) this.clock.clearTimeout(link.timer)
       link.timer = undefined
       this.redial.delete(peerId)
-      const channel = (peer as unknown as { _channel?: RTCDataChannel })._channel
+      const channel = (peer as unknown as { _channel?: PolyfilledChannel })._channel
+      link.channel = channel
+      // The SDP negotiates the largest message the far side takes: a chunk never exceeds it.
+      const max = channel?.maxMessageSize
+      if (typeof max === 'number' && max > 1 && max < link.chunkSize) link.chunkSize = max
       channel?.addEventListener?.('bufferedamountlow', () => this.pump(peerId, link))
       if (channel) receiveDirectly(channel, (data) => this.onData(peerId, link, data), (reason) => this.drop(peerId, reason, true, link))
       this.events.emit('peer-up', { peer: peerId })
@@ -257,7 +278,7 @@ export class WebRtcTransport implements MeshTransport {
     try {
       this.flushQueue(link)
     } catch (err) {
-      this.drop(peerId, `send failed: ${(err as Error).message}`, true, link)
+      this.drop(peerId, sendErrorReason(err, link.channel), true, link)
     }
   }
 

@@ -183,6 +183,23 @@ describe('router', () => {
     await flushMicrotasks()
     net.crash(nodeId('b'))
     await expect(dropped).rejects.toThrow(/went down/)
+    // It had left: the error says so, for callers that must not send a write twice.
+    await expect(dropped).rejects.toMatchObject({ code: 'NOT_CONNECTED', details: { sent: true } })
+  })
+
+  it('a request failed before it left is never sent: not when its link comes back before the flush either', async () => {
+    const { a, b, net, refresh } = await threeNodes()
+    const sink = echoEngine('sink')
+    b.registerEngine(sink)
+    refresh()
+    const dest = { clusterId: clusterId('test'), nodeId: nodeId('b'), engineId: engineId('sink') }
+    const req = a.request(a.address('x'), dest, 'm', 'once', 60_000).then(() => undefined, (e: unknown) => e)
+    // Still in the outbox: the link drops and comes back within the same turn.
+    net.partition([nodeId('a')], [nodeId('b')])
+    net.heal()
+    expect(await req).toMatchObject({ code: 'NOT_CONNECTED', details: { sent: false } })
+    await flushMicrotasks()
+    expect(sink.calls).toEqual([])
   })
 })
 

@@ -31,7 +31,7 @@ describe('a sync fetch answered', () => {
     b.handleFetch(nodeId(next), { domain: d, epoch: 2, after: at, afterEpoch: 1 })
     // The old primary's next write reaches `backup` only. It must not commit there.
     const w = c.node(old).store('shop').put(key, { v: 1 })
-    await expect(c.run(w)).rejects.toMatchObject({ code: 'STALE_EPOCH' })
+    await expect(c.run(w)).rejects.toMatchObject({ code: 'OUTCOME_UNKNOWN', details: { cause: 'STALE_EPOCH' } })
     expect(b.readLocal(VS, key).obj?.value).toEqual({ v: 0 })
   })
 })

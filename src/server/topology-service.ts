@@ -41,6 +41,7 @@ const OWNER_BATCH_MS = 25
 interface Member {
   nodeId: NodeId
   engines: EngineInfo[]
+  durable: boolean
   status: 'up' | 'down'
   link: TopologyLink | undefined
   lastSeen: number
@@ -67,7 +68,7 @@ export class TopologyService {
   }
 
   view(): View {
-    const members: MemberInfo[] = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines }))
+    const members: MemberInfo[] = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable ? { durable: true } : {}) }))
     return { epoch: this.epoch, members, owners: this.owners }
   }
 
@@ -116,10 +117,10 @@ export class TopologyService {
     if (m?.link && m.link !== link) m.link.close('replaced by a new connection of the same node')
     if (m?.removal) this.opts.clock.clearTimeout(m.removal)
     if (!m) {
-      m = { nodeId: id, engines: hello.engines as EngineInfo[], status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined }
+      m = { nodeId: id, engines: hello.engines as EngineInfo[], durable: hello.durable === true, status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined }
       this.members.set(id, m)
     }
-    Object.assign(m, { engines: hello.engines as EngineInfo[], status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined })
+    Object.assign(m, { engines: hello.engines as EngineInfo[], durable: hello.durable === true, status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined })
     // Everyone else hears of the new view; the newcomer gets it in its welcome, first.
     this.publish(link)
     link.send({ type: 'welcome', nodeId: id, view: this.view(), settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs })

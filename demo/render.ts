@@ -20,7 +20,7 @@ export function renderTopology(node: MeshNode): void {
   }
   const rows = view.members.map((m) => {
     const tr = document.createElement('tr')
-    const cells = [m.nodeId + (m.nodeId === node.nodeId ? ' (this tab)' : ''), m.status, m.engines.map((e) => e.engineType).join(', '), String(leads.get(m.nodeId) ?? 0)]
+    const cells = [m.nodeId + (m.nodeId === node.nodeId ? ' (this tab)' : ''), m.status, m.engines.map((e) => e.engineType).join(', '), String(leads.get(m.nodeId) ?? 0), m.durable ? 'durable' : 'ephemeral']
     cells.forEach((text, i) => {
       const td = document.createElement('td')
       td.textContent = text

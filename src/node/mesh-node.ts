@@ -52,6 +52,13 @@ export interface MeshNodeOptions {
   secret?: string
   /** Session lifetime after its last write, unless a session asks for another (default 30 min). */
   sessionTtlMs?: number
+  /**
+   * Whether this node is a durable member: placement keeps a copy of every domain on a durable
+   * member when one is in the view, and lets it lead before ephemeral ones. Default: the storage's
+   * own `durable` (true for FileStorage; false for memory and for IndexedDB, because a browser tab
+   * may close at any moment and its data may never come back).
+   */
+  durable?: boolean
 }
 
 export interface NodeMetrics extends MessengerMetrics {
@@ -107,6 +114,11 @@ export class MeshNode {
     this.directory = opts.directory ?? this.topology
   }
 
+  /** Whether this node joins as a durable member (see MeshNodeOptions.durable). */
+  get durable(): boolean {
+    return this.opts.durable ?? this.storage.durable === true
+  }
+
   get settings(): ClusterSettings {
     return this.settingsRef
   }
@@ -154,6 +166,7 @@ export class MeshNode {
         connect: this.opts.topology.connect,
         clock: this.clock,
         engines: () => this.advertisedEngines(),
+        durable: this.durable,
       })
       this.client = client
       const mesh = isMeshTransport(this.transport) ? this.transport : undefined

@@ -32,6 +32,12 @@ export interface MemberInfo {
   nodeId: NodeId
   status: 'up' | 'down'
   engines: readonly EngineInfo[]
+  /**
+   * The member keeps its copies across restarts (a Node peer on files). Absent: ephemeral (a
+   * browser tab, memory storage), which placement never leaves as a domain's only replica when a
+   * durable member is in the view.
+   */
+  durable?: boolean
 }
 
 /** Who is in the cluster and what they host; fed by the topology manager. */

@@ -55,13 +55,13 @@ const OWNER_BATCH_MS = 25
 interface Member {
   nodeId: NodeId
   engines: EngineInfo[]
+  durable: boolean
   status: 'up' | 'down'
   link: TopologyLink | undefined
   lastSeen: number
   removal: TimerHandle | undefined
   /** Its link got its welcome: views go to it from then on. */
   welcomed: boolean
-  durable?: boolean
 }
 
 export class TopologyService {
@@ -123,8 +123,7 @@ export class TopologyService {
     for (const m of state.members) {
       // Whoever was up is given the usual heartbeat allowance to reconnect; whoever was down
       // gets a whole heal delay again, counted from now.
-      const member: Member = { nodeId: m.nodeId, engines: [...m.engines], status: m.status, link: undefined, lastSeen: now, removal: undefined, welcomed: false }
-      if (m.durable !== undefined) member.durable = m.durable
+      const member: Member = { nodeId: m.nodeId, engines: [...m.engines], durable: m.durable === true, status: m.status, link: undefined, lastSeen: now, removal: undefined, welcomed: false }
       this.members.set(m.nodeId, member)
       if (m.status === 'down') member.removal = this.opts.clock.setTimeout(() => this.remove(member), this.healDelayMs)
     }
@@ -142,7 +141,7 @@ export class TopologyService {
   }
 
   view(): View {
-    const members: MemberInfo[] = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines }))
+    const members: MemberInfo[] = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable ? { durable: true } : {}) }))
     return { epoch: this.epoch, members, owners: this.owners }
   }
 
@@ -217,10 +216,10 @@ export class TopologyService {
     if (m?.link && m.link !== link) m.link.close('replaced by a new connection of the same node')
     if (m?.removal) this.opts.clock.clearTimeout(m.removal)
     if (!m) {
-      m = { nodeId: id, engines: hello.engines as EngineInfo[], status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false }
+      m = { nodeId: id, engines: hello.engines as EngineInfo[], durable: hello.durable === true, status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false }
       this.members.set(id, m)
     }
-    Object.assign(m, { engines: hello.engines as EngineInfo[], status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false })
+    Object.assign(m, { engines: hello.engines as EngineInfo[], durable: hello.durable === true, status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false })
     // Everyone else hears of the new view; the newcomer gets it in its welcome, first.
     this.publish({ member: m, link, welcome: (view) => link.send({ type: 'welcome', nodeId: id, view, settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs }) })
     return m
@@ -367,7 +366,7 @@ export class TopologyService {
   }
 
   private state(): TopologyState {
-    const members = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable !== undefined ? { durable: m.durable } : {}) }))
+    const members = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable ? { durable: true } : {}) }))
     return { clusterId: this.opts.clusterId, settings: this.opts.settings, epoch: this.epoch, members, owners: this.owners }
   }
 

@@ -47,6 +47,8 @@ export interface FileStorageOptions {
 }
 
 export class FileStorage implements Storage {
+  /** Files outlive the process: a node on them is a durable member. */
+  readonly durable = true
   private closed = false
   private readonly commits: GroupCommit
   /** Committed puts (a value) and deletes (undefined) whose files are not written yet, by path. */

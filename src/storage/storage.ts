@@ -14,6 +14,11 @@ export interface StorageEntry {
 export type StorageOp = { type: 'put'; key: StorageKey; value: Uint8Array } | { type: 'delete'; key: StorageKey }
 
 export interface Storage {
+  /**
+   * What it stores survives the process and is meant to be kept (files). A node on such storage is
+   * a durable member by default (MeshNode's `durable`); absent means ephemeral.
+   */
+  readonly durable?: boolean
   get(key: StorageKey): Promise<Uint8Array | undefined>
   put(key: StorageKey, value: Uint8Array): Promise<void>
   delete(key: StorageKey): Promise<void>

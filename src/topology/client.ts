@@ -29,6 +29,8 @@ export interface TopologyClientOptions {
   connect: TopologyConnector
   clock: Clock
   engines: () => EngineInfo[]
+  /** This node keeps its copies across restarts (files): placement then prefers it (see placement.ts). */
+  durable?: boolean
   /** First reconnect delay; doubles up to 5 s. */
   reconnectMs?: number
 }
@@ -103,7 +105,7 @@ export class TopologyClient {
         if (!welcomed) return reject(new TopologyRefusedError(reason))
         if (this.link === link) this.lost(reason)
       })
-      link.send({ type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), ts, nonce, proof })
+      link.send({ type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ts, nonce, proof })
     })
   }
 

@@ -3,6 +3,16 @@
  * domain ranks the members by a rendezvous hash of (domain, nodeId) and takes the first `replicas`;
  * when a member leaves, only the domains it held move. A down member keeps its slots (failover
  * without copying); the primary is the first replica that is up.
+ *
+ * Durable members (Node peers whose storage is files) come first: a browser tab is ephemeral, it
+ * may close at any moment and take its copies with it. When the view holds at least one durable
+ * member, each domain's set is the best-ranked durable member plus the best-ranked `replicas - 1`
+ * of the others. That is the plain rendezvous top `replicas` whenever it already holds a durable
+ * member, and otherwise that top with its last entry swapped for the best durable one, so a
+ * member that joins or leaves still moves only domains whose set names it. The set is listed
+ * durable members first (each group in rank order): the list's order decides who leads, and a tab
+ * must not lead a domain a durable replica can lead. With no durable member in the view (or all
+ * durable), placement is exactly the plain ranking.
  */
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { hash32 } from '../util/hash.js'
@@ -23,14 +33,19 @@ export interface DomainPlacement {
 export function placeDomain(view: View, settings: ClusterSettings, domain: number): DomainPlacement {
   const status = new Map(view.members.map((m) => [m.nodeId, m.status]))
   const pinned = settings.pins?.[domain]?.filter((n) => status.has(n))
-  const ranked = pinned?.length
-    ? pinned.slice(0, settings.replicas)
-    : view.members
-        .map((m) => ({ node: m.nodeId, score: hash32(`${domain}:${m.nodeId}`) }))
-        .sort((a, b) => b.score - a.score || (a.node < b.node ? -1 : 1))
-        .slice(0, settings.replicas)
-        .map((r) => r.node)
+  const ranked = pinned?.length ? pinned.slice(0, settings.replicas) : rank(view, settings.replicas, domain)
   return { domain, replicas: ranked, primary: ranked.find((n) => status.get(n) === 'up') }
+}
+
+/** The rendezvous ranking with a durable member in every set when there is one (see the top). */
+function rank(view: View, replicas: number, domain: number): NodeId[] {
+  const all = view.members
+    .map((m) => ({ node: m.nodeId, durable: m.durable === true, score: hash32(`${domain}:${m.nodeId}`) }))
+    .sort((a, b) => b.score - a.score || (a.node < b.node ? -1 : 1))
+  const anchor = all.find((r) => r.durable)
+  const picked = new Set(anchor ? [anchor, ...all.filter((r) => r !== anchor).slice(0, replicas - 1)] : all.slice(0, replicas))
+  const inRank = all.filter((r) => picked.has(r))
+  return [...inRank.filter((r) => r.durable), ...inRank.filter((r) => !r.durable)].map((r) => r.node)
 }
 
 export function placeAll(view: View, settings: ClusterSettings): DomainPlacement[] {
@@ -48,14 +63,18 @@ export interface DomainRoles extends DomainPlacement {
 
 /**
  * Who does what for one domain. The primary is the first up target replica that owns the domain
- * (else the first up owner), so a replica that is still being copied never serves.
+ * (else the first up owner), so a replica that is still being copied never serves; durable
+ * owners that are up come before ephemeral ones (a tab never leads what a Node peer can lead).
  */
 export function domainRoles(view: View, settings: ClusterSettings, domain: number): DomainRoles {
   const p = placeDomain(view, settings, domain)
   const up = new Set(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
   const listed = view.owners?.[domain]
   const owners = listed && listed.length > 0 ? listed : p.replicas
-  const primary = p.replicas.find((n) => up.has(n) && owners.includes(n)) ?? owners.find((n) => up.has(n))
+  // A durable owner that is up leads before any tab could: a tab may close with the only copy.
+  const durable = new Set(view.members.filter((m) => m.durable === true).map((m) => m.nodeId))
+  const lead = (ok: (n: NodeId) => boolean) => p.replicas.find((n) => ok(n) && owners.includes(n)) ?? owners.find(ok)
+  const primary = lead((n) => up.has(n) && durable.has(n)) ?? lead((n) => up.has(n))
   return {
     domain,
     replicas: p.replicas,

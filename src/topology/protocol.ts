@@ -13,7 +13,13 @@ const EngineInfoSchema = v.object({
 })
 const Domain = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(4095))
 
-export const MemberSchema = v.object({ nodeId: Id, status: v.picklist(['up', 'down']), engines: v.pipe(v.array(EngineInfoSchema), v.maxLength(64)) })
+// `durable` is optional on the wire: absent means ephemeral, so older peers and services interoperate.
+export const MemberSchema = v.object({
+  nodeId: Id,
+  status: v.picklist(['up', 'down']),
+  engines: v.pipe(v.array(EngineInfoSchema), v.maxLength(64)),
+  durable: v.optional(v.boolean()),
+})
 export const ViewSchema = v.object({
   epoch: v.pipe(v.number(), v.integer(), v.minValue(1)),
   members: v.array(MemberSchema),
@@ -31,6 +37,7 @@ export const ClientMessageSchema = v.variant('type', [
     clusterId: v.pipe(v.string(), v.maxLength(128)),
     nodeId: v.pipe(v.string(), v.maxLength(128)),
     engines: v.pipe(v.array(EngineInfoSchema), v.maxLength(64)),
+    durable: v.optional(v.boolean()),
     ts: v.number(),
     nonce: v.pipe(v.string(), v.minLength(16), v.maxLength(64)),
     proof: v.pipe(v.string(), v.length(64)),

@@ -116,6 +116,12 @@ test('mixed cluster: browser tabs and Node peers in one mesh', async () => {
   for (const [name, others] of [['p1', ['p2', 't1', 't2']], ['p2', ['p1', 't1', 't2']]] as const) {
     await expect.poll(async () => (await cluster.peers.get(name)!.metrics()).peers.sort(), { timeout: 30_000 }).toEqual(others)
   }
+  // The Node peers are durable members, the tabs ephemeral: once healed, the peers lead every domain.
+  await expect(t1.locator('#members tbody tr', { hasText: 'p1' })).toContainText('durable')
+  await expect(t1.locator('#members tbody tr', { hasText: 't2' })).toContainText('ephemeral')
+  await expect
+    .poll(() => inTab<string[]>(t1, `const out = new Set(); for (let d = 0; d < node.settings.domainCount; d++) out.add(String(node.state.placement(d).primary)); return [...out].sort()`), { timeout: 30_000 })
+    .toEqual(['p1', 'p2'])
   await t1.screenshot({ path: `${SHOTS}/6-mixed-cluster.png`, fullPage: true })
 })
 

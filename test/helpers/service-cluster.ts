@@ -84,9 +84,15 @@ export class ServiceCluster {
     }
   }
 
-  async startNode(name: string): Promise<MeshNode> {
+  /** Starts (or restarts on its old disk) a node; `durable` makes it a durable member (a Node peer on files). */
+  async startNode(name: string, opts: { durable?: boolean } = {}): Promise<MeshNode> {
     const id = nodeId(name)
-    const node = diskNode(name, this.net, this.disks, { clock: this.clock, topology: this.connector(SECRET, name), ...(this.opts.store ? { store: this.opts.store } : {}) })
+    const node = diskNode(name, this.net, this.disks, {
+      clock: this.clock,
+      topology: this.connector(SECRET, name),
+      ...(this.opts.store ? { store: this.opts.store } : {}),
+      ...(opts.durable !== undefined ? { durable: opts.durable } : {}),
+    })
     // A delayed link needs fake time to pass before the service's welcome arrives.
     if (this.topologyDelayMs.get(name)) await this.run(node.start())
     else await node.start()

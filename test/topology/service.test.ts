@@ -92,6 +92,34 @@ describe('topology service', () => {
     expect(await send({ type: 'hello' })).toMatchObject([{ type: 'error', reason: expect.stringMatching(/malformed/) }])
   })
 
+  it('publishes which members are durable; a hello without the flag (an older peer) is an ephemeral member', async () => {
+    const { service, clock, settle } = setup()
+    const send = async (msg: object) => {
+      const [node, svc] = localLinkPair()
+      service.accept(svc)
+      const got: unknown[] = []
+      node.onMessage((m) => got.push(m))
+      node.send(msg)
+      await settle()
+      await new Promise((r) => setTimeout(r, 5)) // WebCrypto answers outside the microtask queue
+      await settle()
+      return got
+    }
+    const hello = async (name: string, extra: object) => {
+      const ts = clock.now()
+      const nonce = randomNonce()
+      return send({ type: 'hello', clusterId: 'c1', nodeId: name, engines: [], ts, nonce, proof: await helloProof(SECRET, 'c1', name, ts, nonce), ...extra })
+    }
+    await hello('old', {})
+    await hello('disk', { durable: true })
+    await hello('tab', { durable: false })
+    expect(await hello('bad', { durable: 'yes' })).toMatchObject([{ type: 'error', reason: expect.stringMatching(/malformed/) }])
+    const members = service.view().members
+    expect(members.map((m) => [m.nodeId, m.durable === true])).toEqual([['old', false], ['disk', true], ['tab', false]])
+    // Ephemeral members carry no flag at all, so their views look as they did before the flag.
+    expect(members.filter((m) => 'durable' in m).map((m) => m.nodeId)).toEqual(['disk'])
+  })
+
   it('relays signals between admitted members only', async () => {
     const { client, service, settle } = setup()
     const a = client('a')

@@ -1,0 +1,161 @@
+/**
+ * Durable members (Node peers on files) and ephemeral ones (browser tabs): every domain keeps a
+ * copy on a durable member, and a tab never leads what a durable owner can lead. Nodes join a
+ * real TopologyService over the memory transport, on a fake clock.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { nodeId, virtualServerId } from '../../src/ids.js'
+import { MeshNode } from '../../src/node/mesh-node.js'
+import { FileStorage } from '../../src/storage/files.js'
+import { MemoryStorage } from '../../src/storage/memory.js'
+import { MemoryNetwork } from '../../src/transport/memory.js'
+import { CLUSTER } from '../helpers/cluster.js'
+import { ServiceCluster } from '../helpers/service-cluster.js'
+import { inTempDir } from '../helpers/temp-dir.js'
+
+const VS = virtualServerId('shop')
+const DURABLE = ['n1', 'n2']
+const TABS = ['tab-1', 'tab-2', 'tab-3']
+const KEYS = 300
+
+let c: ServiceCluster | undefined
+afterEach(async () => {
+  await c?.close()
+  c = undefined
+})
+
+/** Reads every key through `reader`; returns the keys whose answer was not their value, with what came back. */
+async function misreads(cl: ServiceCluster, reader: string, acked: Map<string, unknown>): Promise<string[]> {
+  const store = cl.node(reader).store(VS)
+  const bad: string[] = []
+  for (const [key, value] of acked) {
+    const got = await cl.run(store.get(key)).catch((e: Error) => `error ${e.name}`)
+    if (JSON.stringify(got) !== JSON.stringify(value)) bad.push(`${key}: ${got === undefined ? 'undefined' : JSON.stringify(got)}`)
+  }
+  return bad
+}
+
+describe('durable and ephemeral members', () => {
+  it('a node on files is durable by default; IndexedDB and memory only when told', async () => {
+    const make = (storage: MeshNode['storage'], durable?: boolean) =>
+      new MeshNode({ clusterId: CLUSTER, transport: new MemoryNetwork().createTransport(), storage, ...(durable !== undefined ? { durable } : {}) })
+    await inTempDir('dm-durable-', async (dir) => {
+      const files = await FileStorage.open(dir)
+      try {
+        expect(make(files).durable).toBe(true)
+        expect(make(files, false).durable).toBe(false)
+      } finally {
+        await files.close()
+      }
+    })
+    expect(make(new MemoryStorage()).durable).toBe(false)
+    expect(make(new MemoryStorage(), true).durable).toBe(true)
+  })
+
+  it('the service publishes who is durable, and every domain has a durable owner that leads it', async () => {
+    c = new ServiceCluster({ replicas: 2, domainCount: 16 })
+    for (const n of DURABLE) await c.startNode(n, { durable: true })
+    for (const t of TABS) await c.startNode(t)
+    await c.settleHealing()
+    const view = c.service.view()
+    expect(view.members.filter((m) => m.durable).map((m) => m.nodeId).sort()).toEqual(DURABLE)
+    // Every node sees the flags (they travel in the views) and computes the same roles.
+    const tab = c.node('tab-1').state
+    for (let d = 0; d < 16; d++) {
+      const roles = tab.placement(d)
+      expect(roles.owners.some((o) => DURABLE.includes(o))).toBe(true)
+      expect(DURABLE).toContain(roles.primary)
+      expect(c.node('n1').state.placement(d).primary).toBe(roles.primary)
+    }
+  })
+
+  it('closing every tab at once loses nothing; tabs reopening before the Node peers never read as absent', async () => {
+    c = new ServiceCluster({ replicas: 2, domainCount: 16, healDelayMs: 5000 })
+    for (const n of DURABLE) await c.startNode(n, { durable: true })
+    for (const t of TABS) await c.startNode(t)
+    await c.settleHealing()
+
+    // Written through a tab, as the demo does.
+    const acked = new Map<string, unknown>()
+    const writer = c.node('tab-1').store(VS)
+    for (let i = 0; i < KEYS; i++) {
+      const value = { i, note: `written by tab-1 #${i}` }
+      await c.run(writer.put(`k${i}`, value))
+      acked.set(`k${i}`, value)
+    }
+
+    // Every tab closes at once (a crash: no leave), while the Node peers run on.
+    for (const t of TABS) c.crash(t)
+    await c.settle(100)
+    expect(await misreads(c, 'n1', acked)).toEqual([])
+    // The tabs stay away: after the heal delay their domains are copied to the Node peers.
+    await c.settle(6000)
+    await c.settleHealing()
+    expect(await misreads(c, 'n2', acked)).toEqual([])
+
+    // Then the Node peers stop too, and the tabs come back first, on their old IndexedDB copies.
+    for (const n of DURABLE) c.crash(n)
+    await c.settle(100)
+    for (const t of TABS) await c.startNode(t)
+    await c.settle(500)
+    // No tab may answer for a domain whose data sits on the Node peers' disks.
+    const early = c.node('tab-2').store(VS)
+    const pending = [...acked.keys()].slice(0, 40).map((key) => early.get(key).then((v) => ({ key, v }), (e: Error) => ({ key, error: e.name })))
+    for (const n of DURABLE) await c.startNode(n, { durable: true })
+    const answers = await c.run(Promise.all(pending))
+    for (const a of answers) if ('v' in a) expect(a.v, `${a.key} answered while the Node peers were away`).toEqual(acked.get(a.key))
+    await c.settleHealing()
+    for (const reader of ['tab-3', 'n1']) expect(await misreads(c, reader, acked)).toEqual([])
+    for (let d = 0; d < 16; d++) expect(DURABLE).toContain(c.node('tab-3').state.placement(d).primary)
+  })
+
+  it('tabs back before the Node peers lead only until a Node peer owns the domain again; nothing written meanwhile is lost', async () => {
+    c = new ServiceCluster({ replicas: 2, domainCount: 16, healDelayMs: 5000 })
+    for (const n of DURABLE) await c.startNode(n, { durable: true })
+    for (const t of TABS) await c.startNode(t)
+    await c.settleHealing()
+    const acked = new Map<string, unknown>()
+    const first = c.node('tab-1').store(VS)
+    for (let i = 0; i < KEYS; i++) {
+      await c.run(first.put(`k${i}`, { i, round: 1 }))
+      acked.set(`k${i}`, { i, round: 1 })
+    }
+
+    // Everything stops, tabs first; all come back within the heal delay, the tabs first again.
+    for (const t of TABS) c.crash(t)
+    await c.settle(100)
+    for (const n of DURABLE) c.crash(n)
+    await c.settle(100)
+    for (const t of TABS) await c.startNode(t)
+    await c.settle(500)
+
+    // A tab that owns a domain leads it while the Node peers are away, and takes writes.
+    const tab = c.node('tab-2')
+    const led = new Set<number>()
+    for (let d = 0; d < 16; d++) {
+      const primary = tab.state.placement(d).primary
+      if (primary !== undefined) {
+        expect(TABS).toContain(primary)
+        led.add(d)
+      }
+    }
+    expect(led.size).toBeGreaterThan(0)
+    const second = tab.store(VS)
+    for (const key of acked.keys()) {
+      if (!led.has(tab.state.domainOf(VS, key))) continue
+      const value = { round: 2, key }
+      await c.run(second.put(key, value))
+      acked.set(key, value)
+    }
+
+    // The Node peers return: they catch up, then lead every domain again.
+    for (const n of DURABLE) await c.startNode(n, { durable: true })
+    await c.settleHealing()
+    for (let d = 0; d < 16; d++) expect(DURABLE).toContain(c.node('tab-3').state.placement(d).primary)
+    for (const reader of ['tab-3', 'n2']) expect(await misreads(c, reader, acked)).toEqual([])
+    // Every tab can close now: the Node peers hold all of it.
+    for (const t of TABS) c.crash(t)
+    await c.settle(100)
+    expect(await misreads(c, 'n1', acked)).toEqual([])
+  })
+})

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const secret = await clusterSecret()
   const env = { DOMAINMESH_SECRET: secret }
   const tsx = ['--import', 'tsx', cli]
-  const topo = await run('topology', [...tsx, 'topology', '--port', String(topologyPort), '--cluster', cluster], env, /listening on (ws:\/\/\S+)/)
+  const topo = await run('topology', [...tsx, 'topology', '--port', String(topologyPort), '--cluster', cluster, '--state', join(dataDir, 'topology.json')], env, /listening on (ws:\/\/\S+)/)
   const topologyUrl = topo[1]!
   const peers = ['node-1', 'node-2', 'node-3']
   await Promise.all(

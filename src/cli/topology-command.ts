@@ -1,5 +1,6 @@
 /** `domainmesh topology`: runs the topology service on a WebSocket port. */
 import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { parseStaticTopology } from '../server/static-topology.js'
 import { startTopologyServer } from '../server/ws-server.js'
 import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag } from './args.js'
@@ -15,6 +16,8 @@ export const TOPOLOGY_HELP = `domainmesh topology — run the topology (signalin
   --heal-delay MS    grace before a failed node's domains are re-replicated (default 5000)
   --heartbeat MS     heartbeat interval nodes must keep (default 1000)
   --static FILE      static topology JSON: only its nodes may join; its settings and pins apply
+  --state FILE       where the service keeps its state (epoch, members, owners) across restarts
+                     (default ./domainmesh-topology-<cluster>.json; "none" keeps it in memory only)
 `
 
 export async function topologyCommand(argv: string[]): Promise<void> {
@@ -30,6 +33,7 @@ export async function topologyCommand(argv: string[]): Promise<void> {
       'heal-delay': { type: 'string' },
       heartbeat: { type: 'string' },
       static: { type: 'string' },
+      state: { type: 'string' },
     },
     'topology',
   )
@@ -48,7 +52,10 @@ export async function topologyCommand(argv: string[]): Promise<void> {
     const t = parseStaticTopology(json)
     ;({ clusterId, settings, healDelayMs, allowedNodes } = t)
   }
+  const stateFlag = typeof v.state === 'string' ? v.state : `domainmesh-topology-${clusterId}.json`
+  const stateFile = stateFlag === 'none' ? undefined : resolve(stateFlag)
   const server = await startTopologyServer({
+    ...(stateFile ? { stateFile } : {}),
     clusterId,
     secret: secretFlag(v),
     settings,
@@ -63,6 +70,7 @@ export async function topologyCommand(argv: string[]): Promise<void> {
     console.log(`view ${view.epoch}: ${members || '(empty)'}`)
   })
   server.service.events.on('refused', ({ reason }) => console.log(`refused a node: ${reason}`))
-  console.log(`topology service for cluster "${clusterId}" listening on ${server.url} (replicas ${settings.replicas}, ${settings.domainCount} domains, heal delay ${healDelayMs} ms)`)
+  server.service.events.on('state-error', ({ error }) => console.error(`topology state: ${error.message}; no more views are published`))
+  console.log(`topology service for cluster "${clusterId}" listening on ${server.url} (replicas ${settings.replicas}, ${settings.domainCount} domains, heal delay ${healDelayMs} ms, state ${stateFile ?? 'in memory only'})`)
   onShutdown(() => server.close())
 }

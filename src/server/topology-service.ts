@@ -15,6 +15,7 @@ import { ClientMessageSchema, type ClientMessage, type HelloMessage, type Topolo
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
+import { MemoryTopologyStateStore, TopologyStateError, type TopologyState, type TopologyStateStore } from './topology-state.js'
 
 export interface TopologyServiceOptions {
   clusterId: string
@@ -29,11 +30,18 @@ export interface TopologyServiceOptions {
   allowedNodes?: readonly string[]
   /** How far a hello's timestamp may be from the service's clock. */
   helloWindowMs?: number
+  /**
+   * Where the epoch, the members and the owners are kept (default: in memory, lost with the
+   * process). The service loads it before it admits anyone and saves it before every view.
+   */
+  store?: TopologyStateStore
 }
 
 export interface TopologyServiceEvents {
   view: { view: View }
   refused: { reason: string }
+  /** The state could not be loaded or saved: the service stops publishing (and admitting). */
+  'state-error': { error: Error }
 }
 
 const OWNER_BATCH_MS = 25
@@ -45,6 +53,9 @@ interface Member {
   link: TopologyLink | undefined
   lastSeen: number
   removal: TimerHandle | undefined
+  /** Its link got its welcome: views go to it from then on. */
+  welcomed: boolean
+  durable?: boolean
 }
 
 export class TopologyService {
@@ -59,11 +70,67 @@ export class TopologyService {
   private closed = false
   readonly healDelayMs: number
   readonly heartbeatMs: number
+  private readonly store: TopologyStateStore
+  /** Resolves once the saved state is back; nobody is admitted before. */
+  readonly loaded: Promise<void>
+  /** Saves and the sends that follow them, one after another, in epoch order. */
+  private saving: Promise<void> = Promise.resolve()
+  /** Set when the state cannot be loaded or saved: nothing is published after that. */
+  private failure: Error | undefined
 
   constructor(private readonly opts: TopologyServiceOptions) {
     this.healDelayMs = opts.healDelayMs ?? 5000
     this.heartbeatMs = opts.heartbeatMs ?? 1000
+    this.store = opts.store ?? new MemoryTopologyStateStore()
+    this.loaded = this.load()
+    this.loaded.catch(() => undefined) // reported through 'state-error'; admissions see it too
     this.armSweeper()
+  }
+
+  /** Takes the saved state back: the epoch goes on from there, members wait to reconnect. */
+  private async load(): Promise<void> {
+    let state: TopologyState | undefined
+    try {
+      state = await this.store.load()
+    } catch (err) {
+      this.fail(err as Error)
+      throw err
+    }
+    if (!state) return
+    const s = this.opts.settings
+    const wrong =
+      state.clusterId !== this.opts.clusterId
+        ? `it belongs to cluster "${state.clusterId}", not "${this.opts.clusterId}"`
+        : state.settings.domainCount !== s.domainCount
+          ? `it was made with ${state.settings.domainCount} domains, not ${s.domainCount}: changing the domain count would move every key`
+          : undefined
+    if (wrong) {
+      const err = new TopologyStateError('load', wrong)
+      this.fail(err)
+      throw err
+    }
+    this.epoch = state.epoch
+    this.owners = Object.fromEntries(Object.entries(state.owners).map(([d, o]) => [Number(d), [...o]]))
+    const now = this.opts.clock.now()
+    for (const m of state.members) {
+      // Whoever was up is given the usual heartbeat allowance to reconnect; whoever was down
+      // gets a whole heal delay again, counted from now.
+      const member: Member = { nodeId: m.nodeId, engines: [...m.engines], status: m.status, link: undefined, lastSeen: now, removal: undefined, welcomed: false }
+      if (m.durable !== undefined) member.durable = m.durable
+      this.members.set(m.nodeId, member)
+      if (m.status === 'down') member.removal = this.opts.clock.setTimeout(() => this.remove(member), this.healDelayMs)
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return
+    this.failure = error
+    this.events.emit('state-error', { error })
+  }
+
+  /** Resolves when every view published so far has been saved and sent. */
+  async flushed(): Promise<void> {
+    await this.saving
   }
 
   view(): View {
@@ -106,6 +173,11 @@ export class TopologyService {
   }
 
   private async admit(link: TopologyLink, hello: HelloMessage): Promise<Member | undefined> {
+    await this.loaded.catch(() => undefined)
+    if (this.failure) {
+      this.refuse(link, `the topology service has no state: ${this.failure.message}`)
+      return undefined
+    }
     const why = await this.checkHello(hello)
     if (why) {
       this.refuse(link, why)
@@ -116,13 +188,12 @@ export class TopologyService {
     if (m?.link && m.link !== link) m.link.close('replaced by a new connection of the same node')
     if (m?.removal) this.opts.clock.clearTimeout(m.removal)
     if (!m) {
-      m = { nodeId: id, engines: hello.engines as EngineInfo[], status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined }
+      m = { nodeId: id, engines: hello.engines as EngineInfo[], status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false }
       this.members.set(id, m)
     }
-    Object.assign(m, { engines: hello.engines as EngineInfo[], status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined })
+    Object.assign(m, { engines: hello.engines as EngineInfo[], status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false })
     // Everyone else hears of the new view; the newcomer gets it in its welcome, first.
-    this.publish(link)
-    link.send({ type: 'welcome', nodeId: id, view: this.view(), settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs })
+    this.publish({ member: m, link, welcome: (view) => link.send({ type: 'welcome', nodeId: id, view, settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs }) })
     return m
   }
 
@@ -236,33 +307,66 @@ export class TopologyService {
     }, OWNER_BATCH_MS)
   }
 
-  /** Fills empty owner lists with the targets; drops extra owners once every up target owns. */
+  /**
+   * Keeps each domain's owner list true. A domain that never had owners (a new cluster) starts
+   * with its targets; after that a list is never refilled by guesswork: owners only join by a
+   * finished copy (`owned`) and only leave when another owner is sure to hold everything
+   * (`lagging`, or a departure while another owner remains). Owners that are not targets any
+   * more are dropped only once every target owns the domain and is up: until then they may hold
+   * the only complete copy.
+   */
   private reconcileOwners(): void {
     const view = this.view()
+    const up = (n: NodeId) => this.members.get(n)?.status === 'up'
     const next: Record<number, NodeId[]> = {}
     for (let d = 0; d < this.opts.settings.domainCount; d++) {
       const target = placeDomain(view, this.opts.settings, d).replicas
-      const listed = this.owners[d] ?? []
-      let owners = listed.filter((n) => this.members.has(n))
+      const listed = this.owners[d]
+      if (!listed || listed.length === 0) {
+        if (target.length > 0) next[d] = [...target]
+        continue
+      }
+      const present = listed.filter((n) => this.members.has(n))
       // Owners that all left hold the only copies: keep them listed (the domain waits for one).
-      // A domain that never had owners (a new cluster) starts with its targets.
-      if (owners.length === 0) owners = listed.length > 0 ? [...listed] : [...target]
-      const complete = target.every((t) => owners.includes(t) || this.members.get(t)?.status !== 'up')
-      if (complete) owners = owners.filter((o) => target.includes(o))
+      let owners = present.length > 0 ? present : [...listed]
+      if (target.length > 0 && target.every((t) => owners.includes(t) && up(t))) owners = owners.filter((o) => target.includes(o))
       next[d] = owners
     }
     this.owners = next
   }
 
-  private publish(except?: TopologyLink): void {
-    if (this.closed) return
+  private state(): TopologyState {
+    const members = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable !== undefined ? { durable: m.durable } : {}) }))
+    return { clusterId: this.opts.clusterId, settings: this.opts.settings, epoch: this.epoch, members, owners: this.owners }
+  }
+
+  /**
+   * A new view: saved first, then sent (a view nobody could load again after a restart must
+   * never be seen, or an epoch could go back). `newcomer` gets it in its welcome instead.
+   */
+  private publish(newcomer?: { member: Member; link: TopologyLink; welcome: (view: View) => void }): void {
+    if (this.closed || this.failure) return
     if (this.batch) this.opts.clock.clearTimeout(this.batch)
     this.batch = undefined
     this.reconcileOwners()
     this.epoch++
     const view = this.view()
-    for (const m of this.members.values()) if (m.link !== except) m.link?.send({ type: 'view', view })
-    this.events.emit('view', { view })
+    const state = this.state()
+    this.saving = this.saving
+      .then(() => this.store.save(state))
+      .then(
+        () => {
+          if (this.closed) return
+          // A link still waiting for its welcome gets no view before it (its welcome comes in order).
+          for (const m of this.members.values()) if (m.link && m.welcomed && m.link !== newcomer?.link) m.link.send({ type: 'view', view })
+          if (newcomer && this.members.get(newcomer.member.nodeId)?.link === newcomer.link) {
+            newcomer.member.welcomed = true
+            newcomer.welcome(view)
+          }
+          this.events.emit('view', { view })
+        },
+        (err: unknown) => this.fail(new TopologyStateError('save', (err as Error).message)),
+      )
   }
 
   /** Marks members down whose heartbeats stopped. */

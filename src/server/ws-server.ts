@@ -6,6 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import type { TopologyLink } from '../topology/protocol.js'
 import { RealClock, type Clock } from '../util/clock.js'
 import { TopologyService, type TopologyServiceOptions } from './topology-service.js'
+import { FileTopologyStateStore } from './topology-state-file.js'
 
 export interface TopologyServerOptions extends Omit<TopologyServiceOptions, 'clock'> {
   host?: string
@@ -14,6 +15,12 @@ export interface TopologyServerOptions extends Omit<TopologyServiceOptions, 'clo
   clock?: Clock
   /** Largest message accepted from a node (signals carry SDP; 1 MiB is plenty). */
   maxPayload?: number
+  /**
+   * The file that keeps the service's state (epoch, members, owners) across restarts. Without
+   * it (and without `store`) the state lives in memory: a restarted service then starts a new
+   * history, which nodes that remember a later epoch refuse to follow.
+   */
+  stateFile?: string
 }
 
 export interface TopologyServer {
@@ -25,7 +32,10 @@ export interface TopologyServer {
 
 export async function startTopologyServer(opts: TopologyServerOptions): Promise<TopologyServer> {
   const host = opts.host ?? '127.0.0.1'
-  const service = new TopologyService({ ...opts, clock: opts.clock ?? new RealClock() })
+  const store = opts.store ?? (opts.stateFile ? new FileTopologyStateStore(opts.stateFile) : undefined)
+  const service = new TopologyService({ ...opts, clock: opts.clock ?? new RealClock(), ...(store ? { store } : {}) })
+  // A state that cannot be read is a reason not to start (never a reason to guess).
+  await service.loaded
   const wss = new WebSocketServer({ host, port: opts.port ?? 0, maxPayload: opts.maxPayload ?? 1024 * 1024 })
   await new Promise<void>((resolve, reject) => {
     wss.once('listening', resolve)

@@ -23,8 +23,6 @@ export interface ClusterOptions {
   heartbeatMs: number
   writersPerPeer: number
   keysPerWriter: number
-  /** Pass the topology service a state file that survives its restarts (when the CLI has one). */
-  stateFile: boolean
   log: (line: string) => void
 }
 
@@ -97,7 +95,7 @@ export class FaultCluster {
   }
 
   async startTopology(): Promise<void> {
-    const h = spawnTopology(this.port, { secret: SECRET, replicas: this.opts.replicas, domains: this.opts.domains, healDelayMs: this.opts.healDelayMs, heartbeatMs: this.opts.heartbeatMs, stateFile: this.opts.stateFile ? join(this.dir, 'topology-state.json') : undefined })
+    const h = spawnTopology(this.port, { secret: SECRET, replicas: this.opts.replicas, domains: this.opts.domains, healDelayMs: this.opts.healDelayMs, heartbeatMs: this.opts.heartbeatMs, stateFile: join(this.dir, 'topology-state.json') })
     this.handles.add(h)
     this.topology = h
     await h.ready(/listening on ws:/, 30_000)
@@ -163,7 +161,7 @@ export class FaultCluster {
   }
 
   /** Stops every writer and waits until each has its last write answered. */
-  async stopWriting(timeoutMs = 60_000): Promise<void> {
+  async stopWriting(timeoutMs = 30_000): Promise<void> {
     this.writing = false
     await Promise.all(
       this.alive().map(async (n) => {
@@ -250,11 +248,14 @@ export class FaultCluster {
     })
   }
 
-  /** One key's primary read (through the store API of a live peer, retried on errors) and every copy. */
-  private async finalOf(key: string, i: number): Promise<KeyFinal> {
+  /**
+   * One key's primary read (through the store API of a live peer, each time another one, retried
+   * on errors until `deadline`) and every live peer's own copy.
+   */
+  private async finalOf(key: string, i: number, deadline: number): Promise<KeyFinal> {
     const alive = this.alive()
     let primary: KeyFinal['primary'] = { error: 'no live peer to read through' }
-    for (let attempt = 0; attempt < 6 && alive.length > 0; attempt++) {
+    for (let attempt = 0; attempt < 3 && alive.length > 0 && (attempt === 0 || Date.now() < deadline); attempt++) {
       const r = await this.read(alive[(i + attempt) % alive.length]!, key)
       if (typeof r.code === 'string') {
         primary = { error: `${r.code}: ${String(r.message)}` }
@@ -280,13 +281,13 @@ export class FaultCluster {
     return { primary, owners: newest?.owners ?? [], copies }
   }
 
-  async finals(): Promise<Map<string, KeyFinal>> {
+  async finals(deadline: number): Promise<Map<string, KeyFinal>> {
     const keys = [...this.ledger.keys.keys()].sort()
     const out = new Map<string, KeyFinal>()
-    // A few at a time: each is a read through the mesh plus one HTTP request per peer.
-    for (let i = 0; i < keys.length; i += 16) {
-      const batch = keys.slice(i, i + 16)
-      const fs = await Promise.all(batch.map((k, j) => this.finalOf(k, i + j)))
+    // Some at a time: each is a read through the mesh plus one HTTP request per peer.
+    for (let i = 0; i < keys.length; i += 32) {
+      const batch = keys.slice(i, i + 32)
+      const fs = await Promise.all(batch.map((k, j) => this.finalOf(k, i + j, deadline)))
       batch.forEach((k, j) => out.set(k, fs[j]!))
     }
     return out
@@ -297,11 +298,11 @@ export class FaultCluster {
    * differences and failed reads are looked at again for up to `graceMs`; lost writes and
    * absent keys count the worst pass (a write missing once was missing to a reader).
    */
-  async verify(graceMs = 15_000): Promise<CheckResult> {
+  async verify(graceMs = 20_000): Promise<CheckResult> {
     const end = Date.now() + graceMs
     let worst: CheckResult | undefined
     for (;;) {
-      const r = check(this.ledger, await this.finals())
+      const r = check(this.ledger, await this.finals(end))
       if (worst && (worst.lost > r.lost || worst.absent > r.absent)) {
         r.lost = Math.max(r.lost, worst.lost)
         r.absent = Math.max(r.absent, worst.absent)

@@ -9,7 +9,6 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import type { FaultCluster } from './cluster.js'
-import { topologyStateFlag } from './processes.js'
 import { runSchedule, summaryLine } from './schedule.js'
 
 const clusters = new Set<FaultCluster>()
@@ -19,7 +18,7 @@ afterAll(async () => {
 })
 
 describe('real processes under faults', () => {
-  it('kill -9, pause, kill-all and topology restart: no acknowledged write lost, no replica differs, no acked key absent', { timeout: 300_000 }, async () => {
+  it('kill -9, pause, kill-all and topology restart: no acknowledged write lost, no replica differs, no acked key absent', { timeout: 360_000 }, async () => {
     const r = await runSchedule({
       seed: 30,
       peers: 4,
@@ -27,10 +26,11 @@ describe('real processes under faults', () => {
       faults: ['kill-primary', 'pause-primary', 'kill-all', 'topology-restart', 'kill-primary'],
       gapMs: [2000, 3000],
       settleMs: 60_000,
-      stateFile: await topologyStateFlag(),
       onCluster: (c) => clusters.add(c),
+      // DM_FAULTS_VERBOSE=1: the timeline as it happens (the failure message has it too).
+      ...(process.env.DM_FAULTS_VERBOSE ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}),
     })
-    const report = [summaryLine(1, r), `writer errors: ${JSON.stringify(r.errorCodes)}`, ...r.findings.slice(0, 15), ...r.timeline].join('\n')
+    const report = [summaryLine(1, r), `writer errors: ${JSON.stringify(r.errorCodes)}`, ...r.findings.slice(0, 15), ...r.timeline, r.tails].join('\n')
     // Writes were acknowledged through every fault, so the check below had something to find.
     expect(r.acked, report).toBeGreaterThan(1000)
     expect({ lost: r.lost, divergent: r.divergent, absent: r.absent, absentDuringRun: r.absentDuringRun, refusedButApplied: r.phantom, failedReads: r.readErrors, unsettled: r.unsettled, harness: r.failures }, report).toEqual({

@@ -96,20 +96,13 @@ export class ChildHandle {
   }
 }
 
-export function spawnTopology(port: number, opts: { secret: string; replicas: number; domains: number; healDelayMs: number; heartbeatMs: number; stateFile?: string | undefined }): ChildHandle {
-  const args = [CLI, 'topology', '--port', String(port), '--cluster', 'faults', '--replicas', String(opts.replicas), '--domains', String(opts.domains), '--heal-delay', String(opts.healDelayMs), '--heartbeat', String(opts.heartbeatMs)]
-  if (opts.stateFile) args.push('--state', opts.stateFile)
+/** `stateFile`: where the service keeps epoch, members and owners; a restart reads it back. */
+export function spawnTopology(port: number, opts: { secret: string; replicas: number; domains: number; healDelayMs: number; heartbeatMs: number; stateFile: string }): ChildHandle {
+  const args = [CLI, 'topology', '--port', String(port), '--cluster', 'faults', '--replicas', String(opts.replicas), '--domains', String(opts.domains), '--heal-delay', String(opts.healDelayMs), '--heartbeat', String(opts.heartbeatMs), '--state', opts.stateFile]
   return new ChildHandle('topology', args, { DOMAINMESH_SECRET: opts.secret })
 }
 
 export function spawnFaultPeer(name: string, dataDir: string, topologyUrl: string, secret: string, onJson: (m: Record<string, unknown>) => void): ChildHandle {
   const args = [PEER, 'node', '--topology', topologyUrl, '--data', dataDir, '--node-id', name, '--cluster', 'faults', '--metrics-port', '0']
   return new ChildHandle(name, args, { ...peerEnvironment(), DOMAINMESH_SECRET: secret }, onJson)
-}
-
-/** The flag that gives `domainmesh topology` a durable state file, if this version has one. */
-export async function topologyStateFlag(): Promise<boolean> {
-  const help = new ChildHandle('topology --help', [CLI, 'topology', '--help'], {})
-  await help.exited
-  return /^\s*--state\b/m.test(help.output.join('\n'))
 }

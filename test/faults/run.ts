@@ -7,14 +7,15 @@
  */
 import { parseArgs } from 'node:util'
 import { seededRandom } from '../../src/util/random.js'
-import { topologyStateFlag } from './processes.js'
-import { planFaults, runSchedule, summaryLine, type ScheduleResult } from './schedule.js'
+import { FAULT_KINDS, planFaults, runSchedule, summaryLine, type FaultKind, type ScheduleResult } from './schedule.js'
 
 const { values } = parseArgs({
   options: {
     schedules: { type: 'string', default: '20' },
     seed: { type: 'string', default: String(Date.now() % 1_000_000) },
     extra: { type: 'string', default: '2' },
+    /** A fixed list instead of the seeded plan, e.g. kill-primary,pause-primary. */
+    faults: { type: 'string' },
     verbose: { type: 'boolean', short: 'v', default: false },
   },
   strict: true,
@@ -22,13 +23,17 @@ const { values } = parseArgs({
 const schedules = Number(values.schedules)
 const seed = Number(values.seed)
 const extra = Number(values.extra)
+const fixed = values.faults?.split(',') as FaultKind[] | undefined
+if (fixed?.some((f) => !FAULT_KINDS.includes(f))) {
+  console.error(`--faults: a comma-separated list of ${FAULT_KINDS.join(', ')}`)
+  process.exit(2)
+}
 if (!Number.isInteger(schedules) || schedules < 1 || !Number.isInteger(seed) || !Number.isInteger(extra) || extra < 0) {
-  console.error('usage: npm run faults -- [--schedules N] [--seed S] [--extra FAULTS] [--verbose]')
+  console.error('usage: npm run faults -- [--schedules N] [--seed S] [--extra FAULTS] [--faults KIND,...] [--verbose]')
   process.exit(2)
 }
 
-const stateFile = await topologyStateFlag()
-console.log(`fault schedules: ${schedules}, seed ${seed}; topology state file: ${stateFile ? 'yes (--state)' : 'none (this CLI has no --state)'}`)
+console.log(`fault schedules: ${schedules}, seed ${seed}`)
 let passed = 0
 let failed = 0
 for (let i = 1; i <= schedules; i++) {
@@ -36,7 +41,7 @@ for (let i = 1; i <= schedules; i++) {
   const big = i % 3 === 0
   let r: ScheduleResult
   try {
-    r = await runSchedule({ seed: s, peers: big ? 5 : 4, replicas: big ? 3 : 2, faults: planFaults(seededRandom(s ^ 0x5eed), extra), stateFile, ...(values.verbose ? { log: (l: string) => console.log(`  ${l}`) } : {}) })
+    r = await runSchedule({ seed: s, peers: big ? 5 : 4, replicas: big ? 3 : 2, faults: fixed ?? planFaults(seededRandom(s ^ 0x5eed), extra), ...(values.verbose ? { log: (l: string) => console.log(`  ${l}`) } : {}) })
   } catch (err) {
     failed++
     console.log(`schedule ${i} seed ${s}: harness error: ${(err as Error).stack ?? String(err)} — FAILED`)

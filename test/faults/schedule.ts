@@ -24,7 +24,6 @@ export interface ScheduleOptions {
   settleMs?: number
   writersPerPeer?: number
   keysPerWriter?: number
-  stateFile?: boolean
   log?: (line: string) => void
   /** Told of the cluster as soon as it exists, so a caller's cleanup can stop it too. */
   onCluster?: (c: FaultCluster) => void
@@ -68,7 +67,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
     timeline.push(l)
     o.log?.(l)
   }
-  const opts: ClusterOptions = { peers: o.peers, replicas: o.replicas, domains: 32, healDelayMs, heartbeatMs: 250, writersPerPeer: o.writersPerPeer ?? 2, keysPerWriter: o.keysPerWriter ?? 4, stateFile: o.stateFile ?? false, log }
+  const opts: ClusterOptions = { peers: o.peers, replicas: o.replicas, domains: 32, healDelayMs, heartbeatMs: 250, writersPerPeer: o.writersPerPeer ?? 2, keysPerWriter: o.keysPerWriter ?? 4, log }
   const c = await FaultCluster.start(opts)
   o.onCluster?.(c)
   const done: string[] = []

@@ -183,6 +183,8 @@ export class FaultCluster {
   async metrics(name: string): Promise<{ domainsPrimary: number; peers: string[] } | undefined> {
     const p = this.peers.get(name)
     if (!p?.handle.alive || p.handle.paused || !p.metricsUrl) return undefined
+    // Only used to pick a fault's victim: a peer that cannot answer now is no candidate, and the
+    // final settle and check report whatever is wrong with it.
     return getJson<{ domainsPrimary: number; peers: string[] }>(`${p.metricsUrl}/metrics.json`).catch(() => undefined)
   }
 

@@ -1,9 +1,12 @@
 /**
- * An optional HTTP endpoint on a Node peer: /metrics (Prometheus text), /metrics.json and /health.
- * Bound to 127.0.0.1 unless told otherwise.
+ * An optional HTTP endpoint on a Node peer: /metrics (Prometheus text), /metrics.json, /health,
+ * and /local?vs=..&key=.. (this node's own copy of one key, read-only, for fault tests and
+ * operators comparing replicas). Bound to 127.0.0.1 unless told otherwise.
  */
 import { createServer, type Server } from 'node:http'
+import { virtualServerId } from '../ids.js'
 import type { MeshNode, NodeMetrics } from '../node/mesh-node.js'
+import { NoPrimaryError } from '../state/errors.js'
 
 export interface MetricsServer {
   readonly url: string
@@ -45,6 +48,28 @@ export function prometheusText(m: NodeMetrics): string {
   return lines.join('\n') + '\n'
 }
 
+/**
+ * What this node holds of one key, without asking anyone: whether it has a complete copy of the
+ * key's domain (`held`), the object in it, and who the node's view says leads and owns the domain.
+ * A fault test compares this across the owners; it cannot see it through the store API, which
+ * forwards to the primary when this node's copy is not complete.
+ */
+function localCopy(node: MeshNode, q: URLSearchParams): Record<string, unknown> {
+  const vs = virtualServerId(q.get('vs') ?? '')
+  const key = q.get('key') ?? ''
+  const domain = node.state.domainOf(vs, key)
+  const { held, obj } = node.state.readLocal(vs, key)
+  const role = node.state.domains().find((d) => d.domain === domain)?.role
+  let roles: { primary?: string; owners: readonly string[] } | undefined
+  try {
+    roles = node.state.placement(domain)
+  } catch (err) {
+    // No view yet: said with an absent primary. Anything else is a fault worth its 500.
+    if (!(err instanceof NoPrimaryError)) throw err
+  }
+  return { node: node.nodeId, epoch: node.health().epoch, domain, role: role ?? null, held, found: obj !== undefined, value: obj?.value ?? null, version: obj?.version ?? 0, primary: roles?.primary ?? null, owners: roles?.owners ?? [] }
+}
+
 export interface MetricsServerOptions {
   /** Default 127.0.0.1. */
   host?: string
@@ -64,8 +89,10 @@ export async function startMetricsServer(node: MeshNode, port: number, { host = 
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...node.metrics(), process: { rssBytes: mem.rss, heapTotalBytes: mem.heapTotal, heapUsedBytes: mem.heapUsed, externalBytes: mem.external, arrayBuffersBytes: mem.arrayBuffers, ...figures() } }))
       } else if (req.url === '/health') {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(node.health()))
+      } else if (req.url?.startsWith('/local?')) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(localCopy(node, new URL(req.url, 'http://x').searchParams)))
       } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('try /metrics, /metrics.json or /health\n')
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('try /metrics, /metrics.json, /health or /local?vs=..&key=..\n')
       }
     } catch (err) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`)

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { virtualServerId } from '../../src/ids.js'
 import { prometheusText, startMetricsServer, type MetricsServer } from '../../src/server/metrics-server.js'
 import { StoreCluster } from '../helpers/store-cluster.js'
 
@@ -52,5 +53,23 @@ describe('node metrics', () => {
     expect(json.process.memoryTrims).toBe(3)
     expect(await (await fetch(`${server.url}/health`)).json()).toMatchObject({ safe: true })
     expect((await fetch(`${server.url}/nope`)).status).toBe(404)
+  })
+
+  it("serve a node's own copy of a key on /local: owners hold it, a non-owner says it holds none", async () => {
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 2, domainCount: 16 })
+    await c.node('a').store('shop').put('k1', { n: 1 })
+    await c.settle()
+    const roles = c.node('a').state.placement(c.node('a').state.domainOf(virtualServerId('shop'), 'k1'))
+    for (const n of ['a', 'b', 'c']) {
+      const s = await startMetricsServer(c.node(n), 0)
+      try {
+        const got = await (await fetch(`${s.url}/local?vs=shop&key=k1`)).json()
+        const owner = roles.owners.includes(n as never)
+        expect(got).toMatchObject({ node: n, held: owner, found: owner, value: owner ? { n: 1 } : null, primary: roles.primary, owners: [...roles.owners] })
+        expect(await (await fetch(`${s.url}/local?vs=shop&key=nothing-here`)).json()).toMatchObject({ found: false, value: null })
+      } finally {
+        await s.close()
+      }
+    }
   })
 })

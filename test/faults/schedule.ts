@@ -1,0 +1,148 @@
+/**
+ * A seeded schedule of real-process faults under write load, and its verdict: every acknowledged
+ * write on the primary and on every owner's local copy, no acknowledged key ever read as absent.
+ */
+import { randomInt, seededRandom, type Random } from '../../src/util/random.js'
+import { FaultCluster, type ClusterOptions } from './cluster.js'
+import type { CheckResult } from './ledger.js'
+
+export type FaultKind = 'kill-primary' | 'pause-primary' | 'kill-all' | 'topology-restart'
+export const FAULT_KINDS: readonly FaultKind[] = ['kill-primary', 'pause-primary', 'kill-all', 'topology-restart']
+
+export interface ScheduleOptions {
+  seed: number
+  peers: number
+  replicas: number
+  faults: readonly FaultKind[]
+  /** Grace before the service re-replicates a down node's domains; kill-all stays down longer. */
+  healDelayMs?: number
+  /** How long a paused primary stays stopped. */
+  pauseMs?: number
+  /** Writing time before, between and after the faults: [min, max] ms, drawn per gap. */
+  gapMs?: readonly [number, number]
+  /** How long the cluster gets to settle after the writers stop, before the check runs anyway. */
+  settleMs?: number
+  writersPerPeer?: number
+  keysPerWriter?: number
+  log?: (line: string) => void
+  /** Told of the cluster as soon as it exists, so a caller's cleanup can stop it too. */
+  onCluster?: (c: FaultCluster) => void
+}
+
+export interface ScheduleResult extends CheckResult {
+  seed: number
+  label: string
+  /** What the cluster looked like if it did not settle before the check; undefined if it did. */
+  unsettled: string | undefined
+  failures: string[]
+  passed: boolean
+  timeline: string[]
+  /** Error codes the writers saw, with counts. */
+  errorCodes: Record<string, number>
+  tails: string
+}
+
+/** The four kinds in a seeded order, then `extra` more drawn at random. */
+export function planFaults(rnd: Random, extra: number): FaultKind[] {
+  const kinds = [...FAULT_KINDS]
+  for (let i = kinds.length - 1; i > 0; i--) {
+    const j = randomInt(rnd, 0, i)
+    ;[kinds[i], kinds[j]] = [kinds[j]!, kinds[i]!]
+  }
+  for (let i = 0; i < extra; i++) kinds.push(FAULT_KINDS[randomInt(rnd, 0, FAULT_KINDS.length - 1)]!)
+  return kinds
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
+  const rnd = seededRandom(o.seed)
+  const healDelayMs = o.healDelayMs ?? 3000
+  const pauseMs = o.pauseMs ?? 6000
+  const [gapMin, gapMax] = o.gapMs ?? [2000, 5000]
+  const t0 = Date.now()
+  const timeline: string[] = []
+  const log = (line: string) => {
+    const l = `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s ${line}`
+    timeline.push(l)
+    o.log?.(l)
+  }
+  const opts: ClusterOptions = { peers: o.peers, replicas: o.replicas, domains: 32, healDelayMs, heartbeatMs: 250, writersPerPeer: o.writersPerPeer ?? 2, keysPerWriter: o.keysPerWriter ?? 4, log }
+  const c = await FaultCluster.start(opts)
+  o.onCluster?.(c)
+  const done: string[] = []
+  try {
+    const first = await c.settle(60_000)
+    if (first) c.failures.push(`did not settle before the writes: ${first}`)
+    c.startWriting()
+    log(`writing: ${o.peers} peers × ${opts.writersPerPeer} writers`)
+    await sleep(randomInt(rnd, gapMin, gapMax))
+    for (const fault of o.faults) {
+      done.push(await perform(c, fault, rnd, { healDelayMs, pauseMs }, log))
+      log(`${done.at(-1)} done; ${c.ledger.acked} acked so far`)
+      await sleep(randomInt(rnd, gapMin, gapMax))
+    }
+    await c.stopWriting()
+    log(`writers stopped: ${c.ledger.acked} acked, ${c.ledger.unknown} unknown`)
+    const unsettled = await c.settle(o.settleMs ?? 90_000)
+    log(unsettled ? `did not settle: ${unsettled}` : 'settled')
+    const r = await c.verify()
+    log('checked')
+    const passed = !unsettled && c.failures.length === 0 && r.lost === 0 && r.divergent === 0 && r.absent === 0 && r.absentDuringRun === 0 && r.phantom === 0 && r.readErrors === 0
+    return { ...r, seed: o.seed, label: `${o.peers} peers, replicas ${o.replicas}: ${done.join(', ')}`, unsettled, failures: c.failures, passed, timeline, errorCodes: Object.fromEntries(c.ledger.errorCodes), tails: passed ? '' : c.tails() }
+  } finally {
+    await c.close()
+  }
+}
+
+async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { healDelayMs: number; pauseMs: number }, log: (l: string) => void): Promise<string> {
+  const leaders = async () => {
+    const out: { name: string; led: number }[] = []
+    for (const n of c.alive()) out.push({ name: n, led: (await c.metrics(n))?.domainsPrimary ?? 0 })
+    return out
+  }
+  switch (fault) {
+    case 'kill-primary': {
+      const ls = (await leaders()).filter((l) => l.led > 0)
+      const victim = ls.length > 0 ? ls[randomInt(rnd, 0, ls.length - 1)]!.name : c.names[randomInt(rnd, 0, c.names.length - 1)]!
+      const downMs = randomInt(rnd, 500, 2500)
+      log(`kill -9 ${victim} (leads ${ls.find((l) => l.name === victim)?.led ?? 0} domains), back in ${downMs} ms`)
+      await c.killPeer(victim)
+      await sleep(downMs)
+      await c.restartPeer(victim)
+      return `kill-primary ${victim}`
+    }
+    case 'pause-primary': {
+      const ls = (await leaders()).sort((a, b) => b.led - a.led)
+      const victim = ls[0]?.name ?? c.names[0]!
+      log(`SIGSTOP ${victim} (leads ${ls[0]?.led ?? 0} domains) for ${t.pauseMs} ms`)
+      c.pausePeer(victim)
+      await sleep(t.pauseMs)
+      c.resumePeer(victim)
+      log(`SIGCONT ${victim}`)
+      return `pause ${victim}`
+    }
+    case 'kill-all': {
+      const downMs = t.healDelayMs + 2000
+      log(`kill -9 every peer, down ${downMs} ms (heal delay ${t.healDelayMs} ms)`)
+      await Promise.all(c.names.map((n) => c.killPeer(n)))
+      await sleep(downMs)
+      await Promise.all(c.names.map((n) => c.restartPeer(n)))
+      return 'kill-all'
+    }
+    case 'topology-restart': {
+      const downMs = randomInt(rnd, 300, 1500)
+      log(`kill -9 the topology service, back in ${downMs} ms`)
+      await c.killTopology()
+      await sleep(downMs)
+      await c.restartTopology()
+      return 'topology-restart'
+    }
+  }
+}
+
+export function summaryLine(i: number, r: ScheduleResult): string {
+  const absent = r.absentDuringRun > 0 ? `${r.absent} (+${r.absentDuringRun} during the run)` : String(r.absent)
+  const extra = [r.phantom > 0 ? `${r.phantom} refused-but-applied` : '', r.readErrors > 0 ? `${r.readErrors} failed reads` : '', r.unsettled ? 'not settled' : '', ...r.failures].filter(Boolean)
+  return `schedule ${i} seed ${r.seed} [${r.label}]: acked ${r.acked}, unknown ${r.unknown}, lost ${r.lost}, divergent ${r.divergent}, absent ${absent}${extra.length ? `; ${extra.join('; ')}` : ''} — ${r.passed ? 'ok' : 'FAILED'}`
+}

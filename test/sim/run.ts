@@ -15,6 +15,17 @@ const seeds = values.seed !== undefined ? [Number(values.seed)] : Array.from({ l
 const totals: Record<string, number> = { seeds: 0, failed: 0 }
 const started = Date.now()
 const failed: number[] = []
+/** What kind of failure each line is, for the summary (a seed may show several). */
+const KINDS: [string, RegExp][] = [
+  ['absent read', /answered "absent"/],
+  ['final read failed', /final read|final reads did not return/],
+  ['key history not linearizable', /^key .*not linearizable/],
+  ['session history not linearizable', /^session .*not linearizable/],
+  ['divergent replicas', /owners .* differ/],
+  ['not settled', /did not settle/],
+  ['sessions not re-copied', /^sessions: after healing/],
+]
+const byKind = new Map<string, number[]>()
 for (const seed of seeds) {
   const r = await simulate(seed, { steps, faults })
   totals.seeds!++
@@ -22,6 +33,7 @@ for (const seed of seeds) {
   if (!r.ok) {
     totals.failed!++
     failed.push(seed)
+    for (const [kind, re] of KINDS) if (r.failures.some((f) => re.test(f))) byKind.set(kind, [...(byKind.get(kind) ?? []), seed])
     const extra = `${values.steps ? ` --steps ${steps}` : ''}${faults !== 'all' ? ` --faults ${faults}` : ''}`
     console.log(`seed ${seed} FAILED — replay: npm run sim -- --seed ${seed}${extra}`)
     console.log(r.failures.map((f) => `  ${f.replace(/\n/g, '\n  ')}`).join('\n'))
@@ -34,6 +46,7 @@ console.log(
     `${t('restarts')} restarts, ${t('pauses')} pauses, ${t('clusterCrashes')} whole-cluster crashes, ${t('serviceCrashes')} topology-service restarts, ${t('partitions')} partitions, ${t('dropped')} frames dropped, ${t('duplicated')} duplicated, ${t('delayed')} delayed; ` +
     `failures in ${t('failed')} seeds${failed.length ? ` (${failed.join(' ')})` : ''}`,
 )
+for (const [kind, list] of byKind) console.log(`  ${kind}: ${list.length} seeds (${list.join(' ')})`)
 if (!values['no-fuzz']) {
   // The sim run also fuzzes every decoder and the patch guard: 100,000 cases in all.
   const perTarget = Math.ceil(100_000 / Object.keys(targets).length)

@@ -12,7 +12,7 @@
  */
 import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
-import { defer, yieldTo, type Clock } from '../util/clock.js'
+import { defer, yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
 import { withTimeout } from '../util/timeout.js'
 import { AckWaiters } from './ack-waiters.js'
 import { commitPoint } from './commit-point.js'
@@ -58,7 +58,9 @@ export class DomainReplica extends ReplicaStore {
   ownerCount = 1
   /** Targets this primary finished copying to, before the view lists them as owners. */
   readonly healed = new Set<NodeId>()
-  private readonly downOwners = new DownOwners((n) => this.cfg.hooks.lagging(this.domain, n))
+  private readonly downOwners: DownOwners
+  /** While commits wait for a down owner to be dropped: checks again (and re-reports) on this timer. */
+  private holdTimer: TimerHandle | undefined
   /** Primary after a promotion: writes wait until the replica has what the survivors have. */
   ready: Promise<void> = Promise.resolve()
   private syncing = false
@@ -80,6 +82,7 @@ export class DomainReplica extends ReplicaStore {
       this.tracker.failAll(() => err)
     }, (fn) => defer(cfg.clock, fn))
     this.tracker = new CommitTracker(state.domain, cfg.clock, cfg.writeTimeoutMs, () => this.standing())
+    this.downOwners = new DownOwners(cfg.clock, cfg.resendAfterMs, (n) => cfg.hooks.lagging(state.domain, n))
     this.acked = new AckWaiters(cfg.clock, cfg.resendAfterMs)
     this.assembly = new SnapshotAssembly(state.domain)
     this.domainLock = new DomainLock((locked) => cfg.hooks.locked(state.domain, locked))
@@ -232,6 +235,14 @@ export class DomainReplica extends ReplicaStore {
     if (this.role !== 'primary' || this.fence.holds(this.epoch)) return
     const acks = this.backups.map((b) => this.acked.get(b))
     const commitTo = commitPoint(this.persistedSeq, acks, this.cfg.writeAcks)
+    if (commitTo > this.committedSeq && this.downOwners.holdCommit()) {
+      // A listed owner is down and lacks these writes: they commit once a view drops it (down-owners.ts).
+      this.holdTimer ??= this.cfg.clock.setTimeout(() => {
+        this.holdTimer = undefined
+        this.checkCommits()
+      }, this.cfg.resendAfterMs)
+      return
+    }
     if (commitTo > this.committedSeq) {
       // A log cut past the last commit (a promoted backup's, say) still tells what it holds;
       // watchers drop what they were told before.
@@ -240,7 +251,6 @@ export class DomainReplica extends ReplicaStore {
       const entries = this.state.entriesAfter(from)?.filter((e) => e.seq <= commitTo)
       if (entries?.length) this.cfg.hooks.committed(this.domain, entries)
       this.trimLog()
-      this.downOwners.committed()
     }
     this.tracker.commit(this.committedSeq, () => true, (seq) => 1 + acks.filter((a) => a >= seq).length)
   }
@@ -388,6 +398,8 @@ export class DomainReplica extends ReplicaStore {
 
   close(): void {
     this.closed = true
+    if (this.holdTimer) this.cfg.clock.clearTimeout(this.holdTimer)
+    this.holdTimer = undefined
     this.fence.stop()
     this.assembly.clear()
     this.poll.stop()

@@ -195,10 +195,19 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
       victim,
       c.clock.setTimeout(() => {
         paused.delete(victim)
-        trace(`RESUME ${victim}`)
-        c.resume(victim)
+        resume(victim)
       }, ms),
     )
+  }
+
+  /**
+   * SIGCONT. A client in the resumed process reads every key at once: the process may still
+   * take itself for a primary that was replaced meanwhile, and must not answer from its old copy.
+   */
+  const resume = (n: NodeId) => {
+    trace(`RESUME ${n}`)
+    c.resume(n)
+    if (c.nodes.has(n)) for (const k of keys) clientOp('read', n, k, '')
   }
 
   /** Every node dies at once; the cluster stays down for a while, then comes back node by node. */
@@ -327,8 +336,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   c.topologyDelayMs.clear()
   for (const [n, t] of paused) {
     c.clock.clearTimeout(t)
-    trace(`RESUME ${n}`)
-    c.resume(n)
+    resume(n)
   }
   paused.clear()
   if (!c.serviceUp) await startService()
@@ -340,18 +348,25 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   try {
     await c.run(Promise.all([...inFlight]), 60_000)
     await c.settleHealing(60_000)
+    // Settled means every node is back in the view and follows the service's latest one.
+    for (let t = 0; !converged(c); t += 50) {
+      if (t >= 60_000) throw new Error(`views did not converge: service @${c.service.view().epoch}, ${[...c.nodes.values()].map((n) => `${n.nodeId} @${n.health().epoch}`).join(', ')}`)
+      await c.settle(50)
+    }
+    await c.settleHealing(60_000)
   } catch (err) {
     const view = c.service.view()
     const health = [...c.nodes.values()].map((n) => `${n.nodeId} ${JSON.stringify(n.health())}`).join('\n')
     failures.push(`did not settle: ${(err as Error).message}\nmembers ${JSON.stringify(view.members.map((m) => m.nodeId + ':' + m.status))}\nowners ${JSON.stringify(view.owners)}\n${health}`)
   }
+  // Session copies are repaired on views and every second: give them time, then they must be whole.
+  for (let t = 0; t < 30_000 && !sessions.replicated(replicas); t += 100) await c.settle(100)
+  if (!sessions.replicated(replicas)) failures.push(`sessions: after healing, some client has no primary or not all of its backups:\n${sessions.describe()}`)
+  // Once everything healed, every read must answer.
   trace('FINAL READS')
   for (const k of keys) clientOp('read', nodeId('n1'), k, '', true)
   sessions.finalReads(live())
   await c.run(Promise.all([...inFlight]), 30_000).catch((err: Error) => failures.push(`final reads did not return: ${err.message}`))
-  // Copies are repaired on views and every second: give them time, then they must be whole.
-  for (let t = 0; t < 30_000 && !sessions.replicated(replicas); t += 100) await c.settle(100)
-  if (!sessions.replicated(replicas)) failures.push(`sessions: after healing, some client has no primary or not all of its backups:\n${sessions.describe()}`)
   failures.push(...sessions.failures)
 
   for (const [key, ops] of history) {
@@ -375,6 +390,12 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   Object.assign(stats, sessions.stats, { dropped: c.net.stats.dropped, duplicated: c.net.stats.duplicated, delayed: c.net.stats.delayed })
   await c.close()
   return { seed, ok: failures.length === 0, failures, stats }
+}
+
+/** Every member is up in the service's view, and every node has applied that view. */
+function converged(c: ServiceCluster): boolean {
+  const view = c.service.view()
+  return view.members.every((m) => m.status === 'up' && c.nodes.has(m.nodeId)) && [...c.nodes.values()].every((n) => n.health().epoch === view.epoch)
 }
 
 /** Keys are never deleted: once a write to a key was acknowledged, no read may answer "absent". */

@@ -27,6 +27,12 @@ export interface MemoryNetworkOptions {
   faults?: Faults
 }
 
+/**
+ * Sees every frame as it is about to reach its receiver (tests: e.g. crash a node as a given
+ * message arrives). 'hold' keeps the frame back until `release` is called for the pair.
+ */
+export type FrameTap = (from: NodeId, to: NodeId, bytes: Uint8Array) => 'deliver' | 'hold' | void
+
 export interface NetworkStats {
   framesSent: number
   bytesSent: number
@@ -50,6 +56,14 @@ export class MemoryNetwork {
   private readonly nodes = new Map<NodeId, MemoryTransport>()
   /** Unordered pairs "a|b" whose link is cut by a partition. */
   private readonly cut = new Set<string>()
+  /**
+   * Paused nodes (a stopped process, SIGSTOP): what they send and what is sent to them waits
+   * here, in order, until they resume. Their links stay up, as a stopped process's sockets do.
+   */
+  private readonly paused = new Map<NodeId, { dir: 'out' | 'in'; from: NodeId; to: NodeId; bytes: Uint8Array }[]>()
+  private tap: FrameTap | undefined
+  /** Frames a tap held back, per "from>to". */
+  private readonly held = new Map<string, Uint8Array[]>()
 
   constructor(opts: MemoryNetworkOptions = {}) {
     this.random = seededRandom(opts.seed ?? 1)
@@ -94,8 +108,41 @@ export class MemoryNetwork {
   crash(id: NodeId): void {
     const t = this.nodes.get(id)
     if (!t) return
+    this.paused.delete(id)
     this.detach(id, 'crashed')
     t.kill()
+  }
+
+  /** The node stops (SIGSTOP): nothing it sends leaves and nothing sent to it is handled until `resume`. */
+  pause(id: NodeId): void {
+    if (!this.paused.has(id)) this.paused.set(id, [])
+  }
+
+  /** The node goes on (SIGCONT): what it sent leaves and what was sent to it arrives, in order. */
+  resume(id: NodeId): void {
+    const queue = this.paused.get(id)
+    if (!queue) return
+    this.paused.delete(id)
+    for (const f of queue) {
+      if (f.dir === 'out') this.transmit(f.from, f.to, f.bytes)
+      else queueMicrotask(() => this.deliver(f.from, f.to, f.bytes))
+    }
+  }
+
+  isPaused(id: NodeId): boolean {
+    return this.paused.has(id)
+  }
+
+  /** Sets (or clears) the hook that sees every frame before its receiver does. */
+  setTap(tap: FrameTap | undefined): void {
+    this.tap = tap
+  }
+
+  /** Delivers the frames the tap held from `from` to `to`, in order. */
+  release(from: NodeId, to: NodeId): void {
+    const frames = this.held.get(`${from}>${to}`) ?? []
+    this.held.delete(`${from}>${to}`)
+    for (const bytes of frames) queueMicrotask(() => this.deliver(from, to, bytes, false))
   }
 
   isConnected(id: NodeId): boolean {
@@ -127,6 +174,11 @@ export class MemoryNetwork {
 
   /** @internal */
   transmit(from: NodeId, to: NodeId, bytes: Uint8Array): void {
+    const out = this.paused.get(from)
+    if (out) {
+      out.push({ dir: 'out', from, to, bytes: bytes.slice() })
+      return
+    }
     this.stats.framesSent++
     this.stats.bytesSent += bytes.byteLength
     const f = this.faults
@@ -148,8 +200,19 @@ export class MemoryNetwork {
     }
   }
 
-  private deliver(from: NodeId, to: NodeId, bytes: Uint8Array): void {
+  private deliver(from: NodeId, to: NodeId, bytes: Uint8Array, tapped = true): void {
     if (this.cut.has(pair(from, to)) || !this.nodes.has(from)) return
+    const inbox = this.paused.get(to)
+    if (inbox) {
+      inbox.push({ dir: 'in', from, to, bytes })
+      return
+    }
+    if (tapped && this.tap?.(from, to, bytes) === 'hold') {
+      const k = `${from}>${to}`
+      if (!this.held.has(k)) this.held.set(k, [])
+      this.held.get(k)!.push(bytes)
+      return
+    }
     const t = this.nodes.get(to)
     if (t?.receive(from, bytes)) this.stats.delivered++
   }

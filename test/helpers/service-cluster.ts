@@ -5,13 +5,16 @@
  */
 import { nodeId, type NodeId } from '../../src/ids.js'
 import type { MeshNode, StoreTuning } from '../../src/node/mesh-node.js'
+import { NotConnectedError } from '../../src/errors.js'
 import { TopologyService } from '../../src/server/topology-service.js'
+import { MemoryTopologyStateStore } from '../../src/server/topology-state.js'
 import type { MemoryDisk } from '../../src/storage/memory.js'
 import { localLinkPair } from '../../src/topology/local-link.js'
 import type { TopologyLink } from '../../src/topology/protocol.js'
 import { MemoryNetwork, type Faults } from '../../src/transport/memory.js'
 import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
 import { CLUSTER, diskNode } from './cluster.js'
+import { ProcessClock } from './process-clock.js'
 
 export const SECRET = 'test-secret'
 
@@ -27,22 +30,63 @@ export interface ServiceClusterOptions {
 export class ServiceCluster {
   readonly clock = new FakeClock(1_000_000)
   readonly net: MemoryNetwork
-  readonly service: TopologyService
+  /** The topology service's saved state: it outlives the service (see `crashService`). */
+  readonly serviceState = new MemoryTopologyStateStore()
   readonly disks = new Map<NodeId, MemoryDisk>()
   readonly nodes = new Map<NodeId, MeshNode>()
+  /** Each running node process's own clock over `clock` (it pauses and dies with the process). */
+  readonly clocks = new Map<NodeId, ProcessClock>()
   /** What the service sends reaches these nodes this many ms (fake time) late, as over a slow socket. */
   readonly topologyDelayMs = new Map<string, number>()
+  private serviceRef: TopologyService | undefined
+  /** Settles when a node process dies (by its MeshNode): what its callers were waiting for has no outcome. */
+  private readonly deaths = new WeakMap<MeshNode, { died: Promise<void>; die: () => void }>()
 
   constructor(readonly opts: ServiceClusterOptions = {}) {
     this.net = new MemoryNetwork({ seed: opts.seed ?? 1, clock: this.clock, ...(opts.faults ? { faults: opts.faults } : {}) })
-    this.service = new TopologyService({
+    this.serviceRef = this.newService()
+  }
+
+  private newService(): TopologyService {
+    const service = new TopologyService({
       clusterId: CLUSTER,
       secret: SECRET,
       clock: this.clock,
-      settings: { domainCount: opts.domainCount ?? 16, replicas: opts.replicas ?? 2 },
-      healDelayMs: opts.healDelayMs ?? 5000,
+      settings: { domainCount: this.opts.domainCount ?? 16, replicas: this.opts.replicas ?? 2 },
+      healDelayMs: this.opts.healDelayMs ?? 5000,
       heartbeatMs: 1000,
+      store: this.serviceState,
     })
+    if (process.env.SIM_TRACE) {
+      service.events.on('view', ({ view }) => console.log(`${this.clock.now()} service view @${view.epoch}: ${view.members.map((m) => `${m.nodeId}:${m.status}`).join(' ')} owners ${JSON.stringify(view.owners)}`))
+      service.events.on('state-error', ({ error }) => console.log(`${this.clock.now()} service state error: ${error.message}`))
+    }
+    return service
+  }
+
+  /** The running topology service (throws while it is down). */
+  get service(): TopologyService {
+    if (!this.serviceRef) throw new Error('the topology service is down')
+    return this.serviceRef
+  }
+
+  get serviceUp(): boolean {
+    return this.serviceRef !== undefined
+  }
+
+  /** The topology service's process dies: every node's link drops; its saved state stays. */
+  crashService(): void {
+    this.serviceRef?.close()
+    this.serviceRef = undefined
+  }
+
+  /** A new topology service on the saved state; nodes reconnect to it on their own. */
+  async startService(): Promise<TopologyService> {
+    if (this.serviceRef) throw new Error('the topology service is already running')
+    const service = this.newService()
+    this.serviceRef = service
+    await service.loaded
+    return service
   }
 
   static async start(names: string[], opts: ServiceClusterOptions = {}): Promise<ServiceCluster> {
@@ -58,26 +102,33 @@ export class ServiceCluster {
     return n
   }
 
-  connector(secret = SECRET, name?: string) {
+  /**
+   * How a node reaches the topology service. With `clock` (the node's process clock), the link
+   * stops with the process: nothing it sends leaves and nothing it receives is handled (a close
+   * included) until the process resumes.
+   */
+  connector(secret = SECRET, name?: string, clock?: ProcessClock) {
     return {
       secret,
       connect: async (): Promise<TopologyLink> => {
+        if (!this.serviceRef) throw new NotConnectedError('topology service (down)')
         const [nodeSide, serviceSide] = localLinkPair()
-        this.service.accept(serviceSide)
+        this.serviceRef.accept(serviceSide)
         if (name === undefined) return nodeSide
         // In order, as on a socket, even when the delay shrinks.
         let lastAt = 0
+        const gate = (fn: () => void) => (clock ? clock.gate(fn) : fn())
         const delay = (h: (m: unknown) => void) => (m: unknown) => {
           const now = this.clock.now()
           const at = Math.max(now + (this.topologyDelayMs.get(name) ?? 0), lastAt)
-          if (at === now) return h(m)
+          if (at === now) return gate(() => h(m))
           lastAt = at
-          this.clock.setTimeout(() => h(m), at - now)
+          this.clock.setTimeout(() => gate(() => h(m)), at - now)
         }
         return {
-          send: (m) => nodeSide.send(m),
+          send: (m) => gate(() => nodeSide.send(m)),
           close: (r) => nodeSide.close(r),
-          onClose: (h) => nodeSide.onClose(h),
+          onClose: (h) => nodeSide.onClose((r) => gate(() => h(r))),
           onMessage: (h) => nodeSide.onMessage(delay(h)),
         }
       },
@@ -87,12 +138,11 @@ export class ServiceCluster {
   /** Starts (or restarts on its old disk) a node; `durable` makes it a durable member (a Node peer on files). */
   async startNode(name: string, opts: { durable?: boolean } = {}): Promise<MeshNode> {
     const id = nodeId(name)
-    const node = diskNode(name, this.net, this.disks, {
-      clock: this.clock,
-      topology: this.connector(SECRET, name),
-      ...(this.opts.store ? { store: this.opts.store } : {}),
-      ...(opts.durable !== undefined ? { durable: opts.durable } : {}),
-    })
+    const clock = new ProcessClock(this.clock)
+    const node = diskNode(name, this.net, this.disks, { clock, topology: this.connector(SECRET, name, clock), ...(this.opts.store ? { store: this.opts.store } : {}), ...(opts.durable !== undefined ? { durable: opts.durable } : {}) })
+    let die!: () => void
+    this.deaths.set(node, { died: new Promise<void>((r) => (die = r)), die })
+    this.clocks.set(id, clock)
     // A delayed link needs fake time to pass before the service's welcome arrives.
     if (this.topologyDelayMs.get(name)) await this.run(node.start())
     else await node.start()
@@ -115,6 +165,37 @@ export class ServiceCluster {
     this.nodes.delete(id)
     this.net.crash(id)
     node?.halt()
+    this.clocks.get(id)?.kill()
+    this.clocks.delete(id)
+    if (node) this.deaths.get(node)?.die()
+  }
+
+  /** Settles when this node process dies: calls made in it will never return. */
+  died(node: MeshNode): Promise<void> {
+    return this.deaths.get(node)?.died ?? new Promise<void>(() => undefined)
+  }
+
+  /**
+   * The process stops (SIGSTOP): its timers, its mesh links and its topology link freeze; the
+   * service stops hearing its heartbeats and marks it down. Nothing is lost: see `resume`.
+   */
+  pause(name: string): void {
+    const id = nodeId(name)
+    const clock = this.clocks.get(id)
+    if (!clock || clock.isPaused) return
+    clock.pause()
+    this.net.pause(id)
+  }
+
+  /** The process goes on (SIGCONT) with everything that queued up meanwhile. */
+  resume(name: string): void {
+    const id = nodeId(name)
+    this.net.resume(id)
+    this.clocks.get(id)?.resume()
+  }
+
+  isPaused(name: string): boolean {
+    return this.clocks.get(nodeId(name))?.isPaused ?? false
   }
 
   /**
@@ -159,7 +240,8 @@ export class ServiceCluster {
   }
 
   async close(): Promise<void> {
+    for (const n of this.nodes.keys()) this.resume(n)
     for (const n of this.nodes.values()) await n.close()
-    this.service.close()
+    this.serviceRef?.close()
   }
 }

@@ -37,7 +37,11 @@ export interface SessionSimStats {
 export class SimSessions {
   readonly histories = new Map<string, Op[]>()
   readonly stats: SessionSimStats = { sessionOps: 0, sessionAcked: 0, crashesDeferred: 0 }
+  /** Final reads that did not answer: after healing, every session must be readable. */
+  readonly failures: string[] = []
   private readonly clients: SimClient[] = []
+  /** Clients of earlier generations were lost with the whole cluster (sessions live in memory only). */
+  private generation = 1
 
   constructor(
     private readonly c: ServiceCluster,
@@ -45,6 +49,8 @@ export class SimSessions {
     private readonly nextOpId: () => number,
     private readonly track: (p: Promise<unknown>) => void,
     private readonly trace: (msg: string) => void,
+    /** The logical time of an invocation or a response (ticks: no two are equal). */
+    private readonly time: () => number,
   ) {}
 
   /** Starts `n` clients on random live nodes. */
@@ -52,8 +58,22 @@ export class SimSessions {
     for (let i = 1; i <= n; i++) {
       const host = live[Math.floor(this.rnd() * live.length)]!
       const node = this.c.nodes.get(host)!
-      this.clients.push({ name: `client${i}`, host, node, client: node.sessions({ virtualServer: VS, clientId: `client${i}` }), sessionId: undefined, busy: false })
+      const name = this.generation === 1 ? `client${i}` : `g${this.generation}.client${i}`
+      this.clients.push({ name, host, node, client: node.sessions({ virtualServer: VS, clientId: name }), sessionId: undefined, busy: false })
     }
+  }
+
+  /**
+   * Every node died at once: sessions live in memory only, so every one of them is gone, by
+   * design. Their histories up to now are still checked; new clients start once the cluster is back.
+   */
+  retire(): void {
+    this.clients.length = 0
+    this.generation++
+  }
+
+  get count(): number {
+    return this.clients.length
   }
 
   /** One call from a random idle client: create its session if it has none, else patch, update or read. */
@@ -67,12 +87,16 @@ export class SimSessions {
     this.call(cl, kind, value)
   }
 
-  /** After the storm: every client reads its session once more. */
+  /** After the storm: every client reads its session once more, and that read must answer. */
   finalReads(live: NodeId[]): void {
     for (const cl of this.clients) {
-      if (cl.sessionId === undefined || cl.busy) continue
+      if (cl.sessionId === undefined) continue
+      if (cl.busy) {
+        this.failures.push(`session ${cl.name}/${cl.sessionId}: a call was still pending after healing`)
+        continue
+      }
       this.rehost(cl, live)
-      this.call(cl, 'read', '')
+      this.call(cl, 'read', '', true)
     }
   }
 
@@ -134,31 +158,41 @@ export class SimSessions {
     cl.client = cl.node.sessions({ virtualServer: VS, clientId: cl.name, ...(token ? { token } : {}) })
   }
 
-  private call(cl: SimClient, kind: 'create' | 'patch' | 'update' | 'read', value: string): void {
-    const op: Op = { id: this.nextOpId(), kind: kind === 'read' ? 'read' : 'write', value: kind === 'read' ? undefined : value, call: this.c.clock.now(), ret: undefined }
+  private call(cl: SimClient, kind: 'create' | 'patch' | 'update' | 'read', value: string, final = false): void {
+    const op: Op = { id: this.nextOpId(), kind: kind === 'read' ? 'read' : 'write', value: kind === 'read' ? undefined : value, call: this.time(), ret: undefined }
     this.stats.sessionOps++
     cl.busy = true
     const client = cl.client
     const sid = cl.sessionId
     this.trace(`#${op.id} session ${kind} ${cl.name}/${sid ?? '-'} via ${cl.host} ${value}`)
+    // A call made in a process that dies never returns: its outcome is unknown.
+    const died = this.c.died(cl.node).then(() => {
+      throw new Error(`the client's process (${cl.host}) died`)
+    })
+    const call = async () => {
+      if (kind === 'create') {
+        cl.sessionId = await client.create({ v: value })
+        this.histories.set(cl.sessionId, [])
+      } else if (kind === 'read') op.value = (await client.get<{ v: string }>(sid!)).v
+      else if (kind === 'patch') await client.patch(sid!, [{ op: 'replace', path: ['v'], value }])
+      else await client.update<{ v: string }>(sid!, (d) => void (d.v = value), 3)
+    }
     const run = async () => {
       try {
-        if (kind === 'create') {
-          cl.sessionId = await client.create({ v: value })
-          this.histories.set(cl.sessionId, [])
-        } else if (kind === 'read') op.value = (await client.get<{ v: string }>(sid!)).v
-        else if (kind === 'patch') await client.patch(sid!, [{ op: 'replace', path: ['v'], value }])
-        else await client.update<{ v: string }>(sid!, (d) => void (d.v = value), 3)
-        op.ret = this.c.clock.now()
+        await Promise.race([call(), died])
+        op.ret = this.time()
         if (kind !== 'read') this.stats.sessionAcked++
         this.trace(`#${op.id} session ${kind} ${cl.name} ok${kind === 'read' ? ` -> ${op.value}` : ''}`)
       } catch (err) {
         this.trace(`#${op.id} session ${kind} ${cl.name} failed: ${(err as Error).message}`)
         if (kind === 'create') return // no session id: nothing to check against
         if (kind === 'read') {
-          if ((err as DomainMeshError).code !== 'SESSION_NOT_FOUND') return // a failed read tells nothing
+          if ((err as DomainMeshError).code !== 'SESSION_NOT_FOUND') {
+            if (final) this.failures.push(`session ${cl.name}/${sid}: the final read failed: ${(err as Error).message}`)
+            return // a failed read during the storm tells nothing
+          }
           op.value = LOST
-          op.ret = this.c.clock.now()
+          op.ret = this.time()
         }
       } finally {
         cl.busy = false

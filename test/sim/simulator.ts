@@ -3,14 +3,30 @@
  * memory transport and a fake clock) through random writes, patches, compare-and-set updates and
  * reads, while nodes crash and restart from their disks, links partition and frames are dropped,
  * duplicated and delayed. Then everything heals and the run is checked: every key's history is
- * linearizable (so no acknowledged write is lost), and every domain's owners hold the same data.
+ * linearizable (so no acknowledged write is lost), no read of a key with an acknowledged write
+ * answers "absent", the final reads all answer, and every domain's owners hold the same data.
  * Session clients call their sessions throughout (see `sessions.ts`); each session's history must
  * be linearizable too, so a session that lost a write or vanished fails the seed.
- * At most `replicas - 1` nodes are down at a time, the failure model the system promises to survive.
+ *
+ * Two schedules. 'classic': at most `replicas - 1` nodes are down at a time, crashes only between
+ * steps. 'all' adds, from a second random stream (so 'classic' runs stay as they were):
+ * - process pauses (SIGSTOP/SIGCONT): a node's timers and links freeze for longer than failure
+ *   detection, sometimes longer than the heal delay, then it goes on with everything queued;
+ * - whole-cluster crashes: every node dies at once (disks kept), the cluster stays down for a
+ *   while, then the nodes restart in a random order with random gaps;
+ * - topology-service crashes: a new service takes over the saved state, sometimes while a node
+ *   crashes too;
+ * - crashes at any point: from a fake-clock timer in the middle of a step, and of a primary as a
+ *   backup's ack reaches it (so writes are in flight when it dies).
+ * Pauses count against the `replicas - 1` budget as crashes do; only the whole-cluster crash goes
+ * beyond it (disks survive it; memory-only sessions do not, so their clients start over).
  */
 import { nodeId, virtualServerId, type NodeId } from '../../src/ids.js'
+import type { DomainMeshError } from '../../src/errors.js'
 import { seededRandom, type Random } from '../../src/util/random.js'
+import type { TimerHandle } from '../../src/util/clock.js'
 import { ServiceCluster } from '../helpers/service-cluster.js'
+import { carriesAck } from './frames.js'
 import { checkRegister, type Op } from './linearizability.js'
 import { SimSessions, type SessionSimStats } from './sessions.js'
 
@@ -18,6 +34,7 @@ export interface SimStats extends SessionSimStats {
   ops: number
   acked: number
   unknown: number
+  rejected: number
   reads: number
   crashes: number
   restarts: number
@@ -25,6 +42,11 @@ export interface SimStats extends SessionSimStats {
   dropped: number
   duplicated: number
   delayed: number
+  pauses: number
+  clusterCrashes: number
+  serviceCrashes: number
+  timerCrashes: number
+  ackCrashes: number
 }
 
 export interface SimResult {
@@ -34,65 +56,128 @@ export interface SimResult {
   stats: SimStats
 }
 
+export type FaultSchedule = 'classic' | 'all'
+
+export interface SimOptions {
+  steps?: number
+  faults?: FaultSchedule
+}
+
 const VS = virtualServerId('sim')
 const pick = <T>(rnd: Random, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!
 
-export async function simulate(seed: number, steps = 80): Promise<SimResult> {
+/**
+ * Errors that say the write was not applied: each is raised before the write is taken (bad input,
+ * a failed compare-and-set, no primary here or anywhere known, no route), and the store retries
+ * only these, so no earlier attempt of the same call can have been taken either. Anything else
+ * (timeouts, dropped links, closed replicas, a fenced primary's StaleEpochError) may come after
+ * the write reached a primary: its outcome is unknown.
+ */
+const DEFINITE = new Set(['CAS_CONFLICT', 'NOT_PRIMARY', 'NO_PRIMARY', 'NO_ROUTE', 'KEY_NOT_FOUND', 'INVALID_PATCH', 'INVALID_VALUE', 'INVALID_STORE_KEY', 'VALUE_TOO_LARGE', 'FORBIDDEN_PATH', 'PATH_NOT_FOUND'])
+
+/** Pauses last longer than failure detection (3 heartbeats of 1 s), some longer than detection plus the heal delay. */
+const HEAL_DELAY_MS = 2000
+const DETECTION_MS = 3000
+
+export async function simulate(seed: number, opts: SimOptions | number = {}): Promise<SimResult> {
+  const { steps = 80, faults = 'all' } = typeof opts === 'number' ? { steps: opts } : opts
   const rnd = seededRandom(seed)
+  // The new faults draw from their own stream: the classic schedule of a seed stays what it was.
+  const frnd = seededRandom(seed ^ 0x5bd1e995)
   const replicas = 2 + Math.floor(rnd() * 2)
   const names = ['n1', 'n2', 'n3', 'n4']
   const keys = ['k1', 'k2', 'k3', 'k4', 'k5']
   // Every other seed keeps almost no log in memory, so catch-up by snapshot is the rule there.
   const retainEntries = seed % 2 === 0 ? 2 : 1000
-  const c = await ServiceCluster.start(names, { replicas, domainCount: 8, healDelayMs: 2000, seed, store: { writeTimeoutMs: 3000, retainEntries } })
+  const c = await ServiceCluster.start(names, { replicas, domainCount: 8, healDelayMs: HEAL_DELAY_MS, seed, store: { writeTimeoutMs: 3000, retainEntries } })
   const history = new Map<string, Op[]>(keys.map((k) => [k, []]))
-  const stats: SimStats = { sessionOps: 0, sessionAcked: 0, crashesDeferred: 0, ops: 0, acked: 0, unknown: 0, reads: 0, crashes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, delayed: 0 }
+  const stats: SimStats = {
+    sessionOps: 0, sessionAcked: 0, crashesDeferred: 0, ops: 0, acked: 0, unknown: 0, rejected: 0, reads: 0, crashes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, delayed: 0,
+    pauses: 0, clusterCrashes: 0, serviceCrashes: 0, timerCrashes: 0, ackCrashes: 0,
+  }
   const failures: string[] = []
   const inFlight = new Set<Promise<unknown>>()
   const down = new Set<NodeId>()
+  /** Paused nodes and the timer that resumes each. */
+  const paused = new Map<NodeId, TimerHandle>()
   let opId = 0
+  /** Logical time: every invocation and response gets its own tick, so equal fake times are not taken for concurrency. */
+  let ticks = 0
+  const tick = () => ++ticks
   let partitioned: NodeId | undefined
+  /** Set once the storm is over: armed faults stand down. */
+  let calm = false
   /** SIM_TRACE=1 prints every action and operation with its fake time (for replaying a seed). */
   const trace = (msg: string) => {
     if (process.env.SIM_TRACE) console.log(`${c.clock.now()} ${msg}`)
   }
 
-  const live = () => names.map(nodeId).filter((n) => !down.has(n) && c.nodes.has(n))
+  /** Nodes a client can call from: running and not stopped. */
+  const live = () => names.map(nodeId).filter((n) => !down.has(n) && c.nodes.has(n) && !paused.has(n))
   const track = (p: Promise<unknown>) => {
     inFlight.add(p)
     void p.finally(() => inFlight.delete(p))
   }
 
+  const sessions = new SimSessions(c, rnd, () => ++opId, track, trace, tick)
+
+  /** One more node may fail (crash or pause) within the failure model, and sessions have their copies. */
+  const mayFail = () => down.size + paused.size < replicas - 1 && live().length > 2 && sessions.replicated(replicas)
+
+  const crash = (victim: NodeId, why: string) => {
+    down.add(victim)
+    const resume = paused.get(victim)
+    if (resume) c.clock.clearTimeout(resume)
+    paused.delete(victim)
+    trace(`CRASH ${victim}${why}`)
+    c.crash(victim)
+    stats.crashes++
+  }
+
   /** One client operation from a random live node; its invocation and response go in the history. */
-  const clientOp = (kind: 'put' | 'patch' | 'update' | 'read', node: NodeId, key: string, value: string) => {
+  const clientOp = (kind: 'put' | 'patch' | 'update' | 'read', node: NodeId, key: string, value: string, final = false) => {
     const ops = history.get(key)!
-    const store = c.nodes.get(node)!.store(VS)
-    const op: Op = { id: ++opId, kind: kind === 'read' ? 'read' : 'write', value: kind === 'read' ? undefined : value, call: c.clock.now(), ret: undefined }
+    const mesh = c.nodes.get(node)!
+    const store = mesh.store(VS)
+    const op: Op = { id: ++opId, kind: kind === 'read' ? 'read' : 'write', value: kind === 'read' ? undefined : value, call: tick(), ret: undefined }
     stats.ops++
-    const d = c.nodes.get(node)!.state.domainOf(VS, key)
+    const d = mesh.state.domainOf(VS, key)
     trace(`#${op.id} ${kind} ${key} (domain ${d}) via ${node} ${value}`)
+    // A call made in a process that dies never returns: its outcome is unknown.
+    const died = c.died(mesh).then(() => {
+      throw new Error(`the client's process (${node}) died`)
+    })
+    const call = async () => {
+      if (kind === 'read') return (await store.get<{ v: string }>(key))?.v
+      if (kind === 'put') await store.put(key, { v: value })
+      else if (kind === 'patch') await store.patch(key, [{ op: 'replace', path: ['v'], value }])
+      else await store.update<{ v: string }>(key, (d) => void (d.v = value), { retries: 3 })
+      return undefined
+    }
     const run = async () => {
       try {
+        const got = await Promise.race([call(), died])
+        op.ret = tick()
         if (kind === 'read') {
-          const got = (await store.get<{ v: string }>(key))?.v
           op.value = got
-          op.ret = c.clock.now()
           trace(`#${op.id} read ${key} -> ${got}`)
           stats.reads++
-          ops.push(op)
-          return
+        } else {
+          trace(`#${op.id} ${kind} ${key} acked`)
+          stats.acked++
         }
-        if (kind === 'put') await store.put(key, { v: value })
-        else if (kind === 'patch') await store.patch(key, [{ op: 'replace', path: ['v'], value }])
-        else await store.update<{ v: string }>(key, (d) => void (d.v = value), { retries: 3 })
-        op.ret = c.clock.now()
-        trace(`#${op.id} ${kind} ${key} acked`)
-        stats.acked++
         ops.push(op)
       } catch (err) {
-        trace(`#${op.id} ${kind} ${key} failed: ${(err as Error).message}`)
-        // A failed read tells nothing; a failed write may still have taken effect.
-        if (op.kind === 'write') {
+        const code = (err as DomainMeshError).code
+        trace(`#${op.id} ${kind} ${key} failed: ${code ? `${code} ` : ''}${(err as Error).message}`)
+        if (final) failures.push(`key ${key}: the final read #${op.id} via ${node} failed: ${(err as Error).message}`)
+        if (op.kind === 'read') return // a failed read during the storm tells nothing
+        if (code === 'KEY_NOT_FOUND') {
+          // update() read the key first and found nothing: that read answered "absent".
+          ops.push({ ...op, kind: 'read', value: undefined, ret: tick() })
+          stats.rejected++
+        } else if (code !== undefined && DEFINITE.has(code)) stats.rejected++ // not applied: it has no place in the history
+        else {
           stats.unknown++
           ops.push(op)
         }
@@ -101,7 +186,105 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
     track(run())
   }
 
-  const sessions = new SimSessions(c, rnd, () => ++opId, track, trace)
+  /** The node's process stops for `ms`, then goes on (SIGCONT) from a fake-clock timer. */
+  const pause = (victim: NodeId, ms: number) => {
+    trace(`PAUSE ${victim} for ${ms} ms`)
+    c.pause(victim)
+    stats.pauses++
+    paused.set(
+      victim,
+      c.clock.setTimeout(() => {
+        paused.delete(victim)
+        resume(victim)
+      }, ms),
+    )
+  }
+
+  /**
+   * SIGCONT. A client in the resumed process reads every key at once: the process may still
+   * take itself for a primary that was replaced meanwhile, and must not answer from its old copy.
+   */
+  const resume = (n: NodeId) => {
+    trace(`RESUME ${n}`)
+    c.resume(n)
+    if (c.nodes.has(n)) for (const k of keys) clientOp('read', n, k, '')
+  }
+
+  /** Every node dies at once; the cluster stays down for a while, then comes back node by node. */
+  const crashAll = async () => {
+    stats.clusterCrashes++
+    const running = [...c.nodes.keys()]
+    trace(`CRASH ALL (${running.join(', ')})`)
+    for (const n of running) crash(n, ' (whole cluster)')
+    sessions.retire()
+    await c.settle(200 + Math.floor(frnd() * 2 * (DETECTION_MS + HEAL_DELAY_MS)))
+    const order = [...down].map((n) => ({ n, k: frnd() })).sort((a, b) => a.k - b.k).map((x) => x.n)
+    for (const n of order) {
+      if (!c.serviceUp) await startService()
+      trace(`RESTART ${n} (whole cluster)`)
+      await c.startNode(n)
+      down.delete(n)
+      stats.restarts++
+      await c.settle(Math.floor(frnd() * 1500))
+    }
+    sessions.start(3, live())
+  }
+
+  const startService = async () => {
+    trace(`SERVICE START`)
+    await c.startService()
+  }
+
+  /** The topology service dies and a new one takes over its saved state, sometimes with a node crash meanwhile. */
+  const restartService = async () => {
+    stats.serviceCrashes++
+    trace(`SERVICE CRASH`)
+    c.crashService()
+    await c.settle(Math.floor(frnd() * 1500))
+    if (frnd() < 0.5 && mayFail()) crash(pick(frnd, live()), ' (while the service is down)')
+    await c.settle(Math.floor(frnd() * 1500))
+    await startService()
+  }
+
+  /** A crash that fires from a fake-clock timer, in the middle of whatever the step is doing. */
+  const crashLater = (ms: number) => {
+    c.clock.setTimeout(() => {
+      if (calm || !mayFail()) return
+      stats.timerCrashes++
+      crash(pick(frnd, live()), ` (timer, mid-step)`)
+    }, ms)
+  }
+
+  /** The next time a backup's ack reaches `victim` (a primary), it dies: before it handles the ack, or just after. */
+  let ackVictim: { node: NodeId; after: boolean } | undefined
+  c.net.setTap((from, to, bytes) => {
+    if (!ackVictim || to !== ackVictim.node || calm) return
+    if (!c.nodes.has(to) || !carriesAck(from, to, bytes)) return
+    const { node, after } = ackVictim
+    ackVictim = undefined
+    if (!mayFail()) return
+    stats.ackCrashes++
+    if (after) queueMicrotask(() => c.nodes.has(node) && !down.has(node) && crash(node, ` (just after an ack from ${from})`))
+    else crash(node, ` (as an ack from ${from} arrives)`)
+  })
+
+  /** The new faults, one step's worth, from their own random stream. */
+  const newFault = async () => {
+    const r = frnd()
+    if (r < 0.04) {
+      // Failure detection takes DETECTION_MS; removal HEAL_DELAY_MS after that.
+      if (mayFail()) pause(pick(frnd, live()), DETECTION_MS + 500 + Math.floor(frnd() * (HEAL_DELAY_MS + 3000)))
+    } else if (r < 0.052) {
+      await crashAll()
+    } else if (r < 0.07) {
+      await restartService()
+    } else if (r < 0.12) {
+      crashLater(1 + Math.floor(frnd() * 100))
+    } else if (r < 0.16) {
+      const primaries = live().filter((n) => c.nodes.get(n)!.state.domains().some((d) => d.role === 'primary'))
+      if (primaries.length > 0) ackVictim = { node: pick(frnd, primaries), after: frnd() < 0.5 }
+    }
+  }
 
   // Every key exists before the storm, so patches have something to change.
   for (const k of keys) clientOp('put', nodeId('n1'), k, `${k}-init`)
@@ -109,6 +292,7 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
   await c.run(Promise.all([...inFlight]))
 
   for (let step = 0; step < steps; step++) {
+    if (faults === 'all') await newFault()
     const r = rnd()
     const nodes = live()
     if (r < 0.15 && nodes.length > 0) {
@@ -116,15 +300,11 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
     } else if (r < 0.55 && nodes.length > 0) {
       const kind = pick(rnd, ['put', 'put', 'patch', 'patch', 'update', 'read', 'read'] as const)
       clientOp(kind, pick(rnd, nodes), pick(rnd, keys), `s${seed}-${opId + 1}`)
-    } else if (r < 0.63 && down.size < replicas - 1 && nodes.length > 2 && !sessions.replicated(replicas)) {
+    } else if (r < 0.63 && down.size + paused.size < replicas - 1 && nodes.length > 2 && !sessions.replicated(replicas)) {
       sessions.stats.crashesDeferred++
-    } else if (r < 0.63 && down.size < replicas - 1 && nodes.length > 2) {
-      const victim = pick(rnd, nodes)
-      down.add(victim)
-      trace(`CRASH ${victim}`)
-      c.crash(victim)
-      stats.crashes++
-    } else if (r < 0.72 && down.size > 0) {
+    } else if (r < 0.63 && down.size + paused.size < replicas - 1 && nodes.length > 2) {
+      crash(pick(rnd, nodes), '')
+    } else if (r < 0.72 && down.size > 0 && c.serviceUp) {
       const back = pick(rnd, [...down])
       trace(`RESTART ${back}`)
       await c.startNode(back)
@@ -148,27 +328,49 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
   }
 
   // Heal everything, bring every node back, let healing finish, and let every operation end.
+  calm = true
+  ackVictim = undefined
+  c.net.setTap(undefined)
   c.net.heal()
   c.net.setFaults({})
   c.topologyDelayMs.clear()
-  for (const n of [...down]) await c.startNode(n)
+  for (const [n, t] of paused) {
+    c.clock.clearTimeout(t)
+    resume(n)
+  }
+  paused.clear()
+  if (!c.serviceUp) await startService()
+  for (const n of [...down]) {
+    trace(`RESTART ${n}`)
+    await c.startNode(n)
+  }
   down.clear()
   try {
     await c.run(Promise.all([...inFlight]), 60_000)
+    await c.settleHealing(60_000)
+    // Settled means every node is back in the view and follows the service's latest one.
+    for (let t = 0; !converged(c); t += 50) {
+      if (t >= 60_000) throw new Error(`views did not converge: service @${c.service.view().epoch}, ${[...c.nodes.values()].map((n) => `${n.nodeId} @${n.health().epoch}`).join(', ')}`)
+      await c.settle(50)
+    }
     await c.settleHealing(60_000)
   } catch (err) {
     const view = c.service.view()
     const health = [...c.nodes.values()].map((n) => `${n.nodeId} ${JSON.stringify(n.health())}`).join('\n')
     failures.push(`did not settle: ${(err as Error).message}\nmembers ${JSON.stringify(view.members.map((m) => m.nodeId + ':' + m.status))}\nowners ${JSON.stringify(view.owners)}\n${health}`)
   }
-  for (const k of keys) clientOp('read', nodeId('n1'), k, '')
-  sessions.finalReads(live())
-  await c.run(Promise.all([...inFlight]), 30_000).catch(() => undefined)
-  // Copies are repaired on views and every second: give them time, then they must be whole.
+  // Session copies are repaired on views and every second: give them time, then they must be whole.
   for (let t = 0; t < 30_000 && !sessions.replicated(replicas); t += 100) await c.settle(100)
   if (!sessions.replicated(replicas)) failures.push(`sessions: after healing, some client has no primary or not all of its backups:\n${sessions.describe()}`)
+  // Once everything healed, every read must answer.
+  trace('FINAL READS')
+  for (const k of keys) clientOp('read', nodeId('n1'), k, '', true)
+  sessions.finalReads(live())
+  await c.run(Promise.all([...inFlight]), 30_000).catch((err: Error) => failures.push(`final reads did not return: ${err.message}`))
+  failures.push(...sessions.failures)
 
   for (const [key, ops] of history) {
+    failures.push(...absentReads(key, ops))
     try {
       const res = checkRegister(ops)
       if (!res.ok) failures.push(`key ${key}: history is not linearizable:\n${res.why}`)
@@ -188,6 +390,21 @@ export async function simulate(seed: number, steps = 80): Promise<SimResult> {
   Object.assign(stats, sessions.stats, { dropped: c.net.stats.dropped, duplicated: c.net.stats.duplicated, delayed: c.net.stats.delayed })
   await c.close()
   return { seed, ok: failures.length === 0, failures, stats }
+}
+
+/** Every member is up in the service's view, and every node has applied that view. */
+function converged(c: ServiceCluster): boolean {
+  const view = c.service.view()
+  return view.members.every((m) => m.status === 'up' && c.nodes.has(m.nodeId)) && [...c.nodes.values()].every((n) => n.health().epoch === view.epoch)
+}
+
+/** Keys are never deleted: once a write to a key was acknowledged, no read may answer "absent". */
+function absentReads(key: string, ops: readonly Op[]): string[] {
+  const firstAck = ops.filter((o) => o.kind === 'write' && o.ret !== undefined).sort((a, b) => a.ret! - b.ret!)[0]
+  if (!firstAck) return []
+  return ops
+    .filter((o) => o.kind === 'read' && o.value === undefined && o.call > firstAck.ret!)
+    .map((o) => `key ${key}: read #${o.id} answered "absent" after write #${firstAck.id} (${firstAck.value}) was acknowledged`)
 }
 
 /** Every owner of a domain must hold the same objects at the same versions. */

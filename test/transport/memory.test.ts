@@ -115,3 +115,43 @@ describe('MemoryNetwork faults', () => {
     expect(a.peers()).toEqual([B])
   })
 })
+
+describe('MemoryNetwork pauses and taps (simulated SIGSTOP, held frames)', () => {
+  it('a paused node neither receives nor sends; on resume everything queued arrives, in order', async () => {
+    const { net, a, b, got, send } = await pair()
+    const toA: number[] = []
+    a.on('frame', ({ bytes }) => toA.push(bytes[0]!))
+    net.pause(B)
+    send(3)
+    b.send(A, Uint8Array.of(7))
+    await flushMicrotasks()
+    expect(got).toEqual([])
+    expect(toA).toEqual([])
+    expect(a.peers()).toEqual([B]) // a stopped process's links stay up
+    net.resume(B)
+    await flushMicrotasks()
+    expect(got).toEqual([0, 1, 2])
+    expect(toA).toEqual([7])
+  })
+
+  it('a tap can hold the frames of one direction until they are released', async () => {
+    const { net, got, send } = await pair()
+    net.setTap((from, to, bytes) => (from === A && to === B && bytes[1] === 1 ? 'hold' : 'deliver'))
+    send(3)
+    await flushMicrotasks()
+    expect(got).toEqual([0, 2])
+    net.release(A, B)
+    await flushMicrotasks()
+    expect(got).toEqual([0, 2, 1])
+  })
+
+  it('a node that crashes while paused loses what was queued for it', async () => {
+    const { net, got, send } = await pair()
+    net.pause(B)
+    send(2)
+    net.crash(B)
+    net.resume(B)
+    await flushMicrotasks()
+    expect(got).toEqual([])
+  })
+})

@@ -57,6 +57,12 @@ export class TopologyClient {
   private retry: TimerHandle | undefined
   private backoff: number
   private closed = false
+  /**
+   * Owner changes reported and not yet seen in a view: a report sent while the link was down, or
+   * lost with a link that closed, is sent again on the next welcome. A lost `owned` left a healed
+   * domain short of a copy for good; a lost `lagging` left a stale copy listed as owner.
+   */
+  private readonly pending = new Map<string, { type: 'owned' | 'lagging'; domain: number; node: NodeId }>()
 
   constructor(private readonly opts: TopologyClientOptions) {
     this.backoff = opts.reconnectMs ?? 250
@@ -86,12 +92,17 @@ export class TopologyClient {
             this.backoff = o.reconnectMs ?? 250
             this.startHeartbeat(msg.heartbeatMs)
             const w: Welcome = { settings: asSettings(msg.settings), view: asView(msg.view), heartbeatMs: msg.heartbeatMs, healDelayMs: msg.healDelayMs }
+            this.settle(w.view)
+            for (const r of this.pending.values()) link.send(r)
             resolve(w)
             this.events.emit('connected', { settings: w.settings })
             return this.events.emit('view', { view: w.view })
           }
-          case 'view':
-            return this.events.emit('view', { view: asView(msg.view) })
+          case 'view': {
+            const view = asView(msg.view)
+            this.settle(view)
+            return this.events.emit('view', { view })
+          }
           case 'signal':
             return this.events.emit('signal', { from: msg.from as NodeId, data: msg.data })
           case 'refused':
@@ -126,14 +137,31 @@ export class TopologyClient {
     this.link?.send({ type: 'report', peer })
   }
 
-  /** Tells the service that `node` now holds a complete copy of `domain`. */
+  /** Tells the service that `node` now holds a complete copy of `domain` (again after a reconnect, until a view lists it). */
   owned(domain: number, node: NodeId): void {
-    this.link?.send({ type: 'owned', domain, node })
+    this.reportOwnership({ type: 'owned', domain, node })
   }
 
-  /** Tells the service that `node` missed writes to `domain` while it was down (it is no longer a complete copy). */
+  /** Tells the service that `node` missed writes to `domain` while it was down (again after a reconnect, until a view drops it). */
   lagging(domain: number, node: NodeId): void {
-    this.link?.send({ type: 'lagging', domain, node })
+    this.reportOwnership({ type: 'lagging', domain, node })
+  }
+
+  private reportOwnership(r: { type: 'owned' | 'lagging'; domain: number; node: NodeId }): void {
+    const key = `${r.type}:${r.domain}:${r.node}`
+    this.pending.delete(`${r.type === 'owned' ? 'lagging' : 'owned'}:${r.domain}:${r.node}`)
+    this.pending.set(key, r)
+    this.link?.send(r)
+  }
+
+  /** Forgets reports a view shows were taken (or overtaken: the node left, or the domain moved on). */
+  private settle(view: View): void {
+    for (const [key, r] of this.pending) {
+      const owners = view.owners?.[r.domain] ?? []
+      const listed = owners.includes(r.node)
+      const member = view.members.some((m) => m.nodeId === r.node)
+      if (!member || (r.type === 'owned' ? listed : !listed)) this.pending.delete(key)
+    }
   }
 
   /** Advertises the engines this node hosts now (after one was registered). */

@@ -73,11 +73,11 @@ export const channelErrorReason = (err: Error): string => (/User-Initiated Abort
  * Why a send into a link threw. node-datachannel frees a channel as soon as it closes, while
  * its RTCDataChannel (webrtc-polyfill) says 'open' until a timer later; a send in between finds a
  * maximum message size of 0 and throws "Max message size exceeded." (a peer resumed after a
- * SIGSTOP did, on every link the others had closed meanwhile). That is a closed channel, and is
- * reported as one.
+ * SIGSTOP did, on every link the others had closed meanwhile); a little later libdatachannel
+ * itself says "DataChannel is closed". Both are a closed channel, and are reported as one.
  */
 export const sendErrorReason = (err: unknown, channel: { maxMessageSize?: number } | undefined): string =>
-  channel?.maxMessageSize === 0 ? 'channel closed' : `send failed: ${err instanceof Error ? err.message : String(err)}`
+  channel?.maxMessageSize === 0 || /DataChannel is closed/.test(err instanceof Error ? err.message : String(err)) ? 'channel closed' : `send failed: ${err instanceof Error ? err.message : String(err)}`
 
 /** Longest a closing link waits for its BYE to leave before the connection is destroyed. */
 const FAREWELL_MS = 100

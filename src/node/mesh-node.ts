@@ -175,6 +175,7 @@ export class MeshNode {
         mesh?.setMembers(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
         this.topology.applyView(view)
       })
+      client.events.on('connected', () => mesh?.redialPending?.())
       const welcome = await client.connect()
       this.settingsRef = welcome.settings
     }

@@ -28,6 +28,10 @@ export class DownOwners {
     return changed
   }
 
+  list(): readonly NodeId[] {
+    return this.down
+  }
+
   /** Whether a commit must wait for the view that drops the down owners (they are reported then). */
   holdCommit(): boolean {
     if (this.down.length === 0) return false

@@ -56,8 +56,8 @@ export class NoPrimaryError extends DomainMeshError {
 }
 
 export class NotPrimaryError extends DomainMeshError {
-  constructor(domain: number, primary: string | undefined) {
-    super('NOT_PRIMARY', `this node is not the primary of domain ${domain}${primary ? ` (${primary} is)` : ''}`, { domain, primary })
+  constructor(domain: number, primary: string | undefined, why?: string) {
+    super('NOT_PRIMARY', `this node is not the primary of domain ${domain}${primary ? ` (${primary} is)` : ''}${why ? `: ${why}` : ''}`, { domain, primary })
   }
 }
 

@@ -79,6 +79,16 @@ export const SnapshotSchema = v.object({
 /** A new primary asks a survivor for what it has beyond `after` (checked against `afterEpoch`). */
 export const FetchSchema = v.object({ domain: Domain, epoch: Epoch, after: Seq, afterEpoch: Epoch })
 
+/** A primary asks another owner, before it answers a read, whether it knows of a newer primary (lead-check.ts). */
+export const LeadSchema = v.object({ domain: Domain, epoch: Epoch })
+export interface LeadAnswer {
+  /** The newest epoch the owner knows for the domain. */
+  epoch: number
+  /** The primary that epoch names, if any. */
+  primary?: string
+}
+
+export type LeadMsg = v.InferOutput<typeof LeadSchema>
 export type AppendMsg = v.InferOutput<typeof AppendSchema>
 export type AckMsg = v.InferOutput<typeof AckSchema>
 export type ResendMsg = v.InferOutput<typeof ResendSchema>

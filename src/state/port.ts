@@ -7,7 +7,7 @@ import { engineId, type ClusterId, type NodeId, type VirtualServerId } from '../
 import type { ExactAddress } from '../routing/address.js'
 import type { Messenger } from '../routing/messenger.js'
 import { toWireEntry, type LogEntry } from './log.js'
-import type { FetchMsg, OutgoingReplMessage } from './messages.js'
+import type { FetchMsg, LeadAnswer, LeadMsg, OutgoingReplMessage } from './messages.js'
 import type { FetchResult, StatePort } from './state-manager.js'
 
 export const STORE_ENGINE_ID = engineId('store')
@@ -32,6 +32,10 @@ export class MessengerStatePort implements StatePort {
     let wire = this.wired.get(msg)
     if (!wire) this.wired.set(msg, (wire = { ...msg, entries: msg.entries.map((e) => toWireEntry(e as LogEntry)) }))
     return wire
+  }
+
+  async lead(to: NodeId, msg: LeadMsg, timeoutMs: number): Promise<LeadAnswer> {
+    return (await this.messenger.request(this.address(), this.peer(to), 'lead', msg, timeoutMs)) as LeadAnswer
   }
 
   async fetch(from: NodeId, msg: FetchMsg, timeoutMs: number): Promise<FetchResult> {

@@ -23,6 +23,11 @@ export interface ReplicaHooks {
   lagging(domain: number, node: NodeId): void
   /** Healing holds writes to this domain back (only while it ships the last delta). */
   locked(domain: number, locked: boolean): void
+  /**
+   * Asks owner `to` whether it knows of a primary newer than `epoch` other than this node:
+   * resolves with that (epoch, primary), or undefined if it knows of none.
+   */
+  lead(to: NodeId, domain: number, epoch: number, timeoutMs: number): Promise<{ epoch: number; primary: NodeId | undefined } | undefined>
 }
 
 export interface ReplicaConfig {

@@ -37,6 +37,7 @@ import { DomainLock } from './domain-lock.js'
 import { SyncPromise } from './sync-promise.js'
 import { admitEpoch } from './epoch-admission.js'
 import { DownOwners } from './down-owners.js'
+import { LeadCheck } from './lead-check.js'
 
 /** Whether two lists name the same nodes. */
 const sameNodes = (a: readonly NodeId[], b: readonly NodeId[]): boolean => a.length === b.length && a.every((n) => b.includes(n))
@@ -61,6 +62,7 @@ export class DomainReplica extends ReplicaStore {
   /** Targets this primary finished copying to, before the view lists them as owners. */
   readonly healed = new Set<NodeId>()
   private readonly downOwners: DownOwners
+  private readonly leadCheck = new LeadCheck(() => this.leadRound())
   /** While commits wait for a down owner to be dropped: checks again (and re-reports) on this timer. */
   private holdTimer: TimerHandle | undefined
   /** Primary after a promotion: writes wait until the replica has what the survivors have. */
@@ -159,10 +161,17 @@ export class DomainReplica extends ReplicaStore {
     return done
   }
 
-  /** A read on the primary sees only committed data: it waits for a pending write to the object. */
+  /**
+   * A read on the primary sees only committed data (it waits for a pending write to the object),
+   * and only while this node still leads the domain (lead-check.ts).
+   */
   async readCommitted(vs: string, key: string): Promise<StoredObject | undefined> {
     await this.bounded(this.ready, 'waiting for the failover sync')
     if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
+    if (this.backups.length > 0 || this.downOwners.list().length > 0) {
+      await this.bounded(this.leadCheck.confirm(), 'confirming this node still leads')
+      if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
+    }
     const obj = this.state.get(vs, key)
     const needed = obj?.version ?? this.state.lastSeq
     if (needed > this.committedSeq) {
@@ -170,6 +179,26 @@ export class DomainReplica extends ReplicaStore {
       if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
     }
     return this.state.get(vs, key)
+  }
+
+  /**
+   * One round of lead-check.ts: every up backup must answer (a successor could only have come
+   * through them); owners that are down in our view are asked too, since our view may be the
+   * stale one, but need not answer. Anyone who knows a newer primary fences this one.
+   */
+  private async leadRound(): Promise<void> {
+    const epoch = this.epoch
+    const timeoutMs = 5 * this.cfg.resendAfterMs
+    const ask = (n: NodeId) => this.cfg.hooks.lead(n, this.domain, epoch, timeoutMs)
+    const required = this.backups.filter((b) => !this.healed.has(b))
+    const answers = await Promise.allSettled([...required, ...this.downOwners.list()].map(ask))
+    for (const a of answers) {
+      if (a.status !== 'fulfilled' || !a.value) continue
+      this.onNack({ domain: this.domain, epoch: a.value.epoch })
+      throw new NotPrimaryError(this.domain, a.value.primary)
+    }
+    const missing = answers.slice(0, required.length).findIndex((a) => a.status === 'rejected')
+    if (missing >= 0) throw new NotPrimaryError(this.domain, undefined, `owner ${required[missing]} did not confirm that this node still leads`)
   }
 
   private append(entries: LogEntry[]): OutgoingReplMessage {

@@ -13,7 +13,7 @@ import { DomainState, type IncomingSnapshot } from './domain-state.js'
 import { NoPrimaryError, NotPrimaryError } from './errors.js'
 import { DEFAULT_LIMITS, validateWrite, type Limits } from './guard.js'
 import type { LogEntry } from './log.js'
-import type { FetchMsg, OutgoingReplMessage, ReplMessage } from './messages.js'
+import type { FetchMsg, LeadAnswer, LeadMsg, OutgoingReplMessage, ReplMessage } from './messages.js'
 import type { Change, StoredObject } from './objects.js'
 import { DomainPersistence } from './persistence.js'
 import { Foreground } from './foreground.js'
@@ -31,6 +31,7 @@ const HEAL_QUIET_MAX_WAIT_MS = 25
 export interface StatePort {
   send(to: NodeId, msg: OutgoingReplMessage): void
   fetch(from: NodeId, msg: FetchMsg, timeoutMs: number): Promise<FetchResult>
+  lead(to: NodeId, msg: LeadMsg, timeoutMs: number): Promise<LeadAnswer>
 }
 
 export interface StateEvents {
@@ -172,6 +173,10 @@ export class StateManager {
         failed: (domain, error) => this.events.emit('replica-error', { domain, error }),
         locked: (domain, locked) => this.events.emit('lock', { domain, locked }),
         lagging: (domain, node) => this.events.emit('lagging', { domain, node }),
+        lead: async (to, domain, epoch, timeoutMs) => {
+          const a = await opts.port.lead(to, { domain, epoch }, timeoutMs)
+          return a.epoch > epoch && a.primary !== opts.self ? { epoch: a.epoch, primary: a.primary as NodeId | undefined } : undefined
+        },
       },
     }
   }
@@ -311,6 +316,16 @@ export class StateManager {
       case 'snapshot':
         return r.onSnapshot(from, msg.snapshot as IncomingSnapshot, msg.epoch, msg.part)
     }
+  }
+
+  /** Another owner's primary asks, before it answers a read, whether a newer primary exists (lead-check.ts). */
+  handleLead(msg: LeadMsg): LeadAnswer {
+    const r = this.replicas.get(msg.domain)
+    const viewEpoch = this.view?.epoch ?? 0
+    const primary = this.rolesOf(msg.domain)?.primary
+    // This copy's own epoch may be ahead of our view (an append from a newer primary came first).
+    if (r && r.epoch > viewEpoch) return { epoch: r.epoch, ...(r.role === 'primary' ? { primary: this.opts.self } : r.primary ? { primary: r.primary } : {}) }
+    return { epoch: viewEpoch, ...(primary ? { primary } : {}) }
   }
 
   /** A new primary asks what we have beyond its log (owner-fetch.ts). */

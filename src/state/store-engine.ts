@@ -11,7 +11,7 @@ import { method, methodTable } from '../routing/methods.js'
 import { NotPrimaryError, PathNotFoundError } from './errors.js'
 import { asObject, isInteger } from '../wire/fast-path.js'
 import { acceptWireChange, WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogEntry } from './log.js'
-import { acceptAck, acceptAppend, AckSchema, AppendSchema, FetchSchema, NackSchema, ResendSchema, SnapshotSchema, type ReplMessage } from './messages.js'
+import { acceptAck, acceptAppend, AckSchema, AppendSchema, FetchSchema, LeadSchema, NackSchema, ResendSchema, SnapshotSchema, type ReplMessage } from './messages.js'
 import { versionAt, type Change, type Path } from './objects.js'
 import { STORE_ENGINE_ID, type MessengerStatePort } from './port.js'
 import type { StateEvents, StateManager } from './state-manager.js'
@@ -112,6 +112,7 @@ export class StoreEngine implements Engine {
       read: method(ReadSchema, (b) => this.read(virtualServerId(b.vs), b.key, b.path ?? [], b.local ?? false, b.hops ?? 0)),
       repl: method(ReplSchema, (b, req) => this.state.receive(req.fromNode, b as ReplMessage), acceptRepl),
       fetch: method(FetchSchema, (b, req) => this.state.handleFetch(req.fromNode, b)),
+      lead: method(LeadSchema, (b) => this.state.handleLead(b)),
       watch: method(WatchSchema, (b, req) => this.watches.setRemote(req.fromNode, b.patterns)),
       changed: method(ChangedSchema, (b) => this.deliver(b.domain, b.entries as LogEntry[])),
       ping: method(v.object({}), () => ({})),

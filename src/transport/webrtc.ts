@@ -24,6 +24,8 @@ export interface Signaling {
 export interface MeshTransport extends Transport {
   attachSignaling(signaling: Signaling): void
   setMembers(members: readonly NodeId[]): void
+  /** The signaling channel came back (a reconnect): attempts that were dialled meanwhile start over. */
+  redialPending?(): void
 }
 
 export interface WebRtcTransportOptions {
@@ -131,6 +133,20 @@ export class WebRtcTransport implements MeshTransport {
     if (this.state !== 'open') return
     for (const m of this.members) if (!this.links.has(m) && this.leads(m) && !this.redial.has(m)) this.dial(m)
     for (const m of [...this.links.keys()]) if (!this.members.has(m)) this.drop(m, 'left the view', false)
+  }
+
+  /**
+   * Signals sent while the topology service did not count us as a member (a resumed process,
+   * before its new hello) were refused, not queued: the attempts they belong to would wait out
+   * their whole connect timeout. The ones we lead start over at once.
+   */
+  redialPending(): void {
+    if (this.state !== 'open') return
+    for (const [peer, link] of [...this.links]) {
+      if (link.connected || !this.leads(peer)) continue
+      this.drop(peer, 'signaling reconnected', false, link)
+      if (this.members.has(peer)) this.dial(peer)
+    }
   }
 
   send(to: NodeId, bytes: Uint8Array): void {

@@ -24,7 +24,7 @@ function primary() {
     writeTimeoutMs: 10_000,
     resendAfterMs: 200,
     retainEntries: 128, restEntries: 32,
-    hooks: { send: (to, msg) => void sent.push([to, msg]), committed: () => {}, applied: () => {}, snapshotSent: () => {}, snapshotInstalled: () => {}, failed: (_d, err) => { throw err }, lagging: () => {}, locked: () => {} },
+    hooks: { send: (to, msg) => void sent.push([to, msg]), committed: () => {}, applied: () => {}, snapshotSent: () => {}, snapshotInstalled: () => {}, failed: (_d, err) => { throw err }, lagging: () => {}, locked: () => {}, lead: async () => undefined },
   })
   const probes = () => sent.filter(([, m]) => m.type === 'append' && m.entries.length === 0).map(([to, m]) => [to, m.epoch])
   return { clock, sent, r, probes }

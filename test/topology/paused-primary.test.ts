@@ -1,0 +1,33 @@
+/**
+ * A primary that was paused (SIGSTOP) past its failure detection comes back believing it still
+ * leads: it must not answer a read from the copy its successor has moved past (lead-check.ts).
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { virtualServerId } from '../../src/ids.js'
+import { ServiceCluster } from '../helpers/service-cluster.js'
+
+const VS = virtualServerId('shop')
+
+describe('a paused primary', () => {
+  let c: ServiceCluster | undefined
+  afterEach(async () => {
+    await c?.close()
+    c = undefined
+  })
+
+  it('after it resumes, reads through it see what its successor acknowledged meanwhile', async () => {
+    c = await ServiceCluster.start(['n1', 'n2', 'n3'], { replicas: 2, domainCount: 16, healDelayMs: 60_000 })
+    const n1 = c.node('n1')
+    const key = [...Array(200).keys()].map((i) => `k${i}`).find((k) => n1.state.placement(n1.state.domainOf(VS, k)).primary === 'n1')!
+    await c.run(n1.store('shop').put(key, { v: 1 }))
+    c.pause('n1')
+    await c.settle(4000) // failure detection marks it down; a backup takes over
+    const other = c.node('n2').state.placement(n1.state.domainOf(VS, key)).primary!
+    expect(other).not.toBe('n1')
+    await c.run(c.node(other).store('shop').put(key, { v: 2 }))
+    c.resume('n1')
+    // The read is made before n1 has heard of any newer view.
+    const read = n1.store('shop').get(key)
+    expect(await c.run(read)).toEqual({ v: 2 })
+  })
+})

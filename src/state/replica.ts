@@ -387,11 +387,19 @@ export class DomainReplica extends ReplicaStore {
       this.syncing = true
       this.ready = sync()
         .then(
-          () => this.outflow.send(), // a probe: laggards ask for what they lack
+          () => {
+            // A probe: laggards ask for what they lack; again while a backup's ack is behind
+            // (a lost probe or ack would otherwise leave the commit point where it was).
+            this.outflow.send()
+            this.outflow.armProbe()
+          },
           (err) => this.cfg.hooks.failed(this.domain, err),
         )
         .finally(() => (this.syncing = false))
-    } else this.outflow.viewApplied(changed || this.fence.holds(this.epoch))
+    } else {
+      this.outflow.viewApplied(changed || this.fence.holds(this.epoch))
+      this.outflow.armProbe()
+    }
     this.checkCommits()
   }
 

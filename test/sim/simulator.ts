@@ -222,8 +222,9 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     for (const n of order) {
       if (!c.serviceUp) await startService()
       trace(`RESTART ${n} (whole cluster)`)
-      await c.startNode(n)
+      // Counted back before it starts: a crash while it starts (an ack it gets) puts it down again.
       down.delete(n)
+      await c.startNode(n)
       stats.restarts++
       await c.settle(Math.floor(frnd() * 1500))
     }
@@ -307,8 +308,8 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     } else if (r < 0.72 && down.size > 0 && c.serviceUp) {
       const back = pick(rnd, [...down])
       trace(`RESTART ${back}`)
-      await c.startNode(back)
       down.delete(back)
+      await c.startNode(back)
       stats.restarts++
     } else if (r < 0.77 && !partitioned && nodes.length > 2) {
       partitioned = pick(rnd, nodes)

@@ -55,6 +55,17 @@ export class NoPrimaryError extends DomainMeshError {
   }
 }
 
+/**
+ * The domain's primary cannot prove its copy is complete (its stored copy was damaged, or it is
+ * still catching up after taking over): it neither answers "absent" nor takes a write. Safe to
+ * send again; the store does so until its write timeout.
+ */
+export class NotReadyError extends DomainMeshError {
+  constructor(domain: number, why: string) {
+    super('NOT_READY', `domain ${domain} is not ready: ${why}`, { domain, why })
+  }
+}
+
 export class NotPrimaryError extends DomainMeshError {
   constructor(domain: number, primary: string | undefined, why?: string) {
     super('NOT_PRIMARY', `this node is not the primary of domain ${domain}${primary ? ` (${primary} is)` : ''}${why ? `: ${why}` : ''}`, { domain, primary })

@@ -18,7 +18,7 @@ import { AckWaiters } from './ack-waiters.js'
 import { commitPoint } from './commit-point.js'
 import { CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
 import { DomainState, type IncomingSnapshot } from './domain-state.js'
-import { NotPrimaryError, StaleEpochError } from './errors.js'
+import { NotPrimaryError, NotReadyError, StaleEpochError } from './errors.js'
 import type { LogEntry } from './log.js'
 import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ResendMsg } from './messages.js'
 import { CommitPoll } from './commit-poll.js'
@@ -57,6 +57,11 @@ export class DomainReplica extends ReplicaStore {
   private ledSince = 0
   /** A complete copy (primary or owner); a healing target is not, until the view lists it as owner. */
   complete = true
+  /**
+   * The stored copy was found damaged and dropped: until a copy from another owner replaces it,
+   * this replica answers NotReadyError as primary, never "absent" (issue: every copy damaged).
+   */
+  damaged = false
   /** Replicas a demoted primary reports for writes the next primary confirmed. */
   ownerCount = 1
   /** Targets this primary finished copying to, before the view lists them as owners. */
@@ -129,6 +134,16 @@ export class DomainReplica extends ReplicaStore {
     return `${this.role} in epoch ${this.epoch}${fenced}, last seq ${this.state.lastSeq}, on disk ${this.persistedSeq}, committed ${this.committedSeq}; ${acks || 'no backups'}`
   }
 
+  /** After a promotion: waits for the sync with the other owners; past the write timeout, NotReadyError (never a stale answer). */
+  private async untilSynced(): Promise<void> {
+    try {
+      await this.bounded(this.ready, 'waiting for the failover sync')
+    } catch (err) {
+      if (err instanceof TimeoutError) throw new NotReadyError(this.domain, 'it is still fetching what the other owners hold')
+      throw err
+    }
+  }
+
   /** Every wait on the write and read paths is bounded: a caller gets a TimeoutError, never a hang. */
   private bounded<T>(p: Promise<T>, what: string): Promise<T> {
     return withTimeout(this.cfg.clock, p, this.cfg.writeTimeoutMs, `domain ${this.domain}: ${what}`)
@@ -141,10 +156,11 @@ export class DomainReplica extends ReplicaStore {
     // Outside a failover sync, no bounded wait (a timer and two promises per write): one
     // microtask still, so a write made by a listener of an applied entry runs after that entry's
     // write has registered its own wait (the waits must stay in seq order).
-    if (this.syncing) await this.bounded(this.ready, 'waiting for the failover sync')
+    if (this.syncing) await this.untilSynced()
     else await undefined
     while (this.domainLock.waiting) await this.bounded(this.domainLock.waiting, 'waiting for healing to unlock the domain')
     if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
+    if (this.damaged) throw new NotReadyError(this.domain, 'its stored copy was damaged and no complete copy has replaced it yet')
     // Fenced off by a newer primary: this write was not taken, so the caller may send it again
     // wherever the next view puts the primary (NOT_PRIMARY is retried; STALE_EPOCH is not).
     if (this.fence.holds(this.epoch)) throw new NotPrimaryError(this.domain, undefined)
@@ -166,8 +182,9 @@ export class DomainReplica extends ReplicaStore {
    * and only while this node still leads the domain (lead-check.ts).
    */
   async readCommitted(vs: string, key: string): Promise<StoredObject | undefined> {
-    await this.bounded(this.ready, 'waiting for the failover sync')
+    await this.untilSynced()
     if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
+    if (this.damaged) throw new NotReadyError(this.domain, 'its stored copy was damaged and no complete copy has replaced it yet')
     if (this.backups.length > 0 || this.downOwners.list().length > 0) {
       await this.bounded(this.leadCheck.confirm(), 'confirming this node still leads')
       if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
@@ -247,8 +264,8 @@ export class DomainReplica extends ReplicaStore {
   onResend(from: NodeId, msg: ResendMsg): void {
     // Not before the sync after a promotion: our copy may still be behind the asker's.
     if (this.syncing) return void this.ready.then(() => this.onResend(from, msg))
-    // Healing targets are fed by healing copies, not by resends.
-    if (this.role !== 'primary' || !this.backups.includes(from)) return
+    // Healing targets are fed by healing copies, not by resends; a damaged copy feeds nobody.
+    if (this.role !== 'primary' || !this.backups.includes(from) || this.damaged) return
     const agrees = !msg.snapshot && msg.after <= this.state.lastSeq && this.state.epochAt(msg.after) === msg.afterEpoch
     const entries = agrees ? this.state.entriesAfter(msg.after) : undefined
     if (entries) this.cfg.hooks.send(from, this.append(entries))
@@ -339,6 +356,7 @@ export class DomainReplica extends ReplicaStore {
     const whole = this.assembly.add(from, snapshot, part, parts)
     if (!whole) return
     this.replaceState(whole)
+    this.damaged = false // a whole copy from the primary replaced what was lost
     this.tracker.failAll((seq) => new OutcomeUnknownError(this.domain, seq))
     this.cfg.hooks.snapshotInstalled(this.domain, from)
     this.intake.snapshotInstalled(from, snapshot.seq)

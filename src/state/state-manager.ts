@@ -64,7 +64,9 @@ export interface Health {
   /** Domains this node leads that have fewer live copies than `replicas` (or copies still being made). */
   underReplicated: number[]
   healing: HealingProgress
-  /** Every domain this node leads is fully replicated and nothing is being copied. */
+  /** Domains whose copy here was found damaged and is not yet replaced; as primary they answer NotReadyError. */
+  damaged: number[]
+  /** Every domain this node leads is fully replicated, nothing is being copied and no copy here is damaged. */
   safe: boolean
 }
 
@@ -210,7 +212,9 @@ export class StateManager {
         this.corrupt.add(d)
         state = new DomainState(d)
       }
-      this.replicas.set(d, new DomainReplica(state, p, this.cfg))
+      const r = new DomainReplica(state, p, this.cfg)
+      r.damaged = this.corrupt.has(d)
+      this.replicas.set(d, r)
     }
   }
 
@@ -239,12 +243,14 @@ export class StateManager {
     const up = new Set(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
     for (let d = 0; d < this.opts.settings.domainCount; d++) {
       const roles = this.rolesOf(d)!
-      if (this.corrupt.has(d) && roles.owners.includes(self) && roles.owners.length > 1) {
-        // We are listed as owner but lost our copy: let the service drop us; we come back by healing.
-        this.corrupt.delete(d)
-        this.events.emit('lagging', { domain: d, node: self })
-      }
       const existing = this.replicas.get(d)
+      if (this.corrupt.has(d)) {
+        if (!roles.owners.includes(self)) this.corrupt.delete(d) // dropped as owner: healing brings a whole copy
+        // Listed as owner but our copy is lost: let the service drop us; we come back by healing.
+        else if (roles.owners.length > 1) this.events.emit('lagging', { domain: d, node: self })
+      }
+      // A damaged copy never serves; it is whole again once a view lists it as owner after a copy.
+      if (existing) existing.damaged = this.corrupt.has(d) || (existing.damaged && !roles.owners.includes(self))
       const before = existing?.role
       if (roles.primary === self) {
         const replica = this.ensure(d)
@@ -257,7 +263,8 @@ export class StateManager {
         const promoted = replica.role !== 'primary'
         const down = roles.owners.filter((o) => o !== self && !up.has(o))
         replica.becomePrimary(view.epoch, backups, down, promoted && roles.backups.length > 0 ? () => syncFromOwners(replica, view.epoch, () => (this.view ? this.rolesOf(replica.domain)!.backups : undefined), this.fetchDeps()) : undefined)
-        for (const target of roles.healing) if (!done.includes(target)) this.healing.plan(d, target)
+        // A damaged copy is never copied on: it would pass for the domain's data.
+        if (!replica.damaged) for (const target of roles.healing) if (!done.includes(target)) this.healing.plan(d, target)
       } else if (roles.owners.includes(self) || roles.healing.includes(self)) {
         const replica = this.ensure(d)
         replica.complete = roles.owners.includes(self)
@@ -318,6 +325,16 @@ export class StateManager {
     }
   }
 
+  /**
+   * The operator's word that a domain whose every copy was damaged may serve what is left (an
+   * empty copy): until then its primary answers NotReadyError rather than "absent".
+   */
+  acceptLoss(domain: number): void {
+    this.corrupt.delete(domain)
+    const r = this.replicas.get(domain)
+    if (r) r.damaged = false
+  }
+
   /** Another owner's primary asks, before it answers a read, whether a newer primary exists (lead-check.ts). */
   handleLead(msg: LeadMsg): LeadAnswer {
     const r = this.replicas.get(msg.domain)
@@ -351,7 +368,8 @@ export class StateManager {
     const roles = (d: number) => this.rolesOf(d)
     const underReplicated = led.filter((r) => r.backups.length + 1 < Math.min(target, this.view?.members.length ?? target) || (roles(r.domain)?.healing.length ?? 0) > 0).map((r) => r.domain)
     const healing = this.healing.progress()
-    return { epoch: this.view?.epoch ?? 0, primaryOf: led.length, underReplicated, healing, safe: underReplicated.length === 0 && !healing.inProgress }
+    const damaged = [...this.replicas.values()].filter((r) => r.damaged).map((r) => r.domain)
+    return { epoch: this.view?.epoch ?? 0, primaryOf: led.length, underReplicated, healing, damaged, safe: underReplicated.length === 0 && !healing.inProgress && damaged.length === 0 }
   }
 
   async flush(): Promise<void> {

@@ -41,7 +41,7 @@ export interface Versioned<T> {
  * or the link to it is still coming up). A request that never left this node because its link
  * dropped first (NOT_CONNECTED, `neverSent`) joins them.
  */
-const RETRYABLE = new Set(['NOT_PRIMARY', 'NO_PRIMARY', 'NO_ROUTE'])
+const RETRYABLE = new Set(['NOT_PRIMARY', 'NO_PRIMARY', 'NO_ROUTE', 'NOT_READY'])
 /** A read changes nothing: it is sent again also when the link to the primary dropped under it. */
 const READ_RETRYABLE = new Set([...RETRYABLE, 'NOT_CONNECTED'])
 /** Waits between attempts (the last one repeats): a view may be settling, or a link to the primary still coming up. */

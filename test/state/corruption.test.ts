@@ -47,6 +47,35 @@ describe('damaged storage', () => {
     }
   })
 
+  it('every copy of a domain damaged: reads and create-only puts answer NotReadyError, never "absent", until the loss is accepted', async () => {
+    c = await ServiceCluster.start(['a', 'b'], { replicas: 2, domainCount: 4, store: { writeTimeoutMs: 1000 } })
+    const s = c.node('a').store('shop')
+    for (let i = 0; i < 20; i++) await c.run(s.put(`k${i}`, { i }))
+    for (const n of c.nodes.values()) await n.state.flush()
+    const d = c.node('a').state.domainOf(VS, 'k1')
+    c.crash('a')
+    c.crash('b')
+    for (const n of ['a', 'b']) {
+      const disk = c.disks.get(nodeId(n))!
+      for (const e of disk.values()) if (e.key[0] === 'dom' && Number(e.key[1]) === d) e.value = e.value.map((x, i) => (i > 6 && i < 12 ? x ^ 0xff : x))
+    }
+    const a = await c.startNode('a')
+    const b = await c.startNode('b')
+    await c.settle(500)
+    expect(a.state.damaged.map((x) => x.domain)).toContain(d)
+    const primary = c.node(a.state.placement(d).primary!)
+    expect(primary.health().damaged).toContain(d)
+    expect(primary.health().safe).toBe(false)
+    await expect(c.run(b.store('shop').get('k1'))).rejects.toMatchObject({ name: 'NotReadyError' })
+    await expect(c.run(b.store('shop').put('k1', { i: -1 }, { ifVersion: 0 }))).rejects.toMatchObject({ name: 'NotReadyError' })
+    // Other domains serve as before.
+    const elsewhere = [...Array(20).keys()].find((i) => a.state.domainOf(VS, `k${i}`) !== d)!
+    expect(await c.run(b.store('shop').get(`k${elsewhere}`))).toEqual({ i: elsewhere })
+    // The operator accepts the loss: the (empty) copy serves again.
+    primary.state.acceptLoss(d)
+    expect(await c.run(b.store('shop').get('k1'))).toBeUndefined()
+  })
+
   it('a stored snapshot and its segments load back as the domain was; a segment key that is not a seq is refused', async () => {
     const storage = new MemoryStorage(new Map())
     const p = new DomainPersistence(storage, 5, 1 << 20)

@@ -33,16 +33,31 @@ export class Intake {
     private readonly intervalMs: number,
   ) {}
 
-  /** Entries from `from`, whose log ends at `head`: what is next applies, what is missing is asked for. */
-  receive(from: NodeId, entries: readonly LogEntry[], head: number): void {
-    const last = this.host.state().lastSeq
+  /**
+   * Entries from `from`, whose log ends at `head`: what is next applies, what is missing is asked
+   * for. Returns false when our log disagrees with the primary's (Raft's log matching): an entry
+   * we hold at a seq under another epoch. Such a tail was never committed (a deposed primary's);
+   * a snapshot is asked for, and nothing may be acked meanwhile, or the primary would count what
+   * we hold as its own entries. (A `head` below our log proves nothing: appends may arrive late.)
+   */
+  receive(from: NodeId, entries: readonly LogEntry[], head: number): boolean {
+    const state = this.host.state()
+    const last = state.lastSeq
     // Held back from a primary we no longer follow: its entries past our log may be ones the new
     // primary never had, and would be applied once the gap before them filled.
     if (this.aheadFrom !== from) this.ahead.clear()
     this.aheadFrom = from
+    const clash = entries.some((e) => e.seq <= last && (state.epochAt(e.seq) ?? e.epoch) !== e.epoch)
+    if (clash) {
+      this.ahead.clear()
+      this.stop()
+      this.host.ask(from, last, state.lastEpoch, true)
+      return false
+    }
     for (const e of entries) if (e.seq > last) this.ahead.set(e.seq, e)
     this.drain(from)
     if (this.ahead.size > 0 || head > this.host.state().lastSeq) this.ask(from)
+    return true
   }
 
   /** A snapshot up to `seq` replaced the state: entries it covers are no longer waited for. */

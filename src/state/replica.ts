@@ -62,6 +62,14 @@ export class DomainReplica extends ReplicaStore {
    * this replica answers NotReadyError as primary, never "absent" (issue: every copy damaged).
    */
   damaged = false
+  /** A backup whose log disagrees with its primary's: it acks nothing until a snapshot replaces it. */
+  private diverged = false
+  /**
+   * The longest log the primary we follow said it has: we never ack past it. A longer log of
+   * ours is another primary's tail, and an ack of it would be counted once the primary's own log
+   * reached that seq, with other entries.
+   */
+  private primaryHead = 0
   /** Replicas a demoted primary reports for writes the next primary confirmed. */
   ownerCount = 1
   /** Targets this primary finished copying to, before the view lists them as owners. */
@@ -343,7 +351,11 @@ export class DomainReplica extends ReplicaStore {
       return
     }
     if (!this.acceptEpoch(from, msg.epoch)) return
-    this.intake.receive(from, msg.entries as LogEntry[], msg.head)
+    this.primaryHead = Math.max(this.primaryHead, msg.head)
+    if (!this.intake.receive(from, msg.entries as LogEntry[], msg.head)) {
+      this.diverged = true
+      return
+    }
     // Writes we took as primary before a demotion: done once the new primary committed them.
     const known = Math.min(msg.commit, this.state.lastSeq)
     this.tracker.commit(known, (seq, epoch) => this.state.epochAt(seq) === epoch, () => this.ownerCount)
@@ -355,8 +367,10 @@ export class DomainReplica extends ReplicaStore {
     if (!this.acceptEpoch(from, epoch)) return
     const whole = this.assembly.add(from, snapshot, part, parts)
     if (!whole) return
+    this.primaryHead = Math.max(this.primaryHead, whole.lastSeq)
     this.replaceState(whole)
     this.damaged = false // a whole copy from the primary replaced what was lost
+    this.diverged = false
     this.tracker.failAll((seq) => new OutcomeUnknownError(this.domain, seq))
     this.cfg.hooks.snapshotInstalled(this.domain, from)
     this.intake.snapshotInstalled(from, snapshot.seq)
@@ -370,6 +384,7 @@ export class DomainReplica extends ReplicaStore {
       return false
     }
     this.epoch = a.epoch
+    if (a.primary !== this.primary) this.primaryHead = 0
     this.primary = a.primary
     return true
   }
@@ -380,7 +395,7 @@ export class DomainReplica extends ReplicaStore {
   }
 
   private ack(): void {
-    if (this.role === 'backup' && this.primary) this.cfg.hooks.send(this.primary, { type: 'ack', domain: this.domain, epoch: this.epoch, upTo: this.persistedSeq })
+    if (this.role === 'backup' && this.primary && !this.diverged) this.cfg.hooks.send(this.primary, { type: 'ack', domain: this.domain, epoch: this.epoch, upTo: Math.min(this.persistedSeq, this.primaryHead) })
   }
 
   // ---- role changes (driven by the view) ----
@@ -390,6 +405,7 @@ export class DomainReplica extends ReplicaStore {
     const was = this.role
     const changed = this.downOwners.set(downOwners) || was !== 'primary' || !sameNodes(this.backups, backups)
     this.role = 'primary'
+    this.diverged = false
     this.epoch = Math.max(this.epoch, epoch)
     if (was !== 'primary') this.ledSince = this.epoch
     this.promised.settle(this.epoch)
@@ -427,6 +443,7 @@ export class DomainReplica extends ReplicaStore {
    */
   becomeBackup(epoch: number, primary: NodeId, owner: boolean, ownerCount: number): void {
     const changed = this.role !== 'backup' || this.primary !== primary
+    if (this.primary !== primary) this.primaryHead = 0
     this.fence.stop()
     this.role = 'backup'
     this.epoch = Math.max(this.epoch, epoch)

@@ -79,4 +79,16 @@ describe('backup intake across a change of primary', () => {
     t.intake.receive(Q, [put(3)], 3)
     expect(t.box.state.get('v', 'k3')?.value).toBe(3)
   })
+
+  it('a log that disagrees with the primary (another epoch at a seq we hold) asks for a snapshot and says so', () => {
+    const t = setup()
+    expect(t.intake.receive(P, [put(1), put(2), put(3)], 3)).toBe(true)
+    // A new primary wrote seq 3 under epoch 2: our seq 3 (epoch 1) was never committed.
+    expect(t.intake.receive(P, [{ ...put(3, 'other'), epoch: 2 }], 3)).toBe(false)
+    expect(t.asks.at(-1)).toBe('p:3:snapshot')
+    expect(t.box.state.get('v', 'other')).toBeUndefined()
+    // Entries we hold under the same epoch are simply ours already.
+    expect(t.intake.receive(P, [put(2), put(3), put(4)], 4)).toBe(true)
+    expect(t.box.state.lastSeq).toBe(4)
+  })
 })

@@ -70,6 +70,13 @@ export async function topologyCommand(argv: string[]): Promise<void> {
     console.log(`view ${view.epoch}: ${members || '(empty)'}`)
   })
   server.service.events.on('refused', ({ reason }) => console.log(`refused a node: ${reason}`))
+  server.service.events.on('recovering', ({ epoch, domains }) => console.log(`no saved state: rebuilding it from the nodes' last views (epoch ${epoch}); ${domains} domains wait for their owners to report`))
+  let waitingBefore = ''
+  server.service.events.on('view', ({ view }) => {
+    const now = server.service.waitingFor().map((w) => `${w.domain}${w.nodes.length ? ` (waits for ${w.nodes.join(', ')})` : ''}`).join(', ')
+    if (now !== waitingBefore) console.log(now ? `domains without a primary until their owners report: ${now}` : 'every domain has its owners back')
+    waitingBefore = now
+  })
   server.service.events.on('state-error', ({ error }) => console.error(`topology state: ${error.message}; no more views are published`))
   server.events.on('linkError', ({ error }) => console.log(error.message))
   server.events.on('serverError', ({ error }) => console.error(`topology server error (still serving): ${error.message}`))

@@ -10,6 +10,7 @@ import { StoreEngine } from '../state/store-engine.js'
 import { MessengerStatePort } from '../state/port.js'
 import { TopologyManager } from '../topology/manager.js'
 import { TopologyClient, type TopologyConnector } from '../topology/client.js'
+import { LastView } from './last-view.js'
 import { STORE_ENGINE_ID, STORE_ENGINE_INFO } from '../state/store-engine.js'
 import { DEFAULT_SETTINGS, type ClusterSettings, type View } from '../topology/view.js'
 import type { Address, ExactAddress } from '../routing/address.js'
@@ -159,6 +160,8 @@ export class MeshNode {
       ...(this.opts.maxMalformedPerPeer !== undefined ? { maxMalformedPerPeer: this.opts.maxMalformedPerPeer } : {}),
     })
     if (this.opts.topology) {
+      const lastView = new LastView(this.storage, (error) => this.stateRef?.events.emit('replica-error', { domain: -1, error }))
+      await lastView.load()
       const client = new TopologyClient({
         clusterId: this.clusterId,
         nodeId: id,
@@ -167,7 +170,10 @@ export class MeshNode {
         clock: this.clock,
         engines: () => this.advertisedEngines(),
         durable: this.durable,
+        lastView: () => (this.topology.view().epoch > 0 ? this.topology.view() : lastView.view),
+        copies: () => this.stateRef?.positions(),
       })
+      client.events.on('view', ({ view }) => lastView.save(view))
       this.client = client
       const mesh = isMeshTransport(this.transport) ? this.transport : undefined
       mesh?.attachSignaling(client.signaling())
@@ -192,6 +198,7 @@ export class MeshNode {
       ...(limits ? { limits: { ...DEFAULT_LIMITS, ...limits } } : {}),
     })
     await this.stateRef.open()
+    this.client?.sendCopies()
     this.storeEngine = new StoreEngine(id, port, this.stateRef)
     router.register(this.storeEngine)
     const secret = this.opts.secret ?? this.opts.topology?.secret

@@ -11,7 +11,7 @@ import { isValidId, type NodeId } from '../ids.js'
 import type { EngineInfo, MemberInfo } from '../routing/engine.js'
 import { verifyProof } from '../topology/auth.js'
 import { placeDomain } from '../topology/placement.js'
-import { ClientMessageSchema, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
+import { asView, ClientMessageSchema, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
@@ -46,6 +46,8 @@ export interface TopologyServiceOptions {
 export interface TopologyServiceEvents {
   view: { view: View }
   refused: { reason: string }
+  /** No saved state, and a node remembered a view: the state is rebuilt from it (`waitingFor()` lists what still waits). */
+  recovering: { epoch: number; domains: number }
   /** The state could not be loaded or saved: the service stops publishing (and admitting). */
   'state-error': { error: Error }
 }
@@ -85,6 +87,14 @@ export class TopologyService {
   private saving: Promise<void> = Promise.resolve()
   /** Set when the state cannot be loaded or saved: nothing is published after that. */
   private failure: Error | undefined
+  /** Whether a saved state was found (then the nodes' last views are never needed). */
+  private hadState = false
+  /**
+   * Domains rebuilt from a node's last view that wait until every owner that view listed has
+   * reported where its copy ends; the reports so far, per node: domain → [epoch, seq].
+   */
+  private waitingDomains = new Set<number>()
+  private readonly reports = new Map<NodeId, Map<number, [number, number]>>()
 
   constructor(private readonly opts: TopologyServiceOptions) {
     this.healDelayMs = opts.healDelayMs ?? 5000
@@ -105,6 +115,7 @@ export class TopologyService {
       throw err
     }
     if (!state) return
+    this.hadState = true
     const s = this.opts.settings
     const wrong =
       state.clusterId !== this.opts.clusterId
@@ -119,6 +130,7 @@ export class TopologyService {
     }
     this.epoch = state.epoch
     this.owners = Object.fromEntries(Object.entries(state.owners).map(([d, o]) => [Number(d), [...o]]))
+    this.waitingDomains = new Set(state.waiting ?? [])
     const now = this.opts.clock.now()
     for (const m of state.members) {
       // Whoever was up is given the usual heartbeat allowance to reconnect; whoever was down
@@ -142,7 +154,49 @@ export class TopologyService {
 
   view(): View {
     const members: MemberInfo[] = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable ? { durable: true } : {}) }))
-    return { epoch: this.epoch, members, owners: this.owners }
+    return { epoch: this.epoch, members, owners: this.owners, ...(this.waitingDomains.size > 0 ? { waiting: [...this.waitingDomains].sort((a, b) => a - b) } : {}) }
+  }
+
+  /** Domains rebuilt after a lost state that still wait for an owner, and the owners that have not reported. */
+  waitingFor(): { domain: number; nodes: NodeId[] }[] {
+    return [...this.waitingDomains].sort((a, b) => a - b).map((domain) => ({ domain, nodes: (this.owners[domain] ?? []).filter((n) => !this.reports.has(n)) }))
+  }
+
+  /**
+   * The service lost its state (no saved state, nothing published yet) and a node remembers a
+   * view: that view's epoch and owners are taken back, and each domain it lists owners for
+   * waits until they have all said where their copies end.
+   */
+  private recoverFrom(view: View): void {
+    if (this.hadState || view.epoch <= this.epoch) return
+    this.epoch = view.epoch
+    this.owners = {}
+    this.waitingDomains.clear()
+    for (const [d, owners] of Object.entries(view.owners ?? {})) {
+      const domain = Number(d)
+      if (domain >= this.opts.settings.domainCount || owners.length === 0) continue
+      this.owners[domain] = [...owners]
+      this.waitingDomains.add(domain)
+    }
+    this.events.emit('recovering', { epoch: view.epoch, domains: this.waitingDomains.size })
+    this.settleWaiting()
+  }
+
+  /** A domain stops waiting once every listed owner reported: the ones with the newest copy stay owners (Kafka's leader epochs, then seq). */
+  private settleWaiting(): boolean {
+    let changed = false
+    for (const d of [...this.waitingDomains]) {
+      const owners = this.owners[d] ?? []
+      if (!owners.every((n) => this.reports.has(n))) continue
+      const at = (n: NodeId) => this.reports.get(n)!.get(d) ?? [0, 0]
+      const newer = (a: [number, number], b: [number, number]) => a[0] > b[0] || (a[0] === b[0] && a[1] > b[1])
+      let best: [number, number] = [0, 0]
+      for (const n of owners) if (newer(at(n), best)) best = at(n)
+      this.owners[d] = owners.filter((n) => at(n)[0] === best[0] && at(n)[1] === best[1])
+      this.waitingDomains.delete(d)
+      changed = true
+    }
+    return changed
   }
 
   /** Takes a new link (a socket, or an in-process pair). It must say hello first. */
@@ -212,6 +266,8 @@ export class TopologyService {
       return undefined
     }
     const id = hello.nodeId as NodeId
+    // No saved state, and this node saw a later view than ours: the state is rebuilt from it.
+    if (hello.lastView && !this.hadState && hello.lastView.epoch > this.epoch) this.recoverFrom(asView(hello.lastView))
     let m = this.members.get(id)
     if (m?.link && m.link !== link) m.link.close('replaced by a new connection of the same node')
     if (m?.removal) this.opts.clock.clearTimeout(m.removal)
@@ -273,6 +329,12 @@ export class TopologyService {
         return this.dropOwner(msg.domain, msg.node as NodeId, m.nodeId)
       case 'leave':
         return this.remove(m)
+      case 'copies': {
+        if (this.hadState) return
+        this.reports.set(m.nodeId, new Map(msg.copies.map(([d, e, q]) => [d, [e, q] as [number, number]])))
+        if (this.settleWaiting()) this.publish()
+        return
+      }
       case 'engines':
         m.engines = msg.engines as EngineInfo[]
         return this.publish()
@@ -352,6 +414,10 @@ export class TopologyService {
     for (let d = 0; d < this.opts.settings.domainCount; d++) {
       const target = placeDomain(view, this.opts.settings, d).replicas
       const listed = this.owners[d]
+      if (this.waitingDomains.has(d)) {
+        next[d] = [...(listed ?? [])]
+        continue
+      }
       if (!listed || listed.length === 0) {
         if (target.length > 0) next[d] = [...target]
         continue
@@ -367,7 +433,7 @@ export class TopologyService {
 
   private state(): TopologyState {
     const members = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable ? { durable: true } : {}) }))
-    return { clusterId: this.opts.clusterId, settings: this.opts.settings, epoch: this.epoch, members, owners: this.owners }
+    return { clusterId: this.opts.clusterId, settings: this.opts.settings, epoch: this.epoch, members, owners: this.owners, ...(this.waitingDomains.size > 0 ? { waiting: [...this.waitingDomains] } : {}) }
   }
 
   /**

@@ -27,6 +27,8 @@ export interface TopologyState {
   readonly members: readonly StoredMember[]
   /** Domain → its owners. A domain that is absent has never had one (a new cluster). */
   readonly owners: Readonly<Record<number, readonly NodeId[]>>
+  /** Domains rebuilt after a lost state that still wait for their owners' reports (see TopologyService). */
+  readonly waiting?: readonly number[]
 }
 
 export interface TopologyStateStore {
@@ -48,6 +50,7 @@ const StateSchema = v.object({
   epoch: v.pipe(v.number(), v.integer(), v.minValue(0)),
   members: v.array(MemberSchema),
   owners: v.record(v.pipe(v.string(), v.regex(/^\d+$/)), v.array(MemberSchema.entries.nodeId)),
+  waiting: v.optional(v.array(v.pipe(v.number(), v.integer(), v.minValue(0)))),
 })
 
 /** Checks a loaded state; `where` names its origin in the error. */

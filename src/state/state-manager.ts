@@ -350,6 +350,11 @@ export class StateManager {
     return answerFetch(this.replicas.get(msg.domain), from, msg, () => this.cfg.hooks.snapshotSent(msg.domain, from))
   }
 
+  /** Where each copy this node holds ends, [domain, epoch of its last entry, last seq]; a damaged copy counts as empty. */
+  positions(): [number, number, number][] {
+    return [...this.replicas.values()].map((r) => (r.damaged ? [r.domain, 0, 0] : [r.domain, r.state.lastEpoch, r.state.lastSeq]))
+  }
+
   /** Domains this node holds, with role and last seq, for health and tests. */
   domains(): { domain: number; role: 'primary' | 'backup'; lastSeq: number; committedSeq: number; objects: number; encodedBytes: number; logEntries: number; decoded: { objects: number; logEntries: number } }[] {
     return [...this.replicas.values()]

@@ -31,6 +31,10 @@ export interface TopologyClientOptions {
   engines: () => EngineInfo[]
   /** This node keeps its copies across restarts (files): placement then prefers it (see placement.ts). */
   durable?: boolean
+  /** The last view this node saw, if it kept one (sent in the hello). */
+  lastView?: () => View | undefined
+  /** Where each copy this node holds ends: [domain, last entry's epoch, last seq]; sent after every welcome. */
+  copies?: () => [number, number, number][] | undefined
   /** First reconnect delay; doubles up to 5 s. */
   reconnectMs?: number
 }
@@ -94,6 +98,7 @@ export class TopologyClient {
             const w: Welcome = { settings: asSettings(msg.settings), view: asView(msg.view), heartbeatMs: msg.heartbeatMs, healDelayMs: msg.healDelayMs }
             this.settle(w.view)
             for (const r of this.pending.values()) link.send(r)
+            this.sendCopies()
             resolve(w)
             this.events.emit('connected', { settings: w.settings })
             return this.events.emit('view', { view: w.view })
@@ -116,7 +121,8 @@ export class TopologyClient {
         if (!welcomed) return reject(new TopologyRefusedError(reason))
         if (this.link === link) this.lost(reason)
       })
-      link.send({ type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ts, nonce, proof })
+      const lastView = o.lastView?.()
+      link.send({ type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ...(lastView ? { lastView } : {}), ts, nonce, proof })
     })
   }
 
@@ -162,6 +168,12 @@ export class TopologyClient {
       const member = view.members.some((m) => m.nodeId === r.node)
       if (!member || (r.type === 'owned' ? listed : !listed)) this.pending.delete(key)
     }
+  }
+
+  /** Tells the service where this node's copies end (it needs them only while it rebuilds lost state). */
+  sendCopies(): void {
+    const copies = this.opts.copies?.()
+    if (copies) this.link?.send({ type: 'copies', copies })
   }
 
   /** Advertises the engines this node hosts now (after one was registered). */

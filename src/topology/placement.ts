@@ -67,6 +67,10 @@ export interface DomainRoles extends DomainPlacement {
  * owners that are up come before ephemeral ones (a tab never leads what a Node peer can lead).
  */
 export function domainRoles(view: View, settings: ClusterSettings, domain: number): DomainRoles {
+  if (view.waiting?.includes(domain)) {
+    const p = placeDomain(view, settings, domain)
+    return { domain, replicas: p.replicas, owners: view.owners?.[domain] ?? [], primary: undefined, backups: [], healing: [] }
+  }
   const p = placeDomain(view, settings, domain)
   const up = new Set(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
   const listed = view.owners?.[domain]

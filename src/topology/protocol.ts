@@ -24,6 +24,7 @@ export const ViewSchema = v.object({
   epoch: v.pipe(v.number(), v.integer(), v.minValue(1)),
   members: v.array(MemberSchema),
   owners: v.optional(v.record(v.string(), v.array(Id))),
+  waiting: v.optional(v.pipe(v.array(Domain), v.maxLength(4096))),
 })
 export const SettingsSchema = v.object({
   domainCount: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4096)),
@@ -38,6 +39,8 @@ export const ClientMessageSchema = v.variant('type', [
     nodeId: v.pipe(v.string(), v.maxLength(128)),
     engines: v.pipe(v.array(EngineInfoSchema), v.maxLength(64)),
     durable: v.optional(v.boolean()),
+    /** The last view this node saw (kept with its data): a service that lost its state rebuilds from it. */
+    lastView: v.optional(ViewSchema),
     ts: v.number(),
     nonce: v.pipe(v.string(), v.minLength(16), v.maxLength(64)),
     proof: v.pipe(v.string(), v.length(64)),
@@ -48,6 +51,8 @@ export const ClientMessageSchema = v.variant('type', [
   v.object({ type: v.literal('owned'), domain: Domain, node: Id }),
   v.object({ type: v.literal('lagging'), domain: Domain, node: Id }),
   v.object({ type: v.literal('leave') }),
+  /** Where each copy this node holds ends, (domain, epoch of its last entry, seq of its last entry). */
+  v.object({ type: v.literal('copies'), copies: v.pipe(v.array(v.tuple([Domain, v.pipe(v.number(), v.integer(), v.minValue(0)), v.pipe(v.number(), v.integer(), v.minValue(0))])), v.maxLength(4096)) }),
   v.object({ type: v.literal('engines'), engines: v.pipe(v.array(EngineInfoSchema), v.maxLength(64)) }),
 ])
 

@@ -12,6 +12,12 @@ export interface View {
    * serves. Absent (a static topology): every target replica counts as an owner.
    */
   readonly owners?: Readonly<Record<number, readonly NodeId[]>>
+  /**
+   * Domains that have no primary until a listed owner reports its copy: a topology service that
+   * lost its state and rebuilt it from the nodes' last views waits, for each domain, until every
+   * owner that view listed has said where its copy ends, then keeps the newest.
+   */
+  readonly waiting?: readonly number[]
 }
 
 export interface ClusterSettings {

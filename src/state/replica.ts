@@ -12,7 +12,7 @@
  */
 import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
-import { defer, yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
+import { defer, sleep, yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
 import { withTimeout } from '../util/timeout.js'
 import { AckWaiters } from './ack-waiters.js'
 import { commitPoint } from './commit-point.js'
@@ -208,21 +208,26 @@ export class DomainReplica extends ReplicaStore {
 
   /**
    * One round of lead-check.ts: every up backup must answer (a successor could only have come
-   * through them); owners that are down in our view are asked too, since our view may be the
-   * stale one, but need not answer. Anyone who knows a newer primary fences this one.
+   * through them). Owners that are down in our view are asked too, since our view may be the
+   * stale one, but they are not waited for beyond the backups' answers (or, with no backup up,
+   * beyond `resendAfterMs`): a read must not take a request timeout per owner that is really
+   * down. Anyone who knows a newer primary fences this one.
    */
   private async leadRound(): Promise<void> {
     const epoch = this.epoch
-    const timeoutMs = 5 * this.cfg.resendAfterMs
-    const ask = (n: NodeId) => this.cfg.hooks.lead(n, this.domain, epoch, timeoutMs)
+    const ask = (n: NodeId) => this.cfg.hooks.lead(n, this.domain, epoch, 5 * this.cfg.resendAfterMs)
     const required = this.backups.filter((b) => !this.healed.has(b))
-    const answers = await Promise.allSettled([...required, ...this.downOwners.list()].map(ask))
-    for (const a of answers) {
-      if (a.status !== 'fulfilled' || !a.value) continue
-      this.onNack({ domain: this.domain, epoch: a.value.epoch })
-      throw new NotPrimaryError(this.domain, a.value.primary)
+    const newer: { epoch: number; primary: NodeId | undefined }[] = []
+    const note = (a: { epoch: number; primary: NodeId | undefined } | undefined) => void (a && newer.push(a))
+    const optional = this.downOwners.list().map((n) => ask(n).then(note, () => undefined))
+    const answers = await Promise.allSettled(required.map((n) => ask(n).then((a) => (note(a), a))))
+    if (required.length === 0 && optional.length > 0) await Promise.race([Promise.all(optional), sleep(this.cfg.clock, this.cfg.resendAfterMs)])
+    const deposedBy = newer[0]
+    if (deposedBy) {
+      this.onNack({ domain: this.domain, epoch: deposedBy.epoch })
+      throw new NotPrimaryError(this.domain, deposedBy.primary)
     }
-    const missing = answers.slice(0, required.length).findIndex((a) => a.status === 'rejected')
+    const missing = answers.findIndex((a) => a.status === 'rejected')
     if (missing >= 0) throw new NotPrimaryError(this.domain, undefined, `owner ${required[missing]} did not confirm that this node still leads`)
   }
 

@@ -53,7 +53,7 @@ describe('domainmesh CLI', { timeout: 120_000 }, () => {
   })
 
   it('domainmesh topology survives a malformed frame and a 2 MB message from a stranger, and still admits a node', async () => {
-    const p = spawn(process.execPath, ['--import', 'tsx', CLI, 'topology', '--port', '0', '--cluster', 'it', '--secret', 'cli-secret'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, ['--import', 'tsx', CLI, 'topology', '--port', '0', '--cluster', 'it', '--secret', 'cli-secret', '--state', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     p.stdout.on('data', (d) => (out += String(d)))
     p.stderr.on('data', (d) => (out += String(d)))

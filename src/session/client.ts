@@ -10,6 +10,7 @@ import type { NodeId } from '../ids.js'
 import { KeyNotFoundError } from '../state/errors.js'
 import { NoLiveReplicaError } from './errors.js'
 import type { SessionReply } from './engine.js'
+import { compareToken } from './route.js'
 import type { FailoverToken } from './token.js'
 import { produceWithPatches } from '../util/patches.js'
 
@@ -40,6 +41,11 @@ export interface SessionClientOptions {
  * serves the client, or knows no live copy (a node that restarted empty knows nothing).
  */
 const TRY_NEXT = new Set([...UNREACHABLE_CODES, 'CLIENT_MOVED', 'NO_LIVE_REPLICA'])
+/**
+ * How often one node may answer that the token is older than one the client already used (other
+ * calls of the same client moved it on meanwhile) before the call gives up.
+ */
+const MAX_STALE_TOKEN = 5
 
 export class SessionClient {
   readonly clientId: string
@@ -94,6 +100,11 @@ export class SessionClient {
     await this.call('destroy', { sessionId })
   }
 
+  /** Keeps the newer of the client's token and `t`. */
+  private keep(t: FailoverToken): void {
+    if (!this.token || compareToken(t, this.token) > 0) this.token = t
+  }
+
   private candidates(): NodeId[] {
     const members = this.transport.sessionNodes()
     const first = this.token ? [this.token.primary, ...this.token.backups] : [this.opts.serving ?? this.pick(members)]
@@ -110,15 +121,25 @@ export class SessionClient {
 
   private async call(method: string, body: Record<string, unknown>): Promise<unknown> {
     const tried: NodeId[] = []
+    let stale = 0
     for (const node of this.candidates()) {
-      try {
-        const reply = (await this.transport.request(node, method, { ...body, vs: this.virtualServer, ...(this.token ? { token: this.token } : {}) }, this.opts.attemptTimeoutMs ?? 3000)) as SessionReply
-        if (!this.token || reply.token.epoch >= this.token.epoch) this.token = reply.token
-        this.lastFailover = tried
-        return reply.result
-      } catch (err) {
-        if (!TRY_NEXT.has((err as DomainMeshError).code)) throw err
-        tried.push(node)
+      for (;;) {
+        try {
+          const reply = (await this.transport.request(node, method, { ...body, vs: this.virtualServer, ...(this.token ? { token: this.token } : {}) }, this.opts.attemptTimeoutMs ?? 3000)) as SessionReply
+          this.keep(reply.token)
+          this.lastFailover = tried
+          return reply.result
+        } catch (err) {
+          const e = err as DomainMeshError
+          // Nothing was done: the same request goes again with the newer token the node sent.
+          if (e.code === 'STALE_TOKEN' && stale++ < MAX_STALE_TOKEN) {
+            this.keep(e.details.token as FailoverToken)
+            continue
+          }
+          if (!TRY_NEXT.has(e.code)) throw err
+          tried.push(node)
+          break
+        }
       }
     }
     this.lastFailover = tried

@@ -21,10 +21,10 @@ import type { TimerHandle } from '../util/clock.js'
 import { SerialQueue } from '../util/serial.js'
 import { Emitter } from '../util/events.js'
 import { PathNotFoundError } from '../state/errors.js'
-import { InvalidTokenError, NoLiveReplicaError, NotEnoughReplicasError, ClientMovedError, SessionNotFoundError, VirtualServerMismatchError } from './errors.js'
+import { InvalidTokenError, NoLiveReplicaError, NotEnoughReplicasError, ClientMovedError, SessionNotFoundError, StaleTokenError, VirtualServerMismatchError } from './errors.js'
 import { SessionHandoffs } from './handoff.js'
 import { SessionReplication, RecordSchema, ReplicateSchema, type ReplicationContext } from './replication.js'
-import { compareAuthority, route, type Authority } from './route.js'
+import { compareAuthority, compareToken, route, type Authority } from './route.js'
 import { SessionTable, type ClientEntry, type SessionRecord } from './table.js'
 import { signToken, verifyToken, type FailoverToken } from './token.js'
 
@@ -72,15 +72,15 @@ export class SessionEngine implements Engine {
     this.limits = ctx.limits ?? DEFAULT_LIMITS
     this.handle = methodTable({
       create: method(v.object({ ...Common, clientId: v.pipe(v.string(), v.minLength(1), v.maxLength(256)), data: v.unknown(), ttlMs: v.optional(v.pipe(v.number(), v.minValue(1))) }), (b) =>
-        this.serve(b.vs, b.clientId, undefined, b.token, b.hops ?? 0, 'create', b, (e) => this.locked(e, () => this.create(e, b.data, b.ttlMs))),
+        this.serve(b.vs, b.clientId, undefined, b.token, b.hops ?? 0, 'create', b, (e, t) => this.served(e, t, () => this.create(e, b.data, b.ttlMs))),
       ),
       get: method(v.object({ ...Common, sessionId: Sid, path: v.optional(v.array(v.union([v.string(), v.number()]))) }), (b) =>
-        this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'get', b, (e) => this.locked(e, () => this.read(e, b.sessionId, b.path ?? []))),
+        this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'get', b, (e, t) => this.served(e, t, () => this.read(e, b.sessionId, b.path ?? []))),
       ),
       patch: method(v.object({ ...Common, sessionId: Sid, patches: v.array(PatchSchema), ifVersion: v.optional(v.number()) }), (b) =>
-        this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'patch', b, (e) => this.locked(e, () => this.patch(e, b.sessionId, b.patches as Patch[], b.ifVersion))),
+        this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'patch', b, (e, t) => this.served(e, t, () => this.patch(e, b.sessionId, b.patches as Patch[], b.ifVersion))),
       ),
-      destroy: method(v.object({ ...Common, sessionId: Sid }), (b) => this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'destroy', b, (e) => this.locked(e, () => this.destroy(e, b.sessionId)))),
+      destroy: method(v.object({ ...Common, sessionId: Sid }), (b) => this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'destroy', b, (e, t) => this.served(e, t, () => this.destroy(e, b.sessionId)))),
       replicate: method(ReplicateSchema, (b, req) => this.replication.onReplicate(req.fromNode, b)),
       adopt: method(v.object({ vs: Vs, clientId: v.string(), put: v.array(RecordSchema), hops: v.optional(v.number()) }), (b) => this.handoffs.adopt(b.vs, b.clientId, b.put, b.hops ?? 0)),
       probe: method(v.object({ vs: Vs, clientId: v.string() }), (b) => {
@@ -192,7 +192,7 @@ export class SessionEngine implements Engine {
 
   // ---- routing a client's request to whoever serves the client ----
 
-  private async serve(vs: string, clientIdIn: string | undefined, sessionId: string | undefined, rawToken: unknown, hops: number, name: string, body: object, op: (e: ClientEntry) => Promise<unknown>): Promise<SessionReply> {
+  private async serve(vs: string, clientIdIn: string | undefined, sessionId: string | undefined, rawToken: unknown, hops: number, name: string, body: object, op: (e: ClientEntry, token: FailoverToken | undefined) => Promise<unknown>): Promise<SessionReply> {
     const token = rawToken === undefined ? undefined : await verifyToken(this.ctx.secret, rawToken)
     if (token && token.vs !== vs) throw new VirtualServerMismatchError(vs, token.vs)
     const rec = sessionId ? this.table.get(vs, sessionId) : undefined
@@ -204,14 +204,14 @@ export class SessionEngine implements Engine {
     const r = route({ self: this.ctx.self, entry, token, live: new Set(this.ctx.liveNodes()), mayForward: hops < MAX_HOPS, isCreate: name === 'create' })
     switch (r.kind) {
       case 'serve':
-        return this.reply(entry!, await this.handoffs.orPull(entry!, sessionId, op))
+        return this.reply(entry!, await this.handoffs.orPull(entry!, sessionId, (e) => op(e, token)))
       case 'create':
-        return this.reply(this.newClient(vs, clientId), await op(this.table.client(vs, clientId)!))
+        return this.reply(this.newClient(vs, clientId), await op(this.table.client(vs, clientId)!, token))
       case 'forward':
         return this.ctx.request(r.to, name, { ...body, token, hops: hops + 1 }) as Promise<SessionReply>
       case 'promote': {
         const e = await this.serial.run(`${vs}\u0000${clientId}`, () => this.promote(vs, clientId, r.from))
-        return this.reply(e, await this.handoffs.orPull(e, sessionId, op))
+        return this.reply(e, await this.handoffs.orPull(e, sessionId, (e) => op(e, token)))
       }
       case 'need-token':
         throw new InvalidTokenError('a token is needed to reach a session through a node that does not serve it')
@@ -221,7 +221,34 @@ export class SessionEngine implements Engine {
   }
 
   private async reply(e: ClientEntry, result: unknown): Promise<SessionReply> {
-    return { result, token: await signToken(this.ctx.secret, { clientId: e.clientId, vs: e.vs, primary: this.ctx.self, backups: e.backups, epoch: e.epoch }) }
+    return { result, token: await this.newToken(e) }
+  }
+
+  /** A token newer than every one this node handed out for the client, and than the client sent. */
+  private newToken(e: ClientEntry): Promise<FailoverToken> {
+    e.issued = (e.issued ?? 0) + 1
+    return signToken(this.ctx.secret, { clientId: e.clientId, vs: e.vs, primary: this.ctx.self, backups: e.backups, epoch: e.epoch, seq: e.issued })
+  }
+
+  /**
+   * Runs a client's request under the client's lock, unless the token it carries is older than
+   * one the client has already sent (or it carries none after the client sent one). Such a
+   * request is a copy of an attempt the client gave up: it waited somewhere (in a paused node's
+   * inbox, say) while the client tried elsewhere, got its answer and went on; run now, it would
+   * write over what the client wrote since. Every answer's token is newer than the request's, so
+   * the client's next request always carries a newer token than its abandoned attempts did.
+   */
+  private served<T>(e: ClientEntry, token: FailoverToken | undefined, write: () => Promise<T>): Promise<T> {
+    return this.locked(e, async () => {
+      if ((e.seen || e.issued) && (!token || (e.seen && compareToken(token, e.seen) < 0))) throw new StaleTokenError(e.clientId, await this.newToken(e))
+      if (token && (!e.seen || compareToken(token, e.seen) > 0)) {
+        e.seen = { primary: token.primary, epoch: token.epoch, seq: token.seq ?? 0 }
+        // The client may hold a token of this very primary and epoch from before this entry
+        // (this node restarted and started the client again): answers must still be newer.
+        if (compareAuthority(token, { primary: this.ctx.self, epoch: e.epoch }) === 0) e.issued = Math.max(e.issued ?? 0, token.seq ?? 0)
+      }
+      return write()
+    })
   }
 
   /** Runs a write under the client's lock, as long as this node still serves the client. */
@@ -309,7 +336,7 @@ export class SessionEngine implements Engine {
     }
     if (probe.answered < probe.asked) throw new NotEnoughReplicasError(clientId, probe.asked, probe.answered)
     const fence = from.backups.filter((b) => b !== this.ctx.self)
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: from.epoch + 1, sessions: old.sessions }
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: from.epoch + 1, sessions: old.sessions, ...(old.seen ? { seen: old.seen } : {}) }
     this.table.setClient(e)
     try {
       await this.replication.rebuild(e, fence, true)

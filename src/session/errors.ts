@@ -62,3 +62,16 @@ export class CopyMissingError extends DomainMeshError {
     super('COPY_MISSING', `client "${clientId}": this node holds no copy made by ${from} at this epoch; send the whole state`, { clientId, from })
   }
 }
+
+/**
+ * The request carries an older failover token than one the client has already sent, or none: it
+ * may be a late copy of an attempt the client gave up and has since retried elsewhere (held up in
+ * a paused node, say), which must not run after the client's later calls. Nothing was done. A
+ * client that still waits for the answer takes the newer token in `details.token` and sends the
+ * request again.
+ */
+export class StaleTokenError extends DomainMeshError {
+  constructor(clientId: string, token: unknown) {
+    super('STALE_TOKEN', `client "${clientId}": the request carries an older failover token than the client has already used; send it again with the token attached`, { clientId, token })
+  }
+}

@@ -13,7 +13,7 @@ import { applyChange } from '../state/objects.js'
 import { sleep, type Clock } from '../util/clock.js'
 import { hash32 } from '../util/hash.js'
 import { isUnreachable, type DomainMeshError } from '../errors.js'
-import { compareAuthority, type Authority } from './route.js'
+import { compareAuthority, compareToken, type Authority, type TokenMark } from './route.js'
 import { NotEnoughReplicasError, ClientMovedError, CopyMissingError, StaleClientEpochError } from './errors.js'
 import type { ClientEntry, SessionRecord, SessionTable } from './table.js'
 
@@ -40,7 +40,9 @@ export type OnDeposed = (vs: string, clientId: string, sessions: SessionRecord[]
 const Vs = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
 const Sid = v.pipe(v.string(), v.minLength(1), v.maxLength(64))
 export const RecordSchema = v.object({ sessionId: Sid, clientId: v.string(), vs: Vs, value: v.unknown(), version: v.number(), ttlMs: v.number(), expiresAt: v.number() })
-export const ReplicateSchema = v.object({ vs: Vs, clientId: v.string(), epoch: v.number(), backups: v.array(v.string()), full: v.boolean(), put: v.array(RecordSchema), remove: v.array(Sid) })
+/** The newest token the client has sent: a backup that takes over refuses requests with older ones. */
+const SeenSchema = v.object({ primary: v.string(), epoch: v.number(), seq: v.number() })
+export const ReplicateSchema = v.object({ vs: Vs, clientId: v.string(), epoch: v.number(), backups: v.array(v.string()), full: v.boolean(), put: v.array(RecordSchema), remove: v.array(Sid), seen: v.optional(SeenSchema) })
 type ReplicateBody = v.InferOutput<typeof ReplicateSchema>
 export type WireRecord = v.InferOutput<typeof RecordSchema>
 /** A client's line of primaries as node `at` knows it. */
@@ -173,7 +175,7 @@ export class SessionReplication {
 
   /** Sends to every backup; returns the ones that could not be reached or lack the copy. */
   private async send(e: ClientEntry, targets: readonly NodeId[], put: SessionRecord[], remove: string[], full: boolean): Promise<{ failed: NodeId[]; copyMissing: boolean }> {
-    const body: ReplicateBody = { vs: e.vs, clientId: e.clientId, epoch: e.epoch, backups: e.backups, full, put: (full ? this.after(e, put, remove) : put).map(toWire), remove: full ? [] : remove }
+    const body: ReplicateBody = { vs: e.vs, clientId: e.clientId, epoch: e.epoch, backups: e.backups, full, put: (full ? this.after(e, put, remove) : put).map(toWire), remove: full ? [] : remove, ...(e.seen ? { seen: { primary: e.seen.primary, epoch: e.seen.epoch, seq: e.seen.seq ?? 0 } } : {}) }
     const failed: NodeId[] = []
     let stale: unknown
     let copyMissing = false
@@ -222,7 +224,8 @@ export class SessionReplication {
       const orphans = this.table.sessionsOf(b.vs, b.clientId).filter((r) => !b.put.some((p) => p.sessionId === r.sessionId))
       if (orphans.length > 0) this.onDeposed(b.vs, b.clientId, orphans, from)
     }
-    const e: ClientEntry = { clientId: b.clientId, vs: b.vs, role: 'backup', primary: from, backups: b.backups as NodeId[], epoch: b.epoch, sessions: old?.sessions ?? new Set() }
+    const seen = [old?.seen, b.seen as TokenMark | undefined].reduce((x, y) => (!x || (y && compareToken(y, x) > 0) ? y : x), undefined)
+    const e: ClientEntry = { clientId: b.clientId, vs: b.vs, role: 'backup', primary: from, backups: b.backups as NodeId[], epoch: b.epoch, sessions: old?.sessions ?? new Set(), ...(seen ? { seen } : {}) }
     this.table.setClient(e)
     if (b.full || newLine) for (const id of [...e.sessions]) if (!b.put.some((p) => p.sessionId === id)) this.table.delete(b.vs, id)
     for (const r of b.put) {

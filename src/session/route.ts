@@ -20,6 +20,18 @@ export function compareAuthority(a: Pick<Authority, 'epoch' | 'primary'>, b: Pic
   return a.primary < b.primary ? -1 : a.primary > b.primary ? 1 : 0
 }
 
+/** What a failover token says, without its signature: enough to order two tokens. */
+export interface TokenMark {
+  primary: NodeId
+  epoch: number
+  seq?: number
+}
+
+/** > 0 when token `a` is newer than `b`: by authority, then by the answer of that primary that issued it. */
+export function compareToken(a: TokenMark, b: TokenMark): number {
+  return compareAuthority(a, b) || (a.seq ?? 0) - (b.seq ?? 0)
+}
+
 export type Route =
   | { kind: 'serve' }
   | { kind: 'create' }

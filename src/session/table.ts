@@ -5,6 +5,7 @@
  */
 import type { NodeId } from '../ids.js'
 import type { StoredObject } from '../state/objects.js'
+import type { TokenMark } from './route.js'
 
 export interface SessionRecord {
   sessionId: string
@@ -27,6 +28,14 @@ export interface ClientEntry {
   dirty?: boolean
   /** Started here and never sent: the first write sends the whole state, with no newer line to look for. */
   fresh?: boolean
+  /**
+   * The newest failover token the client has sent with a request (kept on the backups too). A
+   * request that carries an older one, or none, is refused: it is a late copy of an attempt the
+   * client gave up, or comes from a client object that has not seen the newest token.
+   */
+  seen?: TokenMark
+  /** The `seq` of the last token this node handed out as the client's primary at this epoch. */
+  issued?: number
 }
 
 const k = (vs: string, id: string): string => `${vs}\u0000${id}`

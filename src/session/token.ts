@@ -15,6 +15,12 @@ export interface FailoverToken {
   backups: NodeId[]
   /** Raised on every recovery, so an older token never overrides a newer one. */
   epoch: number
+  /**
+   * Raised on every answer of one primary at one epoch (absent: 0), so that each answer's token
+   * is newer than the one the request carried: a request with an older token than the client
+   * has already used is a late copy of an attempt the client gave up (see `SessionEngine`).
+   */
+  seq?: number
   sig: string
 }
 
@@ -25,10 +31,12 @@ export const TokenSchema = v.object({
   primary: Id,
   backups: v.pipe(v.array(Id), v.maxLength(4)),
   epoch: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  seq: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   sig: v.pipe(v.string(), v.length(64)),
 })
 
-const canonical = (t: Omit<FailoverToken, 'sig'>): string => JSON.stringify([t.clientId, t.vs, t.primary, t.backups, t.epoch])
+/** A token without `seq` (or 0) signs as tokens did before `seq` existed, so those stay valid. */
+const canonical = (t: Omit<FailoverToken, 'sig'>): string => JSON.stringify(t.seq ? [t.clientId, t.vs, t.primary, t.backups, t.epoch, t.seq] : [t.clientId, t.vs, t.primary, t.backups, t.epoch])
 const hmac = (secret: string, text: string): string => hmacSha256Hex(`session-token\n${secret}`, text)
 
 export async function signToken(secret: string, t: Omit<FailoverToken, 'sig'>): Promise<FailoverToken> {

@@ -9,6 +9,7 @@ import { virtualServerId, type NodeId } from '../../src/ids.js'
 import type { DomainMeshError } from '../../src/errors.js'
 import type { MeshNode } from '../../src/node/mesh-node.js'
 import type { SessionClient } from '../../src/session/client.js'
+import type { FailoverToken } from '../../src/session/token.js'
 import { compareAuthority } from '../../src/session/route.js'
 import type { Random } from '../../src/util/random.js'
 import type { ServiceCluster } from '../helpers/service-cluster.js'
@@ -26,6 +27,11 @@ interface SimClient {
   client: SessionClient
   sessionId: string | undefined
   busy: boolean
+  /**
+   * The token the client held when its process died. The sim cannot stop the dead process's
+   * promises, so its client object may still take in answers that the page never saw.
+   */
+  tokenAtDeath?: FailoverToken | undefined
 }
 
 export interface SessionSimStats {
@@ -120,16 +126,29 @@ export class SimSessions {
         const e = n.sessionTable!.client(VS, cl.name)!
         return e.role === 'primary' && newest && compareAuthority(e, newest) === 0
       })
-      if (!lead) return false
-      const e = lead.sessionTable!.client(VS, cl.name)!
-      if (e.backups.length !== wanted) return false
-      for (const id of e.sessions) {
-        const version = lead.sessionTable!.get(VS, id)?.obj.version
-        for (const b of e.backups) {
-          const copy = this.c.nodes.get(b)?.sessionTable
-          const be = copy?.client(VS, cl.name)
-          if (!be || be.epoch !== e.epoch || be.primary !== lead.nodeId || copy!.get(VS, id)?.obj.version !== version) return false
-        }
+      if (!lead || !this.whole(lead, cl.name, wanted)) return false
+      // A retried first request may have started a second line that never met the first: the
+      // client's own session counts as copied only on a line whose primary and backups hold it
+      // (its backups alone, with the primary gone, are one failure from losing it).
+      const line = holders.find((n) => {
+        const e = n.sessionTable!.client(VS, cl.name)!
+        return e.role === 'primary' && e.sessions.has(cl.sessionId!)
+      })
+      if (!line || !this.whole(line, cl.name, wanted)) return false
+    }
+    return true
+  }
+
+  /** The client's primary on `lead` has `wanted` backups, each at its epoch and versions. */
+  private whole(lead: MeshNode, client: string, wanted: number): boolean {
+    const e = lead.sessionTable!.client(VS, client)!
+    if (e.backups.length !== wanted) return false
+    for (const id of e.sessions) {
+      const version = lead.sessionTable!.get(VS, id)?.obj.version
+      for (const b of e.backups) {
+        const copy = this.c.nodes.get(b)?.sessionTable
+        const be = copy?.client(VS, client)
+        if (!be || be.epoch !== e.epoch || be.primary !== lead.nodeId || copy!.get(VS, id)?.obj.version !== version) return false
       }
     }
     return true
@@ -152,7 +171,8 @@ export class SimSessions {
     if (this.c.nodes.get(cl.host) === cl.node && live.includes(cl.host)) return
     const host = live[Math.floor(this.rnd() * live.length)]!
     this.trace(`${cl.name} moves from ${cl.host} to ${host}`)
-    const token = cl.client.token
+    const token = cl.tokenAtDeath ?? cl.client.token
+    cl.tokenAtDeath = undefined
     cl.host = host
     cl.node = this.c.nodes.get(host)!
     cl.client = cl.node.sessions({ virtualServer: VS, clientId: cl.name, ...(token ? { token } : {}) })
@@ -166,12 +186,19 @@ export class SimSessions {
     const sid = cl.sessionId
     this.trace(`#${op.id} session ${kind} ${cl.name}/${sid ?? '-'} via ${cl.host} ${value}`)
     // A call made in a process that dies never returns: its outcome is unknown.
+    let dead = false
     const died = this.c.died(cl.node).then(() => {
+      dead = true
+      if (cl.client === client) cl.tokenAtDeath = client.token
       throw new Error(`the client's process (${cl.host}) died`)
     })
     const call = async () => {
       if (kind === 'create') {
-        cl.sessionId = await client.create({ v: value })
+        const id = await client.create({ v: value })
+        // An answer that arrives after the process died reaches no one: the page never learns
+        // of the session (its create is of unknown outcome, and left out of every history).
+        if (dead) return
+        cl.sessionId = id
         this.histories.set(cl.sessionId, [])
       } else if (kind === 'read') op.value = (await client.get<{ v: string }>(sid!)).v
       else if (kind === 'patch') await client.patch(sid!, [{ op: 'replace', path: ['v'], value }])

@@ -22,7 +22,7 @@ export interface Mutant {
 }
 
 /** Real-process tests, run against every mutant: each mutant must fail at least one of them. */
-export const REAL_PROCESS_TESTS = ['test/faults/faults.test.ts', 'test/integration/pause.test.ts', 'test/integration/processes.test.ts']
+export const REAL_PROCESS_TESTS = ['test/faults/faults.test.ts', 'test/integration/pause.test.ts', 'test/integration/processes.test.ts', 'test/integration/held-acks.test.ts', 'test/integration/sessions.test.ts']
 
 export const MUTANTS: Mutant[] = [
   {

@@ -1,0 +1,41 @@
+/**
+ * The seeds `npm test` runs (sim.test.ts), in one place so that `npm run mutants` (test/mutants)
+ * runs exactly the same ones against each planted bug.
+ */
+import type { FaultSchedule } from './simulator.js'
+
+/** Seeds 1..SEEDS under every fault. */
+export const SEEDS = 300
+
+/**
+ * Seeds beyond the first 300 that once failed under the classic schedule (crashes between steps
+ * only), kept so their bugs stay fixed: 10040 (a primary replaced while cut off carried on with a
+ * backup that had restarted empty), 11183 (a deposed primary's retried write put its older record
+ * over the copy its successor had sent) and 13800 (repairs piled up behind one client's lock, so a
+ * hand-over waited until its only copy was gone).
+ */
+export const CLASSIC_REGRESSIONS = [10040, 11183, 13800]
+
+/**
+ * Seeds beyond the first 300 that once failed with every fault: 1751 and 2245 (a patch the client
+ * gave up on waited in a paused node's inbox and, forwarded on resume, wrote over the client's
+ * later writes), 2107 (a late first request started a second line; the sim crashed the last copy
+ * of the first line's session), 2762 (the sim gave a client the session of a create answered
+ * after its process died), 1383 and 1441 (a new primary's only probe was lost, and its commit point
+ * stayed put: reads waited for ever) and 2878 (a node crashed while it restarted was counted as up).
+ */
+export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878]
+
+export interface SeedRun {
+  seed: number
+  faults: FaultSchedule
+}
+
+/** `seeds` replaces SEEDS (the mutants runner may run fewer); the regressions always run. */
+export function npmTestRuns(seeds = SEEDS): SeedRun[] {
+  return [
+    ...Array.from({ length: seeds }, (_, i) => ({ seed: i + 1, faults: 'all' as const })),
+    ...REGRESSIONS.map((seed) => ({ seed, faults: 'all' as const })),
+    ...CLASSIC_REGRESSIONS.map((seed) => ({ seed, faults: 'classic' as const })),
+  ]
+}

@@ -76,10 +76,13 @@ export const channelErrorReason = (err: Error): string => (/User-Initiated Abort
  * its RTCDataChannel (webrtc-polyfill) says 'open' until a timer later; a send in between finds a
  * maximum message size of 0 and throws "Max message size exceeded." (a peer resumed after a
  * SIGSTOP did, on every link the others had closed meanwhile); a little later libdatachannel
- * itself says "DataChannel is closed". Both are a closed channel, and are reported as one.
+ * itself says the channel or connection "is closed". All are a closed channel, and are reported as one.
  */
 export const sendErrorReason = (err: unknown, channel: { maxMessageSize?: number } | undefined): string =>
-  channel?.maxMessageSize === 0 || /DataChannel is closed/.test(err instanceof Error ? err.message : String(err)) ? 'channel closed' : `send failed: ${err instanceof Error ? err.message : String(err)}`
+  channel?.maxMessageSize === 0 || /\bclosed\b/i.test(err instanceof Error ? err.message : String(err)) ? 'channel closed' : `send failed: ${err instanceof Error ? err.message : String(err)}`
+
+/** The signal a member sends to the member that dials it, when it has no link to it: dial again. */
+const REDIAL = 'redial'
 
 /** Longest a closing link waits for its BYE to leave before the connection is destroyed. */
 const FAREWELL_MS = 100
@@ -93,6 +96,8 @@ export class WebRtcTransport implements MeshTransport {
   private readonly redial = new Map<NodeId, { timer: TimerHandle; backoff: number }>()
   private readonly blocked = new Map<NodeId, number>()
   private members = new Set<NodeId>()
+  /** Members that left the view (down or gone): one that comes back is asked to dial again. */
+  private readonly departed = new Set<NodeId>()
   private signaling: Signaling | undefined
   private offSignal: (() => void) | undefined
   /** Signals that arrived between joining the topology service and `connect` (a peer may dial at once). */
@@ -129,9 +134,17 @@ export class WebRtcTransport implements MeshTransport {
 
   /** The up members of the current view: dial the ones we lead, drop links to the ones gone. */
   setMembers(members: readonly NodeId[]): void {
+    const before = this.members
     this.members = new Set(members.filter((m) => m !== this.id))
     if (this.state !== 'open') return
     for (const m of this.members) if (!this.links.has(m) && this.leads(m) && !this.redial.has(m)) this.dial(m)
+    // A member back in the view that dials us: it may still hold the link we dropped when it
+    // left (a paused process does not see the close), and would never dial again. Ask it to.
+    for (const m of before) if (!this.members.has(m)) this.departed.add(m)
+    for (const m of this.members) {
+      if (before.has(m) || !this.departed.delete(m)) continue
+      if (!this.links.has(m) && !this.leads(m)) this.signaling?.signal(m, { cid: REDIAL })
+    }
     for (const m of [...this.links.keys()]) if (!this.members.has(m)) this.drop(m, 'left the view', false)
   }
 
@@ -263,6 +276,14 @@ export class WebRtcTransport implements MeshTransport {
     if (this.state === 'new' && this.early.length < 1000) return void this.early.push([from, raw])
     if (this.state !== 'open' || this.isBlocked(from)) return
     const msg = raw as { cid?: unknown; data?: unknown }
+    if (msg?.cid === REDIAL) {
+      // The peer has no link to us: whatever we hold is dead; dial afresh.
+      if (!this.leads(from) || !this.members.has(from)) return
+      const stale = this.links.get(from)
+      if (stale) this.drop(from, 'the peer asked to dial again', false, stale)
+      if (!this.redial.has(from)) this.dial(from)
+      return
+    }
     if (!msg || typeof msg.cid !== 'string' || msg.data === undefined) return
     let link = this.links.get(from)
     if (!link || link.cid !== msg.cid) {

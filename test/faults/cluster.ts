@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { check, Ledger, type CheckResult, type KeyFinal, type LocalCopy } from './ledger.js'
+import { check, includes, Ledger, type CheckResult, type KeyFinal, type LocalCopy } from './ledger.js'
 import { spawnFaultPeer, spawnTopology, type ChildHandle } from './processes.js'
 import type { WriterEvent } from './writer.js'
 
@@ -231,6 +231,30 @@ export class FaultCluster {
       if (Date.now() > end) return seen
       await sleep(250)
     }
+  }
+
+  /**
+   * Right after a peer comes back (SIGCONT, or a restart), primary reads through it of keys with
+   * acknowledged writes: an answer must hold every write acknowledged before the read was made.
+   * A primary that resumed believing it still leads, or a node answering from a lagging copy,
+   * fails here, while the final check (made once everything has caught up) could not see it.
+   * Errors are allowed (a read may be refused while the view settles); wrong answers are not.
+   */
+  async probeReads(name: string, count = 16): Promise<number> {
+    const keys = [...this.ledger.keys.values()].filter((r) => r.acked.length > 0).slice(0, count)
+    let checked = 0
+    await Promise.all(
+      keys.map(async (r) => {
+        const before = [...r.acked]
+        const m = await this.read(name, r.key)
+        if (typeof m.code === 'string') return
+        checked++
+        if (m.found !== true) return void this.ledger.staleReads.push(`${r.key}: read through ${name} just after it came back answered absent (${before.length} acked writes)`)
+        const missing = before.filter((seq) => !includes(r.kind, m.value, seq))
+        if (missing.length > 0) this.ledger.staleReads.push(`${r.key}: read through ${name} just after it came back missed ${missing.length} acknowledged writes (first ${missing.slice(0, 3).join(', ')})`)
+      }),
+    )
+    return checked
   }
 
   private read(name: string, key: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {

@@ -26,6 +26,8 @@ export interface KeyRecord {
 export class Ledger {
   readonly keys = new Map<string, KeyRecord>()
   readonly errorCodes = new Map<string, number>()
+  /** Reads made during the run that missed a write acknowledged before they were made (see FaultCluster.probeReads). */
+  readonly staleReads: string[] = []
 
   record(e: WriterEvent): void {
     let r = this.keys.get(e.k)
@@ -109,12 +111,14 @@ export interface CheckResult {
   absentDuringRun: number
   phantom: number
   readErrors: number
+  /** Reads during the run that missed a write acknowledged before the read was made. */
+  staleReads: number
   /** One line per finding, for the report (capped by the caller). */
   findings: string[]
 }
 
 export function check(ledger: Ledger, finals: Map<string, KeyFinal>): CheckResult {
-  const res: CheckResult = { acked: ledger.acked, unknown: ledger.unknown, rejected: 0, lost: 0, divergent: 0, absent: 0, absentDuringRun: 0, phantom: 0, readErrors: 0, findings: [] }
+  const res: CheckResult = { acked: ledger.acked, unknown: ledger.unknown, rejected: 0, lost: 0, divergent: 0, absent: 0, absentDuringRun: 0, phantom: 0, readErrors: 0, staleReads: ledger.staleReads.length, findings: [...ledger.staleReads] }
   for (const r of ledger.keys.values()) {
     res.rejected += r.rejected.size
     if (r.absentAfterAck.length > 0) {

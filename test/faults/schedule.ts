@@ -88,7 +88,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
     log(unsettled ? `did not settle: ${unsettled}` : 'settled')
     const r = await c.verify()
     log('checked')
-    const passed = !unsettled && c.failures.length === 0 && r.lost === 0 && r.divergent === 0 && r.absent === 0 && r.absentDuringRun === 0 && r.phantom === 0 && r.readErrors === 0
+    const passed = !unsettled && c.failures.length === 0 && r.lost === 0 && r.divergent === 0 && r.absent === 0 && r.absentDuringRun === 0 && r.phantom === 0 && r.readErrors === 0 && r.staleReads === 0
     return { ...r, seed: o.seed, label: `${o.peers} peers, replicas ${o.replicas}: ${done.join(', ')}`, unsettled, failures: c.failures, passed, timeline, errorCodes: Object.fromEntries(c.ledger.errorCodes), tails: passed ? '' : c.tails() }
   } finally {
     await c.close()
@@ -110,6 +110,7 @@ async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { heal
       await c.killPeer(victim)
       await sleep(downMs)
       await c.restartPeer(victim)
+      log(`reads through ${victim} right after its restart: ${await c.probeReads(victim)} answered`)
       return `kill-primary ${victim}`
     }
     case 'pause-primary': {
@@ -120,6 +121,7 @@ async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { heal
       await sleep(t.pauseMs)
       c.resumePeer(victim)
       log(`SIGCONT ${victim}`)
+      log(`reads through ${victim} right after: ${await c.probeReads(victim)} answered`)
       return `pause ${victim}`
     }
     case 'kill-all': {
@@ -143,6 +145,6 @@ async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { heal
 
 export function summaryLine(i: number, r: ScheduleResult): string {
   const absent = r.absentDuringRun > 0 ? `${r.absent} (+${r.absentDuringRun} during the run)` : String(r.absent)
-  const extra = [r.phantom > 0 ? `${r.phantom} refused-but-applied` : '', r.readErrors > 0 ? `${r.readErrors} failed reads` : '', r.unsettled ? 'not settled' : '', ...r.failures].filter(Boolean)
+  const extra = [r.staleReads > 0 ? `${r.staleReads} stale reads` : '', r.phantom > 0 ? `${r.phantom} refused-but-applied` : '', r.readErrors > 0 ? `${r.readErrors} failed reads` : '', r.unsettled ? 'not settled' : '', ...r.failures].filter(Boolean)
   return `schedule ${i} seed ${r.seed} [${r.label}]: acked ${r.acked}, unknown ${r.unknown}, lost ${r.lost}, divergent ${r.divergent}, absent ${absent}${extra.length ? `; ${extra.join('; ')}` : ''} — ${r.passed ? 'ok' : 'FAILED'}`
 }

@@ -373,6 +373,14 @@ export class DomainReplica extends ReplicaStore {
     const whole = this.assembly.add(from, snapshot, part, parts)
     if (!whole) return
     this.primaryHead = Math.max(this.primaryHead, whole.lastSeq)
+    // A snapshot our log already contains (the same epoch at its last seq) is an old one: a copy
+    // resent while our ack was on its way, or one that arrived after newer appends. Installing
+    // it would take acknowledged entries back out of this copy.
+    if (!this.damaged && whole.lastSeq <= this.state.lastSeq && this.state.epochAt(whole.lastSeq) === whole.lastEpoch) {
+      this.intake.snapshotInstalled(from, whole.lastSeq)
+      this.ack()
+      return
+    }
     this.replaceState(whole)
     this.damaged = false // a whole copy from the primary replaced what was lost
     this.diverged = false

@@ -36,6 +36,13 @@ export interface ClientEntry {
   seen?: TokenMark
   /** The `seq` of the last token this node handed out as the client's primary at this epoch. */
   issued?: number
+  /**
+   * How far this copy of the line (this primary at this epoch) has got: the primary counts every
+   * replicate it sends, and a backup keeps the count of the last one it applied. Before a backup
+   * takes over, it compares its count with the other copies of the same line: a lower one means
+   * it missed writes (the primary may have replaced it and written on to other backups).
+   */
+  rev?: number
 }
 
 const k = (vs: string, id: string): string => `${vs}\u0000${id}`

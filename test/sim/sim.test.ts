@@ -19,10 +19,11 @@ const CLASSIC_REGRESSIONS = [10040, 11183, 13800]
  * Seeds beyond the first 300 that once failed with every fault: 1751 and 2245 (a patch the client
  * gave up on waited in a paused node's inbox and, forwarded on resume, wrote over the client's
  * later writes), 2107 (a late first request started a second line; the sim crashed the last copy
- * of the first line's session) and 2762 (the sim gave a client the session of a create answered
- * after its process died).
+ * of the first line's session), 2762 (the sim gave a client the session of a create answered
+ * after its process died) and 1309 (a backup the primary had replaced while it was paused took
+ * the client over from the late copy in its inbox and wrote it over the newer backups' copies).
  */
-const REGRESSIONS = [1751, 2107, 2245, 2762]
+const REGRESSIONS = [1309, 1751, 2107, 2245, 2762]
 const SEEDS = 300
 
 describe('deterministic simulation', () => {

@@ -306,7 +306,7 @@ export class SessionEngine implements Engine {
   // ---- who serves a client ----
 
   private newClient(vs: string, clientId: string): ClientEntry {
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch: 1, sessions: new Set(), fresh: true }
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch: 1, sessions: new Set(), fresh: true, copy: { line: randomId(), rev: 0 } }
     this.table.setClient(e)
     return e
   }
@@ -337,13 +337,14 @@ export class SessionEngine implements Engine {
     // say, and our view still shows the primary down). Taking over from ours would write it over
     // their newer one. The copy that got furthest takes over instead; if the primary's backups in
     // that copy no longer include us, ours is stale for good and goes.
-    const ahead = furthest(probe.lines.filter((l) => compareAuthority(l, from) === 0 && l.rev > (old.rev ?? 0)))
+    const mine = old.copy
+    const ahead = mine && furthest(probe.lines.filter((l) => compareAuthority(l, from) === 0 && l.copy?.line === mine.line && l.copy.rev > mine.rev))
     if (ahead) {
       if (!ahead.backups.includes(this.ctx.self) && this.table.client(vs, clientId) === old) this.table.dropClient(vs, clientId)
       throw new ClientMovedError(clientId)
     }
     const fence = from.backups.filter((b) => b !== this.ctx.self)
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: from.epoch + 1, sessions: old.sessions, ...(old.seen ? { seen: old.seen } : {}) }
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: from.epoch + 1, sessions: old.sessions, ...(old.seen ? { seen: old.seen } : {}), copy: { line: randomId(), rev: 0 } }
     this.table.setClient(e)
     try {
       await this.replication.rebuild(e, fence, true)
@@ -369,9 +370,9 @@ function randomId(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')
 }
 
-/** The line whose copy got furthest (highest `rev`), if any. */
+/** Of copies of one line, the one that got furthest (highest `rev`), if any. */
 function furthest(lines: Line[]): Line | undefined {
-  return lines.reduce<Line | undefined>((best, l) => (!best || l.rev > best.rev ? l : best), undefined)
+  return lines.reduce<Line | undefined>((best, l) => (!best || (l.copy?.rev ?? 0) > (best.copy?.rev ?? 0) ? l : best), undefined)
 }
 
 /** Adds `e` to the list kept under `key` (runs for every client on every sweep: no copying). */

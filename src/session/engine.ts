@@ -23,7 +23,7 @@ import { Emitter } from '../util/events.js'
 import { PathNotFoundError } from '../state/errors.js'
 import { InvalidTokenError, NoLiveReplicaError, NotEnoughReplicasError, ClientMovedError, SessionNotFoundError, StaleTokenError, VirtualServerMismatchError } from './errors.js'
 import { SessionHandoffs } from './handoff.js'
-import { SessionReplication, RecordSchema, ReplicateSchema, type ReplicationContext } from './replication.js'
+import { SessionReplication, RecordSchema, ReplicateSchema, probeAnswer, type Line, type ReplicationContext } from './replication.js'
 import { compareAuthority, compareToken, route, type Authority } from './route.js'
 import { SessionTable, type ClientEntry, type SessionRecord } from './table.js'
 import { signToken, verifyToken, type FailoverToken } from './token.js'
@@ -83,10 +83,7 @@ export class SessionEngine implements Engine {
       destroy: method(v.object({ ...Common, sessionId: Sid }), (b) => this.serve(b.vs, undefined, b.sessionId, b.token, b.hops ?? 0, 'destroy', b, (e, t) => this.served(e, t, () => this.destroy(e, b.sessionId)))),
       replicate: method(ReplicateSchema, (b, req) => this.replication.onReplicate(req.fromNode, b)),
       adopt: method(v.object({ vs: Vs, clientId: v.string(), put: v.array(RecordSchema), hops: v.optional(v.number()) }), (b) => this.handoffs.adopt(b.vs, b.clientId, b.put, b.hops ?? 0)),
-      probe: method(v.object({ vs: Vs, clientId: v.string() }), (b) => {
-        const e = this.table.client(b.vs, b.clientId)
-        return e ? { primary: e.primary, epoch: e.epoch } : {}
-      }),
+      probe: method(v.object({ vs: Vs, clientId: v.string() }), (b) => probeAnswer(this.table.client(b.vs, b.clientId))),
       holds: method(v.object({ clients: v.pipe(v.array(v.object({ vs: Vs, clientId: v.string(), epoch: v.number() })), v.maxLength(100_000)) }), (b, req) => ({
         missing: b.clients.flatMap(({ vs, clientId, epoch }, i) => {
           const e = this.table.client(vs, clientId)
@@ -309,7 +306,7 @@ export class SessionEngine implements Engine {
   // ---- who serves a client ----
 
   private newClient(vs: string, clientId: string): ClientEntry {
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch: 1, sessions: new Set(), fresh: true }
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch: 1, sessions: new Set(), fresh: true, copy: { line: randomId(), rev: 0 } }
     this.table.setClient(e)
     return e
   }
@@ -335,8 +332,19 @@ export class SessionEngine implements Engine {
       throw new ClientMovedError(clientId)
     }
     if (probe.answered < probe.asked) throw new NotEnoughReplicasError(clientId, probe.asked, probe.answered)
+    // Another copy of this same line may have got further than ours: ours may be a late copy the
+    // primary sent before it replaced us with other backups and wrote on to them (we were paused,
+    // say, and our view still shows the primary down). Taking over from ours would write it over
+    // their newer one. The copy that got furthest takes over instead; if the primary's backups in
+    // that copy no longer include us, ours is stale for good and goes.
+    const mine = old.copy
+    const ahead = mine && furthest(probe.lines.filter((l) => compareAuthority(l, from) === 0 && l.copy?.line === mine.line && l.copy.rev > mine.rev))
+    if (ahead) {
+      if (!ahead.backups.includes(this.ctx.self) && this.table.client(vs, clientId) === old) this.table.dropClient(vs, clientId)
+      throw new ClientMovedError(clientId)
+    }
     const fence = from.backups.filter((b) => b !== this.ctx.self)
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: from.epoch + 1, sessions: old.sessions, ...(old.seen ? { seen: old.seen } : {}) }
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: from.epoch + 1, sessions: old.sessions, ...(old.seen ? { seen: old.seen } : {}), copy: { line: randomId(), rev: 0 } }
     this.table.setClient(e)
     try {
       await this.replication.rebuild(e, fence, true)
@@ -360,6 +368,11 @@ export class SessionEngine implements Engine {
 
 function randomId(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** Of copies of one line, the one that got furthest (highest `rev`), if any. */
+function furthest(lines: Line[]): Line | undefined {
+  return lines.reduce<Line | undefined>((best, l) => (!best || (l.copy?.rev ?? 0) > (best.copy?.rev ?? 0) ? l : best), undefined)
 }
 
 /** Adds `e` to the list kept under `key` (runs for every client on every sweep: no copying). */

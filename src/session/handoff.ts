@@ -83,7 +83,7 @@ export class SessionHandoffs {
    */
   private async locate(vs: string, clientId: string): Promise<NodeId | undefined> {
     const own = this.d.table.client(vs, clientId)
-    let best: Line | undefined = own && { at: own.primary, primary: own.primary, epoch: own.epoch }
+    let best: Pick<Line, 'at' | 'primary' | 'epoch'> | undefined = own && { at: own.primary, primary: own.primary, epoch: own.epoch }
     for (const line of (await this.d.replication.lines(vs, clientId)).lines) if (!best || compareAuthority(line, best) > 0) best = line
     return best?.at
   }

@@ -15,7 +15,7 @@ import { hash32 } from '../util/hash.js'
 import { isUnreachable, type DomainMeshError } from '../errors.js'
 import { compareAuthority, compareToken, type Authority, type TokenMark } from './route.js'
 import { NotEnoughReplicasError, ClientMovedError, CopyMissingError, StaleClientEpochError } from './errors.js'
-import type { ClientEntry, SessionRecord, SessionTable } from './table.js'
+import type { ClientEntry, CopyMark, SessionRecord, SessionTable } from './table.js'
 
 export interface ReplicationContext {
   self: NodeId
@@ -42,14 +42,23 @@ const Sid = v.pipe(v.string(), v.minLength(1), v.maxLength(64))
 export const RecordSchema = v.object({ sessionId: Sid, clientId: v.string(), vs: Vs, value: v.unknown(), version: v.number(), ttlMs: v.number(), expiresAt: v.number() })
 /** The newest token the client has sent: a backup that takes over refuses requests with older ones. */
 const SeenSchema = v.object({ primary: v.string(), epoch: v.number(), seq: v.number() })
-export const ReplicateSchema = v.object({ vs: Vs, clientId: v.string(), epoch: v.number(), backups: v.array(v.string()), full: v.boolean(), put: v.array(RecordSchema), remove: v.array(Sid), seen: v.optional(SeenSchema) })
+const CopySchema = v.object({ line: v.pipe(v.string(), v.maxLength(64)), rev: v.number() })
+export const ReplicateSchema = v.object({ vs: Vs, clientId: v.string(), epoch: v.number(), backups: v.array(v.string()), full: v.boolean(), put: v.array(RecordSchema), remove: v.array(Sid), seen: v.optional(SeenSchema), copy: v.optional(CopySchema) })
 type ReplicateBody = v.InferOutput<typeof ReplicateSchema>
 export type WireRecord = v.InferOutput<typeof RecordSchema>
-/** A client's line of primaries as node `at` knows it. */
+/** A client's line of primaries as node `at` knows it, and how far `at`'s copy of it has got. */
 export interface Line {
   at: NodeId
   primary: NodeId
   epoch: number
+  /** The backups that the last replicate `at` applied named (the primary's own, if `at` leads). */
+  backups: NodeId[]
+  copy?: CopyMark
+}
+
+/** What a node answers when asked which line it follows for a client (nothing if it holds no copy). */
+export function probeAnswer(e: ClientEntry | undefined): { primary?: NodeId; epoch?: number; backups?: NodeId[]; copy?: CopyMark } {
+  return e ? { primary: e.primary, epoch: e.epoch, backups: e.backups, ...(e.copy ? { copy: e.copy } : {}) } : {}
 }
 
 /**
@@ -137,18 +146,18 @@ export class SessionReplication {
    */
   async lines(vs: string, clientId: string, skip?: NodeId): Promise<{ lines: Line[]; asked: number; answered: number }> {
     const asked = this.ctx.upNodes().filter((n) => n !== skip)
-    const answers = await Promise.allSettled(asked.map((n) => this.ctx.request(n, 'probe', { vs, clientId }, 1000) as Promise<{ primary?: NodeId; epoch?: number }>))
+    const answers = await Promise.allSettled(asked.map((n) => this.ctx.request(n, 'probe', { vs, clientId }, 1000) as Promise<ReturnType<typeof probeAnswer>>))
     const lines: Line[] = []
     for (const [i, a] of answers.entries()) {
-      if (a.status === 'fulfilled' && a.value.primary !== undefined && a.value.epoch !== undefined) lines.push({ at: asked[i]!, primary: a.value.primary, epoch: a.value.epoch })
+      if (a.status === 'fulfilled' && a.value.primary !== undefined && a.value.epoch !== undefined) lines.push({ at: asked[i]!, primary: a.value.primary, epoch: a.value.epoch, backups: a.value.backups ?? [], ...(a.value.copy ? { copy: a.value.copy } : {}) })
     }
     return { lines, asked: asked.length, answered: answers.filter((a) => a.status === 'fulfilled').length }
   }
 
   /** A node holding a line newer than `than` (our own id counts too: a copy made before we restarted may be newest). */
-  async newerLine(vs: string, clientId: string, than: Pick<Authority, 'epoch' | 'primary'>, skip?: NodeId): Promise<{ holder?: NodeId; asked: number; answered: number }> {
+  async newerLine(vs: string, clientId: string, than: Pick<Authority, 'epoch' | 'primary'>, skip?: NodeId): Promise<{ holder?: NodeId; lines: Line[]; asked: number; answered: number }> {
     const r = await this.lines(vs, clientId, skip)
-    return { holder: r.lines.find((l) => compareAuthority(l, than) > 0)?.at, asked: r.asked, answered: r.answered }
+    return { holder: r.lines.find((l) => compareAuthority(l, than) > 0)?.at, ...r }
   }
 
   /** False while not every up node answered; steps down (throws) if one follows a newer primary. */
@@ -175,7 +184,8 @@ export class SessionReplication {
 
   /** Sends to every backup; returns the ones that could not be reached or lack the copy. */
   private async send(e: ClientEntry, targets: readonly NodeId[], put: SessionRecord[], remove: string[], full: boolean): Promise<{ failed: NodeId[]; copyMissing: boolean }> {
-    const body: ReplicateBody = { vs: e.vs, clientId: e.clientId, epoch: e.epoch, backups: e.backups, full, put: (full ? this.after(e, put, remove) : put).map(toWire), remove: full ? [] : remove, ...(e.seen ? { seen: { primary: e.seen.primary, epoch: e.seen.epoch, seq: e.seen.seq ?? 0 } } : {}) }
+    if (e.copy) e.copy.rev++
+    const body: ReplicateBody = { vs: e.vs, clientId: e.clientId, epoch: e.epoch, backups: e.backups, ...(e.copy ? { copy: { ...e.copy } } : {}), full, put: (full ? this.after(e, put, remove) : put).map(toWire), remove: full ? [] : remove, ...(e.seen ? { seen: { primary: e.seen.primary, epoch: e.seen.epoch, seq: e.seen.seq ?? 0 } } : {}) }
     const failed: NodeId[] = []
     let stale: unknown
     let copyMissing = false
@@ -216,6 +226,10 @@ export class SessionReplication {
     // A change applies only to the copy it was made against; a node that restarted empty must not
     // turn into a backup from one change, or a primary replaced while cut off could go on with it.
     if (!b.full && !(old && old.primary === from && old.epoch === b.epoch)) throw new CopyMissingError(b.clientId, from)
+    // A replicate the primary sent before one this copy has applied arrives late (it waited in a
+    // paused node's inbox, or a retry overtook it): the primary has given up on it, and applied
+    // now it would take back what the later ones wrote.
+    if (old && old.primary === from && old.epoch === b.epoch && old.copy && b.copy && old.copy.line === b.copy.line && old.copy.rev > b.copy.rev) return { ok: true }
     // A new line of primaries takes this copy over (we served the client, or followed another
     // primary, perhaps one started by the same client's retried first request): the sessions it
     // does not send are handed to it rather than dropped, and it sends them back when it adopts.
@@ -225,7 +239,7 @@ export class SessionReplication {
       if (orphans.length > 0) this.onDeposed(b.vs, b.clientId, orphans, from)
     }
     const seen = [old?.seen, b.seen as TokenMark | undefined].reduce((x, y) => (!x || (y && compareToken(y, x) > 0) ? y : x), undefined)
-    const e: ClientEntry = { clientId: b.clientId, vs: b.vs, role: 'backup', primary: from, backups: b.backups as NodeId[], epoch: b.epoch, sessions: old?.sessions ?? new Set(), ...(seen ? { seen } : {}) }
+    const e: ClientEntry = { clientId: b.clientId, vs: b.vs, role: 'backup', primary: from, backups: b.backups as NodeId[], epoch: b.epoch, sessions: old?.sessions ?? new Set(), ...(seen ? { seen } : {}), ...(b.copy ? { copy: { ...b.copy } } : {}) }
     this.table.setClient(e)
     if (b.full || newLine) for (const id of [...e.sessions]) if (!b.put.some((p) => p.sessionId === id)) this.table.delete(b.vs, id)
     for (const r of b.put) {

@@ -36,6 +36,20 @@ export interface ClientEntry {
   seen?: TokenMark
   /** The `seq` of the last token this node handed out as the client's primary at this epoch. */
   issued?: number
+  /**
+   * How far this copy of the line has got. `line` names the primary's entry (random, made when it
+   * starts or takes over the client: a primary that restarted and started the client again at
+   * the same epoch has another), `rev` counts the replicates it sent; a backup keeps those of the
+   * last one it applied. Before a backup takes over, it compares with the other copies of the
+   * same line: a lower `rev` means it missed writes (the primary may have replaced it and written
+   * on to other backups). Counts of different `line`s are not comparable.
+   */
+  copy?: CopyMark
+}
+
+export interface CopyMark {
+  line: string
+  rev: number
 }
 
 const k = (vs: string, id: string): string => `${vs}\u0000${id}`

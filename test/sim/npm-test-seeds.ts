@@ -22,9 +22,11 @@ export const CLASSIC_REGRESSIONS = [10040, 11183, 13800]
  * later writes), 2107 (a late first request started a second line; the sim crashed the last copy
  * of the first line's session), 2762 (the sim gave a client the session of a create answered
  * after its process died), 1383 and 1441 (a new primary's only probe was lost, and its commit point
- * stayed put: reads waited for ever) and 2878 (a node crashed while it restarted was counted as up).
+ * stayed put: reads waited for ever), 2878 (a node crashed while it restarted was counted as up), 1309 (a backup the
+ * primary had replaced took the client over from its stale copy and overwrote newer writes) and
+ * 20982 (a healing copy's late snapshot took acknowledged entries back out of a new owner).
  */
-export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878]
+export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982]
 
 export interface SeedRun {
   seed: number

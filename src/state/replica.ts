@@ -372,15 +372,18 @@ export class DomainReplica extends ReplicaStore {
     if (!this.acceptEpoch(from, epoch)) return
     const whole = this.assembly.add(from, snapshot, part, parts)
     if (!whole) return
-    this.primaryHead = Math.max(this.primaryHead, whole.lastSeq)
-    // A snapshot our log already contains (the same epoch at its last seq) is an old one: a copy
-    // resent while our ack was on its way, or one that arrived after newer appends. Installing
-    // it would take acknowledged entries back out of this copy.
-    if (!this.damaged && whole.lastSeq <= this.state.lastSeq && this.state.epochAt(whole.lastSeq) === whole.lastEpoch) {
+    // A snapshot our log already contains (the same epoch at its last seq), while all we hold
+    // lies within the log this primary says it has and nothing disagreed with it, is an old one:
+    // a copy resent while our ack was on its way, or one that arrived after newer appends.
+    // Installing it would take acknowledged entries back out of this copy. (A tail beyond the
+    // primary's head is another primary's, and the snapshot is what truncates it.)
+    const contained = whole.lastSeq <= this.state.lastSeq && this.state.epochAt(whole.lastSeq) === whole.lastEpoch
+    if (contained && !this.damaged && !this.diverged && this.state.lastSeq <= this.primaryHead) {
       this.intake.snapshotInstalled(from, whole.lastSeq)
       this.ack()
       return
     }
+    this.primaryHead = Math.max(this.primaryHead, whole.lastSeq)
     this.replaceState(whole)
     this.damaged = false // a whole copy from the primary replaced what was lost
     this.diverged = false

@@ -240,8 +240,11 @@ export class FaultCluster {
    * fails here, while the final check (made once everything has caught up) could not see it.
    * Errors are allowed (a read may be refused while the view settles); wrong answers are not.
    */
-  async probeReads(name: string, count = 16): Promise<number> {
-    const keys = [...this.ledger.keys.values()].filter((r) => r.acked.length > 0).slice(0, count)
+  async probeReads(name: string, since?: ReadonlyMap<string, number>, count = 16): Promise<number> {
+    // Keys written while the peer was away first: those are the ones a stale copy lacks.
+    const all = [...this.ledger.keys.values()].filter((r) => r.acked.length > 0)
+    const grew = (r: { key: string; acked: number[] }) => r.acked.length > (since?.get(r.key) ?? 0)
+    const keys = [...all.filter(grew), ...all.filter((r) => !grew(r))].slice(0, count)
     let checked = 0
     await Promise.all(
       keys.map(async (r) => {
@@ -255,6 +258,11 @@ export class FaultCluster {
       }),
     )
     return checked
+  }
+
+  /** How many writes of each key are acknowledged now (for probeReads after a fault). */
+  ackCounts(): Map<string, number> {
+    return new Map([...this.ledger.keys.values()].map((r) => [r.key, r.acked.length]))
   }
 
   private read(name: string, key: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {

@@ -108,9 +108,10 @@ async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { heal
       const downMs = randomInt(rnd, 500, 2500)
       log(`kill -9 ${victim} (leads ${ls.find((l) => l.name === victim)?.led ?? 0} domains), back in ${downMs} ms`)
       await c.killPeer(victim)
+      const before = c.ackCounts()
       await sleep(downMs)
       await c.restartPeer(victim)
-      log(`reads through ${victim} right after its restart: ${await c.probeReads(victim)} answered`)
+      log(`reads through ${victim} right after its restart: ${await c.probeReads(victim, before)} answered`)
       return `kill-primary ${victim}`
     }
     case 'pause-primary': {
@@ -118,10 +119,11 @@ async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { heal
       const victim = ls[0]?.name ?? c.names[0]!
       log(`SIGSTOP ${victim} (leads ${ls[0]?.led ?? 0} domains) for ${t.pauseMs} ms`)
       c.pausePeer(victim)
+      const before = c.ackCounts()
       await sleep(t.pauseMs)
       c.resumePeer(victim)
       log(`SIGCONT ${victim}`)
-      log(`reads through ${victim} right after: ${await c.probeReads(victim)} answered`)
+      log(`reads through ${victim} right after: ${await c.probeReads(victim, before)} answered`)
       return `pause ${victim}`
     }
     case 'kill-all': {

@@ -65,11 +65,14 @@ export class DomainReplica extends ReplicaStore {
   /** A backup whose log disagrees with its primary's: it acks nothing until a snapshot replaces it. */
   private diverged = false
   /**
-   * The longest log the primary we follow said it has: we never ack past it. A longer log of
-   * ours is another primary's tail, and an ack of it would be counted once the primary's own log
-   * reached that seq, with other entries.
+   * The longest log the primary we follow said it has, in the epoch `headEpoch`: we never ack
+   * past it. A longer log of ours is another primary's tail (or this primary's own, from before it
+   * restarted with a shorter log), and an ack of it would be counted once the primary's own log
+   * reached that seq, with other entries. Learnt again in each epoch: only within one does a
+   * primary's log never shrink.
    */
   private primaryHead = 0
+  private headEpoch = -1
   /** Replicas a demoted primary reports for writes the next primary confirmed. */
   ownerCount = 1
   /** Targets this primary finished copying to, before the view lists them as owners. */
@@ -356,7 +359,7 @@ export class DomainReplica extends ReplicaStore {
       return
     }
     if (!this.acceptEpoch(from, msg.epoch)) return
-    this.primaryHead = Math.max(this.primaryHead, msg.head)
+    this.noteHead(msg.epoch, msg.head)
     if (!this.intake.receive(from, msg.entries as LogEntry[], msg.head)) {
       this.diverged = true
       return
@@ -378,12 +381,12 @@ export class DomainReplica extends ReplicaStore {
     // Installing it would take acknowledged entries back out of this copy. (A tail beyond the
     // primary's head is another primary's, and the snapshot is what truncates it.)
     const contained = whole.lastSeq <= this.state.lastSeq && this.state.epochAt(whole.lastSeq) === whole.lastEpoch
-    if (contained && !this.damaged && !this.diverged && this.state.lastSeq <= this.primaryHead) {
+    if (contained && !this.damaged && !this.diverged && epoch === this.headEpoch && this.state.lastSeq <= this.primaryHead) {
       this.intake.snapshotInstalled(from, whole.lastSeq)
       this.ack()
       return
     }
-    this.primaryHead = Math.max(this.primaryHead, whole.lastSeq)
+    this.noteHead(epoch, whole.lastSeq)
     this.replaceState(whole)
     this.damaged = false // a whole copy from the primary replaced what was lost
     this.diverged = false
@@ -400,7 +403,7 @@ export class DomainReplica extends ReplicaStore {
       return false
     }
     this.epoch = a.epoch
-    if (a.primary !== this.primary) this.primaryHead = 0
+    if (a.primary !== this.primary) this.headEpoch = -1
     this.primary = a.primary
     return true
   }
@@ -410,8 +413,13 @@ export class DomainReplica extends ReplicaStore {
     if (this.role === 'backup') this.promised.give(to, epoch, this.epoch)
   }
 
+  private noteHead(epoch: number, head: number): void {
+    this.primaryHead = epoch === this.headEpoch ? Math.max(this.primaryHead, head) : head
+    this.headEpoch = epoch
+  }
+
   private ack(): void {
-    if (this.role === 'backup' && this.primary && !this.diverged) this.cfg.hooks.send(this.primary, { type: 'ack', domain: this.domain, epoch: this.epoch, upTo: Math.min(this.persistedSeq, this.primaryHead) })
+    if (this.role === 'backup' && this.primary && !this.diverged) this.cfg.hooks.send(this.primary, { type: 'ack', domain: this.domain, epoch: this.epoch, upTo: Math.min(this.persistedSeq, this.headEpoch < 0 ? 0 : this.primaryHead) })
   }
 
   // ---- role changes (driven by the view) ----
@@ -459,7 +467,7 @@ export class DomainReplica extends ReplicaStore {
    */
   becomeBackup(epoch: number, primary: NodeId, owner: boolean, ownerCount: number): void {
     const changed = this.role !== 'backup' || this.primary !== primary
-    if (this.primary !== primary) this.primaryHead = 0
+    if (this.primary !== primary) this.headEpoch = -1
     this.fence.stop()
     this.role = 'backup'
     this.epoch = Math.max(this.epoch, epoch)

@@ -24,9 +24,11 @@ export const CLASSIC_REGRESSIONS = [10040, 11183, 13800]
  * after its process died), 1383 and 1441 (a new primary's only probe was lost, and its commit point
  * stayed put: reads waited for ever), 2878 (a node crashed while it restarted was counted as up), 1309 (a backup the
  * primary had replaced took the client over from its stale copy and overwrote newer writes) and
- * 20982 (a healing copy's late snapshot took acknowledged entries back out of a new owner).
+ * 20982 (a healing copy's late snapshot took acknowledged entries back out of a new owner), 10868 (a backup kept its primary's log head from before that
+ * primary restarted with a shorter log, skipped the snapshot that would have truncated its tail,
+ * and healing never finished).
  */
-export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982]
+export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982, 10868, 116]
 
 export interface SeedRun {
   seed: number

@@ -40,14 +40,18 @@ export class Intake {
    * a snapshot is asked for, and nothing may be acked meanwhile, or the primary would count what
    * we hold as its own entries. (A `head` below our log proves nothing: appends may arrive late.)
    */
-  receive(from: NodeId, entries: readonly LogEntry[], head: number): boolean {
+  receive(from: NodeId, entries: readonly LogEntry[], head: number, prev?: number): boolean {
     const state = this.host.state()
     const last = state.lastSeq
     // Held back from a primary we no longer follow: its entries past our log may be ones the new
     // primary never had, and would be applied once the gap before them filled.
     if (this.aheadFrom !== from) this.ahead.clear()
     this.aheadFrom = from
-    const clash = entries.some((e) => e.seq <= last && (state.epochAt(e.seq) ?? e.epoch) !== e.epoch)
+    // Raft's log matching: the entry that would follow our log must follow it in the primary's
+    // log too (the same epoch at our last seq), as well as every entry we already hold.
+    const next = entries.findIndex((e) => e.seq === last + 1)
+    const before = next > 0 ? entries[next - 1]!.epoch : next === 0 ? prev : undefined
+    const clash = entries.some((e) => e.seq <= last && (state.epochAt(e.seq) ?? e.epoch) !== e.epoch) || (before !== undefined && last > 0 && state.lastEpoch !== before)
     if (clash) {
       this.ahead.clear()
       this.stop()

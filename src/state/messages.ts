@@ -17,15 +17,17 @@ const Epoch = Seq
  * `head` is the primary's last seq: a backup behind it asks for what it lacks, even with no entries.
  * `commit` is the primary's commit point: a demoted primary learns from it which of its writes made it.
  */
-export const AppendSchema = v.object({ domain: Domain, epoch: Epoch, head: Seq, commit: Seq, entries: v.pipe(v.array(WireEntrySchema), v.maxLength(100_000)) })
+/** `prev`: the epoch of the entry just before the first one (Raft's prevLogTerm), where the primary still has it. */
+export const AppendSchema = v.object({ domain: Domain, epoch: Epoch, head: Seq, commit: Seq, prev: v.optional(Epoch), entries: v.pipe(v.array(WireEntrySchema), v.maxLength(100_000)) })
 export const AckSchema = v.object({ domain: Domain, epoch: Epoch, upTo: Seq })
 
 /** The fast paths of AppendSchema and AckSchema (fast-path.ts): appends and acks carry the load. */
 export function acceptAppend(input: unknown): AppendMsg | undefined {
   const o = asObject(input)
   if (!o || !isInteger(o.domain, 0, MAX_DOMAIN) || !isInteger(o.epoch, 0) || !isInteger(o.head, 0) || !isInteger(o.commit, 0)) return undefined
+  if (o.prev !== undefined && !isInteger(o.prev, 0)) return undefined
   const entries = acceptAll(o.entries, acceptWireEntry, 100_000)
-  return entries && { domain: o.domain, epoch: o.epoch, head: o.head, commit: o.commit, entries }
+  return entries && { domain: o.domain, epoch: o.epoch, head: o.head, commit: o.commit, ...(o.prev !== undefined ? { prev: o.prev } : {}), entries }
 }
 
 export function acceptAck(input: unknown): AckMsg | undefined {

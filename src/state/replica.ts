@@ -235,7 +235,8 @@ export class DomainReplica extends ReplicaStore {
   }
 
   private append(entries: LogEntry[]): OutgoingReplMessage {
-    return { type: 'append', domain: this.domain, epoch: this.epoch, head: this.state.lastSeq, commit: this.committedSeq, entries }
+    const prev = entries.length > 0 ? this.state.epochAt(entries[0]!.seq - 1) : undefined
+    return { type: 'append', domain: this.domain, epoch: this.epoch, head: this.state.lastSeq, commit: this.committedSeq, ...(prev !== undefined ? { prev } : {}), entries }
   }
 
   /** Persists an entry this copy just applied, and says so (local subscribers hear it now). */
@@ -360,7 +361,7 @@ export class DomainReplica extends ReplicaStore {
     }
     if (!this.acceptEpoch(from, msg.epoch)) return
     this.noteHead(msg.epoch, msg.head)
-    if (!this.intake.receive(from, msg.entries as LogEntry[], msg.head)) {
+    if (!this.intake.receive(from, msg.entries as LogEntry[], msg.head, msg.prev)) {
       this.diverged = true
       return
     }
@@ -380,7 +381,7 @@ export class DomainReplica extends ReplicaStore {
     // a copy resent while our ack was on its way, or one that arrived after newer appends.
     // Installing it would take acknowledged entries back out of this copy. (A tail beyond the
     // primary's head is another primary's, and the snapshot is what truncates it.)
-    const contained = whole.lastSeq <= this.state.lastSeq && this.state.epochAt(whole.lastSeq) === whole.lastEpoch
+    const contained = whole.lastSeq < this.state.lastSeq && this.state.epochAt(whole.lastSeq) === whole.lastEpoch
     if (contained && !this.damaged && !this.diverged && epoch === this.headEpoch && this.state.lastSeq <= this.primaryHead) {
       this.intake.snapshotInstalled(from, whole.lastSeq)
       this.ack()

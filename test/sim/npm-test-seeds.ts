@@ -27,9 +27,11 @@ export const CLASSIC_REGRESSIONS = [10040, 11183, 13800]
  * 20982 (a healing copy's late snapshot took acknowledged entries back out of a new owner), 10868 (a backup kept its primary's log head from before that
  * primary restarted with a shorter log, skipped the snapshot that would have truncated its tail,
  * and healing never finished) and 116 (a backup holding another primary's tail beyond the new
- * primary's head skipped the snapshot meant to truncate it).
+ * primary's head skipped the snapshot meant to truncate it), 24361 (a backup appended a new
+ * primary's entry onto another primary's tail: appends now carry the previous entry's epoch) and
+ * 18393 (a snapshot equal to the log was skipped instead of installed).
  */
-export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982, 10868, 116]
+export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982, 10868, 116, 24361, 18393]
 
 export interface SeedRun {
   seed: number

@@ -1,7 +1,7 @@
 /**
  * What a Node peer's environment should hold beyond its secret. glibc reads MALLOC_ARENA_MAX once,
  * as the process starts, so a launcher has to set it: `npm start` and the tests' and benchmark's
- * peers do, and an operator's service file should (README, "Running peers yourself").
+ * peers do, and an operator's service file should (docs/operations.md, "Running peers yourself").
  *
  * Without it glibc gives every thread that finds an arena busy a new one, up to 8 per core, and
  * each keeps the pages freed in it: V8's compiler and collector threads, libuv's, the WebRTC

@@ -8,7 +8,7 @@
  * Measured in the healing benchmark (paced writes to the domains that need no copy, one every
  * 5 ms; four traced heal-only runs each, alternating): p99 during the healing 21.0 / 12.1 / 14.6 /
  * 25.0 ms without waiting, 13.1 / 14.6 / 13.0 / 14.9 ms with `quietMs` 3; the copy took 3.0 → 3.8 s.
- * Untraced full runs since: 11.1 and 13.6 ms, against 17.8 before (README, Benchmarks).
+ * Untraced full runs since: 11.1 and 13.6 ms, against 17.8 before (bench/README.md).
  */
 import type { Clock } from '../util/clock.js'
 

@@ -2,51 +2,28 @@
  * A peer process paused (SIGSTOP) under write load and resumed (SIGCONT), over real WebRTC: the
  * others drop it from the view and close their links to it meanwhile. Issue 30, case 7.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { OutcomeUnknownError } from '../../src/errors.js'
-import { clusterId, nodeId } from '../../src/ids.js'
-import { MeshNode } from '../../src/node/mesh-node.js'
-import { nodeTopologyConnector, startTopologyServer, type TopologyServer } from '../../src/node.js'
-import { MemoryStorage } from '../../src/storage/memory.js'
-import { WebRtcTransport } from '../../src/transport/webrtc.js'
-import { RealClock } from '../../src/util/clock.js'
-import { spawnPeer, type PeerProcess } from '../helpers/processes.js'
+
+import type { MeshNode } from '../../src/node/mesh-node.js'
+import { PeerCluster } from '../helpers/peer-cluster.js'
+import type { PeerProcess } from '../helpers/processes.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 
 const SECRET = 'pause-secret'
 const KEYS = 100
 
-let dir: string
-let server: TopologyServer
+let c: PeerCluster
 let client: MeshNode
-const peers = new Map<string, PeerProcess>()
+let peers: Map<string, PeerProcess>
 
 describe('a peer paused under load and resumed', { timeout: 120_000 }, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'dm-pause-'))
-    server = await startTopologyServer({ clusterId: 'it', secret: SECRET, settings: { domainCount: 16, replicas: 3 }, healDelayMs: 10_000, heartbeatMs: 250 })
-    for (const name of ['p1', 'p2', 'p3']) peers.set(name, await spawnPeer(name, join(dir, name), server.url, SECRET))
-    client = new MeshNode({
-      clusterId: clusterId('it'),
-      nodeId: nodeId('tester'),
-      transport: new WebRtcTransport({ iceServers: [] }),
-      storage: new MemoryStorage(),
-      clock: new RealClock(),
-      topology: { connect: nodeTopologyConnector(server.url), secret: SECRET },
-    })
-    await client.start()
-    await waitFor(() => client.transport.peers().length === 3 && client.health().safe, 'the cluster to settle', 60_000, 50)
+    c = await PeerCluster.start({ name: 'pause', peers: ['p1', 'p2', 'p3'], replicas: 3, secret: SECRET })
+    ;({ client, peers } = c)
   }, 90_000)
 
-  afterAll(async () => {
-    await client?.close()
-    for (const p of peers.values()) await p.kill('SIGTERM')
-    await server?.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  afterAll(() => c?.close())
 
   it('writes in flight fail only as OutcomeUnknownError, and the resumed peer reports its closed links as closed', async () => {
     const store = client.store('shop')

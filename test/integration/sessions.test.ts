@@ -5,54 +5,30 @@
  * answers. Right after the answer the primary and the stopped backup are killed (kill -9), so
  * nothing still in flight can land anywhere: the replacement alone must serve the write.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DomainMeshError } from '../../src/errors.js'
-import { clusterId, nodeId } from '../../src/ids.js'
-import { MeshNode } from '../../src/node/mesh-node.js'
-import { nodeTopologyConnector, startTopologyServer, type TopologyServer } from '../../src/node.js'
+import { nodeId } from '../../src/ids.js'
+import type { MeshNode } from '../../src/node/mesh-node.js'
 import type { SessionClient } from '../../src/session/client.js'
-import { MemoryStorage } from '../../src/storage/memory.js'
-import { WebRtcTransport } from '../../src/transport/webrtc.js'
-import { RealClock } from '../../src/util/clock.js'
-import { spawnPeer, type PeerProcess } from '../helpers/processes.js'
+import { PeerCluster } from '../helpers/peer-cluster.js'
+import type { PeerProcess } from '../helpers/processes.js'
 import { waitFor } from '../helpers/wait.js'
 
 const SECRET = 'sessions-secret'
 /** Errors a session call may meet while a backup takes over; anything else ends the test. */
 const WHILE_TAKING_OVER = new Set(['NO_LIVE_REPLICA', 'CLIENT_MOVED', 'SESSION_UNCONFIRMED', 'NOT_CONNECTED', 'TIMEOUT', 'NO_ROUTE', 'CLOSED', 'NOT_ENOUGH_REPLICAS', 'OUTCOME_UNKNOWN'])
 
-let dir: string
-let server: TopologyServer
+let c: PeerCluster
 let client: MeshNode
-const peers = new Map<string, PeerProcess>()
+let peers: Map<string, PeerProcess>
 
 describe('sessions over real processes', { timeout: 120_000 }, () => {
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'dm-sessions-'))
-    server = await startTopologyServer({ clusterId: 'it', secret: SECRET, settings: { domainCount: 16, replicas: 2 }, healDelayMs: 10_000, heartbeatMs: 250 })
-    for (const name of ['p1', 'p2', 'p3']) peers.set(name, await spawnPeer(name, join(dir, name), server.url, SECRET))
-    client = new MeshNode({
-      clusterId: clusterId('it'),
-      nodeId: nodeId('tester'),
-      transport: new WebRtcTransport({ iceServers: [] }),
-      storage: new MemoryStorage(),
-      clock: new RealClock(),
-      topology: { connect: nodeTopologyConnector(server.url), secret: SECRET },
-    })
-    await client.start()
-    await waitFor(() => client.transport.peers().length === 3 && client.health().safe, 'the cluster to settle', 60_000, 50)
+    c = await PeerCluster.start({ name: 'sessions', peers: ['p1', 'p2', 'p3'], replicas: 2, secret: SECRET })
+    ;({ client, peers } = c)
   }, 90_000)
 
-  afterAll(async () => {
-    await client?.close()
-    // SIGKILL: a peer left stopped by a failed test would never act on SIGTERM.
-    for (const p of peers.values()) await p.kill('SIGKILL')
-    await server?.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  afterAll(() => c?.close())
 
   it('a session write answered while its backup is stopped survives kill -9 of the primary and of that backup', async () => {
     // A client served by p1 whose backup is a peer process (the tester hosts sessions too, and

@@ -240,7 +240,7 @@ export class FaultCluster {
    * fails here, while the final check (made once everything has caught up) could not see it.
    * Errors are allowed (a read may be refused while the view settles); wrong answers are not.
    */
-  async probeReads(name: string, since?: ReadonlyMap<string, number>, count = 16): Promise<number> {
+  async probeReads(name: string, since?: ReadonlyMap<string, number>, count = 32): Promise<number> {
     // Keys written while the peer was away first: those are the ones a stale copy lacks.
     const all = [...this.ledger.keys.values()].filter((r) => r.acked.length > 0)
     const grew = (r: { key: string; acked: number[] }) => r.acked.length > (since?.get(r.key) ?? 0)

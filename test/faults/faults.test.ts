@@ -4,8 +4,9 @@
  * patch and put, through kill -9 of a primary and its restart, SIGSTOP of the busiest primary for
  * 6 s with writes queued on it, kill -9 of every peer with the cluster down past the heal delay,
  * kill -9 and restart of the topology service, and one more primary killed after that. At the end
- * every acknowledged write must be in the primary's answer and on every owner's own copy, and no
- * acknowledged key may ever have read as absent.
+ * every acknowledged write must be in the primary's answer and on every owner's own copy, no
+ * acknowledged key may ever have read as absent, and reads made through a peer the moment it comes
+ * back (SIGCONT, restart) must hold every write acknowledged before them.
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import type { FaultCluster } from './cluster.js'
@@ -33,13 +34,14 @@ describe('real processes under faults', () => {
     const report = [summaryLine(1, r), `writer errors: ${JSON.stringify(r.errorCodes)}`, ...r.findings.slice(0, 15), ...r.timeline, r.tails].join('\n')
     // Writes were acknowledged through every fault, so the check below had something to find.
     expect(r.acked, report).toBeGreaterThan(1000)
-    expect({ lost: r.lost, divergent: r.divergent, absent: r.absent, absentDuringRun: r.absentDuringRun, refusedButApplied: r.phantom, failedReads: r.readErrors, unsettled: r.unsettled, harness: r.failures }, report).toEqual({
+    expect({ lost: r.lost, divergent: r.divergent, absent: r.absent, absentDuringRun: r.absentDuringRun, refusedButApplied: r.phantom, failedReads: r.readErrors, staleReads: r.staleReads, unsettled: r.unsettled, harness: r.failures }, report).toEqual({
       lost: 0,
       divergent: 0,
       absent: 0,
       absentDuringRun: 0,
       refusedButApplied: 0,
       failedReads: 0,
+      staleReads: 0,
       unsettled: undefined,
       harness: [],
     })

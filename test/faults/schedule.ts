@@ -121,9 +121,13 @@ async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { heal
       c.pausePeer(victim)
       const before = c.ackCounts()
       await sleep(t.pauseMs)
+      // The reads go out while it is still stopped, so they wait in its input and are the first
+      // thing it handles on SIGCONT, before it can hear from the topology service that it was
+      // replaced: exactly when a primary that skips its lead check answers from its stale copy.
+      const probe = c.probeReads(victim, before)
       c.resumePeer(victim)
       log(`SIGCONT ${victim}`)
-      log(`reads through ${victim} right after: ${await c.probeReads(victim, before)} answered`)
+      log(`reads through ${victim}, sent before SIGCONT: ${await probe} answered`)
       return `pause ${victim}`
     }
     case 'kill-all': {

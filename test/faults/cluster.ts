@@ -7,7 +7,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { check, includes, Ledger, type CheckResult, type KeyFinal, type LocalCopy } from './ledger.js'
-import { spawnFaultPeer, spawnTopology, type ChildHandle } from './processes.js'
+import { spawnFaultPeer, spawnFaultTab, spawnTopology, type ChildHandle } from './processes.js'
 import type { WriterEvent } from './writer.js'
 
 const SECRET = 'faults-secret-0123'
@@ -23,12 +23,16 @@ export interface ClusterOptions {
   heartbeatMs: number
   writersPerPeer: number
   keysPerWriter: number
+  /** Tabs (tab.ts: ephemeral members) open from the start; tab churn closes and opens more. */
+  tabs?: number
   log: (line: string) => void
 }
 
 interface Peer {
   handle: ChildHandle
   metricsUrl: string
+  /** An ephemeral member (a tab): never restarted; closing it ends it for good. */
+  tab: boolean
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -63,6 +67,7 @@ export class FaultCluster {
   private readonly reads = new Map<number, (m: Record<string, unknown>) => void>()
   private readonly stopped = new Map<ChildHandle, () => void>()
   private nextRead = 1
+  private nextTab = 1
   private writing = false
   private closed = false
 
@@ -79,6 +84,7 @@ export class FaultCluster {
     try {
       await c.startTopology()
       await Promise.all(c.names.map((n) => c.startPeer(n)))
+      for (let i = 0; i < (opts.tabs ?? 0); i++) await c.openTab()
     } catch (err) {
       await c.close()
       throw err
@@ -90,8 +96,19 @@ export class FaultCluster {
     return `ws://127.0.0.1:${this.port}`
   }
 
+  /** Every member process running now: the durable peers and the open tabs. */
   alive(): string[] {
+    return [...this.peers.entries()].filter(([, p]) => p.handle.alive).map(([n]) => n)
+  }
+
+  /** The durable peers running now (the ones kill-primary, pause and kill-all act on). */
+  aliveDurable(): string[] {
     return this.names.filter((n) => this.peers.get(n)?.handle.alive)
+  }
+
+  /** The open tabs. */
+  tabs(): string[] {
+    return [...this.peers.entries()].filter(([, p]) => p.tab && p.handle.alive).map(([n]) => n)
   }
 
   async startTopology(): Promise<void> {
@@ -111,10 +128,42 @@ export class FaultCluster {
     this.generations.set(name, gen)
     const handle = spawnFaultPeer(name, join(this.dir, name), this.topologyUrl, SECRET, (m) => this.onMessage(handle, m))
     this.handles.add(handle)
-    this.peers.set(name, { handle, metricsUrl: '' })
+    this.peers.set(name, { handle, metricsUrl: '', tab: false })
     const m = await handle.ready(/metrics at (http:\/\/[^/\s]+)\/metrics/, 30_000)
-    this.peers.set(name, { handle, metricsUrl: m[1]! })
+    this.peers.set(name, { handle, metricsUrl: m[1]!, tab: false })
     if (this.writing) this.startWritersOn(name)
+  }
+
+  /** Opens a new tab (a new id, holding nothing); its writers start if the test is writing. */
+  async openTab(): Promise<string> {
+    const name = `t${this.nextTab++}`
+    this.generations.set(name, 1)
+    const handle = spawnFaultTab(name, this.topologyUrl, SECRET, (m) => this.onMessage(handle, m))
+    this.handles.add(handle)
+    this.peers.set(name, { handle, metricsUrl: '', tab: true })
+    try {
+      const m = await handle.ready(/metrics at (http:\/\/[^/\s]+)\/metrics/, 30_000)
+      this.peers.set(name, { handle, metricsUrl: m[1]!, tab: true })
+    } catch (err) {
+      this.failures.push(`opening tab ${name} failed: ${(err as Error).message.split('\n')[0]}`)
+      await handle.kill()
+      return name
+    }
+    if (this.writing) this.startWritersOn(name)
+    return name
+  }
+
+  /** Closes a tab: `clean` as its user closing it (the node leaves), else kill -9 (a crashed tab). */
+  async closeTab(name: string, clean: boolean): Promise<void> {
+    const h = this.peers.get(name)?.handle
+    if (!h?.alive) return
+    if (!clean) return h.kill()
+    h.send({ op: 'close' })
+    const timer = sleep(10_000).then(() => 'timeout' as const)
+    if ((await Promise.race([h.exited, timer])) === 'timeout') {
+      this.failures.push(`tab ${name} still running 10 s after it was told to close`)
+      await h.kill()
+    }
   }
 
   /** A restart that fails is a finding, not the end of the schedule: the check says what it cost. */
@@ -180,12 +229,12 @@ export class FaultCluster {
     else if (m.t === 'stopped') this.stopped.get(h)?.()
   }
 
-  async metrics(name: string): Promise<{ domainsPrimary: number; peers: string[] } | undefined> {
+  async metrics(name: string): Promise<{ domainsPrimary: number; domainsBackup: number; peers: string[] } | undefined> {
     const p = this.peers.get(name)
     if (!p?.handle.alive || p.handle.paused || !p.metricsUrl) return undefined
     // Only used to pick a fault's victim: a peer that cannot answer now is no candidate, and the
     // final settle and check report whatever is wrong with it.
-    return getJson<{ domainsPrimary: number; peers: string[] }>(`${p.metricsUrl}/metrics.json`).catch(() => undefined)
+    return getJson<{ domainsPrimary: number; domainsBackup: number; peers: string[] }>(`${p.metricsUrl}/metrics.json`).catch(() => undefined)
   }
 
   /** The members of the topology service's latest view, as it printed them (`p2(down)` when down). */
@@ -205,9 +254,10 @@ export class FaultCluster {
     let seen = ''
     for (;;) {
       const lines: string[] = []
-      let ok = this.alive().length === this.names.length
+      const members = [...this.names, ...this.tabs()]
+      let ok = this.aliveDurable().length === this.names.length
       const epochs = new Set<number>()
-      for (const n of this.names) {
+      for (const n of members) {
         const p = this.peers.get(n)
         if (!p?.handle.alive) {
           lines.push(`${n}: not running`)
@@ -217,7 +267,7 @@ export class FaultCluster {
           const h = await getJson<{ safe: boolean; epoch: number; underReplicated: number[]; primaryOf: number }>(`${p.metricsUrl}/health`)
           const m = await getJson<{ peers: string[] }>(`${p.metricsUrl}/metrics.json`)
           epochs.add(h.epoch)
-          if (!h.safe || m.peers.length !== this.names.length - 1) ok = false
+          if (!h.safe || m.peers.length !== members.length - 1) ok = false
           lines.push(`${n}: epoch ${h.epoch} safe ${h.safe} leads ${h.primaryOf} under-replicated ${h.underReplicated.length} links ${m.peers.length}`)
         } catch (err) {
           ok = false
@@ -225,7 +275,7 @@ export class FaultCluster {
         }
       }
       const view = this.topologyView() ?? '(no view printed)'
-      const up = this.names.every((n) => new RegExp(`(^|\\s)${n}(\\s|$)`).test(view.replace(/^view \d+:/, '')))
+      const up = members.every((n) => new RegExp(`(^|\\s)${n}(\\s|$)`).test(view.replace(/^view \d+:/, '')))
       seen = `topology ${view}; ${lines.join('; ')}`
       if (ok && epochs.size === 1 && up) return undefined
       if (Date.now() > end) return seen
@@ -240,9 +290,9 @@ export class FaultCluster {
    * fails here, while the final check (made once everything has caught up) could not see it.
    * Errors are allowed (a read may be refused while the view settles); wrong answers are not.
    */
-  async probeReads(name: string, since?: ReadonlyMap<string, number>, count = 32): Promise<number> {
+  async probeReads(name: string, since?: ReadonlyMap<string, number>, count = 32, only: (key: string) => boolean = () => true): Promise<number> {
     // Keys written while the peer was away first: those are the ones a stale copy lacks.
-    const all = [...this.ledger.keys.values()].filter((r) => r.acked.length > 0)
+    const all = [...this.ledger.keys.values()].filter((r) => r.acked.length > 0 && only(r.key))
     const grew = (r: { key: string; acked: number[] }) => r.acked.length > (since?.get(r.key) ?? 0)
     const keys = [...all.filter(grew), ...all.filter((r) => !grew(r))].slice(0, count)
     let checked = 0
@@ -351,7 +401,7 @@ export class FaultCluster {
   /** Each peer's last output lines, for a failure report. */
   tails(lines = 15): string {
     const parts = [`--- topology\n${this.topology?.tail(lines) ?? ''}`]
-    for (const n of this.names) parts.push(`--- ${n}\n${this.peers.get(n)?.handle.tail(lines) ?? ''}`)
+    for (const [n, p] of this.peers) parts.push(`--- ${n}${p.tab ? ' (tab)' : ''}\n${p.handle.tail(lines)}`)
     return parts.join('\n')
   }
 

@@ -1,8 +1,9 @@
 /**
  * The short real-process fault schedule (`npm run faults` runs long seeded ones): a topology
- * service and 4 peers as processes, replicas 2, 8 writers in the peers appending with update,
- * patch and put, through kill -9 of a primary and its restart, SIGSTOP of the busiest primary for
- * 6 s with writes queued on it, kill -9 of every peer with the cluster down past the heal delay,
+ * service, 4 peers and 2 tabs (ephemeral members, tab.ts) as processes, replicas 2, 12 writers
+ * in the peers and tabs appending with update, patch and put, through kill -9 of a primary and its
+ * restart, SIGSTOP of the busiest primary for 6 s with writes queued on it, a tab closed (or
+ * killed) and another opened, kill -9 of every peer (the tabs stay open) with the cluster down past the heal delay,
  * kill -9 and restart of the topology service, and one more primary killed after that. At the end
  * every acknowledged write must be in the primary's answer and on every owner's own copy, no
  * acknowledged key may ever have read as absent, and reads made through a peer the moment it comes
@@ -24,7 +25,7 @@ describe('real processes under faults', () => {
       seed: 30,
       peers: 4,
       replicas: 2,
-      faults: ['kill-primary', 'pause-primary', 'kill-all', 'topology-restart', 'kill-primary'],
+      faults: ['kill-primary', 'pause-primary', 'tab-churn', 'kill-all', 'topology-restart', 'kill-primary'],
       gapMs: [2000, 3000],
       settleMs: 60_000,
       onCluster: (c) => clusters.add(c),

@@ -106,3 +106,10 @@ export function spawnFaultPeer(name: string, dataDir: string, topologyUrl: strin
   const args = [PEER, 'node', '--topology', topologyUrl, '--data', dataDir, '--node-id', name, '--cluster', 'faults', '--metrics-port', '0']
   return new ChildHandle(name, args, { ...peerEnvironment(), DOMAINMESH_SECRET: secret }, onJson)
 }
+
+export const TAB = join(import.meta.dirname, 'tab.ts')
+
+/** An ephemeral member (tab.ts): memory storage, a new id each time one is opened. */
+export function spawnFaultTab(name: string, topologyUrl: string, secret: string, onJson: (m: Record<string, unknown>) => void): ChildHandle {
+  return new ChildHandle(name, [TAB, name, topologyUrl], { ...peerEnvironment(), DOMAINMESH_SECRET: secret }, onJson)
+}

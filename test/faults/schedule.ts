@@ -6,8 +6,8 @@ import { randomInt, seededRandom, type Random } from '../../src/util/random.js'
 import { FaultCluster, type ClusterOptions } from './cluster.js'
 import type { CheckResult } from './ledger.js'
 
-export type FaultKind = 'kill-primary' | 'pause-primary' | 'kill-all' | 'topology-restart'
-export const FAULT_KINDS: readonly FaultKind[] = ['kill-primary', 'pause-primary', 'kill-all', 'topology-restart']
+export type FaultKind = 'kill-primary' | 'pause-primary' | 'kill-all' | 'topology-restart' | 'tab-churn'
+export const FAULT_KINDS: readonly FaultKind[] = ['kill-primary', 'pause-primary', 'kill-all', 'topology-restart', 'tab-churn']
 
 export interface ScheduleOptions {
   seed: number
@@ -24,6 +24,8 @@ export interface ScheduleOptions {
   settleMs?: number
   writersPerPeer?: number
   keysPerWriter?: number
+  /** Tabs (ephemeral members, tab.ts) open from the start; 'tab-churn' closes one and opens one. */
+  tabs?: number
   log?: (line: string) => void
   /** Told of the cluster as soon as it exists, so a caller's cleanup can stop it too. */
   onCluster?: (c: FaultCluster) => void
@@ -67,7 +69,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
     timeline.push(l)
     o.log?.(l)
   }
-  const opts: ClusterOptions = { peers: o.peers, replicas: o.replicas, domains: 32, healDelayMs, heartbeatMs: 250, writersPerPeer: o.writersPerPeer ?? 2, keysPerWriter: o.keysPerWriter ?? 4, log }
+  const opts: ClusterOptions = { peers: o.peers, replicas: o.replicas, domains: 32, healDelayMs, heartbeatMs: 250, writersPerPeer: o.writersPerPeer ?? 2, keysPerWriter: o.keysPerWriter ?? 4, tabs: o.tabs ?? 2, log }
   const c = await FaultCluster.start(opts)
   o.onCluster?.(c)
   const done: string[] = []
@@ -75,7 +77,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
     const first = await c.settle(60_000)
     if (first) c.failures.push(`did not settle before the writes: ${first}`)
     c.startWriting()
-    log(`writing: ${o.peers} peers × ${opts.writersPerPeer} writers`)
+    log(`writing: ${o.peers} peers and ${opts.tabs} tabs × ${opts.writersPerPeer} writers`)
     await sleep(randomInt(rnd, gapMin, gapMax))
     for (const fault of o.faults) {
       done.push(await perform(c, fault, rnd, { healDelayMs, pauseMs }, log))
@@ -98,7 +100,7 @@ export async function runSchedule(o: ScheduleOptions): Promise<ScheduleResult> {
 async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { healDelayMs: number; pauseMs: number }, log: (l: string) => void): Promise<string> {
   const leaders = async () => {
     const out: { name: string; led: number }[] = []
-    for (const n of c.alive()) out.push({ name: n, led: (await c.metrics(n))?.domainsPrimary ?? 0 })
+    for (const n of c.aliveDurable()) out.push({ name: n, led: (await c.metrics(n))?.domainsPrimary ?? 0 })
     return out
   }
   switch (fault) {
@@ -145,6 +147,24 @@ async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { heal
       await sleep(downMs)
       await c.restartTopology()
       return 'topology-restart'
+    }
+    case 'tab-churn': {
+      // A tab closes (its user closes it, or it crashes) and another opens: what it wrote must
+      // stay readable from the durable members, at once.
+      const open = c.tabs()
+      const victim = open.length > 0 ? open[randomInt(rnd, 0, open.length - 1)]! : undefined
+      if (victim) {
+        const clean = randomInt(rnd, 0, 1) === 0
+        const m = await c.metrics(victim)
+        log(`close tab ${victim} (${clean ? 'closed by its user' : 'kill -9'}; it leads ${m?.domainsPrimary ?? '?'} domains and backs up ${m?.domainsBackup ?? '?'})`)
+        await c.closeTab(victim, clean)
+        const durable = c.aliveDurable()
+        const via = durable[randomInt(rnd, 0, durable.length - 1)]!
+        log(`reads of ${victim}'s keys through ${via} right after: ${await c.probeReads(via, undefined, 32, (k) => k.includes(`-${victim}.w`))} answered`)
+      }
+      const opened = await c.openTab()
+      log(`opened tab ${opened}`)
+      return `tab-churn ${victim ?? '(none open)'} -> ${opened}`
     }
   }
 }

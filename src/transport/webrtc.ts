@@ -71,15 +71,20 @@ const PEER_CLOSED = 'peer closed the link'
  */
 export const channelErrorReason = (err: Error): string => (/User-Initiated Abort/.test(err.message) ? PEER_CLOSED : `channel error: ${err.message}`)
 
+/** libdatachannel's words for a send into a channel or connection that has gone. */
+const CLOSED_SEND = /\bclosed\b|\bnot open\b|has no transport/i
+
 /**
  * Why a send into a link threw. node-datachannel frees a channel as soon as it closes, while
  * its RTCDataChannel (webrtc-polyfill) says 'open' until a timer later; a send in between finds a
  * maximum message size of 0 and throws "Max message size exceeded." (a peer resumed after a
  * SIGSTOP did, on every link the others had closed meanwhile); a little later libdatachannel
- * itself says the channel or connection "is closed". All are a closed channel, and are reported as one.
+ * itself says the channel "is closed" or "not open", the connection "is not open", or the channel
+ * "has no transport" (its SCTP association already torn down). All are a closed channel, and are
+ * reported as one.
  */
 export const sendErrorReason = (err: unknown, channel: { maxMessageSize?: number } | undefined): string =>
-  channel?.maxMessageSize === 0 || /\bclosed\b/i.test(err instanceof Error ? err.message : String(err)) ? 'channel closed' : `send failed: ${err instanceof Error ? err.message : String(err)}`
+  channel?.maxMessageSize === 0 || CLOSED_SEND.test(err instanceof Error ? err.message : String(err)) ? 'channel closed' : `send failed: ${err instanceof Error ? err.message : String(err)}`
 
 /** The signal a member sends to the member that dials it, when it has no link to it: dial again. */
 const REDIAL = 'redial'

@@ -7,7 +7,7 @@ import { TopologyService } from '../../src/server/topology-service.js'
 import { TopologyClient } from '../../src/topology/client.js'
 import { localLinkPair } from '../../src/topology/local-link.js'
 import { ChunkAssembler, chunkFrame } from '../../src/transport/chunking.js'
-import { channelErrorReason, WebRtcTransport } from '../../src/transport/webrtc.js'
+import { channelErrorReason, sendErrorReason, WebRtcTransport } from '../../src/transport/webrtc.js'
 import { RealClock } from '../../src/util/clock.js'
 import { runTransportTests, type TransportHarness } from '../conformance/transport.js'
 
@@ -168,6 +168,18 @@ describe('WebRtcTransport farewell', () => {
     // The words webrtc-polyfill gives the abort of a connection closed by the far side.
     expect(channelErrorReason(new Error('User-Initiated Abort, reason=Close called'))).toBe('peer closed the link')
     expect(channelErrorReason(new Error('Datachannel error: Transport failed'))).toBe('channel error: Datachannel error: Transport failed')
+  })
+
+  it('a send into a link that has gone reads as a closed channel, in each of libdatachannel\'s words for it', () => {
+    // The messages node-datachannel throws from send() once the channel or its connection is gone
+    // (a peer resumed after SIGSTOP meets them on every link the others closed meanwhile).
+    const prefix = 'libdatachannel error while sending data channel message: '
+    for (const words of ['DataChannel is closed', 'DataChannel not open', 'Connection is not open', 'DataChannel has no transport']) {
+      expect(sendErrorReason(new Error(prefix + words), { maxMessageSize: 65536 })).toBe('channel closed')
+    }
+    expect(sendErrorReason(new Error('Max message size exceeded.'), { maxMessageSize: 0 })).toBe('channel closed')
+    // Anything else is still reported as what it is.
+    expect(sendErrorReason(new Error(prefix + 'Message size exceeds limit'), { maxMessageSize: 65536 })).toBe(`send failed: ${prefix}Message size exceeds limit`)
   })
 
   it('a node that closes says so on its links: the far side hears it first-hand', async () => {

@@ -155,7 +155,8 @@ describe('Node peers in separate processes over WebRTC', { timeout: 180_000 }, (
     }
     const streamDomains = new Set(keys.map((k) => client.state.domainOf(VS, k))).size
     const back = (await peers.get(victim)!.metrics()) as unknown as { snapshotsInstalled: number; damagedDomains: number }
-    expect(back.snapshotsInstalled).toBeLessThanOrEqual(streamDomains)
+    const snapshotLog = peers.get(victim)!.output.join('').split('\n').filter((l) => /snapshot|damaged|adopt/.test(l)).join('\n')
+    expect(back.snapshotsInstalled, `stream domains ${[...new Set(keys.map((k) => client.state.domainOf(VS, k)))].join(',')}\n${snapshotLog}`).toBeLessThanOrEqual(streamDomains)
     // kill -9 in the middle of writes left no damaged file behind.
     expect(back.damagedDomains).toBe(0)
     for (const [key, v] of acked) expect(await s.get(key)).toEqual({ v })

@@ -77,7 +77,8 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
   const trimming = memoryTrim === 'on' ? await trimWhenQuiet(node, clock) : undefined
   const metrics = v['metrics-port'] !== undefined ? await startMetricsServer(node, intFlag(v, 'metrics-port', 0, 0, 65535), { figures: () => trimming?.figures() ?? {} }) : undefined
   console.log(`node ${node.nodeId} joined cluster "${node.clusterId}" (data in ${dataDir})${metrics ? `; metrics at ${metrics.url}/metrics` : ''}`)
-  for (const { domain, reason } of node.state.damaged) console.log(`domain ${domain}: stored copy is damaged (${reason}); rebuilding it from the other owners`)
+  // Unreadable (NotReadyError) until another owner's copy replaces it, or the operator accepts the loss.
+  for (const { domain, reason } of node.state.damaged) console.log(`domain ${domain}: no complete copy here (${reason})`)
   node.topology.events.on('view', ({ view }) => {
     const m = node.metrics()
     console.log(`view ${view.epoch}: ${view.members.length} members, ${m.peers.length} peers connected, leads ${m.domainsPrimary} domains, backs up ${m.domainsBackup}`)

@@ -10,6 +10,7 @@ import { StoreEngine } from '../state/store-engine.js'
 import { MessengerStatePort } from '../state/port.js'
 import { TopologyManager } from '../topology/manager.js'
 import { TopologyClient, type TopologyConnector } from '../topology/client.js'
+import { DomainPersistence } from '../state/persistence.js'
 import { LastView } from './last-view.js'
 import { STORE_ENGINE_ID, STORE_ENGINE_INFO } from '../state/store-engine.js'
 import { DEFAULT_SETTINGS, type ClusterSettings, type View } from '../topology/view.js'
@@ -159,9 +160,12 @@ export class MeshNode {
       ...(this.opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: this.opts.requestTimeoutMs } : {}),
       ...(this.opts.maxMalformedPerPeer !== undefined ? { maxMalformedPerPeer: this.opts.maxMalformedPerPeer } : {}),
     })
+    let lost: number[] = []
     if (this.opts.topology) {
       const lastView = new LastView(this.storage, (error) => this.stateRef?.events.emit('replica-error', { domain: -1, error }))
       await lastView.load()
+      // Nothing on this storage: if the service lists this id as an owner, those copies are gone.
+      const fresh = lastView.view === undefined && (await DomainPersistence.storedDomains(this.storage)).length === 0
       const client = new TopologyClient({
         clusterId: this.clusterId,
         nodeId: id,
@@ -172,6 +176,7 @@ export class MeshNode {
         durable: this.durable,
         lastView: () => (this.topology.view().epoch > 0 ? this.topology.view() : lastView.view),
         copies: () => this.stateRef?.positions(),
+        fresh,
       })
       client.events.on('view', ({ view }) => lastView.save(view))
       this.client = client
@@ -184,6 +189,7 @@ export class MeshNode {
       client.events.on('connected', () => mesh?.redialPending?.())
       const welcome = await client.connect()
       this.settingsRef = welcome.settings
+      lost = welcome.lost
     }
     const { limits, ...tuning } = this.opts.store ?? {}
     const port = new MessengerStatePort(this.clusterId, id, this.messengerRef)
@@ -198,6 +204,7 @@ export class MeshNode {
       ...(limits ? { limits: { ...DEFAULT_LIMITS, ...limits } } : {}),
     })
     await this.stateRef.open()
+    await this.stateRef.markLost(lost)
     this.client?.sendCopies()
     this.storeEngine = new StoreEngine(id, port, this.stateRef)
     router.register(this.storeEngine)

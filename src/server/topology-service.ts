@@ -276,8 +276,9 @@ export class TopologyService {
       this.members.set(id, m)
     }
     Object.assign(m, { engines: hello.engines as EngineInfo[], durable: hello.durable === true, status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false })
+    const lost = hello.fresh ? this.forgetCopiesOf(id) : []
     // Everyone else hears of the new view; the newcomer gets it in its welcome, first.
-    this.publish({ member: m, link, welcome: (view) => link.send({ type: 'welcome', nodeId: id, view, settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs }) })
+    this.publish({ member: m, link, welcome: (view) => link.send({ type: 'welcome', nodeId: id, view, settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs, ...(lost.length > 0 ? { lost } : {}) }) })
     return m
   }
 
@@ -364,6 +365,24 @@ export class TopologyService {
       if (rest.some((n) => this.members.has(n))) this.owners[Number(d)] = rest
     }
     this.publish()
+  }
+
+  /**
+   * A node came back with empty storage under an id the owner lists still name: it holds none of
+   * those copies. It stops being an owner wherever another owner is listed (up or down: the
+   * domain then waits for that one, and heals to this node later). Where it was the only owner,
+   * the data is gone with its disk: it stays listed, so no empty copy is ever taken for the
+   * domain's data, and the domains are returned for the node to refuse until the operator
+   * accepts the loss.
+   */
+  private forgetCopiesOf(node: NodeId): number[] {
+    const lost: number[] = []
+    for (const [d, owners] of Object.entries(this.owners)) {
+      if (!owners.includes(node)) continue
+      if (owners.length > 1) this.owners[Number(d)] = owners.filter((o) => o !== node)
+      else lost.push(Number(d))
+    }
+    return lost
   }
 
   private addOwner(domain: number, node: NodeId): void {

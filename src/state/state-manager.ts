@@ -110,6 +110,10 @@ export interface StateManagerOptions extends ReplicationTuning {
   healTimeoutMs?: number
 }
 
+/** Where a node remembers that its copy of a domain was lost (damaged, or gone with its disk). */
+const LOST_PREFIX = ['meta', 'lost'] as const
+const lostKey = (d: number) => [...LOST_PREFIX, String(d)]
+
 export class StateManager {
   readonly events = new Emitter<StateEvents>()
   readonly stats = { snapshotsSent: 0, snapshotsInstalled: 0 }
@@ -198,6 +202,13 @@ export class StateManager {
 
   /** Loads every replica stored on this node. */
   async open(): Promise<void> {
+    // Copies found lost before this start stay lost: the marker outlives the dropped data.
+    for (const e of await this.opts.storage.list(LOST_PREFIX)) {
+      const d = Number(e.key[LOST_PREFIX.length])
+      if (!Number.isInteger(d) || d < 0 || d >= this.opts.settings.domainCount) continue
+      this.corrupt.add(d)
+      this.damaged.push({ domain: d, reason: 'its copy was lost before this start and nothing has replaced it yet' })
+    }
     for (const d of await DomainPersistence.storedDomains(this.opts.storage)) {
       if (d >= this.opts.settings.domainCount) continue
       const p = this.persistence(d)
@@ -208,6 +219,8 @@ export class StateManager {
         // Never serve a damaged copy: forget it and rebuild it from the other owners.
         this.events.emit('corrupt', { domain: d, error })
         this.damaged.push({ domain: d, reason: (error as Error).message })
+        // The marker first: a restart between the two must not find an empty copy and no marker.
+        await this.opts.storage.put(lostKey(d), new Uint8Array(0))
         await p.drop()
         this.corrupt.add(d)
         state = new DomainState(d)
@@ -245,7 +258,7 @@ export class StateManager {
       const roles = this.rolesOf(d)!
       const existing = this.replicas.get(d)
       if (this.corrupt.has(d)) {
-        if (!roles.owners.includes(self)) this.corrupt.delete(d) // dropped as owner: healing brings a whole copy
+        if (!roles.owners.includes(self)) this.forgetLoss(d) // dropped as owner: healing brings a whole copy
         // Listed as owner but our copy is lost: let the service drop us; we come back by healing.
         else if (roles.owners.length > 1) this.events.emit('lagging', { domain: d, node: self })
       }
@@ -330,9 +343,35 @@ export class StateManager {
    * empty copy): until then its primary answers NotReadyError rather than "absent".
    */
   acceptLoss(domain: number): void {
-    this.corrupt.delete(domain)
+    this.forgetLoss(domain)
     const r = this.replicas.get(domain)
-    if (r) r.damaged = false
+    if (!r) return
+    r.damaged = false
+    // A damaged copy was never copied on (applyView); what is left now is, to the targets still missing it.
+    const roles = this.rolesOf(domain)
+    if (r.role === 'primary' && roles?.primary === this.opts.self) for (const target of roles.healing) if (!r.healed.has(target)) this.healing.plan(domain, target)
+  }
+
+  /**
+   * The topology service's word (in its welcome) that this node, back with empty storage, was the
+   * only listed owner of these domains: their data went with the old disk. They answer
+   * NotReadyError, as a damaged copy does, until the operator calls `acceptLoss`; the marker is
+   * stored, so a later restart does not take the empty copy for the domain's data either.
+   */
+  async markLost(domains: readonly number[]): Promise<void> {
+    for (const d of domains) {
+      if (d < 0 || d >= this.opts.settings.domainCount) continue
+      await this.opts.storage.put(lostKey(d), new Uint8Array(0))
+      this.corrupt.add(d)
+      this.damaged.push({ domain: d, reason: 'this node came back with empty storage and was its only owner; call acceptLoss to serve it empty' })
+      const r = this.replicas.get(d)
+      if (r) r.damaged = true
+    }
+  }
+
+  private forgetLoss(d: number): void {
+    if (!this.corrupt.delete(d)) return
+    void this.opts.storage.delete(lostKey(d)).catch((error: unknown) => this.events.emit('replica-error', { domain: d, error }))
   }
 
   /** Another owner's primary asks, before it answers a read, whether a newer primary exists (lead-check.ts). */
@@ -407,7 +446,11 @@ export class StateManager {
 
   private ensure(d: number): DomainReplica {
     let r = this.replicas.get(d)
-    if (!r) this.replicas.set(d, (r = new DomainReplica(new DomainState(d), this.persistence(d), this.cfg)))
+    if (!r) {
+      r = new DomainReplica(new DomainState(d), this.persistence(d), this.cfg)
+      r.damaged = this.corrupt.has(d)
+      this.replicas.set(d, r)
+    }
     return r
   }
 

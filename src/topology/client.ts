@@ -35,6 +35,8 @@ export interface TopologyClientOptions {
   lastView?: () => View | undefined
   /** Where each copy this node holds ends: [domain, last entry's epoch, last seq]; sent after every welcome. */
   copies?: () => [number, number, number][] | undefined
+  /** This node's storage held nothing when it started (sent in hellos until a welcome arrives). */
+  fresh?: boolean
   /** First reconnect delay; doubles up to 5 s. */
   reconnectMs?: number
 }
@@ -52,6 +54,8 @@ export interface Welcome {
   view: View
   heartbeatMs: number
   healDelayMs: number
+  /** Domains whose only copy the service listed on this node, which came back with empty storage. */
+  lost: number[]
 }
 
 export class TopologyClient {
@@ -68,8 +72,12 @@ export class TopologyClient {
    */
   private readonly pending = new Map<string, { type: 'owned' | 'lagging'; domain: number; node: NodeId }>()
 
+  /** Until the first welcome: the service has not yet heard that this node's storage came back empty. */
+  private fresh: boolean
+
   constructor(private readonly opts: TopologyClientOptions) {
     this.backoff = opts.reconnectMs ?? 250
+    this.fresh = opts.fresh === true
   }
 
   get connected(): boolean {
@@ -95,7 +103,8 @@ export class TopologyClient {
             this.link = link
             this.backoff = o.reconnectMs ?? 250
             this.startHeartbeat(msg.heartbeatMs)
-            const w: Welcome = { settings: asSettings(msg.settings), view: asView(msg.view), heartbeatMs: msg.heartbeatMs, healDelayMs: msg.healDelayMs }
+            this.fresh = false
+            const w: Welcome = { settings: asSettings(msg.settings), view: asView(msg.view), heartbeatMs: msg.heartbeatMs, healDelayMs: msg.healDelayMs, lost: msg.lost ?? [] }
             this.settle(w.view)
             for (const r of this.pending.values()) link.send(r)
             this.sendCopies()
@@ -122,7 +131,7 @@ export class TopologyClient {
         if (this.link === link) this.lost(reason)
       })
       const lastView = o.lastView?.()
-      link.send({ type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ...(lastView ? { lastView } : {}), ts, nonce, proof })
+      link.send({ type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ...(lastView ? { lastView } : {}), ...(this.fresh ? { fresh: true } : {}), ts, nonce, proof })
     })
   }
 

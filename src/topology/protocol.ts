@@ -41,6 +41,11 @@ export const ClientMessageSchema = v.variant('type', [
     durable: v.optional(v.boolean()),
     /** The last view this node saw (kept with its data): a service that lost its state rebuilds from it. */
     lastView: v.optional(ViewSchema),
+    /**
+     * This node's storage holds nothing (no view seen, no copy): a replaced disk or a deleted data
+     * folder under an old id. Whatever the service lists it as owning is gone from it.
+     */
+    fresh: v.optional(v.boolean()),
     ts: v.number(),
     nonce: v.pipe(v.string(), v.minLength(16), v.maxLength(64)),
     proof: v.pipe(v.string(), v.length(64)),
@@ -57,7 +62,16 @@ export const ClientMessageSchema = v.variant('type', [
 ])
 
 export const ServerMessageSchema = v.variant('type', [
-  v.object({ type: v.literal('welcome'), nodeId: Id, view: ViewSchema, settings: SettingsSchema, heartbeatMs: v.number(), healDelayMs: v.number() }),
+  v.object({
+    type: v.literal('welcome'),
+    nodeId: Id,
+    view: ViewSchema,
+    settings: SettingsSchema,
+    heartbeatMs: v.number(),
+    healDelayMs: v.number(),
+    /** Domains whose only listed copy was on this node's storage, which came back empty: lost until the operator accepts it. */
+    lost: v.optional(v.pipe(v.array(Domain), v.maxLength(4096))),
+  }),
   v.object({ type: v.literal('view'), view: ViewSchema }),
   v.object({ type: v.literal('signal'), from: Id, data: v.unknown() }),
   v.object({ type: v.literal('refused'), reason: v.string() }),

@@ -188,6 +188,12 @@ export class FaultCluster {
     await this.peers.get(name)?.handle.kill()
   }
 
+  /** kill -9, then its data folder is deleted: it comes back under its id on an empty disk. */
+  async wipePeer(name: string): Promise<void> {
+    await this.killPeer(name)
+    await rm(join(this.dir, name), { recursive: true, force: true })
+  }
+
   pausePeer(name: string): void {
     this.peers.get(name)?.handle.pause()
   }

@@ -3,7 +3,8 @@
  * service, 4 peers and 2 tabs (ephemeral members, tab.ts) as processes, replicas 2, 12 writers
  * in the peers and tabs appending with update, patch and put, through kill -9 of a primary and its
  * restart, SIGSTOP of the busiest primary for 6 s with writes queued on it, a tab closed (or
- * killed) and another opened, kill -9 of every peer (the tabs stay open) with the cluster down past the heal delay,
+ * killed) and another opened, a peer back under its id on an empty disk (its data folder deleted),
+ * kill -9 of every peer (the tabs stay open) with the cluster down past the heal delay,
  * kill -9 and restart of the topology service, and one more primary killed after that. At the end
  * every acknowledged write must be in the primary's answer and on every owner's own copy, no
  * acknowledged key may ever have read as absent, and reads made through a peer the moment it comes
@@ -20,12 +21,12 @@ afterAll(async () => {
 })
 
 describe('real processes under faults', () => {
-  it('kill -9, pause, kill-all and topology restart: no acknowledged write lost, no replica differs, no acked key absent', { timeout: 360_000 }, async () => {
+  it('kill -9, pause, tab churn, a wiped disk, kill-all and topology restart: no acknowledged write lost, no replica differs, no acked key absent', { timeout: 360_000 }, async () => {
     const r = await runSchedule({
       seed: 30,
       peers: 4,
       replicas: 2,
-      faults: ['kill-primary', 'pause-primary', 'tab-churn', 'kill-all', 'topology-restart', 'kill-primary'],
+      faults: ['kill-primary', 'pause-primary', 'tab-churn', 'wipe-peer', 'kill-all', 'topology-restart', 'kill-primary'],
       gapMs: [2000, 3000],
       settleMs: 60_000,
       onCluster: (c) => clusters.add(c),

@@ -6,8 +6,8 @@ import { randomInt, seededRandom, type Random } from '../../src/util/random.js'
 import { FaultCluster, type ClusterOptions } from './cluster.js'
 import type { CheckResult } from './ledger.js'
 
-export type FaultKind = 'kill-primary' | 'pause-primary' | 'kill-all' | 'topology-restart' | 'tab-churn'
-export const FAULT_KINDS: readonly FaultKind[] = ['kill-primary', 'pause-primary', 'kill-all', 'topology-restart', 'tab-churn']
+export type FaultKind = 'kill-primary' | 'pause-primary' | 'kill-all' | 'topology-restart' | 'tab-churn' | 'wipe-peer'
+export const FAULT_KINDS: readonly FaultKind[] = ['kill-primary', 'pause-primary', 'kill-all', 'topology-restart', 'tab-churn', 'wipe-peer']
 
 export interface ScheduleOptions {
   seed: number
@@ -44,7 +44,7 @@ export interface ScheduleResult extends CheckResult {
   tails: string
 }
 
-/** The four kinds in a seeded order, then `extra` more drawn at random. */
+/** Every kind once in a seeded order, then `extra` more drawn at random. */
 export function planFaults(rnd: Random, extra: number): FaultKind[] {
   const kinds = [...FAULT_KINDS]
   for (let i = kinds.length - 1; i > 0; i--) {
@@ -139,6 +139,22 @@ async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { heal
       await sleep(downMs)
       await Promise.all(c.names.map((n) => c.restartPeer(n)))
       return 'kill-all'
+    }
+    case 'wipe-peer': {
+      // An operator replaces a peer's disk (or deletes its data folder) and starts it again under
+      // its id. Only once every domain has its full set of copies: then each of its domains has
+      // another owner, and losing its disk must lose nothing.
+      const unsettled = await c.settle(60_000)
+      if (unsettled) log(`not settled before the wipe: ${unsettled}`)
+      const ls = await leaders()
+      const victim = ls[randomInt(rnd, 0, ls.length - 1)]?.name ?? c.names[0]!
+      const downMs = randomInt(rnd, 500, 2500)
+      log(`kill -9 ${victim} (leads ${ls.find((l) => l.name === victim)?.led ?? 0} domains) and delete its data folder; back on an empty disk in ${downMs} ms`)
+      await c.wipePeer(victim)
+      await sleep(downMs)
+      await c.restartPeer(victim)
+      log(`reads through ${victim} right after its restart on an empty disk: ${await c.probeReads(victim)} answered`)
+      return `wipe-peer ${victim}`
     }
     case 'topology-restart': {
       const downMs = randomInt(rnd, 300, 1500)

@@ -71,9 +71,18 @@ describe('damaged storage', () => {
     // Other domains serve as before.
     const elsewhere = [...Array(20).keys()].find((i) => a.state.domainOf(VS, `k${i}`) !== d)!
     expect(await c.run(b.store('shop').get(`k${elsewhere}`))).toEqual({ i: elsewhere })
+    // Restarted again, the nodes find no damaged copy any more (it was dropped), but remember the loss.
+    c.crash('a')
+    c.crash('b')
+    const a2 = await c.startNode('a')
+    const b2 = await c.startNode('b')
+    await c.settle(500)
+    const primary2 = c.node(a2.state.placement(d).primary!)
+    expect(primary2.health().damaged).toContain(d)
+    await expect(c.run(b2.store('shop').get('k1'))).rejects.toMatchObject({ name: 'NotReadyError' })
     // The operator accepts the loss: the (empty) copy serves again.
-    primary.state.acceptLoss(d)
-    expect(await c.run(b.store('shop').get('k1'))).toBeUndefined()
+    primary2.state.acceptLoss(d)
+    expect(await c.run(b2.store('shop').get('k1'))).toBeUndefined()
   })
 
   it('a stored snapshot and its segments load back as the domain was; a segment key that is not a seq is refused', async () => {

@@ -320,7 +320,7 @@ export class TopologyService {
         // A dropped data channel is a hint, not proof: act only if the peer is also silent here,
         // for longer than a heartbeat's jitter could explain (one heartbeat of silence is normal).
         const peer = this.members.get(msg.peer as NodeId)
-        if (peer?.status === 'up' && this.opts.clock.now() - peer.lastSeen > 2 * this.heartbeatMs) return this.markDown(peer, `reported by ${m.nodeId}`)
+        if (peer?.status === 'up' && !(peer.link && !peer.welcomed) && this.opts.clock.now() - peer.lastSeen > 2 * this.heartbeatMs) return this.markDown(peer, `reported by ${m.nodeId}`)
         this.stats.reportsIgnored++
         return
       }
@@ -476,6 +476,8 @@ export class TopologyService {
           for (const m of this.members.values()) if (m.link && m.welcomed && m.link !== newcomer?.link) m.link.send({ type: 'view', view })
           if (newcomer && this.members.get(newcomer.member.nodeId)?.link === newcomer.link) {
             newcomer.member.welcomed = true
+            // Its heartbeats start at the welcome: a slow save must not count as missed ones.
+            newcomer.member.lastSeen = this.opts.clock.now()
             newcomer.welcome(view)
           }
           this.events.emit('view', { view })
@@ -489,7 +491,8 @@ export class TopologyService {
     this.sweeper = this.opts.clock.setTimeout(() => {
       const limit = this.heartbeatMs * (this.opts.missedHeartbeats ?? 3)
       const now = this.opts.clock.now()
-      for (const m of [...this.members.values()]) if (m.status === 'up' && now - m.lastSeen > limit) this.markDown(m, 'missed heartbeats')
+      // A member whose link still waits for its welcome cannot heartbeat yet (its view is being saved).
+      for (const m of [...this.members.values()]) if (m.status === 'up' && !(m.link && !m.welcomed) && now - m.lastSeen > limit) this.markDown(m, 'missed heartbeats')
       if (!this.closed) this.armSweeper()
     }, this.heartbeatMs)
   }

@@ -16,7 +16,7 @@ import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
 import { PatchSchema } from '../state/log.js'
 import { DEFAULT_LIMITS, checkPatches, checkValue, type Limits } from '../state/guard.js'
-import { applyChange, checkCas, versionAt, type StoredObject } from '../state/objects.js'
+import { applyChange, checkCas, normalizeChange, versionAt, type StoredObject } from '../state/objects.js'
 import type { TimerHandle } from '../util/clock.js'
 import { SerialQueue } from '../util/serial.js'
 import { Emitter } from '../util/events.js'
@@ -281,7 +281,7 @@ export class SessionEngine implements Engine {
   private async patch(e: ClientEntry, sessionId: string, patches: Patch[], ifVersion: number | undefined): Promise<{ version: number }> {
     const rec = this.owned(e, sessionId)
     checkPatches(patches, this.limits)
-    const change = { kind: 'patch' as const, patches }
+    const change = normalizeChange({ kind: 'patch', patches })
     if (ifVersion !== undefined) checkCas(sessionId, rec.obj, change, ifVersion)
     const version = rec.obj.version + 1
     const next: SessionRecord = { ...rec, obj: applyChange(sessionId, rec.obj, change, version) as StoredObject, expiresAt: this.ctx.clock.now() + rec.ttlMs }

@@ -47,9 +47,47 @@ const MAX_TRACKED_PATHS = 64
 /** A list is not pruned before it is this long. */
 const MIN_PRUNE_AT = 16
 
+/**
+ * An index-like string ('0', '17', not '01' or '-1') names the same element as its number, in an
+ * array and in an object alike (`o[1]` is `o['1']`). Paths are written with numbers for those,
+ * so that the write and the version check see one key however the caller spelled it. At most 15
+ * digits: every such number is a safe integer.
+ */
+const INDEX_LIKE = /^(?:0|[1-9][0-9]{0,14})$/
+
+export const canonicalSegment = (seg: string | number): string | number => (typeof seg === 'string' && INDEX_LIKE.test(seg) ? Number(seg) : seg)
+
+/** `path` with index-like strings as numbers; `path` itself when it has none. */
+export function canonicalPath(path: Path): Path {
+  for (let i = 0; i < path.length; i++) {
+    if (typeof path[i] === 'string' && INDEX_LIKE.test(path[i] as string)) return path.map(canonicalSegment)
+  }
+  return path
+}
+
+/**
+ * The change as the primary logs it: every path canonical (see `canonicalPath`). Called once where
+ * a write enters the primary (state-manager.ts, the session engine), so the log, every copy and
+ * the version check all see one spelling.
+ */
+export function normalizeChange(change: Change): Change {
+  if (change.kind !== 'patch') return change
+  let out: Patch[] | undefined
+  change.patches.forEach((p, i) => {
+    const path = canonicalPath(p.path)
+    if (path === p.path) return
+    out ??= change.patches.slice()
+    out[i] = { ...p, path: path as (string | number)[] }
+  })
+  return out ? { kind: 'patch', patches: out } : change
+}
+
+/** Also true for a number and its index-like string, so that entries kept before paths were canonical still match. */
+const sameSegment = (a: string | number, b: string | number): boolean => a === b || (typeof a !== typeof b && String(a) === String(b))
+
 function isPrefix(a: Path, b: Path): boolean {
   if (a.length > b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  for (let i = 0; i < a.length; i++) if (!sameSegment(a[i]!, b[i]!)) return false
   return true
 }
 

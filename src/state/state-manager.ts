@@ -14,7 +14,7 @@ import { NoPrimaryError, NotPrimaryError } from './errors.js'
 import { DEFAULT_LIMITS, validateWrite, type Limits } from './guard.js'
 import type { LogEntry } from './log.js'
 import type { FetchMsg, LeadAnswer, LeadMsg, OutgoingReplMessage, ReplMessage } from './messages.js'
-import type { Change, StoredObject } from './objects.js'
+import { normalizeChange, type Change, type StoredObject } from './objects.js'
 import { DomainPersistence } from './persistence.js'
 import { Foreground } from './foreground.js'
 import { HealingQueue, type HealingProgress } from './healing.js'
@@ -289,7 +289,7 @@ export class StateManager {
   async write(vs: VirtualServerId, key: string, change: Change, ifVersion?: number, from?: NodeId): Promise<WriteResult> {
     validateWrite(key, change, this.limits)
     this.foreground.touch()
-    return this.primaryReplica(this.domainOf(vs, key)).write(vs, key, change, ifVersion, from)
+    return this.primaryReplica(this.domainOf(vs, key)).write(vs, key, normalizeChange(change), ifVersion, from)
   }
 
   async read(vs: VirtualServerId, key: string): Promise<StoredObject | undefined> {

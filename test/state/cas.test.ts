@@ -1,0 +1,53 @@
+/**
+ * Compare-and-set with no holes (issue 31): a stale `ifVersion` conflicts on every path a write
+ * names, however the path is spelled and wherever the array it goes through has shifted, from the
+ * primary itself and from any other node, and every copy holds the same value.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { virtualServerId } from '../../src/ids.js'
+import { StoreCluster } from '../helpers/store-cluster.js'
+
+const VS = virtualServerId('shop')
+let c: StoreCluster | undefined
+afterEach(async () => {
+  await c?.close()
+  c = undefined
+})
+
+/** A key whose primary is `name` (the first of `prefix`0, `prefix`1, ...). */
+export function keyLedBy(cl: StoreCluster, name: string, prefix = 'k'): string {
+  const n = cl.node(name)
+  for (let i = 0; ; i++) if (n.state.placement(n.state.domainOf(VS, `${prefix}${i}`)).primary === name) return `${prefix}${i}`
+}
+
+/** The value of `key` on every node holding a copy, as JSON (so -0 and 0 differ: see `exact`). */
+export function copies(cl: StoreCluster, key: string): unknown[] {
+  return [...cl.nodes.values()].map((n) => n.state.readLocal(VS, key)).filter((l) => l.held).map((l) => l.obj?.value)
+}
+
+const WRITERS = [
+  ['on the primary', 'a'],
+  ['from another node', 'b'],
+] as const
+
+describe('compare-and-set', () => {
+  for (const [where, writer] of WRITERS) {
+    it(`a number and its index-like string are one key to the write and to the version check (${where})`, async () => {
+      c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })
+      const key = keyLedBy(c, 'a')
+      const s = c.node(writer).store('shop')
+      const before = await s.put(key, { scores: { '1': 0 }, arr: [{ x: 0 }] })
+      await s.update<{ scores: Record<number, number> }>(key, (d) => void (d.scores[1] = 10))
+      await expect(s.patch(key, [{ op: 'replace', path: ['scores', 1], value: 20 }], { ifVersion: before.version })).rejects.toMatchObject({ code: 'CAS_CONFLICT' })
+      await s.patch(key, [{ op: 'replace', path: ['arr', 0, 'x'], value: 1 }])
+      await expect(s.patch(key, [{ op: 'replace', path: ['arr', '0', 'x'], value: 2 }], { ifVersion: before.version })).rejects.toMatchObject({ code: 'CAS_CONFLICT' })
+      // The other way round: written with the string, checked with the number.
+      const mid = await s.patch(key, [{ op: 'replace', path: ['arr', '0', 'x'], value: 3 }])
+      await expect(s.patch(key, [{ op: 'replace', path: ['arr', 0, 'x'], value: 4 }], { ifVersion: mid.version - 1 })).rejects.toMatchObject({ code: 'CAS_CONFLICT' })
+      expect((await s.getVersioned(key, { path: ['arr', '0', 'x'] }))?.version).toBe(mid.version)
+      await c.settle()
+      for (const v of copies(c, key)) expect(v).toEqual({ scores: { '1': 10 }, arr: [{ x: 3 }] })
+    })
+
+  }
+})

@@ -121,18 +121,33 @@ export function applyChange(key: string, obj: StoredObject | undefined, change: 
     case 'patch': {
       if (!obj) throw new KeyNotFoundError(key)
       let value = obj.value
+      const touched: Path[] = []
       for (const p of change.patches) {
         checkPath(key, value, p.op, p.path)
+        touched.push(touchedPath(value, p))
         value = applyPatch(value, p)
       }
-      return { value, version: seq, base: obj.base, paths: trackPaths(obj, change.patches, seq) }
+      return { value, version: seq, base: obj.base, paths: trackPaths(obj, touched, seq) }
     }
   }
 }
 
-function trackPaths(obj: StoredObject, patches: readonly Patch[], seq: number): PathVersions | undefined {
+/**
+ * The path whose version a patch sets. An insert into or a removal from an array shifts every
+ * element after it, so it sets the version of the whole array: a check on any path through the
+ * array (`items/1/done`, which now names another element) then conflicts. A replace of one
+ * element leaves its siblings' checks alone.
+ */
+function touchedPath(root: unknown, p: Patch): Path {
+  if (p.op === 'replace' || p.path.length === 0) return p.path
+  let parent = root
+  for (let i = 0; i < p.path.length - 1; i++) parent = (parent as Record<string | number, unknown>)[p.path[i]!]
+  return Array.isArray(parent) ? p.path.slice(0, -1) : p.path
+}
+
+function trackPaths(obj: StoredObject, touched: readonly Path[], seq: number): PathVersions | undefined {
   let head = obj.paths
-  for (const p of patches) head = { path: p.path, version: seq, older: head, length: (head?.length ?? 0) + 1, pruneAt: head?.pruneAt ?? MIN_PRUNE_AT }
+  for (const path of touched) head = { path, version: seq, older: head, length: (head?.length ?? 0) + 1, pruneAt: head?.pruneAt ?? MIN_PRUNE_AT }
   return head && head.length > head.pruneAt ? listOf(pathVersions(head)) : head
 }
 

@@ -49,5 +49,27 @@ describe('compare-and-set', () => {
       for (const v of copies(c, key)) expect(v).toEqual({ scores: { '1': 10 }, arr: [{ x: 3 }] })
     })
 
+    it(`a check through an array fails once an element was inserted or removed before it (${where})`, async () => {
+      c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })
+      const key = keyLedBy(c, 'a')
+      const s = c.node(writer).store('shop')
+      const items = ['id1', 'id2', 'id3'].map((id) => ({ id, done: false }))
+      const before = await s.put(key, { items })
+      // A removes index 0 (Immer's own patches: a replace per shifted index and a remove at the end).
+      await s.update<{ items: { id: string }[] }>(key, (d) => void d.items.shift())
+      // B, meaning id2, names it by its old index with the older version: refused, not applied to id3.
+      await expect(s.patch(key, [{ op: 'replace', path: ['items', 1, 'done'], value: true }], { ifVersion: before.version })).rejects.toMatchObject({ code: 'CAS_CONFLICT' })
+      // The same with a plain remove and an insert sent as patches.
+      const v2 = await s.patch(key, [{ op: 'add', path: ['items', 0], value: { id: 'id0', done: false } }])
+      await expect(s.patch(key, [{ op: 'replace', path: ['items', 0, 'done'], value: true }], { ifVersion: v2.version - 1 })).rejects.toMatchObject({ code: 'CAS_CONFLICT' })
+      const v3 = await s.patch(key, [{ op: 'remove', path: ['items', 0] }])
+      await expect(s.patch(key, [{ op: 'replace', path: ['items', '1', 'done'], value: true }], { ifVersion: v3.version - 1 })).rejects.toMatchObject({ code: 'CAS_CONFLICT' })
+      // A check on a fresh version still passes, and a replace of one element leaves its siblings' checks alone.
+      const v4 = await s.patch(key, [{ op: 'replace', path: ['items', 1, 'done'], value: true }], { ifVersion: v3.version })
+      await s.patch(key, [{ op: 'replace', path: ['items', 0, 'done'], value: true }], { ifVersion: v3.version })
+      await c.settle()
+      expect(v4.version).toBeGreaterThan(v3.version)
+      for (const v of copies(c, key)) expect(v).toEqual({ items: [{ id: 'id2', done: true }, { id: 'id3', done: true }] })
+    })
   }
 })

@@ -22,7 +22,8 @@ export class InvalidIdError extends DomainMeshError {
 /** A call was given an option it does not know, or a value the option cannot take. */
 export class InvalidOptionError extends DomainMeshError {
   constructor(option: string, value: unknown, expected: string) {
-    super('INVALID_OPTION', `invalid option ${option}: expected ${expected}, not ${JSON.stringify(value)}`, { option })
+    // NaN and Infinity would print as null in JSON.
+    super('INVALID_OPTION', `invalid option ${option}: expected ${expected}, not ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`, { option })
   }
 }
 

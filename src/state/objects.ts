@@ -66,20 +66,50 @@ export function canonicalPath(path: Path): Path {
 }
 
 /**
- * The change as the primary logs it: every path canonical (see `canonicalPath`). Called once where
- * a write enters the primary (state-manager.ts, the session engine), so the log, every copy and
- * the version check all see one spelling.
+ * The change as the primary logs it: every path canonical (see `canonicalPath`) and, if `dirty`
+ * (validateWrite said so), every value in JSON form (`jsonValue`). Called once where a write
+ * enters the primary (state-manager.ts, the session engine), so the log, every copy and the
+ * version check all see one spelling, the primary's own copy included.
  */
-export function normalizeChange(change: Change): Change {
-  if (change.kind !== 'patch') return change
+export function normalizeChange(change: Change, dirty = false): Change {
+  if (change.kind === 'delete') return change
+  if (change.kind === 'put') return dirty ? { kind: 'put', value: jsonValue(change.value) } : change
   let out: Patch[] | undefined
   change.patches.forEach((p, i) => {
     const path = canonicalPath(p.path)
-    if (path === p.path) return
+    const fix = dirty && p.op !== 'remove' && p.value !== undefined
+    if (path === p.path && !fix) return
     out ??= change.patches.slice()
-    out[i] = { ...p, path: path as (string | number)[] }
+    out[i] = fix ? { ...p, path: path as (string | number)[], value: jsonValue(p.value) } : { ...p, path: path as (string | number)[] }
   })
   return out ? { kind: 'patch', patches: out } : change
+}
+
+/**
+ * A value as JSON has it: `-0` is 0 (the wire carries it so), a member that is undefined is
+ * dropped from an object and null in an array (as `JSON.stringify` does). Copies only what changes.
+ */
+export function jsonValue(v: unknown): unknown {
+  if (typeof v === 'number') return Object.is(v, -0) ? 0 : v
+  if (v === null || typeof v !== 'object') return v
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i] === undefined ? null : jsonValue(v[i])
+      if (!Object.is(x, v[i]) || !(i in v)) (out ??= v.slice())[i] = x
+    }
+    return out ?? v
+  }
+  let out: Record<string, unknown> | undefined
+  for (const k of Object.keys(v)) {
+    const was = (v as Record<string, unknown>)[k]
+    const x = jsonValue(was)
+    if (Object.is(x, was) && was !== undefined) continue // Object.is, not ===: -0 === 0
+    out ??= { ...(v as Record<string, unknown>) }
+    if (was === undefined) delete out[k]
+    else out[k] = x
+  }
+  return out ?? v
 }
 
 /** Also true for a number and its index-like string, so that entries kept before paths were canonical still match. */

@@ -9,7 +9,9 @@
  * `applyPatches` itself:
  * `add` inserts into an array (`-` appends) and sets on an object, `replace` sets, `remove`
  * splices or deletes, an empty path replaces the whole value, and the patch's value is cloned
- * (the caller may reuse its patch).
+ * (the caller may reuse its patch). Stored values are JSON, which has no undefined: an add or
+ * replace without a value (Immer's patch for `d.x = undefined`, `delete arr[i]`, `arr.length = n`)
+ * removes the key of an object and leaves null in an array, as `JSON.stringify` would.
  */
 import type { Patch } from 'immer'
 import { deepFreeze } from './freeze.js'
@@ -29,14 +31,14 @@ function write(node: Container, path: readonly (string | number)[], at: number, 
     const copy = node.slice()
     const idx = seg === '-' ? copy.length : Number(seg)
     if (!last) copy[idx] = write(copy[idx] as Container, path, at + 1, op, value)
-    else if (op === 'add') copy.splice(idx, 0, value)
+    else if (op === 'add') copy.splice(idx, 0, value ?? null)
     else if (op === 'remove') copy.splice(idx, 1)
-    else copy[idx] = value
+    else copy[idx] = value ?? null
     return Object.freeze(copy)
   }
   const copy: Record<string | number, unknown> = { ...node }
   if (!last) copy[seg] = write(copy[seg] as Container, path, at + 1, op, value)
-  else if (op === 'remove') delete copy[seg]
+  else if (op === 'remove' || value === undefined) delete copy[seg]
   else copy[seg] = value
   return Object.freeze(copy)
 }

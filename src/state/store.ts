@@ -5,11 +5,12 @@
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
 import type { Draft, Patch } from 'immer'
-import { DomainMeshError, InvalidOptionError, NoRouteError, OutcomeUnknownError, RemoteError, neverSent } from '../errors.js'
+import { DomainMeshError, NoRouteError, OutcomeUnknownError, RemoteError, neverSent } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
 import { KeyNotFoundError, NoPrimaryError } from './errors.js'
 import { validateWrite } from './guard.js'
+import { checkOptions, READ_OPTIONS, SUBSCRIBE_OPTIONS, UPDATE_OPTIONS, WRITE_OPTIONS } from './options.js'
 import { toWireChange } from './log.js'
 import type { Change, Path } from './objects.js'
 import type { MessengerStatePort } from './port.js'
@@ -71,20 +72,24 @@ export class Store {
     private readonly clock: Clock,
   ) {}
 
-  put(key: string, value: unknown, opts: WriteOptions = {}): Promise<WriteAck> {
+  async put(key: string, value: unknown, opts: WriteOptions = {}): Promise<WriteAck> {
+    checkOptions('put', opts, WRITE_OPTIONS)
     return this.write(key, { kind: 'put', value }, opts.ifVersion)
   }
 
-  patch(key: string, patches: Patch[], opts: WriteOptions = {}): Promise<WriteAck> {
+  async patch(key: string, patches: Patch[], opts: WriteOptions = {}): Promise<WriteAck> {
+    checkOptions('patch', opts, WRITE_OPTIONS)
     return this.write(key, { kind: 'patch', patches }, opts.ifVersion)
   }
 
-  delete(key: string, opts: WriteOptions = {}): Promise<WriteAck> {
+  async delete(key: string, opts: WriteOptions = {}): Promise<WriteAck> {
+    checkOptions('delete', opts, WRITE_OPTIONS)
     return this.write(key, { kind: 'delete' }, opts.ifVersion)
   }
 
   /** Runs `recipe` on the current value and sends its patches. Resolves undefined if nothing changed. */
   async update<T>(key: string, recipe: (draft: Draft<T>) => void, opts: { retries?: number } = {}): Promise<WriteAck | undefined> {
+    checkOptions('update', opts, UPDATE_OPTIONS)
     const retries = opts.retries ?? 5
     for (let attempt = 0; ; attempt++) {
       // First try the local copy (no transfer); a copy that lags or lacks the key defers to the primary.
@@ -105,6 +110,7 @@ export class Store {
   }
 
   async getVersioned<T = unknown>(key: string, opts: ReadOptions = {}): Promise<Versioned<T> | undefined> {
+    checkOptions('get', opts, READ_OPTIONS)
     const local = opts.from === 'local'
     const path = opts.path ?? []
     const r = (await this.route(key, 'read', { vs: this.virtualServerId, key, path, local }, false, (primary) =>
@@ -122,7 +128,7 @@ export class Store {
    */
   subscribe(target: string | { prefix: string }, listener: (e: ChangeEvent) => void, opts: { from?: 'primary' | 'local' } = {}): () => void {
     const pattern = typeof target === 'string' ? { vs: this.virtualServerId, key: target } : { vs: this.virtualServerId, prefix: target.prefix }
-    if (opts.from !== undefined && opts.from !== 'primary' && opts.from !== 'local') throw new InvalidOptionError('subscribe from', opts.from, "'primary' or 'local'")
+    checkOptions('subscribe', opts, SUBSCRIBE_OPTIONS)
     if (opts.from === 'local') return this.engine.watchCopy(pattern, listener)
     const off = this.engine.watches.addLocal(pattern, listener)
     this.engine.announceWatches(this.peers())

@@ -71,5 +71,74 @@ describe('compare-and-set', () => {
       expect(v4.version).toBeGreaterThan(v3.version)
       for (const v of copies(c, key)) expect(v).toEqual({ items: [{ id: 'id2', done: true }, { id: 'id3', done: true }] })
     })
+
+    it(`options are checked the same way whichever node leads the key (${where})`, async () => {
+      c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })
+      const key = keyLedBy(c, 'a')
+      const s = c.node(writer).store('shop')
+      await s.put(key, { n: 0 })
+      const op = [{ op: 'replace' as const, path: ['n'], value: 1 }]
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, '1']) {
+        await expect(s.patch(key, op, { ifVersion: bad as number })).rejects.toMatchObject({ name: 'InvalidOptionError', code: 'INVALID_OPTION' })
+        await expect(s.put(key, { n: 2 }, { ifVersion: bad as number })).rejects.toMatchObject({ name: 'InvalidOptionError' })
+        await expect(s.delete(key, { ifVersion: bad as number })).rejects.toMatchObject({ name: 'InvalidOptionError' })
+      }
+      await expect(s.patch(key, op, { ifVerison: 0 } as never)).rejects.toThrow(/invalid option patch ifVerison: expected one of the known options \(ifVersion\)/)
+      await expect(s.put(key, { n: 2 }, { ifVerison: 0 } as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
+      await expect(s.update(key, () => undefined, { retires: 3 } as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
+      await expect(s.get(key, { form: 'local' } as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
+      await expect(s.patch(key, op, 7 as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
+      expect(await s.getVersioned(key)).toEqual({ value: { n: 0 }, version: 1 })
+    })
+
+    it(`-0 is stored as 0 on every copy, the primary's own included (${where})`, async () => {
+      c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })
+      const key = keyLedBy(c, 'a')
+      const s = c.node(writer).store('shop')
+      await s.put(key, { a: -0, list: [-0], o: { z: -0 } })
+      await s.patch(key, [{ op: 'add', path: ['b'], value: -0 }, { op: 'add', path: ['list', '-'], value: { w: -0 } }])
+      await c.settle()
+      const all = copies(c, key) as { a: number; b: number; list: [number, { w: number }]; o: { z: number } }[]
+      expect(all).toHaveLength(3)
+      for (const v of all) for (const x of [v.a, v.b, v.list[0], v.list[1].w, v.o.z]) expect(Object.is(x, 0), JSON.stringify(v) + [v.a, v.b, v.list[0], v.list[1].w, v.o.z].map((y) => Object.is(y, -0))).toBe(true)
+      expect(Object.is((await s.get<{ a: number }>(key))!.a, 0)).toBe(true)
+    })
+
+    it(`a patch list holding null or a non-object is refused with a named error (${where})`, async () => {
+      c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })
+      const key = keyLedBy(c, 'a')
+      const s = c.node(writer).store('shop')
+      await s.put(key, { n: 0 })
+      for (const bad of [[null], [7], ['x'], [[0, ['n'], 1]], [{ op: 'replace', path: ['n'], value: 1 }, null]]) {
+        await expect(s.patch(key, bad as never)).rejects.toMatchObject({ name: 'InvalidPatchError', code: 'INVALID_PATCH' })
+      }
+      expect(await s.getVersioned(key)).toEqual({ value: { n: 0 }, version: 1 })
+    })
+
+    it(`undefined is JSON's: a key set to undefined is removed, an array hole is null, on every copy (${where})`, async () => {
+      c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })
+      const key = keyLedBy(c, 'a')
+      const s = c.node(writer).store('shop')
+      const base = { x: 1, keep: 2, arr: [1, 2, 3], nested: { a: 1 } }
+      await s.put(key, base)
+      type T = { x?: number; y?: number; keep: number; arr: (number | undefined)[]; nested: Record<string, unknown> }
+      const recipe = (d: T) => {
+        d.x = undefined
+        d.y = undefined
+        delete d.arr[1]
+        d.arr.length = 5
+        d.nested = { a: undefined, b: [undefined, 2], c: { d: undefined } }
+      }
+      await s.update<T>(key, recipe)
+      const expected = { keep: 2, arr: [1, null, 3, null, null], nested: { b: [null, 2], c: {} } }
+      await c.settle()
+      for (const v of copies(c, key)) expect(JSON.stringify(v)).toBe(JSON.stringify(expected))
+      // A put holding undefined members, the same way; a put of undefined itself is refused.
+      await s.put(key, { a: undefined, b: [undefined], c: 1 })
+      await c.settle()
+      for (const v of copies(c, key)) expect(JSON.stringify(v)).toBe('{"b":[null],"c":1}')
+      await expect(s.put(key, undefined)).rejects.toMatchObject({ name: 'InvalidValueError' })
+      await expect(s.patch(key, [{ op: 'replace', path: [], value: undefined }])).rejects.toMatchObject({ name: 'InvalidPatchError' })
+    })
   }
 })

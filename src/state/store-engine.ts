@@ -4,7 +4,7 @@
  * behind ours), carries replication messages, and tells watchers about committed changes.
  */
 import * as v from 'valibot'
-import { NoRouteError, OutcomeUnknownError, RemoteError, neverSent, type DomainMeshError } from '../errors.js'
+import { NoRouteError, OutcomeUnknownError, isRemote, neverSent, type DomainMeshError } from '../errors.js'
 import { engineType, virtualServerId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
@@ -200,7 +200,7 @@ export class StoreEngine implements Engine {
     try {
       return await this.port.request(primary, method, body, vs, answerTimeout(this.state.writeTimeoutMs))
     } catch (err) {
-      if (err instanceof RemoteError) throw err
+      if (isRemote(err)) throw err
       if (err instanceof NoRouteError || neverSent(err)) throw refused
       if (method === 'write' && (err as DomainMeshError).code !== 'OUTCOME_UNKNOWN') throw new OutcomeUnknownError(`write forwarded to the primary ${primary}`, err)
       throw err

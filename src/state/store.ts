@@ -5,7 +5,7 @@
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
 import type { Draft, Patch } from 'immer'
-import { DomainMeshError, NoRouteError, OutcomeUnknownError, RemoteError, neverSent } from '../errors.js'
+import { DomainMeshError, NoRouteError, OutcomeUnknownError, isRemote, neverSent } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
 import { KeyNotFoundError, NoPrimaryError } from './errors.js'
@@ -55,7 +55,7 @@ const BACKOFF_MS = [0, 50, 100, 200, 400, 800]
  * answer is of unknown outcome.
  */
 function classifyRequestError(err: unknown, what: string): unknown {
-  if (!(err instanceof DomainMeshError) || err instanceof RemoteError) return err
+  if (!(err instanceof DomainMeshError) || isRemote(err)) return err
   if (neverSent(err) || err instanceof NoRouteError) return err
   if (err.code === 'NOT_CONNECTED' || err.code === 'TIMEOUT' || err.code === 'CLOSED') return new OutcomeUnknownError(what, err)
   return err
@@ -165,7 +165,7 @@ export class Store {
         return await (write ? sent.catch((err: unknown) => Promise.reject(classifyRequestError(err, `write of "${key}" sent to ${primary}`))) : sent)
       } catch (caught) {
         // The primary's OutcomeUnknownError (here or forwarded) becomes ours: one class for the case.
-        const err = write && caught instanceof RemoteError && caught.code === 'OUTCOME_UNKNOWN' ? new OutcomeUnknownError(`write of "${key}"`, caught) : caught
+        const err = write && isRemote(caught) && (caught as DomainMeshError).code === 'OUTCOME_UNKNOWN' ? new OutcomeUnknownError(`write of "${key}"`, caught) : caught
         const code = (err as DomainMeshError).code
         const again = (write ? RETRYABLE : READ_RETRYABLE).has(code) || (code === 'NOT_CONNECTED' && neverSent(err))
         const wait = BACKOFF_MS[Math.min(attempt + 1, BACKOFF_MS.length - 1)]!

@@ -4,7 +4,10 @@
  * primary itself and from any other node, and every copy holds the same value.
  */
 import { afterEach, describe, expect, it } from 'vitest'
+import { DomainMeshError, NoRouteError, RemoteError, isRemote, toWireError } from '../../src/errors.js'
 import { virtualServerId } from '../../src/ids.js'
+import { fromWireError } from '../../src/remote-errors.js'
+import { CasConflictError, KeyNotFoundError } from '../../src/state/errors.js'
 import { StoreCluster } from '../helpers/store-cluster.js'
 
 const VS = virtualServerId('shop')
@@ -31,6 +34,33 @@ const WRITERS = [
 ] as const
 
 describe('compare-and-set', () => {
+  it('an error answered by a remote primary is its own named class on the caller, for every key', async () => {
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 2 })
+    const s = c.node('a').store('shop')
+    const keys = Array.from({ length: 16 }, (_, i) => `key${i}`)
+    const remote = keys.filter((k) => c!.node('a').state.placement(c!.node('a').state.domainOf(VS, k)).primary !== 'a')
+    expect(remote.length).toBeGreaterThan(0)
+    for (const k of keys) {
+      const v = await s.put(k, { n: 0 })
+      await s.patch(k, [{ op: 'replace', path: ['n'], value: 1 }])
+      const err = await s.patch(k, [{ op: 'replace', path: ['n'], value: 2 }], { ifVersion: v.version }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(CasConflictError)
+      expect(err).toBeInstanceOf(DomainMeshError)
+      expect(err).toMatchObject({ name: 'CasConflictError', code: 'CAS_CONFLICT', details: { key: k, path: ['n'], expected: v.version } })
+      expect((err as Error).message).toMatch(new RegExp(`object "${k}" at /n is at version`))
+      expect(isRemote(err)).toBe(remote.includes(k))
+      const missing = await s.patch(`${k}-missing`, [{ op: 'replace', path: ['n'], value: 2 }]).catch((e: unknown) => e)
+      expect(missing).toBeInstanceOf(KeyNotFoundError)
+    }
+    // A code the receiver has no class for stays a RemoteError, with the sender's name and code.
+    const unknown = fromWireError({ code: 'FROM_THE_FUTURE', name: 'FutureError', message: 'm', details: { x: 1 } })
+    expect(unknown).toBeInstanceOf(RemoteError)
+    expect(unknown).toMatchObject({ name: 'FutureError', code: 'FROM_THE_FUTURE', details: { x: 1 } })
+    const noRoute = fromWireError(toWireError(new NoRouteError('engine', 'x', 'addr')))
+    expect(noRoute).toBeInstanceOf(NoRouteError)
+    expect((noRoute as NoRouteError).part).toBe('engine')
+  })
+
   for (const [where, writer] of WRITERS) {
     it(`a number and its index-like string are one key to the write and to the version check (${where})`, async () => {
       c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })

@@ -8,6 +8,7 @@ import type { Draft, Patch } from 'immer'
 import { DomainMeshError, NoRouteError, OutcomeUnknownError, isRemote, neverSent } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
+import type { Random } from '../util/random.js'
 import { KeyNotFoundError, NoPrimaryError } from './errors.js'
 import { validateWrite } from './guard.js'
 import { checkOptions, READ_OPTIONS, SUBSCRIBE_OPTIONS, UPDATE_OPTIONS, WRITE_OPTIONS } from './options.js'
@@ -45,6 +46,8 @@ export interface Versioned<T> {
 const RETRYABLE = new Set(['NOT_PRIMARY', 'NO_PRIMARY', 'NO_ROUTE', 'NOT_READY'])
 /** A read changes nothing: it is sent again also when the link to the primary dropped under it. */
 const READ_RETRYABLE = new Set([...RETRYABLE, 'NOT_CONNECTED'])
+/** The longest wait before the first retry of a conflicting update, and the most it doubles to. */
+const CAS_BACKOFF_MS = { first: 4, cap: 250 }
 /** Waits between attempts (the last one repeats): a view may be settling, or a link to the primary still coming up. */
 const BACKOFF_MS = [0, 50, 100, 200, 400, 800]
 
@@ -70,6 +73,7 @@ export class Store {
     private readonly port: MessengerStatePort,
     private readonly peers: () => NodeId[],
     private readonly clock: Clock,
+    private readonly random: Random,
   ) {}
 
   async put(key: string, value: unknown, opts: WriteOptions = {}): Promise<WriteAck> {
@@ -87,10 +91,18 @@ export class Store {
     return this.write(key, { kind: 'delete' }, opts.ifVersion)
   }
 
-  /** Runs `recipe` on the current value and sends its patches. Resolves undefined if nothing changed. */
+  /**
+   * Runs `recipe` on the current value and sends its patches, guarded by a compare-and-set on
+   * what they touch. Resolves undefined if nothing changed. On a conflict (another write touched
+   * the same sub-elements first) it runs the recipe again on fresh data after a random wait that
+   * doubles with each conflict (full jitter, CAS_BACKOFF_MS), until it lands, `retries`
+   * conflicts have happened (default: no limit), or the wait would end past `writeTimeoutMs`
+   * after the call; then it throws the last CasConflictError.
+   */
   async update<T>(key: string, recipe: (draft: Draft<T>) => void, opts: { retries?: number } = {}): Promise<WriteAck | undefined> {
     checkOptions('update', opts, UPDATE_OPTIONS)
-    const retries = opts.retries ?? 5
+    const retries = opts.retries ?? Number.POSITIVE_INFINITY
+    const deadline = this.clock.now() + this.state.writeTimeoutMs
     for (let attempt = 0; ; attempt++) {
       // First try the local copy (no transfer); a copy that lags or lacks the key defers to the primary.
       const base = (attempt === 0 ? await this.getVersioned<T>(key, { from: 'local' }) : undefined) ?? (await this.getVersioned<T>(key))
@@ -101,6 +113,11 @@ export class Store {
         return await this.patch(key, patches, { ifVersion: base.version })
       } catch (err) {
         if ((err as DomainMeshError).code !== 'CAS_CONFLICT' || attempt >= retries) throw err
+        // Contenders that all retry at once conflict again: spread them out, more widely the
+        // more often this one lost.
+        const wait = this.random() * Math.min(CAS_BACKOFF_MS.cap, CAS_BACKOFF_MS.first * 2 ** attempt)
+        if (this.clock.now() + wait > deadline) throw err
+        await sleep(this.clock, wait)
       }
     }
   }

@@ -61,6 +61,39 @@ describe('compare-and-set', () => {
     expect((noRoute as NoRouteError).part).toBe('engine')
   })
 
+  it('thirty concurrent increments from three nodes all land with the default options', async () => {
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })
+    const key = keyLedBy(c, 'a')
+    await c.node('a').store('shop').put(key, { n: 0 })
+    const incs = Array.from({ length: 30 }, (_, i) => c!.node(['a', 'b', 'c'][i % 3]!).store('shop').update<{ n: number }>(key, (d) => void d.n++))
+    const results = await c.run(Promise.allSettled(incs))
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([])
+    expect(await c.node('b').store('shop').get(key)).toEqual({ n: 30 })
+  })
+
+  it('an update that keeps losing gives up with CasConflictError at the write timeout, waiting between attempts', async () => {
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3, store: { writeTimeoutMs: 2000 } })
+    const key = keyLedBy(c, 'a')
+    const s = c.node('b').store('shop')
+    await s.put(key, { n: 0 })
+    let attempts = 0
+    const start = c.clock.now()
+    // Each run of the recipe sends a write to the same field first, so every attempt conflicts.
+    const losing = s.update<{ n: number }>(key, (d) => {
+      attempts++
+      void s.patch(key, [{ op: 'replace', path: ['n'], value: -attempts }])
+      d.n = attempts
+    }).catch((e: unknown) => e)
+    const err = await c.run(losing)
+    expect(err).toBeInstanceOf(CasConflictError)
+    // It kept trying until a wait (at most 250 ms) would have ended past the timeout.
+    expect(c.clock.now() - start).toBeGreaterThan(2000 - 250 - 20)
+    expect(c.clock.now() - start).toBeLessThanOrEqual(2000 + 20)
+    // Waits that double from a few ms: far fewer attempts than a back-to-back loop would make in 2 s.
+    expect(attempts).toBeGreaterThan(5)
+    expect(attempts).toBeLessThan(60)
+  })
+
   for (const [where, writer] of WRITERS) {
     it(`a number and its index-like string are one key to the write and to the version check (${where})`, async () => {
       c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })

@@ -3,7 +3,7 @@
  * prototype are refused, depth and size are bounded, values must be plain data, and a patch must
  * name a path that exists (or, for `add`, whose parent exists).
  */
-import type { Patch } from 'immer'
+import type { StorePatch } from './objects.js'
 import { encodeValue } from '../wire/codec.js'
 import { ForbiddenPathError, InvalidPatchError, InvalidStoreKeyError, InvalidValueError, PathNotFoundError, ValueTooLargeError } from './errors.js'
 
@@ -105,14 +105,18 @@ function checkPlain(v: unknown, depthLeft: number, path: (string | number)[]): b
  * value (Immer's patch for `d.x = undefined`, `delete arr[i]`) is taken: it removes the key of an
  * object and leaves null in an array (patch.ts).
  */
-export function checkPatches(patches: readonly Patch[], limits: Limits): boolean {
+export function checkPatches(patches: readonly StorePatch[], limits: Limits): boolean {
   if (!Array.isArray(patches) || patches.length === 0) throw new InvalidPatchError('expected a non-empty array of operations')
   if (patches.length > limits.maxOps) throw new InvalidPatchError(`${patches.length} operations, over the limit of ${limits.maxOps}`)
   let bytes = 0
   let dirty = false
   for (const [i, p] of patches.entries()) {
     if (p === null || typeof p !== 'object' || Array.isArray(p)) throw new InvalidPatchError(`operation ${i} is ${p === null ? 'null' : Array.isArray(p) ? 'an array' : typeof p}, not an object with op and path`)
-    if (p.op !== 'add' && p.op !== 'replace' && p.op !== 'remove') throw new InvalidPatchError(`unknown op ${JSON.stringify(p.op)}`)
+    if (p.op !== 'add' && p.op !== 'replace' && p.op !== 'remove' && p.op !== 'splice') throw new InvalidPatchError(`unknown op ${JSON.stringify(p.op)}`)
+    if (p.op === 'splice') {
+      if (!isIndex(p.index) || !isIndex(p.remove)) throw new InvalidPatchError('a splice needs index and remove, non-negative integers')
+      if (!Array.isArray(p.value)) throw new InvalidPatchError('a splice needs value, the array of elements it inserts')
+    }
     if (!Array.isArray(p.path)) throw new InvalidPatchError('path must be an array')
     if (p.path.length > limits.maxDepth) throw new InvalidPatchError(`path deeper than ${limits.maxDepth}`)
     for (const seg of p.path) {
@@ -122,6 +126,7 @@ export function checkPatches(patches: readonly Patch[], limits: Limits): boolean
     }
     if (p.op !== 'remove' && p.value === undefined && p.path.length === 0) throw new InvalidPatchError('an add or replace of the whole value needs a value (delete the key instead)')
     if (p.op !== 'remove' && p.value !== undefined) {
+      // A splice's elements sit one level below its path, as its value does (an array).
       if (checkPlain(p.value, limits.maxDepth - p.path.length, typeof p.value === 'object' && p.value !== null ? [...p.path] : (p.path as (string | number)[]))) dirty = true
       bytes += encodedSize(p.value, limits.maxValueBytes - bytes)
     }
@@ -134,15 +139,28 @@ export function checkPatches(patches: readonly Patch[], limits: Limits): boolean
  * Every check a write gets before it is applied; run by the caller's node and again by the
  * primary. Returns true if a value needs `jsonValue` (objects.ts `normalizeChange`).
  */
-export function validateWrite(key: unknown, change: { kind: string; value?: unknown; patches?: readonly Patch[] }, limits: Limits): boolean {
+export function validateWrite(key: unknown, change: { kind: string; value?: unknown; patches?: readonly StorePatch[] }, limits: Limits): boolean {
   checkStoreKey(key, limits)
   if (change.kind === 'put') return checkValue(change.value, limits)
   if (change.kind === 'patch') return checkPatches(change.patches ?? [], limits)
   return false
 }
 
-/** Throws PathNotFoundError unless `path` can be written with `op` in `root`. */
-export function checkPath(key: string, root: unknown, op: Patch['op'], path: readonly (string | number)[]): void {
+const isIndex = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0
+
+/** Throws PathNotFoundError unless `p` can be applied to `root`. */
+export function checkPath(key: string, root: unknown, p: StorePatch): void {
+  const { op, path } = p
+  if (op === 'splice') {
+    let node: unknown = root
+    for (let i = 0; i < path.length; i++) {
+      node = childOf(node, path[i]!)
+      if (node === undefined) throw new PathNotFoundError(key, path.slice(0, i + 1))
+    }
+    if (!Array.isArray(node)) throw new InvalidPatchError(`a splice needs an array at /${path.join('/')}`)
+    if (p.index + p.remove > node.length) throw new PathNotFoundError(key, [...path, p.index + p.remove - 1])
+    return
+  }
   if (path.length === 0) {
     if (op === 'remove') throw new InvalidPatchError('cannot remove the root; delete the key instead')
     return

@@ -40,7 +40,24 @@ export interface StoredObject {
   readonly base: number
 }
 
-export type Change = { kind: 'put'; value: unknown } | { kind: 'patch'; patches: Patch[] } | { kind: 'delete' }
+/**
+ * One array edit as one operation: `remove` elements from `index` of the array at `path`, and
+ * insert `value` there, as `Array.prototype.splice` does. `update` sends an Immer recipe's index
+ * shifts (`shift`, `unshift`, `splice` near the front of a long array) as one of these instead of
+ * a replace per shifted element (compact.ts). It sets the version of the whole array.
+ */
+export interface SplicePatch {
+  op: 'splice'
+  path: (string | number)[]
+  index: number
+  remove: number
+  value: unknown[]
+}
+
+/** An operation of a patch: Immer's three, or a splice. */
+export type StorePatch = Patch | SplicePatch
+
+export type Change = { kind: 'put'; value: unknown } | { kind: 'patch'; patches: StorePatch[] } | { kind: 'delete' }
 
 /** Past this many remembered paths the history collapses into one entry at the root: CAS stays safe, only coarser. */
 const MAX_TRACKED_PATHS = 64
@@ -74,13 +91,13 @@ export function canonicalPath(path: Path): Path {
 export function normalizeChange(change: Change, dirty = false): Change {
   if (change.kind === 'delete') return change
   if (change.kind === 'put') return dirty ? { kind: 'put', value: jsonValue(change.value) } : change
-  let out: Patch[] | undefined
+  let out: StorePatch[] | undefined
   change.patches.forEach((p, i) => {
     const path = canonicalPath(p.path)
     const fix = dirty && p.op !== 'remove' && p.value !== undefined
     if (path === p.path && !fix) return
     out ??= change.patches.slice()
-    out[i] = fix ? { ...p, path: path as (string | number)[], value: jsonValue(p.value) } : { ...p, path: path as (string | number)[] }
+    out[i] = (fix ? { ...p, path: path as (string | number)[], value: jsonValue(p.value) } : { ...p, path: path as (string | number)[] }) as StorePatch
   })
   return out ? { kind: 'patch', patches: out } : change
 }
@@ -153,7 +170,7 @@ export function applyChange(key: string, obj: StoredObject | undefined, change: 
       let value = obj.value
       const touched: Path[] = []
       for (const p of change.patches) {
-        checkPath(key, value, p.op, p.path)
+        checkPath(key, value, p)
         touched.push(touchedPath(value, p))
         value = applyPatch(value, p)
       }
@@ -168,8 +185,8 @@ export function applyChange(key: string, obj: StoredObject | undefined, change: 
  * array (`items/1/done`, which now names another element) then conflicts. A replace of one
  * element leaves its siblings' checks alone.
  */
-function touchedPath(root: unknown, p: Patch): Path {
-  if (p.op === 'replace' || p.path.length === 0) return p.path
+function touchedPath(root: unknown, p: StorePatch): Path {
+  if (p.op === 'replace' || p.op === 'splice' || p.path.length === 0) return p.path
   let parent = root
   for (let i = 0; i < p.path.length - 1; i++) parent = (parent as Record<string | number, unknown>)[p.path[i]!]
   return Array.isArray(parent) ? p.path.slice(0, -1) : p.path

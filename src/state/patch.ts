@@ -14,11 +14,13 @@
  * removes the key of an object and leaves null in an array, as `JSON.stringify` would.
  */
 import type { Patch } from 'immer'
+import type { SplicePatch, StorePatch } from './objects.js'
 import { deepFreeze } from './freeze.js'
 
 type Container = Readonly<Record<string | number, unknown>> | readonly unknown[]
 
-export function applyPatch(root: unknown, patch: Patch): unknown {
+export function applyPatch(root: unknown, patch: StorePatch): unknown {
+  if (patch.op === 'splice') return splice(root as Container, patch, 0)
   const value = patch.op === 'remove' ? undefined : deepFreeze(clonePlain(patch.value))
   if (patch.path.length === 0) return value
   return write(root as Container, patch.path, 0, patch.op, value)
@@ -41,6 +43,19 @@ function write(node: Container, path: readonly (string | number)[], at: number, 
   else if (op === 'remove' || value === undefined) delete copy[seg]
   else copy[seg] = value
   return Object.freeze(copy)
+}
+
+/** `p` applied to the array at its path below `node` (`at` segments of it walked). */
+function splice(node: Container, p: SplicePatch, at: number): Container {
+  if (at === p.path.length) {
+    const copy = (node as readonly unknown[]).slice()
+    copy.splice(p.index, p.remove, ...p.value.map((v) => deepFreeze(clonePlain(v))))
+    return Object.freeze(copy)
+  }
+  const seg = p.path[at]!
+  const copy = (Array.isArray(node) ? node.slice() : { ...node }) as Record<string | number, unknown>
+  copy[seg] = splice(copy[seg] as Container, p, at + 1)
+  return Object.freeze(copy) as Container
 }
 
 /** A deep copy of plain data; leaves (the common case) are returned as they are. */

@@ -4,7 +4,7 @@
  * only the patches, guarded by a compare-and-set on the sub-elements it touches, so concurrent
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
-import type { Draft, Patch } from 'immer'
+import type { Draft } from 'immer'
 import { DomainMeshError, NoRouteError, OutcomeUnknownError, isRemote, neverSent } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
@@ -13,7 +13,8 @@ import { KeyNotFoundError, NoPrimaryError } from './errors.js'
 import { validateWrite } from './guard.js'
 import { checkOptions, READ_OPTIONS, SUBSCRIBE_OPTIONS, UPDATE_OPTIONS, WRITE_OPTIONS } from './options.js'
 import { toWireChange } from './log.js'
-import type { Change, Path } from './objects.js'
+import { compactPatches } from './compact.js'
+import type { Change, Path, StorePatch } from './objects.js'
 import type { MessengerStatePort } from './port.js'
 import type { StateManager } from './state-manager.js'
 import { answerTimeout, type ReadResult, type StoreEngine, type WriteAck } from './store-engine.js'
@@ -81,7 +82,7 @@ export class Store {
     return this.write(key, { kind: 'put', value }, opts.ifVersion)
   }
 
-  async patch(key: string, patches: Patch[], opts: WriteOptions = {}): Promise<WriteAck> {
+  async patch(key: string, patches: StorePatch[], opts: WriteOptions = {}): Promise<WriteAck> {
     checkOptions('patch', opts, WRITE_OPTIONS)
     return this.write(key, { kind: 'patch', patches }, opts.ifVersion)
   }
@@ -107,10 +108,10 @@ export class Store {
       // First try the local copy (no transfer); a copy that lags or lacks the key defers to the primary.
       const base = (attempt === 0 ? await this.getVersioned<T>(key, { from: 'local' }) : undefined) ?? (await this.getVersioned<T>(key))
       if (!base) throw new KeyNotFoundError(key)
-      const [, patches] = produceWithPatches(base.value, recipe)
+      const [next, patches] = produceWithPatches(base.value, recipe)
       if (patches.length === 0) return undefined
       try {
-        return await this.patch(key, patches, { ifVersion: base.version })
+        return await this.patch(key, compactPatches(base.value, next, patches), { ifVersion: base.version })
       } catch (err) {
         if ((err as DomainMeshError).code !== 'CAS_CONFLICT' || attempt >= retries) throw err
         // Contenders that all retry at once conflict again: spread them out, more widely the

@@ -3,11 +3,13 @@
  * names, however the path is spelled and wherever the array it goes through has shifted, from the
  * primary itself and from any other node, and every copy holds the same value.
  */
+import { produce } from 'immer'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DomainMeshError, NoRouteError, RemoteError, isRemote, toWireError } from '../../src/errors.js'
 import { virtualServerId } from '../../src/ids.js'
 import { fromWireError } from '../../src/remote-errors.js'
 import { CasConflictError, KeyNotFoundError } from '../../src/state/errors.js'
+import type { ChangeEvent } from '../../src/state/watch.js'
 import { StoreCluster } from '../helpers/store-cluster.js'
 
 const VS = virtualServerId('shop')
@@ -202,6 +204,48 @@ describe('compare-and-set', () => {
       for (const v of copies(c, key)) expect(JSON.stringify(v)).toBe('{"b":[null],"c":1}')
       await expect(s.put(key, undefined)).rejects.toMatchObject({ name: 'InvalidValueError' })
       await expect(s.patch(key, [{ op: 'replace', path: [], value: undefined }])).rejects.toMatchObject({ name: 'InvalidPatchError' })
+    })
+
+    it(`front edits of a 1,500-element array travel as one splice, give Immer's result on every copy, and version the array (${where})`, async () => {
+      c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })
+      const key = keyLedBy(c, 'a')
+      const s = c.node(writer).store('shop')
+      const heard: ChangeEvent[] = []
+      c.node('c').store('shop').subscribe(key, (e) => heard.push(e), { from: 'local' })
+      type T = { items: { id: number }[]; n: number }
+      let model: T = { items: Array.from({ length: 1500 }, (_, id) => ({ id })), n: 0 }
+      const first = await s.put(key, model)
+      const recipes: ((d: T) => void)[] = [
+        (d) => void d.items.shift(),
+        (d) => void d.items.unshift({ id: -1 }, { id: -2 }),
+        (d) => void d.items.splice(3, 2, { id: -3 }),
+        (d) => {
+          d.items.splice(0, 1)
+          d.items[0]!.id = 1000
+          d.n++
+        },
+        (d) => void (d.items.length = 1400),
+        (d) => void d.items.reverse(),
+      ]
+      for (const r of recipes) {
+        model = produce(model, r)
+        await s.update<T>(key, r)
+      }
+      await c.settle()
+      for (const v of copies(c, key)) expect(v).toEqual(model)
+      // Each update was one operation on the wire (the last also a replace of n, and reverse one splice).
+      expect(heard.slice(1).map((e) => (e.change.kind === 'patch' ? e.change.patches.map((p) => p.op) : []))).toEqual([['splice'], ['splice'], ['splice'], ['splice', 'replace'], ['splice'], ['splice']])
+      // The array changed shape since the first version: a check on any path through it conflicts.
+      await expect(s.patch(key, [{ op: 'replace', path: ['items', 5, 'id'], value: 0 }], { ifVersion: first.version })).rejects.toMatchObject({ code: 'CAS_CONFLICT' })
+      // A splice sent as a patch is checked like the others.
+      const v = await s.patch(key, [{ op: 'splice', path: ['items'], index: 0, remove: 2, value: [{ id: 7 }] }])
+      await expect(s.patch(key, [{ op: 'replace', path: ['items', '0', 'id'], value: 0 }], { ifVersion: v.version - 1 })).rejects.toMatchObject({ code: 'CAS_CONFLICT' })
+      await expect(s.patch(key, [{ op: 'splice', path: ['items'], index: 1399, remove: 2, value: [] }])).rejects.toMatchObject({ name: 'PathNotFoundError' })
+      await expect(s.patch(key, [{ op: 'splice', path: ['n'], index: 0, remove: 0, value: [] }])).rejects.toMatchObject({ name: 'InvalidPatchError' })
+      await expect(s.patch(key, [{ op: 'splice', path: ['items'], index: -1, remove: 0, value: [] }])).rejects.toMatchObject({ name: 'InvalidPatchError' })
+      await c.settle()
+      model = produce(model, (d) => void d.items.splice(0, 2, { id: 7 }))
+      for (const v2 of copies(c, key)) expect(v2).toEqual(model)
     })
   }
 })

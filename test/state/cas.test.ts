@@ -10,7 +10,9 @@ import { virtualServerId } from '../../src/ids.js'
 import { fromWireError } from '../../src/remote-errors.js'
 import { CasConflictError, KeyNotFoundError } from '../../src/state/errors.js'
 import type { ChangeEvent } from '../../src/state/watch.js'
+import { ServiceCluster } from '../helpers/service-cluster.js'
 import { StoreCluster } from '../helpers/store-cluster.js'
+import { copies, keyLedBy } from './cas-helpers.js'
 
 const VS = virtualServerId('shop')
 let c: StoreCluster | undefined
@@ -18,17 +20,6 @@ afterEach(async () => {
   await c?.close()
   c = undefined
 })
-
-/** A key whose primary is `name` (the first of `prefix`0, `prefix`1, ...). */
-export function keyLedBy(cl: StoreCluster, name: string, prefix = 'k'): string {
-  const n = cl.node(name)
-  for (let i = 0; ; i++) if (n.state.placement(n.state.domainOf(VS, `${prefix}${i}`)).primary === name) return `${prefix}${i}`
-}
-
-/** The value of `key` on every node holding a copy, as JSON (so -0 and 0 differ: see `exact`). */
-export function copies(cl: StoreCluster, key: string): unknown[] {
-  return [...cl.nodes.values()].map((n) => n.state.readLocal(VS, key)).filter((l) => l.held).map((l) => l.obj?.value)
-}
 
 const WRITERS = [
   ['on the primary', 'a'],
@@ -94,6 +85,31 @@ describe('compare-and-set', () => {
     // Waits that double from a few ms: far fewer attempts than a back-to-back loop would make in 2 s.
     expect(attempts).toBeGreaterThan(5)
     expect(attempts).toBeLessThan(60)
+  })
+
+  it('a primary replaced while paused refuses no write for a delete it never committed', async () => {
+    const sc = await ServiceCluster.start(['n1', 'n2', 'n3'], { replicas: 2, domainCount: 16, healDelayMs: 60_000, store: { writeTimeoutMs: 10_000 } })
+    try {
+      const n1 = sc.node('n1')
+      const key = [...Array(200).keys()].map((i) => `k${i}`).find((k) => n1.state.placement(n1.state.domainOf(VS, k)).primary === 'n1')!
+      const client = sc.node('n3').store('shop')
+      await sc.run(client.put(key, { n: 0 }))
+      sc.pause('n1')
+      // Both wait in the paused primary's inbox; a backup takes the domain over meanwhile.
+      const deleted = client.delete(key).catch((e: unknown) => e)
+      const patched = client.patch(key, [{ op: 'replace', path: ['n'], value: 1 }]).catch((e: unknown) => e)
+      await sc.settle(4000)
+      expect(sc.node('n2').state.placement(n1.state.domainOf(VS, key)).primary).not.toBe('n1')
+      sc.resume('n1')
+      // n1 applies the delete, which can never commit (its epoch is over), then sees the patch: a
+      // "no such key" from it would be an answer about an object its successor still holds.
+      expect(await sc.run(deleted)).toMatchObject({ code: 'OUTCOME_UNKNOWN' })
+      const ack = await sc.run(patched)
+      expect(ack, String(ack)).toMatchObject({ version: expect.any(Number) })
+      expect(await sc.run(client.get(key))).toEqual({ n: 1 })
+    } finally {
+      await sc.close()
+    }
   })
 
   for (const [where, writer] of WRITERS) {

@@ -55,13 +55,14 @@ describe('compare-and-set', () => {
   })
 
   it('thirty concurrent increments from three nodes all land with the default options', async () => {
-    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3 })
+    // Every frame takes 1-5 ms, as between processes: a read and its conditional write leave room for others.
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 3, faults: { delay: 1, delayMs: [1, 5] } })
     const key = keyLedBy(c, 'a')
-    await c.node('a').store('shop').put(key, { n: 0 })
+    await c.run(c.node('a').store('shop').put(key, { n: 0 }))
     const incs = Array.from({ length: 30 }, (_, i) => c!.node(['a', 'b', 'c'][i % 3]!).store('shop').update<{ n: number }>(key, (d) => void d.n++))
     const results = await c.run(Promise.allSettled(incs))
     expect(results.filter((r) => r.status === 'rejected')).toEqual([])
-    expect(await c.node('b').store('shop').get(key)).toEqual({ n: 30 })
+    expect(await c.run(c.node('b').store('shop').get(key))).toEqual({ n: 30 })
   })
 
   it('an update that keeps losing gives up with CasConflictError at the write timeout, waiting between attempts', async () => {

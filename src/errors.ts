@@ -5,6 +5,8 @@
 export class DomainMeshError extends Error {
   readonly code: string
   readonly details: Record<string, unknown>
+  /** True when another node raised it and answered a request with it (remote-errors.ts). */
+  declare remote?: true
   constructor(code: string, message: string, details: Record<string, unknown> = {}) {
     super(message)
     this.name = new.target.name
@@ -22,7 +24,8 @@ export class InvalidIdError extends DomainMeshError {
 /** A call was given an option it does not know, or a value the option cannot take. */
 export class InvalidOptionError extends DomainMeshError {
   constructor(option: string, value: unknown, expected: string) {
-    super('INVALID_OPTION', `invalid option ${option}: expected ${expected}, not ${JSON.stringify(value)}`, { option })
+    // NaN and Infinity would print as null in JSON.
+    super('INVALID_OPTION', `invalid option ${option}: expected ${expected}, not ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`, { option })
   }
 }
 
@@ -81,7 +84,10 @@ export class ClosedError extends DomainMeshError {
 }
 
 /** Whether a request's error says it never left this node (see `details.sent` above). */
-export const neverSent = (err: unknown): boolean => err instanceof DomainMeshError && !(err instanceof RemoteError) && err.details.sent === false
+export const neverSent = (err: unknown): boolean => err instanceof DomainMeshError && !isRemote(err) && err.details.sent === false
+
+/** Whether `err` is another node's answer to a request (rebuilt by remote-errors.ts), not raised on this node. */
+export const isRemote = (err: unknown): boolean => err instanceof DomainMeshError && err.remote === true
 
 /**
  * A write may or may not have been applied: it reached the primary (or may have), and then the
@@ -144,15 +150,16 @@ export function toWireError(err: unknown): WireError {
   return { code: 'INTERNAL', name: e.name, message: e.message }
 }
 
-/** An error raised on a remote node, re-created on the caller's side with the same name and code. */
+/**
+ * An error raised on a remote node with a code this node has no class for (remote-errors.ts
+ * rebuilds the others as their own class), re-created with the same name and code.
+ */
 export class RemoteError extends DomainMeshError {
   readonly remoteName: string
   constructor(w: WireError) {
     super(w.code, w.message, w.details ?? {})
     this.remoteName = w.name
-    // Callers check `err.name === 'CasConflictError'` etc. without importing server-side classes.
     this.name = w.name
+    this.remote = true
   }
 }
-
-export const fromWireError = (w: WireError): RemoteError => new RemoteError(w)

@@ -22,6 +22,7 @@ import type { Storage } from '../storage/storage.js'
 import type { Transport } from '../transport/transport.js'
 import type { MeshTransport } from '../transport/webrtc.js'
 import { RealClock, type Clock } from '../util/clock.js'
+import type { Random } from '../util/random.js'
 import { loadNodeId } from './identity.js'
 import { RttProbe } from './rtt.js'
 import { checkSettings, checkTuning, type StoreTuning } from './settings.js'
@@ -39,6 +40,8 @@ export interface MeshNodeOptions {
   /** Used on first start; afterwards the id stored with the data wins (a different one is an error). */
   nodeId?: NodeId
   clock?: Clock
+  /** Random numbers in [0, 1) for the store's retry jitter (default Math.random); tests and the simulation pass a seeded one. */
+  random?: Random
   /** Who is in the cluster; by default the topology manager's current view. */
   directory?: Directory
   requestTimeoutMs?: number
@@ -244,7 +247,7 @@ export class MeshNode {
   /** The replicated store of one virtual server. */
   store(virtualServer: string | VirtualServerId): Store {
     if (!this.storeEngine || !this.stateRef || !this.port) throw new ClosedError('node (not started)')
-    return new Store(toVs(virtualServer), this.nodeId, this.storeEngine, this.stateRef, this.port, () => this.transport.peers(), this.clock)
+    return new Store(toVs(virtualServer), this.nodeId, this.storeEngine, this.stateRef, this.port, () => this.transport.peers(), this.clock, this.opts.random ?? Math.random)
   }
 
   /**

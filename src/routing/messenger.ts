@@ -7,7 +7,8 @@
  *   never thrown into the loop. A peer that keeps sending them is disconnected.
  * - An envelope whose `from` names another node than the link it came on is a forgery: dropped.
  */
-import { ClosedError, DomainMeshError, NotConnectedError, TimeoutError, fromWireError, toWireError } from '../errors.js'
+import { ClosedError, DomainMeshError, NotConnectedError, TimeoutError, toWireError } from '../errors.js'
+import { fromWireError } from '../remote-errors.js'
 import type { ClusterId, NodeId } from '../ids.js'
 import type { Transport } from '../transport/transport.js'
 import { defer, type Clock, type TimerHandle } from '../util/clock.js'

@@ -16,7 +16,7 @@ import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
 import { PatchSchema } from '../state/log.js'
 import { DEFAULT_LIMITS, checkPatches, checkValue, type Limits } from '../state/guard.js'
-import { applyChange, checkCas, versionAt, type StoredObject } from '../state/objects.js'
+import { applyChange, checkCas, jsonValue, normalizeChange, versionAt, type StoredObject } from '../state/objects.js'
 import type { TimerHandle } from '../util/clock.js'
 import { SerialQueue } from '../util/serial.js'
 import { Emitter } from '../util/events.js'
@@ -259,7 +259,7 @@ export class SessionEngine implements Engine {
   // ---- operations on the primary ----
 
   private async create(e: ClientEntry, data: unknown, ttlMs: number | undefined): Promise<{ sessionId: string; version: number }> {
-    checkValue(data, this.limits, 'session data')
+    if (checkValue(data, this.limits, 'session data')) data = jsonValue(data)
     const sessionId = randomId()
     const ttl = ttlMs ?? this.ctx.defaultTtlMs ?? 30 * 60_000
     const rec: SessionRecord = { sessionId, clientId: e.clientId, vs: e.vs, obj: applyChange(sessionId, undefined, { kind: 'put', value: data }, 1)!, ttlMs: ttl, expiresAt: this.ctx.clock.now() + ttl }
@@ -280,8 +280,8 @@ export class SessionEngine implements Engine {
 
   private async patch(e: ClientEntry, sessionId: string, patches: Patch[], ifVersion: number | undefined): Promise<{ version: number }> {
     const rec = this.owned(e, sessionId)
-    checkPatches(patches, this.limits)
-    const change = { kind: 'patch' as const, patches }
+    const dirty = checkPatches(patches, this.limits)
+    const change = normalizeChange({ kind: 'patch', patches }, dirty)
     if (ifVersion !== undefined) checkCas(sessionId, rec.obj, change, ifVersion)
     const version = rec.obj.version + 1
     const next: SessionRecord = { ...rec, obj: applyChange(sessionId, rec.obj, change, version) as StoredObject, expiresAt: this.ctx.clock.now() + rec.ttlMs }

@@ -3,7 +3,7 @@ import type { Patch } from 'immer'
 import * as v from 'valibot'
 import { decodeValue, encodeValue } from '../wire/codec.js'
 import { acceptAll, isInteger } from '../wire/fast-path.js'
-import type { Change } from './objects.js'
+import type { Change, StorePatch } from './objects.js'
 
 export interface LogEntry {
   readonly seq: number
@@ -15,11 +15,15 @@ export interface LogEntry {
 }
 
 const PathSchema = v.array(v.union([v.string(), v.number()]))
-export const PatchSchema = v.object({
-  op: v.picklist(['add', 'replace', 'remove']),
-  path: PathSchema,
-  value: v.optional(v.unknown()),
-})
+const Count = v.pipe(v.number(), v.integer(), v.minValue(0))
+export const PatchSchema = v.union([
+  v.object({
+    op: v.picklist(['add', 'replace', 'remove']),
+    path: PathSchema,
+    value: v.optional(v.unknown()),
+  }),
+  v.object({ op: v.literal('splice'), path: PathSchema, index: Count, remove: Count, value: v.array(v.unknown()) }),
+])
 
 export const ChangeSchema = v.variant('kind', [
   v.object({ kind: v.literal('put'), value: v.unknown() }),
@@ -39,13 +43,14 @@ export const LogEntrySchema = v.object({
  * The wire form of changes and log entries: tuples, not objects. A one-field patch travels in a
  * write request and in an append to every backup; as objects, its key names were most of its
  * bytes. Put: `[0, value]`; patch: `[1, ...patches]`, each `[op, path]` or `[op, path, value]`
- * with op 0 add, 1 replace, 2 remove; delete: `[2]`. An entry: `[seq, epoch, vs, key, change]`.
+ * with op 0 add, 1 replace, 2 remove, or `[3, path, index, remove, values]` for a splice; delete: `[2]`. An entry: `[seq, epoch, vs, key, change]`.
  * The schemas check the tuples and turn them back into the objects the state code works with.
  */
 const OPS = ['add', 'replace', 'remove'] as const
 const Op = v.picklist([0, 1, 2])
 const WirePatchShort = v.strictTuple([Op, PathSchema])
 const WirePatchLong = v.strictTuple([Op, PathSchema, v.unknown()])
+const WireSplice = v.strictTuple([v.literal(3), PathSchema, Count, Count, v.array(v.unknown())])
 const WirePut = v.strictTuple([v.literal(0), v.unknown()])
 const WirePatch = v.tupleWithRest([v.literal(1)], v.array(v.unknown()))
 const WireDelete = v.strictTuple([v.literal(2)])
@@ -69,6 +74,10 @@ const WirePatchSchema = v.pipe(
     if (t.length === 2) {
       const p = check(WirePatchShort, t, addIssue)
       return p ? { op: OPS[p[0]], path: p[1] } : NEVER
+    }
+    if (t.length === 5) {
+      const p = check(WireSplice, t, addIssue)
+      return p ? { op: 'splice', path: p[1], index: p[2], remove: p[3], value: p[4] } : NEVER
     }
     const p = check(WirePatchLong, t, addIssue)
     return p ? { op: OPS[p[0]], path: p[1], value: p[2] } : NEVER
@@ -118,7 +127,7 @@ export function acceptWireChange(t: unknown): Change | undefined {
     case 0:
       return t.length === 2 ? { kind: 'put', value: t[1] } : undefined
     case 1: {
-      const patches: Patch[] = []
+      const patches: StorePatch[] = []
       for (let i = 1; i < t.length; i++) {
         const p = acceptWirePatch(t[i])
         if (!p) return undefined
@@ -133,17 +142,19 @@ export function acceptWireChange(t: unknown): Change | undefined {
   }
 }
 
-function acceptWirePatch(p: unknown): Patch | undefined {
-  if (!Array.isArray(p) || (p.length !== 2 && p.length !== 3)) return undefined
+function acceptWirePatch(p: unknown): StorePatch | undefined {
+  if (!Array.isArray(p) || p.length < 2 || p.length > 5) return undefined
   const op = p[0]
   const path = p[1]
-  if ((op !== 0 && op !== 1 && op !== 2) || !Array.isArray(path)) return undefined
+  if (p.length === 5 ? op !== 3 || !isInteger(p[2], 0) || !isInteger(p[3], 0) || !Array.isArray(p[4]) : p.length === 4 || (op !== 0 && op !== 1 && op !== 2)) return undefined
+  if (!Array.isArray(path)) return undefined
   const copy: (string | number)[] = []
   for (const seg of path as unknown[]) {
     if (typeof seg !== 'string' && (typeof seg !== 'number' || Number.isNaN(seg))) return undefined
     copy.push(seg)
   }
-  return (p.length === 2 ? { op: OPS[op], path: copy } : { op: OPS[op], path: copy, value: p[2] }) as Patch
+  if (p.length === 5) return { op: 'splice', path: copy, index: p[2] as number, remove: p[3] as number, value: p[4] as unknown[] }
+  return (p.length === 2 ? { op: OPS[op as 0 | 1 | 2], path: copy } : { op: OPS[op as 0 | 1 | 2], path: copy, value: p[2] }) as Patch
 }
 
 export function acceptWireEntry(t: unknown): LogEntry | undefined {
@@ -159,7 +170,7 @@ export function toWireChange(c: Change): unknown[] {
     case 'put':
       return [0, c.value]
     case 'patch':
-      return [1, ...c.patches.map((p) => (p.value === undefined && !('value' in p) ? [OPS.indexOf(p.op), p.path] : [OPS.indexOf(p.op), p.path, p.value]))]
+      return [1, ...c.patches.map((p) => (p.op === 'splice' ? [3, p.path, p.index, p.remove, p.value] : p.value === undefined && !('value' in p) ? [OPS.indexOf(p.op), p.path] : [OPS.indexOf(p.op), p.path, p.value]))]
     case 'delete':
       return [2]
   }
@@ -167,7 +178,7 @@ export function toWireChange(c: Change): unknown[] {
 
 export const toWireEntry = (e: LogEntry): unknown[] => [e.seq, e.epoch, e.vs, e.key, toWireChange(e.change)]
 
-export const asPatches = (p: v.InferOutput<typeof PatchSchema>[]): Patch[] => p as Patch[]
+export const asPatches = (p: v.InferOutput<typeof PatchSchema>[]): StorePatch[] => p as StorePatch[]
 
 /**
  * Entries as one msgpack array of their wire tuples (a quiet domain's log, domain-state.ts), in a

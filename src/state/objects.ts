@@ -40,16 +40,101 @@ export interface StoredObject {
   readonly base: number
 }
 
-export type Change = { kind: 'put'; value: unknown } | { kind: 'patch'; patches: Patch[] } | { kind: 'delete' }
+/**
+ * One array edit as one operation: `remove` elements from `index` of the array at `path`, and
+ * insert `value` there, as `Array.prototype.splice` does. `update` sends an Immer recipe's index
+ * shifts (`shift`, `unshift`, `splice` near the front of a long array) as one of these instead of
+ * a replace per shifted element (compact.ts). It sets the version of the whole array.
+ */
+export interface SplicePatch {
+  op: 'splice'
+  path: (string | number)[]
+  index: number
+  remove: number
+  value: unknown[]
+}
+
+/** An operation of a patch: Immer's three, or a splice. */
+export type StorePatch = Patch | SplicePatch
+
+export type Change = { kind: 'put'; value: unknown } | { kind: 'patch'; patches: StorePatch[] } | { kind: 'delete' }
 
 /** Past this many remembered paths the history collapses into one entry at the root: CAS stays safe, only coarser. */
 const MAX_TRACKED_PATHS = 64
 /** A list is not pruned before it is this long. */
 const MIN_PRUNE_AT = 16
 
+/**
+ * An index-like string ('0', '17', not '01' or '-1') names the same element as its number, in an
+ * array and in an object alike (`o[1]` is `o['1']`). Paths are written with numbers for those,
+ * so that the write and the version check see one key however the caller spelled it. At most 15
+ * digits: every such number is a safe integer.
+ */
+const INDEX_LIKE = /^(?:0|[1-9][0-9]{0,14})$/
+
+export const canonicalSegment = (seg: string | number): string | number => (typeof seg === 'string' && INDEX_LIKE.test(seg) ? Number(seg) : seg)
+
+/** `path` with index-like strings as numbers; `path` itself when it has none. */
+export function canonicalPath(path: Path): Path {
+  for (let i = 0; i < path.length; i++) {
+    if (typeof path[i] === 'string' && INDEX_LIKE.test(path[i] as string)) return path.map(canonicalSegment)
+  }
+  return path
+}
+
+/**
+ * The change as the primary logs it: every path canonical (see `canonicalPath`) and, if `dirty`
+ * (validateWrite said so), every value in JSON form (`jsonValue`). Called once where a write
+ * enters the primary (state-manager.ts, the session engine), so the log, every copy and the
+ * version check all see one spelling, the primary's own copy included.
+ */
+export function normalizeChange(change: Change, dirty = false): Change {
+  if (change.kind === 'delete') return change
+  if (change.kind === 'put') return dirty ? { kind: 'put', value: jsonValue(change.value) } : change
+  let out: StorePatch[] | undefined
+  change.patches.forEach((p, i) => {
+    const path = canonicalPath(p.path)
+    const fix = dirty && p.op !== 'remove' && p.value !== undefined
+    if (path === p.path && !fix) return
+    out ??= change.patches.slice()
+    out[i] = (fix ? { ...p, path: path as (string | number)[], value: jsonValue(p.value) } : { ...p, path: path as (string | number)[] }) as StorePatch
+  })
+  return out ? { kind: 'patch', patches: out } : change
+}
+
+/**
+ * A value as JSON has it: `-0` is 0 (the wire carries it so), a member that is undefined is
+ * dropped from an object and null in an array (as `JSON.stringify` does). Copies only what changes.
+ */
+export function jsonValue(v: unknown): unknown {
+  if (typeof v === 'number') return Object.is(v, -0) ? 0 : v
+  if (v === null || typeof v !== 'object') return v
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i] === undefined ? null : jsonValue(v[i])
+      if (!Object.is(x, v[i]) || !(i in v)) (out ??= v.slice())[i] = x
+    }
+    return out ?? v
+  }
+  let out: Record<string, unknown> | undefined
+  for (const k of Object.keys(v)) {
+    const was = (v as Record<string, unknown>)[k]
+    const x = jsonValue(was)
+    if (Object.is(x, was) && was !== undefined) continue // Object.is, not ===: -0 === 0
+    out ??= { ...(v as Record<string, unknown>) }
+    if (was === undefined) delete out[k]
+    else out[k] = x
+  }
+  return out ?? v
+}
+
+/** Also true for a number and its index-like string, so that entries kept before paths were canonical still match. */
+const sameSegment = (a: string | number, b: string | number): boolean => a === b || (typeof a !== typeof b && String(a) === String(b))
+
 function isPrefix(a: Path, b: Path): boolean {
   if (a.length > b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  for (let i = 0; i < a.length; i++) if (!sameSegment(a[i]!, b[i]!)) return false
   return true
 }
 
@@ -83,18 +168,33 @@ export function applyChange(key: string, obj: StoredObject | undefined, change: 
     case 'patch': {
       if (!obj) throw new KeyNotFoundError(key)
       let value = obj.value
+      const touched: Path[] = []
       for (const p of change.patches) {
-        checkPath(key, value, p.op, p.path)
+        checkPath(key, value, p)
+        touched.push(touchedPath(value, p))
         value = applyPatch(value, p)
       }
-      return { value, version: seq, base: obj.base, paths: trackPaths(obj, change.patches, seq) }
+      return { value, version: seq, base: obj.base, paths: trackPaths(obj, touched, seq) }
     }
   }
 }
 
-function trackPaths(obj: StoredObject, patches: readonly Patch[], seq: number): PathVersions | undefined {
+/**
+ * The path whose version a patch sets. An insert into or a removal from an array shifts every
+ * element after it, so it sets the version of the whole array: a check on any path through the
+ * array (`items/1/done`, which now names another element) then conflicts. A replace of one
+ * element leaves its siblings' checks alone.
+ */
+function touchedPath(root: unknown, p: StorePatch): Path {
+  if (p.op === 'replace' || p.op === 'splice' || p.path.length === 0) return p.path
+  let parent = root
+  for (let i = 0; i < p.path.length - 1; i++) parent = (parent as Record<string | number, unknown>)[p.path[i]!]
+  return Array.isArray(parent) ? p.path.slice(0, -1) : p.path
+}
+
+function trackPaths(obj: StoredObject, touched: readonly Path[], seq: number): PathVersions | undefined {
   let head = obj.paths
-  for (const p of patches) head = { path: p.path, version: seq, older: head, length: (head?.length ?? 0) + 1, pruneAt: head?.pruneAt ?? MIN_PRUNE_AT }
+  for (const path of touched) head = { path, version: seq, older: head, length: (head?.length ?? 0) + 1, pruneAt: head?.pruneAt ?? MIN_PRUNE_AT }
   return head && head.length > head.pruneAt ? listOf(pathVersions(head)) : head
 }
 

@@ -9,14 +9,18 @@
  * `applyPatches` itself:
  * `add` inserts into an array (`-` appends) and sets on an object, `replace` sets, `remove`
  * splices or deletes, an empty path replaces the whole value, and the patch's value is cloned
- * (the caller may reuse its patch).
+ * (the caller may reuse its patch). Stored values are JSON, which has no undefined: an add or
+ * replace without a value (Immer's patch for `d.x = undefined`, `delete arr[i]`, `arr.length = n`)
+ * removes the key of an object and leaves null in an array, as `JSON.stringify` would.
  */
 import type { Patch } from 'immer'
+import type { SplicePatch, StorePatch } from './objects.js'
 import { deepFreeze } from './freeze.js'
 
 type Container = Readonly<Record<string | number, unknown>> | readonly unknown[]
 
-export function applyPatch(root: unknown, patch: Patch): unknown {
+export function applyPatch(root: unknown, patch: StorePatch): unknown {
+  if (patch.op === 'splice') return splice(root as Container, patch, 0)
   const value = patch.op === 'remove' ? undefined : deepFreeze(clonePlain(patch.value))
   if (patch.path.length === 0) return value
   return write(root as Container, patch.path, 0, patch.op, value)
@@ -29,16 +33,29 @@ function write(node: Container, path: readonly (string | number)[], at: number, 
     const copy = node.slice()
     const idx = seg === '-' ? copy.length : Number(seg)
     if (!last) copy[idx] = write(copy[idx] as Container, path, at + 1, op, value)
-    else if (op === 'add') copy.splice(idx, 0, value)
+    else if (op === 'add') copy.splice(idx, 0, value ?? null)
     else if (op === 'remove') copy.splice(idx, 1)
-    else copy[idx] = value
+    else copy[idx] = value ?? null
     return Object.freeze(copy)
   }
   const copy: Record<string | number, unknown> = { ...node }
   if (!last) copy[seg] = write(copy[seg] as Container, path, at + 1, op, value)
-  else if (op === 'remove') delete copy[seg]
+  else if (op === 'remove' || value === undefined) delete copy[seg]
   else copy[seg] = value
   return Object.freeze(copy)
+}
+
+/** `p` applied to the array at its path below `node` (`at` segments of it walked). */
+function splice(node: Container, p: SplicePatch, at: number): Container {
+  if (at === p.path.length) {
+    const copy = (node as readonly unknown[]).slice()
+    copy.splice(p.index, p.remove, ...p.value.map((v) => deepFreeze(clonePlain(v))))
+    return Object.freeze(copy)
+  }
+  const seg = p.path[at]!
+  const copy = (Array.isArray(node) ? node.slice() : { ...node }) as Record<string | number, unknown>
+  copy[seg] = splice(copy[seg] as Container, p, at + 1)
+  return Object.freeze(copy) as Container
 }
 
 /** A deep copy of plain data; leaves (the common case) are returned as they are. */

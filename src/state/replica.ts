@@ -175,9 +175,14 @@ export class DomainReplica extends ReplicaStore {
     // Fenced off by a newer primary: this write was not taken, so the caller may send it again
     // wherever the next view puts the primary (NOT_PRIMARY is retried; STALE_EPOCH is not).
     if (this.fence.holds(this.epoch)) throw new NotPrimaryError(this.domain, undefined)
-    if (ifVersion !== undefined) checkCas(key, this.state.get(vs, key), change, ifVersion)
     const entry: LogEntry = { seq: this.state.lastSeq + 1, epoch: this.epoch, vs, key, change }
-    this.state.apply(entry)
+    try {
+      if (ifVersion !== undefined) checkCas(key, this.state.get(vs, key), change, ifVersion)
+      this.state.apply(entry)
+    } catch (err) {
+      await this.confirmRefusal(vs, key)
+      throw err
+    }
     // Sent first: the backups' copies then start while our own disk write is still being set up
     // (a file-system dispatch costs 0.1-0.3 ms of this thread). Commit still waits for both.
     this.outflow.send(entry, from)
@@ -186,6 +191,19 @@ export class DomainReplica extends ReplicaStore {
     this.checkCommits()
     this.outflow.armProbe()
     return done
+  }
+
+  /**
+   * A write refused for what the object holds (a compare-and-set conflict, no such key or path)
+   * tells the caller about the object, as a read does: the refusal may rest on entries not yet
+   * committed, and those of a primary that was replaced meanwhile (paused, cut off) never will
+   * be; "no such key" from one makes a caller create over data that exists. So the refusal is
+   * given only once this node has confirmed that it still leads and what it saw is committed;
+   * otherwise the caller hears NotPrimaryError (or the TimeoutError of the wait), and since nothing
+   * was applied it sends the write again.
+   */
+  private async confirmRefusal(vs: string, key: string): Promise<void> {
+    await this.readCommitted(vs, key)
   }
 
   /**

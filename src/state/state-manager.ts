@@ -12,9 +12,10 @@ import { Emitter } from '../util/events.js'
 import { DomainState, type IncomingSnapshot } from './domain-state.js'
 import { NoPrimaryError, NotPrimaryError } from './errors.js'
 import { DEFAULT_LIMITS, validateWrite, type Limits } from './guard.js'
+import { checkIfVersion } from './options.js'
 import type { LogEntry } from './log.js'
 import type { FetchMsg, LeadAnswer, LeadMsg, OutgoingReplMessage, ReplMessage } from './messages.js'
-import type { Change, StoredObject } from './objects.js'
+import { normalizeChange, type Change, type StoredObject } from './objects.js'
 import { DomainPersistence } from './persistence.js'
 import { Foreground } from './foreground.js'
 import { HealingQueue, type HealingProgress } from './healing.js'
@@ -300,9 +301,10 @@ export class StateManager {
   }
 
   async write(vs: VirtualServerId, key: string, change: Change, ifVersion?: number, from?: NodeId): Promise<WriteResult> {
-    validateWrite(key, change, this.limits)
+    const dirty = validateWrite(key, change, this.limits)
+    checkIfVersion(ifVersion)
     this.foreground.touch()
-    return this.primaryReplica(this.domainOf(vs, key)).write(vs, key, change, ifVersion, from)
+    return this.primaryReplica(this.domainOf(vs, key)).write(vs, key, normalizeChange(change, dirty), ifVersion, from)
   }
 
   async read(vs: VirtualServerId, key: string): Promise<StoredObject | undefined> {

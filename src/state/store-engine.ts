@@ -4,7 +4,7 @@
  * behind ours), carries replication messages, and tells watchers about committed changes.
  */
 import * as v from 'valibot'
-import { NoRouteError, OutcomeUnknownError, RemoteError, neverSent, type DomainMeshError } from '../errors.js'
+import { NoRouteError, OutcomeUnknownError, isRemote, neverSent, type DomainMeshError } from '../errors.js'
 import { engineType, virtualServerId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
@@ -12,7 +12,7 @@ import { NotPrimaryError, PathNotFoundError } from './errors.js'
 import { asObject, isInteger } from '../wire/fast-path.js'
 import { acceptWireChange, WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogEntry } from './log.js'
 import { acceptAck, acceptAppend, AckSchema, AppendSchema, FetchSchema, LeadSchema, NackSchema, ResendSchema, SnapshotSchema, type ReplMessage } from './messages.js'
-import { versionAt, type Change, type Path } from './objects.js'
+import { canonicalPath, versionAt, type Change, type Path } from './objects.js'
 import { STORE_ENGINE_ID, type MessengerStatePort } from './port.js'
 import type { StateEvents, StateManager } from './state-manager.js'
 import { WatchRegistry, type ChangeEvent, type WatchPattern } from './watch.js'
@@ -167,7 +167,7 @@ export class StoreEngine implements Engine {
       if (value === null || typeof value !== 'object' || !Object.hasOwn(value, seg)) throw new PathNotFoundError(key, path)
       value = (value as Record<string | number, unknown>)[seg]
     }
-    return { found: true, value, version: versionAt(obj, path) }
+    return { found: true, value, version: versionAt(obj, canonicalPath(path)) }
   }
 
   /** Re-announces our watch patterns (on a new subscription, and to peers that come up). */
@@ -200,7 +200,7 @@ export class StoreEngine implements Engine {
     try {
       return await this.port.request(primary, method, body, vs, answerTimeout(this.state.writeTimeoutMs))
     } catch (err) {
-      if (err instanceof RemoteError) throw err
+      if (isRemote(err)) throw err
       if (err instanceof NoRouteError || neverSent(err)) throw refused
       if (method === 'write' && (err as DomainMeshError).code !== 'OUTCOME_UNKNOWN') throw new OutcomeUnknownError(`write forwarded to the primary ${primary}`, err)
       throw err

@@ -4,14 +4,17 @@
  * only the patches, guarded by a compare-and-set on the sub-elements it touches, so concurrent
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
-import type { Draft, Patch } from 'immer'
-import { DomainMeshError, InvalidOptionError, NoRouteError, OutcomeUnknownError, RemoteError, neverSent } from '../errors.js'
+import type { Draft } from 'immer'
+import { DomainMeshError, NoRouteError, OutcomeUnknownError, isRemote, neverSent } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
+import type { Random } from '../util/random.js'
 import { KeyNotFoundError, NoPrimaryError } from './errors.js'
 import { validateWrite } from './guard.js'
+import { checkOptions, READ_OPTIONS, SUBSCRIBE_OPTIONS, UPDATE_OPTIONS, WRITE_OPTIONS } from './options.js'
 import { toWireChange } from './log.js'
-import type { Change, Path } from './objects.js'
+import { compactPatches } from './compact.js'
+import type { Change, Path, StorePatch } from './objects.js'
 import type { MessengerStatePort } from './port.js'
 import type { StateManager } from './state-manager.js'
 import { answerTimeout, type ReadResult, type StoreEngine, type WriteAck } from './store-engine.js'
@@ -44,6 +47,8 @@ export interface Versioned<T> {
 const RETRYABLE = new Set(['NOT_PRIMARY', 'NO_PRIMARY', 'NO_ROUTE', 'NOT_READY'])
 /** A read changes nothing: it is sent again also when the link to the primary dropped under it. */
 const READ_RETRYABLE = new Set([...RETRYABLE, 'NOT_CONNECTED'])
+/** The longest wait before the first retry of a conflicting update, and the most it doubles to. */
+const CAS_BACKOFF_MS = { first: 4, cap: 250 }
 /** Waits between attempts (the last one repeats): a view may be settling, or a link to the primary still coming up. */
 const BACKOFF_MS = [0, 50, 100, 200, 400, 800]
 
@@ -54,7 +59,7 @@ const BACKOFF_MS = [0, 50, 100, 200, 400, 800]
  * answer is of unknown outcome.
  */
 function classifyRequestError(err: unknown, what: string): unknown {
-  if (!(err instanceof DomainMeshError) || err instanceof RemoteError) return err
+  if (!(err instanceof DomainMeshError) || isRemote(err)) return err
   if (neverSent(err) || err instanceof NoRouteError) return err
   if (err.code === 'NOT_CONNECTED' || err.code === 'TIMEOUT' || err.code === 'CLOSED') return new OutcomeUnknownError(what, err)
   return err
@@ -69,33 +74,51 @@ export class Store {
     private readonly port: MessengerStatePort,
     private readonly peers: () => NodeId[],
     private readonly clock: Clock,
+    private readonly random: Random,
   ) {}
 
-  put(key: string, value: unknown, opts: WriteOptions = {}): Promise<WriteAck> {
+  async put(key: string, value: unknown, opts: WriteOptions = {}): Promise<WriteAck> {
+    checkOptions('put', opts, WRITE_OPTIONS)
     return this.write(key, { kind: 'put', value }, opts.ifVersion)
   }
 
-  patch(key: string, patches: Patch[], opts: WriteOptions = {}): Promise<WriteAck> {
+  async patch(key: string, patches: StorePatch[], opts: WriteOptions = {}): Promise<WriteAck> {
+    checkOptions('patch', opts, WRITE_OPTIONS)
     return this.write(key, { kind: 'patch', patches }, opts.ifVersion)
   }
 
-  delete(key: string, opts: WriteOptions = {}): Promise<WriteAck> {
+  async delete(key: string, opts: WriteOptions = {}): Promise<WriteAck> {
+    checkOptions('delete', opts, WRITE_OPTIONS)
     return this.write(key, { kind: 'delete' }, opts.ifVersion)
   }
 
-  /** Runs `recipe` on the current value and sends its patches. Resolves undefined if nothing changed. */
+  /**
+   * Runs `recipe` on the current value and sends its patches, guarded by a compare-and-set on
+   * what they touch. Resolves undefined if nothing changed. On a conflict (another write touched
+   * the same sub-elements first) it runs the recipe again on fresh data after a random wait that
+   * doubles with each conflict (full jitter, CAS_BACKOFF_MS), until it lands, `retries`
+   * conflicts have happened (default: no limit), or the wait would end past `writeTimeoutMs`
+   * after the call; then it throws the last CasConflictError.
+   */
   async update<T>(key: string, recipe: (draft: Draft<T>) => void, opts: { retries?: number } = {}): Promise<WriteAck | undefined> {
-    const retries = opts.retries ?? 5
+    checkOptions('update', opts, UPDATE_OPTIONS)
+    const retries = opts.retries ?? Number.POSITIVE_INFINITY
+    const deadline = this.clock.now() + this.state.writeTimeoutMs
     for (let attempt = 0; ; attempt++) {
       // First try the local copy (no transfer); a copy that lags or lacks the key defers to the primary.
       const base = (attempt === 0 ? await this.getVersioned<T>(key, { from: 'local' }) : undefined) ?? (await this.getVersioned<T>(key))
       if (!base) throw new KeyNotFoundError(key)
-      const [, patches] = produceWithPatches(base.value, recipe)
+      const [next, patches] = produceWithPatches(base.value, recipe)
       if (patches.length === 0) return undefined
       try {
-        return await this.patch(key, patches, { ifVersion: base.version })
+        return await this.patch(key, compactPatches(base.value, next, patches), { ifVersion: base.version })
       } catch (err) {
         if ((err as DomainMeshError).code !== 'CAS_CONFLICT' || attempt >= retries) throw err
+        // Contenders that all retry at once conflict again: spread them out, more widely the
+        // more often this one lost.
+        const wait = this.random() * Math.min(CAS_BACKOFF_MS.cap, CAS_BACKOFF_MS.first * 2 ** attempt)
+        if (this.clock.now() + wait > deadline) throw err
+        await sleep(this.clock, wait)
       }
     }
   }
@@ -105,6 +128,7 @@ export class Store {
   }
 
   async getVersioned<T = unknown>(key: string, opts: ReadOptions = {}): Promise<Versioned<T> | undefined> {
+    checkOptions('get', opts, READ_OPTIONS)
     const local = opts.from === 'local'
     const path = opts.path ?? []
     const r = (await this.route(key, 'read', { vs: this.virtualServerId, key, path, local }, false, (primary) =>
@@ -122,7 +146,7 @@ export class Store {
    */
   subscribe(target: string | { prefix: string }, listener: (e: ChangeEvent) => void, opts: { from?: 'primary' | 'local' } = {}): () => void {
     const pattern = typeof target === 'string' ? { vs: this.virtualServerId, key: target } : { vs: this.virtualServerId, prefix: target.prefix }
-    if (opts.from !== undefined && opts.from !== 'primary' && opts.from !== 'local') throw new InvalidOptionError('subscribe from', opts.from, "'primary' or 'local'")
+    checkOptions('subscribe', opts, SUBSCRIBE_OPTIONS)
     if (opts.from === 'local') return this.engine.watchCopy(pattern, listener)
     const off = this.engine.watches.addLocal(pattern, listener)
     this.engine.announceWatches(this.peers())
@@ -159,7 +183,7 @@ export class Store {
         return await (write ? sent.catch((err: unknown) => Promise.reject(classifyRequestError(err, `write of "${key}" sent to ${primary}`))) : sent)
       } catch (caught) {
         // The primary's OutcomeUnknownError (here or forwarded) becomes ours: one class for the case.
-        const err = write && caught instanceof RemoteError && caught.code === 'OUTCOME_UNKNOWN' ? new OutcomeUnknownError(`write of "${key}"`, caught) : caught
+        const err = write && isRemote(caught) && (caught as DomainMeshError).code === 'OUTCOME_UNKNOWN' ? new OutcomeUnknownError(`write of "${key}"`, caught) : caught
         const code = (err as DomainMeshError).code
         const again = (write ? RETRYABLE : READ_RETRYABLE).has(code) || (code === 'NOT_CONNECTED' && neverSent(err))
         const wait = BACKOFF_MS[Math.min(attempt + 1, BACKOFF_MS.length - 1)]!

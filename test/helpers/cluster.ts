@@ -6,6 +6,7 @@ import type { Engine, MemberInfo } from '../../src/routing/engine.js'
 import { MemoryStorage, type MemoryDisk } from '../../src/storage/memory.js'
 import { MemoryNetwork, type MemoryNetworkOptions } from '../../src/transport/memory.js'
 import { flushMicrotasks } from '../../src/util/clock.js'
+import { seededRandom } from '../../src/util/random.js'
 
 export const CLUSTER = clusterId('test')
 
@@ -58,6 +59,8 @@ export function diskNode(name: string, net: MemoryNetwork, disks: Map<NodeId, Me
     nodeId: id,
     transport: net.createTransport(),
     storage: new MemoryStorage(disks.get(id)),
+    // Retry jitter from a stream of the node's own: a seed replays the same waits.
+    random: seededRandom([...name].reduce((h, ch) => Math.imul(h ^ ch.charCodeAt(0), 16777619), 2166136261)),
     ...extra,
     store: { resendAfterMs: 50, ...extra.store },
   })

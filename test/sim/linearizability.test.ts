@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkRegister, type Op } from './linearizability.js'
+import { checkModel, checkRegister, type ModelOp, type Op } from './linearizability.js'
 
 const w = (id: number, value: string, call: number, ret: number | undefined): Op => ({ id, kind: 'write', value, call, ret })
 const r = (id: number, value: string | undefined, call: number, ret: number): Op => ({ id, kind: 'read', value, call, ret })
@@ -23,5 +23,42 @@ describe('linearizability checker', () => {
     expect(checkRegister([w(1, 'a', 0, undefined), r(2, undefined, 1, 2), r(3, 'a', 5, 6)]).ok).toBe(true)
     expect(checkRegister([w(1, 'a', 0, undefined), r(2, undefined, 5, 6)]).ok).toBe(true)
     expect(checkRegister([w(1, 'a', 0, undefined), r(2, 'a', 1, 2), r(3, undefined, 3, 4)]).ok).toBe(false)
+  })
+})
+
+describe('model checker', () => {
+  type S = { n: number } | undefined
+  const inc = (id: number, call: number, ret: number | undefined) => ({ id, label: 'inc', call, ret, step: (s: S) => (s ? { n: s.n + 1 } : null) })
+  const read = (id: number, n: number | undefined, call: number, ret: number) => ({ id, label: `read ${n}`, call, ret, step: (s: S) => (s?.n === n ? s : null) })
+  const cas = (id: number, from: number, to: number, call: number, ret: number | undefined) => ({ id, label: `cas ${from}->${to}`, call, ret, step: (s: S) => (s?.n === from ? { n: to } : null) })
+
+  it('accepts increments that all land, and a compare-and-set whose condition held', () => {
+    expect(checkModel([inc(1, 0, 3), inc(2, 1, 2), read(3, 2, 4, 5)], { n: 0 }).ok).toBe(true)
+    expect(checkModel([cas(1, 0, 10, 0, 3), inc(2, 1, 2), read(3, 11, 4, 5)], { n: 0 }).ok).toBe(true)
+    expect(checkModel([inc(1, 0, undefined), read(2, 0, 1, 2), read(3, 1, 3, 4)], { n: 0 }).ok).toBe(true)
+  })
+
+  it('rejects a lost increment and a compare-and-set applied over a change it did not see', () => {
+    expect(checkModel([inc(1, 0, 3), inc(2, 1, 2), read(3, 1, 4, 5)], { n: 0 }).ok).toBe(false)
+    // The increment finished before the compare-and-set began, so the condition (n = 0) cannot hold.
+    expect(checkModel([inc(1, 0, 1), cas(2, 0, 10, 2, 3), read(3, 10, 4, 5)], { n: 0 }).ok).toBe(false)
+    expect(checkModel([read(1, undefined, 0, 1)], { n: 0 }).ok).toBe(false)
+  })
+
+  it('decides a history with many writes of unknown outcome, each placeable or not in any order', () => {
+    type L = { log: string[]; n: number } | undefined
+    const ops: ModelOp<L>[] = []
+    ops.push({ id: 0, label: 'put', call: 0, ret: 1, step: () => ({ log: [], n: 0 }) })
+    // Five appends and nine increments, each called before the read and never answered.
+    for (let i = 1; i <= 14; i++) {
+      ops.push(i % 3 === 1 ? { id: i, label: `append ${i}`, call: 1 + i, ret: undefined, step: (s) => (s ? { ...s, log: [...s.log, `x${i}`] } : null) } : { id: i, label: 'inc', twin: 'inc', call: 1 + i, ret: undefined, step: (s) => (s ? { ...s, n: s.n + 1 } : null) })
+    }
+    const read = (seen: L) => ({ id: 99, label: 'read', call: 50, ret: 51, step: (s: L) => (JSON.stringify(s) === JSON.stringify(seen) ? s : null) })
+    // Only the last append and two increments took effect.
+    expect(checkModel([...ops, read({ log: ['x10'], n: 2 })], undefined).ok).toBe(true)
+    expect(checkModel([...ops, read({ log: ['x10', 'x1', 'x7'], n: 9 })], undefined).ok).toBe(true)
+    // Ten increments, where only nine were sent; an append no one made.
+    expect(checkModel([...ops, read({ log: [], n: 10 })], undefined).ok).toBe(false)
+    expect(checkModel([...ops, read({ log: ['x2'], n: 0 })], undefined).ok).toBe(false)
   })
 })

@@ -41,7 +41,7 @@ for (const seed of seeds) {
 }
 const t = (k: string) => totals[k] ?? 0
 console.log(
-  `${t('seeds')} seeds (${faults} faults) in ${((Date.now() - started) / 1000).toFixed(1)} s: ${t('ops')} operations (${t('acked')} writes acknowledged, ${t('rejected')} definitely rejected, ${t('unknown')} of unknown outcome, ${t('reads')} reads checked), ` +
+  `${t('seeds')} seeds (${faults} faults) in ${((Date.now() - started) / 1000).toFixed(1)} s: ${t('ops')} operations (${t('acked')} writes acknowledged, ${t('rejected')} definitely rejected, ${t('unknown')} of unknown outcome, ${t('reads')} reads checked; ${t('casSent')} compare-and-set patches sent, ${t('casAcked')} acknowledged; ${t('conflicts')} conflicts), ` +
     `${t('sessionOps')} session calls (${t('sessionAcked')} writes acknowledged), ${t('crashes')} crashes (${t('timerCrashes')} from a timer mid-step, ${t('ackCrashes')} of a primary as an ack arrived; ${t('crashesDeferred')} more deferred until sessions were re-copied), ` +
     `${t('restarts')} restarts, ${t('pauses')} pauses, ${t('clusterCrashes')} whole-cluster crashes, ${t('serviceCrashes')} topology-service restarts, ${t('partitions')} partitions, ${t('dropped')} frames dropped, ${t('duplicated')} duplicated, ${t('delayed')} delayed; ` +
     `failures in ${t('failed')} seeds${failed.length ? ` (${failed.join(' ')})` : ''}`,

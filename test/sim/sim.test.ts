@@ -11,7 +11,7 @@ import { simulate } from './simulator.js'
 describe('deterministic simulation', () => {
   it(`${SEEDS} seeds: every key and session history linearizable, no acked write or session lost, no acked key read as absent, every final read answers, every domain's owners converge`, { timeout: 600_000 }, async () => {
     const failed: string[] = []
-    const totals = { ops: 0, crashes: 0, sessionAcked: 0, pauses: 0, clusterCrashes: 0, serviceCrashes: 0, timerCrashes: 0, ackCrashes: 0 }
+    const totals = { ops: 0, crashes: 0, sessionAcked: 0, pauses: 0, clusterCrashes: 0, serviceCrashes: 0, timerCrashes: 0, ackCrashes: 0, casAcked: 0, conflicts: 0 }
     for (const { seed, faults } of npmTestRuns()) {
       const r = await simulate(seed, { faults })
       for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k]
@@ -27,5 +27,8 @@ describe('deterministic simulation', () => {
     expect(totals.serviceCrashes).toBeGreaterThan(150)
     expect(totals.timerCrashes).toBeGreaterThan(150)
     expect(totals.ackCrashes).toBeGreaterThan(100)
+    // Compare-and-set writes taken and refused: with the primary's check removed, seeds fail.
+    expect(totals.casAcked).toBeGreaterThan(600)
+    expect(totals.conflicts).toBeGreaterThan(60)
   })
 })

@@ -1,10 +1,15 @@
 /**
  * Deterministic simulation: one seed drives a cluster (real nodes and topology service over the
- * memory transport and a fake clock) through random writes, patches, compare-and-set updates and
- * reads, while nodes crash and restart from their disks, links partition and frames are dropped,
- * duplicated and delayed. Then everything heals and the run is checked: every key's history is
- * linearizable (so no acknowledged write is lost), no read of a key with an acknowledged write
- * answers "absent", the final reads all answer, and every domain's owners hold the same data.
+ * memory transport and a fake clock) through random puts, patches (some of two paths), deletes,
+ * read-modify-write updates (a counter, an append; some in bursts on one key from several nodes),
+ * compare-and-set writes on the version a read saw (`ifVersion`: create-if-absent, the whole
+ * object, one array element by index spelled as number or string, two fields) and reads, while
+ * nodes crash and restart from their disks, links partition and frames are dropped, duplicated
+ * and delayed. Then everything heals and the run is checked: every key's history is linearizable
+ * against a model of the object (so no acknowledged write or increment is lost, and no
+ * compare-and-set is applied over a change it did not see: with the primary's version check
+ * removed, most seeds fail), no read of a never-deleted key with an acknowledged put answers
+ * "absent", the final reads all answer, and every domain's owners hold the same data.
  * Session clients call their sessions throughout (see `sessions.ts`); each session's history must
  * be linearizable too, so a session that lost a write or vanished fails the seed.
  *
@@ -27,7 +32,7 @@ import { seededRandom, type Random } from '../../src/util/random.js'
 import type { TimerHandle } from '../../src/util/clock.js'
 import { ServiceCluster } from '../helpers/service-cluster.js'
 import { carriesAck } from './frames.js'
-import { checkRegister, type Op } from './linearizability.js'
+import { checkModel, checkRegister, type ModelOp } from './linearizability.js'
 import { SimSessions, type SessionSimStats } from './sessions.js'
 
 export interface SimStats extends SessionSimStats {
@@ -47,6 +52,10 @@ export interface SimStats extends SessionSimStats {
   serviceCrashes: number
   timerCrashes: number
   ackCrashes: number
+  /** Compare-and-set patches sent (of `cas`), acknowledged, and conflicts of any write. */
+  casSent: number
+  casAcked: number
+  conflicts: number
 }
 
 export interface SimResult {
@@ -64,6 +73,49 @@ export interface SimOptions {
 }
 
 const VS = virtualServerId('sim')
+
+/**
+ * What each key holds, and the model the checker runs against: `v` is the last value written to
+ * it, `n` a counter that `update` increments (read-modify-write: a lost increment shows), `log`
+ * what `update` and multi-path patches appended. Keys k4 and k5 are also deleted (undefined).
+ */
+interface KeyValue {
+  v: string
+  n: number
+  log: string[]
+}
+type KeyState = KeyValue | undefined
+type ClientKind = 'put' | 'patch' | 'multi' | 'update' | 'inc' | 'append' | 'delete' | 'cas' | 'read'
+interface KeyOp extends ModelOp<KeyState> {
+  kind: ClientKind
+  /** What a read saw. */
+  seen?: KeyValue | undefined
+}
+const DELETABLE = new Set(['k4', 'k5'])
+const fresh = (v: string): KeyValue => ({ v, n: 0, log: [] })
+/** Field by field: the order of an object's keys is no part of its value. */
+const same = (s: KeyState, seen: KeyValue | undefined): boolean => (s === undefined || seen === undefined ? s === seen : s.v === seen.v && s.n === seen.n && JSON.stringify(s.log) === JSON.stringify(seen.log))
+
+/** The model's step for a write of `kind` (a read's and a compare-and-set's are set once known). */
+function stepOf(kind: ClientKind, value: string): (s: KeyState) => KeyState | null {
+  switch (kind) {
+    case 'put':
+      return () => fresh(value)
+    case 'delete':
+      return () => undefined
+    case 'patch':
+    case 'update':
+      return (s) => (s ? { ...s, v: value } : null)
+    case 'multi':
+      return (s) => (s ? { ...s, v: value, log: [...s.log, value] } : null)
+    case 'inc':
+      return (s) => (s ? { ...s, n: s.n + 1 } : null)
+    case 'append':
+      return (s) => (s ? { ...s, log: [...s.log, value] } : null)
+    default:
+      return () => null
+  }
+}
 const pick = <T>(rnd: Random, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!
 
 /**
@@ -90,10 +142,10 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   // Every other seed keeps almost no log in memory, so catch-up by snapshot is the rule there.
   const retainEntries = seed % 2 === 0 ? 2 : 1000
   const c = await ServiceCluster.start(names, { replicas, domainCount: 8, healDelayMs: HEAL_DELAY_MS, seed, store: { writeTimeoutMs: 3000, retainEntries } })
-  const history = new Map<string, Op[]>(keys.map((k) => [k, []]))
+  const history = new Map<string, KeyOp[]>(keys.map((k) => [k, []]))
   const stats: SimStats = {
     sessionOps: 0, sessionAcked: 0, crashesDeferred: 0, ops: 0, acked: 0, unknown: 0, rejected: 0, reads: 0, crashes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, delayed: 0,
-    pauses: 0, clusterCrashes: 0, serviceCrashes: 0, timerCrashes: 0, ackCrashes: 0,
+    pauses: 0, clusterCrashes: 0, serviceCrashes: 0, timerCrashes: 0, ackCrashes: 0, casSent: 0, casAcked: 0, conflicts: 0,
   }
   const failures: string[] = []
   const inFlight = new Set<Promise<unknown>>()
@@ -134,12 +186,15 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     stats.crashes++
   }
 
-  /** One client operation from a random live node; its invocation and response go in the history. */
-  const clientOp = (kind: 'put' | 'patch' | 'update' | 'read', node: NodeId, key: string, value: string, final = false) => {
+  /**
+   * One client operation from a random live node; its invocation and response go in the key's
+   * history, with the step the model takes for it (see `KeyState`).
+   */
+  const clientOp = (kind: ClientKind, node: NodeId, key: string, value: string, final = false) => {
     const ops = history.get(key)!
     const mesh = c.nodes.get(node)!
     const store = mesh.store(VS)
-    const op: Op = { id: ++opId, kind: kind === 'read' ? 'read' : 'write', value: kind === 'read' ? undefined : value, call: tick(), ret: undefined }
+    const op: KeyOp = { id: ++opId, kind, label: `${kind}(${value})`, call: tick(), ret: undefined, step: stepOf(kind, value), ...(kind === 'inc' || kind === 'delete' ? { twin: kind } : {}) }
     stats.ops++
     const d = mesh.state.domainOf(VS, key)
     trace(`#${op.id} ${kind} ${key} (domain ${d}) via ${node} ${value}`)
@@ -147,11 +202,58 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     const died = c.died(mesh).then(() => {
       throw new Error(`the client's process (${node}) died`)
     })
-    const call = async () => {
-      if (kind === 'read') return (await store.get<{ v: string }>(key))?.v
-      if (kind === 'put') await store.put(key, { v: value })
+    /**
+     * A compare-and-set: what it read (recorded as a read of its own), then a write conditional on
+     * it: create-if-absent, the whole object (put or delete), one log element by index, or two fields.
+     */
+    const variant = kind === 'cas' ? rnd() : 0
+    const conditional = async () => {
+      const read: KeyOp = { id: ++opId, kind: 'read', label: '', call: op.call, ret: undefined, step: () => null }
+      const seen = await store.getVersioned<KeyValue>(key)
+      read.ret = tick()
+      const obs = seen?.value
+      Object.assign(read, { label: `read(${JSON.stringify(obs)}) for #${op.id}`, step: (s: KeyState) => (same(s, obs) ? s : null), seen: obs })
+      ops.push(read)
+      op.call = tick()
+      if (!obs) {
+        // Create only if absent.
+        op.label = `create-if-absent(${value})`
+        op.step = (s) => (s === undefined ? fresh(value) : null)
+        await store.put(key, fresh(value), { ifVersion: 0 })
+        return
+      }
+      stats.casSent++
+      if (variant < 0.2 || (variant < 0.6 && obs.log.length === 0)) {
+        // The whole object, on the version the read saw: any write since, and it conflicts.
+        const del = DELETABLE.has(key) && variant < 0.1
+        op.label = `${del ? 'delete' : `put(${value})`} if unchanged since read #${read.id}`
+        op.step = (s) => (same(s, obs) ? (del ? undefined : fresh(value)) : null)
+        await (del ? store.delete(key, { ifVersion: seen.version }) : store.put(key, fresh(value), { ifVersion: seen.version }))
+      } else if (variant < 0.6) {
+        // One element of the log by index, spelled as a number or as a string: an append (or a
+        // put) since shifts what the index means, so the check conflicts; so does a write to it.
+        const i = Math.floor(((variant - 0.2) / 0.4) * obs.log.length)
+        const seg = variant < 0.4 ? i : String(i)
+        op.label = `replace log[${JSON.stringify(seg)}] ${obs.log[i]} -> ${value} if unchanged since read #${read.id}`
+        op.step = (s) => (s && s.log.length === obs.log.length && s.log[i] === obs.log[i] ? { ...s, log: s.log.map((x, j) => (j === i ? value : x)) } : null)
+        await store.patch(key, [{ op: 'replace', path: ['log', seg], value }], { ifVersion: seen.version })
+      } else {
+        // Two paths at once, on the version the read saw: either changed since, and it conflicts.
+        op.label = `cas(v ${obs.v} -> ${value}, n ${obs.n} -> ${obs.n + 100})`
+        op.step = (s) => (s && s.v === obs.v && s.n === obs.n ? { ...s, v: value, n: obs.n + 100 } : null)
+        await store.patch(key, [{ op: 'replace', path: ['v'], value }, { op: 'replace', path: ['n'], value: obs.n + 100 }], { ifVersion: seen.version })
+      }
+    }
+    const call = async (): Promise<KeyValue | undefined> => {
+      if (kind === 'read') return store.get<KeyValue>(key)
+      if (kind === 'put') await store.put(key, fresh(value))
       else if (kind === 'patch') await store.patch(key, [{ op: 'replace', path: ['v'], value }])
-      else await store.update<{ v: string }>(key, (d) => void (d.v = value), { retries: 3 })
+      else if (kind === 'multi') await store.patch(key, [{ op: 'replace', path: ['v'], value }, { op: 'add', path: ['log', '-'], value }])
+      else if (kind === 'update') await store.update<KeyValue>(key, (d) => void (d.v = value), { retries: 3 })
+      else if (kind === 'inc') await store.update<KeyValue>(key, (d) => void d.n++)
+      else if (kind === 'append') await store.update<KeyValue>(key, (d) => void d.log.push(value))
+      else if (kind === 'delete') await store.delete(key)
+      else await conditional()
       return undefined
     }
     const run = async () => {
@@ -159,12 +261,15 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
         const got = await Promise.race([call(), died])
         op.ret = tick()
         if (kind === 'read') {
-          op.value = got
-          trace(`#${op.id} read ${key} -> ${got}`)
+          op.label = `read(${JSON.stringify(got)})`
+          op.step = (s) => (same(s, got) ? s : null)
+          op.seen = got
+          trace(`#${op.id} read ${key} -> ${JSON.stringify(got)}`)
           stats.reads++
         } else {
           trace(`#${op.id} ${kind} ${key} acked`)
           stats.acked++
+          if (kind === 'cas' && !op.label.startsWith('create')) stats.casAcked++
         }
         ops.push(op)
       } catch (err) {
@@ -172,9 +277,10 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
         trace(`#${op.id} ${kind} ${key} failed: ${code ? `${code} ` : ''}${(err as Error).message}`)
         if (final) failures.push(`key ${key}: the final read #${op.id} via ${node} failed: ${(err as Error).message}`)
         if (op.kind === 'read') return // a failed read during the storm tells nothing
+        if (code === 'CAS_CONFLICT') stats.conflicts++
         if (code === 'KEY_NOT_FOUND') {
-          // update() read the key first and found nothing: that read answered "absent".
-          ops.push({ ...op, kind: 'read', value: undefined, ret: tick() })
+          // The primary (or update's read) found nothing: that answered "absent".
+          ops.push({ ...op, kind: 'read', label: `${op.label}: absent`, step: (s) => (s === undefined ? s : null), ret: tick(), twin: undefined })
           stats.rejected++
         } else if (code !== undefined && DEFINITE.has(code)) stats.rejected++ // not applied: it has no place in the history
         else {
@@ -299,8 +405,12 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     if (r < 0.15 && nodes.length > 0) {
       sessions.step(nodes, `s${seed}-${opId + 1}`)
     } else if (r < 0.55 && nodes.length > 0) {
-      const kind = pick(rnd, ['put', 'put', 'patch', 'patch', 'update', 'read', 'read'] as const)
-      clientOp(kind, pick(rnd, nodes), pick(rnd, keys), `s${seed}-${opId + 1}`)
+      const kind = pick(rnd, ['put', 'patch', 'multi', 'update', 'inc', 'append', 'cas', 'delete', 'burst', 'burst', 'read', 'read'] as const)
+      const key = pick(rnd, keys)
+      if (kind === 'burst') {
+        // Contention: a few read-modify-writes and compare-and-sets of one key at once, from any nodes.
+        for (let i = 2 + Math.floor(rnd() * 3); i > 0; i--) clientOp(pick(rnd, ['inc', 'inc', 'cas', 'append'] as const), pick(rnd, nodes), key, `s${seed}-${opId + 1}`)
+      } else clientOp(kind === 'delete' && !DELETABLE.has(key) ? 'put' : kind, pick(rnd, nodes), key, `s${seed}-${opId + 1}`)
     } else if (r < 0.63 && down.size + paused.size < replicas - 1 && nodes.length > 2 && !sessions.replicated(replicas)) {
       sessions.stats.crashesDeferred++
     } else if (r < 0.63 && down.size + paused.size < replicas - 1 && nodes.length > 2) {
@@ -371,9 +481,9 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   failures.push(...sessions.failures)
 
   for (const [key, ops] of history) {
-    failures.push(...absentReads(key, ops))
+    if (!DELETABLE.has(key)) failures.push(...absentReads(key, ops))
     try {
-      const res = checkRegister(ops)
+      const res = checkModel<KeyState>(ops, undefined)
       if (!res.ok) failures.push(`key ${key}: history is not linearizable:\n${res.why}`)
     } catch (err) {
       failures.push(`key ${key}: ${(err as Error).message}`)
@@ -399,13 +509,13 @@ function converged(c: ServiceCluster): boolean {
   return view.members.every((m) => m.status === 'up' && c.nodes.has(m.nodeId)) && [...c.nodes.values()].every((n) => n.health().epoch === view.epoch)
 }
 
-/** Keys are never deleted: once a write to a key was acknowledged, no read may answer "absent". */
-function absentReads(key: string, ops: readonly Op[]): string[] {
-  const firstAck = ops.filter((o) => o.kind === 'write' && o.ret !== undefined).sort((a, b) => a.ret! - b.ret!)[0]
+/** Keys k1..k3 are never deleted: once a put of one was acknowledged, no read may answer "absent". */
+function absentReads(key: string, ops: readonly KeyOp[]): string[] {
+  const firstAck = ops.filter((o) => o.kind === 'put' && o.ret !== undefined).sort((a, b) => a.ret! - b.ret!)[0]
   if (!firstAck) return []
   return ops
-    .filter((o) => o.kind === 'read' && o.value === undefined && o.call > firstAck.ret!)
-    .map((o) => `key ${key}: read #${o.id} answered "absent" after write #${firstAck.id} (${firstAck.value}) was acknowledged`)
+    .filter((o) => o.kind === 'read' && o.seen === undefined && o.call > firstAck.ret!)
+    .map((o) => `key ${key}: read #${o.id} answered "absent" after write #${firstAck.id} (${firstAck.label}) was acknowledged`)
 }
 
 /** Every owner of a domain must hold the same objects at the same versions. */

@@ -42,7 +42,7 @@ describe('applyPatch', () => {
         const base = deepFreeze(structuredClone(root))
         const patch: Patch = op === 'remove' ? { op, path: pathIn(base, steps, op, fresh) } : { op, path: pathIn(base, steps, op, fresh), value }
         try {
-          checkPath('k', base, patch.op, patch.path)
+          checkPath('k', base, patch)
         } catch {
           return // the store refuses it before applying
         }

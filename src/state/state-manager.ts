@@ -69,6 +69,12 @@ export interface Health {
   damaged: number[]
   /** Every domain this node leads is fully replicated, nothing is being copied and no copy here is damaged. */
   safe: boolean
+  /**
+   * Domains the current view gives no primary: every owner is down (or gone, like a closed tab
+   * that held the only copy). Cluster-wide, the same on every node; reads and writes there fail
+   * with NoPrimaryError until an owner is back.
+   */
+  unavailable: number[]
 }
 
 /** How a node replicates and heals its domains; every field has a default. */
@@ -415,7 +421,9 @@ export class StateManager {
     const underReplicated = led.filter((r) => r.backups.length + 1 < Math.min(target, this.view?.members.length ?? target) || (roles(r.domain)?.healing.length ?? 0) > 0).map((r) => r.domain)
     const healing = this.healing.progress()
     const damaged = [...this.replicas.values()].filter((r) => r.damaged).map((r) => r.domain)
-    return { epoch: this.view?.epoch ?? 0, primaryOf: led.length, underReplicated, healing, damaged, safe: underReplicated.length === 0 && !healing.inProgress && damaged.length === 0 }
+    const unavailable: number[] = []
+    if (this.view) for (let d = 0; d < this.opts.settings.domainCount; d++) if (roles(d)?.primary === undefined) unavailable.push(d)
+    return { epoch: this.view?.epoch ?? 0, primaryOf: led.length, underReplicated, healing, damaged, safe: underReplicated.length === 0 && !healing.inProgress && damaged.length === 0, unavailable }
   }
 
   async flush(): Promise<void> {

@@ -270,11 +270,13 @@ export class FaultCluster {
           continue
         }
         try {
-          const h = await getJson<{ safe: boolean; epoch: number; underReplicated: number[]; primaryOf: number }>(`${p.metricsUrl}/health`)
+          const h = await getJson<{ safe: boolean; epoch: number; underReplicated: number[]; primaryOf: number; unavailable: number[] }>(`${p.metricsUrl}/health`)
           const m = await getJson<{ peers: string[] }>(`${p.metricsUrl}/metrics.json`)
           epochs.add(h.epoch)
-          if (!h.safe || m.peers.length !== members.length - 1) ok = false
-          lines.push(`${n}: epoch ${h.epoch} safe ${h.safe} leads ${h.primaryOf} under-replicated ${h.underReplicated.length} links ${m.peers.length}`)
+          // A domain whose every owner is gone has no primary: nobody leads it, so no node's
+          // `safe` covers it; the check would only see its reads fail.
+          if (!h.safe || h.unavailable.length > 0 || m.peers.length !== members.length - 1) ok = false
+          lines.push(`${n}: epoch ${h.epoch} safe ${h.safe} leads ${h.primaryOf} under-replicated ${h.underReplicated.length} without primary [${h.unavailable.join(',')}] links ${m.peers.length}`)
         } catch (err) {
           ok = false
           lines.push(`${n}: ${(err as Error).message}`)

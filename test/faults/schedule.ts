@@ -154,6 +154,10 @@ async function perform(c: FaultCluster, fault: FaultKind, rnd: Random, t: { heal
       await sleep(downMs)
       await c.restartPeer(victim)
       log(`reads through ${victim} right after its restart on an empty disk: ${await c.probeReads(victim)} answered`)
+      // Until its domains are copied back, each has one copy fewer: a wiped disk is a failure that
+      // lasts until healing ends, and the next fault must not come on top of it.
+      const healed = await c.settle(90_000)
+      log(healed ? `not healed 90 s after the wipe: ${healed}` : `${victim} healed back`)
       return `wipe-peer ${victim}`
     }
     case 'topology-restart': {

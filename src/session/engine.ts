@@ -326,6 +326,12 @@ export class SessionEngine implements Engine {
     // The old primary is being replaced because it cannot be reached; every other up node must
     // answer, since one we cannot hear from may hold the newer line.
     const probe = await this.replication.newerLine(vs, clientId, from, from.primary)
+    // The probe can take long (its timeout for a silent node, longer if this node is paused):
+    // meanwhile our copy may have been dropped and replaced by another of the same authority (the
+    // old primary came back empty and started the client again, as a new line). Taking over from
+    // `old` now would serve the client with the sessions of the copy we dropped and send the
+    // backups a whole copy without those of the one we hold. The next view or sweep decides anew.
+    if (this.table.client(vs, clientId) !== old) throw new ClientMovedError(clientId)
     if (probe.holder) {
       this.handoffs.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), probe.holder)
       if (this.table.client(vs, clientId) === old) this.table.dropClient(vs, clientId)

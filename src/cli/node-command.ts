@@ -8,7 +8,7 @@ import { loadMallocTrim, MemoryRelease, onFullCollections } from '../node/memory
 import { startMetricsServer } from '../server/metrics-server.js'
 import { FileStorage } from '../storage/files.js'
 import { websocketConnector, type WebSocketConstructor } from '../topology/ws-link.js'
-import { WebRtcTransport } from '../transport/webrtc.js'
+import { WebRtcTransport } from '../transport/webrtc-node.js'
 import { RealClock } from '../util/clock.js'
 import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag } from './args.js'
 

@@ -3,8 +3,8 @@
  * suite can check that data survives a close and reopen.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { InvalidKeyError } from '../../src/errors.js'
-import type { Storage } from '../../src/storage/storage.js'
+import { InvalidKeyError } from '../errors.js'
+import type { Storage } from '../storage/storage.js'
 
 export interface StorageHarness {
   open(): Promise<Storage>

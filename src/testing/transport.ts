@@ -3,10 +3,10 @@
  * `runTransportTests('name', makeHarness)`.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { NotConnectedError } from '../../src/errors.js'
-import { nodeId, type NodeId } from '../../src/ids.js'
-import type { Transport } from '../../src/transport/transport.js'
-import { sleep, waitFor } from '../helpers/wait.js'
+import { NotConnectedError } from '../errors.js'
+import { nodeId, type NodeId } from '../ids.js'
+import type { Transport } from '../transport/transport.js'
+import { sleep, waitFor } from './wait.js'
 
 export interface TransportHarness {
   /** Makes one unconnected transport for a node of the harness's cluster; the suite connects it. */

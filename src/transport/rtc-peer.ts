@@ -164,9 +164,14 @@ export class RtcPeer {
     const channel = this.channel
     if (channel) channel.onopen = channel.onmessage = channel.onclose = channel.onerror = null
     this.pc.onicecandidate = this.pc.onconnectionstatechange = this.pc.ondatachannel = null
-    // Closing the connection closes its channel too (node-datachannel's channel.close() would
-    // reach the native channel a tick later, after the connection freed it).
+    // Closing the connection closes an open channel too, and lets what it still buffers (the
+    // farewell) out first; closing that channel itself as well would not. A channel that never
+    // opened (an attempt given up for a newer one while the nodes join) is closed explicitly: node-datachannel never reports
+    // it closed with its connection, and its native callbacks kept the Node process alive after
+    // every node had closed. node-datachannel's channel.close() reaches the native channel a tick
+    // later, after the connection's close; that is harmless there.
     try {
+      if (channel?.readyState === 'connecting') channel.close()
       this.pc.close()
     } finally {
       this.on.close(reason)

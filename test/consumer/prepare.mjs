@@ -7,7 +7,8 @@
  * examples/vite, builds the browser example with Vite and no configuration (no shims), checks the
  * bundle against its budget (size.mjs), and type-checks a consumer file under
  * `moduleResolution: "bundler"` and `"nodenext"`. test/e2e/consumer.spec.ts then runs the Node
- * example and the browser example in two Chromium tabs, inside the namespace.
+ * example, the browser example in two Chromium tabs, and the domainmesh/testing suites against an
+ * adapter (testing-entry.mjs) with the consumer's own vitest, inside the namespace.
  */
 import { execFileSync } from 'node:child_process'
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -28,10 +29,14 @@ const tarball = execFileSync(process.execPath, [join(root, 'scripts/pack.mjs'), 
 
 cpSync(join(root, 'examples/node'), join(app, 'node'), { recursive: true, filter: (f) => !f.endsWith('package.json') })
 cpSync(join(root, 'examples/vite'), join(app, 'web'), { recursive: true, filter: (f) => !f.endsWith('package.json') })
+mkdirSync(join(app, 'testing'))
+cpSync(join(root, 'test/consumer/testing-entry.mjs'), join(app, 'testing/adapter.test.mjs'))
+// Its own config: vitest would otherwise find this repository's, further up.
+writeFileSync(join(app, 'testing/vitest.config.mjs'), "export default { test: { include: ['*.test.mjs'] } }\n")
 // The same tool versions as this repository's, so a warm npm cache serves them.
 writeFileSync(
   join(app, 'package.json'),
-  JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { domainmesh: `file:${tarball}` }, devDependencies: { vite: versionOf('vite'), typescript: versionOf('typescript') } }, null, 2),
+  JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { domainmesh: `file:${tarball}` }, devDependencies: { vite: versionOf('vite'), typescript: versionOf('typescript'), vitest: versionOf('vitest') } }, null, 2),
 )
 step(`npm install ${tarball}`)
 // Nothing from this repository's npm settings (its overrides live in its own package.json, not here).

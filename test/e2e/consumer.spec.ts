@@ -2,8 +2,9 @@
  * The package as a user gets it (issue 32), the half that runs inside the network namespace:
  * test/consumer/prepare.mjs (run by `npm test` before it enters the namespace) packed the package,
  * installed the tarball into .consumer/app and built examples/vite there with Vite and no shims.
- * Here the Node example runs from that install, and the built browser example runs in two
- * Chromium tabs that exchange a write.
+ * Here the Node example runs from that install, the built browser example runs in two
+ * Chromium tabs that exchange a write, and the consumer's own vitest runs the domainmesh/testing
+ * suites (test/consumer/testing-entry.mjs) from the installed package.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -31,6 +32,12 @@ test('the installed package: the Node example (topology service and two nodes ov
   const { code, out } = await run(['index.mjs'], join(APP, 'node'))
   expect(out).toMatch(/^ok \{"items":\["apple","pear"\],"total":5\}/m)
   expect(code).toBe(0)
+})
+
+test('the installed package: domainmesh/testing runs the conformance suites and an in-memory cluster under the consumer\'s vitest', async () => {
+  const { code, out } = await run([join(APP, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'vitest.config.mjs', '--reporter=dot'], join(APP, 'testing'))
+  expect(out.replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/Tests\s+17 passed \(17\)/)
+  expect(code, out).toBe(0)
 })
 
 test('the installed package: the Vite-built example in two tabs, a note saved in one shows in the other', async ({ browser }) => {

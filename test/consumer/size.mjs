@@ -3,8 +3,9 @@
  * The browser bundle budget: the JavaScript of the example Vite app (examples/vite, built from the
  * packed package by prepare.mjs), minified as Vite minifies it and gzipped; past the budget this
  * exits 1. The budget is today's size with a little room, so that growth is a decision; the goal
- * is what Yjs + y-webrtc + y-indexeddb cost in the same kind of minimal app (issue 32), not met
- * yet: docs/design.md, "The browser bundle", says what is left and what would close the gap.
+ * is what Yjs + y-webrtc + y-indexeddb cost in the same kind of minimal app (compare.mjs measures
+ * both), not met yet: docs/design.md, "The browser bundle", says what is left and what would
+ * close the gap.
  * `node test/consumer/size.mjs [DIST]` (default: .consumer/app/web/dist).
  */
 import { readdirSync, readFileSync } from 'node:fs'
@@ -12,7 +13,7 @@ import { join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
 export const BUDGET = { minified: 202_000, gzip: 65_500 }
-export const GOAL = { minified: 193_600, gzip: 57_800 }
+export const GOAL = { minified: 193_800, gzip: 57_200 }
 
 export function measure(dist) {
   const dir = join(dist, 'assets')

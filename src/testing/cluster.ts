@@ -3,6 +3,7 @@
  * reached over in-process links, MeshNodes on memory storage, and a MemoryNetwork (no sockets) in
  * place of WebRTC. Membership, failover and healing run as in production.
  */
+import { TimeoutError } from '../errors.js'
 import { clusterId as toClusterId, nodeId as toNodeId } from '../ids.js'
 import { MeshNode, type StoreTuning } from '../node/mesh-node.js'
 import { TopologyService } from '../server/topology-service.js'
@@ -41,9 +42,10 @@ export interface MemoryCluster {
 }
 
 const CLUSTER = 'test'
+const READY_TIMEOUT_MS = 30_000
 const SECRET = 'memory-cluster-secret'
 
-/** Starts the service and the nodes, and resolves once every node is `ready()` with all of them. */
+/** Starts the service and the nodes, and resolves once, at one moment, every node is `ready()` with all of them in the service's latest view. */
 export async function startMemoryCluster(opts: MemoryClusterOptions = {}): Promise<MemoryCluster> {
   const clock = opts.clock ?? new RealClock()
   const service = new TopologyService({
@@ -77,7 +79,26 @@ export async function startMemoryCluster(opts: MemoryClusterOptions = {}): Promi
     nodes.set(name, node)
     return node.start()
   }
-  const allReady = () => Promise.all([...nodes.values()].map((n) => n.ready({ members: nodes.size })))
+  // Each node's ready() holds for its own domains at the moment it resolves; a view that came
+  // later (the placement still settling around a joiner) can give a domain a new backup that is
+  // still being copied while another node's ready() has resolved already. So: until at one
+  // moment every node sees the service's latest view and is ready in it.
+  const settled = (): boolean => {
+    const epoch = service.view().epoch
+    return [...nodes.values()].every((n) => {
+      const h = n.health()
+      return h.epoch === epoch && h.safe
+    })
+  }
+  const allReady = async (): Promise<void> => {
+    const until = clock.now() + READY_TIMEOUT_MS
+    for (;;) {
+      await Promise.all([...nodes.values()].map((n) => n.ready({ members: nodes.size, timeoutMs: READY_TIMEOUT_MS })))
+      if (settled()) return
+      if (clock.now() >= until) throw new TimeoutError('the memory cluster to settle', READY_TIMEOUT_MS, { epoch: service.view().epoch })
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, 20))
+    }
+  }
   const cluster: MemoryCluster = {
     service,
     network,

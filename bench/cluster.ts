@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline'
 import { clusterId, nodeId } from '../src/ids.js'
 import { FileStorage, nodeTopologyConnector, startTopologyServer, type TopologyServer } from '../src/node.js'
 import { MeshNode } from '../src/node/mesh-node.js'
-import { WebRtcTransport } from '../src/transport/webrtc.js'
+import { WebRtcTransport } from '../src/transport/webrtc-node.js'
 import { RealClock } from '../src/util/clock.js'
 import { spawnPeer, type PeerProcess } from '../test/helpers/processes.js'
 

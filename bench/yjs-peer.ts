@@ -1,7 +1,7 @@
 /**
  * One Yjs peer for the comparison (run as its own process by yjs.ts): a Y.Doc shared through
- * y-webrtc, whose simple-peer connections get webrtc-polyfill (node-datachannel underneath), the
- * very stack domainmesh uses in Node. (node-datachannel's own polyfill fails simple-peer 9's
+ * y-webrtc, whose simple-peer connections get webrtc-polyfill (a dev dependency; node-datachannel
+ * underneath, as under domainmesh in Node). (node-datachannel's own polyfill fails simple-peer 9's
  * createOffer here.) Commands arrive as JSON lines on stdin; results leave on stdout.
  * Every data-channel send is counted, so bytes per change cover all messages.
  */

@@ -4,6 +4,8 @@ import type { TopologyConnector } from './topology/client.js'
 import { websocketConnector, type WebSocketConstructor } from './topology/ws-link.js'
 
 export * from './index.js'
+// Shadows the browser entry's transport: the same class, with node-datachannel's RTCPeerConnection.
+export { WebRtcTransport } from './transport/webrtc-node.js'
 export { FileStorage } from './storage/files.js'
 export { startTopologyServer, type TopologyServer, type TopologyServerOptions } from './server/ws-server.js'
 export { TopologyService, type TopologyServiceOptions } from './server/topology-service.js'

@@ -1,6 +1,7 @@
 /** Flag parsing for the CLI, on node:util's parseArgs, with errors that name the flag. */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { DomainMeshError } from '../errors.js'
+import { MIN_SECRET_LENGTH } from '../topology/auth.js'
 
 export class CliError extends DomainMeshError {
   constructor(message: string) {
@@ -36,7 +37,7 @@ export function stringFlag(values: Record<string, unknown>, name: string, fallba
 export function secretFlag(values: Record<string, unknown>): string {
   const s = (values.secret as string | undefined) ?? process.env.DOMAINMESH_SECRET
   if (!s) throw new CliError('a cluster secret is required: --secret or the DOMAINMESH_SECRET environment variable')
-  if (s.length < 8) throw new CliError('the cluster secret must be at least 8 characters')
+  if (s.length < MIN_SECRET_LENGTH) throw new CliError(`the cluster secret must be at least ${MIN_SECRET_LENGTH} characters`)
   return s
 }
 

@@ -8,7 +8,7 @@ import { loadMallocTrim, MemoryRelease, onFullCollections } from '../node/memory
 import { startMetricsServer } from '../server/metrics-server.js'
 import { FileStorage } from '../storage/files.js'
 import { websocketConnector, type WebSocketConstructor } from '../topology/ws-link.js'
-import { WebRtcTransport } from '../transport/webrtc.js'
+import { WebRtcTransport } from '../transport/webrtc-node.js'
 import { RealClock } from '../util/clock.js'
 import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag } from './args.js'
 
@@ -26,7 +26,7 @@ export const NODE_HELP = `domainmesh node — run a peer node with file storage
                        the memory per object in the benchmark)
   --memory-trim on|off give the C heap's free pages back to the system once the node has
                        been quiet for 5 s, and after V8's full collections while it stays quiet
-                       (default on; glibc malloc_trim, through the optional dependency koffi)
+                       (default on; glibc malloc_trim, through koffi: npm install koffi)
 `
 
 /** Starts the node (and returns it, so a wrapper such as the benchmark's peer can watch it). */

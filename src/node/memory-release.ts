@@ -16,7 +16,7 @@
  * keeps the WebRTC threads waiting.
  *
  * `malloc_trim` comes from the C library through koffi (an FFI with prebuilt binaries, an
- * optional dependency): off Linux, on musl, or without koffi there is nothing to trim with.
+ * optional peer dependency, so that browser apps do not install it): off Linux, on musl, or without koffi there is nothing to trim with.
  */
 import { PerformanceObserver, constants } from 'node:perf_hooks'
 import type { Clock, TimerHandle } from '../util/clock.js'
@@ -138,7 +138,7 @@ export async function loadMallocTrim(): Promise<Trim | { unavailable: string }> 
   try {
     koffi = (await import('koffi')).default
   } catch (err) {
-    return { unavailable: `the optional dependency koffi did not load (${(err as Error).message})` }
+    return { unavailable: `koffi (an optional peer dependency: npm install koffi) did not load (${(err as Error).message})` }
   }
   try {
     const trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number

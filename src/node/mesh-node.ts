@@ -2,7 +2,7 @@
  * A running domainmesh node. It wires the parts together (storage, transport, router, messenger,
  * engines) and holds no protocol logic of its own.
  */
-import { ClosedError } from '../errors.js'
+import { ClosedError, TimeoutError } from '../errors.js'
 import { engineId as toEngineId, virtualServerId as toVs, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
 import { StateManager, type Health } from '../state/state-manager.js'
 import { Store } from '../state/store.js'
@@ -320,6 +320,36 @@ export class MeshNode {
 
   request(from: ExactAddress, to: Address, method: string, body: unknown, timeoutMs?: number): Promise<unknown> {
     return this.messenger.request(from, to, method, body, timeoutMs)
+  }
+
+  /**
+   * Resolves once this node is an up member of the view it holds (with at least `members` up
+   * members, default 1) and every domain it leads has its replicas: `replicas` copies (or one per
+   * member, in a smaller cluster), none still being copied, none damaged. A write acknowledged
+   * after that carries every replica in its ack. Right after `start()` replication is still
+   * forming, and a write is acknowledged by fewer copies (`replicas: 1`). A node that starts
+   * later counts once the view that has it arrives: pass `members` to wait for it. Checked every
+   * 20 ms of the node's clock; rejects with a TimeoutError after `timeoutMs` (default 30 s) and a
+   * ClosedError if the node closes first.
+   */
+  async ready(opts: { members?: number; timeoutMs?: number } = {}): Promise<void> {
+    const members = opts.members ?? 1
+    const timeoutMs = opts.timeoutMs ?? 30_000
+    const until = this.clock.now() + timeoutMs
+    for (;;) {
+      if (this.phase === 'closed') throw new ClosedError('node')
+      if (this.phase === 'running' && this.isReady(members)) return
+      if (this.clock.now() >= until) throw new TimeoutError('node.ready', timeoutMs, this.phase === 'running' ? { health: this.health() } : {})
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 20))
+    }
+  }
+
+  private isReady(members: number): boolean {
+    const view = this.topology.view()
+    const up = view.members.filter((m) => m.status === 'up')
+    if (up.length < members || !up.some((m) => m.nodeId === this.id)) return false
+    const health = this.state.health()
+    return health.epoch === view.epoch && health.safe
   }
 
   /** Under-replicated domains this node leads, healing in progress, and whether it is safe to stop. */

@@ -5,14 +5,19 @@
  * counted in the service's stats and reported as a `linkError` event.
  */
 import { WebSocketServer, type WebSocket } from 'ws'
-import { DomainMeshError } from '../errors.js'
+import { DomainMeshError, InvalidOptionError } from '../errors.js'
+import { checkSettings } from '../node/settings.js'
+import { MIN_SECRET_LENGTH } from '../topology/auth.js'
 import type { TopologyLink } from '../topology/protocol.js'
+import { DEFAULT_SETTINGS, type ClusterSettings } from '../topology/view.js'
 import { RealClock, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { TopologyService, type TopologyServiceOptions } from './topology-service.js'
 import { FileTopologyStateStore } from './topology-state-file.js'
 
-export interface TopologyServerOptions extends Omit<TopologyServiceOptions, 'clock'> {
+export interface TopologyServerOptions extends Omit<TopologyServiceOptions, 'clock' | 'settings'> {
+  /** The cluster's settings; each one left out takes its default (DEFAULT_SETTINGS). */
+  settings?: Partial<ClusterSettings>
   host?: string
   /** 0 picks a free port. */
   port?: number
@@ -49,10 +54,30 @@ export interface TopologyServer {
   close(): Promise<void>
 }
 
+/**
+ * Checks what a caller passed before anything starts, so a mistake is an error here and not a
+ * service that fails at the first join. The secret follows the CLI's rule.
+ */
+function checkServerOptions(opts: TopologyServerOptions): ClusterSettings {
+  if (typeof opts.clusterId !== 'string' || opts.clusterId.length === 0) throw new InvalidOptionError('clusterId', opts.clusterId, 'a cluster id')
+  if (typeof opts.secret !== 'string' || opts.secret.length < MIN_SECRET_LENGTH) {
+    // The secret itself is never echoed, only its length.
+    const length = typeof opts.secret === 'string' ? `${opts.secret.length} characters` : typeof opts.secret
+    throw new InvalidOptionError('secret', length, `a string of at least ${MIN_SECRET_LENGTH} characters`)
+  }
+  if (opts.port !== undefined && (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535)) throw new InvalidOptionError('port', opts.port, 'a whole number from 0 to 65535')
+  for (const key of ['healDelayMs', 'heartbeatMs'] as const) {
+    const value = opts[key]
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) throw new InvalidOptionError(key, value, 'a number of milliseconds, 0 or more')
+  }
+  return checkSettings({ ...DEFAULT_SETTINGS, ...opts.settings })
+}
+
 export async function startTopologyServer(opts: TopologyServerOptions): Promise<TopologyServer> {
+  const settings = checkServerOptions(opts)
   const host = opts.host ?? '127.0.0.1'
   const store = opts.store ?? (opts.stateFile ? new FileTopologyStateStore(opts.stateFile) : undefined)
-  const service = new TopologyService({ ...opts, clock: opts.clock ?? new RealClock(), ...(store ? { store } : {}) })
+  const service = new TopologyService({ ...opts, settings, clock: opts.clock ?? new RealClock(), ...(store ? { store } : {}) })
   const events = new Emitter<TopologyServerEvents>()
   // A state that cannot be read is a reason not to start (never a reason to guess).
   await service.loaded

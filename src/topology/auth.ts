@@ -5,6 +5,9 @@
  */
 import { hmacSha256Hex } from '../util/hmac.js'
 
+/** The shortest cluster secret the CLI and `startTopologyServer` take. */
+export const MIN_SECRET_LENGTH = 8
+
 export const proofMessage = (clusterId: string, nodeId: string, ts: number, nonce: string): string => `domainmesh-hello\n${clusterId}\n${nodeId}\n${ts}\n${nonce}`
 
 export async function helloProof(secret: string, clusterId: string, nodeId: string, ts: number, nonce: string): Promise<string> {

@@ -4,15 +4,23 @@
  * signals of an abandoned attempt are ignored. Frames larger than a chunk are split (the channel is
  * ordered and reliable, so reassembly is a concatenation) and sending backs off while the channel's
  * buffer is full. A dropped channel is dialled again with backoff while the peer is a member.
- * Browser-safe: in Node, @thaunknown/simple-peer gets RTCPeerConnection from node-datachannel.
+ * Browser-safe: it uses the standard `RTCPeerConnection`, the browser's own by default; the Node
+ * entry's `WebRtcTransport` (./webrtc-node.ts) passes node-datachannel's polyfill.
  */
-import Peer from '@thaunknown/simple-peer/lite.js'
-import { ClosedError, NotConnectedError } from '../errors.js'
+import { ClosedError, DomainMeshError, NotConnectedError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { RealClock, type Clock, type TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { byeChunk, ChunkAssembler, chunkFrame, isBye } from './chunking.js'
+import { channelErrorReason, RtcPeer, type RtcPeerConnectionClass } from './rtc-peer.js'
 import type { Transport, TransportEvents } from './transport.js'
+
+/** No `RTCPeerConnection` here: not a browser, and none was passed (Node: import from the package's Node entry). */
+export class NoWebRtcError extends DomainMeshError {
+  constructor() {
+    super('NO_WEBRTC', 'no RTCPeerConnection in this environment: pass one as the RTCPeerConnection option (in Node, the Node entry of domainmesh does, with node-datachannel)')
+  }
+}
 
 /** How signals reach another member (the topology client, in practice). */
 export interface Signaling {
@@ -33,6 +41,11 @@ export interface WebRtcTransportOptions {
   iceServers?: RTCIceServer[]
   /** Extra RTCPeerConnection settings, e.g. `{ bindAddress: '127.0.0.1' }` for node-datachannel. */
   rtcConfig?: Record<string, unknown>
+  /**
+   * The `RTCPeerConnection` class to use: `globalThis.RTCPeerConnection` by default (browsers).
+   * The Node entry's `WebRtcTransport` defaults to `node-datachannel/polyfill`.
+   */
+  RTCPeerConnection?: RtcPeerConnectionClass
   clock?: Clock
   /** Give up on an attempt that has not connected after this long, and dial again. */
   connectTimeoutMs?: number
@@ -42,49 +55,36 @@ export interface WebRtcTransportOptions {
 }
 
 interface Link {
-  peer: Peer
+  peer: RtcPeer
   cid: string
   connected: boolean
   timer: TimerHandle | undefined
   assembler: ChunkAssembler
   queue: Uint8Array[]
-  /** The open data channel, once connected (where simple-peer exposes it). */
-  channel: PolyfilledChannel | undefined
   /** Our chunk size, or less if the far side's negotiated maximum message size is smaller. */
   chunkSize: number
 }
-
-/** node-datachannel's channel (webrtc-polyfill) also tells the negotiated maximum message size; a browser's does not. */
-type PolyfilledChannel = RTCDataChannel & { readonly maxMessageSize?: number }
 
 const BLOCK_MS = 30_000
 /** Why a link went down when its peer left it on purpose. */
 const PEER_CLOSED = 'peer closed the link'
 
-/**
- * The reason a channel error gives the layers above. The far side destroying its connection
- * reaches us as an SCTP "User-Initiated Abort" (webrtc-polyfill words it so when the connection
- * closed without the channel closing first): the peer left, as its BYE says when that gets out
- * first. A BYE can still sit in usrsctp's queue, past the channel's buffer, when the leaving side
- * destroys the connection, and is lost with it: a test saw the abort instead, now and then, right
- * after a benchmark had loaded the machine.
- */
-export const channelErrorReason = (err: Error): string => (/User-Initiated Abort/.test(err.message) ? PEER_CLOSED : `channel error: ${err.message}`)
+export { channelErrorReason }
 
 /** libdatachannel's words for a send into a channel or connection that has gone. */
-const CLOSED_SEND = /\bclosed\b|\bnot open\b|has no transport/i
+const CLOSED_SEND = /\bclosed\b|\bnot open\b|not 'open'|has no transport/i
 
 /**
- * Why a send into a link threw. node-datachannel frees a channel as soon as it closes, while
- * its RTCDataChannel (webrtc-polyfill) says 'open' until a timer later; a send in between finds a
- * maximum message size of 0 and throws "Max message size exceeded." (a peer resumed after a
- * SIGSTOP did, on every link the others had closed meanwhile); a little later libdatachannel
- * itself says the channel "is closed" or "not open", the connection "is not open", or the channel
- * "has no transport" (its SCTP association already torn down). All are a closed channel, and are
- * reported as one.
+ * Why a send into a link threw. node-datachannel frees a channel as soon as it closes, while its
+ * RTCDataChannel says 'open' until a tick later: a send in between finds a maximum message size
+ * of 0, or libdatachannel says the channel "is closed" or "not open", the connection "is not
+ * open", or the channel "has no transport" (its SCTP association already torn down); a send after
+ * that finds the readyState not 'open'. All are a closed channel, and are reported as one.
  */
-export const sendErrorReason = (err: unknown, channel: { maxMessageSize?: number } | undefined): string =>
-  channel?.maxMessageSize === 0 || CLOSED_SEND.test(err instanceof Error ? err.message : String(err)) ? 'channel closed' : `send failed: ${err instanceof Error ? err.message : String(err)}`
+export const sendErrorReason = (err: unknown, maxMessageSize: number | undefined): string => {
+  const message = err instanceof Error ? err.message : String(err)
+  return maxMessageSize === 0 || CLOSED_SEND.test(message) ? 'channel closed' : `send failed: ${message}`
+}
 
 /** The signal a member sends to the member that dials it, when it has no link to it: dial again. */
 const REDIAL = 'redial'
@@ -111,8 +111,10 @@ export class WebRtcTransport implements MeshTransport {
   private readonly clock: Clock
   private readonly chunkSize: number
   private readonly highWaterMark: number
+  private readonly RTCPeerConnection: RtcPeerConnectionClass | undefined
 
   constructor(private readonly opts: WebRtcTransportOptions = {}) {
+    this.RTCPeerConnection = opts.RTCPeerConnection ?? (globalThis as { RTCPeerConnection?: RtcPeerConnectionClass }).RTCPeerConnection
     this.clock = opts.clock ?? new RealClock()
     this.chunkSize = opts.chunkSize ?? 16 * 1024
     this.highWaterMark = opts.highWaterMark ?? 4 * 1024 * 1024
@@ -131,6 +133,7 @@ export class WebRtcTransport implements MeshTransport {
   async connect(self: NodeId): Promise<void> {
     if (this.state !== 'new') throw new ClosedError('WebRTC transport')
     if (!this.signaling) throw new NotConnectedError('WebRTC transport has no signaling (join through a topology service)')
+    if (!this.RTCPeerConnection) throw new NoWebRtcError()
     this.id = self
     this.state = 'open'
     this.setMembers([...this.members])
@@ -247,33 +250,32 @@ export class WebRtcTransport implements MeshTransport {
   }
 
   private open(peerId: NodeId, cid: string, initiator: boolean): Link {
-    const peer = new Peer({ initiator, trickle: true, config: { ...this.opts.rtcConfig, iceServers: this.opts.iceServers ?? [] } })
-    const link: Link = { peer, cid, connected: false, timer: undefined, assembler: new ChunkAssembler(), queue: [], channel: undefined, chunkSize: this.chunkSize }
-    this.links.set(peerId, link)
-    link.timer = this.clock.setTimeout(() => {
-      if (this.links.get(peerId) === link && !link.connected) this.drop(peerId, 'connect timeout', true)
-    }, this.opts.connectTimeoutMs ?? 15_000)
-    peer.on('signal', (data: unknown) => this.signaling?.signal(peerId, { cid, data }))
-    peer.on('connect', () => {
-      if (this.links.get(peerId) !== link || this.state !== 'open') return
-      link.connected = true
-      if (link.timer) this.clock.clearTimeout(link.timer)
-      link.timer = undefined
-      this.redial.delete(peerId)
-      const channel = (peer as unknown as { _channel?: PolyfilledChannel })._channel
-      link.channel = channel
-      // The SDP negotiates the largest message the far side takes: a chunk never exceeds it.
-      const max = channel?.maxMessageSize
-      if (typeof max === 'number' && max > 1 && max < link.chunkSize) link.chunkSize = max
-      channel?.addEventListener?.('bufferedamountlow', () => this.pump(peerId, link))
-      if (channel) receiveDirectly(channel, (data) => this.onData(peerId, link, data), (reason) => this.drop(peerId, reason, true, link))
-      this.events.emit('peer-up', { peer: peerId })
+    const config = { ...this.opts.rtcConfig, iceServers: this.opts.iceServers ?? [] } as RTCConfiguration
+    let link: Link | undefined
+    const peer = new RtcPeer(this.RTCPeerConnection!, config, initiator, {
+      signal: (data) => this.signaling?.signal(peerId, { cid, data }),
+      connect: () => {
+        if (!link || this.links.get(peerId) !== link || this.state !== 'open') return
+        link.connected = true
+        if (link.timer) this.clock.clearTimeout(link.timer)
+        link.timer = undefined
+        this.redial.delete(peerId)
+        // The SDP negotiates the largest message the far side takes: a chunk never exceeds it.
+        const max = peer.maxMessageSize
+        if (max !== undefined && max > 1 && max < link.chunkSize) link.chunkSize = max
+        const l = link
+        peer.channel?.addEventListener('bufferedamountlow', () => this.pump(peerId, l))
+        this.events.emit('peer-up', { peer: peerId })
+      },
+      data: (bytes) => link && this.onData(peerId, link, bytes),
+      close: (reason) => link && this.drop(peerId, reason, true, link),
     })
-    // Until 'connect' (and where no channel is exposed), data comes through simple-peer's stream.
-    peer.on('data', (data: Uint8Array) => this.onData(peerId, link, data))
-    peer.on('close', () => this.drop(peerId, 'channel closed', true, link))
-    // The error is followed by 'close'; its reason is what the layers above are told.
-    peer.on('error', (err: Error) => this.drop(peerId, channelErrorReason(err), true, link))
+    link = { peer, cid, connected: false, timer: undefined, assembler: new ChunkAssembler(), queue: [], chunkSize: this.chunkSize }
+    this.links.set(peerId, link)
+    const l = link
+    link.timer = this.clock.setTimeout(() => {
+      if (this.links.get(peerId) === l && !l.connected) this.drop(peerId, 'connect timeout', true)
+    }, this.opts.connectTimeoutMs ?? 15_000)
     return link
   }
 
@@ -320,7 +322,7 @@ export class WebRtcTransport implements MeshTransport {
     try {
       this.flushQueue(link)
     } catch (err) {
-      this.drop(peerId, sendErrorReason(err, link.channel), true, link)
+      this.drop(peerId, sendErrorReason(err, link.peer.maxMessageSize), true, link)
     }
   }
 
@@ -354,24 +356,6 @@ export class WebRtcTransport implements MeshTransport {
       if (this.state === 'open' && this.members.has(peer) && !this.links.has(peer)) this.dial(peer)
     }, backoff)
     this.redial.set(peer, { timer, backoff })
-  }
-}
-
-/**
- * Takes the channel's messages straight from it, instead of through simple-peer's stream (streamx),
- * which hands each one on a microtask later after bookkeeping of its own. Measured with the same
- * two processes pinging over a raw node-datachannel channel, simple-peer's stream and this, turn
- * about, 5 ms apart (three runs, p50 / p99 of the round trip in ms): raw 0.44–0.55 / 1.7–3.7, the
- * stream 0.61–0.75 / 2.7–4.1, directly 0.52–0.66 / 1.9–3.8. Messages the stream already holds are
- * handed on in microtasks, before the channel's next message event, so the order is kept.
- */
-function receiveDirectly(channel: RTCDataChannel, deliver: (data: Uint8Array) => void, refuse: (reason: string) => void): void {
-  channel.onmessage = (event: MessageEvent) => {
-    const data: unknown = event.data
-    // simple-peer set binaryType 'arraybuffer'; domainmesh never sends text.
-    if (data instanceof ArrayBuffer) deliver(new Uint8Array(data))
-    else if (ArrayBuffer.isView(data)) deliver(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-    else refuse(`a ${typeof data} message on the binary channel`)
   }
 }
 

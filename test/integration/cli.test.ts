@@ -1,5 +1,6 @@
 /** The domainmesh command and `npm start`, as an operator uses them. */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +13,7 @@ import { DomainPersistence } from '../../src/state/persistence.js'
 import { FileStorage } from '../../src/storage/files.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
 import { TopologyClient } from '../../src/topology/client.js'
-import { WebRtcTransport } from '../../src/transport/webrtc.js'
+import { WebRtcTransport } from '../../src/transport/webrtc-node.js'
 import { RealClock } from '../../src/util/clock.js'
 import { spawnPeer } from '../helpers/processes.js'
 import { frame, rawWebSocket } from '../helpers/raw-websocket.js'
@@ -37,6 +38,12 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<{ cod
 describe('domainmesh CLI', { timeout: 120_000 }, () => {
   it('prints help, and refuses bad flags with a message that names them', async () => {
     expect((await runCli(['--help'])).stdout).toMatch(/domainmesh topology \[flags\]/)
+    const bare = await runCli([])
+    expect(bare.code).toBe(2)
+    expect(bare.stderr).toMatch(/domainmesh topology \[flags\]/)
+    const version = await runCli(['--version'])
+    expect(version.code).toBe(0)
+    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version)
     expect((await runCli(['node', '--help'])).stdout).toMatch(/--data DIR/)
     const bad = await runCli(['node', '--topolgy', 'ws://x'])
     expect(bad.code).toBe(2)

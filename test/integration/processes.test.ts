@@ -11,7 +11,7 @@ import { clusterId, nodeId, virtualServerId, type NodeId } from '../../src/ids.j
 import { MeshNode } from '../../src/node/mesh-node.js'
 import { nodeTopologyConnector, startTopologyServer, type TopologyServer } from '../../src/node.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
-import { WebRtcTransport } from '../../src/transport/webrtc.js'
+import { WebRtcTransport } from '../../src/transport/webrtc-node.js'
 import { RealClock } from '../../src/util/clock.js'
 import { spawnPeer, type PeerProcess } from '../helpers/processes.js'
 import { sleep, waitFor } from '../helpers/wait.js'

@@ -4,7 +4,7 @@ import { builtinModules } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 
-const NODE_ONLY_PACKAGES = ['ws', 'node-datachannel', 'webrtc-polyfill']
+const NODE_ONLY_PACKAGES = ['ws', 'node-datachannel', 'koffi']
 
 function importGraph(entry: string): { files: Set<string>; bare: Map<string, string> } {
   const files = new Set<string>()

@@ -17,7 +17,7 @@ import { domainRoles } from '../../src/topology/placement.js'
 import type { View } from '../../src/topology/view.js'
 import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
 
-const SECRET = 's3cret'
+const SECRET = 's3cret-state'
 const SETTINGS = { domainCount: 16, replicas: 2 }
 
 function cluster(store: TopologyStateStore) {

@@ -1,5 +1,5 @@
 /**
- * The transport contract over real WebRTC (node-datachannel through simple-peer), signaled
+ * The transport contract over real WebRTC (node-datachannel's standard RTCPeerConnection), signaled
  * through a real topology service. Runs inside the project's private network namespace.
  */
 import { describe, expect, it } from 'vitest'
@@ -7,7 +7,8 @@ import { TopologyService } from '../../src/server/topology-service.js'
 import { TopologyClient } from '../../src/topology/client.js'
 import { localLinkPair } from '../../src/topology/local-link.js'
 import { ChunkAssembler, chunkFrame } from '../../src/transport/chunking.js'
-import { channelErrorReason, sendErrorReason, WebRtcTransport } from '../../src/transport/webrtc.js'
+import { channelErrorReason, NoWebRtcError, sendErrorReason, WebRtcTransport as BrowserWebRtcTransport } from '../../src/transport/webrtc.js'
+import { WebRtcTransport } from '../../src/transport/webrtc-node.js'
 import { RealClock } from '../../src/util/clock.js'
 import { runTransportTests, type TransportHarness } from '../conformance/transport.js'
 
@@ -109,6 +110,14 @@ describe('chunking', () => {
   })
 })
 
+describe('WebRtcTransport without WebRTC', () => {
+  it('the browser entry in Node (no RTCPeerConnection, none passed) refuses to connect with a named error', async () => {
+    const t = new BrowserWebRtcTransport({ iceServers: [] })
+    t.attachSignaling({ signal: () => {}, onSignal: () => () => {} })
+    await expect(t.connect('a' as never)).rejects.toBeInstanceOf(NoWebRtcError)
+  })
+})
+
 describe('WebRtcTransport signaling', () => {
   it('keeps offers that arrive before connect (a peer dials as soon as it sees us in the view)', async () => {
     const clock = new RealClock()
@@ -165,7 +174,7 @@ describe('WebRtcTransport reconnection', () => {
 
 describe('WebRtcTransport farewell', () => {
   it('a connection the far side destroyed reads as the peer leaving, whether its BYE or the abort came first', () => {
-    // The words webrtc-polyfill gives the abort of a connection closed by the far side.
+    // The words a browser (and webrtc-polyfill) gives the abort of a connection closed by the far side.
     expect(channelErrorReason(new Error('User-Initiated Abort, reason=Close called'))).toBe('peer closed the link')
     expect(channelErrorReason(new Error('Datachannel error: Transport failed'))).toBe('channel error: Datachannel error: Transport failed')
   })
@@ -175,11 +184,13 @@ describe('WebRtcTransport farewell', () => {
     // (a peer resumed after SIGSTOP meets them on every link the others closed meanwhile).
     const prefix = 'libdatachannel error while sending data channel message: '
     for (const words of ['DataChannel is closed', 'DataChannel not open', 'Connection is not open', 'DataChannel has no transport']) {
-      expect(sendErrorReason(new Error(prefix + words), { maxMessageSize: 65536 })).toBe('channel closed')
+      expect(sendErrorReason(new Error(prefix + words), 65536)).toBe('channel closed')
     }
-    expect(sendErrorReason(new Error('Max message size exceeded.'), { maxMessageSize: 0 })).toBe('channel closed')
+    expect(sendErrorReason(new Error('Max message size exceeded.'), 0)).toBe('channel closed')
+    // The polyfill's own check, once the channel's readyState has caught up.
+    expect(sendErrorReason(new Error("Failed to execute 'send' on 'RTCDataChannel': RTCDataChannel.readyState is not 'open'"), 65536)).toBe('channel closed')
     // Anything else is still reported as what it is.
-    expect(sendErrorReason(new Error(prefix + 'Message size exceeds limit'), { maxMessageSize: 65536 })).toBe(`send failed: ${prefix}Message size exceeds limit`)
+    expect(sendErrorReason(new Error(prefix + 'Message size exceeds limit'), 65536)).toBe(`send failed: ${prefix}Message size exceeds limit`)
   })
 
   it('a node that closes says so on its links: the far side hears it first-hand', async () => {
@@ -205,7 +216,7 @@ describe('WebRtcTransport receiving', () => {
         b.on('frame', ({ bytes }) => got.push(bytes[0]!))
         a.send('b' as never, Uint8Array.of(7))
         await poll(() => got.length > 0, 500)
-        ;(a as unknown as { links: Map<string, { peer: { _channel: RTCDataChannel } }> }).links.get('b')!.peer._channel.send('hello')
+        ;(a as unknown as { links: Map<string, { peer: { channel: RTCDataChannel } }> }).links.get('b')!.peer.channel.send('hello')
         await poll(() => reasons.length > 0, 500)
         expect(got).toEqual([7])
         expect(reasons[0]).toBe('a string message on the binary channel')

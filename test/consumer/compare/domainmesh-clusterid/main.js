@@ -1,0 +1,2 @@
+import { clusterId } from 'domainmesh'
+document.querySelector('#out').textContent = clusterId('example')

@@ -1,0 +1,3 @@
+import { produce, enablePatches, produceWithPatches, applyPatches } from 'immer'
+enablePatches()
+window.x = { produce, produceWithPatches, applyPatches }

@@ -1,0 +1,82 @@
+/**
+ * The package as a user gets it (issue 32), the half that runs inside the network namespace:
+ * test/consumer/prepare.mjs (run by `npm test` before it enters the namespace) packed the package,
+ * installed the tarball into .consumer/app and built examples/vite there with Vite and no shims.
+ * Here the Node example runs from that install, the built browser example runs in two
+ * Chromium tabs that exchange a write, and the consumer's own vitest runs the domainmesh/testing
+ * suites (test/consumer/testing-entry.mjs) from the installed package.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import { extname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { expect, test } from '@playwright/test'
+
+const APP = join(import.meta.dirname, '../../.consumer/app')
+
+test.beforeAll(() => {
+  if (!existsSync(join(APP, 'web/dist/index.html'))) throw new Error('no packed install in .consumer/app: run `node test/consumer/prepare.mjs` first (npm test does)')
+})
+
+/** Runs a process to its end; its output and exit code. */
+function run(args: string[], cwd: string): Promise<{ code: number | null; out: string }> {
+  const p = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  p.stdout.on('data', (d) => (out += String(d)))
+  p.stderr.on('data', (d) => (out += String(d)))
+  return new Promise((resolve) => p.once('exit', (code) => resolve({ code, out })))
+}
+
+test('the installed package: the Node example (topology service and two nodes over WebRTC) writes and reads', async () => {
+  const { code, out } = await run(['index.mjs'], join(APP, 'node'))
+  expect(out).toMatch(/^ok \{"items":\["apple","pear"\],"total":5\}/m)
+  expect(code).toBe(0)
+})
+
+test('the installed package: domainmesh/testing runs the conformance suites and an in-memory cluster under the consumer\'s vitest', async () => {
+  const { code, out } = await run([join(APP, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'vitest.config.mjs', '--reporter=dot'], join(APP, 'testing'))
+  expect(out.replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/Tests\s+17 passed \(17\)/)
+  expect(code, out).toBe(0)
+})
+
+test('the installed package: the Vite-built example in two tabs, a note saved in one shows in the other', async ({ browser }) => {
+  let topology: ChildProcess | undefined
+  let files: Server | undefined
+  try {
+    topology = spawn(process.execPath, ['topology.mjs'], { cwd: join(APP, 'web'), env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const exited = new Promise<never>((_, reject) => topology!.once('exit', (code) => reject(new Error(`topology.mjs exited (${code})`))))
+    const firstLine = new Promise<string>((resolve) => createInterface({ input: topology!.stdout! }).once('line', resolve))
+    const topologyUrl = await Promise.race([firstLine, exited])
+    const dist = join(APP, 'web/dist')
+    const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }
+    files = createServer((req, res) => {
+      const path = join(dist, new URL(req.url ?? '/', 'http://x').pathname.replace(/\/$/, '/index.html'))
+      if (!path.startsWith(dist) || !existsSync(path)) return void res.writeHead(404).end()
+      res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path))
+    })
+    await new Promise<void>((resolve) => files!.listen(0, '127.0.0.1', resolve))
+    const port = (files.address() as { port: number }).port
+    const url = (node: string) => `http://127.0.0.1:${port}/?topology=${encodeURIComponent(topologyUrl)}&node=${node}&members=2`
+
+    const context = await browser.newContext()
+    const [a, b] = [await context.newPage(), await context.newPage()]
+    const errors: string[] = []
+    for (const page of [a, b]) page.on('pageerror', (e) => errors.push(e.message))
+    await a.goto(url('tab-a'))
+    await b.goto(url('tab-b'))
+    for (const page of [a, b]) await expect(page.locator('#status')).toHaveText(/: ready$/, { timeout: 30_000 })
+    await a.fill('#text', 'written in tab a')
+    await a.click('button')
+    await expect(b.locator('#note')).toHaveText('written in tab a')
+    expect(errors).toEqual([])
+    await context.close()
+  } finally {
+    files?.close()
+    if (topology && topology.exitCode === null) {
+      const gone = new Promise((r) => topology!.once('exit', r))
+      topology.kill('SIGTERM')
+      await gone
+    }
+  }
+})

@@ -62,6 +62,13 @@ export interface MeshNodeOptions {
   durable?: boolean
 }
 
+export interface NodeStatus {
+  /** Members this node has an open data channel to. */
+  peers: NodeId[]
+  /** Its current (or last) healing round; `startedAt` is on its clock. */
+  healing: HealingProgress
+}
+
 export interface NodeMetrics extends MessengerMetrics {
   nodeId: NodeId
   epoch: number
@@ -199,7 +206,7 @@ export class MeshNode {
     })
     await this.stateRef.open()
     this.client?.sendCopies()
-    this.storeEngine = new StoreEngine(id, port, this.stateRef)
+    this.storeEngine = new StoreEngine(id, port, this.stateRef, () => this.status())
     router.register(this.storeEngine)
     const secret = this.opts.secret ?? this.opts.topology?.secret
     if (secret) {
@@ -338,6 +345,20 @@ export class MeshNode {
       damagedDomains: this.state.damaged.length,
       ...this.messenger.metrics,
     }
+  }
+
+  /** This node's open links and healing round (what `statusOf` asks another node for). */
+  status(): NodeStatus {
+    return { peers: this.transport.peers(), healing: this.state.health().healing }
+  }
+
+  /**
+   * Another node's `status`: which members it has a data channel to, and how far its healing is.
+   * A page draws the mesh and the cluster-wide healing from these (the demo does).
+   */
+  async statusOf(peer: NodeId): Promise<NodeStatus> {
+    if (!this.port) throw new ClosedError('node (not started)')
+    return (await this.port.request(peer, 'status', {})) as NodeStatus
   }
 
   /** Round trip to a peer's store engine, in ms of this node's clock. */

@@ -106,6 +106,8 @@ export class StoreEngine implements Engine {
     private readonly self: NodeId,
     private readonly port: MessengerStatePort,
     private readonly state: StateManager,
+    /** What `status` answers: this node's links and healing, for a page that draws the whole cluster. */
+    private readonly status: () => unknown = () => ({}),
   ) {
     this.handle = methodTable({
       write: method(WriteSchema, (b, req) => this.write(virtualServerId(b.vs), b.key, b.change as Change, b.ifVersion, b.hops ?? 0, req.fromNode), acceptWrite),
@@ -116,6 +118,7 @@ export class StoreEngine implements Engine {
       watch: method(WatchSchema, (b, req) => this.watches.setRemote(req.fromNode, b.patterns)),
       changed: method(ChangedSchema, (b) => this.deliver(b.domain, b.entries as LogEntry[])),
       ping: method(v.object({}), () => ({})),
+      status: method(v.object({}), () => this.status()),
     })
     state.events.on('committed', ({ domain, entries }) => this.publish(domain, entries))
     this.onApplied = ({ domain, entry: e }) => this.watches.deliverApplied({ domain, seq: e.seq, vs: e.vs, key: e.key, change: e.change })

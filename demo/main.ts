@@ -52,6 +52,8 @@ function render(): void {
   renderDomains(n, observed)
   renderMesh(n, observed)
   if (node) {
+    // This node's own figures fresh; the others' as they last answered (poll, every second).
+    observed.status.set(node.nodeId, node.status())
     healing.render(view, n, observed)
     sessions.renderServing()
   }

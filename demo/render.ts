@@ -209,7 +209,8 @@ export function renderMesh(node: MeshNode, o: Observed): void {
   }
   svg.replaceChildren(...parts)
   const links = parts.filter((p) => p.tagName === 'line')
-  $('mesh-summary').textContent = `${links.filter((l) => l.getAttribute('class') === 'link').length} open channels`
+  const open = links.filter((l) => l.getAttribute('class') === 'link').length
+  $('mesh-summary').textContent = `${open} open channel${open === 1 ? '' : 's'}`
 }
 
 export function formatBytes(n: number): string {

@@ -189,14 +189,24 @@ test('load 10,000 objects, then a Node peer dies: the page counts down to healin
   await expect(t1.locator('#members tbody tr[data-node="p2"] td.down')).toHaveText(/^down · healing in \d+ s$/, { timeout: 20_000 })
   await expect(t1.locator('#cluster-healing-text')).toContainText('p2 down · healing in')
   await t1.screenshot({ path: `${SHOTS}/9-peer-down-countdown.png`, fullPage: true })
-  // Past the delay p2 leaves; its domains are copied again, and the page says how many and how much.
+  // Past the delay p2 leaves and its domains are copied again: the bar fills as the copies land
+  // (each is a new view), with the count, bytes and rate beside it.
+  await t1.waitForFunction(
+    () => {
+      const bar = document.getElementById('cluster-healing') as HTMLProgressElement
+      return bar.value > 0 && bar.value < bar.max && /^healing: \d+\/\d+ domain copies done · /.test(document.getElementById('cluster-healing-text')!.textContent ?? '')
+    },
+    undefined,
+    { timeout: 30_000, polling: 'raf' },
+  )
+  await t1.screenshot({ path: `${SHOTS}/10-healing.png`, fullPage: true })
   await expect(t1.locator('#cluster-healing-text')).toHaveText(/^healed: \d+ domain copies · [\d.]+ (kB|MB) in [\d.]+ s \([\d.]+ (B|kB|MB)\/s\)$/, { timeout: 60_000 })
   const bar = await t1.locator('#cluster-healing').evaluate((e) => [(e as HTMLProgressElement).value, (e as HTMLProgressElement).max])
   expect(bar[0]).toBe(bar[1])
   expect(bar[1]).toBeGreaterThan(0)
   await expect(t1.locator('#domain-summary')).toContainText(' 0 under-replicated', { timeout: 30_000 })
   expect(await inTab(t2, `return node.store('demo').get('bulk:09999')`)).toMatchObject({ i: 9999 })
-  await t1.screenshot({ path: `${SHOTS}/10-healed-after-load.png`, fullPage: true })
+  await t1.screenshot({ path: `${SHOTS}/11-healed-after-load.png`, fullPage: true })
 })
 
 test('the page can stop its node and start it again; stopped, it says so and stays stopped across a reload', async () => {
@@ -234,5 +244,5 @@ test('when the topology service goes away, an open tab says its view is stale', 
   await cluster.stopTopology()
   await expect(t1.locator('#banner')).toContainText('Disconnected from the topology service', { timeout: 10_000 })
   await expect(t1.locator('#banner')).toContainText('may be stale')
-  await t1.screenshot({ path: `${SHOTS}/11-stale-tab.png`, fullPage: true })
+  await t1.screenshot({ path: `${SHOTS}/12-stale-tab.png`, fullPage: true })
 })

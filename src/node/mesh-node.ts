@@ -29,6 +29,7 @@ export { InvalidSettingsError, type StoreTuning } from './settings.js'
 import { SessionClient, type SessionClientOptions } from '../session/client.js'
 import { SESSION_ENGINE_ID, SESSION_ENGINE_INFO, SESSION_ENGINE_TYPE, SessionEngine } from '../session/engine.js'
 import type { HealingProgress } from '../state/healing.js'
+import type { HistogramSnapshot } from '../util/histogram.js'
 import { DEFAULT_LIMITS } from '../state/guard.js'
 
 export interface MeshNodeOptions {
@@ -70,6 +71,10 @@ export interface NodeStatus {
 }
 
 export interface NodeMetrics extends MessengerMetrics {
+  /** Writes this node committed as primary, from taking the write to its acknowledgement, in ms. */
+  writeLatencyMs: HistogramSnapshot
+  /** Per domain this node leads: log entries its slowest live backup has not acknowledged. */
+  replicationLag: Record<number, number>
   nodeId: NodeId
   epoch: number
   peers: NodeId[]
@@ -206,7 +211,7 @@ export class MeshNode {
     })
     await this.stateRef.open()
     this.client?.sendCopies()
-    this.storeEngine = new StoreEngine(id, port, this.stateRef, () => this.status())
+    this.storeEngine = new StoreEngine(id, port, this.stateRef, () => this.status(), this.clock)
     router.register(this.storeEngine)
     const secret = this.opts.secret ?? this.opts.topology?.secret
     if (secret) {
@@ -343,6 +348,8 @@ export class MeshNode {
       snapshotsInstalled: this.state.stats.snapshotsInstalled,
       replicationDropped: this.port?.dropped ?? 0,
       damagedDomains: this.state.damaged.length,
+      writeLatencyMs: this.storeEngine?.writeLatency.snapshot() ?? { buckets: [], sum: 0, count: 0 },
+      replicationLag: Object.fromEntries(this.state.replicationLag().map((l) => [l.domain, l.entries])),
       ...this.messenger.metrics,
     }
   }

@@ -1,29 +1,111 @@
 /** The demo app: one browser node per tab, its view of the cluster, and an object editor. */
-import type { MeshNode, Patch } from '../src/index.js'
+import { virtualServerId, type MeshNode, type NodeStatus, type Patch, type View } from '../src/index.js'
+import { encodeValue } from '../src/wire/codec.js'
 import { readConfig, startBrowserNode, tabNodeId } from './browser-node.js'
-import { log, renderDomains, renderTopology } from './render.js'
+import { ClusterHealing, formatBytes, log, Names, renderDomains, renderMesh, renderTopology, type Observed } from './render.js'
 import { SessionsPanel } from './sessions.js'
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 const cfg = readConfig()
+const myId = tabNodeId()
+/**
+ * "Stop" is remembered for this tab (sessionStorage): a reload, which vite's client does by
+ * itself when `npm start` restarts, must not bring a stopped node back.
+ */
+const STOPPED_KEY = `domainmesh-demo-stopped:${myId}`
+const BULK = 10_000
 let node: MeshNode | undefined
+/** The node that was stopped: its last view stays on screen, marked stale. */
+let lastNode: MeshNode | undefined
 let unsubscribe: (() => void) | undefined
+let disconnectedAt: number | undefined
+let polling = false
 const sessions = new SessionsPanel(() => node)
+const observed: Observed = { names: new Names(), downSince: new Map(), healDelayMs: undefined, status: new Map(), now: Date.now() }
+const healing = new ClusterHealing()
 /** For the end-to-end tests and the browser console: this tab's node and session panel. */
 ;(window as unknown as { domainmesh: unknown }).domainmesh = { node: () => node, sessions }
 
+/** Says, above everything, when what the page shows is not the live cluster. */
+function renderBanner(): void {
+  const banner = $('banner')
+  const shown = node ?? lastNode
+  let text = ''
+  if (!node && lastNode) text = 'This node is stopped. Below is the last view it had of the cluster, frozen when it stopped: it is not live. Start the node to rejoin.'
+  else if (!node) text = sessionStorage.getItem(STOPPED_KEY) ? 'This node is stopped (it stays stopped across reloads until you start it).' : 'This node has not joined the cluster.'
+  else if (disconnectedAt !== undefined)
+    text = `Disconnected from the topology service since ${new Date(disconnectedAt).toLocaleTimeString()} (reconnecting). The cluster view below is what it was then and may be stale: members may have gone down or come back since.`
+  else if (shown && shown.topology.view().members.some((m) => m.nodeId === shown.nodeId && m.status === 'down')) text = 'The cluster sees this node as down (it missed heartbeats): its domains are failing over to others.'
+  banner.textContent = text
+  banner.hidden = text === ''
+  document.body.classList.toggle('stale', text !== '')
+}
+
 function render(): void {
-  if (!node) return
-  renderTopology(node)
-  renderDomains(node)
-  sessions.renderServing()
+  observed.now = Date.now()
+  renderBanner()
+  const n = node ?? lastNode
+  if (!n) return
+  const view = n.topology.view()
+  observed.names.see(view.members.map((m) => m.nodeId))
+  renderTopology(n, observed)
+  renderDomains(n, observed)
+  renderMesh(n, observed)
+  if (node) {
+    // This node's own figures fresh; the others' as they last answered (poll, every second).
+    observed.status.set(node.nodeId, node.status())
+    healing.render(view, n, observed)
+    sessions.renderServing()
+  }
+}
+
+/** Asks every member that is up for its links and healing; a member that does not answer in time is left out. */
+async function poll(): Promise<void> {
+  const n = node
+  if (!n || polling) return
+  polling = true
+  try {
+    const up = n.topology.view().members.filter((m) => m.status === 'up').map((m) => m.nodeId)
+    const answers = await Promise.all(
+      up.map(async (id): Promise<[string, NodeStatus | undefined]> => {
+        if (id === n.nodeId) return [id, n.status()]
+        const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), 1500))
+        return [id, await Promise.race([n.statusOf(id).catch(() => undefined), timeout])]
+      }),
+    )
+    observed.status.clear()
+    for (const [id, s] of answers) if (s) observed.status.set(id, s)
+  } finally {
+    polling = false
+  }
+}
+
+/** One log line per membership change (not one per view), and the members' down times for the countdown. */
+function onView(prev: View, view: View): void {
+  const before = new Map(prev.members.map((m) => [m.nodeId, m.status] as const))
+  const now = new Map(view.members.map((m) => [m.nodeId, m.status] as const))
+  for (const [id, status] of now) {
+    const was = before.get(id)
+    if (status === 'down' && !observed.downSince.has(id)) observed.downSince.set(id, prev.epoch > 0 && was !== 'down' ? Date.now() : undefined)
+    if (status === 'up') observed.downSince.delete(id)
+    if (prev.epoch === 0 || was === status) continue
+    if (was === undefined) log(`${id} joined`)
+    else log(status === 'down' ? `${id} is down: its domains fail over; healing in ${Math.round((observed.healDelayMs ?? 0) / 1000)} s unless it returns` : `${id} is back up`)
+  }
+  for (const id of before.keys()) {
+    if (!now.has(id)) {
+      observed.downSince.delete(id)
+      log(`${id} left the view: healing copies its domains to the others`)
+    }
+  }
 }
 
 async function start(): Promise<void> {
   $<HTMLButtonElement>('start').disabled = true
+  sessionStorage.removeItem(STOPPED_KEY)
   $('me').textContent = `joining ${cfg.topologyUrl} …`
   try {
-    node = await startBrowserNode(cfg, tabNodeId())
+    node = await startBrowserNode(cfg, myId)
   } catch (err) {
     $('me').textContent = `not joined: ${(err as Error).message}`
     log(`could not join: ${(err as Error).message}`, true)
@@ -31,20 +113,44 @@ async function start(): Promise<void> {
     return
   }
   const n = node
+  lastNode = undefined
+  disconnectedAt = undefined
+  observed.healDelayMs = n.topologyClient?.healDelayMs
   $('me').textContent = `this tab is node ${n.nodeId} in cluster "${n.clusterId}"`
   $<HTMLButtonElement>('stop').disabled = false
+  $<HTMLButtonElement>('bulk').disabled = false
   log(`joined as ${n.nodeId}`)
+  let prev: View = { epoch: 0, members: [] }
+  onView(prev, n.topology.view())
+  prev = n.topology.view()
   n.topology.events.on('view', ({ view }) => {
-    log(`view ${view.epoch}: ${view.members.map((m) => `${m.nodeId}${m.status === 'down' ? ' (down)' : ''}`).join(', ')}`)
+    onView(prev, view)
+    prev = view
+    render()
+  })
+  n.topologyClient?.events.on('disconnected', () => {
+    disconnectedAt ??= Date.now()
+    render()
+  })
+  n.topologyClient?.events.on('connected', () => {
+    disconnectedAt = undefined
     render()
   })
   n.state.events.on('healing', (p) => {
     $<HTMLProgressElement>('healing').max = Math.max(1, p.domainsTotal)
     $<HTMLProgressElement>('healing').value = p.domainsDone
-    $('healing-text').textContent = `${p.domainsDone}/${p.domainsTotal} domains copied by this node, ${p.bytes} bytes, longest lock ${p.maxLockMs} ms`
-    if (p.error) log(`copy of domain ${p.domain} to ${p.target} failed: ${(p.error as Error).message}`, true)
+    $('healing-text').textContent = `${p.inProgress ? 'copying' : `last round (${new Date().toLocaleTimeString()})`}: ${p.domainsDone}/${p.domainsTotal} domain copies, ${formatBytes(p.bytes)}, writes held back at most ${p.maxLockMs} ms`
+    if (p.error) log(`copy of domain ${p.domain} to ${p.target} failed: ${(p.error as Error).message}; will retry`, true)
   })
-  n.state.events.on('role-changed', ({ domain, role }) => log(`domain ${domain}: this tab is now ${role}`))
+  let gained = 0
+  n.state.events.on('role-changed', ({ role }) => {
+    // Told per domain; said once per view (the view listener runs after these).
+    if (role === 'primary') gained++
+    queueMicrotask(() => {
+      if (gained) log(`this tab now leads ${gained} more domain${gained === 1 ? '' : 's'}`)
+      gained = 0
+    })
+  })
   n.transport.on('peer-up', ({ peer }) => log(`data channel to ${peer} open`))
   n.transport.on('peer-down', ({ peer, reason }) => log(`data channel to ${peer} closed (${reason})`))
   render()
@@ -54,12 +160,18 @@ async function start(): Promise<void> {
 async function stop(): Promise<void> {
   if (!node) return
   $<HTMLButtonElement>('stop').disabled = true
+  $<HTMLButtonElement>('bulk').disabled = true
+  sessionStorage.setItem(STOPPED_KEY, '1')
   unsubscribe?.()
-  await node.close()
-  log(`stopped ${node.nodeId}: the cluster sees it down, fails its domains over, and heals after the delay`)
+  const n = node
   node = undefined
+  lastNode = n
+  observed.status.clear()
+  await n.close()
+  log(`stopped ${n.nodeId}: the cluster sees it down, fails its domains over, and heals after the delay. It stays stopped, across reloads too, until you start it.`)
   $('me').textContent = 'stopped'
   $<HTMLButtonElement>('start').disabled = false
+  render()
 }
 
 function key(): string {
@@ -83,18 +195,49 @@ async function load(): Promise<void> {
   })
 }
 
-/** Runs a write and shows what it cost on the wire (all frames this node sent for it). */
-async function measured(what: string, write: () => Promise<{ seq: number; replicas: number }>): Promise<void> {
-  if (!node) return
+/** Runs a write and returns what this node sent for it (all its frames meanwhile). */
+async function measured(what: string, write: () => Promise<{ seq: number; replicas: number }>): Promise<{ bytes: number; seq: number; replicas: number } | undefined> {
+  if (!node) return undefined
   const before = node.metrics().bytesOut
   try {
     const ack = await write()
     await new Promise((r) => setTimeout(r, 50))
-    const bytes = node.metrics().bytesOut - before
-    $('wire').textContent = `${what}: acknowledged at seq ${ack.seq} on ${ack.replicas} replicas; this node sent ${bytes} bytes`
+    return { ...ack, bytes: node.metrics().bytesOut - before }
   } catch (err) {
     $('wire').textContent = `${what} failed: ${(err as Error).message}`
     log(`${what} failed: ${(err as Error).message}`, true)
+    return undefined
+  }
+}
+
+/** Writes BULK objects, 64 at a time, so that a node going down leaves healing something to copy. */
+async function bulkLoad(): Promise<void> {
+  const n = node
+  if (!n) return
+  const button = $<HTMLButtonElement>('bulk')
+  button.disabled = true
+  const status = $('bulk-status')
+  const started = Date.now()
+  let next = 0
+  let done = 0
+  const text = 'x'.repeat(100)
+  try {
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (next < BULK && node === n) {
+          const i = next++
+          await n.store('demo').put(`bulk:${String(i).padStart(5, '0')}`, { i, text, at: started })
+          if (++done % 500 === 0 || done === BULK) status.textContent = `${done.toLocaleString('en')}/${BULK.toLocaleString('en')} objects written`
+        }
+      }),
+    )
+    status.textContent = `${done.toLocaleString('en')} objects written in ${((Date.now() - started) / 1000).toFixed(1)} s: stop a node (or close a tab) to watch them heal`
+    log(`loaded ${done} objects`)
+  } catch (err) {
+    status.textContent = `stopped after ${done} objects: ${(err as Error).message}`
+    log(`load of ${BULK} objects failed: ${(err as Error).message}`, true)
+  } finally {
+    button.disabled = node === undefined
   }
 }
 
@@ -109,7 +252,9 @@ $('put').addEventListener('click', () => {
   } catch (err) {
     return log(`not JSON: ${(err as Error).message}`, true)
   }
-  void measured('put', () => node!.store('demo').put(key(), value))
+  void measured('put', () => node!.store('demo').put(key(), value)).then((m) => {
+    if (m) $('wire').textContent = `put: acknowledged at seq ${m.seq} on ${m.replicas} replicas; this node sent ${formatBytes(m.bytes)} (the whole object is ${formatBytes(encodeValue(value).length)} encoded)`
+  })
 })
 $('patch-form').addEventListener('submit', (e) => {
   e.preventDefault()
@@ -121,9 +266,30 @@ $('patch-form').addEventListener('submit', (e) => {
   }
   const path = $<HTMLInputElement>('path').value.split('.').filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s))
   const patch: Patch[] = [{ op: 'replace', path, value }]
-  void measured(`patch /${path.join('/')}`, () => node!.store('demo').patch(key(), patch))
+  const n = node
+  void measured(`patch /${path.join('/')}`, () => n!.store('demo').patch(key(), patch)).then(async (m) => {
+    if (!m || !n) return
+    // A put sends the whole object where the patch sent its operations, once per copy this node
+    // sent (to the primary, or to each backup when this node is the primary).
+    const whole = await n.store('demo').get(key())
+    const extra = Math.max(0, encodeValue(whole).length - encodeValue(patch).length)
+    const domain = n.state.domainOf(virtualServerId('demo'), key())
+    const copies = n.state.placement(domain).primary === n.nodeId ? Math.max(1, m.replicas - 1) : 1
+    $('wire').textContent = `patch /${path.join('/')}: acknowledged at seq ${m.seq} on ${m.replicas} replicas; this node sent ${formatBytes(m.bytes)}. A put of the whole object would have sent about ${formatBytes(m.bytes + copies * extra)}.`
+  })
 })
 $('stop').addEventListener('click', () => void stop())
 $('start').addEventListener('click', () => void start())
-setInterval(render, 1000)
-void start()
+$('bulk').addEventListener('click', () => void bulkLoad())
+$('bulk').textContent = `Load ${BULK.toLocaleString('en')} objects`
+setInterval(() => {
+  render()
+  void poll()
+}, 1000)
+if (sessionStorage.getItem(STOPPED_KEY)) {
+  $('me').textContent = 'stopped'
+  $<HTMLButtonElement>('start').disabled = false
+  $<HTMLButtonElement>('stop').disabled = true
+  log('this node was stopped before the page reloaded: it stays stopped until you start it')
+  render()
+} else void start()

@@ -9,6 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join, relative, resolve } from 'node:path'
 import { peerEnvironment } from '../src/cli/peer-env.js'
+import { checkPortFree } from '../src/cli/ports.js'
 
 const root = resolve(import.meta.dirname, '..')
 const dataDir = resolve(root, process.env.DOMAINMESH_DATA ?? '.data')
@@ -16,6 +17,8 @@ const topologyPort = Number(process.env.DOMAINMESH_TOPOLOGY_PORT ?? 7700)
 const demoPort = Number(process.env.DOMAINMESH_DEMO_PORT ?? 5173)
 const metricsPort = Number(process.env.DOMAINMESH_METRICS_PORT ?? 9101)
 const cluster = 'demo'
+/** `npm start -- --verbose`: every view, copy and link change too (DEBUG=domainmesh:* does the same). */
+const verbose = process.argv.includes('--verbose') ? ['--verbose'] : []
 const cli = join(root, 'src/cli/main.ts')
 const children = new Map<string, ChildProcess>()
 let stopping = false
@@ -83,15 +86,18 @@ async function stopAll(code: number): Promise<void> {
 async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0))
   process.on('SIGTERM', () => void stopAll(0))
+  // Before anything starts: a second `npm start` would otherwise fail half-way with a stack trace.
+  await checkPortFree('127.0.0.1', topologyPort, 'topology service', 'is another npm start running? Stop it, or set DOMAINMESH_TOPOLOGY_PORT to another port')
+  for (let i = 0; i < 3; i++) await checkPortFree('127.0.0.1', metricsPort + i, `metrics of node-${i + 1}`, 'is another npm start running? Stop it, or set DOMAINMESH_METRICS_PORT (the first of three ports) to another port')
   const secret = await clusterSecret()
   const env = { DOMAINMESH_SECRET: secret }
   const tsx = ['--import', 'tsx', cli]
-  const topo = await run('topology', [...tsx, 'topology', '--port', String(topologyPort), '--cluster', cluster, '--state', join(dataDir, 'topology.json')], env, /listening on (ws:\/\/\S+)/)
+  const topo = await run('topology', [...tsx, 'topology', '--port', String(topologyPort), '--cluster', cluster, '--state', join(dataDir, 'topology.json'), ...verbose], env, /listening on (ws:\/\/\S+)/)
   const topologyUrl = topo[1]!
   const peers = ['node-1', 'node-2', 'node-3']
   await Promise.all(
     peers.map((name, i) =>
-      run(name, [...tsx, 'node', '--topology', topologyUrl, '--data', join(dataDir, name), '--node-id', name, '--cluster', cluster, '--metrics-port', String(metricsPort + i)], { ...env, ...peerEnvironment() }, /joined cluster/),
+      run(name, [...tsx, 'node', '--topology', topologyUrl, '--data', join(dataDir, name), '--node-id', name, '--cluster', cluster, '--metrics-port', String(metricsPort + i), ...verbose], { ...env, ...peerEnvironment() }, /joined cluster/),
     ),
   )
   // vite does not export its bin through package.json "exports"; it sits next to its main entry.
@@ -107,6 +113,8 @@ Ctrl-C stops everything; data stays in ${relative(root, dataDir)}/ for the next 
 }
 
 main().catch((err: unknown) => {
-  console.error(`npm start failed: ${(err as Error).message}`)
+  console.error(`npm start: ${(err as Error).message}`)
+  // Nothing started yet (a port in use): nothing to stop, nothing written.
+  if (children.size === 0) process.exit(1)
   void stopAll(1)
 })

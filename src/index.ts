@@ -16,7 +16,7 @@ export { IndexedDbStorage, type IndexedDbStorageOptions } from './storage/indexe
 export { RealClock, FakeClock, flushMicrotasks, type Clock, type TimerHandle } from './util/clock.js'
 export { Emitter, type Listener } from './util/events.js'
 export { seededRandom, type Random } from './util/random.js'
-export { MeshNode, type MeshNodeOptions } from './node/mesh-node.js'
+export { MeshNode, type MeshNodeOptions, type NodeStatus } from './node/mesh-node.js'
 export { StaticDirectory } from './node/static-directory.js'
 export { NodeIdMismatchError } from './node/identity.js'
 export { InvalidSettingsError, type StoreTuning } from './node/mesh-node.js'

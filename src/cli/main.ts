@@ -34,8 +34,18 @@ export async function main(argv: string[]): Promise<void> {
   throw new CliError(`unknown command "${command}". Commands: topology, node. See 'domainmesh --help'.`)
 }
 
+/**
+ * One line for what an operator can fix (our errors, and the system's: a folder that cannot be
+ * written, an address that cannot be bound); the stack only for anything else, which is a bug,
+ * or with --verbose.
+ */
+function errorLine(err: unknown, verbose: boolean): string {
+  const known = err instanceof DomainMeshError || typeof (err as NodeJS.ErrnoException)?.code === 'string'
+  const message = known && !verbose ? (err as Error).message : ((err as Error)?.stack ?? String(err))
+  return `domainmesh: ${message}`
+}
+
 main(process.argv.slice(2)).catch((err: unknown) => {
-  const message = err instanceof DomainMeshError ? err.message : (err as Error)?.stack ?? String(err)
-  console.error(`domainmesh: ${message}`)
+  console.error(errorLine(err, process.argv.includes('--verbose')))
   process.exit(2)
 })

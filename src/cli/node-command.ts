@@ -11,6 +11,8 @@ import { websocketConnector, type WebSocketConstructor } from '../topology/ws-li
 import { WebRtcTransport } from '../transport/webrtc-node.js'
 import { RealClock } from '../util/clock.js'
 import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag } from './args.js'
+import { consoleOut, reportNode } from './console.js'
+import { checkPortFree, portError } from './ports.js'
 
 export const NODE_HELP = `domainmesh node — run a peer node with file storage
 
@@ -27,6 +29,8 @@ export const NODE_HELP = `domainmesh node — run a peer node with file storage
   --memory-trim on|off give the C heap's free pages back to the system once the node has
                        been quiet for 5 s, and after V8's full collections while it stays quiet
                        (default on; glibc malloc_trim, through koffi: npm install koffi)
+  --verbose            also print every view, healing copy and link change (to stderr; or
+                       DEBUG=domainmesh:* for all, DEBUG=domainmesh:healing for one kind)
 `
 
 /** Starts the node (and returns it, so a wrapper such as the benchmark's peer can watch it). */
@@ -43,6 +47,7 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
       'metrics-port': { type: 'string' },
       'heap-growth': { type: 'string' },
       'memory-trim': { type: 'string' },
+      verbose: { type: 'boolean' },
     },
     'node',
   )
@@ -62,6 +67,11 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
   if (heapGrowth > 0) setFlagsFromString(`--heap-growing-percent=${heapGrowth}`)
   const memoryTrim = v['memory-trim'] ?? 'on'
   if (memoryTrim !== 'on' && memoryTrim !== 'off') throw new CliError(`--memory-trim must be on or off, not "${String(memoryTrim)}"`)
+  const out = consoleOut(v.verbose === true)
+  const metricsPort = v['metrics-port'] !== undefined ? intFlag(v, 'metrics-port', 0, 0, 65535) : undefined
+  // Before joining: a node that joined and then died on its metrics port would leave the
+  // cluster a member down (and heal around it) for nothing.
+  if (metricsPort !== undefined) await checkPortFree('127.0.0.1', metricsPort, 'metrics', 'another domainmesh node running? Choose another port with --metrics-port')
   const clock = new RealClock()
   const bind = typeof v['bind-address'] === 'string' ? { bindAddress: v['bind-address'] } : undefined
   const node = new MeshNode({
@@ -75,25 +85,20 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
   })
   await node.start()
   const trimming = memoryTrim === 'on' ? await trimWhenQuiet(node, clock) : undefined
-  const metrics = v['metrics-port'] !== undefined ? await startMetricsServer(node, intFlag(v, 'metrics-port', 0, 0, 65535), { figures: () => trimming?.figures() ?? {} }) : undefined
+  const metrics =
+    metricsPort !== undefined
+      ? await startMetricsServer(node, metricsPort, { figures: () => trimming?.figures() ?? {} }).catch(async (err: unknown) => {
+          await node.close()
+          throw portError(err, '127.0.0.1', metricsPort, 'metrics', 'another domainmesh node running? Choose another port with --metrics-port')
+        })
+      : undefined
   console.log(`node ${node.nodeId} joined cluster "${node.clusterId}" (data in ${dataDir})${metrics ? `; metrics at ${metrics.url}/metrics` : ''}`)
   // Unreadable (NotReadyError) until another owner's copy replaces it, or the operator accepts the loss.
   for (const { domain, reason } of node.state.damaged) console.log(`domain ${domain}: no complete copy here (${reason})`)
-  node.topology.events.on('view', ({ view }) => {
-    const m = node.metrics()
-    console.log(`view ${view.epoch}: ${view.members.length} members, ${m.peers.length} peers connected, leads ${m.domainsPrimary} domains, backs up ${m.domainsBackup}`)
-  })
-  // Why a link dropped is what an operator needs after a pause, a crash or a network fault.
-  node.transport.on('peer-down', ({ peer, reason }) => console.log(`link to ${peer} dropped (${reason})`))
-  node.state.events.on('healing', (p) => {
-    if (p.error) console.log(`healing: copy of domain ${p.domain} to ${p.target} failed (${(p.error as Error).message}); will retry`)
-    else console.log(`healing: ${p.domainsDone}/${p.domainsTotal} domains copied (${p.bytes} bytes)`)
-  })
-  node.state.events.on('snapshot-installed', ({ domain, from }) => console.log(`domain ${domain}: installed a snapshot from ${from} (this copy had diverged or was missing)`))
-  node.state.events.on('corrupt', ({ domain, error }) => console.log(`domain ${domain}: stored copy is damaged (${(error as Error).message}); rebuilding it from the other owners`))
-  node.state.events.on('replica-error', ({ domain, error }) => console.log(`domain ${domain}: ${(error as Error).message}`))
+  const unreport = reportNode(node, out, clock)
   onShutdown(async () => {
     console.log(`node ${node.nodeId} stopping: writing state to disk`)
+    unreport()
     trimming?.stop()
     await metrics?.close()
     await node.close()

@@ -3,7 +3,10 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { parseStaticTopology } from '../server/static-topology.js'
 import { startTopologyServer } from '../server/ws-server.js'
+import { RealClock } from '../util/clock.js'
 import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag } from './args.js'
+import { consoleOut, TopologyConsole } from './console.js'
+import { portError } from './ports.js'
 
 export const TOPOLOGY_HELP = `domainmesh topology — run the topology (signaling) service
 
@@ -18,6 +21,7 @@ export const TOPOLOGY_HELP = `domainmesh topology — run the topology (signalin
   --static FILE      static topology JSON: only its nodes may join; its settings and pins apply
   --state FILE       where the service keeps its state (epoch, members, owners) across restarts
                      (default ./domainmesh-topology-<cluster>.json; "none" keeps it in memory only)
+  --verbose          also print every view (to stderr; or DEBUG=domainmesh:topology)
 `
 
 export async function topologyCommand(argv: string[]): Promise<void> {
@@ -34,6 +38,7 @@ export async function topologyCommand(argv: string[]): Promise<void> {
       heartbeat: { type: 'string' },
       static: { type: 'string' },
       state: { type: 'string' },
+      verbose: { type: 'boolean' },
     },
     'topology',
   )
@@ -54,6 +59,9 @@ export async function topologyCommand(argv: string[]): Promise<void> {
   }
   const stateFlag = typeof v.state === 'string' ? v.state : `domainmesh-topology-${clusterId}.json`
   const stateFile = stateFlag === 'none' ? undefined : resolve(stateFlag)
+  const host = typeof v.host === 'string' ? v.host : '127.0.0.1'
+  const port = intFlag(v, 'port', 7700, 0, 65535)
+  const out = consoleOut(v.verbose === true)
   const server = await startTopologyServer({
     ...(stateFile ? { stateFile } : {}),
     clusterId,
@@ -61,14 +69,14 @@ export async function topologyCommand(argv: string[]): Promise<void> {
     settings,
     healDelayMs,
     heartbeatMs: intFlag(v, 'heartbeat', 1000, 50, 60_000),
-    host: typeof v.host === 'string' ? v.host : '127.0.0.1',
-    port: intFlag(v, 'port', 7700, 0, 65535),
+    host,
+    port,
     ...(allowedNodes ? { allowedNodes } : {}),
+  }).catch((err: unknown) => {
+    throw portError(err, host, port, 'topology service', 'another topology service running? Choose another port with --port')
   })
-  server.service.events.on('view', ({ view }) => {
-    const members = view.members.map((m) => `${m.nodeId}${m.status === 'down' ? '(down)' : ''}`).join(' ')
-    console.log(`view ${view.epoch}: ${members || '(empty)'}`)
-  })
+  const lines = new TopologyConsole(out, new RealClock(), settings, healDelayMs)
+  server.service.events.on('view', ({ view }) => lines.view(view))
   server.service.events.on('refused', ({ reason }) => console.log(`refused a node: ${reason}`))
   server.service.events.on('recovering', ({ epoch, domains }) => console.log(`no saved state: rebuilding it from the nodes' last views (epoch ${epoch}); ${domains} domains wait for their owners to report`))
   let waitingBefore = ''

@@ -31,6 +31,7 @@ export { InvalidSettingsError, type StoreTuning } from './settings.js'
 import { SessionClient, type SessionClientOptions } from '../session/client.js'
 import { SESSION_ENGINE_ID, SESSION_ENGINE_INFO, SESSION_ENGINE_TYPE, SessionEngine } from '../session/engine.js'
 import type { HealingProgress } from '../state/healing.js'
+import type { HistogramSnapshot } from '../util/histogram.js'
 import { DEFAULT_LIMITS } from '../state/guard.js'
 
 export interface MeshNodeOptions {
@@ -66,7 +67,18 @@ export interface MeshNodeOptions {
   durable?: boolean
 }
 
+export interface NodeStatus {
+  /** Members this node has an open data channel to. */
+  peers: NodeId[]
+  /** Its current (or last) healing round; `startedAt` is on its clock. */
+  healing: HealingProgress
+}
+
 export interface NodeMetrics extends MessengerMetrics {
+  /** Writes this node committed as primary, from taking the write to its acknowledgement, in ms. */
+  writeLatencyMs: HistogramSnapshot
+  /** Per domain this node leads: log entries its slowest live backup has not acknowledged. */
+  replicationLag: Record<number, number>
   nodeId: NodeId
   epoch: number
   peers: NodeId[]
@@ -209,7 +221,7 @@ export class MeshNode {
     await this.stateRef.open()
     await this.stateRef.markLost(lost)
     this.client?.sendCopies()
-    this.storeEngine = new StoreEngine(id, port, this.stateRef)
+    this.storeEngine = new StoreEngine(id, port, this.stateRef, () => this.status(), this.clock)
     router.register(this.storeEngine)
     const secret = this.opts.secret ?? this.opts.topology?.secret
     if (secret) {
@@ -376,8 +388,24 @@ export class MeshNode {
       snapshotsInstalled: this.state.stats.snapshotsInstalled,
       replicationDropped: this.port?.dropped ?? 0,
       damagedDomains: this.state.damaged.length,
+      writeLatencyMs: this.storeEngine?.writeLatency.snapshot() ?? { buckets: [], sum: 0, count: 0 },
+      replicationLag: Object.fromEntries(this.state.replicationLag().map((l) => [l.domain, l.entries])),
       ...this.messenger.metrics,
     }
+  }
+
+  /** This node's open links and healing round (what `statusOf` asks another node for). */
+  status(): NodeStatus {
+    return { peers: this.transport.peers(), healing: this.state.health().healing }
+  }
+
+  /**
+   * Another node's `status`: which members it has a data channel to, and how far its healing is.
+   * A page draws the mesh and the cluster-wide healing from these (the demo does).
+   */
+  async statusOf(peer: NodeId): Promise<NodeStatus> {
+    if (!this.port) throw new ClosedError('node (not started)')
+    return (await this.port.request(peer, 'status', {})) as NodeStatus
   }
 
   /** Round trip to a peer's store engine, in ms of this node's clock. */

@@ -43,6 +43,13 @@ export function prometheusText(m: NodeMetrics): string {
   ] as const) {
     lines.push(`# HELP domainmesh_${name} ${help}`, `# TYPE domainmesh_${name} counter`, `domainmesh_${name}{${node}} ${value}`)
   }
+  // Seconds, the Prometheus base unit; the node counts in ms.
+  const w = m.writeLatencyMs
+  lines.push('# HELP domainmesh_write_duration_seconds Writes this node committed as primary, from taking the write to its acknowledgement (backups included).', '# TYPE domainmesh_write_duration_seconds histogram')
+  for (const [le, count] of w.buckets) lines.push(`domainmesh_write_duration_seconds_bucket{${node},le="${le / 1000}"} ${count}`)
+  lines.push(`domainmesh_write_duration_seconds_bucket{${node},le="+Inf"} ${w.count}`, `domainmesh_write_duration_seconds_sum{${node}} ${w.sum / 1000}`, `domainmesh_write_duration_seconds_count{${node}} ${w.count}`)
+  lines.push('# HELP domainmesh_replication_lag_entries Per domain this node leads: log entries its slowest live backup has not acknowledged.', '# TYPE domainmesh_replication_lag_entries gauge')
+  for (const [domain, entries] of Object.entries(m.replicationLag)) lines.push(`domainmesh_replication_lag_entries{${node},domain="${domain}"} ${entries}`)
   lines.push('# HELP domainmesh_peer_rtt_ms Round-trip time to a peer.', '# TYPE domainmesh_peer_rtt_ms gauge')
   for (const [peer, ms] of Object.entries(m.rttMs)) lines.push(`domainmesh_peer_rtt_ms{${node},peer="${peer}"} ${ms}`)
   return lines.join('\n') + '\n'

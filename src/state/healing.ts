@@ -16,6 +16,8 @@ export interface HealingProgress {
   inProgress: boolean
   /** The longest time writes to one domain were held back in this round. */
   maxLockMs: number
+  /** When this round's first copy was planned (the node's clock): a console or page tells its rate and duration. */
+  startedAt: number
 }
 
 export interface HealingHooks {
@@ -32,7 +34,7 @@ export interface HealingHooks {
 export class HealingQueue {
   private queue: { domain: number; target: NodeId }[] = []
   private running = false
-  private round: HealingProgress = { domainsDone: 0, domainsTotal: 0, bytes: 0, inProgress: false, maxLockMs: 0 }
+  private round: HealingProgress = { domainsDone: 0, domainsTotal: 0, bytes: 0, inProgress: false, maxLockMs: 0, startedAt: 0 }
 
   constructor(
     private readonly hooks: HealingHooks,
@@ -56,7 +58,7 @@ export class HealingQueue {
 
   plan(domain: number, target: NodeId): void {
     if (this.queue.some((t) => t.domain === domain && t.target === target)) return
-    if (!this.round.inProgress) this.round = { domainsDone: 0, domainsTotal: 0, bytes: 0, inProgress: true, maxLockMs: 0 }
+    if (!this.round.inProgress) this.round = { domainsDone: 0, domainsTotal: 0, bytes: 0, inProgress: true, maxLockMs: 0, startedAt: this.clock.now() }
     this.queue.push({ domain, target })
     this.round.domainsTotal++
     if (!this.running) void this.run()

@@ -409,6 +409,14 @@ export class StateManager {
       .sort((a, b) => a.domain - b.domain)
   }
 
+  /** Per domain this node leads: log entries its slowest live backup has not acknowledged yet (metrics). */
+  replicationLag(): { domain: number; entries: number }[] {
+    return [...this.replicas.values()]
+      .filter((r) => r.role === 'primary')
+      .map((r) => ({ domain: r.domain, entries: r.backups.length ? Math.max(0, r.lastSeq - Math.min(...r.backups.map((b) => r.acked.get(b)))) : 0 }))
+      .sort((a, b) => a.domain - b.domain)
+  }
+
   /** Every stored object of a domain on this node (tests and healing). */
   objectsOf(domain: number): Iterable<[string, StoredObject]> {
     return this.replicas.get(domain)?.state.objects ?? []

@@ -8,6 +8,8 @@ import { NoRouteError, OutcomeUnknownError, isRemote, neverSent, type DomainMesh
 import { engineType, virtualServerId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
+import type { Clock } from '../util/clock.js'
+import { Histogram, WRITE_LATENCY_BUCKETS_MS } from '../util/histogram.js'
 import { NotPrimaryError, PathNotFoundError } from './errors.js'
 import { asObject, isInteger } from '../wire/fast-path.js'
 import { acceptWireChange, WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogEntry } from './log.js'
@@ -100,12 +102,18 @@ export class StoreEngine implements Engine {
   readonly engineType = STORE_ENGINE_TYPE
   readonly virtualServers = '*' as const
   readonly watches = new WatchRegistry()
+  /** Writes this node committed as primary, in ms (metrics: domainmesh_write_duration_seconds). */
+  readonly writeLatency = new Histogram(WRITE_LATENCY_BUCKETS_MS)
   readonly handle: (req: Request) => unknown
 
   constructor(
     private readonly self: NodeId,
     private readonly port: MessengerStatePort,
     private readonly state: StateManager,
+    /** What `status` answers: this node's links and healing, for a page that draws the whole cluster. */
+    private readonly status: () => unknown = () => ({}),
+    /** Times the writes this node commits as primary (`writeLatency`); without it they are not timed. */
+    private readonly clock?: Clock,
   ) {
     this.handle = methodTable({
       write: method(WriteSchema, (b, req) => this.write(virtualServerId(b.vs), b.key, b.change as Change, b.ifVersion, b.hops ?? 0, req.fromNode), acceptWrite),
@@ -116,6 +124,7 @@ export class StoreEngine implements Engine {
       watch: method(WatchSchema, (b, req) => this.watches.setRemote(req.fromNode, b.patterns)),
       changed: method(ChangedSchema, (b) => this.deliver(b.domain, b.entries as LogEntry[])),
       ping: method(v.object({}), () => ({})),
+      status: method(v.object({}), () => this.status()),
     })
     state.events.on('committed', ({ domain, entries }) => this.publish(domain, entries))
     this.onApplied = ({ domain, entry: e }) => this.watches.deliverApplied({ domain, seq: e.seq, vs: e.vs, key: e.key, change: e.change })
@@ -140,7 +149,10 @@ export class StoreEngine implements Engine {
   /** `from`: the node that sent the write (it waits for the answer, not for its own copy). */
   async write(vs: VirtualServerId, key: string, change: Change, ifVersion: number | undefined, hops: number, from?: NodeId): Promise<WriteAck> {
     try {
+      const t0 = this.clock?.now()
       const r = await this.state.write(vs, key, change, ifVersion, from)
+      // From the moment this primary took the write to its acknowledgement (backups included).
+      if (t0 !== undefined) this.writeLatency.observe(this.clock!.now() - t0)
       return { seq: r.seq, version: r.seq, replicas: r.replicas }
     } catch (err) {
       const primary = this.forwardTarget(err, hops)

@@ -65,6 +65,7 @@ export class TopologyClient {
   private retry: TimerHandle | undefined
   private backoff: number
   private closed = false
+  private welcome: Welcome | undefined
   /**
    * Owner changes reported and not yet seen in a view: a report sent while the link was down, or
    * lost with a link that closed, is sent again on the next welcome. A lost `owned` left a healed
@@ -78,6 +79,11 @@ export class TopologyClient {
   constructor(private readonly opts: TopologyClientOptions) {
     this.backoff = opts.reconnectMs ?? 250
     this.fresh = opts.fresh === true
+  }
+
+  /** How long the service keeps a down member before healing replaces it (from its welcome). */
+  get healDelayMs(): number | undefined {
+    return this.welcome?.healDelayMs
   }
 
   get connected(): boolean {
@@ -105,6 +111,7 @@ export class TopologyClient {
             this.startHeartbeat(msg.heartbeatMs)
             this.fresh = false
             const w: Welcome = { settings: asSettings(msg.settings), view: asView(msg.view), heartbeatMs: msg.heartbeatMs, healDelayMs: msg.healDelayMs, lost: msg.lost ?? [] }
+            this.welcome = w
             this.settle(w.view)
             for (const r of this.pending.values()) link.send(r)
             this.sendCopies()

@@ -18,6 +18,9 @@ export class E2eCluster {
   demoUrl!: string
   dir!: string
   readonly peers = new Map<string, PeerProcess>()
+  private topologyStopped = false
+  /** Console errors a test expects (the browser's own, e.g. a refused WebSocket once the service is gone). */
+  readonly expectedConsoleErrors: RegExp[] = []
 
   static async start(healDelayMs: number): Promise<E2eCluster> {
     const c = new E2eCluster()
@@ -39,10 +42,16 @@ export class E2eCluster {
     return `${this.demoUrl}?topology=${encodeURIComponent(this.topology.url)}&cluster=it&secret=${SECRET}&node=${node}`
   }
 
+  /** Stops the topology service alone (what Ctrl-C of `npm start` does to the open tabs' view). */
+  async stopTopology(): Promise<void> {
+    this.topologyStopped = true
+    await this.topology.close()
+  }
+
   async stop(): Promise<void> {
     for (const p of this.peers.values()) await p.kill('SIGTERM')
     await this.vite.close()
-    await this.topology.close()
+    if (!this.topologyStopped) await this.topology.close()
     await rm(this.dir, { recursive: true, force: true })
   }
 }
@@ -50,7 +59,7 @@ export class E2eCluster {
 /** Opens the demo as node `id`; fails the test on any console error. */
 export async function openTab(page: Page, cluster: E2eCluster, id: string): Promise<Page> {
   page.on('console', (m) => {
-    if (m.type() === 'error') throw new Error(`console error in ${id}: ${m.text()}`)
+    if (m.type() === 'error' && !cluster.expectedConsoleErrors.some((r) => r.test(m.text()))) throw new Error(`console error in ${id}: ${m.text()}`)
   })
   page.on('pageerror', (e) => {
     throw new Error(`page error in ${id}: ${e.message}`)

@@ -47,7 +47,26 @@ test('three tabs join as nodes; a write in one is read in the others', async () 
   await t1.click('#patch-form button')
   await expect(t1.locator('#wire')).toContainText('patch /count: acknowledged')
   expect(await inTab(t3, `return node.store('demo').get('e2e:doc')`)).toEqual({ title: 'written in t1', count: 2 })
+  // What a patch cost next to what a put of the whole object would have.
+  await expect(t1.locator('#wire')).toContainText(/this node sent \d+ B\. A put of the whole object would have sent about \d+ B\./)
   await expect(t1.locator('#members tbody tr')).toHaveCount(3)
+  // Who is who: a letter and a colour per node in the legend, and each cell names its primary
+  // and backup by letter without hovering.
+  await expect(t1.locator('#legend-nodes li')).toHaveText([/^A t\d/, /^B t\d/, /^C t\d/])
+  const colours = await t1.locator('#legend-nodes .chip').evaluateAll((els) => els.map((e) => getComputedStyle(e).backgroundColor))
+  expect(new Set(colours).size).toBe(3)
+  const labels = await t1.locator('#domain-map .cell .who').allTextContents()
+  expect(labels).toHaveLength(16)
+  for (const l of labels) expect(l).toMatch(/^[ABC]\+[ABC]$/)
+  // t1's cell colours are those of the primaries the legend names.
+  const first = await primaryOf(t1, 'e2e:doc')
+  const d = await inTab<number>(t1, `return node.state.domainOf('demo', 'e2e:doc')`)
+  const chip = await t1.locator('#legend-nodes li', { hasText: first }).locator('.chip').textContent()
+  await expect(t1.locator(`#domain-map .cell[data-domain="${d}"] .who`)).toHaveText(new RegExp(`^${chip}\\+`))
+  // The mesh: three members, three open channels, each reported by both ends.
+  await expect(t1.locator('#mesh g.member')).toHaveCount(3)
+  await expect(t1.locator('#mesh line.link:not(.half)')).toHaveCount(3, { timeout: 10_000 })
+  await expect(t1.locator('#banner')).toBeHidden()
   await t1.screenshot({ path: `${SHOTS}/1-three-tabs.png`, fullPage: true })
 })
 
@@ -70,6 +89,13 @@ test('closing the tab that is primary for a key: writes go on, no acked write is
   expect(acked.length).toBeGreaterThan(20)
   expect(await inTab(writer, `return node.store('demo').get('${key}')`)).toEqual({ n: acked[acked.length - 1] })
   await expect(writer.locator('#members')).toContainText('down')
+  // How long until healing starts, counting down.
+  const row = writer.locator(`#members tbody tr[data-node="${victim}"] td.down`)
+  const secondsLeft = async () => Number(/healing in (\d+) s/.exec((await row.textContent()) ?? '')?.[1])
+  await expect(row).toHaveText(/^down · healing in \d+ s$/)
+  const early = await secondsLeft()
+  expect(early).toBeLessThanOrEqual(HEAL_DELAY / 1000)
+  await expect.poll(secondsLeft, { timeout: 5000 }).toBeLessThan(early)
   await writer.screenshot({ path: `${SHOTS}/2-primary-tab-closed.png`, fullPage: true })
   test.info().annotations.push({ type: 'victim', description: victim })
 })
@@ -101,6 +127,8 @@ test('a tab that stays closed past the delay: the domain map returns to full rep
   await expect(t1.locator('#domain-summary')).toContainText(' 0 under-replicated', { timeout: 30_000 })
   await expect(t1.locator('#members tbody tr')).toHaveCount(2)
   expect(await inTab(t1, `return node.store('demo').get('e2e:doc')`)).toEqual({ title: 'written in t1', count: 2 })
+  // The whole cluster's healing, not only this tab's copies.
+  await expect(t1.locator('#cluster-healing-text')).toHaveText(/^healed: \d+ domain copies · \d+(\.\d)? k?B in [\d.]+ s/)
   await t1.screenshot({ path: `${SHOTS}/5-healed.png`, fullPage: true })
 })
 
@@ -126,6 +154,10 @@ test('mixed cluster: browser tabs and Node peers in one mesh', async () => {
   await expect
     .poll(() => inTab<string[]>(t1, `const out = new Set(); for (let d = 0; d < node.settings.domainCount; d++) out.add(String(node.state.placement(d).primary)); return [...out].sort()`), { timeout: 30_000 })
     .toEqual(['p1', 'p2'])
+  // The mesh graph: four members, every pair with an open channel both ends report.
+  await expect(t1.locator('#mesh g.member')).toHaveCount(4)
+  await expect(t1.locator('#mesh line.link:not(.half)')).toHaveCount(6, { timeout: 20_000 })
+  await expect(t1.locator('#mesh-summary')).toHaveText('6 open channels')
   await t1.screenshot({ path: `${SHOTS}/6-mixed-cluster.png`, fullPage: true })
 })
 
@@ -147,11 +179,49 @@ test('a tab acting as a client keeps its sessions across the death of its servin
   await t1.screenshot({ path: `${SHOTS}/7-session-failover.png`, fullPage: true })
 })
 
-test('the page can stop its node and start it again', async () => {
+test('load 10,000 objects, then a Node peer dies: the page counts down to healing and shows the cluster healing them', async () => {
+  const [t1, t2] = [tabs.get('t1')!, tabs.get('t2')!]
+  for (const t of tabs.values()) await settled(t, 3)
+  await t1.click('#bulk')
+  await expect(t1.locator('#bulk-status')).toContainText('10,000 objects written in', { timeout: 120_000 })
+  await cluster.peers.get('p2')!.kill('SIGKILL')
+  cluster.peers.delete('p2')
+  await expect(t1.locator('#members tbody tr[data-node="p2"] td.down')).toHaveText(/^down · healing in \d+ s$/, { timeout: 20_000 })
+  await expect(t1.locator('#cluster-healing-text')).toContainText('p2 down · healing in')
+  await t1.screenshot({ path: `${SHOTS}/9-peer-down-countdown.png`, fullPage: true })
+  // Past the delay p2 leaves and its domains are copied again: the bar fills as the copies land
+  // (each is a new view), with the count, bytes and rate beside it.
+  await t1.waitForFunction(
+    () => {
+      const bar = document.getElementById('cluster-healing') as HTMLProgressElement
+      return bar.value > 0 && bar.value < bar.max && /^healing: \d+\/\d+ domain copies done · /.test(document.getElementById('cluster-healing-text')!.textContent ?? '')
+    },
+    undefined,
+    { timeout: 30_000, polling: 'raf' },
+  )
+  await t1.screenshot({ path: `${SHOTS}/10-healing.png`, fullPage: true })
+  await expect(t1.locator('#cluster-healing-text')).toHaveText(/^healed: \d+ domain copies · [\d.]+ (kB|MB) in [\d.]+ s \([\d.]+ (B|kB|MB)\/s\)$/, { timeout: 60_000 })
+  const bar = await t1.locator('#cluster-healing').evaluate((e) => [(e as HTMLProgressElement).value, (e as HTMLProgressElement).max])
+  expect(bar[0]).toBe(bar[1])
+  expect(bar[1]).toBeGreaterThan(0)
+  await expect(t1.locator('#domain-summary')).toContainText(' 0 under-replicated', { timeout: 30_000 })
+  expect(await inTab(t2, `return node.store('demo').get('bulk:09999')`)).toMatchObject({ i: 9999 })
+  await t1.screenshot({ path: `${SHOTS}/11-healed-after-load.png`, fullPage: true })
+})
+
+test('the page can stop its node and start it again; stopped, it says so and stays stopped across a reload', async () => {
   const [t1, t2] = [tabs.get('t1')!, tabs.get('t2')!]
   await t2.click('#stop')
   await expect(t2.locator('#me')).toHaveText('stopped')
+  await expect(t2.locator('#banner')).toContainText('This node is stopped')
   await expect(t1.locator('#members')).toContainText(/t2\s*down/, { timeout: 20_000 })
+  // vite's client reloads the page when `npm start` restarts: a stopped node must not rejoin.
+  await t2.reload()
+  await t2.waitForFunction(() => document.readyState === 'complete' && (window as unknown as { domainmesh?: unknown }).domainmesh !== undefined)
+  await expect(t2.locator('#me')).toHaveText('stopped')
+  expect(await t2.evaluate(() => (window as unknown as { domainmesh: { node(): unknown } }).domainmesh.node() === undefined)).toBe(true)
+  await expect(t2.locator('#banner')).toContainText('stays stopped across reloads')
+  await expect(t2.locator('#start')).toBeEnabled()
   await t2.click('#start')
   await expect(t2.locator('#me')).toContainText('this tab is node t2', { timeout: 20_000 })
   await expect(t1.locator('#members')).not.toContainText(/t2\s*down/, { timeout: 20_000 })
@@ -163,4 +233,16 @@ test('works in a narrow window', async () => {
   await t1.setViewportSize({ width: 390, height: 900 })
   expect(await t1.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1)).toBe(true)
   await t1.screenshot({ path: `${SHOTS}/8-narrow.png`, fullPage: true })
+  await t1.setViewportSize({ width: 1280, height: 900 })
+})
+
+test('when the topology service goes away, an open tab says its view is stale', async () => {
+  const t1 = tabs.get('t1')!
+  await expect(t1.locator('#banner')).toBeHidden()
+  // Chromium logs each refused reconnect of the tabs' topology link as a console error.
+  cluster.expectedConsoleErrors.push(/^WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/' failed: .*ERR_CONNECTION_REFUSED$/)
+  await cluster.stopTopology()
+  await expect(t1.locator('#banner')).toContainText('Disconnected from the topology service', { timeout: 10_000 })
+  await expect(t1.locator('#banner')).toContainText('may be stale')
+  await t1.screenshot({ path: `${SHOTS}/12-stale-tab.png`, fullPage: true })
 })

@@ -13,7 +13,7 @@ import { MeshNode } from '../../src/node/mesh-node.js'
 import { startMetricsServer } from '../../src/server/metrics-server.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
 import { websocketConnector, type WebSocketConstructor } from '../../src/topology/ws-link.js'
-import { WebRtcTransport } from '../../src/transport/webrtc.js'
+import { WebRtcTransport } from '../../src/transport/webrtc-node.js'
 import { RealClock } from '../../src/util/clock.js'
 import { drive } from './driver.js'
 

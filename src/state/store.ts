@@ -5,7 +5,7 @@
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
 import type { Draft } from 'immer'
-import { DomainMeshError, NoRouteError, OutcomeUnknownError, isRemote, neverSent } from '../errors.js'
+import { DomainMeshError, InvalidOptionError, NoRouteError, OutcomeUnknownError, isRemote, neverSent } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
 import type { Random } from '../util/random.js'
@@ -102,6 +102,8 @@ export class Store {
    */
   async update<T>(key: string, recipe: (draft: Draft<T>) => void, opts: { retries?: number } = {}): Promise<WriteAck | undefined> {
     checkOptions('update', opts, UPDATE_OPTIONS)
+    // Immer's own complaint would be a bare Error, and only after a read.
+    if (typeof recipe !== 'function') throw new InvalidOptionError('update recipe', recipe, 'a function')
     const retries = opts.retries ?? Number.POSITIVE_INFINITY
     const deadline = this.clock.now() + this.state.writeTimeoutMs
     for (let attempt = 0; ; attempt++) {

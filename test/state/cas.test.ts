@@ -168,6 +168,7 @@ describe('compare-and-set', () => {
       await expect(s.patch(key, op, { ifVerison: 0 } as never)).rejects.toThrow(/invalid option patch ifVerison: expected one of the known options \(ifVersion\)/)
       await expect(s.put(key, { n: 2 }, { ifVerison: 0 } as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
       await expect(s.update(key, () => undefined, { retires: 3 } as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
+      await expect(s.update(key, 'd.n++' as never)).rejects.toMatchObject({ name: 'InvalidOptionError', message: 'invalid option update recipe: expected a function, not "d.n++"' })
       await expect(s.get(key, { form: 'local' } as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
       await expect(s.patch(key, op, 7 as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
       expect(await s.getVersioned(key)).toEqual({ value: { n: 0 }, version: 1 })

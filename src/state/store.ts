@@ -107,8 +107,11 @@ export class Store {
     const retries = opts.retries ?? Number.POSITIVE_INFINITY
     const deadline = this.clock.now() + this.state.writeTimeoutMs
     for (let attempt = 0; ; attempt++) {
-      // First try the local copy (no transfer); a copy that lags or lacks the key defers to the primary.
-      const base = (attempt === 0 ? await this.getVersioned<T>(key, { from: 'local' }) : undefined) ?? (await this.getVersioned<T>(key))
+      // The base is committed data: this node's own copy when it leads the domain (no transfer),
+      // else a primary read. A backup's copy, or the primary's uncommitted state, may hold a
+      // version that never commits and is given to another write by the next primary.
+      const here = attempt === 0 ? this.state.readCommittedHere(this.virtualServerId, key) : undefined
+      const base = here ? { value: here.value as T, version: here.version } : await this.getVersioned<T>(key)
       if (!base) throw new KeyNotFoundError(key)
       const [next, patches] = produceWithPatches(base.value, recipe)
       if (patches.length === 0) return undefined

@@ -318,6 +318,19 @@ export class StateManager {
   }
 
   /** This node's copy, possibly behind the primary; `held` is false without a complete copy here. */
+  /**
+   * This node's copy of an object if this node leads its domain and the object's version is
+   * committed; otherwise undefined. A version that is not committed may never be: the next
+   * primary then gives its number to another write, and a compare-and-set on it would pass
+   * against that one. (update() takes its first base from here and else from a primary read.)
+   */
+  readCommittedHere(vs: VirtualServerId, key: string): StoredObject | undefined {
+    const r = this.replicas.get(this.domainOf(vs, key))
+    if (!r || !r.complete || r.role !== 'primary') return undefined
+    const obj = r.state.get(vs, key)
+    return obj && obj.version <= r.committedSeq ? obj : undefined
+  }
+
   readLocal(vs: VirtualServerId, key: string): { held: boolean; obj: StoredObject | undefined } {
     const r = this.replicas.get(this.domainOf(vs, key))
     const held = r !== undefined && r.complete

@@ -5,7 +5,7 @@
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
 import type { Draft } from 'immer'
-import { DomainMeshError, NoRouteError, OutcomeUnknownError, isRemote, neverSent } from '../errors.js'
+import { DomainMeshError, InvalidOptionError, NoRouteError, OutcomeUnknownError, isRemote, neverSent } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
 import type { Random } from '../util/random.js'
@@ -102,11 +102,16 @@ export class Store {
    */
   async update<T>(key: string, recipe: (draft: Draft<T>) => void, opts: { retries?: number } = {}): Promise<WriteAck | undefined> {
     checkOptions('update', opts, UPDATE_OPTIONS)
+    // Immer's own complaint would be a bare Error, and only after a read.
+    if (typeof recipe !== 'function') throw new InvalidOptionError('update recipe', recipe, 'a function')
     const retries = opts.retries ?? Number.POSITIVE_INFINITY
     const deadline = this.clock.now() + this.state.writeTimeoutMs
     for (let attempt = 0; ; attempt++) {
-      // First try the local copy (no transfer); a copy that lags or lacks the key defers to the primary.
-      const base = (attempt === 0 ? await this.getVersioned<T>(key, { from: 'local' }) : undefined) ?? (await this.getVersioned<T>(key))
+      // The base is committed data: this node's own copy when it leads the domain (no transfer),
+      // else a primary read. A backup's copy, or the primary's uncommitted state, may hold a
+      // version that never commits and is given to another write by the next primary.
+      const here = attempt === 0 ? this.state.readCommittedHere(this.virtualServerId, key) : undefined
+      const base = here ? { value: here.value as T, version: here.version } : await this.getVersioned<T>(key)
       if (!base) throw new KeyNotFoundError(key)
       const [next, patches] = produceWithPatches(base.value, recipe)
       if (patches.length === 0) return undefined

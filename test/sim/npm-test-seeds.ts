@@ -12,9 +12,10 @@ export const SEEDS = 300
  * only), kept so their bugs stay fixed: 10040 (a primary replaced while cut off carried on with a
  * backup that had restarted empty), 11183 (a deposed primary's retried write put its older record
  * over the copy its successor had sent) and 13800 (repairs piled up behind one client's lock, so a
- * hand-over waited until its only copy was gone).
+ * hand-over waited until its only copy was gone) and 247 (update took as its base a replaced
+ * primary's uncommitted version, whose number the next primary gave to an increment).
  */
-export const CLASSIC_REGRESSIONS = [10040, 11183, 13800]
+export const CLASSIC_REGRESSIONS = [10040, 11183, 13800, 247]
 
 /**
  * Seeds beyond the first 300 that once failed with every fault: 1751 and 2245 (a patch the client

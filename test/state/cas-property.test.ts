@@ -1,8 +1,9 @@
 /**
  * Random recipes against a model (issue 31): writers on several nodes run Immer recipes on one
  * object (objects, arrays, nesting, front edits, undefined) through `update()`, blind patches
- * without `ifVersion`, and compare-and-set patches on a version read earlier, some of them stale,
- * with index-like segments spelled as numbers or strings. Each round's writes run concurrently.
+ * without `ifVersion`, and compare-and-set patches of one or two paths on a version read
+ * earlier, some stale, with index-like segments spelled as numbers or strings. Each round's
+ * writes run concurrently.
  *
  * The model replays every acknowledged write in version order (a write's version is its place in
  * the key's history). Then: every copy equals the model; a primary read after each round sees
@@ -88,12 +89,12 @@ type Action =
   | { a: 'update'; node: number; edits: Edit[] }
   | { a: 'blind'; node: number; what: 'setU' | 'push' }
   /** `back`: how many rounds old the version is (0: read at the start of this round). */
-  | { a: 'cas'; node: number; back: number; target: Target }
+  | { a: 'cas'; node: number; back: number; targets: Target[] }
 const node = fc.nat(NODES.length - 1)
 const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ a: fc.constant('update' as const), node, edits: fc.array(edit, { minLength: 1, maxLength: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ a: fc.constant('blind' as const), node, what: fc.constantFrom('setU' as const, 'push' as const) }) },
-  { weight: 3, arbitrary: fc.record({ a: fc.constant('cas' as const), node, back: fc.nat(2), target }) },
+  { weight: 3, arbitrary: fc.record({ a: fc.constant('cas' as const), node, back: fc.nat(2), targets: fc.array(target, { minLength: 1, maxLength: 2 }) }) },
 )
 
 /** Fresh values: a token and a number no write has used before (counters only grow by small steps from these). */
@@ -256,7 +257,7 @@ describe('random recipes against a model', () => {
           reads.push({ version: read.version, doc: read.value })
           type Done = { apply: (d: Doc) => void; version: number }
           const done: Done[] = []
-          const checks: { from: number; path: Path; outcome: { version: number } | { conflictAt: number } }[] = []
+          const checks: { from: number; paths: Path[]; outcome: { version: number } | { conflictAt: number } }[] = []
           const pending = round.map(async (act) => {
             const store = cl.node(NODES[act.node]!).store('shop')
             if (act.a === 'update') {
@@ -277,17 +278,24 @@ describe('random recipes against a model', () => {
               }
             } else {
               const base = reads[Math.max(0, reads.length - 1 - act.back)]!
-              const path = pathOf(base.doc, act.target)
-              if (!path) return
-              const value = freshAt(path, fresh)
+              // One or two paths, under different top-level fields (so neither moves the other).
+              const paths: Path[] = []
+              for (const t of act.targets) {
+                const p = pathOf(base.doc, t)
+                if (p && !paths.some((q) => q[0] === p[0])) paths.push(p)
+              }
+              if (paths.length === 0) return
+              const ops = paths.map((path) => ({ op: 'replace' as const, path: [...path], value: freshAt(path, fresh) }))
               totals.cas++
               try {
-                const ack = await store.patch(key, [{ op: 'replace', path: [...path], value }], { ifVersion: base.version })
-                done.push({ apply: (d) => setAt(d, path, json(value)), version: ack.version })
-                checks.push({ from: base.version, path, outcome: { version: ack.version } })
+                const ack = await store.patch(key, ops, { ifVersion: base.version })
+                done.push({ apply: (d) => ops.forEach((o) => setAt(d, o.path, json(o.value))), version: ack.version })
+                checks.push({ from: base.version, paths, outcome: { version: ack.version } })
               } catch (err) {
                 expect(err, String(err)).toMatchObject({ code: 'CAS_CONFLICT' })
-                checks.push({ from: base.version, path, outcome: { conflictAt: (err as { details: { actual: number } }).details.actual } })
+                const { actual, path } = (err as { details: { actual: number; path: Path } }).details
+                expect(paths.map((p) => p.map(String).join('/'))).toContain(path.map(String).join('/'))
+                checks.push({ from: base.version, paths: [path], outcome: { conflictAt: actual } })
               }
             }
           })
@@ -300,12 +308,11 @@ describe('random recipes against a model', () => {
           }
           for (const ch of checks) {
             const base = states.findLast((s) => s.version <= ch.from)!
-            const expected = shape(base.doc, ch.path)
             const when = 'version' in ch.outcome ? ch.outcome.version : ch.outcome.conflictAt
-            const between = states.filter((s) => s.version > ch.from && (('version' in ch.outcome) ? s.version < when : s.version <= when))
-            const changed = between.some((s) => shape(s.doc, ch.path) !== expected)
-            const what = `compare-and-set of ${JSON.stringify(ch.path)} on version ${ch.from}: ${JSON.stringify(ch.outcome)}; shapes ${expected} then ${between.map((s) => `${s.version}: ${shape(s.doc, ch.path)}`).join(', ')}`
-            // Taken: nothing it names changed before it. Refused: the version the primary names did change it.
+            const between = states.filter((s) => s.version > ch.from && ('version' in ch.outcome ? s.version < when : s.version <= when))
+            const changed = ch.paths.some((p) => between.some((s) => shape(s.doc, p) !== shape(base.doc, p)))
+            const what = `compare-and-set of ${JSON.stringify(ch.paths)} on version ${ch.from}: ${JSON.stringify(ch.outcome)}; shapes ${ch.paths.map((p) => `${shape(base.doc, p)} then ${between.map((s) => `${s.version}: ${shape(s.doc, p)}`).join(', ')}`).join('; ')}`
+            // Taken: nothing it names changed before it. Refused: the path and version the primary names did change.
             expect(changed, what).toBe(!('version' in ch.outcome))
             if (changed) totals.casStale++
             else totals.casTaken++

@@ -6,7 +6,7 @@
 import { produce } from 'immer'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DomainMeshError, NoRouteError, RemoteError, isRemote, toWireError } from '../../src/errors.js'
-import { virtualServerId } from '../../src/ids.js'
+import { nodeId, virtualServerId } from '../../src/ids.js'
 import { fromWireError } from '../../src/remote-errors.js'
 import { CasConflictError, KeyNotFoundError } from '../../src/state/errors.js'
 import type { ChangeEvent } from '../../src/state/watch.js'
@@ -86,6 +86,39 @@ describe('compare-and-set', () => {
     // Waits that double from a few ms: far fewer attempts than a back-to-back loop would make in 2 s.
     expect(attempts).toBeGreaterThan(5)
     expect(attempts).toBeLessThan(60)
+  })
+
+  it('update takes as its base only a committed version: a replaced primary\'s uncommitted number goes to another write', async () => {
+    c = await StoreCluster.start(['a', 'b', 'c'], { replicas: 2 })
+    const cl = c
+    const a = cl.node('a')
+    // A key a leads with b as its backup; c holds no copy.
+    const key = [...Array(500).keys()].map((i) => `u${i}`).find((k) => {
+      const p = a.state.placement(a.state.domainOf(VS, k))
+      return p.primary === 'a' && p.backups.includes(nodeId('b'))
+    })!
+    const fromB = cl.node('b').store('shop')
+    const fromC = cl.node('c').store('shop')
+    await cl.run(fromC.put(key, { n: 0 }))
+    // From now on nothing a sends arrives until released: its next write never commits.
+    cl.net.setTap((from) => (from === 'a' ? 'hold' : undefined))
+    const never = fromC.patch(key, [{ op: 'replace', path: ['n'], value: 100 }]).catch((e: unknown) => e)
+    await cl.settle(10)
+    const inc = fromC.update<{ n: number }>(key, (d) => void d.n++).catch((e: unknown) => e)
+    await cl.settle(10)
+    // b takes over and writes n = 1 under the number a gave to n = 100.
+    await cl.publish({ remove: ['a'] })
+    const one = await cl.run(fromB.patch(key, [{ op: 'replace', path: ['n'], value: 1 }]))
+    // Only now does c hear what a answered.
+    cl.net.setTap(undefined)
+    cl.net.release(nodeId('a'), nodeId('c'))
+    cl.net.release(nodeId('a'), nodeId('b'))
+    const incAck = await cl.run(inc)
+    await cl.run(never)
+    expect(incAck, String(incAck)).toMatchObject({ version: expect.any(Number) })
+    // The increment applied to a committed value: after the write of 1 (2) or before it (1), never to 100.
+    const final = await cl.run(fromB.getVersioned<{ n: number }>(key))
+    expect(final?.value.n === 2 ? (incAck as { version: number }).version > one.version : (incAck as { version: number }).version < one.version && final?.value.n === 1, JSON.stringify({ final, one, incAck })).toBe(true)
   })
 
   it('a primary replaced while paused refuses no write for a delete it never committed', async () => {
@@ -168,6 +201,7 @@ describe('compare-and-set', () => {
       await expect(s.patch(key, op, { ifVerison: 0 } as never)).rejects.toThrow(/invalid option patch ifVerison: expected one of the known options \(ifVersion\)/)
       await expect(s.put(key, { n: 2 }, { ifVerison: 0 } as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
       await expect(s.update(key, () => undefined, { retires: 3 } as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
+      await expect(s.update(key, 'd.n++' as never)).rejects.toMatchObject({ name: 'InvalidOptionError', message: 'invalid option update recipe: expected a function, not "d.n++"' })
       await expect(s.get(key, { form: 'local' } as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
       await expect(s.patch(key, op, 7 as never)).rejects.toMatchObject({ name: 'InvalidOptionError' })
       expect(await s.getVersioned(key)).toEqual({ value: { n: 0 }, version: 1 })

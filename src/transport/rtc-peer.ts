@@ -35,7 +35,10 @@ const LOW_WATER = 64 * 1024
  * a browser as an SCTP "User-Initiated Abort": the peer left, as its BYE says when that gets out first.
  */
 export const channelErrorReason = (err: { message: string }): string =>
-  /User-Initiated Abort/.test(err.message) ? 'peer closed the link' : `channel error: ${err.message}`
+  /User-Initiated Abort/.test(err.message) ? PEER_LEFT : `channel error: ${err.message}`
+
+/** Why a link went down when its peer left it on purpose (the same words as its BYE). */
+const PEER_LEFT = 'peer closed the link'
 
 export class RtcPeer {
   readonly pc: RTCPeerConnection
@@ -61,7 +64,12 @@ export class RtcPeer {
     }
     this.pc.onconnectionstatechange = () => {
       const state = this.pc.connectionState
-      if (state === 'failed' || state === 'closed') this.fail(`connection ${state}`)
+      // Our own close takes these handlers off first, so 'closed' here is the far side closing
+      // its connection on purpose: the peer left, as its BYE says when that gets out first (a
+      // BYE can still sit in the SCTP queue when the leaving side destroys the connection, and
+      // under load it sometimes does). 'failed' is the network.
+      if (state === 'closed') this.fail(PEER_LEFT)
+      else if (state === 'failed') this.fail('connection failed')
     }
     if (initiator) {
       this.attach(this.pc.createDataChannel(LABEL, { ordered: true }))

@@ -25,9 +25,11 @@ function cluster() {
   /** The nodes that are running, as every view shows them. */
   const up = new Set<NodeId>([a, b, c])
   const others = (self: NodeId) => [...up].filter((n) => n !== self)
+  /** Requests lost on the way, as `from>to:method`. */
+  const blocked = new Set<string>()
   const call = (from: NodeId, to: NodeId, method: string, body: unknown): Promise<unknown> => {
     const e = engines.get(to)
-    if (!e || !up.has(to)) return Promise.reject(Object.assign(new Error(`${to} is down`), { code: 'NOT_CONNECTED' }))
+    if (!e || !up.has(to) || blocked.has(`${from}>${to}:${method}`)) return Promise.reject(Object.assign(new Error(`${to} is down`), { code: 'NOT_CONNECTED' }))
     return Promise.resolve().then(() => e.handle({ fromNode: from, method, body, oneWay: false } as unknown as Request))
   }
   /** Starts (or restarts, empty) the node's session engine. */
@@ -48,7 +50,7 @@ function cluster() {
     return r
   }
   for (const n of [a, b, c]) start(n)
-  return { engines, up, start, crash, request, close: () => engines.forEach((e) => e.close()) }
+  return { engines, up, blocked, start, crash, request, close: () => engines.forEach((e) => e.close()) }
 }
 
 let net: ReturnType<typeof cluster> | undefined
@@ -97,6 +99,23 @@ describe('a primary that restarted and started the client again at the same epoc
     await net!.engines.get(c)!.onView()
     await flushMicrotasks()
     const read = await net!.request<{ value: unknown }>(a, 'get', { sessionId: s1.id, token: s1.token })
+    expect(read.result.value).toEqual({ v: 's1' })
+  })
+})
+
+describe('sessions waiting on a backup to be handed to another line', () => {
+  it('are kept when a later line takes the copy over too, and go to it with the others', async () => {
+    const s1 = await acknowledgedSession(b)
+    // a starts the client again with b; b's hand-over of s1 to a's new line is lost, then a dies.
+    net!.blocked.add(`${b}>${a}:adopt`)
+    await restartAndStartAgain([b])
+    net!.crash(a)
+    // c starts the client too (another late first request) and sends b its whole copy: b hands
+    // it the session of a's second line, and s1 must go along, not be forgotten.
+    net!.up.add(c)
+    const atC = await net!.request<{ sessionId: string }>(c, 'create', { clientId: CLIENT, data: { v: 'late too' } })
+    expect(atC.token).toMatchObject({ primary: c, epoch: 1, backups: [b] })
+    const read = await net!.request<{ value: unknown }>(c, 'get', { sessionId: s1.id, token: s1.token })
     expect(read.result.value).toEqual({ v: 's1' })
   })
 })

@@ -23,7 +23,7 @@ import { Emitter } from '../util/events.js'
 import { PathNotFoundError } from '../state/errors.js'
 import { InvalidTokenError, NoLiveReplicaError, NotEnoughReplicasError, ClientMovedError, SessionNotFoundError, StaleTokenError, VirtualServerMismatchError } from './errors.js'
 import { SessionHandoffs } from './handoff.js'
-import { SessionReplication, RecordSchema, ReplicateSchema, probeAnswer, type Line, type ReplicationContext } from './replication.js'
+import { SessionReplication, RecordSchema, ReplicateSchema, otherLine, probeAnswer, type Line, type ReplicationContext } from './replication.js'
 import { compareAuthority, compareToken, route, type Authority } from './route.js'
 import { SessionTable, type ClientEntry, type SessionRecord } from './table.js'
 import { signToken, verifyToken, type FailoverToken } from './token.js'
@@ -91,7 +91,7 @@ export class SessionEngine implements Engine {
         }),
       })),
       find: method(v.object({ vs: Vs, clientId: v.string(), sessionId: Sid }), (b) => this.handoffs.find(b.vs, b.clientId, b.sessionId)),
-      leads: method(v.object({ clients: v.pipe(v.array(v.object({ vs: Vs, clientId: v.string(), epoch: v.number() })), v.maxLength(100_000)) }), (b, req) => this.onLeads(req.fromNode, b.clients)),
+      leads: method(v.object({ clients: v.pipe(v.array(v.object({ vs: Vs, clientId: v.string(), epoch: v.number(), line: v.optional(v.pipe(v.string(), v.maxLength(64))) })), v.maxLength(100_000)) }), (b, req) => this.onLeads(req.fromNode, b.clients)),
     })
     this.sweep()
   }
@@ -138,12 +138,17 @@ export class SessionEngine implements Engine {
   }
 
   private async checkLeads(primary: NodeId, entries: ClientEntry[]): Promise<void> {
-    const r = (await this.ctx.request(primary, 'leads', { clients: entries.map((e) => ({ vs: e.vs, clientId: e.clientId, epoch: e.epoch })) })) as { answers: ('ok' | 'other-backups' | 'not-leading')[] }
+    const r = (await this.ctx.request(primary, 'leads', { clients: entries.map((e) => ({ vs: e.vs, clientId: e.clientId, epoch: e.epoch, ...(e.copy ? { line: e.copy.line } : {}) })) })) as { answers: ('ok' | 'other-backups' | 'other-line' | 'not-leading')[] }
     await Promise.all(
       entries.map(async (e, i) => {
         if (this.table.client(e.vs, e.clientId) !== e) return // changed while we asked
         if (r.answers[i] === 'other-backups') this.table.dropClient(e.vs, e.clientId)
-        else if (r.answers[i] === 'not-leading') await this.takeOver(e)
+        else if (r.answers[i] === 'other-line') {
+          // The primary restarted and started the client again: its line lacks the sessions of
+          // the one we followed, and our copy may be the last one. They go to it before ours goes.
+          this.handoffs.handOver(e.vs, e.clientId, this.table.sessionsOf(e.vs, e.clientId), primary)
+          this.table.dropClient(e.vs, e.clientId)
+        } else if (r.answers[i] === 'not-leading') await this.takeOver(e)
       }),
     )
   }
@@ -165,11 +170,18 @@ export class SessionEngine implements Engine {
     return this.locked(e, () => this.replication.rebuild(e)).finally(() => this.repairing.delete(e))
   }
 
-  private onLeads(from: NodeId, clients: { vs: string; clientId: string; epoch: number }[]): { answers: string[] } {
+  /**
+   * Whether this node still leads a client at the backup's epoch with the backup among its
+   * backups. 'other-backups' lets the backup drop its copy: this line replaced it and holds every
+   * session it has. 'other-line': this node restarted and started the client again at that epoch,
+   * so the backup's copy is of a line this one never had, and its sessions must come here.
+   */
+  private onLeads(from: NodeId, clients: { vs: string; clientId: string; epoch: number; line?: string | undefined }[]): { answers: string[] } {
     return {
-      answers: clients.map(({ vs, clientId, epoch }) => {
+      answers: clients.map(({ vs, clientId, epoch, line }) => {
         const e = this.table.client(vs, clientId)
         if (!e || e.role !== 'primary' || e.epoch !== epoch) return 'not-leading'
+        if (otherLine(e.copy, line === undefined ? undefined : { line, rev: 0 })) return 'other-line'
         return e.backups.includes(from) ? 'ok' : 'other-backups'
       }),
     }

@@ -44,11 +44,18 @@ export class SessionHandoffs {
     return this.waiting.size
   }
 
-  /** Queues `sessions` for `to`, the primary of the line that stays, and sends them now. */
+  /**
+   * Queues `sessions` for `to`, the primary of the line that stays, and sends them now. Sessions
+   * still waiting here for an earlier line go along: this node no longer holds them anywhere
+   * else, and the line that now takes its copy over is the newest it knows.
+   */
   handOver(vs: string, clientId: string, sessions: SessionRecord[], to: NodeId): void {
     if (sessions.length === 0) return
     const key = `${vs}\u0000${clientId}`
-    this.waiting.set(key, { vs, clientId, to, put: sessions.map(toWire), attempts: 0 })
+    const put = new Map((this.waiting.get(key)?.put ?? []).map((r) => [r.sessionId, r]))
+    for (const r of sessions.map(toWire)) if ((put.get(r.sessionId)?.version ?? 0) <= r.version) put.set(r.sessionId, r)
+    // A new object: a send of the old one still under way must not take this one off the list.
+    this.waiting.set(key, { vs, clientId, to, put: [...put.values()], attempts: 0 })
     void this.send(key).catch((error: unknown) => this.d.report(error))
   }
 
@@ -70,7 +77,7 @@ export class SessionHandoffs {
       if (this.waiting.get(key) === h) this.waiting.delete(key)
     } catch (err) {
       if (++h.attempts >= MAX_ATTEMPTS) {
-        this.waiting.delete(key)
+        if (this.waiting.get(key) === h) this.waiting.delete(key)
         this.d.report(new NoLiveReplicaError(h.clientId, [h.to]))
       }
       throw err

@@ -233,7 +233,10 @@ export class SessionReplication {
     // A new line of primaries takes this copy over (we served the client, or followed another
     // primary, perhaps one started by the same client's retried first request): the sessions it
     // does not send are handed to it rather than dropped, and it sends them back when it adopts.
-    const newLine = old !== undefined && old.primary !== from
+    // The same primary at the same epoch is a new line too when the copy names another line: it
+    // restarted empty and started the client again (a late first request reached it), so its
+    // whole copy lacks every session of the line we followed, and ours may be the last copy.
+    const newLine = old !== undefined && (old.primary !== from || (old.epoch === b.epoch && otherLine(old.copy, b.copy)))
     if (newLine) {
       const orphans = this.table.sessionsOf(b.vs, b.clientId).filter((r) => !b.put.some((p) => p.sessionId === r.sessionId))
       if (orphans.length > 0) this.onDeposed(b.vs, b.clientId, orphans, from)
@@ -252,6 +255,9 @@ export class SessionReplication {
     return { ok: true }
   }
 }
+
+/** Two copies made at the same primary and epoch belong to different lines (the primary restarted in between). */
+export const otherLine = (x: CopyMark | undefined, y: CopyMark | undefined): boolean => x !== undefined && y !== undefined && x.line !== y.line
 
 export const fromWire = (r: WireRecord): SessionRecord => ({ sessionId: r.sessionId, clientId: r.clientId, vs: r.vs, ttlMs: r.ttlMs, expiresAt: r.expiresAt, obj: applyChange(r.sessionId, undefined, { kind: 'put', value: r.value }, r.version)! })
 export const toWire = (r: SessionRecord): WireRecord => ({ sessionId: r.sessionId, clientId: r.clientId, vs: r.vs, value: r.obj.value, version: r.obj.version, ttlMs: r.ttlMs, expiresAt: r.expiresAt })

@@ -143,7 +143,9 @@ export class RtcPeer {
       // domainmesh never sends text: a peer that does is not one of ours.
       else this.fail(`a ${typeof data} message on the binary channel`)
     }
-    channel.onclose = () => this.fail('channel closed')
+    // As for the connection above: our own close takes this handler off first, so a channel that
+    // closes here was closed by the far side, on purpose (its BYE may not have got out first).
+    channel.onclose = () => this.fail(PEER_LEFT)
     channel.onerror = (event: Event) => {
       const error = (event as Event & { error?: { message?: string } }).error
       this.fail(channelErrorReason({ message: error?.message ?? 'unknown' }))

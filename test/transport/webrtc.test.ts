@@ -199,7 +199,9 @@ describe('WebRtcTransport farewell', () => {
       async (_a, b) => {
         await b.close()
         await poll(() => reasons.length > 0, 500)
-        // Not the channel's own abort or close: the BYE chunk came before them.
+        // At once, and as the peer leaving: its BYE, or (when the BYE was still in the SCTP queue
+        // as the far side destroyed its connection, as happens under load) the clean close of its
+        // channel or connection; never a failure found by ICE timing out.
         expect(reasons).toEqual(['peer closed the link'])
       },
       (a) => a.on('peer-down', ({ reason }) => reasons.push(reason)),

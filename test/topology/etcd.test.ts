@@ -1,0 +1,128 @@
+/**
+ * Several topology instances over a real 3-member etcd cluster (test/helpers/etcd-cluster.ts),
+ * nodes in this process on a MemoryNetwork, joined over WebSocket with a list of instance URLs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clusterId, nodeId, type NodeId } from '../../src/ids.js'
+import { MeshNode } from '../../src/node/mesh-node.js'
+import { nodeTopologyConnector, startTopologyServer, type EtcdTopologyServer } from '../../src/node.js'
+import { MemoryStorage } from '../../src/storage/memory.js'
+import { MemoryNetwork } from '../../src/transport/memory.js'
+import { RealClock } from '../../src/util/clock.js'
+import { EtcdCluster, etcdAvailable, ETCD_MISSING } from '../helpers/etcd-cluster.js'
+import { waitFor } from '../helpers/wait.js'
+
+const SECRET = 'etcd-secret'
+let etcd: EtcdCluster
+let prefixes = 0
+
+beforeAll(async () => {
+  if (!etcdAvailable()) throw new Error(ETCD_MISSING)
+  etcd = await EtcdCluster.start(3)
+}, 30_000)
+afterAll(async () => {
+  await etcd?.close()
+})
+
+class Setup {
+  readonly servers: (EtcdTopologyServer | undefined)[] = []
+  readonly nodes = new Map<string, MeshNode>()
+  readonly net = new MemoryNetwork({ clock: new RealClock() })
+  readonly prefix = `t${++prefixes}-${process.pid}`
+  urls: string[] = []
+
+  async startInstances(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) this.servers.push(await this.instance())
+    this.urls = this.servers.map((s) => s!.url)
+  }
+
+  instance(port = 0): Promise<EtcdTopologyServer> {
+    return startTopologyServer({ clusterId: 'ec', secret: SECRET, settings: { domainCount: 8, replicas: 2 }, heartbeatMs: 200, healDelayMs: 1500, port, etcd: { hosts: etcd.urls, prefix: this.prefix, leaseTtlSeconds: 2 } })
+  }
+
+  async join(name: string, urls = this.urls): Promise<MeshNode> {
+    const node = new MeshNode({
+      clusterId: clusterId('ec'),
+      nodeId: nodeId(name),
+      transport: this.net.createTransport(),
+      storage: new MemoryStorage(),
+      clock: new RealClock(),
+      topology: { connect: nodeTopologyConnector(urls), secret: SECRET },
+    })
+    await node.start()
+    this.nodes.set(name, node)
+    return node
+  }
+
+  leader(): EtcdTopologyServer {
+    const l = this.servers.filter((s) => s?.instance.leading)
+    if (l.length !== 1) throw new Error(`${l.length} leaders`)
+    return l[0]!
+  }
+
+  /** The instance a node is attached to. */
+  gatewayOf(name: string): number {
+    return this.servers.findIndex((s) => s?.instance.nodes().includes(name as NodeId))
+  }
+
+  async close(): Promise<void> {
+    for (const n of this.nodes.values()) await n.close()
+    for (const s of this.servers) await s?.close()
+  }
+}
+
+const upIn = (n: MeshNode, who: string[]) => {
+  const v = n.topology.view()
+  return who.every((w) => v.members.some((m) => m.nodeId === w && m.status === 'up'))
+}
+
+describe('topology instances over etcd', () => {
+  it('nodes on different instances share one view, signal and write across them', async () => {
+    const s = new Setup()
+    try {
+      await s.startInstances(2)
+      const a = await s.join('a', [s.urls[0]!])
+      const b = await s.join('b', [s.urls[1]!])
+      await waitFor(() => upIn(a, ['a', 'b']) && upIn(b, ['a', 'b']) && a.health().safe && b.health().safe, 'both nodes in one view, healed')
+      expect(s.gatewayOf('a')).toBe(0)
+      expect(s.gatewayOf('b')).toBe(1)
+      expect(a.topology.view().epoch).toBe(b.topology.view().epoch)
+      await a.store('shop').put('k', { v: 1 })
+      expect(await b.store('shop').get('k')).toEqual({ v: 1 })
+      // Exactly one instance runs the service logic.
+      expect(s.leader()).toBeDefined()
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a node whose instance dies moves to the next one and is not marked down; a node that dies is', async () => {
+    const s = new Setup()
+    try {
+      await s.startInstances(2)
+      const names = ['a', 'b', 'c']
+      for (const n of names) await s.join(n)
+      const a = s.nodes.get('a')!
+      await waitFor(() => names.every((n) => upIn(s.nodes.get(n)!, names)) && a.health().safe, 'all up and healed', 20_000)
+      // The leader goes (its nodes with it), as a kill would: its sockets close, its lease is left to expire.
+      const leaderIdx = s.servers.indexOf(s.leader())
+      const downs: string[] = []
+      a.topology.events.on('view', ({ view }) => {
+        for (const m of view.members) if (m.status === 'down') downs.push(m.nodeId)
+      })
+      await s.servers[leaderIdx]!.close()
+      s.servers[leaderIdx] = undefined
+      await waitFor(() => s.servers.some((x) => x?.instance.leading), 'another instance to lead', 10_000)
+      await waitFor(() => names.every((n) => s.gatewayOf(n) === 1 - leaderIdx), 'every node on the other instance', 10_000)
+      const epochBefore = a.topology.view().epoch
+      await waitFor(() => a.topology.view().epoch > epochBefore, 'a view from the new leader', 10_000)
+      expect(downs).toEqual([])
+      // A node that dies now is marked down by the remaining instance.
+      await s.nodes.get('c')!.close()
+      s.nodes.delete('c')
+      await waitFor(() => a.topology.view().members.some((m) => m.nodeId === 'c' && m.status === 'down') || !a.topology.view().members.some((m) => m.nodeId === 'c'), 'c marked down', 10_000)
+    } finally {
+      await s.close()
+    }
+  })
+})

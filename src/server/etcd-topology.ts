@@ -10,7 +10,7 @@
  * compare-and-set on the state key's revision and on the leader key.
  */
 import { ExponentialBackoff, handleWhen, retry, circuitBreaker, ConsecutiveBreaker } from 'cockatiel'
-import { Etcd3, isRecoverableError, type IKeyValue, type Lease, type Watcher } from 'etcd3'
+import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, type IKeyValue, type Lease, type Watcher } from 'etcd3'
 import * as v from 'valibot'
 import { DomainMeshError } from '../errors.js'
 import { isValidId, type NodeId } from '../ids.js'
@@ -121,7 +121,8 @@ export class EtcdTopologyInstance {
       // 3 failures; a topology instance must move to another member within a lease's TTL.
       faultHandling: {
         host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(2) }),
-        global: retry(handleWhen(isRecoverableError), { maxAttempts: opts.hosts.length + 1 }),
+        // Spread over an etcd election (about a second), so a leader change is ridden out.
+        global: retry(handleWhen(isRecoverableError), { maxAttempts: opts.hosts.length + 3, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }) }),
         watchBackoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1000 }).next(),
       },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 3000 }),
@@ -406,7 +407,10 @@ export class EtcdTopologyInstance {
         a.lastKeepalive = now
         a.lease.keepaliveOnce().catch((err: unknown) => {
           this.report(`keeping ${a.nodeId} alive`, err)
-          this.detach(a, 'its lease in etcd could not be renewed')
+          // Gone for good: the node must reconnect to get a new one. Otherwise (etcd busy electing
+          // a leader) the next heartbeat tries again; if the lease expires meanwhile, its key's
+          // deletion in the watch detaches the node.
+          if (err instanceof EtcdLeaseInvalidError) this.detach(a, 'its lease in etcd expired')
         })
         return
       }

@@ -21,6 +21,8 @@ export const TOPOLOGY_HELP = `domainmesh topology — run the topology (signalin
   --etcd URL[,URL..] run as one of several instances sharing the state in etcd (any number of
                      them, each with the same cluster, secret and settings; no --state)
   --etcd-prefix P    etcd keys go under /P/<cluster>/ (default "domainmesh")
+  --etcd-lease-ttl S this instance's lease in etcd (default 3): how long the others wait for it
+                     to come back before one of them takes over the leading role
 `
 
 export async function topologyCommand(argv: string[]): Promise<void> {
@@ -39,6 +41,7 @@ export async function topologyCommand(argv: string[]): Promise<void> {
       state: { type: 'string' },
       etcd: { type: 'string' },
       'etcd-prefix': { type: 'string' },
+      'etcd-lease-ttl': { type: 'string' },
     },
     'topology',
   )
@@ -72,7 +75,7 @@ export async function topologyCommand(argv: string[]): Promise<void> {
     const hosts = v.etcd.split(',').filter((u) => u !== '')
     for (const h of hosts) if (!/^https?:\/\/[^/]+$/.test(h)) throw new CliError(`--etcd takes http(s)://host:port URLs, not "${h}"`)
     const prefix = typeof v['etcd-prefix'] === 'string' ? v['etcd-prefix'] : 'domainmesh'
-    const server = await startTopologyServer({ ...common, etcd: { hosts, prefix } })
+    const server = await startTopologyServer({ ...common, etcd: { hosts, prefix, leaseTtlSeconds: intFlag(v, 'etcd-lease-ttl', 3, 1, 600) } })
     const inst = server.instance
     inst.events.on('view', ({ view }) => console.log(`view ${view.epoch}: ${view.members.map((m) => `${m.nodeId}${m.status === 'down' ? '(down)' : ''}`).join(' ') || '(empty)'}`))
     inst.events.on('leader', ({ leading, reason }) => console.log(leading ? `instance ${inst.instanceId} leads: it runs failure detection and publishes views` : `instance ${inst.instanceId} stopped leading: ${reason}`))

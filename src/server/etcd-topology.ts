@@ -426,9 +426,12 @@ export class EtcdTopologyInstance {
         this.stats.signalsViaEtcd++
         return this.sendMail(to, { msg: { type: 'signal', from: a.nodeId, data: msg.data } })
       }
-      case 'engines':
+      case 'engines': {
+        // Each list as it was sent: the leader publishes a view per change, as the embedded service does.
         a.record = { ...a.record, engines: msg.engines }
-        return this.enqueue(a, () => a.lease.put(this.key(`members/${a.nodeId}`)).value(JSON.stringify(a.record)).exec())
+        const value = JSON.stringify(a.record)
+        return this.enqueue(a, () => a.lease.put(this.key(`members/${a.nodeId}`)).value(value).exec())
+      }
       case 'hello':
         return a.link.send({ type: 'error', reason: 'already admitted' })
       default: {

@@ -92,7 +92,8 @@ export class EtcdFaultCluster {
     const inst = this.instances.get(name)!
     const o = this.opts
     const args = [CLI, 'topology', '--port', String(inst.port), '--cluster', 'faults', '--replicas', String(o.replicas), '--domains', String(o.domains), '--heal-delay', String(o.healDelayMs), '--heartbeat', String(o.heartbeatMs), '--etcd', this.etcd.urls.join(',')]
-    const h = new ChildHandle(name, args, { DOMAINMESH_SECRET: SECRET })
+    // All its lines: which instance leads is read from them.
+    const h = new ChildHandle(name, args, { DOMAINMESH_SECRET: SECRET }, undefined, 100_000)
     this.handles.add(h)
     inst.handle = h
     await h.ready(/listening on ws:/, 30_000)

@@ -80,6 +80,8 @@ interface Attached {
   queue: Promise<void>
   record: MemberRecord
   gone: boolean
+  /** Renews the lease until the welcome: the node heartbeats only once welcomed. */
+  hold: TimerHandle | undefined
 }
 
 const MAIL_TTL_S = 10
@@ -255,6 +257,8 @@ export class EtcdTopologyInstance {
     switch (msg.type) {
       case 'welcome': {
         a.welcomed = true
+        if (a.hold) this.clock.clearTimeout(a.hold)
+        a.hold = undefined
         a.epoch = Math.max(a.epoch, (msg.view as View).epoch)
         a.link.send(msg)
         return this.sendView(a)
@@ -367,12 +371,41 @@ export class EtcdTopologyInstance {
       return undefined
     }
     this.stopWaiting(link)
-    const a: Attached = { nodeId, session: record.session, link, lease, lastKeepalive: this.clock.now(), welcomed: false, epoch: 0, upSeq: 0, queue: Promise.resolve(), record, gone: false }
+    const a: Attached = { nodeId, session: record.session, link, lease, lastKeepalive: this.clock.now(), welcomed: false, epoch: 0, upSeq: 0, queue: Promise.resolve(), record, gone: false, hold: undefined }
     const old = this.attached.get(nodeId)
     this.attached.set(nodeId, a)
+    this.holdUntilWelcome(a, this.clock.now() + (this.service.helloTimeoutMs ?? 10_000))
     // The new key is in etcd first, so the old link's lease going cannot take it away.
     if (old) this.detach(old, 'replaced by a new connection of the same node')
     return a
+  }
+
+  /**
+   * A node admitted here waits for its welcome from the leader, and sends no heartbeat until then;
+   * with no leader (the last one was killed and its lease has not expired yet) that wait lasts
+   * longer than the node's lease. Its open link is the sign of life meanwhile: the lease is renewed
+   * here, so the next leader finds the node's key and admits it without marking it down. A node no
+   * leader welcomed for `helloTimeoutMs` is let go (it reconnects, maybe elsewhere).
+   */
+  private holdUntilWelcome(a: Attached, until: number): void {
+    a.hold = this.clock.setTimeout(() => {
+      a.hold = undefined
+      if (a.gone || a.welcomed) return
+      if (this.clock.now() >= until) return this.detach(a, 'no topology instance leads: no welcome came (try again)')
+      this.keepAlive(a)
+      this.holdUntilWelcome(a, until)
+    }, (this.nodeTtlS * 1000) / 3)
+  }
+
+  private keepAlive(a: Attached): void {
+    a.lastKeepalive = this.clock.now()
+    a.lease.keepaliveOnce().catch((err: unknown) => {
+      this.report(`keeping ${a.nodeId} alive`, err)
+      // Gone for good: the node must reconnect to get a new one. Otherwise (etcd busy electing
+      // a leader) the next heartbeat tries again; if the lease expires meanwhile, its key's
+      // deletion in the watch detaches the node.
+      if (err instanceof EtcdLeaseInvalidError) this.detach(a, 'its lease in etcd expired')
+    })
   }
 
   private async checkHello(h: HelloMessage): Promise<string | undefined> {
@@ -394,6 +427,7 @@ export class EtcdTopologyInstance {
   private detach(a: Attached, reason: string): void {
     if (a.gone) return
     a.gone = true
+    if (a.hold) this.clock.clearTimeout(a.hold)
     if (this.attached.get(a.nodeId) === a) this.attached.delete(a.nodeId)
     a.link.close(reason)
     void a.queue.then(() => a.lease.revoke()).catch(() => undefined) // an expired lease needs no revoking
@@ -404,15 +438,7 @@ export class EtcdTopologyInstance {
       case 'heartbeat': {
         const now = this.clock.now()
         if (now - a.lastKeepalive < (this.nodeTtlS * 1000) / 3) return
-        a.lastKeepalive = now
-        a.lease.keepaliveOnce().catch((err: unknown) => {
-          this.report(`keeping ${a.nodeId} alive`, err)
-          // Gone for good: the node must reconnect to get a new one. Otherwise (etcd busy electing
-          // a leader) the next heartbeat tries again; if the lease expires meanwhile, its key's
-          // deletion in the watch detaches the node.
-          if (err instanceof EtcdLeaseInvalidError) this.detach(a, 'its lease in etcd expired')
-        })
-        return
+        return this.keepAlive(a)
       }
       case 'signal': {
         const to = msg.to as NodeId
@@ -548,6 +574,7 @@ export class EtcdTopologyInstance {
     // their TTL is not marked down (revoking them would mark every node here down at once).
     for (const a of [...this.attached.values()]) {
       a.gone = true
+      if (a.hold) this.clock.clearTimeout(a.hold)
       a.link.close('topology service stopping')
     }
     this.attached.clear()

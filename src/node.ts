@@ -3,8 +3,17 @@ import WebSocket from 'ws'
 import type { TopologyConnector } from './topology/client.js'
 import { websocketConnector, type WebSocketConstructor } from './topology/ws-link.js'
 import { websocketFailoverConnector } from './topology/failover.js'
+import { MeshNode as BaseMeshNode, type MeshNodeOptions } from './node/mesh-node.js'
 
 export * from './index.js'
+
+/** MeshNode for Node: `topology: { urls }` connects with `ws` (Node 20 has no global WebSocket). */
+export class MeshNode extends BaseMeshNode {
+  constructor(opts: MeshNodeOptions) {
+    const t = opts.topology
+    super(t && 'urls' in t && !t.WebSocket ? { ...opts, topology: { ...t, WebSocket: WebSocket as unknown as WebSocketConstructor } } : opts)
+  }
+}
 export { FileStorage } from './storage/files.js'
 export { startTopologyServer, type TopologyServer, type TopologyServerOptions, type EtcdTopologyServer } from './server/ws-server.js'
 export type { EtcdTopologyInstance, EtcdTopologyOptions } from './server/etcd-topology.js'

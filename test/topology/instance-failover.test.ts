@@ -2,8 +2,13 @@
  * A node with several topology instances: when its instance goes away it reconnects to the next
  * one, after a jittered wait (so the nodes of a dead instance do not all come back at once).
  */
+import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { nodeId } from '../../src/ids.js'
+import { clusterId, nodeId } from '../../src/ids.js'
+import { MeshNode as NodeMeshNode, startTopologyServer } from '../../src/node.js'
+import { MemoryStorage } from '../../src/storage/memory.js'
+import { MemoryNetwork } from '../../src/transport/memory.js'
+import { RealClock } from '../../src/util/clock.js'
 import { TopologyService } from '../../src/server/topology-service.js'
 import { TopologyClient, type TopologyConnector } from '../../src/topology/client.js'
 import { failoverConnector } from '../../src/topology/failover.js'
@@ -71,5 +76,32 @@ describe('failover between topology instances', () => {
     expect(client.connected).toBe(true)
     client.close()
     services[1]!.close()
+  })
+})
+
+describe('topology: { urls } on a MeshNode', () => {
+  it('from the Node entry, joins through the first instance that answers (Node 20 has no global WebSocket: ws is used)', async () => {
+    const server = await startTopologyServer({ clusterId: 'u', secret: 's', settings: { domainCount: 4, replicas: 1 } })
+    // A port nobody listens on: the first URL of the list is a dead instance.
+    const probe = createServer()
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
+    const deadPort = (probe.address() as { port: number }).port
+    await new Promise((r) => probe.close(r))
+    const node = new NodeMeshNode({
+      clusterId: clusterId('u'),
+      nodeId: nodeId('n1'),
+      transport: new MemoryNetwork({ clock: new RealClock() }).createTransport(),
+      storage: new MemoryStorage(),
+      clock: new RealClock(),
+      topology: { urls: [`ws://127.0.0.1:${deadPort}`, server.url], secret: 's' },
+    })
+    try {
+      await node.start()
+      expect(node.topology.view().members.map((m) => m.nodeId)).toEqual(['n1'])
+      expect(node.topologyClient!.connected).toBe(true)
+    } finally {
+      await node.close()
+      await server.close()
+    }
   })
 })

@@ -85,6 +85,7 @@ interface Attached {
 }
 
 const MAIL_TTL_S = 10
+const NODE_TTL_MIN_S = 2
 
 export class EtcdTopologyInstance {
   readonly events = new Emitter<EtcdInstanceEvents>()
@@ -114,8 +115,13 @@ export class EtcdTopologyInstance {
     this.instanceId = opts.instanceId ?? `i-${randomNonce().slice(0, 12)}`
     this.root = `/${opts.prefix ?? 'domainmesh'}/${service.clusterId}/`
     const heartbeatMs = service.heartbeatMs ?? 1000
-    // A node's lease lasts as long as the embedded service waits for missed heartbeats.
-    this.nodeTtlS = Math.max(1, Math.ceil((heartbeatMs * (service.missedHeartbeats ?? 3)) / 1000))
+    // A node's lease lasts as long as the embedded service waits for missed heartbeats, but at
+    // least 2 s: etcd counts leases in whole seconds and each renewal is a round trip to the etcd
+    // leader, so a 1 s lease expired under load while its node was heartbeating (live nodes were
+    // marked down, or refused before their welcome). A node that crashes closes its socket and is
+    // let go at once (its lease is revoked); the lease's length only matters when a node hangs or
+    // its instance dies, and then longer is kinder.
+    this.nodeTtlS = Math.max(NODE_TTL_MIN_S, Math.ceil((heartbeatMs * (service.missedHeartbeats ?? 3)) / 1000))
     this.client = new Etcd3({
       hosts: [...opts.hosts],
       dialTimeout: 2000,
@@ -210,7 +216,7 @@ export class EtcdTopologyInstance {
       this.members.set(node, record)
       const mine = this.attached.get(node)
       // The node connected to another instance (or again here): the old link goes.
-      if (mine && mine.session !== record.session) this.detach(mine, 'replaced by a new connection of the same node')
+      if (mine && mine.session !== record.session) this.detach(mine, 'replaced by a new connection of the same node', true)
       this.leader?.onMember(node, record)
     } else if (kind === 'inbox') {
       this.onMail(key, node, JSON.parse(kv.value.toString()) as MailRecord)
@@ -228,7 +234,7 @@ export class EtcdTopologyInstance {
     this.members.delete(node)
     // Its lease ran out: it stopped heartbeating (or this instance could not renew it).
     const mine = this.attached.get(node)
-    if (mine) this.detach(mine, 'lease expired (missed heartbeats)')
+    if (mine) this.detach(mine, 'lease expired (missed heartbeats)', false)
     this.leader?.onMemberGone(node)
   }
 
@@ -264,10 +270,10 @@ export class EtcdTopologyInstance {
         return this.sendView(a)
       }
       case 'close':
-        return this.detach(a, String(msg.reason))
+        return this.detach(a, String(msg.reason), true)
       case 'refused':
         a.link.send(msg)
-        return this.detach(a, String(msg.reason))
+        return this.detach(a, String(msg.reason), true)
       default:
         return a.link.send(msg)
     }
@@ -329,7 +335,7 @@ export class EtcdTopologyInstance {
     })
     link.onClose(() => {
       this.stopWaiting(link)
-      if (me && !me.gone) this.detach(me, 'link closed')
+      if (me && !me.gone) this.detach(me, 'link closed', true)
     })
   }
 
@@ -376,7 +382,7 @@ export class EtcdTopologyInstance {
     this.attached.set(nodeId, a)
     this.holdUntilWelcome(a, this.clock.now() + (this.service.helloTimeoutMs ?? 10_000))
     // The new key is in etcd first, so the old link's lease going cannot take it away.
-    if (old) this.detach(old, 'replaced by a new connection of the same node')
+    if (old) this.detach(old, 'replaced by a new connection of the same node', true)
     return a
   }
 
@@ -391,7 +397,7 @@ export class EtcdTopologyInstance {
     a.hold = this.clock.setTimeout(() => {
       a.hold = undefined
       if (a.gone || a.welcomed) return
-      if (this.clock.now() >= until) return this.detach(a, 'no topology instance leads: no welcome came (try again)')
+      if (this.clock.now() >= until) return this.detach(a, 'no topology instance leads: no welcome came (try again)', false)
       this.keepAlive(a)
       this.holdUntilWelcome(a, until)
     }, (this.nodeTtlS * 1000) / 3)
@@ -401,10 +407,13 @@ export class EtcdTopologyInstance {
     a.lastKeepalive = this.clock.now()
     a.lease.keepaliveOnce().catch((err: unknown) => {
       this.report(`keeping ${a.nodeId} alive`, err)
+      // Try again on the node's next heartbeat, not a third of the lease later: the etcd member
+      // this went to may have died, and the client moves to another one only after failures.
+      a.lastKeepalive = 0
       // Gone for good: the node must reconnect to get a new one. Otherwise (etcd busy electing
       // a leader) the next heartbeat tries again; if the lease expires meanwhile, its key's
       // deletion in the watch detaches the node.
-      if (err instanceof EtcdLeaseInvalidError) this.detach(a, 'its lease in etcd expired')
+      if (err instanceof EtcdLeaseInvalidError) this.detach(a, 'its lease in etcd expired', false)
     })
   }
 
@@ -423,14 +432,21 @@ export class EtcdTopologyInstance {
     return undefined
   }
 
-  /** Drops a node's link here; its lease goes with it (the key, if it is still this link's, is deleted). */
-  private detach(a: Attached, reason: string): void {
+  /**
+   * Drops a node's link here. `revoke`: the node went away (its socket closed, or the leader closed
+   * its link), so its lease goes at once and with it its key, if that is still this link's: the
+   * leader marks it down now, as the embedded service does on a closed link. Otherwise (etcd could
+   * not be reached, no leader welcomed it) the lease is left to run out: the node reconnects, here
+   * or elsewhere, and its new key replaces the old one before that, so it is not marked down.
+   */
+  private detach(a: Attached, reason: string, revoke: boolean): void {
     if (a.gone) return
     a.gone = true
     if (a.hold) this.clock.clearTimeout(a.hold)
     if (this.attached.get(a.nodeId) === a) this.attached.delete(a.nodeId)
     a.link.close(reason)
-    void a.queue.then(() => a.lease.revoke()).catch(() => undefined) // an expired lease needs no revoking
+    if (revoke) void a.queue.then(() => a.lease.revoke()).catch(() => undefined) // an expired lease needs no revoking
+    else a.lease.release()
   }
 
   private onNodeMessage(a: Attached, msg: ClientMessage): void {
@@ -472,7 +488,7 @@ export class EtcdTopologyInstance {
       () => undefined,
       (err: unknown) => {
         this.report(`message from ${a.nodeId}`, err)
-        this.detach(a, 'the topology service cannot reach etcd')
+        this.detach(a, 'the topology service cannot reach etcd', false)
       },
     )
   }

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { check, Ledger, type CheckResult, type KeyFinal, type LocalCopy } from '../faults/ledger.js'
 import { ChildHandle, CLI, spawnFaultPeer } from '../faults/processes.js'
 import type { WriterEvent } from '../faults/writer.js'
+import { Etcd3 } from 'etcd3'
 import { EtcdCluster } from './etcd-cluster.js'
 
 const SECRET = 'etcd-faults-secret-01'
@@ -282,6 +283,34 @@ export class EtcdFaultCluster {
       const r = check(this.ledger, finals)
       if ((r.divergent === 0 && r.readErrors === 0) || Date.now() > end) return r
       await sleep(1000)
+    }
+  }
+
+  /**
+   * Every view the instances published, in the order etcd took them: the state key's whole
+   * history (etcd keeps every revision; nothing compacts it here), replayed by a watch from
+   * revision 1 up to the key's current revision.
+   */
+  async stateHistory(): Promise<{ revision: number; epoch: number; owners: Record<number, string[]>; down: string[] }[]> {
+    const client = new Etcd3({ hosts: this.etcd.urls })
+    const key = '/domainmesh/faults/state'
+    try {
+      const last = (await client.get(key).exec()).kvs[0]
+      if (!last) return []
+      const out: { revision: number; epoch: number; owners: Record<number, string[]>; down: string[] }[] = []
+      const watcher = await client.watch().key(key).startRevision('1').create()
+      await new Promise<void>((resolve, reject) => {
+        watcher.on('error', reject)
+        watcher.on('put', (kv) => {
+          const st = JSON.parse(kv.value.toString()) as { epoch: number; owners: Record<number, string[]>; members: { nodeId: string; status: string }[] }
+          out.push({ revision: Number(kv.mod_revision), epoch: st.epoch, owners: st.owners, down: st.members.filter((m) => m.status === 'down').map((m) => m.nodeId) })
+          if (kv.mod_revision === last.mod_revision) resolve()
+        })
+      })
+      await watcher.cancel()
+      return out
+    } finally {
+      client.close()
     }
   }
 

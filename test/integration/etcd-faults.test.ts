@@ -23,7 +23,7 @@ describe('topology instances over etcd, as processes, under faults', () => {
     cluster = c
     const timeline: string[] = []
     const t0 = Date.now()
-    const log = (l: string) => timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${l}`)
+    const log = (l: string) => timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s (epoch ${c.latestView()?.epoch ?? '?'}) ${l}`)
     const report = () => [...timeline, c.tails()].join('\n')
     expect(await c.settle(60_000), 'settled before the writes').toBeUndefined()
     c.startWriting()
@@ -86,7 +86,26 @@ describe('topology instances over etcd, as processes, under faults', () => {
     await sleep(1000)
     await c.stopWriting()
     log(`writers stopped: ${c.ledger.acked} acked, ${c.ledger.unknown} unknown`)
-    if (process.env.DM_ETCD_VERBOSE) console.log(timeline.join('\n'))
+    if (process.env.DM_ETCD_VERBOSE) console.log([...timeline, ...c.instanceNames.flatMap((n) => [`--- ${n}`, ...c.instanceOutput(n).filter((l) => !/^view /.test(l))])].join('\n'))
+    const history = await c.stateHistory()
+    // One decider, fenced by the compare-and-set: etcd took the views in epoch order, one per
+    // epoch, through every kill (a second instance publishing would repeat an epoch or go back).
+    const epochs = history.map((h) => h.epoch)
+    expect(epochs.filter((e, i) => i > 0 && e !== epochs[i - 1]! + 1), `epochs ${epochs.join(' ')}`).toEqual([])
+    // Only the peers that were killed were ever marked down: no live peer lost its place while
+    // its instance died, an etcd member died or the etcd leader did.
+    const markedDown = new Set(history.flatMap((h) => h.down))
+    const downLines = history.filter((h) => h.down.length > 0).map((h) => `epoch ${h.epoch}: down ${h.down.join(',')}`)
+    const instanceLines = c.instanceNames.flatMap((n) => [`--- ${n}`, ...c.instanceOutput(n).filter((l) => !/^view /.test(l))])
+    expect([...markedDown].filter((n) => n !== victim && n !== 'p3'), [...timeline, ...downLines, ...instanceLines].join('\n')).toEqual([])
+    if (process.env.DM_ETCD_VERBOSE) {
+      for (let i = 1; i < history.length; i++) {
+        const [a, b] = [history[i - 1]!, history[i]!]
+        const gained: string[] = []
+        for (const [d, owners] of Object.entries(b.owners)) for (const n of owners) if (!(a.owners[Number(d)] ?? []).includes(n)) gained.push(`${d}+${n}`)
+        console.log(`epoch ${b.epoch} rev ${b.revision} down [${b.down}] gained ${gained.join(' ')}`)
+      }
+    }
     const unsettled = await c.settle(45_000)
     expect(unsettled, report()).toBeUndefined()
     const r = await c.verify()

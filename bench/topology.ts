@@ -186,6 +186,10 @@ export async function topologyBench(mode: 'embedded' | 'etcd', runs: number, log
       if (s.etcd) out.killFollowerToViewMs.push(await killToView(s, 1 - (await leader()), i))
       log(`topology ${mode}: kill -9 → first view ${out.killToViewMs.at(-1)!.toFixed(0)} ms${s.etcd ? ` (leading instance), ${out.killFollowerToViewMs.at(-1)!.toFixed(0)} ms (the other)` : ''}`)
     }
+  } catch (err) {
+    // What the instances printed says why (who led, what etcd answered).
+    for (const h of s.handles) log(`${h.name}:\n${h.tail(40)}`)
+    throw err
   } finally {
     await s.close()
   }

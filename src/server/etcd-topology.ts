@@ -106,6 +106,8 @@ export class EtcdTopologyInstance {
   private campaignTimer: TimerHandle | undefined
   private closed = false
   private readonly nonces = new Map<string, number>()
+  /** Nodes whose member key this instance is putting: mail for that link that came first. */
+  private readonly admitting = new Map<NodeId, { session: string; early: [string, MailRecord][] }>()
   private readonly nodeTtlS: number
 
   private constructor(
@@ -256,6 +258,10 @@ export class EtcdTopologyInstance {
 
   private onMail(key: string, node: NodeId, mail: MailRecord): void {
     const a = this.attached.get(node)
+    // The leader can answer a node (it saw the member key in its watch) before this instance
+    // has heard that its own put of that key succeeded: kept until the node is attached here.
+    const adm = this.admitting.get(node)
+    if (adm && (mail.session === adm.session || (!a && mail.session === undefined))) return void adm.early.push([key, mail])
     if (!a) return // another instance's node (or nobody's: the mail lease cleans it up)
     this.del(key)
     if (mail.session !== undefined && mail.session !== a.session) return
@@ -363,6 +369,8 @@ export class EtcdTopologyInstance {
     const nodeId = hello.nodeId as NodeId
     const record: MemberRecord = { instance: this.instanceId, session: randomNonce(), engines: hello.engines, durable: hello.durable === true, ...(hello.lastView ? { lastView: hello.lastView } : {}) }
     const lease = this.client.lease(this.nodeTtlS, { autoKeepAlive: false })
+    const adm = { session: record.session, early: [] as [string, MailRecord][] }
+    this.admitting.set(nodeId, adm)
     try {
       await lease.put(this.key(`members/${nodeId}`)).value(JSON.stringify(record)).exec()
     } catch (err) {
@@ -371,6 +379,8 @@ export class EtcdTopologyInstance {
       this.report(`admitting ${nodeId}`, err)
       link.close('the topology service cannot reach etcd')
       return undefined
+    } finally {
+      if (this.admitting.get(nodeId) === adm) this.admitting.delete(nodeId)
     }
     if (!this.waiting.has(link)) {
       void lease.revoke().catch(() => undefined) // the link closed meanwhile; its key goes with the lease
@@ -383,6 +393,7 @@ export class EtcdTopologyInstance {
     this.holdUntilWelcome(a, this.clock.now() + (this.service.helloTimeoutMs ?? 10_000))
     // The new key is in etcd first, so the old link's lease going cannot take it away.
     if (old) this.detach(old, 'replaced by a new connection of the same node', true)
+    for (const [key, mail] of adm.early) this.onMail(key, nodeId, mail)
     return a
   }
 

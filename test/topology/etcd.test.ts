@@ -2,6 +2,7 @@
  * Several topology instances over a real 3-member etcd cluster (test/helpers/etcd-cluster.ts),
  * nodes in this process on a MemoryNetwork, joined over WebSocket with a list of instance URLs.
  */
+import { Etcd3 } from 'etcd3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clusterId, nodeId, type NodeId } from '../../src/ids.js'
 import { MeshNode } from '../../src/node/mesh-node.js'
@@ -89,9 +90,84 @@ describe('topology instances over etcd', () => {
       expect(s.gatewayOf('b')).toBe(1)
       await a.store('shop').put('k', { v: 1 })
       expect(await b.store('shop').get('k')).toEqual({ v: 1 })
+      // A signal (WebRTC's offers and answers travel this way) from a to b crosses instances through etcd.
+      const got: unknown[] = []
+      b.topologyClient!.events.on('signal', ({ from, data }) => got.push([from, data]))
+      const viaEtcd = s.servers[0]!.instance.stats.signalsViaEtcd
+      a.topologyClient!.signal(nodeId('b'), { sdp: 'x' })
+      await waitFor(() => got.length === 1, 'the signal at b')
+      expect(got).toEqual([['a', { sdp: 'x' }]])
+      expect(s.servers[0]!.instance.stats.signalsViaEtcd).toBe(viaEtcd + 1)
+      // Between two nodes on one instance it goes directly.
+      const c = await s.join('c', [s.urls[1]!])
+      await waitFor(() => upIn(c, ['a', 'b', 'c']) && upIn(b, ['c']), 'c in the view')
+      const fromC: unknown[] = []
+      b.topologyClient!.events.on('signal', ({ from }) => fromC.push(from))
+      const [direct, etcdBefore] = [s.servers[1]!.instance.stats.signalsRelayed, s.servers[1]!.instance.stats.signalsViaEtcd]
+      c.topologyClient!.signal(nodeId('b'), { sdp: 'y' })
+      await waitFor(() => fromC.includes('c'), 'the signal from c at b')
+      expect(s.servers[1]!.instance.stats.signalsRelayed).toBe(direct + 1)
+      expect(s.servers[1]!.instance.stats.signalsViaEtcd).toBe(etcdBefore)
       // Exactly one instance runs the service logic.
       expect(s.leader()).toBeDefined()
     } finally {
+      await s.close()
+    }
+  })
+
+  it('views are fenced: a leader whose key another holds, or whose state another wrote, publishes nothing and steps down; epochs never repeat', async () => {
+    const s = new Setup()
+    const client = new Etcd3({ hosts: etcd.urls })
+    try {
+      await s.startInstances(1)
+      const inst = s.servers[0]!.instance
+      const root = `/${s.prefix}/ec/`
+      const stored = async () => (JSON.parse((await client.get(`${root}state`).string())!) as { epoch: number }).epoch
+      const a = await s.join('a')
+      await waitFor(() => upIn(a, ['a']) && inst.leading, 'a admitted')
+      const seen: number[] = []
+      a.topology.events.on('view', ({ view }) => seen.push(view.epoch))
+      const steppedDown: string[] = []
+      inst.events.on('leader', ({ leading, reason }) => void (leading ? undefined : steppedDown.push(reason)))
+
+      // 1. Another instance holds the leader key (as if this one's lease had run out unnoticed).
+      expect(await client.get(`${root}leader`).string()).toBe(inst.instanceId)
+      await client.put(`${root}leader`).value('someone-else')
+      const before = await stored()
+      const joinB = s.join('b') // a view is due: b joins; it is welcomed once a leader publishes again
+      joinB.catch(() => undefined) // awaited below
+      await waitFor(() => steppedDown.length === 1, 'the leader to step down')
+      expect(steppedDown[0]).toMatch(/fenced/)
+      expect(await stored()).toBe(before)
+      expect(inst.leading).toBe(false)
+      // The other holder goes: this instance leads again, from the stored epoch on.
+      await client.delete().key(`${root}leader`)
+      await joinB
+      await waitFor(() => upIn(a, ['a', 'b']), 'b admitted by the new term', 10_000)
+      expect(Math.min(...seen)).toBe(before + 1)
+
+      // 2. Another instance wrote the state (a view of its own, epoch + 5) while this one still holds the key.
+      await waitFor(() => inst.leading, 'leading again')
+      // Compare-and-set, so that no view of this leader's falls between the read and the write.
+      let now: { epoch: number }
+      for (;;) {
+        const kv = (await client.get(`${root}state`).exec()).kvs[0]!
+        now = JSON.parse(kv.value.toString()) as { epoch: number }
+        const put = client.put(`${root}state`).value(JSON.stringify({ ...now, epoch: now.epoch + 5 }))
+        if ((await client.if(`${root}state`, 'Mod', '==', kv.mod_revision).then(put).commit()).succeeded) break
+      }
+      const joinC = s.join('c')
+      joinC.catch(() => undefined) // awaited below
+      await waitFor(() => steppedDown.length === 2, 'the leader to step down again')
+      expect(steppedDown[1]).toMatch(/fenced/)
+      await joinC
+      await waitFor(() => upIn(a, ['a', 'b', 'c']), 'c admitted by the next term', 10_000)
+      // That view reaches the nodes (it is in etcd); this leader published nothing in between
+      // (no epoch between the overwritten one and its + 5), and every epoch came once, in order.
+      expect(seen.filter((e) => e > now.epoch && e < now.epoch + 5), `seen ${seen.join(' ')}; overwritten at ${now.epoch}`).toEqual([])
+      expect(seen).toEqual([...new Set(seen)].sort((x, y) => x - y))
+    } finally {
+      client.close()
       await s.close()
     }
   })

@@ -25,6 +25,8 @@ afterAll(async () => {
   await etcd?.close()
 })
 
+// Heartbeats every 500 ms (marked down after 1.5 s of silence): short enough for these waits, long
+// enough that a busy machine running other tests beside these does not mark a live node down.
 class Setup {
   readonly servers: (EtcdTopologyServer | undefined)[] = []
   readonly nodes = new Map<string, MeshNode>()
@@ -38,7 +40,7 @@ class Setup {
   }
 
   instance(port = 0): Promise<EtcdTopologyServer> {
-    return startTopologyServer({ clusterId: 'ec', secret: SECRET, settings: { domainCount: 8, replicas: 2 }, heartbeatMs: 200, healDelayMs: 1500, port, etcd: { hosts: etcd.urls, prefix: this.prefix, leaseTtlSeconds: 2 } })
+    return startTopologyServer({ clusterId: 'ec', secret: SECRET, settings: { domainCount: 8, replicas: 2 }, heartbeatMs: 500, healDelayMs: 1500, port, etcd: { hosts: etcd.urls, prefix: this.prefix, leaseTtlSeconds: 2 } })
   }
 
   async join(name: string, urls = this.urls): Promise<MeshNode> {

@@ -66,7 +66,7 @@ class Setup {
 
   static async start(mode: 'embedded' | 'etcd'): Promise<Setup> {
     const dir = await mkdtemp(join(tmpdir(), 'dm-bench-topo-'))
-    const s = new Setup(dir, mode === 'etcd' ? await EtcdCluster.start(3) : undefined)
+    const s = new Setup(dir, mode === 'etcd' ? await EtcdCluster.start(3, { onDisk: true }) : undefined)
     for (let i = 0; i < (mode === 'etcd' ? 2 : 1); i++) {
       s.ports.push(await freePort())
       await s.spawn(i)

@@ -19,8 +19,12 @@ afterAll(async () => {
 describe('topology instances over etcd, as processes, under faults', () => {
   it('kill -9 of an instance, an etcd member and the etcd leader: no acked write lost, views keep flowing, a peer killed meanwhile is failed over', { timeout: 150_000 }, async () => {
     if (!etcdAvailable()) throw new Error(ETCD_MISSING)
-    const c = await EtcdFaultCluster.start({ instances: 2, peers: 3, replicas: 2, domains: 32, healDelayMs: 3000, heartbeatMs: 250, writersPerPeer: 2, keysPerWriter: 4 })
+    const c = await EtcdFaultCluster.start({ instances: 2, peers: 3, replicas: 2, domains: 32, healDelayMs: 3000, heartbeatMs: 1000, writersPerPeer: 2, keysPerWriter: 4 })
     cluster = c
+    // Heartbeats every second (the default): a node's lease is 3 s. A peer killed closes its socket
+    // and is marked down at once; the lease only has to outlast a node's move to another instance,
+    // and a busy machine's pauses (with 250 ms heartbeats, 2 s leases ran out under a load average
+    // of 30 while their peers were alive).
     const timeline: string[] = []
     const t0 = Date.now()
     const log = (l: string) => timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s (epoch ${c.latestView()?.epoch ?? '?'}) ${l}`)

@@ -43,9 +43,9 @@ describe('kill -9 of the leading topology instance', () => {
   it('its nodes wait at the other instance for the next leader and are never dropped or marked down', { timeout: 60_000 }, async () => {
     const ports = [await freePort(), await freePort()]
     const urls = ports.map((p) => `ws://127.0.0.1:${p}`)
-    // A node's lease is 2 s (heartbeat 200 ms), far shorter than the 5 s the leader's lease lasts.
+    // A node's lease is 3 s (heartbeat 1 s), far shorter than the 8 s the leader's lease lasts.
     const spawn = (i: number) => {
-      const h = new ChildHandle(`t${i}`, [CLI, 'topology', '--port', String(ports[i]), '--cluster', 'ek', '--replicas', '2', '--domains', '8', '--heartbeat', '200', '--heal-delay', '60000', '--etcd', etcd.urls.join(','), '--etcd-prefix', `kill-${process.pid}`, '--etcd-lease-ttl', '5'], { DOMAINMESH_SECRET: SECRET }, undefined, 1000)
+      const h = new ChildHandle(`t${i}`, [CLI, 'topology', '--port', String(ports[i]), '--cluster', 'ek', '--replicas', '2', '--domains', '8', '--heartbeat', '1000', '--heal-delay', '60000', '--etcd', etcd.urls.join(','), '--etcd-prefix', `kill-${process.pid}`, '--etcd-lease-ttl', '8'], { DOMAINMESH_SECRET: SECRET }, undefined, 1000)
       handles.push(h)
       return h
     }

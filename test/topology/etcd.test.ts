@@ -25,8 +25,8 @@ afterAll(async () => {
   await etcd?.close()
 })
 
-// Heartbeats every 500 ms (marked down after 1.5 s of silence): short enough for these waits, long
-// enough that a busy machine running other tests beside these does not mark a live node down.
+// Heartbeats every second (a node's lease is 3 s): a busy machine running other tests beside these
+// must not mark a live node down. A node that closes is marked down at once all the same.
 class Setup {
   readonly servers: (EtcdTopologyServer | undefined)[] = []
   readonly nodes = new Map<string, MeshNode>()
@@ -40,7 +40,7 @@ class Setup {
   }
 
   instance(port = 0): Promise<EtcdTopologyServer> {
-    return startTopologyServer({ clusterId: 'ec', secret: SECRET, settings: { domainCount: 8, replicas: 2 }, heartbeatMs: 500, healDelayMs: 1500, port, etcd: { hosts: etcd.urls, prefix: this.prefix, leaseTtlSeconds: 2 } })
+    return startTopologyServer({ clusterId: 'ec', secret: SECRET, settings: { domainCount: 8, replicas: 2 }, heartbeatMs: 1000, healDelayMs: 1500, port, etcd: { hosts: etcd.urls, prefix: this.prefix, leaseTtlSeconds: 2 } })
   }
 
   async join(name: string, urls = this.urls): Promise<MeshNode> {

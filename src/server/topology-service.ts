@@ -457,6 +457,7 @@ export class TopologyService {
           for (const m of this.members.values()) if (m.link && m.welcomed && m.link !== newcomer?.link) m.link.send({ type: 'view', view })
           if (newcomer && this.members.get(newcomer.member.nodeId)?.link === newcomer.link) {
             newcomer.member.welcomed = true
+            newcomer.member.lastSeen = this.opts.clock.now()
             newcomer.welcome(view)
           }
           this.events.emit('view', { view })
@@ -470,7 +471,14 @@ export class TopologyService {
     this.sweeper = this.opts.clock.setTimeout(() => {
       const limit = this.heartbeatMs * (this.opts.missedHeartbeats ?? 3)
       const now = this.opts.clock.now()
-      for (const m of [...this.members.values()]) if (m.status === 'up' && now - m.lastSeen > limit) this.markDown(m, 'missed heartbeats')
+      for (const m of [...this.members.values()]) {
+        // A newcomer heartbeats only once welcomed, and its welcome waits for the view to be
+        // saved: under load (a slow disk, etcd) that took longer than the limit, and the node,
+        // closed before its welcome, took it as a refusal and did not start. Its allowance
+        // starts at the welcome.
+        if (m.link && !m.welcomed) continue
+        if (m.status === 'up' && now - m.lastSeen > limit) this.markDown(m, 'missed heartbeats')
+      }
       if (!this.closed) this.armSweeper()
     }, this.heartbeatMs)
   }

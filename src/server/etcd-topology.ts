@@ -82,6 +82,8 @@ interface Attached {
   gone: boolean
   /** Renews the lease until the welcome: the node heartbeats only once welcomed. */
   hold: TimerHandle | undefined
+  /** A renewal is on its way (another is sent meanwhile only if it takes two heartbeats). */
+  renewing: boolean
 }
 
 const MAIL_TTL_S = 10
@@ -387,7 +389,7 @@ export class EtcdTopologyInstance {
       return undefined
     }
     this.stopWaiting(link)
-    const a: Attached = { nodeId, session: record.session, link, lease, lastKeepalive: this.clock.now(), welcomed: false, epoch: 0, upSeq: 0, queue: Promise.resolve(), record, gone: false, hold: undefined }
+    const a: Attached = { nodeId, session: record.session, link, lease, lastKeepalive: this.clock.now(), welcomed: false, epoch: 0, upSeq: 0, queue: Promise.resolve(), record, gone: false, hold: undefined, renewing: false }
     const old = this.attached.get(nodeId)
     this.attached.set(nodeId, a)
     this.holdUntilWelcome(a, this.clock.now() + (this.service.helloTimeoutMs ?? 10_000))
@@ -416,17 +418,23 @@ export class EtcdTopologyInstance {
 
   private keepAlive(a: Attached): void {
     a.lastKeepalive = this.clock.now()
-    a.lease.keepaliveOnce().catch((err: unknown) => {
-      this.report(`keeping ${a.nodeId} alive`, err)
-      // Try again on the node's next heartbeat, not a third of the lease later: the etcd member
-      // this went to may have died, and the client moves to another one only after failures.
-      a.lastKeepalive = 0
-      // Gone for good: the node must reconnect to get a new one. Otherwise (etcd busy electing
-      // a leader) the next heartbeat tries again; if the lease expires meanwhile, its key's
-      // deletion in the watch detaches the node.
-      if (err instanceof EtcdLeaseInvalidError) this.detach(a, 'its lease in etcd expired', false)
-    })
+    a.renewing = true
+    a.lease.keepaliveOnce().then(
+      () => void (a.renewing = false),
+      (err: unknown) => {
+        a.renewing = false
+        this.report(`keeping ${a.nodeId} alive`, err)
+        // Try again on the node's next heartbeat: the etcd member this went to may have died,
+        // and the client moves to another one only after failures.
+        a.lastKeepalive = 0
+        // Gone for good: the node must reconnect to get a new one. Otherwise (etcd busy electing
+        // a leader) the next heartbeat tries again; if the lease expires meanwhile, its key's
+        // deletion in the watch detaches the node.
+        if (err instanceof EtcdLeaseInvalidError) this.detach(a, 'its lease in etcd expired', false)
+      },
+    )
   }
+
 
   private async checkHello(h: HelloMessage): Promise<string | undefined> {
     const s = this.service
@@ -464,7 +472,11 @@ export class EtcdTopologyInstance {
     switch (msg.type) {
       case 'heartbeat': {
         const now = this.clock.now()
-        if (now - a.lastKeepalive < (this.nodeTtlS * 1000) / 3) return
+        // Renewed on each heartbeat (a burst of them counts once): a third of the lease, as
+        // etcd's own clients do, left a node renewed only every other heartbeat, and a pause of
+        // about one heartbeat then let the lease of a live node run out under load.
+        const hb = this.service.heartbeatMs ?? 1000
+        if (now - a.lastKeepalive < hb / 2 || (a.renewing && now - a.lastKeepalive < 2 * hb)) return
         return this.keepAlive(a)
       }
       case 'signal': {

@@ -71,6 +71,12 @@ export const MUTANTS: Mutant[] = [
     vitest: ['test/session/sessions.test.ts', 'test/session/recovery.test.ts'],
   },
   {
+    name: 'cas-bypass',
+    what: "the primary never refuses a stale ifVersion on a path (objects.ts skips the per-path version check), so a compare-and-set overwrites a newer acknowledged write",
+    edits: [{ file: 'src/state/objects.ts', find: '    if (actual > ifVersion) throw new CasConflictError', replace: '    if (false as boolean) throw new CasConflictError' }],
+    vitest: ['test/state/cas.test.ts', 'test/state/cas-property.test.ts'],
+  },
+  {
     name: 'commit-with-down-owner',
     what: 'the primary commits while a down owner that lacks the write is still listed (down-owners.ts holdCommit always false), so a full-cluster restart may pick that owner',
     edits: [{ file: 'src/state/down-owners.ts', find: '    if (this.down.length === 0) return false\n', replace: '    if (this.down.length >= 0) return false\n' }],

@@ -81,7 +81,7 @@ describe('failover between topology instances', () => {
 
 describe('topology: { urls } on a MeshNode', () => {
   it('from the Node entry, joins through the first instance that answers (Node 20 has no global WebSocket: ws is used)', async () => {
-    const server = await startTopologyServer({ clusterId: 'u', secret: 's', settings: { domainCount: 4, replicas: 1 } })
+    const server = await startTopologyServer({ clusterId: 'u', secret: 'secret-of-8', settings: { domainCount: 4, replicas: 1 } })
     // A port nobody listens on: the first URL of the list is a dead instance.
     const probe = createServer()
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
@@ -93,7 +93,7 @@ describe('topology: { urls } on a MeshNode', () => {
       transport: new MemoryNetwork({ clock: new RealClock() }).createTransport(),
       storage: new MemoryStorage(),
       clock: new RealClock(),
-      topology: { urls: [`ws://127.0.0.1:${deadPort}`, server.url], secret: 's' },
+      topology: { urls: [`ws://127.0.0.1:${deadPort}`, server.url], secret: 'secret-of-8' },
     })
     try {
       await node.start()

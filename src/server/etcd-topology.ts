@@ -277,6 +277,15 @@ export class EtcdTopologyInstance {
         a.hold = undefined
         a.epoch = Math.max(a.epoch, (msg.view as View).epoch)
         a.link.send(msg)
+        // The leader acted on the node's empty storage once, in a view saved before this welcome,
+        // and the node heals copies from now on. A leader of a later term replays every member
+        // key as a hello: one still marked fresh would strip the node of the copies it holds.
+        if (a.record.fresh) {
+          const { fresh: _, ...rest } = a.record
+          a.record = rest
+          const value = JSON.stringify(a.record)
+          this.enqueue(a, () => a.lease.put(this.key(`members/${a.nodeId}`)).value(value).exec())
+        }
         return this.sendView(a)
       }
       case 'close':

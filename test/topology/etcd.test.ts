@@ -203,4 +203,34 @@ describe('topology instances over etcd', () => {
       await s.close()
     }
   })
+  it('a node that started with empty storage keeps its copies when another instance takes over the lead', async () => {
+    const s = new Setup()
+    try {
+      await s.startInstances(2)
+      await waitFor(() => s.servers.some((x) => x?.instance.leading), 'a leader')
+      const leaderIdx = s.servers.indexOf(s.leader())
+      const other = s.servers[1 - leaderIdx]!.url
+      // Both start empty (memory storage): their hellos say so. Both stay on the instance that
+      // does not lead, so the next leader finds their member keys as they were written.
+      const a = await s.join('a', [other])
+      const b = await s.join('b', [other])
+      await waitFor(() => upIn(a, ['a', 'b']) && a.health().safe && b.health().safe && a.topology.view().epoch === b.topology.view().epoch, 'both up, healed', 20_000)
+      const owned = (v: ReturnType<MeshNode['topology']['view']>) => Object.values(v.owners ?? {}).every((o) => o.includes(nodeId('a')) && o.includes(nodeId('b')))
+      expect(owned(a.topology.view()), JSON.stringify(a.topology.view().owners)).toBe(true)
+      const views: ReturnType<MeshNode['topology']['view']>[] = []
+      a.topology.events.on('view', ({ view }) => views.push(view))
+      await s.servers[leaderIdx]!.close()
+      s.servers[leaderIdx] = undefined
+      await waitFor(() => s.servers[1 - leaderIdx]!.instance.leading, 'the other instance to lead', 10_000)
+      // The new leader admits both again from their member keys: a view for each.
+      const epochBefore = a.topology.view().epoch
+      await waitFor(() => a.topology.view().epoch >= epochBefore + 2, 'views from the new leader', 10_000)
+      // Their storage is not empty any more: no view of the new term drops them as owners of
+      // what they hold (that left domains with no live owner once their other owner died).
+      const dropped = views.filter((v) => !owned(v)).map((v) => `epoch ${v.epoch}: ${JSON.stringify(v.owners)}`)
+      expect(dropped).toEqual([])
+    } finally {
+      await s.close()
+    }
+  })
 })

@@ -58,6 +58,14 @@ export function renderReport(r: Record<string, Figure>, meta: Meta): string {
     ...(r['heal.p99DelayMs'] ? [['… the same writes during the heal delay (the victim\'s domains failing over; ms)', ms('heal.p99DelayMs'), '']] : []),
     ['**Memory** per 100,000 objects held: resident memory growth of a peer process (MB), at rest to at rest: the fresh peer before the fill, the peer after the healing, each once its V8 has given back the headroom of start-up or of the bursts (seconds the second took)', `${cell(mb('mem.bytesPer100k'), 1)} (${cell(figure(f('mem.restMs').runs.map((t) => t / 1000)))} s)`, `≤ 2× JSON (${fmt((2 * med('mem.jsonBytesPer100k')) / 1e6, 1)} MB): ${verdict(med('mem.bytesPer100k') <= 2 * med('mem.jsonBytesPer100k'))}`],
     ['… 3 s after the fill, before the healing (young generation and heap headroom of the burst included)', cell(mb('mem.rightAfterBytesPer100k'), 1), ''],
+    ...(r['topo.etcd.viewsPerSec']
+      ? [
+          ['**Topology service**: embedded (one process, state file) / over etcd (3 members, 2 instances)', '', ''],
+          ['kill -9 of the instance a node is on → its first view from another instance (ms; embedded: the service restarted at once). Over etcd: the instance that leads / the other one', `${cell(f('topo.embedded.killToViewMs'))} / ${cell(f('topo.etcd.killToViewMs'))} · ${cell(f('topo.etcd.killFollowerToViewMs'))}`, ''],
+          ['views published and received on another instance, per second', `${cell(f('topo.embedded.viewsPerSec'))} / ${cell(f('topo.etcd.viewsPerSec'))}`, ''],
+          ['signaling between two nodes (on two instances over etcd), one way, p50 (ms)', `${ms('topo.embedded.signalMs')} / ${ms('topo.etcd.signalMs')}`, ''],
+        ]
+      : []),
   ]
   return `# domainmesh benchmark
 

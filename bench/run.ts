@@ -1,8 +1,8 @@
 /**
- * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal --writers 256,16,1]
+ * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal,topo --writers 256,16,1]
  * One run on this machine: the raw data channel, domainmesh on three nodes (this process and two
  * peer processes, WebRTC over loopback), Yjs + y-webrtc on three processes, automerge-repo, then
- * failover, healing and memory. Writes bench/results/latest.md and latest.json. Each timed figure
+ * failover, healing and memory, then the topology service embedded and over etcd. Writes bench/results/latest.md and latest.json. Each timed figure
  * is the median of N runs (default 5) with min and max.
  */
 import { writeFile } from 'node:fs/promises'
@@ -13,6 +13,7 @@ import { startCluster } from './cluster.js'
 import { FIELDS, OBJECTS, load, paced, prepare, unpaced } from './domainmesh.js'
 import { failover } from './failover.js'
 import { healing, type HealingResult } from './healing.js'
+import { topologyBench } from './topology.js'
 import { rawLimitIsolated } from './raw.js'
 import { renderReport } from './report.js'
 import { figure, fmt, type Figure } from './stats.js'
@@ -20,7 +21,7 @@ import { automergeChangeBytes, domainmeshBytes, yjsUpdateBytes } from './wire-by
 import { YjsCluster, type CrdtResult } from './yjs.js'
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, ops: { type: 'string' }, objects: { type: 'string' }, only: { type: 'string' }, writers: { type: 'string' } } })
-const only = new Set((values.only ?? 'raw,dm,yjs,automerge,heal').split(','))
+const only = new Set((values.only ?? 'raw,dm,yjs,automerge,heal,topo').split(','))
 const RUNS = Number(values.runs ?? 5)
 const OPS = Number(values.ops ?? 20_000)
 const HEAL_OBJECTS = Number(values.objects ?? 100_000)
@@ -156,10 +157,22 @@ if (only.has('heal')) {
   put('mem.restMs', runs.flatMap((h) => (h.restMs === undefined ? [] : [h.restMs])))
 }
 
+if (only.has('topo')) {
+  // Side by side: the embedded service and 3 etcd members + 2 instances (bench/topology.ts).
+  for (const mode of ['embedded', 'etcd'] as const) {
+    log(`topology service, ${mode}: ${RUNS} runs`)
+    const t = await topologyBench(mode, RUNS, log)
+    put(`topo.${mode}.killToViewMs`, t.killToViewMs)
+    if (t.killFollowerToViewMs.length > 0) put(`topo.${mode}.killFollowerToViewMs`, t.killFollowerToViewMs)
+    put(`topo.${mode}.viewsPerSec`, t.viewsPerSec)
+    put(`topo.${mode}.signalMs`, t.signalMs)
+  }
+}
+
 const meta = { date: new Date().toISOString(), runs: RUNS, ops: OPS, automergeOps: AUTOMERGE_OPS, singleWriterOps: SINGLE_OPS, pacedOps: PACED_OPS, healObjects: HEAL_OBJECTS, node: process.version }
 const md = renderReport(results, meta)
 // A partial run (--only) prints its table but leaves the saved results alone.
-if (only.size === 5) {
+if (only.size === 6) {
   await writeFile(join(import.meta.dirname, 'results', 'latest.md'), md)
   await writeFile(join(import.meta.dirname, 'results', 'latest.json'), `${JSON.stringify({ ...meta, results }, null, 2)}\n`)
 }

@@ -3,9 +3,10 @@
  * service that `npm start` runs. The tab keeps its node id across reloads (sessionStorage), so a
  * reload comes back as the same member with the same IndexedDB replicas.
  */
-import { IndexedDbStorage, MeshNode, WebRtcTransport, clusterId, nodeId, websocketConnector } from '../src/index.js'
+import { IndexedDbStorage, MeshNode, WebRtcTransport, clusterId, nodeId } from '../src/index.js'
 
 export interface DemoConfig {
+  /** One topology URL, or several instances over etcd separated by commas (the node moves on when its own goes). */
   topologyUrl: string
   cluster: string
   secret: string
@@ -41,7 +42,7 @@ export async function startBrowserNode(cfg: DemoConfig, id: string): Promise<Mes
     nodeId: nodeId(id),
     transport: new WebRtcTransport({ iceServers: [] }),
     storage: new IndexedDbStorage({ dbName: `domainmesh-${cfg.cluster}-${id}` }),
-    topology: { connect: websocketConnector(cfg.topologyUrl), secret: cfg.secret },
+    topology: { urls: cfg.topologyUrl.split(',').filter((u) => u !== ''), secret: cfg.secret },
     rttIntervalMs: 5000,
   })
   return node.start()

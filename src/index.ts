@@ -33,6 +33,7 @@ export { DEFAULT_SETTINGS, type View, type ClusterSettings } from './topology/vi
 export { TopologyManager } from './topology/manager.js'
 export { TopologyClient, TopologyRefusedError, type TopologyConnector, type Welcome } from './topology/client.js'
 export { websocketConnector, TopologyUnreachableError, type WebSocketConstructor } from './topology/ws-link.js'
+export { failoverConnector, websocketFailoverConnector } from './topology/failover.js'
 export { localLinkPair } from './topology/local-link.js'
 export type { TopologyLink } from './topology/protocol.js'
 export { WebRtcTransport, NoWebRtcError, type MeshTransport, type Signaling, type WebRtcTransportOptions } from './transport/webrtc.js'

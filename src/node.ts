@@ -2,16 +2,31 @@
 import WebSocket from 'ws'
 import type { TopologyConnector } from './topology/client.js'
 import { websocketConnector, type WebSocketConstructor } from './topology/ws-link.js'
+import { websocketFailoverConnector } from './topology/failover.js'
+import { MeshNode as BaseMeshNode, type MeshNodeOptions } from './node/mesh-node.js'
 
 export * from './index.js'
 // Shadows the browser entry's transport: the same class, with node-datachannel's RTCPeerConnection.
 export { WebRtcTransport } from './transport/webrtc-node.js'
+
+/** MeshNode for Node: `topology: { urls }` connects with `ws` (Node 20 has no global WebSocket). */
+export class MeshNode extends BaseMeshNode {
+  constructor(opts: MeshNodeOptions) {
+    const t = opts.topology
+    super(t && 'urls' in t && !t.WebSocket ? { ...opts, topology: { ...t, WebSocket: WebSocket as unknown as WebSocketConstructor } } : opts)
+  }
+}
 export { FileStorage } from './storage/files.js'
-export { startTopologyServer, type TopologyServer, type TopologyServerOptions } from './server/ws-server.js'
+export { startTopologyServer, type TopologyServer, type TopologyServerOptions, type EtcdTopologyServer } from './server/ws-server.js'
+export type { EtcdTopologyInstance, EtcdTopologyOptions } from './server/etcd-topology.js'
 export { TopologyService, type TopologyServiceOptions } from './server/topology-service.js'
 export { parseStaticTopology, StaticTopologyError, type StaticTopology } from './server/static-topology.js'
 
-/** Connects to a topology service from Node (Node 20 has no global WebSocket; `ws` is used). */
-export function nodeTopologyConnector(url: string): TopologyConnector {
-  return websocketConnector(url, WebSocket as unknown as WebSocketConstructor)
+/**
+ * Connects to a topology service from Node (Node 20 has no global WebSocket; `ws` is used). Given
+ * several URLs (instances over etcd), each reconnect moves on to the next if its own is gone.
+ */
+export function nodeTopologyConnector(url: string | readonly string[]): TopologyConnector {
+  if (typeof url === 'string') return websocketConnector(url, WebSocket as unknown as WebSocketConstructor)
+  return websocketFailoverConnector(url, WebSocket as unknown as WebSocketConstructor)
 }

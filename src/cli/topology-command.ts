@@ -22,6 +22,11 @@ export const TOPOLOGY_HELP = `domainmesh topology — run the topology (signalin
   --state FILE       where the service keeps its state (epoch, members, owners) across restarts
                      (default ./domainmesh-topology-<cluster>.json; "none" keeps it in memory only)
   --verbose          also print every view (to stderr; or DEBUG=domainmesh:topology)
+  --etcd URL[,URL..] run as one of several instances sharing the state in etcd (any number of
+                     them, each with the same cluster, secret and settings; no --state)
+  --etcd-prefix P    etcd keys go under /P/<cluster>/ (default "domainmesh")
+  --etcd-lease-ttl S this instance's lease in etcd (default 3): how long the others wait for it
+                     to come back before one of them takes over the leading role
 `
 
 export async function topologyCommand(argv: string[]): Promise<void> {
@@ -39,6 +44,9 @@ export async function topologyCommand(argv: string[]): Promise<void> {
       static: { type: 'string' },
       state: { type: 'string' },
       verbose: { type: 'boolean' },
+      etcd: { type: 'string' },
+      'etcd-prefix': { type: 'string' },
+      'etcd-lease-ttl': { type: 'string' },
     },
     'topology',
   )
@@ -57,13 +65,10 @@ export async function topologyCommand(argv: string[]): Promise<void> {
     const t = parseStaticTopology(json)
     ;({ clusterId, settings, healDelayMs, allowedNodes } = t)
   }
-  const stateFlag = typeof v.state === 'string' ? v.state : `domainmesh-topology-${clusterId}.json`
-  const stateFile = stateFlag === 'none' ? undefined : resolve(stateFlag)
   const host = typeof v.host === 'string' ? v.host : '127.0.0.1'
   const port = intFlag(v, 'port', 7700, 0, 65535)
   const out = consoleOut(v.verbose === true)
-  const server = await startTopologyServer({
-    ...(stateFile ? { stateFile } : {}),
+  const common = {
     clusterId,
     secret: secretFlag(v),
     settings,
@@ -72,7 +77,28 @@ export async function topologyCommand(argv: string[]): Promise<void> {
     host,
     port,
     ...(allowedNodes ? { allowedNodes } : {}),
-  }).catch((err: unknown) => {
+  }
+  if (typeof v.etcd === 'string') {
+    if (typeof v.state === 'string') throw new CliError('--state and --etcd exclude each other: with --etcd the state is kept in etcd')
+    const hosts = v.etcd.split(',').filter((u) => u !== '')
+    for (const h of hosts) if (!/^https?:\/\/[^/]+$/.test(h)) throw new CliError(`--etcd takes http(s)://host:port URLs, not "${h}"`)
+    const prefix = typeof v['etcd-prefix'] === 'string' ? v['etcd-prefix'] : 'domainmesh'
+    const server = await startTopologyServer({ ...common, etcd: { hosts, prefix, leaseTtlSeconds: intFlag(v, 'etcd-lease-ttl', 3, 1, 600) } })
+    const inst = server.instance
+    inst.events.on('view', ({ view }) => console.log(`view ${view.epoch}: ${view.members.map((m) => `${m.nodeId}${m.status === 'down' ? '(down)' : ''}`).join(' ') || '(empty)'}`))
+    inst.events.on('leader', ({ leading, reason }) => console.log(leading ? `instance ${inst.instanceId} leads: it runs failure detection and publishes views` : `instance ${inst.instanceId} stopped leading: ${reason}`))
+    inst.events.on('refused', ({ reason }) => console.log(`refused a node: ${reason}`))
+    inst.events.on('recovering', ({ epoch, domains }) => console.log(`no saved state: rebuilding it from the nodes' last views (epoch ${epoch}); ${domains} domains wait for their owners to report`))
+    inst.events.on('etcd-error', ({ error }) => console.error(error.message))
+    server.events.on('linkError', ({ error }) => console.log(error.message))
+    server.events.on('serverError', ({ error }) => console.error(`topology server error (still serving): ${error.message}`))
+    console.log(`topology instance ${inst.instanceId} for cluster "${clusterId}" listening on ${server.url} (replicas ${settings.replicas}, ${settings.domainCount} domains, heal delay ${healDelayMs} ms, state in etcd ${hosts.join(',')} under /${prefix}/${clusterId}/)`)
+    onShutdown(() => server.close())
+    return
+  }
+  const stateFlag = typeof v.state === 'string' ? v.state : `domainmesh-topology-${clusterId}.json`
+  const stateFile = stateFlag === 'none' ? undefined : resolve(stateFlag)
+  const server = await startTopologyServer({ ...common, ...(stateFile ? { stateFile } : {}) }).catch((err: unknown) => {
     throw portError(err, host, port, 'topology service', 'another topology service running? Choose another port with --port')
   })
   const lines = new TopologyConsole(out, new RealClock(), settings, healDelayMs)

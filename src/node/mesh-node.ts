@@ -11,6 +11,8 @@ import { MessengerStatePort } from '../state/port.js'
 import { TopologyManager } from '../topology/manager.js'
 import { TopologyClient, type TopologyConnector } from '../topology/client.js'
 import { DomainPersistence } from '../state/persistence.js'
+import { websocketFailoverConnector } from '../topology/failover.js'
+import type { WebSocketConstructor } from '../topology/ws-link.js'
 import { LastView } from './last-view.js'
 import { STORE_ENGINE_ID, STORE_ENGINE_INFO } from '../state/store-engine.js'
 import { DEFAULT_SETTINGS, type ClusterSettings, type View } from '../topology/view.js'
@@ -51,7 +53,11 @@ export interface MeshNodeOptions {
   settings?: Partial<ClusterSettings>
   store?: StoreTuning
   /** Join through a topology service (views, failure detection, healing, signaling). */
-  topology?: { connect: TopologyConnector; secret: string }
+  /**
+   * `urls`: several topology instances (over etcd); each reconnect tries the next if its own is
+   * gone. The WebSocket is the global one (browsers) unless given; the Node entry passes `ws`.
+   */
+  topology?: { connect: TopologyConnector; secret: string } | { urls: readonly string[]; secret: string; WebSocket?: WebSocketConstructor }
   /** Measure the round-trip time to every peer this often (off by default). */
   rttIntervalMs?: number
   /** The cluster secret, which signs failover tokens; defaults to the topology secret. Without one there are no sessions. */
@@ -185,7 +191,8 @@ export class MeshNode {
         clusterId: this.clusterId,
         nodeId: id,
         secret: this.opts.topology.secret,
-        connect: this.opts.topology.connect,
+        // A list of instances: each reconnect tries the next one if its own is gone.
+        connect: 'urls' in this.opts.topology ? websocketFailoverConnector(this.opts.topology.urls, this.opts.topology.WebSocket) : this.opts.topology.connect,
         clock: this.clock,
         engines: () => this.advertisedEngines(),
         durable: this.durable,

@@ -491,8 +491,14 @@ export class TopologyService {
     this.sweeper = this.opts.clock.setTimeout(() => {
       const limit = this.heartbeatMs * (this.opts.missedHeartbeats ?? 3)
       const now = this.opts.clock.now()
-      // A member whose link still waits for its welcome cannot heartbeat yet (its view is being saved).
-      for (const m of [...this.members.values()]) if (m.status === 'up' && !(m.link && !m.welcomed) && now - m.lastSeen > limit) this.markDown(m, 'missed heartbeats')
+      for (const m of [...this.members.values()]) {
+        // A newcomer heartbeats only once welcomed, and its welcome waits for the view to be
+        // saved: under load (a slow disk, etcd) that took longer than the limit, and the node,
+        // closed before its welcome, took it as a refusal and did not start. Its allowance
+        // starts at the welcome.
+        if (m.link && !m.welcomed) continue
+        if (m.status === 'up' && now - m.lastSeen > limit) this.markDown(m, 'missed heartbeats')
+      }
       if (!this.closed) this.armSweeper()
     }, this.heartbeatMs)
   }

@@ -14,6 +14,8 @@ import { RealClock, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { TopologyService, type TopologyServiceOptions } from './topology-service.js'
 import { FileTopologyStateStore } from './topology-state-file.js'
+// Types only: the etcd client is imported (dynamically) only when `etcd` is given.
+import type { EtcdTopologyInstance, EtcdTopologyOptions } from './etcd-topology.js'
 
 export interface TopologyServerOptions extends Omit<TopologyServiceOptions, 'clock' | 'settings'> {
   /** The cluster's settings; each one left out takes its default (DEFAULT_SETTINGS). */
@@ -30,6 +32,11 @@ export interface TopologyServerOptions extends Omit<TopologyServiceOptions, 'clo
    * history, which nodes that remember a later epoch refuse to follow.
    */
   stateFile?: string
+  /**
+   * Run as one of several instances sharing the cluster's state in etcd (docs/design.md), instead
+   * of the embedded service with its state file. Not with `stateFile` or `store`.
+   */
+  etcd?: EtcdTopologyOptions
 }
 
 /** The server dropped a connection: its socket failed or broke the WebSocket protocol, or a message from it could not be handled. */
@@ -73,14 +80,52 @@ function checkServerOptions(opts: TopologyServerOptions): ClusterSettings {
   return checkSettings({ ...DEFAULT_SETTINGS, ...opts.settings })
 }
 
-export async function startTopologyServer(opts: TopologyServerOptions): Promise<TopologyServer> {
+/** An instance over etcd: `instance` in place of the embedded `service`. */
+export interface EtcdTopologyServer extends Omit<TopologyServer, 'service'> {
+  readonly instance: EtcdTopologyInstance
+}
+
+/** What the WebSocket server hands its connections to: the embedded service or an etcd instance. */
+interface LinkAcceptor {
+  accept(link: TopologyLink): void
+  readonly stats: { linkErrors: number; serverErrors: number }
+}
+
+export async function startTopologyServer(opts: TopologyServerOptions & { etcd: EtcdTopologyOptions }): Promise<EtcdTopologyServer>
+export async function startTopologyServer(opts: TopologyServerOptions & { etcd?: undefined }): Promise<TopologyServer>
+export async function startTopologyServer(opts: TopologyServerOptions): Promise<TopologyServer | EtcdTopologyServer> {
   const settings = checkServerOptions(opts)
-  const host = opts.host ?? '127.0.0.1'
+  if (opts.etcd) {
+    if (opts.stateFile || opts.store) throw new DomainMeshError('BAD_OPTIONS', 'etcd keeps the topology state: give either etcd or a state file/store, not both')
+    const { etcd, ...rest } = opts
+    const { EtcdTopologyInstance } = await import('./etcd-topology.js')
+    const instance = await EtcdTopologyInstance.start(etcd, { ...rest, settings, clock: opts.clock ?? new RealClock() })
+    try {
+      const server = await listen(opts, instance)
+      return { ...server, instance, close: async () => (await Promise.all([server.close(), instance.close()]), undefined) }
+    } catch (err) {
+      await instance.close()
+      throw err
+    }
+  }
   const store = opts.store ?? (opts.stateFile ? new FileTopologyStateStore(opts.stateFile) : undefined)
   const service = new TopologyService({ ...opts, settings, clock: opts.clock ?? new RealClock(), ...(store ? { store } : {}) })
-  const events = new Emitter<TopologyServerEvents>()
   // A state that cannot be read is a reason not to start (never a reason to guess).
   await service.loaded
+  const server = await listen(opts, service)
+  return {
+    ...server,
+    service,
+    close: async () => {
+      service.close()
+      await server.close()
+    },
+  }
+}
+
+async function listen(opts: TopologyServerOptions, acceptor: LinkAcceptor): Promise<Omit<TopologyServer, 'service'>> {
+  const host = opts.host ?? '127.0.0.1'
+  const events = new Emitter<TopologyServerEvents>()
   const wss = new WebSocketServer({ host, port: opts.port ?? 0, maxPayload: opts.maxPayload ?? 1024 * 1024 })
   await new Promise<void>((resolve, reject) => {
     wss.once('listening', () => {
@@ -91,14 +136,14 @@ export async function startTopologyServer(opts: TopologyServerOptions): Promise<
   })
   // An 'error' nobody listens to ends the process.
   wss.on('error', (error) => {
-    service.stats.serverErrors++
+    acceptor.stats.serverErrors++
     events.emit('serverError', { error })
   })
   wss.on('connection', (socket, req) => {
     const from = `${req.socket.remoteAddress}:${req.socket.remotePort}`
-    service.accept(
+    acceptor.accept(
       socketLink(socket, (cause) => {
-        service.stats.linkErrors++
+        acceptor.stats.linkErrors++
         events.emit('linkError', { error: new TopologyLinkDroppedError(from, cause) })
       }),
     )
@@ -108,10 +153,8 @@ export async function startTopologyServer(opts: TopologyServerOptions): Promise<
   return {
     url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
-    service,
     events,
     close: async () => {
-      service.close()
       for (const client of wss.clients) client.terminate()
       await new Promise<void>((resolve, reject) => wss.close((err) => (err ? reject(err) : resolve())))
     },

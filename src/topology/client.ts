@@ -2,7 +2,8 @@
  * A node's connection to the topology service: says hello with an HMAC proof, sends heartbeats on
  * the injected clock, hands views and signals to the node, and carries the node's reports (a peer
  * whose data channel dropped, a domain copy that finished). If the link drops, it reconnects with
- * backoff; the service keeps the node `down` but in the view for `healDelayMs`.
+ * jittered backoff (to the next instance, with a failover connector); the service keeps the node
+ * `down` but in the view for `healDelayMs`.
  */
 import * as v from 'valibot'
 import { DomainMeshError } from '../errors.js'
@@ -10,6 +11,8 @@ import type { NodeId } from '../ids.js'
 import type { EngineInfo } from '../routing/engine.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
+import { hash32 } from '../util/hash.js'
+import { seededRandom, type Random } from '../util/random.js'
 import { helloProof, randomNonce } from './auth.js'
 import { asSettings, asView, ServerMessageSchema, type TopologyLink } from './protocol.js'
 import type { ClusterSettings, View } from './view.js'
@@ -37,8 +40,10 @@ export interface TopologyClientOptions {
   copies?: () => [number, number, number][] | undefined
   /** This node's storage held nothing when it started (sent in hellos until a welcome arrives). */
   fresh?: boolean
-  /** First reconnect delay; doubles up to 5 s. */
+  /** First reconnect delay; doubles up to 5 s. Each wait is jittered (0.5-1x), so the nodes of a dead instance do not all reconnect at once. */
   reconnectMs?: number
+  /** Uniform in [0, 1): the jitter (default: seeded by the node id, so simulations replay the same). */
+  random?: Random
 }
 
 export interface TopologyClientEvents {
@@ -75,10 +80,12 @@ export class TopologyClient {
 
   /** Until the first welcome: the service has not yet heard that this node's storage came back empty. */
   private fresh: boolean
+  private readonly random: Random
 
   constructor(private readonly opts: TopologyClientOptions) {
     this.backoff = opts.reconnectMs ?? 250
     this.fresh = opts.fresh === true
+    this.random = opts.random ?? seededRandom(hash32(opts.nodeId))
   }
 
   /** How long the service keeps a down member before healing replaces it (from its welcome). */
@@ -233,7 +240,7 @@ export class TopologyClient {
         this.events.emit('error', { error })
         if (!this.closed) this.lost(error.message)
       })
-    }, this.backoff)
+    }, Math.round(this.backoff * (0.5 + 0.5 * this.random())))
     this.backoff = Math.min(this.backoff * 2, 5000)
   }
 }

@@ -43,6 +43,33 @@ function setup(opts: Partial<ConstructorParameters<typeof TopologyService>[0]> =
 const status = (v: View, n: string) => v.members.find((m) => m.nodeId === n)?.status
 
 describe('topology service', () => {
+  it('does not mark a newcomer down while its welcome waits for the view to be saved (it heartbeats only once welcomed)', async () => {
+    // A disk (or etcd) slow under load: the saves wait until released.
+    let release: () => void = () => {}
+    let slow = true
+    const store = { load: async () => undefined, save: () => (slow ? new Promise<void>((r) => (release = r)) : Promise.resolve()) }
+    const { client, settle } = setup({ store })
+    const a = client('a')
+    let outcome = 'pending'
+    a.c.connect().then(
+      () => (outcome = 'welcomed'),
+      (err: Error) => (outcome = err.message),
+    )
+    await settle()
+    // Five heartbeat intervals, the sweeper's limit being three.
+    for (let i = 0; i < 5; i++) await settle(1000)
+    expect(outcome).toBe('pending')
+    slow = false
+    release()
+    await settle()
+    expect(outcome).toBe('welcomed')
+    expect(a.last().members).toEqual([expect.objectContaining({ nodeId: 'a', status: 'up' })])
+    // From the welcome on, the usual allowance: heartbeats keep it up.
+    for (let i = 0; i < 5; i++) await settle(1000)
+    expect(a.last().members).toEqual([expect.objectContaining({ nodeId: 'a', status: 'up' })])
+    a.c.close()
+  })
+
   it('admits nodes with a valid proof and publishes numbered views', async () => {
     const { client, settle } = setup()
     const a = client('a')

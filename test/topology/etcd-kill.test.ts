@@ -1,0 +1,83 @@
+/**
+ * kill -9 of the topology instance that leads, with a real 3-member etcd: the instances run as
+ * processes (a killed one leaves its leases to expire, as a crash does), the nodes in this
+ * process on a MemoryNetwork. Until the leader's lease expires no instance leads, so a node that
+ * moved to the other instance waits there for its welcome; it must stay admitted meanwhile.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clusterId, nodeId } from '../../src/ids.js'
+import { MeshNode } from '../../src/node/mesh-node.js'
+import { nodeTopologyConnector } from '../../src/node.js'
+import { MemoryStorage } from '../../src/storage/memory.js'
+import { MemoryNetwork } from '../../src/transport/memory.js'
+import { RealClock } from '../../src/util/clock.js'
+import { ChildHandle, CLI } from '../faults/processes.js'
+import { EtcdCluster, etcdAvailable, ETCD_MISSING } from '../helpers/etcd-cluster.js'
+import { waitFor } from '../helpers/wait.js'
+import { createServer } from 'node:net'
+
+const SECRET = 'etcd-kill-secret'
+let etcd: EtcdCluster
+const handles: ChildHandle[] = []
+const nodes: MeshNode[] = []
+
+beforeAll(async () => {
+  if (!etcdAvailable()) throw new Error(ETCD_MISSING)
+  etcd = await EtcdCluster.start(3)
+}, 30_000)
+afterAll(async () => {
+  for (const n of nodes) await n.close()
+  for (const h of handles) await h.kill()
+  await etcd?.close()
+})
+
+async function freePort(): Promise<number> {
+  const s = createServer()
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
+  const port = (s.address() as { port: number }).port
+  await new Promise((r) => s.close(r))
+  return port
+}
+
+describe('kill -9 of the leading topology instance', () => {
+  it('its nodes wait at the other instance for the next leader and are never dropped or marked down', { timeout: 60_000 }, async () => {
+    const ports = [await freePort(), await freePort()]
+    const urls = ports.map((p) => `ws://127.0.0.1:${p}`)
+    // A node's lease is 3 s (heartbeat 1 s), far shorter than the 8 s the leader's lease lasts.
+    const spawn = (i: number) => {
+      const h = new ChildHandle(`t${i}`, [CLI, 'topology', '--port', String(ports[i]), '--cluster', 'ek', '--replicas', '2', '--domains', '8', '--heartbeat', '1000', '--heal-delay', '60000', '--etcd', etcd.urls.join(','), '--etcd-prefix', `kill-${process.pid}`, '--etcd-lease-ttl', '8'], { DOMAINMESH_SECRET: SECRET }, undefined, 1000)
+      handles.push(h)
+      return h
+    }
+    const t0 = spawn(0)
+    await t0.ready(/ leads:/, 30_000)
+    const t1 = spawn(1)
+    await t1.ready(/listening on ws:/, 30_000)
+    const net = new MemoryNetwork({ clock: new RealClock() })
+    const join = async (name: string, list: string[]) => {
+      const n = new MeshNode({ clusterId: clusterId('ek'), nodeId: nodeId(name), transport: net.createTransport(), storage: new MemoryStorage(), clock: new RealClock(), topology: { connect: nodeTopologyConnector(list), secret: SECRET } })
+      await n.start()
+      nodes.push(n)
+      return n
+    }
+    // a on the instance that stays; b on the leader, with the other one next in its list.
+    const a = await join('a', [urls[1]!])
+    const b = await join('b', [urls[0]!, urls[1]!])
+    const up = (n: MeshNode) => ['a', 'b'].every((w) => n.topology.view().members.some((m) => m.nodeId === w && m.status === 'up'))
+    await waitFor(() => up(a) && up(b), 'a and b up in one view', 20_000)
+    const downs: string[] = []
+    for (const n of [a, b]) n.topology.events.on('view', ({ view }) => downs.push(...view.members.filter((m) => m.status === 'down').map((m) => m.nodeId)))
+    const drops: string[] = []
+    b.topologyClient!.events.on('disconnected', ({ reason }) => drops.push(reason))
+
+    await t0.kill()
+    await waitFor(() => t1.output.some((l) => / leads:/.test(l)), 'the other instance to lead', 20_000)
+    const epoch = a.topology.view().epoch
+    // The new leader admits b again; from then on it heartbeats through its new instance.
+    await waitFor(() => b.topology.view().epoch >= epoch && up(a) && up(b) && b.topologyClient!.connected, 'b welcomed by the new leader', 20_000)
+    await new Promise((r) => setTimeout(r, 2000))
+    expect(drops, `${drops.join(" / ")}\n${t1.output.join("\n")}`).toHaveLength(1) // the kill itself, and no more
+    expect(downs, t1.output.join('\n')).toEqual([])
+    expect(up(a) && up(b)).toBe(true)
+  })
+})

@@ -45,6 +45,8 @@ export interface MeshNodeOptions {
   clock?: Clock
   /** Random numbers in [0, 1) for the store's retry jitter (default Math.random); tests and the simulation pass a seeded one. */
   random?: Random
+  /** Random bytes for session ids (default crypto.getRandomValues, which production must keep: session ids are unguessable); the simulation passes a seeded source. */
+  randomBytes?: (bytes: Uint8Array) => Uint8Array
   /** Who is in the cluster; by default the topology manager's current view. */
   directory?: Directory
   requestTimeoutMs?: number
@@ -242,6 +244,7 @@ export class MeshNode {
         request: (to, method, body, timeoutMs) => this.messenger.request(this.address('session'), this.sessionAddress(to), method, body, timeoutMs),
         ...(limits ? { limits: { ...DEFAULT_LIMITS, ...limits } } : {}),
         ...(this.opts.sessionTtlMs ? { defaultTtlMs: this.opts.sessionTtlMs } : {}),
+        ...(this.opts.randomBytes ? { randomBytes: this.opts.randomBytes } : {}),
       })
       router.register(this.sessionEngine)
       this.topology.events.on('view', () => void this.sessionEngine?.onView())

@@ -37,6 +37,12 @@ const QUIET = new Set([...UNREACHABLE_CODES, 'NOT_ENOUGH_REPLICAS', 'CLIENT_MOVE
 
 export interface SessionContext extends ReplicationContext {
   secret: string
+  /**
+   * Fills a buffer with random bytes for session and line ids (default: crypto.getRandomValues).
+   * A session id is what a caller names its session by, so in production it must be unguessable;
+   * the simulation passes a seeded source so that a seed replays the same ids (and placements).
+   */
+  randomBytes?: (bytes: Uint8Array) => Uint8Array
   limits?: Limits
   defaultTtlMs?: number
 }
@@ -272,7 +278,7 @@ export class SessionEngine implements Engine {
 
   private async create(e: ClientEntry, data: unknown, ttlMs: number | undefined): Promise<{ sessionId: string; version: number }> {
     if (checkValue(data, this.limits, 'session data')) data = jsonValue(data)
-    const sessionId = randomId()
+    const sessionId = this.randomId()
     const ttl = ttlMs ?? this.ctx.defaultTtlMs ?? 30 * 60_000
     const rec: SessionRecord = { sessionId, clientId: e.clientId, vs: e.vs, obj: applyChange(sessionId, undefined, { kind: 'put', value: data }, 1)!, ttlMs: ttl, expiresAt: this.ctx.clock.now() + ttl }
     await this.replication.replicate(e, [rec], [])
@@ -318,7 +324,7 @@ export class SessionEngine implements Engine {
   // ---- who serves a client ----
 
   private newClient(vs: string, clientId: string): ClientEntry {
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch: 1, sessions: new Set(), fresh: true, copy: { line: randomId(), rev: 0 } }
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch: 1, sessions: new Set(), fresh: true, copy: { line: this.randomId(), rev: 0 } }
     this.table.setClient(e)
     return e
   }
@@ -362,7 +368,7 @@ export class SessionEngine implements Engine {
       throw new ClientMovedError(clientId)
     }
     const fence = from.backups.filter((b) => b !== this.ctx.self)
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: from.epoch + 1, sessions: old.sessions, ...(old.seen ? { seen: old.seen } : {}), copy: { line: randomId(), rev: 0 } }
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: [], epoch: from.epoch + 1, sessions: old.sessions, ...(old.seen ? { seen: old.seen } : {}), copy: { line: this.randomId(), rev: 0 } }
     this.table.setClient(e)
     try {
       await this.replication.rebuild(e, fence, true)
@@ -371,6 +377,12 @@ export class SessionEngine implements Engine {
       if (this.table.client(vs, clientId) === e) this.table.setClient(old)
       throw err
     }
+  }
+
+  private randomId(): string {
+    const bytes = new Uint8Array(12)
+    const filled = this.ctx.randomBytes ? this.ctx.randomBytes(bytes) : crypto.getRandomValues(bytes)
+    return Array.from(filled, (b) => b.toString(16).padStart(2, '0')).join('')
   }
 
   private sweep(): void {
@@ -384,9 +396,6 @@ export class SessionEngine implements Engine {
 }
 
 
-function randomId(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('')
-}
 
 /** Of copies of one line, the one that got furthest (highest `rev`), if any. */
 function furthest(lines: Line[]): Line | undefined {

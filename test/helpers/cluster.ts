@@ -54,13 +54,18 @@ export async function memoryCluster(names: string[], opts: MemoryNetworkOptions 
 export function diskNode(name: string, net: MemoryNetwork, disks: Map<NodeId, MemoryDisk>, extra: Partial<MeshNodeOptions> & Pick<MeshNodeOptions, 'clock'>): MeshNode {
   const id = nodeId(name)
   if (!disks.has(id)) disks.set(id, new Map())
+  const hash = (text: string) => [...text].reduce((h, ch) => Math.imul(h ^ ch.charCodeAt(0), 16777619), 2166136261)
+  // Session ids from a stream of this life of the node (its name and start time on the fake
+  // clock): a seed replays the same ids, and a restarted node does not hand out its old ones again.
+  const idStream = seededRandom(hash(`${name}@${extra.clock?.now() ?? 0}`))
   return new MeshNode({
     clusterId: CLUSTER,
     nodeId: id,
     transport: net.createTransport(),
     storage: new MemoryStorage(disks.get(id)),
     // Retry jitter from a stream of the node's own: a seed replays the same waits.
-    random: seededRandom([...name].reduce((h, ch) => Math.imul(h ^ ch.charCodeAt(0), 16777619), 2166136261)),
+    random: seededRandom(hash(name)),
+    randomBytes: (bytes) => bytes.map(() => Math.floor(idStream() * 256)),
     ...extra,
     store: { resendAfterMs: 50, ...extra.store },
   })

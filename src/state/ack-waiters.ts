@@ -45,10 +45,12 @@ export class AckWaiters {
 
   /** Sends, then again every interval, until `node` acks `seq`; `stillValid` may stop it early. */
   async until(node: NodeId, seq: number, deadline: number, what: string, send: () => void, stillValid: () => void): Promise<void> {
+    const started = this.clock.now()
     while (this.get(node) < seq) {
       stillValid()
       const now = this.clock.now()
-      if (now >= deadline) throw new TimeoutError(what, deadline - now)
+      // The time it waited: the error said "after -1 ms" when it gave the time left.
+      if (now >= deadline) throw new TimeoutError(what, now - started)
       send()
       await this.ackOrTimeout(node, seq, Math.min(this.intervalMs, deadline - now))
     }

@@ -47,8 +47,15 @@ export class RtcPeer {
   private done = false
   /** Remote signals are applied one at a time: `setRemoteDescription` is asynchronous. */
   private chain: Promise<void> = Promise.resolve()
-  /** Remote candidates that came before the description they belong to. */
+  /**
+   * Remote candidates that came before the description they belong to: signals relayed through
+   * etcd (several topology instances) can overtake each other. Whether the description is set is
+   * our own flag: node-datachannel's polyfill answers `remoteDescription` with an empty
+   * description before one is set, so a candidate first was applied at once, failed, and ended
+   * the link (a third of cold starts over etcd took 15-30 s to link every pair).
+   */
   private pending: RTCIceCandidateInit[] = []
+  private remoteSet = false
 
   constructor(
     RTCPeerConnection: RtcPeerConnectionClass,
@@ -91,6 +98,7 @@ export class RtcPeer {
       const description = { type: msg.type, sdp: String(msg.sdp) } as const
       this.run(async () => {
         await this.pc.setRemoteDescription(description)
+        this.remoteSet = true
         for (const c of this.pending.splice(0)) await this.pc.addIceCandidate(c)
         if (description.type === 'offer') {
           await this.pc.setLocalDescription(await this.pc.createAnswer())
@@ -100,7 +108,7 @@ export class RtcPeer {
     } else if (msg?.type === 'candidate' && msg.candidate && typeof msg.candidate === 'object') {
       const candidate = msg.candidate
       this.run(async () => {
-        if (this.pc.remoteDescription) await this.pc.addIceCandidate(candidate)
+        if (this.remoteSet) await this.pc.addIceCandidate(candidate)
         else this.pending.push(candidate)
       })
     }

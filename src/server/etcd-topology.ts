@@ -106,6 +106,8 @@ export class EtcdTopologyInstance {
   private leaseId = ''
   private watcher: Watcher | undefined
   private mail: { lease: Lease; at: number } | undefined
+  /** The last put of mail to each node: the next one waits for it (see sendMail). */
+  private readonly outbox = new Map<NodeId, Promise<void>>()
   private leader: LeaderTerm | undefined
   private campaignTimer: TimerHandle | undefined
   private closed = false
@@ -316,11 +318,21 @@ export class EtcdTopologyInstance {
   /** Puts a message in a node's inbox (the instance holding the node delivers it). */
   sendMail(node: NodeId, mail: MailRecord): void {
     const id = `${Date.now().toString(36)}-${randomNonce().slice(0, 8)}`
-    this.mailLease()
-      .put(this.key(`inbox/${node}/${id}`))
-      .value(JSON.stringify(mail))
-      .exec()
-      .catch((err: unknown) => this.report(`mail to ${node}`, err))
+    const lease = this.mailLease()
+    const value = JSON.stringify(mail)
+    // One put at a time per node, in the order sent: etcd orders concurrent puts as they commit,
+    // and the receiving instance delivers in revision order, so a WebRTC answer sent before its
+    // candidates could reach the node after them, and a welcome after a view.
+    const tail = (this.outbox.get(node) ?? Promise.resolve())
+      .then(() => lease.put(this.key(`inbox/${node}/${id}`)).value(value).exec())
+      .then(
+        () => undefined,
+        (err: unknown) => this.report(`mail to ${node}`, err),
+      )
+    this.outbox.set(node, tail)
+    void tail.then(() => {
+      if (this.outbox.get(node) === tail) this.outbox.delete(node)
+    })
   }
 
   // ---- the gateway: nodes connected here ----

@@ -100,6 +100,11 @@ describe('topology instances over etcd', () => {
       await waitFor(() => got.length === 1, 'the signal at b')
       expect(got).toEqual([['a', { sdp: 'x' }]])
       expect(s.servers[0]!.instance.stats.signalsViaEtcd).toBe(viaEtcd + 1)
+      // A burst arrives in the order sent (a WebRTC answer before its candidates): etcd orders
+      // concurrent puts as they commit, so the instance puts one node's mail one at a time.
+      for (let i = 0; i < 200; i++) a.topologyClient!.signal(nodeId('b'), { n: i })
+      await waitFor(() => got.length === 201, 'the burst at b', 20_000)
+      expect(got.slice(1).map((g) => ((g as [string, { n: number }])[1]).n)).toEqual(Array.from({ length: 200 }, (_, i) => i))
       // Between two nodes on one instance it goes directly.
       const c = await s.join('c', [s.urls[1]!])
       await waitFor(() => upIn(c, ['a', 'b', 'c']) && upIn(b, ['c']), 'c in the view')

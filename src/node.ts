@@ -17,7 +17,7 @@ export class MeshNode extends BaseMeshNode {
   }
 }
 export { FileStorage } from './storage/files.js'
-export { startTopologyServer, type TopologyServer, type TopologyServerOptions, type EtcdTopologyServer } from './server/ws-server.js'
+export { startTopologyServer, EtcdClientMissingError, type TopologyServer, type TopologyServerOptions, type EtcdTopologyServer } from './server/ws-server.js'
 export type { EtcdTopologyInstance, EtcdTopologyOptions } from './server/etcd-topology.js'
 export { TopologyService, type TopologyServiceOptions } from './server/topology-service.js'
 export { parseStaticTopology, StaticTopologyError, type StaticTopology } from './server/static-topology.js'

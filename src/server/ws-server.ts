@@ -80,6 +80,27 @@ function checkServerOptions(opts: TopologyServerOptions): ClusterSettings {
   return checkSettings({ ...DEFAULT_SETTINGS, ...opts.settings })
 }
 
+/**
+ * The etcd client (npm `etcd3`, with `cockatiel`) is an optional peer dependency: an app that
+ * only runs the embedded service or ships to browsers does not install gRPC. Missing, `--etcd`
+ * says what to install instead of failing on a module path.
+ */
+export class EtcdClientMissingError extends DomainMeshError {
+  constructor(cause: unknown) {
+    super('ETCD_CLIENT_MISSING', `the topology state in etcd needs the etcd client: npm install etcd3 cockatiel (${cause instanceof Error ? cause.message : String(cause)})`)
+    this.cause = cause
+  }
+}
+
+async function loadEtcdTopology(): Promise<typeof import('./etcd-topology.js')> {
+  try {
+    return await import('./etcd-topology.js')
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /'(etcd3|cockatiel)'/.test((err as Error).message)) throw new EtcdClientMissingError(err)
+    throw err
+  }
+}
+
 /** An instance over etcd: `instance` in place of the embedded `service`. */
 export interface EtcdTopologyServer extends Omit<TopologyServer, 'service'> {
   readonly instance: EtcdTopologyInstance
@@ -98,7 +119,7 @@ export async function startTopologyServer(opts: TopologyServerOptions): Promise<
   if (opts.etcd) {
     if (opts.stateFile || opts.store) throw new DomainMeshError('BAD_OPTIONS', 'etcd keeps the topology state: give either etcd or a state file/store, not both')
     const { etcd, ...rest } = opts
-    const { EtcdTopologyInstance } = await import('./etcd-topology.js')
+    const { EtcdTopologyInstance } = await loadEtcdTopology()
     const instance = await EtcdTopologyInstance.start(etcd, { ...rest, settings, clock: opts.clock ?? new RealClock() })
     try {
       const server = await listen(opts, instance)

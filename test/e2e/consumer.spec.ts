@@ -34,6 +34,15 @@ test('the installed package: the Node example (topology service and two nodes ov
   expect(code).toBe(0)
 })
 
+test('the installed package: a plain install has no etcd client, and `domainmesh topology --etcd` says what to install', async () => {
+  // etcd3 (and gRPC under it) is an optional peer dependency: an app that ships to browsers or runs
+  // the embedded service does not download it.
+  expect(existsSync(join(APP, 'node_modules/etcd3')), 'etcd3 installed by a plain npm install').toBe(false)
+  const { code, out } = await run([join(APP, 'node_modules/domainmesh/dist/cli/main.js'), 'topology', '--etcd', 'http://127.0.0.1:1', '--port', '0', '--secret', 'consumer-secret-01'], APP)
+  expect(out).toContain('npm install etcd3 cockatiel')
+  expect(code).not.toBe(0)
+})
+
 test('the installed package: domainmesh/testing runs the conformance suites and an in-memory cluster under the consumer\'s vitest', async () => {
   const { code, out } = await run([join(APP, 'node_modules/vitest/vitest.mjs'), 'run', '--config', 'vitest.config.mjs', '--reporter=dot'], join(APP, 'testing'))
   expect(out.replace(/\x1b\[[0-9;]*m/g, '')).toMatch(/Tests\s+17 passed \(17\)/)

@@ -291,19 +291,19 @@ export class EtcdFaultCluster {
    * history (etcd keeps every revision; nothing compacts it here), replayed by a watch from
    * revision 1 up to the key's current revision.
    */
-  async stateHistory(): Promise<{ revision: number; epoch: number; owners: Record<number, string[]>; down: string[] }[]> {
+  async stateHistory(): Promise<{ revision: number; epoch: number; owners: Record<number, string[]>; members: string[]; down: string[] }[]> {
     const client = new Etcd3({ hosts: this.etcd.urls })
     const key = '/domainmesh/faults/state'
     try {
       const last = (await client.get(key).exec()).kvs[0]
       if (!last) return []
-      const out: { revision: number; epoch: number; owners: Record<number, string[]>; down: string[] }[] = []
+      const out: { revision: number; epoch: number; owners: Record<number, string[]>; members: string[]; down: string[] }[] = []
       const watcher = await client.watch().key(key).startRevision('1').create()
       await new Promise<void>((resolve, reject) => {
         watcher.on('error', reject)
         watcher.on('put', (kv) => {
           const st = JSON.parse(kv.value.toString()) as { epoch: number; owners: Record<number, string[]>; members: { nodeId: string; status: string }[] }
-          out.push({ revision: Number(kv.mod_revision), epoch: st.epoch, owners: st.owners, down: st.members.filter((m) => m.status === 'down').map((m) => m.nodeId) })
+          out.push({ revision: Number(kv.mod_revision), epoch: st.epoch, owners: st.owners, members: st.members.map((m) => m.nodeId), down: st.members.filter((m) => m.status === 'down').map((m) => m.nodeId) })
           if (kv.mod_revision === last.mod_revision) resolve()
         })
       })

@@ -3,7 +3,8 @@
  * writing (replicas 2). Under the writes: kill -9 the leading topology instance and, during that
  * outage, a peer that leads domains (it must be failed over by the other instance); then an etcd
  * member that does not lead, then the etcd leader, each restarted. Then one more peer restart, so
- * views must still flow. At the end every acknowledged write is on the primary and every owner.
+ * views must still flow. At the end every acknowledged write is on the primary and every owner, and
+ * the dead peer's domains were healed through etcd's views copy by copy.
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import { EtcdFaultCluster } from '../helpers/etcd-fault-cluster.js'
@@ -60,6 +61,9 @@ describe('topology instances over etcd, as processes, under faults', () => {
     // The nodes of the dead instance moved to the other one within their lease: none was marked down.
     const downs = c.instanceOutput(other).slice(seenBefore).filter((l) => /^view \d+:/.test(l)).flatMap((l) => [...l.matchAll(/(\S+)\(down\)/g)].map((m) => m[1]))
     expect(new Set(downs), report()).toEqual(new Set([victim]))
+    // Past the heal delay the victim leaves the view and its domains are copied to the others.
+    await waitFor(() => !new RegExp(`\\s${victim}(\\(down\\))?(\\s|$)`).test(c.latestView()?.line ?? ''), `${victim} to leave the view`, 15_000).catch((e: Error) => expect.fail(`${e.message}\n${report()}`))
+    log(`${victim} left: ${c.latestView()?.line}`)
     await c.startInstance(leader!)
     await c.startPeer(victim)
     log(`restarted ${leader} and ${victim}`)
@@ -110,6 +114,19 @@ describe('topology instances over etcd, as processes, under faults', () => {
         console.log(`epoch ${b.epoch} rev ${b.revision} down [${b.down}] gained ${gained.join(' ')}`)
       }
     }
+    // Healing went through etcd's views a domain copy or a few at a time, as each copy finished
+    // (the live peers' queues copy one domain at a time: test/state/healing-queue.test.ts), not
+    // as one swap: from the victim's removal to its return, the views that gained owners.
+    const removed = history.findIndex((h, i) => i > 0 && history[i - 1]!.down.includes(victim) && !h.members.includes(victim))
+    expect(removed, `${victim} removed in etcd's history`).toBeGreaterThan(0)
+    const back = history.findIndex((h, i) => i > removed && h.members.includes(victim))
+    const healingViews = history.slice(removed, back === -1 ? undefined : back).map((h, i, all) => {
+      const prev = i === 0 ? history[removed - 1]! : all[i - 1]!
+      return Object.entries(h.owners).flatMap(([d, owners]) => owners.filter((n) => !(prev.owners[Number(d)] ?? []).includes(n)).map((n) => `${d}+${n}`))
+    })
+    const gained = healingViews.flat()
+    expect(gained.length, `healing copies after ${victim} left`).toBeGreaterThan(0)
+    expect(healingViews.filter((g) => g.length > 0).length, `views with healing copies: ${healingViews.map((g) => g.join(' ')).join(' | ')}`).toBeGreaterThan(1)
     const unsettled = await c.settle(45_000)
     expect(unsettled, report()).toBeUndefined()
     const r = await c.verify()

@@ -182,6 +182,7 @@ export class MeshNode {
       clock: this.clock,
       ...(this.opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: this.opts.requestTimeoutMs } : {}),
       ...(this.opts.maxMalformedPerPeer !== undefined ? { maxMalformedPerPeer: this.opts.maxMalformedPerPeer } : {}),
+      ...(this.opts.randomBytes ? { randomBytes: this.opts.randomBytes } : {}),
     })
     let lost: number[] = []
     if (this.opts.topology) {

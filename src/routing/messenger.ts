@@ -37,6 +37,8 @@ export interface MessengerOptions {
   requestTimeoutMs?: number
   /** Malformed frames tolerated from one peer before its link is cut. */
   maxMalformedPerPeer?: number
+  /** Random bytes for the first request id (default crypto); the simulation passes a seeded source. */
+  randomBytes?: (bytes: Uint8Array) => Uint8Array
 }
 
 export interface MessengerMetrics {
@@ -53,8 +55,10 @@ export interface MessengerMetrics {
   duplicates: number
 }
 
-function randomIdBase(): number {
-  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2)) as unknown as [number, number]
+function randomIdBase(randomBytes: (bytes: Uint8Array) => Uint8Array = (b) => crypto.getRandomValues(b as Uint8Array<ArrayBuffer>)): number {
+  const b = randomBytes(new Uint8Array(8))
+  const hi = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0
+  const lo = ((b[4]! << 24) | (b[5]! << 16) | (b[6]! << 8) | b[7]!) >>> 0
   return (hi & 0xffff) * 2 ** 32 + lo + 1 // below 2^48: room for 2^53 - 2^48 more requests
 }
 
@@ -92,11 +96,12 @@ export class Messenger {
    * Request ids start at a random point: a node that restarts must not reuse the ids of its past
    * life, or a late answer to an old request would be taken for the answer to a new one.
    */
-  private nextId = randomIdBase()
+  private nextId: number
   private closed = false
   private readonly unsubscribe: (() => void)[]
 
   constructor(private readonly opts: MessengerOptions) {
+    this.nextId = randomIdBase(opts.randomBytes)
     const t = opts.transport
     this.unsubscribe = [
       t.on('frame', ({ from, bytes }) => this.onFrame(from, bytes)),

@@ -60,10 +60,10 @@ export class MemoryNetwork {
    * Paused nodes (a stopped process, SIGSTOP): what they send and what is sent to them waits
    * here, in order, until they resume. Their links stay up, as a stopped process's sockets do.
    */
-  private readonly paused = new Map<NodeId, { dir: 'out' | 'in'; from: NodeId; to: NodeId; bytes: Uint8Array }[]>()
+  private readonly paused = new Map<NodeId, { dir: 'out' | 'in'; from: NodeId; to: NodeId; bytes: Uint8Array; link?: [MemoryTransport | undefined, MemoryTransport | undefined] }[]>()
   private tap: FrameTap | undefined
   /** Frames a tap held back, per "from>to". */
-  private readonly held = new Map<string, Uint8Array[]>()
+  private readonly held = new Map<string, { bytes: Uint8Array; link: [MemoryTransport | undefined, MemoryTransport | undefined] }[]>()
 
   constructor(opts: MemoryNetworkOptions = {}) {
     this.random = seededRandom(opts.seed ?? 1)
@@ -125,7 +125,7 @@ export class MemoryNetwork {
     this.paused.delete(id)
     for (const f of queue) {
       if (f.dir === 'out') this.transmit(f.from, f.to, f.bytes)
-      else queueMicrotask(() => this.deliver(f.from, f.to, f.bytes))
+      else queueMicrotask(() => this.deliver(f.from, f.to, f.bytes, f.link ?? this.lifeOf(f.from, f.to)))
     }
   }
 
@@ -142,7 +142,7 @@ export class MemoryNetwork {
   release(from: NodeId, to: NodeId): void {
     const frames = this.held.get(`${from}>${to}`) ?? []
     this.held.delete(`${from}>${to}`)
-    for (const bytes of frames) queueMicrotask(() => this.deliver(from, to, bytes, false))
+    for (const { bytes, link } of frames) queueMicrotask(() => this.deliver(from, to, bytes, link, false))
   }
 
   isConnected(id: NodeId): boolean {
@@ -179,6 +179,7 @@ export class MemoryNetwork {
       out.push({ dir: 'out', from, to, bytes: bytes.slice() })
       return
     }
+    const link = this.lifeOf(from, to)
     this.stats.framesSent++
     this.stats.bytesSent += bytes.byteLength
     const f = this.faults
@@ -193,24 +194,35 @@ export class MemoryNetwork {
       if (f.delay && this.random() < f.delay) {
         this.stats.delayed++
         const [lo, hi] = f.delayMs ?? [1, 50]
-        this.clock.setTimeout(() => this.deliver(from, to, copy), lo + this.random() * (hi - lo))
+        this.clock.setTimeout(() => this.deliver(from, to, copy, link), lo + this.random() * (hi - lo))
       } else {
-        queueMicrotask(() => this.deliver(from, to, copy))
+        queueMicrotask(() => this.deliver(from, to, copy, link))
       }
     }
   }
 
-  private deliver(from: NodeId, to: NodeId, bytes: Uint8Array, tapped = true): void {
+  /**
+   * The two transports a frame travels between. A frame is delivered only if both are still the
+   * ones it was sent between: a real link ends with either process, and nothing sent on it
+   * reaches the peer's next life (the simulation once replayed a crashed node's delayed frames
+   * to a resumed node after its restart, which no WebRTC channel does).
+   */
+  private lifeOf(from: NodeId, to: NodeId): [MemoryTransport | undefined, MemoryTransport | undefined] {
+    return [this.nodes.get(from), this.nodes.get(to)]
+  }
+
+  private deliver(from: NodeId, to: NodeId, bytes: Uint8Array, link: [MemoryTransport | undefined, MemoryTransport | undefined], tapped = true): void {
     if (this.cut.has(pair(from, to)) || !this.nodes.has(from)) return
+    if (this.nodes.get(from) !== link[0] || this.nodes.get(to) !== link[1]) return
     const inbox = this.paused.get(to)
     if (inbox) {
-      inbox.push({ dir: 'in', from, to, bytes })
+      inbox.push({ dir: 'in', from, to, bytes, link })
       return
     }
     if (tapped && this.tap?.(from, to, bytes) === 'hold') {
       const k = `${from}>${to}`
       if (!this.held.has(k)) this.held.set(k, [])
-      this.held.get(k)!.push(bytes)
+      this.held.get(k)!.push({ bytes, link })
       return
     }
     const t = this.nodes.get(to)

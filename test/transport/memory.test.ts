@@ -154,4 +154,41 @@ describe('MemoryNetwork pauses and taps (simulated SIGSTOP, held frames)', () =>
     await flushMicrotasks()
     expect(got).toEqual([])
   })
+
+  // A real link ends with either process: nothing its sender sent reaches the peer's next life.
+  // The simulation once replayed a crashed node's frames, queued at a paused node, after the
+  // crashed node had restarted: the paused node's replay window then took the new life's lower
+  // request ids for ones too old to tell, and ran a duplicated patch twice (sim seed 194).
+  it('frames queued at a paused node from a node that crashed and restarted meanwhile are dropped', async () => {
+    const { net, a, b } = await pair()
+    const got: number[] = []
+    a.on('frame', ({ bytes }) => got.push(bytes[0]!))
+    net.pause(A)
+    b.send(A, Uint8Array.of(1)) // the old life's frame, waiting at the paused node
+    await flushMicrotasks()
+    net.crash(B)
+    const b2 = net.createTransport()
+    await b2.connect(B)
+    await flushMicrotasks()
+    net.resume(A)
+    await flushMicrotasks()
+    b2.send(A, Uint8Array.of(2))
+    await flushMicrotasks()
+    expect(got).toEqual([2])
+  })
+
+  it('a delayed frame does not reach the next life of its receiver or sender', async () => {
+    const clock = new FakeClock()
+    const { net, a } = await pair({ clock, faults: { delay: 1, delayMs: [100, 100] } })
+    a.send(B, Uint8Array.of(1))
+    net.crash(B)
+    const b2 = net.createTransport()
+    await b2.connect(B)
+    const got: number[] = []
+    b2.on('frame', ({ bytes }) => got.push(bytes[0]!))
+    await flushMicrotasks()
+    await clock.advance(200)
+    await flushMicrotasks()
+    expect(got).toEqual([])
+  })
 })

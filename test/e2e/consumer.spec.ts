@@ -7,9 +7,10 @@
  * suites (test/consumer/testing-entry.mjs) from the installed package.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { createServer, type Server } from 'node:http'
-import { extname, join } from 'node:path'
+import { extname, join, relative, sep } from 'node:path'
 import { createInterface } from 'node:readline'
 import { expect, test } from '@playwright/test'
 
@@ -38,9 +39,18 @@ test('the installed package: a plain install has no etcd client, and `domainmesh
   // etcd3 (and gRPC under it) is an optional peer dependency: an app that ships to browsers or runs
   // the embedded service does not download it.
   expect(existsSync(join(APP, 'node_modules/etcd3')), 'etcd3 installed by a plain npm install').toBe(false)
-  const { code, out } = await run([join(APP, 'node_modules/domainmesh/dist/cli/main.js'), 'topology', '--etcd', 'http://127.0.0.1:1', '--port', '0', '--secret', 'consumer-secret-01'], APP)
-  expect(out).toContain('npm install etcd3 cockatiel')
-  expect(code).not.toBe(0)
+  // Run from a copy outside this repository: from .consumer/app, Node would find the repository's
+  // own etcd3 (a dev dependency) further up. The build tools stay behind.
+  const outside = mkdtempSync(join(tmpdir(), 'dm-consumer-'))
+  try {
+    const tools = new Set(['typescript', 'vite', 'vitest', '@vitest', 'rollup', '@rollup', 'esbuild', '@esbuild', 'rolldown', '@rolldown'])
+    cpSync(join(APP, 'node_modules'), join(outside, 'node_modules'), { recursive: true, filter: (f) => !tools.has(relative(join(APP, 'node_modules'), f).split(sep)[0]!) })
+    const { code, out } = await run([join(outside, 'node_modules/domainmesh/dist/cli/main.js'), 'topology', '--etcd', 'http://127.0.0.1:1', '--port', '0', '--secret', 'consumer-secret-01'], outside)
+    expect(out).toContain('npm install etcd3 cockatiel')
+    expect(code).not.toBe(0)
+  } finally {
+    rmSync(outside, { recursive: true, force: true })
+  }
 })
 
 test('the installed package: domainmesh/testing runs the conformance suites and an in-memory cluster under the consumer\'s vitest', async () => {

@@ -117,7 +117,8 @@ export async function startTopologyServer(opts: TopologyServerOptions & { etcd?:
 export async function startTopologyServer(opts: TopologyServerOptions): Promise<TopologyServer | EtcdTopologyServer> {
   const settings = checkServerOptions(opts)
   if (opts.etcd) {
-    if (opts.stateFile || opts.store) throw new DomainMeshError('BAD_OPTIONS', 'etcd keeps the topology state: give either etcd or a state file/store, not both')
+    // etcd keeps the state: a state file or store beside it would be a second truth.
+    if (opts.stateFile || opts.store) throw new InvalidOptionError(opts.stateFile ? 'stateFile' : 'store', opts.stateFile ?? 'a store', 'nothing beside etcd (etcd keeps the topology state)')
     const { etcd, ...rest } = opts
     const { EtcdTopologyInstance } = await loadEtcdTopology()
     const instance = await EtcdTopologyInstance.start(etcd, { ...rest, settings, clock: opts.clock ?? new RealClock() })

@@ -395,8 +395,6 @@ export class SessionEngine implements Engine {
   }
 }
 
-
-
 /** Of copies of one line, the one that got furthest (highest `rev`), if any. */
 function furthest(lines: Line[]): Line | undefined {
   return lines.reduce<Line | undefined>((best, l) => (!best || (l.copy?.rev ?? 0) > (best.copy?.rev ?? 0) ? l : best), undefined)

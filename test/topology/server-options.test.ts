@@ -37,5 +37,7 @@ describe('startTopologyServer options', () => {
     await expect(startTopologyServer({ clusterId: 'x', secret: 'long-enough', port: 70_000 })).rejects.toBeInstanceOf(InvalidOptionError)
     await expect(startTopologyServer({ clusterId: 'x', secret: 'long-enough', settings: { replicas: 0 } })).rejects.toBeInstanceOf(InvalidSettingsError)
     await expect(startTopologyServer({ clusterId: 'x', secret: 'long-enough', heartbeatMs: -1 })).rejects.toBeInstanceOf(InvalidOptionError)
+    // etcd keeps the state: a state file beside it is refused before anything connects.
+    await expect(startTopologyServer({ clusterId: 'x', secret: 'long-enough', stateFile: '/tmp/never-written', etcd: { hosts: ['http://127.0.0.1:1'] } })).rejects.toBeInstanceOf(InvalidOptionError)
   })
 })

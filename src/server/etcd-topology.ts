@@ -123,13 +123,15 @@ export class EtcdTopologyInstance {
     this.instanceId = opts.instanceId ?? `i-${randomNonce().slice(0, 12)}`
     this.root = `/${opts.prefix ?? 'domainmesh'}/${service.clusterId}/`
     const heartbeatMs = service.heartbeatMs ?? 1000
-    // A node's lease lasts as long as the embedded service waits for missed heartbeats, but at
-    // least 2 s: etcd counts leases in whole seconds and each renewal is a round trip to the etcd
-    // leader, so a 1 s lease expired under load while its node was heartbeating (live nodes were
-    // marked down, or refused before their welcome). A node that crashes closes its socket and is
-    // let go at once (its lease is revoked); the lease's length only matters when a node hangs or
-    // its instance dies, and then longer is kinder.
-    this.nodeTtlS = Math.max(NODE_TTL_MIN_S, Math.ceil((heartbeatMs * (service.missedHeartbeats ?? 3)) / 1000))
+    // A node's lease lasts two heartbeats longer than the embedded service waits for missed ones,
+    // and at least 2 s: etcd counts leases in whole seconds and each renewal is a round trip to
+    // the etcd leader, so a 1 s lease expired under load while its node was heartbeating (live
+    // nodes were marked down, or refused before their welcome). A node that crashes closes its
+    // socket and is let go at once (its lease is revoked); the lease's length only matters when a
+    // node hangs or its instance does. A node on a hung instance gives up on it after three
+    // unanswered heartbeats (TopologyClient) and must be admitted at the next instance before its
+    // lease runs out, or it would be marked down although alive: hence the two heartbeats more.
+    this.nodeTtlS = Math.max(NODE_TTL_MIN_S, Math.ceil((heartbeatMs * ((service.missedHeartbeats ?? 3) + 2)) / 1000))
     this.client = new Etcd3({
       hosts: [...opts.hosts],
       dialTimeout: 2000,
@@ -494,6 +496,8 @@ export class EtcdTopologyInstance {
   private onNodeMessage(a: Attached, msg: ClientMessage): void {
     switch (msg.type) {
       case 'heartbeat': {
+        // This instance answers for itself: a node on an instance that hangs moves to the next.
+        a.link.send({ type: 'beat' })
         const now = this.clock.now()
         // Renewed on each heartbeat (a burst of them counts once): a third of the lease, as
         // etcd's own clients do, left a node renewed only every other heartbeat, and a pause of
@@ -827,6 +831,8 @@ class ProxyLink implements TopologyLink {
 
   send(msg: object): void {
     if (this.closed) return
+    // The node's own instance answers its heartbeats; the leader's answers would only be mail.
+    if ((msg as { type?: unknown }).type === 'beat') return
     const m = msg as MailRecord['msg']
     // Views reach every node from the state key, through its gateway's watch.
     if (m.type === 'view') return

@@ -278,7 +278,7 @@ export class TopologyService {
     Object.assign(m, { engines: hello.engines as EngineInfo[], durable: hello.durable === true, status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false })
     const lost = hello.fresh ? this.forgetCopiesOf(id) : []
     // Everyone else hears of the new view; the newcomer gets it in its welcome, first.
-    this.publish({ member: m, link, welcome: (view) => link.send({ type: 'welcome', nodeId: id, view, settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs, ...(lost.length > 0 ? { lost } : {}) }) })
+    this.publish({ member: m, link, welcome: (view) => link.send({ type: 'welcome', nodeId: id, view, settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs, beats: true, ...(lost.length > 0 ? { lost } : {}) }) })
     return m
   }
 
@@ -309,7 +309,9 @@ export class TopologyService {
     m.lastSeen = this.opts.clock.now()
     switch (msg.type) {
       case 'heartbeat':
-        return
+        // The node learns the service is alive: one that hangs (a stopped process, a machine cut
+        // off) closes no socket, and without answers its nodes would wait on it for ever.
+        return m.link?.send({ type: 'beat' })
       case 'signal': {
         const to = this.members.get(msg.to as NodeId)
         if (!to?.link || to.status !== 'up') return m.link?.send({ type: 'error', reason: `cannot signal ${msg.to}: not an admitted member` })

@@ -25,6 +25,9 @@ export class TopologyRefusedError extends DomainMeshError {
 
 export type TopologyConnector = () => Promise<TopologyLink>
 
+/** Heartbeats without an answer after which the service counts as hung (its own limit for nodes is 3). */
+const SILENT_BEATS = 3
+
 export interface TopologyClientOptions {
   clusterId: string
   nodeId: NodeId
@@ -81,6 +84,9 @@ export class TopologyClient {
   /** Until the first welcome: the service has not yet heard that this node's storage came back empty. */
   private fresh: boolean
   private readonly random: Random
+  /** When the service last said anything on the current link, and whether it answers heartbeats. */
+  private lastHeard = 0
+  private beats = false
 
   constructor(private readonly opts: TopologyClientOptions) {
     this.backoff = opts.reconnectMs ?? 250
@@ -110,10 +116,14 @@ export class TopologyClient {
         const parsed = v.safeParse(ServerMessageSchema, raw)
         if (!parsed.success) return this.events.emit('error', { error: new DomainMeshError('BAD_TOPOLOGY_MESSAGE', `bad message from the topology service: ${parsed.issues[0]?.message}`) })
         const msg = parsed.output
+        if (this.link === link || !welcomed) this.lastHeard = o.clock.now()
         switch (msg.type) {
+          case 'beat':
+            return
           case 'welcome': {
             welcomed = true
             this.link = link
+            this.beats = msg.beats === true
             this.backoff = o.reconnectMs ?? 250
             this.startHeartbeat(msg.heartbeatMs)
             this.fresh = false
@@ -218,12 +228,29 @@ export class TopologyClient {
     link?.close('node closing')
   }
 
+  /**
+   * Sends a heartbeat every `ms`, and gives up on a service that has not answered one for
+   * SILENT_BEATS of them: it hangs (a stopped process, a machine cut off) and closes no socket,
+   * so this node reconnects, to the next instance if it has a list. A tick that itself came late
+   * (this process was stopped or starved) judges nothing: the answers may be waiting unread.
+   * A service that does not say in its welcome that it answers heartbeats (before 0.2.0) is
+   * never judged.
+   */
   private startHeartbeat(ms: number): void {
     if (this.heartbeat) this.opts.clock.clearTimeout(this.heartbeat)
+    const due = this.opts.clock.now() + ms
     this.heartbeat = this.opts.clock.setTimeout(() => {
       this.heartbeat = undefined
-      if (!this.link || this.closed) return
-      this.link.send({ type: 'heartbeat' })
+      const link = this.link
+      if (!link || this.closed) return
+      const now = this.opts.clock.now()
+      if (this.beats && now - due < ms && now - this.lastHeard > SILENT_BEATS * ms) {
+        const reason = `the topology service did not answer for ${now - this.lastHeard} ms`
+        this.link = undefined
+        link.close(reason)
+        return this.lost(reason)
+      }
+      link.send({ type: 'heartbeat' })
       this.startHeartbeat(ms)
     }, ms)
   }

@@ -17,7 +17,24 @@ export function failoverConnector(connectors: readonly TopologyConnector[], name
       try {
         const link = await connectors[at]!()
         current = at
-        return link
+        // Once this link ends (its instance died or hung, or this node gave up on it), the next
+        // attempt starts at the next instance: a hung one would cost an open timeout first.
+        let moved = false
+        const moveOn = () => {
+          if (moved) return
+          moved = true
+          if (current === at) current = (at + 1) % connectors.length
+        }
+        link.onClose(moveOn)
+        return {
+          send: (msg) => link.send(msg),
+          close: (reason) => {
+            moveOn()
+            link.close(reason)
+          },
+          onMessage: (h) => link.onMessage(h),
+          onClose: (h) => link.onClose(h),
+        }
       } catch (err) {
         why.push(`${names[at]}: ${(err as Error).message}`)
       }

@@ -69,10 +69,14 @@ export const ServerMessageSchema = v.variant('type', [
     settings: SettingsSchema,
     heartbeatMs: v.number(),
     healDelayMs: v.number(),
+    /** The service answers each heartbeat with a `beat` (0.2.0 on): silence then means it hangs. */
+    beats: v.optional(v.boolean()),
     /** Domains whose only listed copy was on this node's storage, which came back empty: lost until the operator accepts it. */
     lost: v.optional(v.pipe(v.array(Domain), v.maxLength(4096))),
   }),
   v.object({ type: v.literal('view'), view: ViewSchema }),
+  /** The answer to a heartbeat: the service (or the instance a node is on) is alive. */
+  v.object({ type: v.literal('beat') }),
   v.object({ type: v.literal('signal'), from: Id, data: v.unknown() }),
   v.object({ type: v.literal('refused'), reason: v.string() }),
   v.object({ type: v.literal('error'), reason: v.string() }),

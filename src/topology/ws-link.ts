@@ -20,7 +20,14 @@ export class TopologyUnreachableError extends DomainMeshError {
   }
 }
 
-export function websocketConnector(url: string, Impl: WebSocketConstructor | undefined = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket): TopologyConnector {
+/**
+ * How long a WebSocket may take to open. A service that hangs (a stopped process, a machine cut
+ * off) may still have its kernel accept the connection, and then the upgrade never comes: without
+ * a limit the node waited for ever instead of trying the next instance.
+ */
+export const OPEN_TIMEOUT_MS = 5000
+
+export function websocketConnector(url: string, Impl: WebSocketConstructor | undefined = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket, openTimeoutMs = OPEN_TIMEOUT_MS): TopologyConnector {
   if (!Impl) throw new TopologyUnreachableError(url, 'no WebSocket implementation in this environment (pass one)')
   return () =>
     new Promise<TopologyLink>((resolve, reject) => {
@@ -28,7 +35,14 @@ export function websocketConnector(url: string, Impl: WebSocketConstructor | und
       const messageHandlers: ((m: unknown) => void)[] = []
       const closeHandlers: ((r: string) => void)[] = []
       let opened = false
+      // Real time: this is the socket's own edge, as the socket's timeouts are.
+      const timer = setTimeout(() => {
+        if (opened) return
+        reject(new TopologyUnreachableError(url, `no answer within ${openTimeoutMs} ms`))
+        ws.close()
+      }, openTimeoutMs)
       ws.addEventListener('open', () => {
+        clearTimeout(timer)
         opened = true
         resolve({
           send: (msg) => {
@@ -49,10 +63,15 @@ export function websocketConnector(url: string, Impl: WebSocketConstructor | und
         for (const h of messageHandlers) h(msg)
       })
       ws.addEventListener('error', () => {
-        if (!opened) reject(new TopologyUnreachableError(url, 'connection failed'))
+        if (opened) return
+        clearTimeout(timer)
+        reject(new TopologyUnreachableError(url, 'connection failed'))
       })
       ws.addEventListener('close', (ev) => {
-        if (!opened) return reject(new TopologyUnreachableError(url, ev.reason || 'closed before it opened'))
+        if (!opened) {
+          clearTimeout(timer)
+          return reject(new TopologyUnreachableError(url, ev.reason || 'closed before it opened'))
+        }
         for (const h of closeHandlers) h(ev.reason || 'socket closed')
       })
     })

@@ -12,6 +12,8 @@ import { RealClock } from '../../src/util/clock.js'
 import { TopologyService } from '../../src/server/topology-service.js'
 import { TopologyClient, type TopologyConnector } from '../../src/topology/client.js'
 import { failoverConnector } from '../../src/topology/failover.js'
+import { websocketConnector, type WebSocketConstructor } from '../../src/topology/ws-link.js'
+import { WebSocket } from 'ws'
 import { localLinkPair } from '../../src/topology/local-link.js'
 import type { TopologyLink } from '../../src/topology/protocol.js'
 import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
@@ -35,6 +37,30 @@ describe('failover between topology instances', () => {
     expect(tried).toEqual([0, 1, 1, 1, 2])
     up[2] = false
     await expect(connect()).rejects.toThrow(/#1: instance 0 is down; #2: instance 1 is down/)
+  })
+
+  it('after the link to an instance ends, the next attempt starts at the next instance (a hung one would cost an open timeout)', async () => {
+    const tried: number[] = []
+    const connect = failoverConnector([0, 1, 2].map((i) => async () => (tried.push(i), localLinkPair()[0])))
+    const first = await connect()
+    expect(tried).toEqual([0])
+    first.close('the instance did not answer')
+    await connect()
+    expect(tried).toEqual([0, 1])
+  })
+
+  it('a WebSocket the server accepts but never upgrades fails after the open timeout', async () => {
+    // A stopped process: the kernel accepts the TCP connection, nothing answers the upgrade.
+    const silent = createServer(() => undefined)
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const port = (silent.address() as { port: number }).port
+    try {
+      const started = Date.now()
+      await expect(websocketConnector(`ws://127.0.0.1:${port}`, WebSocket as unknown as WebSocketConstructor, 300)()).rejects.toThrow(/no answer within 300 ms/)
+      expect(Date.now() - started).toBeLessThan(5000)
+    } finally {
+      silent.close()
+    }
   })
 
   it('a node whose instance closes its link joins the next instance after a jittered wait', async () => {

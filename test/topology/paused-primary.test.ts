@@ -30,4 +30,28 @@ describe('a paused primary', () => {
     const read = n1.store('shop').get(key)
     expect(await c.run(read)).toEqual({ v: 2 })
   })
+  it('the same after a healing copy made its backup: the healed backup is asked too', async () => {
+    // n1 leads a domain whose other owner, n3, dies for good; healing copies the domain to n2,
+    // which becomes n1's backup through that copy. Then n1 is paused and n2 takes over.
+    c = await ServiceCluster.start(['n1', 'n2', 'n3'], { replicas: 2, domainCount: 16, healDelayMs: 2000 })
+    const n1 = c.node('n1')
+    const key = [...Array(500).keys()].map((i) => `k${i}`).find((k) => {
+      const p = n1.state.placement(n1.state.domainOf(VS, k))
+      return p.primary === 'n1' && p.backups.includes('n3' as never)
+    })!
+    expect(key).toBeDefined()
+    await c.run(n1.store('shop').put(key, { v: 1 }))
+    c.crash('n3')
+    await c.settle(3000)
+    await c.settleHealing()
+    const domain = n1.state.domainOf(VS, key)
+    expect(n1.state.placement(domain)).toMatchObject({ primary: 'n1', backups: ['n2'] })
+    c.pause('n1')
+    await c.settle(4000)
+    expect(c.node('n2').state.placement(domain).primary).toBe('n2')
+    await c.run(c.node('n2').store('shop').put(key, { v: 2 }))
+    c.resume('n1')
+    const read = n1.store('shop').get(key)
+    expect(await c.run(read)).toEqual({ v: 2 })
+  })
 })

@@ -17,8 +17,9 @@ export class MeshNode extends BaseMeshNode {
   }
 }
 export { FileStorage } from './storage/files.js'
-export { startTopologyServer, EtcdClientMissingError, type TopologyServer, type TopologyServerOptions, type EtcdTopologyServer } from './server/ws-server.js'
+export { startTopologyServer, type TopologyServer, type TopologyServerOptions, type EtcdTopologyServer } from './server/ws-server.js'
 export type { EtcdTopologyInstance, EtcdTopologyOptions } from './server/etcd-topology.js'
+export { EtcdClientMissingError, EtcdConfigMismatchError } from './server/etcd-errors.js'
 export { TopologyService, type TopologyServiceOptions } from './server/topology-service.js'
 export { parseStaticTopology, StaticTopologyError, type StaticTopology } from './server/static-topology.js'
 

@@ -16,9 +16,11 @@ import { DomainMeshError } from '../errors.js'
 import { isValidId, type NodeId } from '../ids.js'
 import { helloProof, randomNonce, verifyProof } from '../topology/auth.js'
 import { ClientMessageSchema, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
-import type { View } from '../topology/view.js'
+import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
+import { hmacSha256Hex } from '../util/hmac.js'
+import { EtcdConfigMismatchError } from './etcd-errors.js'
 import { TopologyService, type TopologyServiceOptions } from './topology-service.js'
 import { parseTopologyState, TopologyStateError, type TopologyState, type TopologyStateStore } from './topology-state.js'
 
@@ -41,6 +43,15 @@ export interface EtcdInstanceEvents {
   leader: { leading: boolean; reason: string }
   /** Something failed in etcd; the instance goes on (retrying, or closing the links concerned). */
   'etcd-error': { error: Error }
+}
+
+/** What an instance puts under `instances/<id>` and checks against the others' (see `config`). */
+interface InstanceConfig {
+  secretCheck: string
+  settings: ClusterSettings
+  heartbeatMs: number
+  healDelayMs: number
+  missedHeartbeats: number
 }
 
 export class EtcdTopologyError extends DomainMeshError {
@@ -90,6 +101,8 @@ interface Attached {
 
 const MAIL_TTL_S = 10
 const NODE_TTL_MIN_S = 2
+/** The wait before an instance asks for a new lease after it lost one. */
+const LEASE_RETRY_MS = 1000
 
 export class EtcdTopologyInstance {
   readonly events = new Emitter<EtcdInstanceEvents>()
@@ -110,6 +123,8 @@ export class EtcdTopologyInstance {
   private readonly outbox = new Map<NodeId, Promise<void>>()
   private leader: LeaderTerm | undefined
   private campaignTimer: TimerHandle | undefined
+  /** The next try for an instance lease after one was lost (etcd unreachable). */
+  private leaseRetry: TimerHandle | undefined
   private closed = false
   private readonly nonces = new Map<string, number>()
   /** Nodes whose member key this instance is putting: mail for that link that came first. */
@@ -153,6 +168,7 @@ export class EtcdTopologyInstance {
       await inst.init()
     } catch (err) {
       inst.client.close()
+      if (err instanceof EtcdConfigMismatchError) throw err
       throw new EtcdTopologyError(`cannot start on ${opts.hosts.join(',')}`, err)
     }
     return inst
@@ -166,9 +182,59 @@ export class EtcdTopologyInstance {
     return this.root + rest
   }
 
+  /**
+   * What every instance of one cluster must agree on: the secret (as an HMAC of a fixed message,
+   * never the secret itself), the settings and the timings of failure detection. An instance
+   * started with another secret admitted nodes of that secret into the real cluster and could
+   * lead it; one with other settings rewrote the cluster's replica count, or (another domain
+   * count) campaigned and stepped down hundreds of times a second. Now it does not start.
+   */
+  private config(): InstanceConfig {
+    const s = this.service
+    return {
+      secretCheck: hmacSha256Hex(s.secret, `domainmesh-etcd-instance\n${s.clusterId}`),
+      settings: s.settings,
+      heartbeatMs: s.heartbeatMs ?? 1000,
+      healDelayMs: s.healDelayMs ?? 5000, // the service's own default
+      missedHeartbeats: s.missedHeartbeats ?? 3,
+    }
+  }
+
+  private checkConfig(kvs: IKeyValue[]): void {
+    const mine = this.config()
+    const differ = (other: InstanceConfig, where: string): string | undefined => {
+      if (other.secretCheck !== mine.secretCheck) return `${where} uses another cluster secret`
+      const diffs: string[] = []
+      for (const k of ['domainCount', 'replicas'] as const) if (other.settings[k] !== mine.settings[k]) diffs.push(`${k} ${other.settings[k]} (here ${mine.settings[k]})`)
+      for (const k of ['heartbeatMs', 'healDelayMs', 'missedHeartbeats'] as const) if (other[k] !== mine[k]) diffs.push(`${k} ${other[k]} (here ${mine[k]})`)
+      return diffs.length > 0 ? `${where} runs with ${diffs.join(', ')}` : undefined
+    }
+    for (const kv of kvs) {
+      const rest = kv.key.toString().slice(this.root.length)
+      let why: string | undefined
+      if (rest === 'check') {
+        const stored = JSON.parse(kv.value.toString()) as { secretCheck: string }
+        if (stored.secretCheck !== mine.secretCheck) why = 'the cluster in etcd was made with another cluster secret'
+      } else if (rest === 'state') {
+        const st = JSON.parse(kv.value.toString()) as { settings?: ClusterSettings }
+        if (st.settings && (st.settings.domainCount !== mine.settings.domainCount || st.settings.replicas !== mine.settings.replicas)) {
+          why = `the cluster in etcd runs with ${st.settings.domainCount} domains and replicas ${st.settings.replicas} (here ${mine.settings.domainCount} and ${mine.settings.replicas})`
+        }
+      } else if (rest.startsWith('instances/')) {
+        why = differ(JSON.parse(kv.value.toString()) as InstanceConfig, `instance ${rest.slice('instances/'.length)}`)
+      }
+      if (why) throw new EtcdConfigMismatchError(why)
+    }
+  }
+
   private async init(): Promise<void> {
     await this.newLease()
     const all = await this.client.getAll().prefix(this.root).exec()
+    this.checkConfig(all.kvs)
+    // The secret's check is kept for good (a later instance with another secret is refused even
+    // when none runs); the rest is per instance, under its lease.
+    await this.client.if(this.key('check'), 'Version', '==', 0).then(this.client.put(this.key('check')).value(JSON.stringify({ secretCheck: this.config().secretCheck }))).commit()
+    await this.lease.put(this.key(`instances/${this.instanceId}`)).value(JSON.stringify(this.config())).exec()
     for (const kv of all.kvs) this.onPut(kv)
     const watcher = await this.client
       .watch()
@@ -182,6 +248,25 @@ export class EtcdTopologyInstance {
     void this.campaign()
   }
 
+  /**
+   * A new instance lease, after a wait: while etcd has no quorum each new lease is lost at once,
+   * and asking again at once spun at hundreds of error reports a second. Until one is granted.
+   */
+  private retryLease(): void {
+    if (this.leaseRetry || this.closed) return
+    this.leaseRetry = this.clock.setTimeout(() => {
+      this.leaseRetry = undefined
+      if (this.closed) return
+      void this.newLease().then(
+        () => this.scheduleCampaign(),
+        (e: unknown) => {
+          this.report('new instance lease', e)
+          this.retryLease()
+        },
+      )
+    }, LEASE_RETRY_MS)
+  }
+
   /** The instance lease (holds the leader key). Lost (etcd unreachable past its TTL): every link is dropped and the instance starts over. */
   private async newLease(): Promise<void> {
     const lease = this.client.lease(this.opts.leaseTtlSeconds ?? 3)
@@ -191,10 +276,7 @@ export class EtcdTopologyInstance {
       this.report('instance lease lost', err)
       this.stepDown('instance lease lost')
       for (const a of [...this.attached.values()]) a.link.close('topology instance lost etcd')
-      void this.newLease().then(
-        () => this.scheduleCampaign(),
-        (e: unknown) => this.report('new instance lease', e),
-      )
+      this.retryLease()
     })
     this.leaseId = await lease.grant()
   }
@@ -632,6 +714,7 @@ export class EtcdTopologyInstance {
     term?.stop()
     this.closed = true
     if (this.campaignTimer) this.clock.clearTimeout(this.campaignTimer)
+    if (this.leaseRetry) this.clock.clearTimeout(this.leaseRetry)
     for (const link of [...this.waiting.keys()]) {
       this.stopWaiting(link)
       link.close('topology service stopping')

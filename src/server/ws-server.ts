@@ -14,6 +14,7 @@ import { RealClock, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { TopologyService, type TopologyServiceOptions } from './topology-service.js'
 import { FileTopologyStateStore } from './topology-state-file.js'
+import { EtcdClientMissingError } from './etcd-errors.js'
 // Types only: the etcd client is imported (dynamically) only when `etcd` is given.
 import type { EtcdTopologyInstance, EtcdTopologyOptions } from './etcd-topology.js'
 
@@ -78,18 +79,6 @@ function checkServerOptions(opts: TopologyServerOptions): ClusterSettings {
     if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) throw new InvalidOptionError(key, value, 'a number of milliseconds, 0 or more')
   }
   return checkSettings({ ...DEFAULT_SETTINGS, ...opts.settings })
-}
-
-/**
- * The etcd client (npm `etcd3`, with `cockatiel`) is an optional peer dependency: an app that
- * only runs the embedded service or ships to browsers does not install gRPC. Missing, `--etcd`
- * says what to install instead of failing on a module path.
- */
-export class EtcdClientMissingError extends DomainMeshError {
-  constructor(cause: unknown) {
-    super('ETCD_CLIENT_MISSING', `the topology state in etcd needs the etcd client: npm install etcd3 cockatiel (${cause instanceof Error ? cause.message : String(cause)})`)
-    this.cause = cause
-  }
 }
 
 async function loadEtcdTopology(): Promise<typeof import('./etcd-topology.js')> {

@@ -6,7 +6,7 @@ import { Etcd3 } from 'etcd3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clusterId, nodeId, type NodeId } from '../../src/ids.js'
 import { MeshNode } from '../../src/node/mesh-node.js'
-import { nodeTopologyConnector, startTopologyServer, type EtcdTopologyServer } from '../../src/node.js'
+import { EtcdConfigMismatchError, nodeTopologyConnector, startTopologyServer, type EtcdTopologyServer } from '../../src/node.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
 import { MemoryNetwork } from '../../src/transport/memory.js'
 import { RealClock } from '../../src/util/clock.js'
@@ -80,6 +80,39 @@ const upIn = (n: MeshNode, who: string[]) => {
 }
 
 describe('topology instances over etcd', () => {
+  it('an instance with another secret, other settings or other timings than the cluster does not start', async () => {
+    const prefix = `cfg-${process.pid}`
+    const base = { clusterId: 'ec', secret: SECRET, settings: { domainCount: 8, replicas: 2 }, heartbeatMs: 1000, healDelayMs: 1500 }
+    const start = (o: Partial<typeof base>) => startTopologyServer({ ...base, ...o, port: 0, etcd: { hosts: etcd.urls, prefix, leaseTtlSeconds: 2 } })
+    const first = await start({})
+    try {
+      const refused = async (o: Partial<typeof base>, why: RegExp) => {
+        const err = await start(o).then(
+          async (s) => (await s.close(), undefined),
+          (e: unknown) => e,
+        )
+        expect(err).toBeInstanceOf(EtcdConfigMismatchError)
+        expect((err as Error).message).toMatch(why)
+        expect((err as Error).message).not.toContain('another-secret')
+      }
+      await refused({ secret: 'another-secret' }, /another cluster secret/)
+      await refused({ settings: { domainCount: 8, replicas: 3 } }, /replicas 3 \(here|replicas 2 \(here 3\)/)
+      await refused({ settings: { domainCount: 16, replicas: 2 } }, /domainCount/)
+      await refused({ healDelayMs: 60_000 }, /healDelayMs 1500 \(here 60000\)/)
+      // The same options: a second instance starts.
+      const second = await start({})
+      await second.close()
+    } finally {
+      await first.close()
+    }
+    // With no instance running, the cluster in etcd still remembers its secret.
+    const alone = await start({ secret: 'another-secret' }).then(
+      async (s) => (await s.close(), undefined),
+      (e: unknown) => e,
+    )
+    expect(alone).toBeInstanceOf(EtcdConfigMismatchError)
+  })
+
   it('nodes on different instances share one view, signal and write across them', async () => {
     const s = new Setup()
     try {
@@ -234,6 +267,34 @@ describe('topology instances over etcd', () => {
       // what they hold (that left domains with no live owner once their other owner died).
       const dropped = views.filter((v) => !owned(v)).map((v) => `epoch ${v.epoch}: ${JSON.stringify(v.owners)}`)
       expect(dropped).toEqual([])
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('etcd loses its quorum: nodes keep their view, the instance reports calmly, and leads again once it is back', { timeout: 60_000 }, async () => {
+    const s = new Setup()
+    try {
+      await s.startInstances(1)
+      const inst = s.servers[0]!.instance
+      const a = await s.join('a')
+      await waitFor(() => upIn(a, ['a']) && inst.leading && a.health().safe, 'a admitted')
+      await a.store('shop').put('k', { v: 1 })
+      const errors: string[] = []
+      inst.events.on('etcd-error', ({ error }) => errors.push(error.message))
+      const [m1, m2] = etcd.names()
+      await etcd.kill(m1!)
+      await etcd.kill(m2!)
+      await new Promise((r) => setTimeout(r, 15_000))
+      // Lease losses are retried once a second, not in a tight loop (it printed hundreds a second).
+      expect(errors.length, errors.slice(0, 5).join('\n')).toBeLessThan(60)
+      expect(upIn(a, ['a'])).toBe(true)
+      await etcd.restart(m1!)
+      await etcd.restart(m2!)
+      await etcd.waitHealthy()
+      await waitFor(() => inst.leading, 'the instance to lead again', 30_000)
+      await waitFor(() => upIn(a, ['a']) && a.topologyClient!.connected, 'a admitted again', 30_000)
+      expect(await a.store('shop').get('k')).toEqual({ v: 1 })
     } finally {
       await s.close()
     }

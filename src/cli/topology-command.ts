@@ -78,11 +78,18 @@ export async function topologyCommand(argv: string[]): Promise<void> {
     port,
     ...(allowedNodes ? { allowedNodes } : {}),
   }
-  if (typeof v.etcd === 'string') {
+  if (typeof v.etcd !== 'string') {
+    for (const f of ['etcd-prefix', 'etcd-lease-ttl']) if (v[f] !== undefined) throw new CliError(`--${f} needs --etcd`)
+  } else {
     if (typeof v.state === 'string') throw new CliError('--state and --etcd exclude each other: with --etcd the state is kept in etcd')
     const hosts = v.etcd.split(',').filter((u) => u !== '')
-    for (const h of hosts) if (!/^https?:\/\/[^/]+$/.test(h)) throw new CliError(`--etcd takes http(s)://host:port URLs, not "${h}"`)
+    if (hosts.length === 0) throw new CliError('--etcd takes one or more http(s)://host:port URLs, separated by commas')
+    for (const h of hosts) {
+      const m = /^https?:\/\/(?:\[[0-9a-fA-F:.]+\]|[^/:[\]]+)(?::(\d+))?$/.exec(h)
+      if (!m || (m[1] !== undefined && (Number(m[1]) < 1 || Number(m[1]) > 65535))) throw new CliError(`--etcd takes http(s)://host:port URLs, not "${h}"`)
+    }
     const prefix = typeof v['etcd-prefix'] === 'string' ? v['etcd-prefix'] : 'domainmesh'
+    if (!/^[A-Za-z0-9._-]+$/.test(prefix)) throw new CliError(`--etcd-prefix takes letters, digits, ".", "_" and "-", not "${prefix}"`)
     const server = await startTopologyServer({ ...common, etcd: { hosts, prefix, leaseTtlSeconds: intFlag(v, 'etcd-lease-ttl', 3, 1, 600) } })
     const inst = server.instance
     inst.events.on('view', ({ view }) => console.log(`view ${view.epoch}: ${view.members.map((m) => `${m.nodeId}${m.status === 'down' ? '(down)' : ''}`).join(' ') || '(empty)'}`))

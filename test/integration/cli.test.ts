@@ -57,6 +57,13 @@ describe('domainmesh CLI', { timeout: 120_000 }, () => {
     const badTrim = await runCli(['node', '--topology', 'ws://127.0.0.1:9', '--data', '/nonexistent', '--secret', '12345678', '--memory-trim', 'yes'])
     expect(badTrim.stderr).toMatch(/--memory-trim must be on or off, not "yes"/)
     expect((await runCli(['launch'])).stderr).toMatch(/unknown command "launch"/)
+    // --etcd: every wrong form is named before anything connects.
+    const etcd = async (...args: string[]) => (await runCli(['topology', '--secret', '12345678', ...args])).stderr
+    expect(await etcd('--etcd', '')).toMatch(/--etcd takes one or more http\(s\):\/\/host:port URLs/)
+    expect(await etcd('--etcd', 'http://127.0.0.1:99999')).toMatch(/--etcd takes http\(s\):\/\/host:port URLs, not "http:\/\/127.0.0.1:99999"/)
+    expect(await etcd('--etcd', '127.0.0.1:2379')).toMatch(/not "127.0.0.1:2379"/)
+    expect(await etcd('--etcd', 'http://127.0.0.1:2379', '--etcd-prefix', '')).toMatch(/--etcd-prefix takes letters/)
+    expect(await etcd('--etcd-prefix', 'x')).toMatch(/--etcd-prefix needs --etcd/)
   })
 
   it('domainmesh topology survives a malformed frame and a 2 MB message from a stranger, and still admits a node', async () => {

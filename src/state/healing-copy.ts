@@ -110,6 +110,12 @@ async function sendBulk(c: Copy, upTo: number, missed: LogEntry[] | undefined): 
   if (missed) {
     const groups: LogEntry[][] = []
     for (let at = 0; at < missed.length; at += COPY_GROUP) groups.push(missed.slice(at, at + COPY_GROUP))
+    // The target already holds all we have (a member back on its disk): nothing is missing, but
+    // an ack is still owed, and only an append asks for one. So our last entry goes again, which
+    // the target checks against its own at that seq (on a clash it asks for a snapshot and does
+    // not ack), or an empty append once our log no longer holds it. Sending nothing made every
+    // such copy wait out `soon` below and then send a snapshot of what the target had.
+    if (groups.length === 0) groups.push(r.state.entriesAfter(upTo - 1) ?? [])
     let counted = 0
     const sends = groups.map((group, i) => () => {
       r.sendEntriesTo(target, group)

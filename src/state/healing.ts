@@ -69,7 +69,7 @@ export class HealingQueue {
     private readonly clock: Clock,
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
-    /** Pause after each copy, as a multiple of the time it worked (0: copy back to back). */
+    /** Pause after each copy, as a multiple of the time it took once the target had answered (0: copy back to back). */
     private readonly pauseRatio = 1,
     /** Between the pieces of one copy (healing-copy.ts). */
     private readonly pieceGapMs = 0,
@@ -180,11 +180,13 @@ export class HealingQueue {
         // 100,000 objects: their p99 during healing 86-96 -> 51-55 ms; healing 1.2 -> 1.8-2.1 s.
         // With the pieces of a copy 5 ms apart (healing-copy.ts) this pause matters less: twice as
         // long a pause with pieces 2 ms apart gave 21-27 ms at 2.8 s, this one 15 ms at 3.2 s.
-        // Only work counts: the time a copy waited (for the target's position, for an ack with
-        // everything sent, or until a failed copy's deadline) left room for writes already, and
-        // pausing as long again made every copy to a member still opening its link twice as slow.
+        // The time a copy waited for the target to say where its log ends (its link still
+        // opening, its first answer lost) is no work and left room for writes already: pausing as
+        // long again made every copy to a member back from a restart twice as slow. The wait for
+        // acks still counts: with everything sent, it is mostly the target decoding, applying and
+        // persisting, and the writes of other domains need room on the target too.
         this.current = undefined
-        const worked = report ? Math.max(0, report.tookMs - report.positionMs - report.waitedMs) : 0
+        const worked = report ? Math.max(0, report.tookMs - report.positionMs) : 0
         const pause = error === undefined ? this.pauseRatio * worked : 0
         this.finish(task, pause, startedAt, report, error)
         if (this.queue.length > 0 && pause > 0) await sleep(this.clock, pause)

@@ -105,7 +105,7 @@ interface Copy {
   stillPrimary: () => void
   /** Time with every piece out and no ack yet (a link still opening, a lost piece): no work here. */
   waitedMs: number
-  /** Pieces sent again for want of an ack within `intervalMs`. */
+  /** Times every piece was sent again for want of an ack within `intervalMs` of the last send. */
   resends: number
 }
 
@@ -184,8 +184,9 @@ async function untilAcked(c: Copy, upTo: number, deadline: number, sends: (() =>
   const idleSinceOut = () => (sending === undefined && outAt !== undefined && calledAt !== undefined ? clock.now() - Math.max(outAt, calledAt) : 0)
   const send = () => {
     if (calledAt !== undefined) {
-      c.resends++
       c.waitedMs += idleSinceOut()
+      // Pieces still going out: this interval's send is a no-op, not a resend.
+      if (sending === undefined) c.resends++
     }
     calledAt = clock.now()
     sending ??= run()

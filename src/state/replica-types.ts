@@ -55,6 +55,6 @@ export interface CopyReport {
   positionMs: number
   /** Of that, waiting with every piece out and no ack (a link still opening, a lost piece). */
   waitedMs: number
-  /** Pieces sent again for want of an ack within a resend interval. */
+  /** Times the pieces were all sent again for want of an ack within a resend interval. */
   resends: number
 }

@@ -14,6 +14,7 @@ import type { NodeId } from '../src/ids.js'
 import type { BenchCluster } from './cluster.js'
 import { atRest, fill, jsonBytesPerObject, readMemory } from './memory.js'
 import { percentile } from './stats.js'
+import { domainRoles } from '../src/topology/placement.js'
 
 export interface HealingResult {
   objects: number
@@ -29,6 +30,14 @@ export interface HealingResult {
   /** From the end of the healing to rest (ms), or undefined if the peer did not come to rest. */
   restMs: number | undefined
   jsonBytesPer100k: number
+  /**
+   * Then the victim restarts on its data folder (past the heal delay, so it is a new member): from
+   * the restart to full replication again, with the victim back on every domain placed on it.
+   * Most of those copies go to a copy it already holds whole (writes went to other domains).
+   */
+  rejoinMs: number
+  /** Domains copied back to it. */
+  rejoinDomains: number
 }
 
 const VS = 'heal'
@@ -82,6 +91,31 @@ export async function healing(c: BenchCluster, objects: number, healDelayMs: num
   const rest = await atRest(peer)
   const per100k = (m: { rssBytes: number; objects: number }) => ((m.rssBytes - fresh.rssBytes) / (m.objects - fresh.objects)) * 100_000
   if (process.env.DM_MEM_DETAIL) console.log('memory: fresh', JSON.stringify(fresh), 'filled', JSON.stringify(filled), 'at rest', JSON.stringify(rest))
+
+  // The victim back on its data folder: every domain placed on it must own it again.
+  const settings = c.driver.settings
+  const whole = () => {
+    const view = c.driver.topology.view()
+    if (!view.members.some((m) => m.nodeId === victim && m.status === 'up')) return false
+    for (let d = 0; d < settings.domainCount; d++) {
+      const r = domainRoles(view, settings, d)
+      if (!r.primary || r.healing.length > 0 || !r.replicas.every((n) => r.owners.includes(n))) return false
+    }
+    return c.driver.health().safe
+  }
+  const restartedAt = performance.now()
+  let rejoinDomains = 0
+  const counting = c.driver.topology.events.on('view', ({ view }) => {
+    if (rejoinDomains > 0) return
+    for (let d = 0; d < settings.domainCount; d++) if (domainRoles(view, settings, d).healing.includes(victim)) rejoinDomains++
+  })
+  await c.restart(victim)
+  while (!whole()) {
+    if (performance.now() - restartedAt > 300_000) throw new Error('healing back to the restarted peer did not finish in 5 minutes')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  const rejoinMs = performance.now() - restartedAt
+  counting()
   return {
     objects,
     copyMs,
@@ -93,5 +127,7 @@ export async function healing(c: BenchCluster, objects: number, healDelayMs: num
     memoryAtRestBytesPer100k: per100k(rest.memory),
     restMs: rest.waitedMs,
     jsonBytesPer100k: jsonBytesPerObject() * 100_000,
+    rejoinMs,
+    rejoinDomains,
   }
 }

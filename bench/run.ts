@@ -142,7 +142,7 @@ if (only.has('heal')) {
       for (const p of c.peers) console.error(`--- ${p.name} (exit ${p.proc.exitCode ?? p.proc.signalCode ?? 'none'}), last lines:\n${p.output.join('').split('\n').filter((l) => !l.startsWith('arrival ')).slice(-30).join('\n')}`)
       throw err
     })
-    log(`healing: copied in ${fmt(h.copyMs)} ms, longest lock ${fmt(h.maxLockMs, 1)} ms, p99 ${fmt(h.p99BeforeMs, 2)} → ${fmt(h.p99DuringMs, 2)} ms (heal delay ${fmt(h.p99DelayMs, 2)} ms); ${memLine(h)}`)
+    log(`healing: copied in ${fmt(h.copyMs)} ms, longest lock ${fmt(h.maxLockMs, 1)} ms, p99 ${fmt(h.p99BeforeMs, 2)} → ${fmt(h.p99DuringMs, 2)} ms (heal delay ${fmt(h.p99DelayMs, 2)} ms); ${memLine(h)}; back on its data, ${h.rejoinDomains} domains healed back in ${fmt(h.rejoinMs)} ms`)
     runs.push(h)
     await c.close()
   }
@@ -151,6 +151,7 @@ if (only.has('heal')) {
   put('heal.p99BeforeMs', runs.map((h) => h.p99BeforeMs))
   put('heal.p99DuringMs', runs.map((h) => h.p99DuringMs))
   put('heal.p99DelayMs', runs.map((h) => h.p99DelayMs))
+  put('heal.rejoinMs', runs.map((h) => h.rejoinMs))
   put('mem.bytesPer100k', runs.map((h) => h.memoryAtRestBytesPer100k))
   put('mem.rightAfterBytesPer100k', runs.map((h) => h.memoryRightAfterBytesPer100k))
   put('mem.jsonBytesPer100k', runs.map((h) => h.jsonBytesPer100k))

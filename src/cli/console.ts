@@ -8,7 +8,7 @@
 import createDebug from 'debug'
 import type { NodeId } from '../ids.js'
 import type { MeshNode } from '../node/mesh-node.js'
-import type { HealingProgress } from '../state/healing.js'
+import type { HealingStep } from '../state/healing.js'
 import { domainRoles } from '../topology/placement.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock } from '../util/clock.js'
@@ -69,10 +69,10 @@ export class HealingConsole {
     private readonly progressEveryMs = 10_000,
   ) {}
 
-  progress(p: HealingProgress & { domain: number; target: NodeId; error?: unknown }): void {
+  progress(p: HealingStep): void {
     const debug = this.out.debug('healing')
     if (p.error) debug(`copy of domain ${p.domain} to ${p.target} failed (${(p.error as Error).message}); will retry`)
-    else debug(`${p.domainsDone}/${p.domainsTotal} domain copies done (${p.bytes} bytes); domain ${p.domain} to ${p.target}`)
+    else debug(`${p.domainsDone}/${p.domainsTotal} domain copies done (${p.bytes} bytes); domain ${p.domain} to ${p.target}${p.copy ? `: ${copyTimes(p)}` : ' (dropped: no longer wanted)'}`)
     const now = this.clock.now()
     if (!this.round || this.round.startedAt !== p.startedAt) {
       this.round = { startedAt: p.startedAt, targets: new Set(), retried: 0, lastLineAt: p.startedAt }
@@ -91,6 +91,13 @@ export class HealingConsole {
       this.out.info(`healing: ${p.domainsDone}/${p.domainsTotal} domain copies done, ${formatBytes(p.bytes)}, ${formatBytes((p.bytes * 1000) / took)}/s, ${formatMs(took)} so far`)
     }
   }
+}
+
+/** Where one copy's time went, for its debug line: what waited on what. */
+function copyTimes(p: HealingStep): string {
+  const c = p.copy!
+  const sent = c.as === 'nothing' ? 'the target had it all' : `${c.as}, ${formatBytes(c.bytes)}`
+  return `${sent}; queued ${formatMs(p.queuedMs)}, took ${formatMs(c.tookMs)} (target's position ${formatMs(c.positionMs)}, waiting for acks ${formatMs(c.waitedMs)}, ${c.resends} resends, locked ${formatMs(c.lockMs)}), then a pause of ${formatMs(p.pauseMs)}`
 }
 
 /**

@@ -217,7 +217,7 @@ export class MeshNode {
       lost = welcome.lost
     }
     const { limits, ...tuning } = this.opts.store ?? {}
-    const port = new MessengerStatePort(this.clusterId, id, this.messengerRef)
+    const port = new MessengerStatePort(this.clusterId, id, this.messengerRef, (n) => this.transport.peers().includes(n))
     this.port = port
     this.stateRef = new StateManager({
       self: id,
@@ -253,6 +253,7 @@ export class MeshNode {
     this.router = router
     this.transport.on('peer-up', ({ peer }) => {
       if (this.storeEngine?.watches.hasLocal()) this.storeEngine.announceWatches([peer])
+      this.stateRef?.linkUp(peer)
     })
     this.transport.on('peer-down', ({ peer }) => this.client?.report(peer))
     this.stateRef.events.on('copied', ({ domain, target }) => this.client?.owned(domain, target))

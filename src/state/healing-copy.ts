@@ -54,25 +54,29 @@ export async function copyDomain(r: DomainReplica, target: NodeId, opts: CopyOpt
     if (!wanted()) throw new CopyNotWantedError(r.domain, target)
   }
   stillPrimary()
+  const startedAt = clock.now()
   const copy: Copy = {
     r,
     target,
     opts,
-    deadline: clock.now() + timeoutMs,
+    deadline: startedAt + timeoutMs,
     what: `copy of domain ${r.domain} to ${target}`,
     pause: async () => {
       await (opts.pieceGapMs > 0 ? sleep(clock, opts.pieceGapMs) : yieldTo(clock))
       await opts.quiet?.()
     },
     stillPrimary,
+    waitedMs: 0,
+    resends: 0,
   }
   const pos = await positionOf(r.domain, target)
+  const positionMs = clock.now() - startedAt
   const s = r.state
   const missed = pos && pos.after <= s.lastSeq && s.epochAt(pos.after) === pos.afterEpoch ? s.entriesAfter(pos.after) : undefined
   const upTo = s.lastSeq
   const release = r.holdLog(upTo)
   try {
-    const bytes = await sendBulk(copy, upTo, missed)
+    const { bytes, as } = await sendBulk(copy, upTo, missed)
     const unlock = r.lock()
     const lockedAt = clock.now()
     try {
@@ -84,7 +88,8 @@ export async function copyDomain(r: DomainReplica, target: NodeId, opts: CopyOpt
     } finally {
       unlock()
     }
-    return { bytes, lockMs: clock.now() - lockedAt }
+    const now = clock.now()
+    return { bytes, lockMs: now - lockedAt, as, tookMs: now - startedAt, positionMs, waitedMs: copy.waitedMs, resends: copy.resends }
   } finally {
     release()
   }
@@ -98,18 +103,28 @@ interface Copy {
   what: string
   pause: () => Promise<void>
   stillPrimary: () => void
+  /** Time with every piece out and no ack yet (a link still opening, a lost piece): no work here. */
+  waitedMs: number
+  /** Times every piece was sent again for want of an ack within `intervalMs` of the last send. */
+  resends: number
 }
 
 /**
  * Brings the target to `upTo` while writes go on: the entries it missed if it reported a position
  * our log still reaches, else a snapshot. Returns the bytes sent.
  */
-async function sendBulk(c: Copy, upTo: number, missed: LogEntry[] | undefined): Promise<number> {
+async function sendBulk(c: Copy, upTo: number, missed: LogEntry[] | undefined): Promise<{ bytes: number; as: CopyReport['as'] }> {
   const { r, target, opts } = c
   let bytes = 0
   if (missed) {
     const groups: LogEntry[][] = []
     for (let at = 0; at < missed.length; at += COPY_GROUP) groups.push(missed.slice(at, at + COPY_GROUP))
+    // The target already holds all we have (a member back on its disk): nothing is missing, but
+    // an ack is still owed, and only an append asks for one. So our last entry goes again, which
+    // the target checks against its own at that seq (on a clash it asks for a snapshot and does
+    // not ack), or an empty append once our log no longer holds it. Sending nothing made every
+    // such copy wait out `soon` below and then send a snapshot of what the target had.
+    if (groups.length === 0) groups.push(r.state.entriesAfter(upTo - 1) ?? [])
     let counted = 0
     const sends = groups.map((group, i) => () => {
       r.sendEntriesTo(target, group)
@@ -128,7 +143,7 @@ async function sendBulk(c: Copy, upTo: number, missed: LogEntry[] | undefined): 
         throw err
       },
     )
-    if (took) return bytes
+    if (took) return { bytes, as: missed.length > 0 ? 'entries' : 'nothing' }
   }
   // Taken now, at upTo; resends reuse it. Encoded in parts, so writes run between them.
   const parts = await r.encodeSnapshotParts()
@@ -137,7 +152,7 @@ async function sendBulk(c: Copy, upTo: number, missed: LogEntry[] | undefined): 
   // primary's log) or our domain may be empty, and neither may pass for a finished copy.
   r.acked.expectNothing(target)
   await untilAcked(c, upTo, c.deadline, parts.map((p, i) => () => r.sendSnapshotPart(target, p, i, parts.length)))
-  return parts.reduce((n, p) => n + p.byteLength, 0)
+  return { bytes: parts.reduce((n, p) => n + p.byteLength, 0), as: 'snapshot' }
 }
 
 /** Entries per append when a copy sends a log. */
@@ -152,27 +167,42 @@ export const COPY_GROUP = 128
  * after the copy finished would start the target on the same snapshot again.
  */
 async function untilAcked(c: Copy, upTo: number, deadline: number, sends: (() => void)[]): Promise<void> {
+  const clock = c.opts.clock
   let sending: Promise<void> | undefined
   let failure: unknown
   let done = false
+  /** When the last piece went out, and when `send` was last called (each call after the first is a resend). */
+  let outAt: number | undefined
+  let calledAt: number | undefined
   const run = async () => {
     for (let i = 0; i < sends.length && !done; i++) {
       if (i > 0) await c.pause()
       if (!done) sends[i]!()
     }
+    outAt = clock.now()
   }
+  const idleSinceOut = () => (sending === undefined && outAt !== undefined && calledAt !== undefined ? clock.now() - Math.max(outAt, calledAt) : 0)
   const send = () => {
+    if (calledAt !== undefined) {
+      c.waitedMs += idleSinceOut()
+      // Pieces still going out: this interval's send is a no-op, not a resend.
+      if (sending === undefined) c.resends++
+    }
+    calledAt = clock.now()
     sending ??= run()
       .catch((err: unknown) => void (failure = err))
       .finally(() => (sending = undefined))
   }
+  let acked = false
   try {
     await c.r.acked.until(c.target, upTo, deadline, c.what, send, () => {
       if (failure) throw failure
       c.stillPrimary()
     })
+    acked = true
   } finally {
     done = true
+    if (!acked) c.waitedMs += idleSinceOut()
   }
   if (failure) throw failure
 }

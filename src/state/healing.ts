@@ -3,9 +3,13 @@
  * of the domains it leads; tasks run strictly one after another, so at most one domain on this node
  * is ever locked, and only for its own delta. Between two copies the queue pauses (`pauseRatio`),
  * so that healing does not crowd out the writes of the domains that need no copy.
+ *
+ * A task whose target this node has no link to yet (a member that just joined or came back) waits
+ * without holding the queue: copies to the targets that can be reached go first, and the waiting
+ * ones start as soon as the link opens (`wake`).
  */
 import type { NodeId } from '../ids.js'
-import { sleep, type Clock } from '../util/clock.js'
+import { sleep, type Clock, type TimerHandle } from '../util/clock.js'
 import { copyDomain, type PositionOf } from './healing-copy.js'
 import type { CopyReport, DomainReplica } from './replica.js'
 
@@ -20,28 +24,52 @@ export interface HealingProgress {
   startedAt: number
 }
 
+/** One copy finished, failed or dropped: the round so far, and for a finished copy where its time went. */
+export type HealingStep = HealingProgress & {
+  domain: number
+  target: NodeId
+  error?: unknown
+  copy?: CopyReport
+  /** How long the task waited in the queue before its copy started (ms). */
+  queuedMs: number
+  /** The pause that follows it (ms). */
+  pauseMs: number
+}
+
 export interface HealingHooks {
   replica(domain: number): DomainReplica | undefined
   /** Still a healing target of ours under the current view? */
   wanted(domain: number, target: NodeId): boolean
-  progress(p: HealingProgress & { domain: number; target: NodeId; error?: unknown }): void
+  progress(p: HealingStep): void
   copied(domain: number, target: NodeId, report: CopyReport): void
   positionOf: PositionOf
   /** Resolves when this node's writes leave room for the next piece of a copy (foreground.ts). */
   quiet?: () => Promise<void>
+  /** Whether this node has a link to `node` now (default: always). */
+  reachable?: (node: NodeId) => boolean
+}
+
+interface Task {
+  domain: number
+  target: NodeId
+  plannedAt: number
 }
 
 export class HealingQueue {
-  private queue: { domain: number; target: NodeId }[] = []
+  private queue: Task[] = []
   private running = false
   private round: HealingProgress = { domainsDone: 0, domainsTotal: 0, bytes: 0, inProgress: false, maxLockMs: 0, startedAt: 0 }
+  /** The task being copied now: a view that arrives meanwhile must not plan it a second time. */
+  private current: Task | undefined
+  /** Resolves the wait of a queue whose every task's target is unreachable. */
+  private waking: (() => void) | undefined
 
   constructor(
     private readonly hooks: HealingHooks,
     private readonly clock: Clock,
     private readonly intervalMs: number,
     private readonly timeoutMs: number,
-    /** Pause after each copy, as a multiple of the time it took (0: copy back to back). */
+    /** Pause after each copy, as a multiple of the time it took once the target had answered (0: copy back to back). */
     private readonly pauseRatio = 1,
     /** Between the pieces of one copy (healing-copy.ts). */
     private readonly pieceGapMs = 0,
@@ -50,6 +78,15 @@ export class HealingQueue {
   /** Drops every planned copy (the node is going away). */
   stop(): void {
     this.queue = []
+    this.wake()
+  }
+
+  /**
+   * Something that may let a waiting task start has happened: a link opened, or a new view
+   * (which may have dropped a target that was never reached).
+   */
+  wake(): void {
+    this.waking?.()
   }
 
   progress(): HealingProgress {
@@ -57,58 +94,106 @@ export class HealingQueue {
   }
 
   plan(domain: number, target: NodeId): void {
-    if (this.queue.some((t) => t.domain === domain && t.target === target)) return
+    const same = (t: Task | undefined) => t?.domain === domain && t.target === target
+    if (same(this.current) || this.queue.some(same)) return
     if (!this.round.inProgress) this.round = { domainsDone: 0, domainsTotal: 0, bytes: 0, inProgress: true, maxLockMs: 0, startedAt: this.clock.now() }
-    this.queue.push({ domain, target })
+    this.queue.push({ domain, target, plannedAt: this.clock.now() })
     this.round.domainsTotal++
-    if (!this.running) void this.run()
+    if (this.running) this.wake()
+    else void this.run()
+  }
+
+  /**
+   * The next task to copy: tasks no longer wanted (the domain is not ours to lead, or its target
+   * left) are dropped on the way, and a task whose target cannot be reached yet stays queued.
+   */
+  private next(): Task | undefined {
+    for (let i = 0; i < this.queue.length; ) {
+      const t = this.queue[i]!
+      if (this.hooks.replica(t.domain)?.role !== 'primary' || !this.hooks.wanted(t.domain, t.target)) {
+        this.queue.splice(i, 1)
+        this.finish(t, 0)
+        continue
+      }
+      if (this.hooks.reachable?.(t.target) ?? true) return this.queue.splice(i, 1)[0]
+      i++
+    }
+    return undefined
+  }
+
+  /** Waits for `wake`, or at most a few resend intervals (a missed wake must not stall healing). */
+  private async waitForWake(): Promise<void> {
+    let timer: TimerHandle | undefined
+    await new Promise<void>((resolve) => {
+      this.waking = resolve
+      timer = this.clock.setTimeout(resolve, 5 * this.intervalMs)
+    })
+    this.waking = undefined
+    if (timer) this.clock.clearTimeout(timer)
+  }
+
+  private finish(task: Task, pauseMs: number, startedAt = this.clock.now(), copy?: CopyReport, error?: unknown): void {
+    this.round.domainsDone++
+    if (this.queue.length === 0) this.round.inProgress = false
+    this.hooks.progress({ ...this.round, domain: task.domain, target: task.target, queuedMs: startedAt - task.plannedAt, pauseMs, ...(copy ? { copy } : {}), ...(error !== undefined ? { error } : {}) })
   }
 
   private async run(): Promise<void> {
     this.running = true
     try {
-      for (let task = this.queue.shift(); task; task = this.queue.shift()) {
+      while (this.queue.length > 0) {
+        const task = this.next()
+        if (!task) {
+          if (this.queue.length > 0) await this.waitForWake()
+          continue
+        }
         const { domain, target } = task
-        const replica = this.hooks.replica(domain)
+        this.current = task
+        const replica = this.hooks.replica(domain)!
         const startedAt = this.clock.now()
         let error: unknown
-        if (replica?.role === 'primary' && this.hooks.wanted(domain, target)) {
-          try {
-            const report = await copyDomain(replica, target, {
-              clock: this.clock,
-              intervalMs: this.intervalMs,
-              timeoutMs: this.timeoutMs,
-              pieceGapMs: this.pieceGapMs,
-              ...(this.hooks.quiet ? { quiet: this.hooks.quiet } : {}),
-              positionOf: this.hooks.positionOf,
-              wanted: () => this.hooks.wanted(domain, target),
-            })
-            this.round.bytes += report.bytes
-            this.round.maxLockMs = Math.max(this.round.maxLockMs, report.lockMs)
-            this.hooks.copied(domain, target, report)
-          } catch (err) {
-            error = err
-            // Still wanted (the target is up and still a target)? Try again after the others.
-            if (this.hooks.wanted(domain, target)) {
-              this.queue.push({ domain, target })
-              this.round.domainsTotal++
-            }
+        let report: CopyReport | undefined
+        try {
+          report = await copyDomain(replica, target, {
+            clock: this.clock,
+            intervalMs: this.intervalMs,
+            timeoutMs: this.timeoutMs,
+            pieceGapMs: this.pieceGapMs,
+            ...(this.hooks.quiet ? { quiet: this.hooks.quiet } : {}),
+            positionOf: this.hooks.positionOf,
+            wanted: () => this.hooks.wanted(domain, target),
+          })
+          this.round.bytes += report.bytes
+          this.round.maxLockMs = Math.max(this.round.maxLockMs, report.lockMs)
+          this.hooks.copied(domain, target, report)
+        } catch (err) {
+          error = err
+          this.current = undefined
+          // Still wanted (the target is up and still a target)? Try again after the others.
+          if (this.hooks.wanted(domain, target)) {
+            this.queue.push({ domain, target, plannedAt: this.clock.now() })
+            this.round.domainsTotal++
           }
         }
-        this.round.domainsDone++
-        if (this.queue.length === 0) this.round.inProgress = false
-        this.hooks.progress({ ...this.round, domain, target, ...(error ? { error } : {}) })
         // Copying blocks this node's event loop (and the target's) in chunks of several ms; a pause
-        // as long as the copy took leaves writes to other domains half of the time. Measured with
+        // as long as the copy worked leaves writes to other domains half of the time. Measured with
         // 100,000 objects: their p99 during healing 86-96 -> 51-55 ms; healing 1.2 -> 1.8-2.1 s.
         // With the pieces of a copy 5 ms apart (healing-copy.ts) this pause matters less: twice as
         // long a pause with pieces 2 ms apart gave 21-27 ms at 2.8 s, this one 15 ms at 3.2 s.
-        // A failed copy mostly waited (for acks, until its deadline): that is no work to make room after.
-        const pause = error === undefined ? this.pauseRatio * (this.clock.now() - startedAt) : 0
+        // The time a copy waited for the target to say where its log ends (its link still
+        // opening, its first answer lost) is no work and left room for writes already: pausing as
+        // long again made every copy to a member back from a restart twice as slow. The wait for
+        // acks still counts: with everything sent, it is mostly the target decoding, applying and
+        // persisting, and the writes of other domains need room on the target too.
+        this.current = undefined
+        const worked = report ? Math.max(0, report.tookMs - report.positionMs) : 0
+        const pause = error === undefined ? this.pauseRatio * worked : 0
+        this.finish(task, pause, startedAt, report, error)
         if (this.queue.length > 0 && pause > 0) await sleep(this.clock, pause)
       }
     } finally {
       this.running = false
+      this.current = undefined
       this.round.inProgress = false
     }
   }

@@ -21,7 +21,13 @@ export class MessengerStatePort implements StatePort {
     private readonly clusterId: ClusterId,
     private readonly self: NodeId,
     private readonly messenger: Messenger,
+    /** Whether a link to a node is open now (the transport's peers). */
+    private readonly linked: (node: NodeId) => boolean = () => true,
   ) {}
+
+  reachable(node: NodeId): boolean {
+    return this.linked(node)
+  }
 
   send(to: NodeId, msg: OutgoingReplMessage): void {
     this.notify(to, 'repl', msg.type === 'append' ? this.wireAppend(msg) : msg)

@@ -47,4 +47,14 @@ export interface CopyReport {
   bytes: number
   /** How long writes to this domain were held back. */
   lockMs: number
+  /** What the bulk sent: the entries the target missed, nothing (it had them all), or a snapshot. */
+  as: 'entries' | 'nothing' | 'snapshot'
+  /** The whole copy, from asking the target's position to its last ack (ms). */
+  tookMs: number
+  /** Of that, waiting for the target to say where its log ends. */
+  positionMs: number
+  /** Of that, waiting with every piece out and no ack (a link still opening, a lost piece). */
+  waitedMs: number
+  /** Times the pieces were all sent again for want of an ack within a resend interval. */
+  resends: number
 }

@@ -18,7 +18,7 @@ import type { FetchMsg, LeadAnswer, LeadMsg, OutgoingReplMessage, ReplMessage } 
 import { normalizeChange, type Change, type StoredObject } from './objects.js'
 import { DomainPersistence } from './persistence.js'
 import { Foreground } from './foreground.js'
-import { HealingQueue, type HealingProgress } from './healing.js'
+import { HealingQueue, type HealingProgress, type HealingStep } from './healing.js'
 import { QuietSweep } from './quiet-sweep.js'
 import { answerFetch, positionOf, syncFromOwners, type FetchDeps, type FetchResult } from './owner-fetch.js'
 import { releaseEncoderBuffer } from '../wire/codec.js'
@@ -33,6 +33,8 @@ export interface StatePort {
   send(to: NodeId, msg: OutgoingReplMessage): void
   fetch(from: NodeId, msg: FetchMsg, timeoutMs: number): Promise<FetchResult>
   lead(to: NodeId, msg: LeadMsg, timeoutMs: number): Promise<LeadAnswer>
+  /** Whether a link to `node` is open now (healing holds copies to a node it cannot reach yet). Default: always. */
+  reachable?(node: NodeId): boolean
 }
 
 export interface StateEvents {
@@ -46,8 +48,8 @@ export interface StateEvents {
   'snapshot-sent': { domain: number; to: NodeId }
   'snapshot-installed': { domain: number; from: NodeId }
   'replica-error': { domain: number; error: unknown }
-  /** One healing copy finished (or failed); `domainsDone/domainsTotal` count this round. */
-  healing: HealingProgress & { domain: number; target: NodeId; error?: unknown }
+  /** One healing copy finished (or failed); `domainsDone/domainsTotal` count this round; `copy` says where its time went. */
+  healing: HealingStep
   /** The stored copy of a domain was damaged; it was dropped and is rebuilt from the other owners. */
   corrupt: { domain: number; error: unknown }
   /** `node` (an owner that is down) missed committed writes: the topology service should drop it as owner. */
@@ -148,6 +150,7 @@ export class StateManager {
         copied: (domain, target, report) => this.events.emit('copied', { domain, target, report }),
         positionOf: (domain, target) => positionOf(domain, target, this.view?.epoch ?? 0, this.fetchDeps()),
         quiet: () => this.foreground.quiet(),
+        reachable: (node) => opts.port.reachable?.(node) ?? true,
       },
       opts.clock,
       opts.resendAfterMs ?? 200,
@@ -299,6 +302,13 @@ export class StateManager {
       const after = this.replicas.get(d)?.role
       if (after && after !== before) this.events.emit('role-changed', { domain: d, role: after, epoch: view.epoch })
     }
+    // A copy held for a target that never linked up may be moot now (the target left).
+    this.healing.wake()
+  }
+
+  /** A link to `node` opened: a healing copy waiting for it starts now. */
+  linkUp(_node: NodeId): void {
+    this.healing.wake()
   }
 
   /** Ms since this node last saw a write: taken as primary, streamed to it as a backup, or acked. */

@@ -20,7 +20,7 @@ describe('HealingConsole', () => {
     const startedAt = clock.now()
     for (let done = 1; done <= 100; done++) {
       clock.now = () => startedAt + done * 500 // one copy every 500 ms: 50 s in all
-      healing.progress({ domainsDone: done, domainsTotal: 100, bytes: done * 10_240, inProgress: done < 100, maxLockMs: 1, startedAt, domain: done, target })
+      healing.progress({ domainsDone: done, domainsTotal: 100, bytes: done * 10_240, inProgress: done < 100, maxLockMs: 1, startedAt, domain: done, target, queuedMs: 0, pauseMs: 0 })
     }
     expect(c.info[0]).toBe('healing started: 100 domain copies planned (to n2 first)')
     const progress = c.info.filter((l) => l.startsWith('healing: '))
@@ -35,12 +35,15 @@ describe('HealingConsole', () => {
     const clock = new FakeClock(5000)
     const c = capture()
     const healing = new HealingConsole(c.out, clock)
-    const base = { bytes: 0, maxLockMs: 0, startedAt: 5000, target: nodeId('n3') as NodeId }
+    const base = { bytes: 0, maxLockMs: 0, startedAt: 5000, target: nodeId('n3') as NodeId, queuedMs: 0, pauseMs: 0 }
     healing.progress({ ...base, domainsDone: 1, domainsTotal: 3, inProgress: true, domain: 0, error: new Error('timed out') })
-    healing.progress({ ...base, domainsDone: 2, domainsTotal: 3, inProgress: true, domain: 1 })
+    const copy = { bytes: 0, lockMs: 1, as: 'nothing' as const, tookMs: 1210, positionMs: 1200, waitedMs: 0, resends: 0 }
+    healing.progress({ ...base, domainsDone: 2, domainsTotal: 3, inProgress: true, domain: 1, queuedMs: 40, pauseMs: 10, copy })
     healing.progress({ ...base, domainsDone: 3, domainsTotal: 3, inProgress: false, domain: 0, bytes: 2048 })
     expect(c.info).toEqual(['healing started: 3 domain copies planned (to n3 first)', 'healing finished: 2 domain copies to n3, 2.0 kB in 1 ms, 1 retried'])
     expect(c.debug[0]).toBe('healing: copy of domain 0 to n3 failed (timed out); will retry')
+    // Where a copy's time went: here, waiting for the target to answer (its link was opening).
+    expect(c.debug[1]).toBe("healing: 2/3 domain copies done (0 bytes); domain 1 to n3: the target had it all; queued 40 ms, took 1.2 s (target's position 1.2 s, waiting for acks 0 ms, 0 resends, locked 1 ms), then a pause of 10 ms")
   })
 })
 

@@ -36,19 +36,19 @@ function fakeReplica(domain: number, clock: FakeClock, starts: number[]): Domain
   } as unknown as DomainReplica
 }
 
-async function copyTimes(pauseRatio: number): Promise<number[]> {
+async function copyTimes(pauseRatio: number, positionMs = 0): Promise<number[]> {
   const clock = new FakeClock()
   const starts: number[] = []
   const replicas = [0, 1, 2].map((d) => fakeReplica(d, clock, starts))
   const queue = new HealingQueue(
-    { replica: (d) => replicas[d], wanted: () => true, progress: () => undefined, copied: () => undefined, positionOf: async () => undefined },
+    { replica: (d) => replicas[d], wanted: () => true, progress: () => undefined, copied: () => undefined, positionOf: () => sleep(clock, positionMs).then(() => undefined) },
     clock,
     200,
     30_000,
     pauseRatio,
   )
   for (const d of [0, 1, 2]) queue.plan(d, TARGET)
-  for (let i = 0; i < 40 && queue.progress().inProgress; i++) await clock.advance(10)
+  for (let i = 0; i < 1000 && queue.progress().inProgress; i++) await clock.advance(10)
   expect(queue.progress()).toMatchObject({ domainsDone: 3, inProgress: false })
   return starts
 }
@@ -56,6 +56,12 @@ async function copyTimes(pauseRatio: number): Promise<number[]> {
 describe('healing queue', () => {
   it('pauses after each copy as long as the copy took', async () => {
     expect(await copyTimes(1)).toEqual([0, 2 * COPY_MS, 4 * COPY_MS])
+  })
+
+  it('pauses only for the work: not for the time spent waiting for the target to answer', async () => {
+    // Each copy waits 1 s for the target's position (its link still opening), then works COPY_MS.
+    // The snapshot of copy n is encoded once that wait is over.
+    expect(await copyTimes(1, 1000)).toEqual([1000, 1000 + COPY_MS + COPY_MS + 1000, 2 * (1000 + 2 * COPY_MS) + 1000])
   })
 
   it('copies back to back with a ratio of 0', async () => {
@@ -89,5 +95,37 @@ describe('healing queue', () => {
     expect(errors).toMatchObject([{ name: 'CopyNotWantedError', code: 'COPY_NOT_WANTED' }])
     // Stopped at the first resend after the view changed (400), not at the 30 s deadline.
     expect(starts).toEqual([0, 400])
+  })
+
+  it('a target this node has no link to yet holds no copy back: the others go first, its own start when the link opens', async () => {
+    const clock = new FakeClock()
+    const order: string[] = []
+    const replicas = [0, 1, 2].map((d) => fakeReplica(d, clock, []))
+    const linked = new Set<NodeId>([TARGET])
+    const late = 'n3' as NodeId
+    const queue = new HealingQueue(
+      {
+        replica: (d) => replicas[d],
+        wanted: () => true,
+        progress: (p) => order.push(`${p.domain}->${p.target}@${clock.now()}`),
+        copied: () => undefined,
+        positionOf: async () => undefined,
+        reachable: (n) => linked.has(n),
+      },
+      clock,
+      200,
+      30_000,
+      0,
+    )
+    queue.plan(0, late)
+    queue.plan(1, TARGET)
+    queue.plan(2, late)
+    for (let i = 0; i < 10; i++) await clock.advance(10)
+    expect(order).toEqual([`1->${TARGET}@${COPY_MS}`])
+    // The link opens at 100: both copies to n3 follow at once, not at a resend or poll interval.
+    linked.add(late)
+    queue.wake()
+    for (let i = 0; i < 20 && queue.progress().inProgress; i++) await clock.advance(10)
+    expect(order).toEqual([`1->${TARGET}@${COPY_MS}`, `0->${late}@${100 + COPY_MS}`, `2->${late}@${100 + 2 * COPY_MS}`])
   })
 })

@@ -154,7 +154,9 @@ export class TopologyService {
 
   view(): View {
     const members: MemberInfo[] = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable ? { durable: true } : {}) }))
-    return { epoch: this.epoch, members, owners: this.owners, ...(this.waitingDomains.size > 0 ? { waiting: [...this.waitingDomains].sort((a, b) => a - b) } : {}) }
+    // A copy of the record (each domain's list is replaced, never changed in place): a view once
+    // handed out must not take in owner changes made for the next epoch.
+    return { epoch: this.epoch, members, owners: { ...this.owners }, ...(this.waitingDomains.size > 0 ? { waiting: [...this.waitingDomains].sort((a, b) => a - b) } : {}) }
   }
 
   /** Domains rebuilt after a lost state that still wait for an owner, and the owners that have not reported. */
@@ -454,7 +456,7 @@ export class TopologyService {
 
   private state(): TopologyState {
     const members = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable ? { durable: true } : {}) }))
-    return { clusterId: this.opts.clusterId, settings: this.opts.settings, epoch: this.epoch, members, owners: this.owners, ...(this.waitingDomains.size > 0 ? { waiting: [...this.waitingDomains] } : {}) }
+    return { clusterId: this.opts.clusterId, settings: this.opts.settings, epoch: this.epoch, members, owners: { ...this.owners }, ...(this.waitingDomains.size > 0 ? { waiting: [...this.waitingDomains] } : {}) }
   }
 
   /**

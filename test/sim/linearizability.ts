@@ -67,16 +67,33 @@ function describe(ops: readonly Op[]): string {
  * object). An operation of unknown outcome may take effect at any point after its call, or never.
  * States are compared by `JSON.stringify`, so they must be plain data.
  *
- * A depth-first search over "which operation takes effect next", returned operations tried first.
- * Two reductions keep it small where `checkRegister`'s plain search runs for minutes (a few
- * dozen increments and appends, concurrent or of unknown outcome):
- * - A configuration is the set R of returned operations placed, the set U of unknown ones placed,
- *   and the state. If (R, U, s) failed, so does (R, U', s) for every U' containing U: it has less
- *   left to place, and operations of unknown outcome hold nothing back. Failures are kept per
- *   (R, s) as the minimal sets U.
+ * A depth-first search over "which operation takes effect next" (Wing & Gong, with Lowe's and
+ * Porcupine's memo of configurations). A configuration is the set R of returned operations
+ * placed, the set U of unknown ones placed, and the state. Reductions:
+ * - If (R, U, s) failed, so does (R, U', s) for every U' containing U: it has less left to place,
+ *   and operations of unknown outcome hold nothing back. Failures are kept per (R, s) as the
+ *   minimal sets U.
  * - Operations with the same `twin` have the same step (increments): of the unknown ones only
  *   the earliest called is tried, of the returned ones only the one that returned first, since
  *   each can stand for the others (it is available whenever they are, and bound no later).
+ * - An `observer` (a read) that may go next and accepts the state goes next, without trying the
+ *   alternatives: any order that places it later can place it here instead, since it changes
+ *   nothing and every operation it would pass may go after it.
+ * - An unknown operation that would leave the state as it is is not placed: leaving it unplaced
+ *   keeps every choice it gives.
+ *
+ * Search order, which decides how soon a linearizable history is found and so whether it is
+ * found within the budget: returned operations earliest return first (the one due first must
+ * go soon), then unknown ones. Even so, one early wrong choice (of two writes due one tick
+ * apart, the one due first went first, and a read or compare-and-set a hundred ticks later
+ * needed the other order) can lead into a subtree that holds no linearization but takes
+ * millions of steps to exhaust: a dozen concurrent appends and increments in every order.
+ * So the search runs as limited discrepancy search (Harvey & Ginsberg): first only along the
+ * preferred order, then allowing 1, 2, 4, ... choices off it, finally without limit. A subtree
+ * cut short by the limit proves nothing and is not remembered as failed; one searched in full
+ * is, for every later round. A history is rejected only when a round ran without any cut. The
+ * limited rounds together get a tenth of the budget, so a history that is not linearizable
+ * costs little more than one full search.
  */
 export interface ModelOp<S> {
   id: number
@@ -88,61 +105,102 @@ export interface ModelOp<S> {
   step: (s: S) => S | null
   /** Operations with the same `twin` have the same step (see above). */
   twin?: string
+  /** Its step returns the state it is given, or null, in every state: it only looks (a read). */
+  observer?: boolean
 }
+
+/** The rounds' limits on choices off the preferred order; the last has none. */
+const DISCREPANCIES = [0, 1, 2, 4, Number.POSITIVE_INFINITY]
+/** The share of the budget the limited rounds may use together: the rest is the full search's. */
+const LIMITED_SHARE = 0.1
 
 export function checkModel<S>(ops: readonly ModelOp<S>[], initial: S, budget = 1_000_000): CheckResult {
   const sorted = [...ops].sort((a, b) => a.call - b.call)
   const why = () => sorted.map((o) => `#${o.id} ${o.label} [${o.call}, ${o.ret ?? '?'}]`).join('\n')
-  const returned = sorted.filter((o) => o.ret !== undefined)
+  // Returned operations in the order they are tried: the one due first, first.
+  const returned = sorted.filter((o) => o.ret !== undefined).sort((a, b) => a.ret! - b.ret!)
   const unknown = sorted.filter((o) => o.ret === undefined)
   const all = (1n << BigInt(returned.length)) - 1n
-  /** Per R and state: the minimal sets U with which the search failed. */
+  const show = (s: S) => JSON.stringify(s) ?? 'undefined'
+  /** Per R and state: the minimal sets U with which the search failed in full. */
   const failed = new Map<string, bigint[]>()
+  /** This round's configurations cut short by the limit, with the most choices left they had then. */
+  let cut = new Map<string, number>()
   let steps = 0
-  const search = (r: bigint, u: bigint, state: S): boolean => {
-    if (r === all) return true
+  const limitedSteps = budget * LIMITED_SHARE
+  const FOUND = 1
+  const FAILED = 0
+  const CUT = -1
+  const search = (r: bigint, u: bigint, state: S, left: number): number => {
+    if (r === all) return FOUND
+    if (left !== Number.POSITIVE_INFINITY && steps >= limitedSteps) return CUT
     if (++steps > budget) throw new Error(`linearizability search budget exceeded (${ops.length} operations, ${unknown.length} of unknown outcome):\n${why()}`)
-    const key = `${r}:${JSON.stringify(state) ?? 'undefined'}`
+    const shown = show(state)
+    const key = `${r}:${shown}`
     const f = failed.get(key)
-    if (f?.some((x) => (x & ~u) === 0n)) return false
+    if (f?.some((x) => (x & ~u) === 0n)) return FAILED
+    const cutKey = `${key}:${u}`
+    if (left !== Number.POSITIVE_INFINITY && (cut.get(cutKey) ?? -1) >= left) return CUT
     // An operation may go next only if it was called before every unplaced returned one returned.
     let minRet = Number.POSITIVE_INFINITY
-    returned.forEach((o, i) => {
-      if (!(r & (1n << BigInt(i)))) minRet = Math.min(minRet, o.ret!)
-    })
-    const twins = new Map<string, number>()
     for (const [i, o] of returned.entries()) {
-      const bit = 1n << BigInt(i)
-      if (r & bit) continue
-      if (o.call > minRet) break
-      if (o.twin !== undefined) {
-        const j = twins.get(o.twin)
-        if (j !== undefined && returned[j]!.ret! <= o.ret!) continue
-        twins.set(o.twin, i)
+      if (!(r & (1n << BigInt(i)))) {
+        minRet = o.ret!
+        break
       }
     }
     for (const [i, o] of returned.entries()) {
       const bit = 1n << BigInt(i)
-      if (r & bit) continue
-      if (o.call > minRet) break
-      if (o.twin !== undefined && twins.get(o.twin) !== i) continue
-      const next = o.step(state)
-      if (next !== null && search(r | bit, u, next)) return true
+      if (o.observer && !(r & bit) && o.call <= minRet && o.step(state) !== null) return search(r | bit, u, state, left)
     }
-    const seen = new Set<string>()
+    const next: [bigint, bigint, S][] = []
+    const twins = new Set<string>()
+    for (const [i, o] of returned.entries()) {
+      const bit = 1n << BigInt(i)
+      if (r & bit || o.call > minRet) continue
+      if (o.twin !== undefined) {
+        if (twins.has(o.twin)) continue
+        twins.add(o.twin)
+      }
+      const s = o.step(state)
+      if (s !== null) next.push([r | bit, u, s])
+    }
+    twins.clear()
     for (const [i, o] of unknown.entries()) {
       const bit = 1n << BigInt(i)
       if (u & bit) continue
       if (o.call > minRet) break
       if (o.twin !== undefined) {
-        if (seen.has(o.twin)) continue
-        seen.add(o.twin)
+        if (twins.has(o.twin)) continue
+        twins.add(o.twin)
       }
-      const next = o.step(state)
-      if (next !== null && search(r, u | bit, next)) return true
+      const s = o.step(state)
+      if (s !== null && show(s) !== shown) next.push([r, u | bit, s])
+    }
+    let wasCut = false
+    for (const [j, [r2, u2, s]] of next.entries()) {
+      if (j > 0 && left === 0) {
+        wasCut = true
+        break
+      }
+      const res = search(r2, u2, s, j > 0 ? left - 1 : left)
+      if (res === FOUND) return FOUND
+      if (res === CUT) wasCut = true
+    }
+    if (wasCut) {
+      // Only a limited round cuts.
+      cut.set(cutKey, left)
+      return CUT
     }
     failed.set(key, [...(f ?? []).filter((x) => (u & ~x) !== 0n), u])
-    return false
+    return FAILED
   }
-  return search(0n, 0n, initial) ? { ok: true } : { ok: false, why: why() }
+  let res = CUT
+  // The last round has no limit, so it ends found or failed.
+  for (const limit of DISCREPANCIES) {
+    if (res !== CUT) break
+    cut = new Map()
+    res = search(0n, 0n, initial, limit)
+  }
+  return res === FOUND ? { ok: true } : { ok: false, why: why() }
 }

@@ -99,3 +99,31 @@ describe('model checker: search order', () => {
     expect(checkModel([...trap(6, xs(6)).slice(0, -1), read(6, { v: 'b', log: ['b', ...xs(6)] }, 200, 201)], undefined).ok).toBe(false)
   })
 })
+
+describe('model checker: operations of unknown outcome', () => {
+  type C = { v: string; n: number; log: string[] } | undefined
+  const put = (id: number, v: string, call: number, ret: number): ModelOp<C> => ({ id, label: `put ${v}`, call, ret, step: () => ({ v, n: 0, log: [] }) })
+  const patch = (id: number, v: string, call: number): ModelOp<C> => ({ id, label: `patch ${v}`, call, ret: undefined, step: (s) => (s ? { ...s, v } : null) })
+  const inc = (id: number, call: number): ModelOp<C> => ({ id, label: 'inc', twin: 'inc', call, ret: undefined, step: (s) => (s ? { ...s, n: s.n + 1 } : null) })
+  const append = (id: number, x: string, call: number): ModelOp<C> => ({ id, label: `append ${x}`, call, ret: undefined, step: (s) => (s ? { ...s, log: [...s.log, x] } : null) })
+  const read = (id: number, seen: C, call: number, ret: number): ModelOp<C> => ({ id, label: `read ${JSON.stringify(seen)}`, call, ret, observer: true, step: (s) => (JSON.stringify(s) === JSON.stringify(seen) ? s : null) })
+
+  /** 16 patches and 16 increments from clients that crashed, 3 appends that timed out: 35 writes that may each have happened, at any time after their call, or not. */
+  const crashed: ModelOp<C>[] = [put(1, 'a', 0, 1)]
+  for (let i = 0; i < 16; i++) crashed.push(patch(10 + i, `p${i}`, 2 + 2 * i), inc(40 + i, 3 + 2 * i))
+  crashed.push(append(70, 'x', 4), append(71, 'y', 5), append(72, 'z', 6))
+
+  it('accepts what some of them, in some order, explain', () => {
+    // p7 and nine increments, then p2 (called before p7) and three more, and two of the appends.
+    expect(checkModel([...crashed, read(90, { v: 'p7', n: 9, log: ['z'] }, 50, 51), read(91, { v: 'p2', n: 12, log: ['z', 'x'] }, 60, 61)], undefined).ok).toBe(true)
+  })
+
+  it('rejects what none of them explain', () => {
+    // The counter went down.
+    expect(checkModel([...crashed, read(90, { v: 'p7', n: 9, log: [] }, 50, 51), read(91, { v: 'p2', n: 8, log: [] }, 60, 61)], undefined).ok).toBe(false)
+    // Seventeen increments, where sixteen were sent.
+    expect(checkModel([...crashed, read(90, { v: 'p7', n: 9, log: [] }, 50, 51), read(91, { v: 'p7', n: 17, log: [] }, 60, 61)], undefined).ok).toBe(false)
+    // An append undone.
+    expect(checkModel([...crashed, read(90, { v: 'p7', n: 9, log: ['y'] }, 50, 51), read(91, { v: 'p7', n: 9, log: ['x'] }, 60, 61)], undefined).ok).toBe(false)
+  })
+})

@@ -131,16 +131,18 @@ export function checkModel<S>(ops: readonly ModelOp<S>[], initial: S, budget = 1
   const FOUND = 1
   const FAILED = 0
   const CUT = -1
+  const over = () => new Error(`linearizability search budget exceeded (${ops.length} operations, ${unknown.length} of unknown outcome):\n${why()}`)
+  /** (R, U, s) failed before, or (R, U', s) for some U' within U. */
+  const failedBefore = (r: bigint, u: bigint, shown: string) => failed.get(`${r}:${shown}`)?.some((x) => (x & ~u) === 0n) ?? false
   const search = (r: bigint, u: bigint, state: S, left: number): number => {
     if (r === all) return FOUND
-    if (left !== Number.POSITIVE_INFINITY && steps >= limitedSteps) return CUT
-    if (++steps > budget) throw new Error(`linearizability search budget exceeded (${ops.length} operations, ${unknown.length} of unknown outcome):\n${why()}`)
+    const limited = left !== Number.POSITIVE_INFINITY
+    if (limited && steps >= limitedSteps) return CUT
+    if (++steps > budget) throw over()
     const shown = show(state)
-    const key = `${r}:${shown}`
-    const f = failed.get(key)
-    if (f?.some((x) => (x & ~u) === 0n)) return FAILED
-    const cutKey = `${key}:${u}`
-    if (left !== Number.POSITIVE_INFINITY && (cut.get(cutKey) ?? -1) >= left) return CUT
+    if (failedBefore(r, u, shown)) return FAILED
+    const cutKey = `${r}:${u}:${shown}`
+    if (limited && (cut.get(cutKey) ?? -1) >= left) return CUT
     // An operation may go next only if it was called before every unplaced returned one returned.
     let minRet = Number.POSITIVE_INFINITY
     for (const [i, o] of returned.entries()) {
@@ -149,12 +151,39 @@ export function checkModel<S>(ops: readonly ModelOp<S>[], initial: S, budget = 1
         break
       }
     }
-    for (const [i, o] of returned.entries()) {
-      const bit = 1n << BigInt(i)
-      if (o.observer && !(r & bit) && o.call <= minRet && o.step(state) !== null) return search(r | bit, u, state, left)
-    }
-    const next: [bigint, bigint, S][] = []
+    const fits = (s: S) => returned.findIndex((o, i) => o.observer && !(r & (1n << BigInt(i))) && o.call <= minRet && o.step(s) !== null)
+    const fitting = fits(state)
+    if (fitting >= 0) return search(r | (1n << BigInt(fitting)), u, state, left)
+    // Every state the unknown operations that may go now lead to, each with the fewest of them:
+    // breadth first, so a set is kept only if no smaller one led to the same state.
+    const reach: { u: bigint; s: S; shown: string; fits: number }[] = [{ u, s: state, shown, fits: -1 }]
+    const fewest = new Map<string, bigint[]>([[shown, [u]]])
     const twins = new Set<string>()
+    for (let k = 0; k < reach.length; k++) {
+      const from = reach[k]!
+      twins.clear()
+      for (const [i, o] of unknown.entries()) {
+        const bit = 1n << BigInt(i)
+        if (from.u & bit) continue
+        if (o.call > minRet) break
+        if (o.twin !== undefined) {
+          if (twins.has(o.twin)) continue
+          twins.add(o.twin)
+        }
+        const s = o.step(from.s)
+        if (s === null) continue
+        const shownNext = show(s)
+        const u2 = from.u | bit
+        const known = fewest.get(shownNext)
+        if (known?.some((x) => (x & ~u2) === 0n) || failedBefore(r, u2, shownNext)) continue
+        if (++steps > budget) throw over()
+        fewest.set(shownNext, [...(known ?? []), u2])
+        reach.push({ u: u2, s, shown: shownNext, fits: fits(s) })
+      }
+    }
+    // Then a returned operation, the one due first first; from a state a read fits, only that read.
+    const next: [bigint, bigint, S][] = []
+    twins.clear()
     for (const [i, o] of returned.entries()) {
       const bit = 1n << BigInt(i)
       if (r & bit || o.call > minRet) continue
@@ -162,20 +191,11 @@ export function checkModel<S>(ops: readonly ModelOp<S>[], initial: S, budget = 1
         if (twins.has(o.twin)) continue
         twins.add(o.twin)
       }
-      const s = o.step(state)
-      if (s !== null) next.push([r | bit, u, s])
-    }
-    twins.clear()
-    for (const [i, o] of unknown.entries()) {
-      const bit = 1n << BigInt(i)
-      if (u & bit) continue
-      if (o.call > minRet) break
-      if (o.twin !== undefined) {
-        if (twins.has(o.twin)) continue
-        twins.add(o.twin)
+      for (const from of reach) {
+        if (from.fits >= 0 && from.fits !== i) continue
+        const s = o.step(from.s)
+        if (s !== null) next.push([r | bit, from.u, s])
       }
-      const s = o.step(state)
-      if (s !== null && show(s) !== shown) next.push([r, u | bit, s])
     }
     let wasCut = false
     for (const [j, [r2, u2, s]] of next.entries()) {
@@ -192,7 +212,11 @@ export function checkModel<S>(ops: readonly ModelOp<S>[], initial: S, budget = 1
       cut.set(cutKey, left)
       return CUT
     }
-    failed.set(key, [...(f ?? []).filter((x) => (u & ~x) !== 0n), u])
+    // Every state reached on the way failed too: its every continuation was among those tried.
+    for (const from of reach) {
+      const key = `${r}:${from.shown}`
+      failed.set(key, [...(failed.get(key) ?? []).filter((x) => (from.u & ~x) !== 0n), from.u])
+    }
     return FAILED
   }
   let res = CUT

@@ -73,21 +73,25 @@ function describe(ops: readonly Op[]): string {
  * - If (R, U, s) failed, so does (R, U', s) for every U' containing U: it has less left to place,
  *   and operations of unknown outcome hold nothing back. Failures are kept per (R, s) as the
  *   minimal sets U.
+ * - Operations of unknown outcome are not placed one order at a time: from a configuration, the
+ *   search first lists every state those that may go now can lead to, breadth first, each with
+ *   the fewest of them (by the rule above, a larger set to the same state cannot do better),
+ *   then places a returned operation from each. A crashed client's patches and increments then
+ *   cost a state each, not every subset in every order; one that changes nothing is not placed.
  * - Operations with the same `twin` have the same step (increments): of the unknown ones only
  *   the earliest called is tried, of the returned ones only the one that returned first, since
  *   each can stand for the others (it is available whenever they are, and bound no later).
  * - An `observer` (a read) that may go next and accepts the state goes next, without trying the
  *   alternatives: any order that places it later can place it here instead, since it changes
  *   nothing and every operation it would pass may go after it.
- * - An unknown operation that would leave the state as it is is not placed: leaving it unplaced
- *   keeps every choice it gives.
  *
  * Search order, which decides how soon a linearizable history is found and so whether it is
  * found within the budget: returned operations earliest return first (the one due first must
- * go soon), then unknown ones. Even so, one early wrong choice (of two writes due one tick
- * apart, the one due first went first, and a read or compare-and-set a hundred ticks later
- * needed the other order) can lead into a subtree that holds no linearization but takes
- * millions of steps to exhaust: a dozen concurrent appends and increments in every order.
+ * go soon), each first from the state with the fewest unknown ones placed. Even so, one early
+ * wrong choice (of two writes due one tick apart, the one due first went first, and a
+ * compare-and-set much later needed the other order) can lead into a subtree that holds no
+ * linearization but takes millions of steps to exhaust: a dozen concurrent appends and
+ * increments in every order.
  * So the search runs as limited discrepancy search (Harvey & Ginsberg): first only along the
  * preferred order, then allowing 1, 2, 4, ... choices off it, finally without limit. A subtree
  * cut short by the limit proves nothing and is not remembered as failed; one searched in full

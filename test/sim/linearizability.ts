@@ -74,9 +74,9 @@ function describe(ops: readonly Op[]): string {
  *   and operations of unknown outcome hold nothing back. Failures are kept per (R, s) as the
  *   minimal sets U.
  * - Operations of unknown outcome are not placed one order at a time: from a configuration, the
- *   search first lists every state those that may go now can lead to, breadth first, each with
- *   the fewest of them (by the rule above, a larger set to the same state cannot do better),
- *   then places a returned operation from each. A crashed client's patches and increments then
+ *   search lists every state those that may go now can lead to, breadth first, each with the
+ *   fewest of them (by the rule above, a larger set to the same state cannot do better), and
+ *   places a returned operation from each. A crashed client's patches and increments then
  *   cost a state each, not every subset in every order; one that changes nothing is not placed.
  * - Operations with the same `twin` have the same step (increments): of the unknown ones only
  *   the earliest called is tried, of the returned ones only the one that returned first, since
@@ -86,18 +86,17 @@ function describe(ops: readonly Op[]): string {
  *   nothing and every operation it would pass may go after it.
  *
  * Search order, which decides how soon a linearizable history is found and so whether it is
- * found within the budget: returned operations earliest return first (the one due first must
- * go soon), each first from the state with the fewest unknown ones placed. Even so, one early
- * wrong choice (of two writes due one tick apart, the one due first went first, and a
- * compare-and-set much later needed the other order) can lead into a subtree that holds no
- * linearization but takes millions of steps to exhaust: a dozen concurrent appends and
- * increments in every order.
- * So the search runs as limited discrepancy search (Harvey & Ginsberg): first only along the
- * preferred order, then allowing 1, 2, 4, ... choices off it, finally without limit. A subtree
- * cut short by the limit proves nothing and is not remembered as failed; one searched in full
- * is, for every later round. A history is rejected only when a round ran without any cut. The
- * limited rounds together get a tenth of the budget, so a history that is not linearizable
- * costs little more than one full search.
+ * found within the budget: from the states the unknown operations lead to, the one reached with
+ * the fewest of them first, and from each the returned operation due first first (it must go
+ * soon). Even so, one early wrong choice (of two writes due one tick apart, the one due first
+ * went first, and a compare-and-set much later needed the other order) can lead into a subtree
+ * that holds no linearization but takes millions of steps to exhaust: a dozen concurrent
+ * appends and increments in every order. So the search runs as limited discrepancy search
+ * (Harvey & Ginsberg): first only along the preferred order, then allowing 1, 2, 4, ... choices
+ * off it, finally without limit. A subtree cut short by the limit proves nothing and is not
+ * remembered as failed; one searched in full is, for every later round. A history is rejected
+ * only when a round ran without any cut. The limited rounds together get a tenth of the
+ * budget, so a history that is not linearizable costs little more than one full search.
  */
 export interface ModelOp<S> {
   id: number
@@ -159,12 +158,14 @@ export function checkModel<S>(ops: readonly ModelOp<S>[], initial: S, budget = 1
     const fitting = fits(state)
     if (fitting >= 0) return search(r | (1n << BigInt(fitting)), u, state, left)
     // Every state the unknown operations that may go now lead to, each with the fewest of them:
-    // breadth first, so a set is kept only if no smaller one led to the same state.
+    // breadth first, so a set is kept only if no smaller one led to the same state. Listed as
+    // the search needs them, since the first few often do.
     const reach: { u: bigint; s: S; shown: string; fits: number }[] = [{ u, s: state, shown, fits: -1 }]
     const fewest = new Map<string, bigint[]>([[shown, [u]]])
     const twins = new Set<string>()
-    for (let k = 0; k < reach.length; k++) {
-      const from = reach[k]!
+    let expanded = 0
+    const expand = () => {
+      const from = reach[expanded++]!
       twins.clear()
       for (const [i, o] of unknown.entries()) {
         const bit = 1n << BigInt(i)
@@ -185,31 +186,33 @@ export function checkModel<S>(ops: readonly ModelOp<S>[], initial: S, budget = 1
         reach.push({ u: u2, s, shown: shownNext, fits: fits(s) })
       }
     }
-    // Then a returned operation, the one due first first; from a state a read fits, only that read.
-    const next: [bigint, bigint, S][] = []
-    twins.clear()
-    for (const [i, o] of returned.entries()) {
-      const bit = 1n << BigInt(i)
-      if (r & bit || o.call > minRet) continue
-      if (o.twin !== undefined) {
-        if (twins.has(o.twin)) continue
-        twins.add(o.twin)
-      }
-      for (const from of reach) {
-        if (from.fits >= 0 && from.fits !== i) continue
-        const s = o.step(from.s)
-        if (s !== null) next.push([r | bit, from.u, s])
-      }
-    }
+    // From each of those states (the fewest unknown operations first), a returned operation, the
+    // one due first first; from a state a read fits, only that read.
     let wasCut = false
-    for (const [j, [r2, u2, s]] of next.entries()) {
-      if (j > 0 && left === 0) {
-        wasCut = true
-        break
+    let j = 0
+    for (let k = 0; k < reach.length || expanded < reach.length; k++) {
+      while (k >= reach.length && expanded < reach.length) expand()
+      const from = reach[k]
+      if (from === undefined) break
+      twins.clear()
+      for (const [i, o] of returned.entries()) {
+        const bit = 1n << BigInt(i)
+        if (r & bit || o.call > minRet || (from.fits >= 0 && from.fits !== i)) continue
+        if (o.twin !== undefined) {
+          if (twins.has(o.twin)) continue
+          twins.add(o.twin)
+        }
+        const s = o.step(from.s)
+        if (s === null) continue
+        if (j > 0 && left === 0) {
+          wasCut = true
+          break
+        }
+        const res = search(r | bit, from.u, s, j++ > 0 ? left - 1 : left)
+        if (res === FOUND) return FOUND
+        if (res === CUT) wasCut = true
       }
-      const res = search(r2, u2, s, j > 0 ? left - 1 : left)
-      if (res === FOUND) return FOUND
-      if (res === CUT) wasCut = true
+      if (wasCut && left === 0) break
     }
     if (wasCut) {
       // Only a limited round cuts.

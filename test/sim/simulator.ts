@@ -194,7 +194,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     const ops = history.get(key)!
     const mesh = c.nodes.get(node)!
     const store = mesh.store(VS)
-    const op: KeyOp = { id: ++opId, kind, label: `${kind}(${value})`, call: tick(), ret: undefined, step: stepOf(kind, value), ...(kind === 'inc' || kind === 'delete' ? { twin: kind } : {}) }
+    const op: KeyOp = { id: ++opId, kind, label: `${kind}(${value})`, call: tick(), ret: undefined, step: stepOf(kind, value), ...(kind === 'inc' || kind === 'delete' ? { twin: kind } : {}), ...(kind === 'read' ? { observer: true } : {}) }
     stats.ops++
     const d = mesh.state.domainOf(VS, key)
     trace(`#${op.id} ${kind} ${key} (domain ${d}) via ${node} ${value}`)
@@ -208,7 +208,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
      */
     const variant = kind === 'cas' ? rnd() : 0
     const conditional = async () => {
-      const read: KeyOp = { id: ++opId, kind: 'read', label: '', call: op.call, ret: undefined, step: () => null }
+      const read: KeyOp = { id: ++opId, kind: 'read', label: '', call: op.call, ret: undefined, step: () => null, observer: true }
       const seen = await store.getVersioned<KeyValue>(key)
       read.ret = tick()
       const obs = seen?.value
@@ -280,7 +280,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
         if (code === 'CAS_CONFLICT') stats.conflicts++
         if (code === 'KEY_NOT_FOUND') {
           // The primary (or update's read) found nothing: that answered "absent".
-          ops.push({ ...op, kind: 'read', label: `${op.label}: absent`, step: (s) => (s === undefined ? s : null), ret: tick(), twin: undefined })
+          ops.push({ ...op, kind: 'read', label: `${op.label}: absent`, step: (s) => (s === undefined ? s : null), ret: tick(), twin: undefined, observer: true })
           stats.rejected++
         } else if (code !== undefined && DEFINITE.has(code)) stats.rejected++ // not applied: it has no place in the history
         else {

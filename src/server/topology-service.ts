@@ -329,7 +329,7 @@ export class TopologyService {
         return
       }
       case 'owned':
-        return this.addOwner(msg.domain, msg.node as NodeId)
+        return this.addOwner(msg.domain, msg.node as NodeId, m.nodeId)
       case 'lagging':
         return this.dropOwner(msg.domain, msg.node as NodeId, m.nodeId)
       case 'leave':
@@ -389,10 +389,17 @@ export class TopologyService {
     return lost
   }
 
-  private addOwner(domain: number, node: NodeId): void {
+  /**
+   * A finished copy makes its target an owner, but only as reported by a listed owner: a
+   * deposed primary that is no owner any more (dropped as lagging) and has not heard of it yet
+   * (a paused node) copies its stale line, and its target, listed as owner, could later lead
+   * without the writes the successor acknowledged (sim seed 288).
+   */
+  private addOwner(domain: number, node: NodeId, reporter: NodeId): void {
     if (domain >= this.opts.settings.domainCount) return
-    const target = placeDomain(this.view(), this.opts.settings, domain).replicas
     const owners = this.owners[domain] ?? []
+    if (!owners.includes(reporter)) return void this.stats.reportsIgnored++
+    const target = placeDomain(this.view(), this.opts.settings, domain).replicas
     if (!target.includes(node) || owners.includes(node) || !this.members.has(node)) return
     this.owners[domain] = [...owners, node]
     this.publishSoon()

@@ -122,9 +122,15 @@ async function sendBulk(c: Copy, upTo: number, missed: LogEntry[] | undefined): 
     // The target already holds all we have (a member back on its disk): nothing is missing, but
     // an ack is still owed, and only an append asks for one. So our last entry goes again, which
     // the target checks against its own at that seq (on a clash it asks for a snapshot and does
-    // not ack), or an empty append once our log no longer holds it. Sending nothing made every
-    // such copy wait out `soon` below and then send a snapshot of what the target had.
-    if (groups.length === 0) groups.push(r.state.entriesAfter(upTo - 1) ?? [])
+    // not ack). Sending nothing made every such copy wait out `soon` below and then send a
+    // snapshot of what the target had. Once our log no longer holds that entry there is nothing
+    // to check the target's copy against, so the snapshot it is (an empty append was acked on
+    // seq alone, and a copy that only looked whole, from a node paused while the domain moved
+    // on, became primary without the writes it lacked: sim seed 288).
+    if (groups.length === 0) {
+      const last = r.state.entriesAfter(upTo - 1)
+      if (last && last.length > 0) groups.push(last)
+    }
     let counted = 0
     const sends = groups.map((group, i) => () => {
       r.sendEntriesTo(target, group)

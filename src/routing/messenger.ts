@@ -83,7 +83,7 @@ export class Messenger {
   private readonly pending = new Map<number, Pending>()
   private readonly outbox = new Map<NodeId, Envelope[]>()
   private readonly malformedBy = new Map<NodeId, number>()
-  /** Request ids seen from each peer since its link came up: a request is never run twice (replay-window.ts). */
+  /** Request ids seen from each peer, over all its links and lives: a request is never run twice (replay-window.ts). */
   private readonly seen = new Map<NodeId, ReplayWindow>()
   /** Addresses already parsed from frames (address-cache.ts). */
   private readonly addresses = new AddressCache()
@@ -106,10 +106,11 @@ export class Messenger {
     this.unsubscribe = [
       t.on('frame', ({ from, bytes }) => this.onFrame(from, bytes)),
       t.on('peer-down', ({ peer, reason }) => this.failPending(peer, (sent) => new NotConnectedError(`peer ${peer} went down (${reason})`, { sent }))),
-      t.on('peer-up', ({ peer }) => {
-        this.malformedBy.delete(peer)
-        this.seen.delete(peer) // a new link: the peer may have restarted and count from 1 again
-      }),
+      // The window of ids seen from the peer stays across its links: a copy of a request sent
+      // before the link dropped can still come after it is back (a delayed frame, a stopped
+      // process that goes on), and a restarted peer counts from a new random point, which the
+      // window tells apart (replay-window.ts).
+      t.on('peer-up', ({ peer }) => void this.malformedBy.delete(peer)),
     ]
   }
 

@@ -1,11 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { NoRouteError, RemoteError, TimeoutError } from '../../src/errors.js'
 import { clusterId, engineId, nodeId } from '../../src/ids.js'
-import type { MeshNode } from '../../src/node/mesh-node.js'
+import { MeshNode } from '../../src/node/mesh-node.js'
 import { parseAddress } from '../../src/routing/address.js'
+import type { MemberInfo } from '../../src/routing/engine.js'
 import { DuplicateEngineError } from '../../src/routing/router.js'
 import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
-import { echoEngine, memoryCluster } from '../helpers/cluster.js'
+import { CLUSTER, echoEngine, memoryCluster } from '../helpers/cluster.js'
+import { StaticDirectory } from '../../src/node/static-directory.js'
+import { MemoryStorage } from '../../src/storage/memory.js'
+import { MemoryNetwork } from '../../src/transport/memory.js'
 
 let nodes: MeshNode[] = []
 afterEach(async () => {
@@ -215,6 +219,64 @@ describe('duplicated frames', () => {
     await new Promise((r) => setTimeout(r, 10))
     expect(echo.calls).toEqual([...Array(20).keys()])
     expect(b.metrics().duplicates).toBe(20)
+  })
+
+  /** Nodes a and b on one network; `a` starts its request ids at `firstRequestId`. */
+  async function pair(a: { firstRequestId: number }) {
+    const net = new MemoryNetwork({ seed: 3 })
+    const directory = new StaticDirectory()
+    const start = (name: string, firstRequestId?: number) =>
+      new MeshNode({ clusterId: CLUSTER, nodeId: nodeId(name), transport: net.createTransport(), storage: new MemoryStorage(), clock: net.clock, directory, ...(firstRequestId !== undefined ? { firstRequestId } : {}) }).start()
+    const b = await start('b')
+    const echo = echoEngine('e')
+    b.registerEngine(echo)
+    const nodeA = await start('a', a.firstRequestId)
+    nodes.push(b, nodeA)
+    const refresh = (...ns: MeshNode[]) => directory.set(ns.map((n): MemberInfo => ({ nodeId: n.nodeId, status: 'up', engines: n.engines() })))
+    refresh(nodeA, b)
+    await flushMicrotasks()
+    return { net, b, echo, a: nodeA, start, refresh }
+  }
+
+  it("a restarted peer's duplicated request runs once, also when a stopped node hears its past life first and it now counts from lower ids (sim seed 194)", async () => {
+    const { net, b, echo, a, start, refresh } = await pair({ firstRequestId: 2 ** 47 })
+    const dest = parseAddress('test/b/e')
+    // b is stopped (SIGSTOP): what a sends waits for it.
+    net.pause(nodeId('b'))
+    void a.request(a.address('x'), dest, 'm', 'past life', 60_000).catch(() => undefined)
+    await flushMicrotasks()
+    // a dies and comes back, its new life counting from below its past one; every frame now arrives twice.
+    net.crash(nodeId('a'))
+    const again = await start('a', 2 ** 40)
+    nodes.push(again)
+    refresh(again, b)
+    await flushMicrotasks()
+    net.setFaults({ duplicate: 1 })
+    const answer = again.request(again.address('x'), dest, 'm', 'new life', 60_000)
+    await flushMicrotasks()
+    // b goes on: it hears the past life's request, then the new life's, twice.
+    net.resume(nodeId('b'))
+    await expect(answer).resolves.toMatchObject({ echoed: 'new life' })
+    await flushMicrotasks()
+    expect(echo.calls).toEqual(['past life', 'new life'])
+  })
+
+  it('a copy of a request that arrives after its link dropped and came back still runs only once', async () => {
+    const { net, echo, a } = await pair({ firstRequestId: 2 ** 40 })
+    const dest = parseAddress('test/b/e')
+    net.setFaults({ duplicate: 1 })
+    // The second copy is held on its way (a delayed frame), while the link drops and comes back.
+    let copies = 0
+    net.setTap((from) => (from === nodeId('a') && ++copies === 2 ? 'hold' : 'deliver'))
+    await expect(a.request(a.address('x'), dest, 'm', 'once', 60_000)).resolves.toMatchObject({ echoed: 'once' })
+    net.setFaults({})
+    net.partition([nodeId('a')], [nodeId('b')])
+    net.heal()
+    await flushMicrotasks()
+    net.release(nodeId('a'), nodeId('b'))
+    await flushMicrotasks()
+    expect(copies).toBe(2)
+    expect(echo.calls).toEqual(['once'])
   })
 })
 

@@ -47,6 +47,8 @@ export interface MeshNodeOptions {
   random?: Random
   /** Random bytes for session ids (default crypto.getRandomValues, which production must keep: session ids are unguessable); the simulation passes a seeded source. */
   randomBytes?: (bytes: Uint8Array) => Uint8Array
+  /** The messenger's first request id (tests only; default random, see Messenger). */
+  firstRequestId?: number
   /** Who is in the cluster; by default the topology manager's current view. */
   directory?: Directory
   requestTimeoutMs?: number
@@ -183,6 +185,7 @@ export class MeshNode {
       ...(this.opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: this.opts.requestTimeoutMs } : {}),
       ...(this.opts.maxMalformedPerPeer !== undefined ? { maxMalformedPerPeer: this.opts.maxMalformedPerPeer } : {}),
       ...(this.opts.randomBytes ? { randomBytes: this.opts.randomBytes } : {}),
+      ...(this.opts.firstRequestId !== undefined ? { firstRequestId: this.opts.firstRequestId } : {}),
     })
     let lost: number[] = []
     if (this.opts.topology) {

@@ -39,6 +39,8 @@ export interface MessengerOptions {
   maxMalformedPerPeer?: number
   /** Random bytes for the first request id (default crypto); the simulation passes a seeded source. */
   randomBytes?: (bytes: Uint8Array) => Uint8Array
+  /** The first request id itself, for tests that need a node's lives to count from chosen points. */
+  firstRequestId?: number
 }
 
 export interface MessengerMetrics {
@@ -101,7 +103,7 @@ export class Messenger {
   private readonly unsubscribe: (() => void)[]
 
   constructor(private readonly opts: MessengerOptions) {
-    this.nextId = randomIdBase(opts.randomBytes)
+    this.nextId = opts.firstRequestId ?? randomIdBase(opts.randomBytes)
     const t = opts.transport
     this.unsubscribe = [
       t.on('frame', ({ from, bytes }) => this.onFrame(from, bytes)),

@@ -352,7 +352,7 @@ export class SessionEngine implements Engine {
     // backups a whole copy without those of the one we hold. The next view or sweep decides anew.
     if (this.table.client(vs, clientId) !== old) throw new ClientMovedError(clientId)
     if (probe.holder) {
-      this.handoffs.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), probe.holder, probe.lines.find((l) => l.at === probe.holder)?.epoch ?? from.epoch)
+      this.handoffs.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), probe.holder, probe.epoch)
       if (this.table.client(vs, clientId) === old) this.table.dropClient(vs, clientId)
       throw new ClientMovedError(clientId)
     }

@@ -56,10 +56,11 @@ export class SessionHandoffs {
   handOver(vs: string, clientId: string, sessions: SessionRecord[], to: NodeId, epoch: number): void {
     if (sessions.length === 0) return
     const key = `${vs}\u0000${clientId}`
-    const put = new Map((this.waiting.get(key)?.put ?? []).map((r) => [r.sessionId, r]))
+    const was = this.waiting.get(key)
+    const put = new Map((was?.put ?? []).map((r) => [r.sessionId, r]))
     for (const r of sessions.map(toWire)) if ((put.get(r.sessionId)?.version ?? 0) <= r.version) put.set(r.sessionId, r)
     // A new object: a send of the old one still under way must not take this one off the list.
-    this.waiting.set(key, { vs, clientId, to, epoch: Math.max(epoch, this.waiting.get(key)?.epoch ?? 0), put: [...put.values()], attempts: 0 })
+    this.waiting.set(key, { vs, clientId, to, epoch: Math.max(epoch, was?.epoch ?? 0), put: [...put.values()], attempts: 0 })
     void this.send(key).catch((error: unknown) => this.d.report(error))
   }
 
@@ -78,11 +79,11 @@ export class SessionHandoffs {
       // node starts a line for them, newer than any the client holds a token of, or they would
       // wait here until given up.
       if (h.attempts > 0) {
-        const found = await this.locate(h.vs, h.clientId)
-        if (found.line) {
-          h.to = found.line.at
-          h.epoch = Math.max(h.epoch, found.line.epoch)
-        } else if (found.none && !this.d.table.client(h.vs, h.clientId)) this.d.startLine(h.vs, h.clientId, h.epoch + 1)
+        const line = await this.locate(h.vs, h.clientId)
+        if (line) {
+          h.to = line.at
+          h.epoch = Math.max(h.epoch, line.epoch)
+        } else if (line === null && !this.d.table.client(h.vs, h.clientId)) this.d.startLine(h.vs, h.clientId, h.epoch + 1)
       }
       // The line may have come back to this very node since: then it adopts them itself.
       if (this.d.table.client(h.vs, h.clientId)?.role === 'primary') await this.adopt(h.vs, h.clientId, h.put, this.d.maxHops)
@@ -100,14 +101,14 @@ export class SessionHandoffs {
   /**
    * The node to give a client's sessions to: the one holding the newest line (epoch, then primary
    * id) that any node, this one included, knows of; a backup passes an adopt on to its primary.
+   * Null when every up node answered and none of them (nor this one) follows a line of the client.
    */
-  private async locate(vs: string, clientId: string): Promise<{ line?: Pick<Line, 'at' | 'primary' | 'epoch'>; none: boolean }> {
+  private async locate(vs: string, clientId: string): Promise<Pick<Line, 'at' | 'primary' | 'epoch'> | null | undefined> {
     const own = this.d.table.client(vs, clientId)
     let best: Pick<Line, 'at' | 'primary' | 'epoch'> | undefined = own && { at: own.primary, primary: own.primary, epoch: own.epoch }
     const r = await this.d.replication.lines(vs, clientId)
     for (const line of r.lines) if (!best || compareAuthority(line, best) > 0) best = line
-    // `none`: every up node answered, and none of them (nor this one) follows any line of the client.
-    return best ? { line: best, none: false } : { none: r.answered === r.asked }
+    return best ?? (r.answered === r.asked ? null : undefined)
   }
 
   /** Runs `op`; if the session is not here, pulls it from whoever holds it and runs `op` again. */

@@ -155,16 +155,17 @@ export class SessionReplication {
   }
 
   /** A node holding a line newer than `than` (our own id counts too: a copy made before we restarted may be newest). */
-  async newerLine(vs: string, clientId: string, than: Pick<Authority, 'epoch' | 'primary'>, skip?: NodeId): Promise<{ holder?: NodeId; lines: Line[]; asked: number; answered: number }> {
+  async newerLine(vs: string, clientId: string, than: Pick<Authority, 'epoch' | 'primary'>, skip?: NodeId): Promise<{ holder?: NodeId; epoch: number; lines: Line[]; asked: number; answered: number }> {
     const r = await this.lines(vs, clientId, skip)
-    return { holder: r.lines.find((l) => compareAuthority(l, than) > 0)?.at, ...r }
+    const l = r.lines.find((l) => compareAuthority(l, than) > 0)
+    return { holder: l?.at, epoch: l?.epoch ?? than.epoch, ...r }
   }
 
   /** False while not every up node answered; steps down (throws) if one follows a newer primary. */
   private async newestHere(e: ClientEntry): Promise<boolean> {
     const r = await this.newerLine(e.vs, e.clientId, e)
     this.stillPrimary(e)
-    if (r.holder) this.stepDown(e, r.holder, r.lines.find((l) => l.at === r.holder)?.epoch ?? e.epoch)
+    if (r.holder) this.stepDown(e, r.holder, r.epoch)
     return r.answered === r.asked
   }
 

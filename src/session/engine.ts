@@ -73,8 +73,8 @@ export class SessionEngine implements Engine {
 
   constructor(private readonly ctx: SessionContext) {
     this.table = new SessionTable(() => ctx.clock.now())
-    this.replication = new SessionReplication(ctx, this.table, (vs, clientId, sessions, to) => this.handoffs.handOver(vs, clientId, sessions, to))
-    this.handoffs = new SessionHandoffs({ ctx, table: this.table, replication: this.replication, locked: (e, w) => this.locked(e, w), report: (error) => this.report(error), maxHops: MAX_HOPS })
+    this.replication = new SessionReplication(ctx, this.table, (vs, clientId, sessions, to, epoch) => this.handoffs.handOver(vs, clientId, sessions, to, epoch))
+    this.handoffs = new SessionHandoffs({ ctx, table: this.table, replication: this.replication, locked: (e, w) => this.locked(e, w), startLine: (vs, clientId, epoch) => this.newClient(vs, clientId, epoch), report: (error) => this.report(error), maxHops: MAX_HOPS })
     this.limits = ctx.limits ?? DEFAULT_LIMITS
     this.handle = methodTable({
       create: method(v.object({ ...Common, clientId: v.pipe(v.string(), v.minLength(1), v.maxLength(256)), data: v.unknown(), ttlMs: v.optional(v.pipe(v.number(), v.minValue(1))) }), (b) =>
@@ -152,7 +152,7 @@ export class SessionEngine implements Engine {
         else if (r.answers[i] === 'other-line') {
           // The primary restarted and started the client again: its line lacks the sessions of
           // the one we followed, and our copy may be the last one. They go to it before ours goes.
-          this.handoffs.handOver(e.vs, e.clientId, this.table.sessionsOf(e.vs, e.clientId), primary)
+          this.handoffs.handOver(e.vs, e.clientId, this.table.sessionsOf(e.vs, e.clientId), primary, e.epoch)
           this.table.dropClient(e.vs, e.clientId)
         } else if (r.answers[i] === 'not-leading') await this.takeOver(e)
       }),
@@ -323,8 +323,9 @@ export class SessionEngine implements Engine {
 
   // ---- who serves a client ----
 
-  private newClient(vs: string, clientId: string): ClientEntry {
-    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch: 1, sessions: new Set(), fresh: true, copy: { line: this.randomId(), rev: 0 } }
+  /** This node starts serving a client no node serves (its first request, or sessions left over: handoff.ts). */
+  private newClient(vs: string, clientId: string, epoch = 1): ClientEntry {
+    const e: ClientEntry = { clientId, vs, role: 'primary', primary: this.ctx.self, backups: this.replication.choose(clientId), epoch, sessions: new Set(), fresh: true, copy: { line: this.randomId(), rev: 0 } }
     this.table.setClient(e)
     return e
   }
@@ -351,7 +352,7 @@ export class SessionEngine implements Engine {
     // backups a whole copy without those of the one we hold. The next view or sweep decides anew.
     if (this.table.client(vs, clientId) !== old) throw new ClientMovedError(clientId)
     if (probe.holder) {
-      this.handoffs.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), probe.holder)
+      this.handoffs.handOver(vs, clientId, this.table.sessionsOf(vs, clientId), probe.holder, probe.epoch)
       if (this.table.client(vs, clientId) === old) this.table.dropClient(vs, clientId)
       throw new ClientMovedError(clientId)
     }

@@ -20,6 +20,8 @@ interface Pending {
   vs: string
   clientId: string
   to: NodeId
+  /** The newest epoch of the lines these sessions were on or sent to: tokens the client holds are no newer. */
+  epoch: number
   put: WireRecord[]
   attempts: number
 }
@@ -30,6 +32,8 @@ export interface HandoffDeps {
   replication: SessionReplication
   /** Runs a change under the client's lock while this node still serves it. */
   locked: <T>(e: ClientEntry, write: () => Promise<T>) => Promise<T>
+  /** Makes this node the client's primary at `epoch`, a new line (with new backups). */
+  startLine: (vs: string, clientId: string, epoch: number) => ClientEntry
   report: (error: unknown) => void
   maxHops: number
 }
@@ -49,13 +53,14 @@ export class SessionHandoffs {
    * still waiting here for an earlier line go along: this node no longer holds them anywhere
    * else, and the line that now takes its copy over is the newest it knows.
    */
-  handOver(vs: string, clientId: string, sessions: SessionRecord[], to: NodeId): void {
+  handOver(vs: string, clientId: string, sessions: SessionRecord[], to: NodeId, epoch: number): void {
     if (sessions.length === 0) return
     const key = `${vs}\u0000${clientId}`
-    const put = new Map((this.waiting.get(key)?.put ?? []).map((r) => [r.sessionId, r]))
+    const was = this.waiting.get(key)
+    const put = new Map((was?.put ?? []).map((r) => [r.sessionId, r]))
     for (const r of sessions.map(toWire)) if ((put.get(r.sessionId)?.version ?? 0) <= r.version) put.set(r.sessionId, r)
     // A new object: a send of the old one still under way must not take this one off the list.
-    this.waiting.set(key, { vs, clientId, to, put: [...put.values()], attempts: 0 })
+    this.waiting.set(key, { vs, clientId, to, epoch: Math.max(epoch, was?.epoch ?? 0), put: [...put.values()], attempts: 0 })
     void this.send(key).catch((error: unknown) => this.d.report(error))
   }
 
@@ -69,8 +74,17 @@ export class SessionHandoffs {
     if (!h) return
     try {
       // After a failed try the line may have moved on (its primary replaced, or restarted empty):
-      // ask again who leads it now.
-      if (h.attempts > 0) h.to = (await this.locate(h.vs, h.clientId)) ?? h.to
+      // ask again who leads it now. If no node serves the client any more (the line's primary
+      // restarted empty, and no copy of it is left), these sessions are the only copies: this
+      // node starts a line for them, newer than any the client holds a token of, or they would
+      // wait here until given up.
+      if (h.attempts > 0) {
+        const line = await this.locate(h.vs, h.clientId)
+        if (line) {
+          h.to = line.at
+          h.epoch = Math.max(h.epoch, line.epoch)
+        } else if (line === null && !this.d.table.client(h.vs, h.clientId)) this.d.startLine(h.vs, h.clientId, h.epoch + 1)
+      }
       // The line may have come back to this very node since: then it adopts them itself.
       if (this.d.table.client(h.vs, h.clientId)?.role === 'primary') await this.adopt(h.vs, h.clientId, h.put, this.d.maxHops)
       else await this.d.ctx.request(h.to, 'adopt', { vs: h.vs, clientId: h.clientId, put: h.put }, ADOPT_TIMEOUT_MS)
@@ -87,12 +101,14 @@ export class SessionHandoffs {
   /**
    * The node to give a client's sessions to: the one holding the newest line (epoch, then primary
    * id) that any node, this one included, knows of; a backup passes an adopt on to its primary.
+   * Null when every up node answered and none of them (nor this one) follows a line of the client.
    */
-  private async locate(vs: string, clientId: string): Promise<NodeId | undefined> {
+  private async locate(vs: string, clientId: string): Promise<Pick<Line, 'at' | 'primary' | 'epoch'> | null | undefined> {
     const own = this.d.table.client(vs, clientId)
     let best: Pick<Line, 'at' | 'primary' | 'epoch'> | undefined = own && { at: own.primary, primary: own.primary, epoch: own.epoch }
-    for (const line of (await this.d.replication.lines(vs, clientId)).lines) if (!best || compareAuthority(line, best) > 0) best = line
-    return best?.at
+    const r = await this.d.replication.lines(vs, clientId)
+    for (const line of r.lines) if (!best || compareAuthority(line, best) > 0) best = line
+    return best ?? (r.answered === r.asked ? null : undefined)
   }
 
   /** Runs `op`; if the session is not here, pulls it from whoever holds it and runs `op` again. */

@@ -33,9 +33,9 @@ export interface ReplicationContext {
 
 /**
  * Told when this node stops serving a client it served (a backup refused it, or a newer primary
- * made it a backup) while holding sessions the newer primary `to` may not have.
+ * made it a backup) while holding sessions the newer primary `to`, at `epoch`, may not have.
  */
-export type OnDeposed = (vs: string, clientId: string, sessions: SessionRecord[], to: NodeId) => void
+export type OnDeposed = (vs: string, clientId: string, sessions: SessionRecord[], to: NodeId, epoch: number) => void
 
 const Vs = v.pipe(v.string(), v.minLength(1), v.maxLength(128))
 const Sid = v.pipe(v.string(), v.minLength(1), v.maxLength(64))
@@ -155,23 +155,24 @@ export class SessionReplication {
   }
 
   /** A node holding a line newer than `than` (our own id counts too: a copy made before we restarted may be newest). */
-  async newerLine(vs: string, clientId: string, than: Pick<Authority, 'epoch' | 'primary'>, skip?: NodeId): Promise<{ holder?: NodeId; lines: Line[]; asked: number; answered: number }> {
+  async newerLine(vs: string, clientId: string, than: Pick<Authority, 'epoch' | 'primary'>, skip?: NodeId): Promise<{ holder?: NodeId; epoch: number; lines: Line[]; asked: number; answered: number }> {
     const r = await this.lines(vs, clientId, skip)
-    return { holder: r.lines.find((l) => compareAuthority(l, than) > 0)?.at, ...r }
+    const l = r.lines.find((l) => compareAuthority(l, than) > 0)
+    return { holder: l?.at, epoch: l?.epoch ?? than.epoch, ...r }
   }
 
   /** False while not every up node answered; steps down (throws) if one follows a newer primary. */
   private async newestHere(e: ClientEntry): Promise<boolean> {
     const r = await this.newerLine(e.vs, e.clientId, e)
     this.stillPrimary(e)
-    if (r.holder) this.stepDown(e, r.holder)
+    if (r.holder) this.stepDown(e, r.holder, r.epoch)
     return r.answered === r.asked
   }
 
   /** This node no longer serves the client: its sessions go to the newer line, it only forwards. */
-  private stepDown(e: ClientEntry, to: NodeId): never {
+  private stepDown(e: ClientEntry, to: NodeId, epoch: number): never {
     if (this.table.client(e.vs, e.clientId) === e) {
-      this.onDeposed(e.vs, e.clientId, this.table.sessionsOf(e.vs, e.clientId), to)
+      this.onDeposed(e.vs, e.clientId, this.table.sessionsOf(e.vs, e.clientId), to, epoch)
       this.table.dropClient(e.vs, e.clientId)
     }
     e.role = 'backup'
@@ -203,7 +204,10 @@ export class SessionReplication {
       ),
     )
     // Another node took the client over; from now on this node only forwards.
-    if (stale) this.stepDown(e, ((stale as DomainMeshError).details as { current: { primary: NodeId } }).current.primary)
+    if (stale) {
+      const { current } = (stale as DomainMeshError).details as { current: { primary: NodeId; epoch: number } }
+      this.stepDown(e, current.primary, current.epoch)
+    }
     return { failed, copyMissing }
   }
 
@@ -239,7 +243,7 @@ export class SessionReplication {
     const newLine = old !== undefined && (old.primary !== from || (old.epoch === b.epoch && otherLine(old.copy, b.copy)))
     if (newLine) {
       const orphans = this.table.sessionsOf(b.vs, b.clientId).filter((r) => !b.put.some((p) => p.sessionId === r.sessionId))
-      if (orphans.length > 0) this.onDeposed(b.vs, b.clientId, orphans, from)
+      if (orphans.length > 0) this.onDeposed(b.vs, b.clientId, orphans, from, b.epoch)
     }
     const seen = [old?.seen, b.seen as TokenMark | undefined].reduce((x, y) => (!x || (y && compareToken(y, x) > 0) ? y : x), undefined)
     const e: ClientEntry = { clientId: b.clientId, vs: b.vs, role: 'backup', primary: from, backups: b.backups as NodeId[], epoch: b.epoch, sessions: old?.sessions ?? new Set(), ...(seen ? { seen } : {}), ...(b.copy ? { copy: { ...b.copy } } : {}) }

@@ -224,7 +224,10 @@ export class DomainReplica extends ReplicaStore {
       await this.bounded(this.tracker.waitForRead(needed), 'waiting for the write it reads to commit')
       if (this.role !== 'primary') throw new NotPrimaryError(this.domain, this.primary)
     }
-    return this.state.get(vs, key)
+    // The object as it was when the read began, now committed: writes applied during the wait
+    // may not be, and those of a primary replaced meanwhile never will (an update that took one
+    // as its base gave the next primary's increment the same version and lost a count).
+    return obj
   }
 
   /**

@@ -118,4 +118,32 @@ describe('sessions waiting on a backup to be handed to another line', () => {
     const read = await net!.request<{ value: unknown }>(c, 'get', { sessionId: s1.id, token: s1.token })
     expect(read.result.value).toEqual({ v: 's1' })
   })
+
+  it('are served by the node holding them when the line they were sent to is gone from every node', async () => {
+    const s1 = await acknowledgedSession(b)
+    // c starts the client too (a late first request) but cannot reach a backup yet.
+    net!.up.add(c)
+    net!.blocked.add(`${c}>${a}:replicate`).add(`${c}>${b}:replicate`)
+    void net!.request(c, 'create', { clientId: CLIENT, data: { v: 'late' } }).catch(() => undefined)
+    await flushMicrotasks()
+    // a dies; b, taking over, finds c's newer line and hands s1 to it, but the hand-over is lost.
+    net!.blocked.add(`${b}>${c}:adopt`)
+    net!.crash(a)
+    await net!.engines.get(b)!.onView()
+    await flushMicrotasks()
+    expect(net!.engines.get(b)!.handoffsPending).toBe(1)
+    // c restarts empty: no node serves the client now, and s1 is only in b's hand-over.
+    net!.crash(c)
+    net!.start(c)
+    net!.blocked.clear()
+    for (let i = 0; i < 3; i++) {
+      await net!.engines.get(b)!.onView(true)
+      await flushMicrotasks()
+    }
+    // The client's next call, with the token it holds (a at epoch 1), reaches s1.
+    const read = await net!.request<{ value: unknown }>(b, 'get', { sessionId: s1.id, token: s1.token })
+    expect(read.result.value).toEqual({ v: 's1' })
+    expect(read.token).toMatchObject({ primary: b, epoch: 2, backups: [c] })
+    expect(net!.engines.get(b)!.handoffsPending).toBe(0)
+  })
 })

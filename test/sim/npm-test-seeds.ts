@@ -33,9 +33,13 @@ export const CLASSIC_REGRESSIONS = [10040, 11183, 13800, 247]
  * 18393 (a snapshot equal to the log was skipped instead of installed), 30432 (a session
  * takeover went on from the copy it had read before a slow probe, after that copy was replaced),
  * 50933 (a restarted primary started a client again as a new line at the same epoch, and the old
- * line's backups dropped its acknowledged session instead of handing it over).
+ * line's backups dropped its acknowledged session instead of handing it over), 2602 (a primary
+ * read that waited for a write to commit answered a later, uncommitted write of a primary then
+ * replaced: an update based on it gave the next primary's increment the same version), 2722 (a
+ * backup handed a client's sessions to a newer line whose primary then restarted empty: with no
+ * line left anywhere, they waited in its hand-over queue until given up).
  */
-export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982, 10868, 116, 24361, 18393, 30432, 50933]
+export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982, 10868, 116, 24361, 18393, 30432, 50933, 2602, 2722]
 
 export interface SeedRun {
   seed: number

@@ -229,7 +229,9 @@ export class DomainReplica extends ReplicaStore {
 
   /**
    * One round of lead-check.ts: every up backup must answer (a successor could only have come
-   * through them). Owners that are down in our view are asked too, since our view may be the
+   * through them). That includes a target this primary just finished copying to (`healed`): the
+   * view that lists it as owner, and any view after that which names it primary, may be the very
+   * views this primary has not heard yet. Owners that are down in our view are asked too, since our view may be the
    * stale one, but they are not waited for beyond the backups' answers (or, with no backup up,
    * beyond `resendAfterMs`): a read must not take a request timeout per owner that is really
    * down. Anyone who knows a newer primary fences this one.
@@ -237,7 +239,7 @@ export class DomainReplica extends ReplicaStore {
   private async leadRound(): Promise<void> {
     const epoch = this.epoch
     const ask = (n: NodeId) => this.cfg.hooks.lead(n, this.domain, epoch, 5 * this.cfg.resendAfterMs)
-    const required = this.backups.filter((b) => !this.healed.has(b))
+    const required = this.backups
     const newer: { epoch: number; primary: NodeId | undefined }[] = []
     const note = (a: { epoch: number; primary: NodeId | undefined } | undefined) => void (a && newer.push(a))
     const optional = this.downOwners.list().map((n) => ask(n).then(note, () => undefined))

@@ -54,4 +54,37 @@ describe('a paused primary', () => {
     const read = n1.store('shop').get(key)
     expect(await c.run(read)).toEqual({ v: 2 })
   })
+  it('the same when it is paused right after a healing copy, before the view lists the copy as owner', async () => {
+    // n1 leads a domain alone (its other owner n3 died for good) and copies it to n2. The copy
+    // ends and n1 reports it, but SIGSTOP comes before the view that lists n2 as owner reaches
+    // n1. The service lists n2, marks n1 down, and n2 takes writes. Back, n1's view still shows
+    // n2 as the target it just copied to, whom the lead check must ask: a successor could have
+    // come from there.
+    c = await ServiceCluster.start(['n1', 'n2', 'n3'], { replicas: 2, domainCount: 16, healDelayMs: 2000 })
+    const n1 = c.node('n1')
+    const key = [...Array(500).keys()].map((i) => `k${i}`).find((k) => {
+      const p = n1.state.placement(n1.state.domainOf(VS, k))
+      return p.primary === 'n1' && p.backups.includes('n3' as never)
+    })!
+    expect(key).toBeDefined()
+    const domain = n1.state.domainOf(VS, key)
+    await c.run(n1.store('shop').put(key, { v: 1 }))
+    n1.state.events.on('copied', ({ domain: d, target }) => {
+      if (d !== domain || target !== 'n2') return
+      c!.pause('n1')
+      // Its topology socket is slow: on SIGCONT the reads come before any view (as they did in
+      // the real-process fault test), not after the views that queued up while it was stopped.
+      c!.topologyDelayMs.set('n1', 10_000)
+    })
+    c.crash('n3')
+    await c.settle(3000)
+    expect(c.isPaused('n1')).toBe(true)
+    expect(n1.state.placement(domain)).toMatchObject({ primary: 'n1', owners: ['n1'], healing: ['n2'] })
+    await c.settle(4000)
+    expect(c.node('n2').state.placement(domain)).toMatchObject({ primary: 'n2' })
+    await c.run(c.node('n2').store('shop').put(key, { v: 2 }))
+    c.resume('n1')
+    const read = n1.store('shop').get(key)
+    expect(await c.run(read)).toEqual({ v: 2 })
+  })
 })

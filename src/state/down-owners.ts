@@ -35,11 +35,18 @@ export class DownOwners {
   /** Whether a commit must wait for the view that drops the down owners (they are reported then). */
   holdCommit(): boolean {
     if (this.down.length === 0) return false
-    const now = this.clock.now()
-    if (now - this.lastReport >= this.intervalMs) {
-      this.lastReport = now
-      for (const n of this.down) this.report(n)
-    }
+    this.reportDue()
     return true
+  }
+
+  /**
+   * Reports the down owners, at most once per `intervalMs`: a primary read that one of them did
+   * not answer waits for the view that drops them, as a commit does (lead-check.ts).
+   */
+  reportDue(): void {
+    const now = this.clock.now()
+    if (now - this.lastReport < this.intervalMs) return
+    this.lastReport = now
+    for (const n of this.down) this.report(n)
   }
 }

@@ -12,7 +12,7 @@
  */
 import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
-import { defer, sleep, yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
+import { defer, yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
 import { withTimeout } from '../util/timeout.js'
 import { AckWaiters } from './ack-waiters.js'
 import { commitPoint } from './commit-point.js'
@@ -231,28 +231,37 @@ export class DomainReplica extends ReplicaStore {
   }
 
   /**
-   * One round of lead-check.ts: every up backup must answer (a successor could only have come
-   * through them). Owners that are down in our view are asked too, since our view may be the
-   * stale one, but they are not waited for beyond the backups' answers (or, with no backup up,
-   * beyond `resendAfterMs`): a read must not take a request timeout per owner that is really
-   * down. Anyone who knows a newer primary fences this one.
+   * One round of lead-check.ts: every owner must answer (a successor could only have come
+   * through one of them). That includes a target this primary just finished copying to
+   * (`healed`): the view that lists it as owner, and any view after that which names it primary,
+   * may be the very views this primary has not heard yet. It includes owners that are down in
+   * our view too: our view may be the stale one, and an owner that came back within the heal
+   * delay is still an owner and takes over when we are marked down. We cannot reach it at once
+   * then (over WebRTC the link needs signals the service refused while it counted us as down),
+   * so its silence proves nothing. An owner that is down and silent is reported as lagging, as a
+   * commit would (down-owners.ts), and reads wait (the caller sends them again on NotPrimaryError)
+   * for the view that drops it. Should we be the deposed one, the report costs nothing
+   * acknowledged: our successor committed nothing before the view dropped us as owner, and from
+   * then on the service ignores our reports. Anyone who knows a newer primary fences this one.
    */
   private async leadRound(): Promise<void> {
     const epoch = this.epoch
-    const ask = (n: NodeId) => this.cfg.hooks.lead(n, this.domain, epoch, 5 * this.cfg.resendAfterMs)
-    const required = this.backups.filter((b) => !this.healed.has(b))
+    const owners = [...this.backups, ...this.downOwners.list()]
     const newer: { epoch: number; primary: NodeId | undefined }[] = []
-    const note = (a: { epoch: number; primary: NodeId | undefined } | undefined) => void (a && newer.push(a))
-    const optional = this.downOwners.list().map((n) => ask(n).then(note, () => undefined))
-    const answers = await Promise.allSettled(required.map((n) => ask(n).then((a) => (note(a), a))))
-    if (required.length === 0 && optional.length > 0) await Promise.race([Promise.all(optional), sleep(this.cfg.clock, this.cfg.resendAfterMs)])
+    const ask = (n: NodeId) =>
+      this.cfg.hooks.lead(n, this.domain, epoch, 5 * this.cfg.resendAfterMs).then((a) => {
+        if (a) newer.push(a)
+      })
+    const answers = await Promise.allSettled(owners.map(ask))
     const deposedBy = newer[0]
     if (deposedBy) {
       this.onNack({ domain: this.domain, epoch: deposedBy.epoch })
       throw new NotPrimaryError(this.domain, deposedBy.primary)
     }
     const missing = answers.findIndex((a) => a.status === 'rejected')
-    if (missing >= 0) throw new NotPrimaryError(this.domain, undefined, `owner ${required[missing]} did not confirm that this node still leads`)
+    if (missing < 0) return
+    if (missing >= this.backups.length) this.downOwners.reportDue()
+    throw new NotPrimaryError(this.domain, undefined, `owner ${owners[missing]} did not confirm that this node still leads`)
   }
 
   private append(entries: LogEntry[]): OutgoingReplMessage {

@@ -141,16 +141,21 @@ export class SessionHandoffs {
     return waiting ? { record: waiting } : {}
   }
 
-  /** The primary takes the sessions it lacks (its own copy of any other wins) onto its backups. */
+  /**
+   * The primary takes the sessions it lacks, and newer versions of those it holds, onto its
+   * backups (its own copy wins a tie). A copy it holds may itself have come in an earlier
+   * hand-over, from a backup that got only a late first copy of the session (it was paused): the
+   * acknowledged writes since then reach it only in a later hand-over, which must not lose to it.
+   */
   async adopt(vs: string, clientId: string, put: WireRecord[], hops: number): Promise<{ adopted: number }> {
     const e = this.d.table.client(vs, clientId)
     if (e && e.role !== 'primary' && hops < this.d.maxHops) return this.d.ctx.request(e.primary, 'adopt', { vs, clientId, put, hops: hops + 1 }, ADOPT_TIMEOUT_MS) as Promise<{ adopted: number }>
     if (!e || e.role !== 'primary') throw new ClientMovedError(clientId)
     return this.d.locked(e, async () => {
-      const missing = put.filter((r) => !this.d.table.get(vs, r.sessionId)).map(fromWire)
-      if (missing.length > 0) await this.d.replication.replicate(e, missing, [])
-      for (const r of missing) this.d.table.put(r)
-      return { adopted: missing.length }
+      const newer = put.filter((r) => (this.d.table.get(vs, r.sessionId)?.obj.version ?? 0) < r.version).map(fromWire)
+      if (newer.length > 0) await this.d.replication.replicate(e, newer, [])
+      for (const r of newer) this.d.table.put(r)
+      return { adopted: newer.length }
     })
   }
 }

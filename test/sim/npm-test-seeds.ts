@@ -37,9 +37,11 @@ export const CLASSIC_REGRESSIONS = [10040, 11183, 13800, 247]
  * read that waited for a write to commit answered a later, uncommitted write of a primary then
  * replaced: an update based on it gave the next primary's increment the same version), 2722 (a
  * backup handed a client's sessions to a newer line whose primary then restarted empty: with no
- * line left anywhere, they waited in its hand-over queue until given up).
+ * line left anywhere, they waited in its hand-over queue until given up), 11139 (a primary that had
+ * adopted a paused backup's stale first copy of a session kept it over the acknowledged version
+ * handed to it next).
  */
-export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982, 10868, 116, 24361, 18393, 30432, 50933, 2602, 2722]
+export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982, 10868, 116, 24361, 18393, 30432, 50933, 2602, 2722, 11139]
 
 export interface SeedRun {
   seed: number

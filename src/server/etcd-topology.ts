@@ -258,7 +258,16 @@ export class EtcdTopologyInstance {
       this.leaseRetry = undefined
       if (this.closed) return
       void this.newLease().then(
-        () => this.scheduleCampaign(),
+        () => {
+          // This instance's record went with the old lease: the next instance to start checks
+          // its options against it.
+          this.lease
+            .put(this.key(`instances/${this.instanceId}`))
+            .value(JSON.stringify(this.config()))
+            .exec()
+            .catch((e: unknown) => this.report('instance record', e))
+          this.scheduleCampaign()
+        },
         (e: unknown) => {
           this.report('new instance lease', e)
           this.retryLease()

@@ -293,6 +293,13 @@ describe('topology instances over etcd', () => {
       await etcd.restart(m2!)
       await etcd.waitHealthy()
       await waitFor(() => inst.leading, 'the instance to lead again', 30_000)
+      // Its record, gone with the lost lease, is back: a later instance checks its options against it.
+      const client = new Etcd3({ hosts: etcd.urls })
+      try {
+        await waitFor(async () => (await client.get(`/${s.prefix}/ec/instances/${inst.instanceId}`).string()) !== null, 'the instance record back in etcd', 10_000)
+      } finally {
+        client.close()
+      }
       await waitFor(() => upIn(a, ['a']) && a.topologyClient!.connected, 'a admitted again', 30_000)
       expect(await a.store('shop').get('k')).toEqual({ v: 1 })
     } finally {

@@ -46,32 +46,39 @@ const spawnInstance = (ports: number[], i: number, prefix: string) => {
   return h
 }
 
+/**
+ * Two instances (the first leads) and nodes a and b in this process: a lists `aOn`, b lists
+ * `bOn` (indices into the instances). Records every node marked down in a view, and b's drops.
+ */
+async function twoInstances(prefix: string, aOn: number[], bOn: number[]) {
+  const ports = [await freePort(), await freePort()]
+  const urls = ports.map((p) => `ws://127.0.0.1:${p}`)
+  const t0 = spawnInstance(ports, 0, prefix)
+  await t0.ready(/ leads:/, 30_000)
+  const t1 = spawnInstance(ports, 1, prefix)
+  await t1.ready(/listening on ws:/, 30_000)
+  const net = new MemoryNetwork({ clock: new RealClock() })
+  const join = async (name: string, list: string[]) => {
+    const n = new MeshNode({ clusterId: clusterId('ek'), nodeId: nodeId(name), transport: net.createTransport(), storage: new MemoryStorage(), clock: new RealClock(), topology: { connect: nodeTopologyConnector(list), secret: SECRET } })
+    await n.start()
+    nodes.push(n)
+    return n
+  }
+  const a = await join('a', aOn.map((i) => urls[i]!))
+  const b = await join('b', bOn.map((i) => urls[i]!))
+  const up = (n: MeshNode) => ['a', 'b'].every((w) => n.topology.view().members.some((m) => m.nodeId === w && m.status === 'up'))
+  await waitFor(() => up(a) && up(b), 'a and b up in one view', 20_000)
+  const downs: string[] = []
+  for (const n of [a, b]) n.topology.events.on('view', ({ view }) => downs.push(...view.members.filter((m) => m.status === 'down').map((m) => m.nodeId)))
+  const drops: string[] = []
+  b.topologyClient!.events.on('disconnected', ({ reason }) => drops.push(reason))
+  return { t0, t1, a, b, up, downs, drops }
+}
+
 describe('kill -9 of the leading topology instance', () => {
   it('its nodes wait at the other instance for the next leader and are never dropped or marked down', { timeout: 60_000 }, async () => {
-    const ports = [await freePort(), await freePort()]
-    const urls = ports.map((p) => `ws://127.0.0.1:${p}`)
-    // A node's lease is 3 s (heartbeat 1 s), far shorter than the 8 s the leader's lease lasts.
-    const spawn = (i: number) => spawnInstance(ports, i, `kill-${process.pid}`)
-    const t0 = spawn(0)
-    await t0.ready(/ leads:/, 30_000)
-    const t1 = spawn(1)
-    await t1.ready(/listening on ws:/, 30_000)
-    const net = new MemoryNetwork({ clock: new RealClock() })
-    const join = async (name: string, list: string[]) => {
-      const n = new MeshNode({ clusterId: clusterId('ek'), nodeId: nodeId(name), transport: net.createTransport(), storage: new MemoryStorage(), clock: new RealClock(), topology: { connect: nodeTopologyConnector(list), secret: SECRET } })
-      await n.start()
-      nodes.push(n)
-      return n
-    }
     // a on the instance that stays; b on the leader, with the other one next in its list.
-    const a = await join('a', [urls[1]!])
-    const b = await join('b', [urls[0]!, urls[1]!])
-    const up = (n: MeshNode) => ['a', 'b'].every((w) => n.topology.view().members.some((m) => m.nodeId === w && m.status === 'up'))
-    await waitFor(() => up(a) && up(b), 'a and b up in one view', 20_000)
-    const downs: string[] = []
-    for (const n of [a, b]) n.topology.events.on('view', ({ view }) => downs.push(...view.members.filter((m) => m.status === 'down').map((m) => m.nodeId)))
-    const drops: string[] = []
-    b.topologyClient!.events.on('disconnected', ({ reason }) => drops.push(reason))
+    const { t0, t1, a, b, up, downs, drops } = await twoInstances(`kill-${process.pid}`, [1], [0, 1])
 
     await t0.kill()
     await waitFor(() => t1.output.some((l) => / leads:/.test(l)), 'the other instance to lead', 20_000)
@@ -83,29 +90,10 @@ describe('kill -9 of the leading topology instance', () => {
     expect(downs, t1.output.join('\n')).toEqual([])
     expect(up(a) && up(b)).toBe(true)
   })
+
   it('a node on an instance that hangs (SIGSTOP) moves to the other one and is never marked down', { timeout: 60_000 }, async () => {
-    const ports = [await freePort(), await freePort()]
-    const urls = ports.map((p) => `ws://127.0.0.1:${p}`)
-    const t0 = spawnInstance(ports, 0, `stop-${process.pid}`)
-    await t0.ready(/ leads:/, 30_000)
-    const t1 = spawnInstance(ports, 1, `stop-${process.pid}`)
-    await t1.ready(/listening on ws:/, 30_000)
-    const net = new MemoryNetwork({ clock: new RealClock() })
-    const join = async (name: string, list: string[]) => {
-      const n = new MeshNode({ clusterId: clusterId('ek'), nodeId: nodeId(name), transport: net.createTransport(), storage: new MemoryStorage(), clock: new RealClock(), topology: { connect: nodeTopologyConnector(list), secret: SECRET } })
-      await n.start()
-      nodes.push(n)
-      return n
-    }
     // a on the leading instance; b on the other, which will hang, with the leader next in its list.
-    const a = await join('a', [urls[0]!])
-    const b = await join('b', [urls[1]!, urls[0]!])
-    const up = (n: MeshNode) => ['a', 'b'].every((w) => n.topology.view().members.some((m) => m.nodeId === w && m.status === 'up'))
-    await waitFor(() => up(a) && up(b), 'a and b up in one view', 20_000)
-    const downs: string[] = []
-    for (const n of [a, b]) n.topology.events.on('view', ({ view }) => downs.push(...view.members.filter((m) => m.status === 'down').map((m) => m.nodeId)))
-    const drops: string[] = []
-    b.topologyClient!.events.on('disconnected', ({ reason }) => drops.push(reason))
+    const { t0, t1, a, b, up, downs, drops } = await twoInstances(`stop-${process.pid}`, [0], [1, 0])
 
     t1.pause()
     try {

@@ -33,14 +33,22 @@ describe('sessions over real processes', { timeout: 120_000 }, () => {
   it('a session write answered while its backup is stopped survives kill -9 of the primary and of that backup', async () => {
     // A client served by p1 whose backup is a peer process (the tester hosts sessions too, and
     // cannot be stopped): client ids are tried until the backups drawn by hash are such a peer.
+    // p1 draws backups among the peers it is linked to; the tester being linked to every peer
+    // does not mean p1 already is (CI once drew the tester 20 times), so the search waits.
     let s: SessionClient | undefined
     let id = ''
-    for (let i = 0; i < 20 && !s; i++) {
-      const c = client.sessions({ virtualServer: 'app', clientId: `client-${i}`, serving: nodeId('p1') })
-      id = await c.create({ n: 0 })
-      if (c.token!.primary === 'p1' && c.token!.backups.length === 1 && c.token!.backups[0] !== 'tester') s = c
-    }
-    expect(s, 'a client served by p1 with a peer process as backup').toBeDefined()
+    let i = 0
+    await waitFor(
+      async () => {
+        const c = client.sessions({ virtualServer: 'app', clientId: `client-${i++}`, serving: nodeId('p1') })
+        id = await c.create({ n: 0 })
+        if (c.token!.primary === 'p1' && c.token!.backups.length === 1 && c.token!.backups[0] !== 'tester') s = c
+        return s !== undefined
+      },
+      'a client served by p1 with a peer process as backup',
+      20_000,
+      50,
+    )
     for (let n = 1; n <= 5; n++) await s!.patch(id, [{ op: 'replace', path: ['n'], value: n }])
     const backup = peers.get(s!.token!.backups[0]!)!
 

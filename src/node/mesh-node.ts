@@ -23,7 +23,7 @@ import { Router } from '../routing/router.js'
 import type { Storage } from '../storage/storage.js'
 import type { Transport } from '../transport/transport.js'
 import type { MeshTransport } from '../transport/webrtc.js'
-import { RealClock, type Clock } from '../util/clock.js'
+import { RealClock, sleep, type Clock } from '../util/clock.js'
 import type { Random } from '../util/random.js'
 import { loadNodeId } from './identity.js'
 import { RttProbe } from './rtt.js'
@@ -129,6 +129,8 @@ export class MeshNode {
   private router: Router | undefined
   private messengerRef: Messenger | undefined
   private phase: 'new' | 'starting' | 'running' | 'closed' = 'new'
+  /** The hand-over wait of a `close` in progress (a second call waits for the same one). */
+  private closing: Promise<void> | undefined
 
   constructor(private readonly opts: MeshNodeOptions) {
     this.clusterId = opts.clusterId
@@ -431,6 +433,16 @@ export class MeshNode {
     return this.clock.now() - t0
   }
 
+  private stopped(): boolean {
+    return this.phase === 'closed'
+  }
+
+  /** Waits until this node holds no domain alone that an up member is being healed with (see `close`). */
+  private async handOver(maxMs: number): Promise<void> {
+    const end = this.clock.now() + maxMs
+    while (this.phase === 'running' && (this.stateRef?.soleHeld().length ?? 0) > 0 && this.clock.now() < end) await sleep(this.clock, 50)
+  }
+
   /**
    * Stops every timer and link at once and writes nothing more: what a crash leaves behind (for
    * simulations and tests; a real shutdown uses close()).
@@ -444,8 +456,17 @@ export class MeshNode {
     this.messengerRef?.close()
   }
 
-  async close(): Promise<void> {
+  /**
+   * Leaves the way a user closing a tab or stopping a peer means it: first, for at most
+   * `handOverMs` (default 15 s; 0: not at all), waits while this node alone holds a domain that
+   * an up member is being healed with (after a full stop, tabs may hold the only copy of what
+   * they acknowledged until the Node peers have it again); then stops everything.
+   */
+  async close(opts: { handOverMs?: number } = {}): Promise<void> {
     if (this.phase === 'closed') return
+    this.closing ??= this.handOver(opts.handOverMs ?? 15_000)
+    await this.closing
+    if (this.stopped()) return // halted, or closed by another call, while it waited
     this.phase = 'closed'
     this.rtt?.stop()
     this.sessionEngine?.close()

@@ -47,6 +47,13 @@ export interface HealingHooks {
   quiet?: () => Promise<void>
   /** Whether this node has a link to `node` now (default: always). */
   reachable?: (node: NodeId) => boolean
+  /**
+   * Whether this node is ephemeral (a tab) and no other member that is up holds the domain: its
+   * copy goes before the others and without the pause after it, since until it lands one closing
+   * tab takes the only copy of what was acknowledged there. (A durable node alone with a domain
+   * still has it on disk: its copies keep the pause that leaves room for writes.)
+   */
+  urgent?: (domain: number) => boolean
 }
 
 interface Task {
@@ -108,6 +115,7 @@ export class HealingQueue {
    * left) are dropped on the way, and a task whose target cannot be reached yet stays queued.
    */
   private next(): Task | undefined {
+    let pick = -1
     for (let i = 0; i < this.queue.length; ) {
       const t = this.queue[i]!
       if (this.hooks.replica(t.domain)?.role !== 'primary' || !this.hooks.wanted(t.domain, t.target)) {
@@ -115,10 +123,16 @@ export class HealingQueue {
         this.finish(t, 0)
         continue
       }
-      if (this.hooks.reachable?.(t.target) ?? true) return this.queue.splice(i, 1)[0]
+      if (this.hooks.reachable?.(t.target) ?? true) {
+        if (this.hooks.urgent?.(t.domain)) {
+          pick = i
+          break
+        }
+        if (pick < 0) pick = i
+      }
       i++
     }
-    return undefined
+    return pick < 0 ? undefined : this.queue.splice(pick, 1)[0]
   }
 
   /** Waits for `wake`, or at most a few resend intervals (a missed wake must not stall healing). */
@@ -149,6 +163,7 @@ export class HealingQueue {
         }
         const { domain, target } = task
         this.current = task
+        const urgent = this.hooks.urgent?.(domain) ?? false
         const replica = this.hooks.replica(domain)!
         const startedAt = this.clock.now()
         let error: unknown
@@ -187,7 +202,7 @@ export class HealingQueue {
         // persisting, and the writes of other domains need room on the target too.
         this.current = undefined
         const worked = report ? Math.max(0, report.tookMs - report.positionMs) : 0
-        const pause = error === undefined ? this.pauseRatio * worked : 0
+        const pause = error === undefined && !urgent ? this.pauseRatio * worked : 0
         this.finish(task, pause, startedAt, report, error)
         if (this.queue.length > 0 && pause > 0) await sleep(this.clock, pause)
       }

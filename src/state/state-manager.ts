@@ -146,6 +146,7 @@ export class StateManager {
       {
         replica: (d) => this.replicas.get(d),
         wanted: (d, target) => this.rolesOf(d)?.healing.includes(target) ?? false,
+        urgent: (d) => !this.durableSelf() && this.aloneHolds(d),
         progress: (p) => this.events.emit('healing', p),
         copied: (domain, target, report) => this.events.emit('copied', { domain, target, report }),
         positionOf: (domain, target) => positionOf(domain, target, this.view?.epoch ?? 0, this.fetchDeps()),
@@ -250,6 +251,29 @@ export class StateManager {
     const roles = this.rolesOf(domain)
     if (!roles) throw new NoPrimaryError(domain)
     return roles
+  }
+
+  /**
+   * Domains this node alone holds among the members that are up, while an up member waits for a
+   * copy: closing now would leave what this node acknowledged there with nobody (a tab's memory
+   * or IndexedDB may never come back). `close` waits for these to be handed over.
+   */
+  soleHeld(): number[] {
+    return [...this.replicas.keys()].filter((d) => this.aloneHolds(d) && (this.rolesOf(d)?.healing.length ?? 0) > 0)
+  }
+
+  /** Whether the view lists this node as durable (its copies outlive the process). */
+  private durableSelf(): boolean {
+    return this.view?.members.find((m) => m.nodeId === this.opts.self)?.durable === true
+  }
+
+  /** This node leads the domain and no other owner is up (see `soleHeld`). */
+  private aloneHolds(domain: number): boolean {
+    const r = this.replicas.get(domain)
+    const roles = this.rolesOf(domain)
+    if (!this.view || r?.role !== 'primary' || r.damaged || roles?.primary !== this.opts.self) return false
+    const up = new Set(this.view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
+    return roles.owners.every((o) => o === this.opts.self || !up.has(o))
   }
 
   private rolesOf(domain: number): DomainRoles | undefined {

@@ -25,6 +25,8 @@ export interface ServiceClusterOptions {
   seed?: number
   faults?: Faults
   store?: StoreTuning
+  /** Whether nodes join as durable members (Node peers on files) unless `startNode` says otherwise; default: ephemeral, as memory storage is. */
+  durable?: boolean
 }
 
 export class ServiceCluster {
@@ -139,7 +141,7 @@ export class ServiceCluster {
   async startNode(name: string, opts: { durable?: boolean } = {}): Promise<MeshNode> {
     const id = nodeId(name)
     const clock = new ProcessClock(this.clock)
-    const node = diskNode(name, this.net, this.disks, { clock, topology: this.connector(SECRET, name, clock), ...(this.opts.store ? { store: this.opts.store } : {}), ...(opts.durable !== undefined ? { durable: opts.durable } : {}) })
+    const node = diskNode(name, this.net, this.disks, { clock, topology: this.connector(SECRET, name, clock), ...(this.opts.store ? { store: this.opts.store } : {}), ...((opts.durable ?? this.opts.durable) !== undefined ? { durable: opts.durable ?? this.opts.durable } : {}) })
     let die!: () => void
     this.deaths.set(node, { died: new Promise<void>((r) => (die = r)), die })
     this.clocks.set(id, clock)
@@ -241,7 +243,8 @@ export class ServiceCluster {
 
   async close(): Promise<void> {
     for (const n of this.nodes.keys()) this.resume(n)
-    for (const n of this.nodes.values()) await n.close()
+    // Teardown: no hand-over wait (MeshNode.close), the fake clock does not run any more.
+    for (const n of this.nodes.values()) await n.close({ handOverMs: 0 })
     this.serviceRef?.close()
   }
 }

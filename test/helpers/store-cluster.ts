@@ -147,6 +147,7 @@ export class StoreCluster {
   }
 
   async close(): Promise<void> {
-    for (const n of this.nodes.values()) await n.close()
+    // Teardown: no hand-over wait (MeshNode.close), the fake clock does not run any more.
+    for (const n of this.nodes.values()) await n.close({ handOverMs: 0 })
   }
 }

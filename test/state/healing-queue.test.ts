@@ -36,12 +36,12 @@ function fakeReplica(domain: number, clock: FakeClock, starts: number[]): Domain
   } as unknown as DomainReplica
 }
 
-async function copyTimes(pauseRatio: number, positionMs = 0): Promise<number[]> {
+async function copyTimes(pauseRatio: number, positionMs = 0, urgent?: (d: number) => boolean, order: number[] = []): Promise<number[]> {
   const clock = new FakeClock()
   const starts: number[] = []
   const replicas = [0, 1, 2].map((d) => fakeReplica(d, clock, starts))
   const queue = new HealingQueue(
-    { replica: (d) => replicas[d], wanted: () => true, progress: () => undefined, copied: () => undefined, positionOf: () => sleep(clock, positionMs).then(() => undefined) },
+    { replica: (d) => replicas[d], wanted: () => true, progress: (p) => order.push(p.domain), copied: () => undefined, positionOf: () => sleep(clock, positionMs).then(() => undefined), ...(urgent ? { urgent } : {}) },
     clock,
     200,
     30_000,
@@ -62,6 +62,14 @@ describe('healing queue', () => {
     // Each copy waits 1 s for the target's position (its link still opening), then works COPY_MS.
     // The snapshot of copy n is encoded once that wait is over.
     expect(await copyTimes(1, 1000)).toEqual([1000, 1000 + COPY_MS + COPY_MS + 1000, 2 * (1000 + 2 * COPY_MS) + 1000])
+  })
+
+  it('copies a domain no other up member holds first, and without the pause after it', async () => {
+    // Domain 2 is held by this node alone: a crash now would take the only copy of its writes.
+    // Domain 0's copy starts as it is planned; domain 2's comes next, and domain 1's right after.
+    const order: number[] = []
+    expect(await copyTimes(1, 0, (d) => d === 2, order)).toEqual([0, 2 * COPY_MS, 3 * COPY_MS])
+    expect(order).toEqual([0, 2, 1])
   })
 
   it('copies back to back with a ratio of 0', async () => {

@@ -158,4 +158,39 @@ describe('durable and ephemeral members', () => {
     await c.settle(100)
     expect(await misreads(c, 'n1', acked)).toEqual([])
   })
+  it('a tab that alone holds a domain hands it to a Node peer before it closes, so nothing it acknowledged waits for it', async () => {
+    c = new ServiceCluster({ replicas: 2, domainCount: 16, healDelayMs: 5000 })
+    for (const n of DURABLE) await c.startNode(n, { durable: true })
+    await c.startNode('tab-1')
+    await c.settleHealing()
+
+    // The Node peers stop and stay away past the heal delay: the tab alone holds the domains it
+    // owned, and takes writes for them.
+    for (const n of DURABLE) c.crash(n)
+    await c.settle(6000)
+    const tab = c.node('tab-1')
+    const led = [...Array(16).keys()].filter((d) => tab.state.placement(d).primary === 'tab-1')
+    expect(led.length).toBeGreaterThan(0)
+    const acked = new Map<string, unknown>()
+    const store = tab.store(VS)
+    for (let i = 0; acked.size < 100; i++) {
+      if (!led.includes(tab.state.domainOf(VS, `k${i}`))) continue
+      await c.run(store.put(`k${i}`, { i }))
+      acked.set(`k${i}`, { i })
+    }
+
+    // A Node peer comes back, but the tab cannot reach it yet (its link still forming), and the
+    // tab's user closes it meanwhile: the tab alone holds the domains it led.
+    c.net.partition([nodeId('tab-1')], [nodeId('n1')])
+    await c.startNode('n1', { durable: true })
+    expect(led.every((d) => tab.state.placement(d).owners.join() === 'tab-1')).toBe(true)
+    let closed = false
+    const closing = tab.close().then(() => (closed = true))
+    await c.settle(2000)
+    expect(closed, 'the tab closed while it alone held acknowledged writes').toBe(false)
+    c.net.heal()
+    await c.run(closing)
+    await c.settle(100)
+    expect(await misreads(c, 'n1', acked)).toEqual([])
+  })
 })

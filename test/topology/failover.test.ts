@@ -140,7 +140,8 @@ describe('failover and healing', () => {
 describe('healing under load', () => {
   it('writes to other domains are never held back; a write to the domain being copied waits only for its delta', async () => {
     // Every frame takes 2 ms of fake time, so each write and each copy step has a measurable cost.
-    c = await ServiceCluster.start(['a', 'b', 'c', 'd'], { replicas: 2, domainCount: 16, healDelayMs: 2000, faults: { delay: 1, delayMs: [2, 2] } })
+    // Durable members, as Node peers are: a tab alone with a domain copies it without a pause.
+    c = await ServiceCluster.start(['a', 'b', 'c', 'd'], { replicas: 2, domainCount: 16, healDelayMs: 2000, faults: { delay: 1, delayMs: [2, 2] }, durable: true })
     const client = c.node('a').store('shop')
     const keys = Array.from({ length: 64 }, (_, i) => `obj${i}`)
     for (const k of keys) await c.run(client.put(k, { v: 0, pad: 'x'.repeat(200) }))

@@ -39,9 +39,10 @@ export const CLASSIC_REGRESSIONS = [10040, 11183, 13800, 247]
  * backup handed a client's sessions to a newer line whose primary then restarted empty: with no
  * line left anywhere, they waited in its hand-over queue until given up), 11139 (a primary that had
  * adopted a paused backup's stale first copy of a session kept it over the acknowledged version
- * handed to it next).
+ * handed to it next), 17878 (not a bug of the store: the checker ran out of budget on a dozen
+ * concurrent appends of unknown outcome that no read saw; see checkKey in simulator.ts).
  */
-export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982, 10868, 116, 24361, 18393, 30432, 50933, 2602, 2722, 11139]
+export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982, 10868, 116, 24361, 18393, 30432, 50933, 2602, 2722, 11139, 17878]
 
 export interface SeedRun {
   seed: number

@@ -10,7 +10,7 @@ import * as v from 'valibot'
 import { isValidId, type NodeId } from '../ids.js'
 import type { EngineInfo, MemberInfo } from '../routing/engine.js'
 import { verifyProof } from '../topology/auth.js'
-import { placeDomain } from '../topology/placement.js'
+import { domainRoles, placeDomain } from '../topology/placement.js'
 import { asView, ClientMessageSchema, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
@@ -406,13 +406,19 @@ export class TopologyService {
   }
 
   /**
-   * A primary committed writes that `node`, an owner that is down, does not have: it is no longer
-   * a complete copy and must not become primary. Only an owner may report this, and the last
-   * owner is never dropped.
+   * `node` is no longer a complete copy and must not become primary: the domain's primary
+   * committed writes that `node`, an owner that is down, does not have, or `node` says so of its
+   * own copy (damaged). Nobody else may say it: a backup, or a deposed primary back from a pause
+   * on an old view, would have an up-to-date owner dropped. The last owner is never dropped.
    */
   private dropOwner(domain: number, node: NodeId, reporter: NodeId): void {
     const owners = this.owners[domain] ?? []
     if (!owners.includes(reporter) || !owners.includes(node) || owners.length < 2) return
+    if (reporter !== node) {
+      const view = this.view()
+      const down = this.members.get(node)?.status !== 'up'
+      if (!down || domainRoles(view, this.opts.settings, domain).primary !== reporter) return void this.stats.reportsIgnored++
+    }
     this.owners[domain] = owners.filter((o) => o !== node)
     this.publishSoon()
   }

@@ -5,6 +5,7 @@ import { TopologyClient, TopologyRefusedError } from '../../src/topology/client.
 import { localLinkPair } from '../../src/topology/local-link.js'
 import type { TopologyLink } from '../../src/topology/protocol.js'
 import type { View } from '../../src/topology/view.js'
+import { domainRoles } from '../../src/topology/placement.js'
 import { nodeId } from '../../src/ids.js'
 import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
 
@@ -41,6 +42,7 @@ function setup(opts: Partial<ConstructorParameters<typeof TopologyService>[0]> =
 }
 
 const status = (v: View, n: string) => v.members.find((m) => m.nodeId === n)?.status
+const primaryOf = (v: View, d: number) => domainRoles(v, { domainCount: 8, replicas: 2 }, d).primary
 
 describe('topology service', () => {
   it('only an owner makes a copy count, and a view once handed out keeps its owners when one does', async () => {
@@ -68,6 +70,47 @@ describe('topology service', () => {
     expect(service.view().owners?.[Number(d![0])]).toContain('b')
     a.c.close()
     b.c.close()
+    service.close()
+  })
+
+  it('drops an owner as lagging only on its own word or on its primary\'s while it is down', async () => {
+    const { service, client, settle } = setup()
+    const a = client('a')
+    await a.c.connect()
+    await settle()
+    const b = client('b')
+    await b.c.connect()
+    await settle()
+    for (const [d, o] of Object.entries(service.view().owners ?? {})) if (!o.includes('b' as never)) a.c.owned(Number(d), nodeId('b'))
+    await settle(100)
+    const owners = (d: number) => service.view().owners?.[d] ?? []
+    expect(owners(0)).toEqual(expect.arrayContaining(['a', 'b']))
+    const led = (n: string) => [...Array(8).keys()].filter((d) => primaryOf(service.view(), d) === n)
+    const [byA] = led('a')
+    const [byB] = led('b')
+    expect(byA).toBeDefined()
+    expect(byB).toBeDefined()
+    // b, a backup of byA (say a deposed primary back from a pause, on an old view), reports a,
+    // up and leading, as lagging: ignored, or a's complete copy would stop counting.
+    b.c.lagging(byA!, nodeId('a'))
+    // a, a backup of byB, reports b (up and leading) as lagging: ignored as well.
+    a.c.lagging(byB!, nodeId('b'))
+    await settle(100)
+    expect(owners(byA!)).toContain('a')
+    expect(owners(byB!)).toContain('b')
+    // A node may always say its own copy is not complete (a damaged disk).
+    b.c.lagging(byA!, nodeId('b'))
+    await settle(100)
+    expect(owners(byA!)).not.toContain('b')
+    // The primary of a domain reports a down owner that lacks its commits.
+    b.c.close()
+    await settle(100)
+    expect(status(service.view(), 'b')).toBe('down')
+    const [alsoB] = [...Array(8).keys()].filter((d) => owners(d).includes(nodeId('b')) && owners(d).includes(nodeId('a')))
+    a.c.lagging(alsoB!, nodeId('b'))
+    await settle(100)
+    expect(owners(alsoB!)).toEqual(['a'])
+    a.c.close()
     service.close()
   })
 

@@ -457,10 +457,11 @@ export class MeshNode {
   }
 
   /**
-   * Leaves the way a user closing a tab or stopping a peer means it: first, for at most
-   * `handOverMs` (default 15 s; 0: not at all), waits while this node alone holds a domain that
-   * an up member is being healed with (after a full stop, tabs may hold the only copy of what
-   * they acknowledged until the Node peers have it again); then stops everything.
+   * Leaves the way a user closing a tab means it: an ephemeral node first waits, for at most
+   * `handOverMs` (default 15 s; 0: not at all), while it alone holds a domain that an up member
+   * is being healed with (after a full stop, tabs may hold the only copy of what they
+   * acknowledged until the Node peers have it again); then everything stops. A durable node
+   * (files) does not wait: its copies stay on its disk.
    */
   async close(opts: { handOverMs?: number } = {}): Promise<void> {
     if (this.phase === 'closed') return

@@ -254,11 +254,14 @@ export class StateManager {
   }
 
   /**
-   * Domains this node alone holds among the members that are up, while an up member waits for a
-   * copy: closing now would leave what this node acknowledged there with nobody (a tab's memory
-   * or IndexedDB may never come back). `close` waits for these to be handed over.
+   * Domains this ephemeral node (a tab) alone holds among the members that are up, while an up
+   * member waits for a copy: closing now would leave what it acknowledged there with nobody (a
+   * tab's memory or IndexedDB may never come back). `close` waits for these to be handed over.
    */
   soleHeld(): number[] {
+    // A durable node's copies outlive it on disk (and at a full stop, waiting on each other would
+    // only delay every peer): only an ephemeral one has anything to hand over.
+    if (this.durableSelf()) return []
     return [...this.replicas.keys()].filter((d) => this.aloneHolds(d) && (this.rolesOf(d)?.healing.length ?? 0) > 0)
   }
 

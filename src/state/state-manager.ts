@@ -254,15 +254,24 @@ export class StateManager {
   }
 
   /**
-   * Domains this ephemeral node (a tab) alone holds among the members that are up, while an up
-   * member waits for a copy: closing now would leave what it acknowledged there with nobody (a
-   * tab's memory or IndexedDB may never come back). `close` waits for these to be handed over.
+   * Domains this ephemeral node (a tab) alone holds among the members that are up, while another
+   * target replica could take a copy: one that is up (being healed, or not linked yet), or a
+   * durable one the view shows down (back soon with its disk: after a topology-service restart
+   * members are down until they say hello again). Closing now would leave what the tab
+   * acknowledged there with nobody, since a tab's memory or IndexedDB may never come back.
+   * `close` waits for these to be handed over.
    */
   soleHeld(): number[] {
     // A durable node's copies outlive it on disk (and at a full stop, waiting on each other would
     // only delay every peer): only an ephemeral one has anything to hand over.
-    if (this.durableSelf()) return []
-    return [...this.replicas.keys()].filter((d) => this.aloneHolds(d) && (this.rolesOf(d)?.healing.length ?? 0) > 0)
+    if (!this.view || this.durableSelf()) return []
+    const taker = new Set(this.view.members.filter((m) => m.nodeId !== this.opts.self && (m.status === 'up' || m.durable === true)).map((m) => m.nodeId))
+    // A listed owner that is down holds every acknowledged write already (commits wait until a
+    // lagging one is dropped): with one, nothing needs handing over.
+    return [...this.replicas.keys()].filter((d) => {
+      const roles = this.rolesOf(d)
+      return this.aloneHolds(d) && roles !== undefined && roles.owners.length === 1 && roles.replicas.some((n) => taker.has(n))
+    })
   }
 
   /** Whether the view lists this node as durable (its copies outlive the process). */
@@ -287,6 +296,11 @@ export class StateManager {
   /** Takes the roles a new view gives this node, domain by domain. */
   applyView(view: View): void {
     if (this.view && view.epoch <= this.view.epoch) return
+    // Views this node never saw (it was paused, or cut off from the service): in them another
+    // node may have led a domain this node leads again now, and written entries its backups hold
+    // and it lacks. Its role never left 'primary', so it must sync from its owners as a newly
+    // promoted primary does (seed 14442: it led on without, and the owners diverged).
+    const missedViews = this.view !== undefined && view.epoch > this.view.epoch + 1
     this.view = view
     this.roles = []
     const self = this.opts.self
@@ -310,7 +324,7 @@ export class StateManager {
         for (const n of [...replica.healed]) if (!roles.healing.includes(n)) replica.healed.delete(n)
         const done = roles.healing.filter((n) => replica.role === 'primary' && replica.healed.has(n))
         const backups = [...roles.backups, ...done]
-        const promoted = replica.role !== 'primary'
+        const promoted = replica.role !== 'primary' || missedViews
         const down = roles.owners.filter((o) => o !== self && !up.has(o))
         replica.becomePrimary(view.epoch, backups, down, promoted && roles.backups.length > 0 ? () => syncFromOwners(replica, view.epoch, () => (this.view ? this.rolesOf(replica.domain)!.backups : undefined), this.fetchDeps()) : undefined)
         // A damaged copy is never copied on: it would pass for the domain's data.

@@ -158,14 +158,12 @@ describe('durable and ephemeral members', () => {
     await c.settle(100)
     expect(await misreads(c, 'n1', acked)).toEqual([])
   })
-  it('a tab that alone holds a domain hands it to a Node peer before it closes, so nothing it acknowledged waits for it', async () => {
+  /** Node peers away past the heal delay: tab-1 alone holds the domains it owned, and takes 100 writes there. */
+  async function tabAlone(): Promise<{ tab: MeshNode; led: number[]; acked: Map<string, unknown> }> {
     c = new ServiceCluster({ replicas: 2, domainCount: 16, healDelayMs: 5000 })
     for (const n of DURABLE) await c.startNode(n, { durable: true })
     await c.startNode('tab-1')
     await c.settleHealing()
-
-    // The Node peers stop and stay away past the heal delay: the tab alone holds the domains it
-    // owned, and takes writes for them.
     for (const n of DURABLE) c.crash(n)
     await c.settle(6000)
     const tab = c.node('tab-1')
@@ -178,19 +176,45 @@ describe('durable and ephemeral members', () => {
       await c.run(store.put(`k${i}`, { i }))
       acked.set(`k${i}`, { i })
     }
+    return { tab, led, acked }
+  }
 
+  it('a tab that alone holds a domain hands it to a Node peer before it closes, so nothing it acknowledged waits for it', async () => {
+    const { tab, led, acked } = await tabAlone()
+    const cl = c!
     // A Node peer comes back, but the tab cannot reach it yet (its link still forming), and the
     // tab's user closes it meanwhile: the tab alone holds the domains it led.
-    c.net.partition([nodeId('tab-1')], [nodeId('n1')])
-    await c.startNode('n1', { durable: true })
+    cl.net.partition([nodeId('tab-1')], [nodeId('n1')])
+    await cl.startNode('n1', { durable: true })
     expect(led.every((d) => tab.state.placement(d).owners.join() === 'tab-1')).toBe(true)
     let closed = false
     const closing = tab.close().then(() => (closed = true))
-    await c.settle(2000)
+    await cl.settle(2000)
     expect(closed, 'the tab closed while it alone held acknowledged writes').toBe(false)
-    c.net.heal()
-    await c.run(closing)
-    await c.settle(100)
-    expect(await misreads(c, 'n1', acked)).toEqual([])
+    cl.net.heal()
+    await cl.run(closing)
+    await cl.settle(100)
+    expect(await misreads(cl, 'n1', acked)).toEqual([])
+  })
+
+  it('a tab that alone holds a domain waits for the Node peers the view shows down to come back before it closes', async () => {
+    const { tab, led, acked } = await tabAlone()
+    // The Node peers come back and go down again before they have a copy (say the topology
+    // service restarted and they have not said hello again yet): the tab's user closes it then.
+    const cl = c!
+    cl.net.partition([nodeId('tab-1')], DURABLE.map((n) => nodeId(n)))
+    for (const n of DURABLE) await cl.startNode(n, { durable: true })
+    for (const n of DURABLE) cl.crash(n)
+    await cl.settle(100)
+    expect(led.every((d) => tab.state.placement(d).owners.join() === 'tab-1')).toBe(true)
+    let closed = false
+    const closing = tab.close().then(() => (closed = true))
+    await cl.settle(2000)
+    expect(closed, 'the tab closed while it alone held acknowledged writes').toBe(false)
+    cl.net.heal()
+    for (const n of DURABLE) await cl.startNode(n, { durable: true })
+    await cl.run(closing)
+    await cl.settle(100)
+    expect(await misreads(cl, 'n1', acked)).toEqual([])
   })
 })

@@ -12,6 +12,7 @@ ETCD=${ETCD:-etcd}
 # The CLI itself (not through npx), so that the pids below are the processes to stop.
 DOMAINMESH=${DOMAINMESH:-node --import tsx src/cli/main.ts}
 export DOMAINMESH_SECRET=${DOMAINMESH_SECRET:-change-me}
+command -v "${ETCD%% *}" >/dev/null || { echo "etcd not found ($ETCD): install it (Debian: apt install etcd-server) or set ETCD=/path/to/etcd" >&2; exit 1; }
 mkdir -p "$DATA"
 pids=()
 stop() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait; }
@@ -26,6 +27,16 @@ for i in 1 2 3; do
     --initial-cluster "$cluster" --initial-cluster-state "$state" --initial-cluster-token domainmesh-demo \
     --log-level warn >"$DATA/m$i.log" 2>&1 &
   pids+=($!)
+done
+# A member that cannot start (a port in use, a data folder of another cluster) would otherwise
+# only show as instances that cannot reach etcd: say which one, with the end of its log.
+sleep 1
+for i in 1 2 3; do
+  if ! kill -0 "${pids[$((i - 1))]}" 2>/dev/null; then
+    echo "etcd member m$i did not start; the end of $DATA/m$i.log:" >&2
+    tail -n 20 "$DATA/m$i.log" >&2
+    exit 1
+  fi
 done
 endpoints="http://127.0.0.1:12379,http://127.0.0.1:22379,http://127.0.0.1:32379"
 instances=()

@@ -92,7 +92,7 @@ export async function topologyCommand(argv: string[]): Promise<void> {
     if (!/^[A-Za-z0-9._-]+$/.test(prefix)) throw new CliError(`--etcd-prefix takes letters, digits, ".", "_" and "-", not "${prefix}"`)
     const server = await startTopologyServer({ ...common, etcd: { hosts, prefix, leaseTtlSeconds: intFlag(v, 'etcd-lease-ttl', 3, 1, 600) } })
     const inst = server.instance
-    inst.events.on('view', ({ view }) => console.log(`view ${view.epoch}: ${view.members.map((m) => `${m.nodeId}${m.status === 'down' ? '(down)' : ''}`).join(' ') || '(empty)'}`))
+    inst.events.on('view', ({ view }) => console.log(`[${inst.instanceId}] view ${view.epoch}: ${view.members.map((m) => `${m.nodeId}${m.status === 'down' ? '(down)' : ''}`).join(' ') || '(empty)'}`))
     inst.events.on('leader', ({ leading, reason }) => console.log(leading ? `instance ${inst.instanceId} leads: it runs failure detection and publishes views` : `instance ${inst.instanceId} stopped leading: ${reason}`))
     inst.events.on('refused', ({ reason }) => console.log(`refused a node: ${reason}`))
     inst.events.on('recovering', ({ epoch, domains }) => console.log(`no saved state: rebuilding it from the nodes' last views (epoch ${epoch}); ${domains} domains wait for their owners to report`))

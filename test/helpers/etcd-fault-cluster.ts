@@ -191,7 +191,7 @@ export class EtcdFaultCluster {
     for (const inst of this.instances.values()) {
       if (!inst.handle?.alive) continue
       for (const line of inst.handle.output) {
-        const m = /^view (\d+):/.exec(line)
+        const m = /^(?:\[\S+\] )?view (\d+):/.exec(line)
         if (m && (!best || Number(m[1]) > best.epoch)) best = { epoch: Number(m[1]), line }
       }
     }
@@ -216,7 +216,7 @@ export class EtcdFaultCluster {
         if (!h.safe || m.peers.length !== this.names.length - 1 || h.epoch !== view?.epoch) ok = false
         lines.push(`${n}: epoch ${h.epoch} safe ${h.safe} links ${m.peers.length}`)
       }
-      const up = view !== undefined && this.names.every((n) => new RegExp(`(^|\\s)${n}(\\s|$)`).test(view.line.replace(/^view \d+:/, '')))
+      const up = view !== undefined && this.names.every((n) => new RegExp(`(^|\\s)${n}(\\s|$)`).test(view.line.replace(/^(?:\[\S+\] )?view \d+:/, '')))
       const seen = `instances ${view?.line ?? '(no view)'}; ${lines.join('; ')}`
       if (ok && up) return undefined
       if (Date.now() > end) return seen

@@ -59,7 +59,7 @@ describe('topology instances over etcd, as processes, under faults', () => {
     await waitFor(() => c.ledger.acked > ackedThen + 50, 'writes acknowledged after the failover', 15_000)
     log('failed over; writes go on')
     // The nodes of the dead instance moved to the other one within their lease: none was marked down.
-    const downs = c.instanceOutput(other).slice(seenBefore).filter((l) => /^view \d+:/.test(l)).flatMap((l) => [...l.matchAll(/(\S+)\(down\)/g)].map((m) => m[1]))
+    const downs = c.instanceOutput(other).slice(seenBefore).filter((l) => /^(?:\[\S+\] )?view \d+:/.test(l)).flatMap((l) => [...l.matchAll(/(\S+)\(down\)/g)].map((m) => m[1]))
     expect(new Set(downs), report()).toEqual(new Set([victim]))
     // Past the heal delay the victim leaves the view and its domains are copied to the others.
     await waitFor(() => !new RegExp(`\\s${victim}(\\(down\\))?(\\s|$)`).test(c.latestView()?.line ?? ''), `${victim} to leave the view`, 15_000).catch((e: Error) => expect.fail(`${e.message}\n${report()}`))
@@ -94,7 +94,7 @@ describe('topology instances over etcd, as processes, under faults', () => {
     await sleep(1000)
     await c.stopWriting()
     log(`writers stopped: ${c.ledger.acked} acked, ${c.ledger.unknown} unknown`)
-    if (process.env.DM_ETCD_VERBOSE) console.log([...timeline, ...c.instanceNames.flatMap((n) => [`--- ${n}`, ...c.instanceOutput(n).filter((l) => !/^view /.test(l))])].join('\n'))
+    if (process.env.DM_ETCD_VERBOSE) console.log([...timeline, ...c.instanceNames.flatMap((n) => [`--- ${n}`, ...c.instanceOutput(n).filter((l) => !/^(?:\[\S+\] )?view /.test(l))])].join('\n'))
     const history = await c.stateHistory()
     // One decider, fenced by the compare-and-set: etcd took the views in epoch order, one per
     // epoch, through every kill (a second instance publishing would repeat an epoch or go back).
@@ -104,7 +104,7 @@ describe('topology instances over etcd, as processes, under faults', () => {
     // its instance died, an etcd member died or the etcd leader did.
     const markedDown = new Set(history.flatMap((h) => h.down))
     const downLines = history.filter((h) => h.down.length > 0).map((h) => `epoch ${h.epoch}: down ${h.down.join(',')}`)
-    const instanceLines = c.instanceNames.flatMap((n) => [`--- ${n}`, ...c.instanceOutput(n).filter((l) => !/^view /.test(l))])
+    const instanceLines = c.instanceNames.flatMap((n) => [`--- ${n}`, ...c.instanceOutput(n).filter((l) => !/^(?:\[\S+\] )?view /.test(l))])
     expect([...markedDown].filter((n) => n !== victim && n !== 'p3'), [...timeline, ...downLines, ...instanceLines].join('\n')).toEqual([])
     if (process.env.DM_ETCD_VERBOSE) {
       for (let i = 1; i < history.length; i++) {

@@ -11,8 +11,8 @@ import * as core from './errors.js'
 import { DomainMeshError, RemoteError, type WireError } from './errors.js'
 import { BadRequestError, UnknownMethodError } from './routing/methods.js'
 import * as session from './session/errors.js'
-import { CopyDeltaGoneError, CopyNotWantedError } from './state/healing-copy.js'
-import * as state from './state/errors.js'
+import { CopyDeltaGoneError, CopyNotWantedError } from './healing/healing-copy.js'
+import * as state from './store/errors.js'
 
 type ErrorClass = abstract new (...args: never[]) => DomainMeshError
 

@@ -8,7 +8,7 @@
 import createDebug from 'debug'
 import type { NodeId } from '../ids.js'
 import type { MeshNode } from '../node/mesh-node.js'
-import type { HealingStep } from '../state/healing.js'
+import type { HealingStep } from '../healing/healing.js'
 import { domainRoles } from '../topology/placement.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock } from '../util/clock.js'

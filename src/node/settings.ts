@@ -3,8 +3,8 @@
  * fails with its name before anything starts.
  */
 import { DomainMeshError } from '../errors.js'
-import type { Limits } from '../state/guard.js'
-import type { ReplicationTuning } from '../state/state-manager.js'
+import type { Limits } from '../objects/guard.js'
+import type { ReplicationTuning } from '../replication/state-manager.js'
 import type { ClusterSettings } from '../topology/view.js'
 
 export class InvalidSettingsError extends DomainMeshError {

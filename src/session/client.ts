@@ -7,7 +7,7 @@
 import type { Draft, Patch } from 'immer'
 import { UNREACHABLE_CODES, type DomainMeshError } from '../errors.js'
 import type { NodeId } from '../ids.js'
-import { KeyNotFoundError } from '../state/errors.js'
+import { KeyNotFoundError } from '../store/errors.js'
 import { NoLiveReplicaError } from './errors.js'
 import type { SessionReply } from './engine.js'
 import { compareToken } from './route.js'

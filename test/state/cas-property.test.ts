@@ -20,7 +20,7 @@ import fc from 'fast-check'
 import { produce } from 'immer'
 import { afterEach, describe, expect, it } from 'vitest'
 import { virtualServerId } from '../../src/ids.js'
-import type { Path } from '../../src/state/objects.js'
+import type { Path } from '../../src/objects/objects.js'
 import { StoreCluster } from '../helpers/store-cluster.js'
 import { copies, keyLedBy } from './cas-helpers.js'
 

@@ -1,7 +1,7 @@
 /** The commit point: own disk and enough backup acks, as `writeAcks` asks, against a sorting model. */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { commitPoint } from '../../src/state/commit-point.js'
+import { commitPoint } from '../../src/replication/commit-point.js'
 
 describe('commit point', () => {
   it('waits for every live backup with writeAcks all, for the slowest of the needed ones otherwise', () => {

@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { DomainState } from '../../src/state/domain-state.js'
-import type { LogEntry } from '../../src/state/log.js'
-import { QuietSweep } from '../../src/state/quiet-sweep.js'
+import { DomainState } from '../../src/replication/domain-state.js'
+import type { LogEntry } from '../../src/replication/log.js'
+import { QuietSweep } from '../../src/objects/quiet-sweep.js'
 import { FakeClock } from '../../src/util/clock.js'
 
 const entry = (seq: number, epoch: number, i: number): LogEntry =>

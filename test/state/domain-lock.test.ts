@@ -1,6 +1,6 @@
 /** Healing's hold on a domain's writes: writes wait while it is held and go on once it is let go. */
 import { describe, expect, it } from 'vitest'
-import { DomainLock } from '../../src/state/domain-lock.js'
+import { DomainLock } from '../../src/healing/domain-lock.js'
 
 describe('DomainLock', () => {
   it('is told when taken and let go, and releases whoever waits', async () => {

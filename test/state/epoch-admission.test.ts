@@ -1,7 +1,7 @@
-/** Which epochs a backup takes from whom (src/state/epoch-admission.ts). */
+/** Which epochs a backup takes from whom (src/replication/epoch-admission.ts). */
 import { describe, expect, it } from 'vitest'
 import { nodeId } from '../../src/ids.js'
-import { admitEpoch } from '../../src/state/epoch-admission.js'
+import { admitEpoch } from '../../src/replication/epoch-admission.js'
 
 const p = nodeId('p')
 const q = nodeId('q')

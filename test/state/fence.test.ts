@@ -1,6 +1,6 @@
 /** A fenced primary's grace: its pending writes fail only if no view as new as the fence arrives. */
 import { describe, expect, it } from 'vitest'
-import { Fence } from '../../src/state/fence.js'
+import { Fence } from '../../src/replication/fence.js'
 import { FakeClock } from '../../src/util/clock.js'
 
 function fence() {

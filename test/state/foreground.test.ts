@@ -3,7 +3,7 @@
  * cap: a steady stream of writes slows a copy down and cannot stop it.
  */
 import { describe, expect, it } from 'vitest'
-import { Foreground } from '../../src/state/foreground.js'
+import { Foreground } from '../../src/healing/foreground.js'
 import { FakeClock } from '../../src/util/clock.js'
 
 /**

@@ -1,10 +1,10 @@
 /** The healing queue copies one domain at a time and pauses between copies, so writes get through. */
 import { describe, expect, it } from 'vitest'
 import type { NodeId } from '../../src/ids.js'
-import { DomainState } from '../../src/state/domain-state.js'
-import { AckWaiters } from '../../src/state/ack-waiters.js'
-import { HealingQueue } from '../../src/state/healing.js'
-import type { DomainReplica } from '../../src/state/replica.js'
+import { DomainState } from '../../src/replication/domain-state.js'
+import { AckWaiters } from '../../src/replication/ack-waiters.js'
+import { HealingQueue } from '../../src/healing/healing.js'
+import type { DomainReplica } from '../../src/replication/replica.js'
 import { FakeClock, sleep } from '../../src/util/clock.js'
 
 const TARGET = 'n2' as NodeId

@@ -1,9 +1,9 @@
 /** A backup's intake: strict seq order, gaps asked for again, a disagreeing log answered by a snapshot request. */
 import { describe, expect, it } from 'vitest'
 import type { NodeId } from '../../src/ids.js'
-import { DomainState } from '../../src/state/domain-state.js'
-import { Intake } from '../../src/state/intake.js'
-import type { LogEntry } from '../../src/state/log.js'
+import { DomainState } from '../../src/replication/domain-state.js'
+import { Intake } from '../../src/replication/intake.js'
+import type { LogEntry } from '../../src/replication/log.js'
 import { FakeClock } from '../../src/util/clock.js'
 
 const P = 'p' as NodeId

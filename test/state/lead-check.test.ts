@@ -1,6 +1,6 @@
 /** A primary's lead check: a burst of reads shares one round, and a read never rides on a round that began before it. */
 import { describe, expect, it } from 'vitest'
-import { LeadCheck } from '../../src/state/lead-check.js'
+import { LeadCheck } from '../../src/replication/lead-check.js'
 
 describe('lead check', () => {
   it('batches reads: one round for those that arrive while none runs, the next round for those that arrive during one', async () => {

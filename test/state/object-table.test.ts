@@ -5,12 +5,12 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { Arena } from '../../src/state/arena.js'
-import { ObjectTable, type Captured } from '../../src/state/object-table.js'
-import { decodeRecord, encodeRecord, recordHasId, recordIdHash, toRecord } from '../../src/state/object-record.js'
+import { Arena } from '../../src/objects/arena.js'
+import { ObjectTable, type Captured } from '../../src/objects/object-table.js'
+import { decodeRecord, encodeRecord, recordHasId, recordIdHash, toRecord } from '../../src/objects/object-record.js'
 import { encodeValue } from '../../src/wire/codec.js'
-import { hashId, RecordIndex } from '../../src/state/record-index.js'
-import { listOf, type StoredObject } from '../../src/state/objects.js'
+import { hashId, RecordIndex } from '../../src/objects/record-index.js'
+import { listOf, type StoredObject } from '../../src/objects/objects.js'
 
 const obj = (n: number, paths = false): StoredObject => ({
   value: { n, name: `object ${n}`, tags: ['a', 'ü', n % 3 === 0 ? null : true] },

@@ -2,9 +2,9 @@
 import fc from 'fast-check'
 import { applyPatches, enablePatches, type Patch } from 'immer'
 import { describe, expect, it } from 'vitest'
-import { deepFreeze } from '../../src/state/freeze.js'
-import { checkPath } from '../../src/state/guard.js'
-import { applyPatch } from '../../src/state/patch.js'
+import { deepFreeze } from '../../src/objects/freeze.js'
+import { checkPath } from '../../src/objects/guard.js'
+import { applyPatch } from '../../src/objects/patch.js'
 
 enablePatches()
 

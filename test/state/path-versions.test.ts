@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { elementObject, fromSnapshotObject, toRecord } from '../../src/state/object-record.js'
-import { applyChange, pathVersions, versionAt, type Path, type StoredObject } from '../../src/state/objects.js'
+import { elementObject, fromSnapshotObject, toRecord } from '../../src/objects/object-record.js'
+import { applyChange, pathVersions, versionAt, type Path, type StoredObject } from '../../src/objects/objects.js'
 
 const KEYS = ['a', 'b', 'c'] as const
 /** Every path of up to 3 keys exists in it, so any patch below applies. */

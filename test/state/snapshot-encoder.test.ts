@@ -1,7 +1,7 @@
 /** A snapshot encoded in groups is byte for byte the one-piece encoding, taken at the moment of the call. */
 import { describe, expect, it } from 'vitest'
-import { DomainState } from '../../src/state/domain-state.js'
-import { encodeSnapshot, encodeSnapshotNow } from '../../src/state/snapshot-encoder.js'
+import { DomainState } from '../../src/replication/domain-state.js'
+import { encodeSnapshot, encodeSnapshotNow } from '../../src/persistence/snapshot-encoder.js'
 import { decodeValue, encodeValue } from '../../src/wire/codec.js'
 
 function domain(objects: number): DomainState {

@@ -5,9 +5,9 @@
 import fc from 'fast-check'
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
-import { DomainState, type Snapshot } from '../../src/state/domain-state.js'
-import { SnapshotSchema } from '../../src/state/messages.js'
-import { scanSnapshot } from '../../src/state/snapshot-scan.js'
+import { DomainState, type Snapshot } from '../../src/replication/domain-state.js'
+import { SnapshotSchema } from '../../src/replication/messages.js'
+import { scanSnapshot } from '../../src/persistence/snapshot-scan.js'
 import { encodeValue } from '../../src/wire/codec.js'
 import { snapshotElements } from '../../src/wire/msgpack-skip.js'
 

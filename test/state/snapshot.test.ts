@@ -1,8 +1,8 @@
 /** Snapshots keep per-path versions (for compare-and-set) across a round trip, in both formats. */
 import { describe, expect, it } from 'vitest'
-import { DomainState, type Snapshot } from '../../src/state/domain-state.js'
-import { SnapshotSchema } from '../../src/state/messages.js'
-import { versionAt } from '../../src/state/objects.js'
+import { DomainState, type Snapshot } from '../../src/replication/domain-state.js'
+import { SnapshotSchema } from '../../src/replication/messages.js'
+import { versionAt } from '../../src/objects/objects.js'
 import { encodeValue } from '../../src/wire/codec.js'
 import * as v from 'valibot'
 

@@ -4,11 +4,11 @@
  */
 import { describe, expect, it } from 'vitest'
 import type { NodeId } from '../../src/ids.js'
-import { DomainState } from '../../src/state/domain-state.js'
-import type { LogEntry } from '../../src/state/log.js'
-import type { OutgoingReplMessage } from '../../src/state/messages.js'
-import { DomainPersistence } from '../../src/state/persistence.js'
-import { DomainReplica } from '../../src/state/replica.js'
+import { DomainState } from '../../src/replication/domain-state.js'
+import type { LogEntry } from '../../src/replication/log.js'
+import type { OutgoingReplMessage } from '../../src/replication/messages.js'
+import { DomainPersistence } from '../../src/persistence/persistence.js'
+import { DomainReplica } from '../../src/replication/replica.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
 import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
 

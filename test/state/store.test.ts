@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { nodeId, virtualServerId } from '../../src/ids.js'
-import type { ChangeEvent } from '../../src/state/watch.js'
+import type { ChangeEvent } from '../../src/store/watch.js'
 import { StoreCluster } from '../helpers/store-cluster.js'
 
 const VS = virtualServerId('shop')

@@ -1,6 +1,6 @@
 /** Every bad input gets a named error naming what was wrong, and changes nothing already stored. */
 import { afterEach, describe, expect, it } from 'vitest'
-import { DEFAULT_LIMITS, validateWrite } from '../../src/state/guard.js'
+import { DEFAULT_LIMITS, validateWrite } from '../../src/objects/guard.js'
 import { virtualServerId } from '../../src/ids.js'
 import { StoreCluster } from '../helpers/store-cluster.js'
 

@@ -2,8 +2,8 @@
 import fc from 'fast-check'
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
-import { WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogEntry } from '../../src/state/log.js'
-import type { Change } from '../../src/state/objects.js'
+import { WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogEntry } from '../../src/replication/log.js'
+import type { Change } from '../../src/objects/objects.js'
 
 const path = fc.array(fc.oneof(fc.string({ maxLength: 5 }), fc.nat(9)), { maxLength: 4 })
 const patch = fc.oneof(

@@ -11,7 +11,7 @@
 import type { NodeId } from '../ids.js'
 import { sleep, type Clock, type TimerHandle } from '../util/clock.js'
 import { copyDomain, type PositionOf } from './healing-copy.js'
-import type { CopyReport, DomainReplica } from './replica.js'
+import type { CopyReport, DomainReplica } from '../replication/replica.js'
 
 export interface HealingProgress {
   domainsDone: number

@@ -3,7 +3,7 @@ import type { Patch } from 'immer'
 import * as v from 'valibot'
 import { decodeValue, encodeValue } from '../wire/codec.js'
 import { acceptAll, isInteger } from '../wire/fast-path.js'
-import type { Change, StorePatch } from './objects.js'
+import type { Change, StorePatch } from '../objects/objects.js'
 
 export interface LogEntry {
   readonly seq: number

@@ -7,7 +7,7 @@ import { decodeValue } from '../wire/codec.js'
 import { snapshotElements } from '../wire/msgpack-skip.js'
 import { acceptAll, asObject, isInteger } from '../wire/fast-path.js'
 import { acceptWireEntry, WireEntrySchema } from './log.js'
-import { scanSnapshot, Seq, SnapshotPath } from './snapshot-scan.js'
+import { scanSnapshot, Seq, SnapshotPath } from '../persistence/snapshot-scan.js'
 
 const MAX_DOMAIN = 1 << 16
 const Domain = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_DOMAIN))

@@ -6,9 +6,9 @@ import { ClosedError, NoRouteError } from '../errors.js'
 import { engineId, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { ExactAddress } from '../routing/address.js'
 import type { Messenger } from '../routing/messenger.js'
-import { toWireEntry, type LogEntry } from './log.js'
-import type { FetchMsg, LeadAnswer, LeadMsg, OutgoingReplMessage } from './messages.js'
-import type { FetchResult, StatePort } from './state-manager.js'
+import { toWireEntry, type LogEntry } from '../replication/log.js'
+import type { FetchMsg, LeadAnswer, LeadMsg, OutgoingReplMessage } from '../replication/messages.js'
+import type { FetchResult, StatePort } from '../replication/state-manager.js'
 
 export const STORE_ENGINE_ID = engineId('store')
 

@@ -6,7 +6,7 @@
  * The parts are applied to a state of their own; the replica swaps it in once the last part is there.
  */
 import type { NodeId } from '../ids.js'
-import { DomainState, type IncomingSnapshot } from './domain-state.js'
+import { DomainState, type IncomingSnapshot } from '../replication/domain-state.js'
 
 interface Building {
   from: NodeId

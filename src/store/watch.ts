@@ -3,7 +3,7 @@
  * patterns with `watch` messages, so whichever node is primary when a write commits can tell them.
  */
 import type { NodeId } from '../ids.js'
-import type { Change } from './objects.js'
+import type { Change } from '../objects/objects.js'
 
 export interface WatchPattern {
   vs: string

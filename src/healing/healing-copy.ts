@@ -7,10 +7,10 @@ import { DomainMeshError, TimeoutError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { sleep, yieldTo, type Clock } from '../util/clock.js'
 import { encodeValue } from '../wire/codec.js'
-import { NotPrimaryError } from './errors.js'
-import type { DomainReplica } from './replica.js'
-import type { CopyReport } from './replica-types.js'
-import type { LogEntry } from './log.js'
+import { NotPrimaryError } from '../store/errors.js'
+import type { DomainReplica } from '../replication/replica.js'
+import type { CopyReport } from '../replication/replica-types.js'
+import type { LogEntry } from '../replication/log.js'
 
 /** Where a target's log ends, asked of the target itself (undefined if it cannot answer). */
 export type PositionOf = (domain: number, target: NodeId) => Promise<{ after: number; afterEpoch: number } | undefined>

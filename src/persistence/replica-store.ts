@@ -3,8 +3,8 @@
  * applied while the previous write was in flight goes in the next one), and the log is compacted
  * into a snapshot once its segments outgrow it. Subclasses hear about progress in `onPersisted`.
  */
-import type { DomainState } from './domain-state.js'
-import type { LogEntry } from './log.js'
+import type { DomainState } from '../replication/domain-state.js'
+import type { LogEntry } from '../replication/log.js'
 import type { DomainPersistence } from './persistence.js'
 
 export abstract class ReplicaStore {

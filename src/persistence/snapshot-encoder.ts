@@ -11,10 +11,10 @@
  */
 import { concatBytes as concat } from '../util/bytes.js'
 import { encodeValue } from '../wire/codec.js'
-import type { DomainState } from './domain-state.js'
-import type { Captured } from './object-table.js'
-import { encodeRecord, toRecord } from './object-record.js'
-import type { StoredObject } from './objects.js'
+import type { DomainState } from '../replication/domain-state.js'
+import type { Captured } from '../objects/object-table.js'
+import { encodeRecord, toRecord } from '../objects/object-record.js'
+import type { StoredObject } from '../objects/objects.js'
 
 /** Objects encoded between two pauses (about 0.25 ms for objects of ~100 bytes). */
 export const SNAPSHOT_GROUP = 128

@@ -5,10 +5,10 @@
 import { DomainMeshError } from '../errors.js'
 import { decodeLog, encodeLog, type LogEntry } from './log.js'
 import { decodeValue } from '../wire/codec.js'
-import { applyChange, type StoredObject } from './objects.js'
-import { ObjectTable, type Captured } from './object-table.js'
-import { isRecordOf, toCurrentRecord, toRecord, type ObjectRecord, type SnapshotElement } from './object-record.js'
-import type { ScannedSnapshot } from './snapshot-scan.js'
+import { applyChange, type StoredObject } from '../objects/objects.js'
+import { ObjectTable, type Captured } from '../objects/object-table.js'
+import { isRecordOf, toCurrentRecord, toRecord, type ObjectRecord, type SnapshotElement } from '../objects/object-record.js'
+import type { ScannedSnapshot } from '../persistence/snapshot-scan.js'
 
 export const objectId = (vs: string, key: string): string => `${vs}\u0000${key}`
 

@@ -7,7 +7,7 @@
  * read (their objects are encoded anew as they are loaded); it is never written.
  */
 import { decodeValue, encodeValue } from '../wire/codec.js'
-import { deepFreeze } from './freeze.js'
+import { deepFreeze } from './objects.js'
 import { hashId } from './record-index.js'
 import { listOf, pathVersions, type StoredObject } from './objects.js'
 

@@ -6,7 +6,6 @@
 import type { Patch } from 'immer'
 import { CasConflictError, KeyNotFoundError } from '../store/errors.js'
 import { checkPath } from './guard.js'
-import { deepFreeze } from './freeze.js'
 import { applyPatch } from './patch.js'
 
 export type Path = readonly (string | number)[]
@@ -224,4 +223,13 @@ export function listOf(entries: readonly PathVersion[]): PathVersions | undefine
   let head: PathVersions | undefined
   for (const e of entries) head = { path: e.path, version: e.version, older: head, length: (head?.length ?? 0) + 1, pruneAt }
   return head
+}
+
+/** Values from the wire or disk are frozen like Immer's results, so nobody mutates shared state by accident. */
+export function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const x of Object.values(v)) deepFreeze(x)
+  }
+  return v
 }

@@ -15,7 +15,7 @@
  */
 import type { Patch } from 'immer'
 import type { SplicePatch, StorePatch } from './objects.js'
-import { deepFreeze } from './freeze.js'
+import { deepFreeze } from './objects.js'
 
 type Container = Readonly<Record<string | number, unknown>> | readonly unknown[]
 

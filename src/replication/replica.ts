@@ -16,12 +16,11 @@ import { defer, yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
 import { withTimeout } from '../util/timeout.js'
 import { AckWaiters } from './ack-waiters.js'
 import { commitPoint } from './commit-point.js'
-import { CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
+import { CommitPoll, CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
 import { DomainState, type IncomingSnapshot } from './domain-state.js'
 import { NotPrimaryError, NotReadyError, StaleEpochError } from '../store/errors.js'
 import type { LogEntry } from './log.js'
 import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ResendMsg } from './messages.js'
-import { CommitPoll } from './commit-poll.js'
 import { SnapshotAssembly } from '../persistence/snapshot-assembly.js'
 import { encodeSnapshotNow, encodeSnapshotParts } from '../persistence/snapshot-encoder.js'
 import { checkCas, type Change, type StoredObject } from '../objects/objects.js'
@@ -34,8 +33,7 @@ import { Intake } from './intake.js'
 import { Outflow } from './outflow.js'
 import { Fence } from './fence.js'
 import { DomainLock } from '../healing/domain-lock.js'
-import { SyncPromise } from './sync-promise.js'
-import { admitEpoch } from './epoch-admission.js'
+import { SyncPromise, admitEpoch } from './epoch-admission.js'
 import { DownOwners } from './down-owners.js'
 import { LeadCheck } from './lead-check.js'
 
@@ -290,7 +288,7 @@ export class DomainReplica extends ReplicaStore {
     return this.state.lastSeq
   }
 
-  /** A demoted primary's writes still waiting: see commit-poll.ts. */
+  /** A demoted primary's writes still waiting: see CommitPoll (commit-tracker.ts). */
   private pollCommit(): void {
     if (this.tracker.pending > 0) this.poll.start()
   }
@@ -439,7 +437,7 @@ export class DomainReplica extends ReplicaStore {
     return true
   }
 
-  /** We answered `to`'s sync fetch at `epoch` (sync-promise.ts). */
+  /** We answered `to`'s sync fetch at `epoch` (epoch-admission.ts). */
   promise(to: NodeId, epoch: number): void {
     if (this.role === 'backup') this.promised.give(to, epoch, this.epoch)
   }

@@ -1,7 +1,7 @@
 /** A backup's promise to a newer primary: only that primary may send below the promised epoch, until the view catches up. */
 import { describe, expect, it } from 'vitest'
 import { nodeId } from '../../src/ids.js'
-import { SyncPromise } from '../../src/replication/sync-promise.js'
+import { SyncPromise } from '../../src/replication/epoch-admission.js'
 
 const [old, next, other] = [nodeId('old'), nodeId('next'), nodeId('other')]
 

@@ -2,7 +2,7 @@
 import fc from 'fast-check'
 import { applyPatches, enablePatches, type Patch } from 'immer'
 import { describe, expect, it } from 'vitest'
-import { deepFreeze } from '../../src/objects/freeze.js'
+import { deepFreeze } from '../../src/objects/objects.js'
 import { checkPath } from '../../src/objects/guard.js'
 import { applyPatch } from '../../src/objects/patch.js'
 

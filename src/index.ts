@@ -1,5 +1,6 @@
 /** domainmesh — browser-safe entry. Nothing here may import a Node built-in (checked by a test). */
 export * from './errors.js'
+export { UNREACHABLE_CODES } from './remote-errors.js'
 export * from './ids.js'
 export * from './routing/address.js'
 export * from './routing/engine.js'

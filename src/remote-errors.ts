@@ -14,7 +14,8 @@ import * as session from './session/errors.js'
 import { CopyDeltaGoneError, CopyNotWantedError } from './healing/healing-copy.js'
 import * as state from './store/errors.js'
 
-type ErrorClass = abstract new (...args: never[]) => DomainMeshError
+/** An error class with what it says about a retry (`DomainMeshError.retry` and the other statics). */
+type ErrorClass = (abstract new (...args: never[]) => DomainMeshError) & Pick<typeof DomainMeshError, 'retry' | 'unreachable' | 'askElsewhere'>
 
 /** Code → class, for every error a request handler may answer with. */
 export const WIRE_ERRORS: ReadonlyMap<string, ErrorClass> = new Map<string, ErrorClass>([
@@ -56,6 +57,18 @@ export const WIRE_ERRORS: ReadonlyMap<string, ErrorClass> = new Map<string, Erro
   ['COPY_MISSING', session.CopyMissingError],
   ['STALE_TOKEN', session.StaleTokenError],
 ])
+
+/** The codes of the errors whose class passes `test`: lists of codes derive from the classes. */
+export function codesWhere(test: (cls: ErrorClass) => boolean): ReadonlySet<string> {
+  return new Set([...WIRE_ERRORS].filter(([, cls]) => test(cls)).map(([code]) => code))
+}
+
+/**
+ * Codes that mean "the other node could not be reached" (no route, link down, silent, closing), as
+ * opposed to an answer that says no: the classes marked `unreachable`. On this node, `isUnreachable`
+ * asks the error itself.
+ */
+export const UNREACHABLE_CODES: ReadonlySet<string> = codesWhere((cls) => cls.unreachable)
 
 /**
  * An error from a remote node as its own class, with its message and details. The class's

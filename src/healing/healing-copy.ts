@@ -3,7 +3,7 @@
  * missed if it held the domain before and its log agrees) while writes go on, then the domain is
  * locked just long enough to ship what was written meanwhile, and the target becomes a backup.
  */
-import { DomainMeshError, TimeoutError } from '../errors.js'
+import { DomainMeshError, TimeoutError, type Retry } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { sleep, yieldTo, type Clock } from '../util/clock.js'
 import { encodeValue } from '../wire/codec.js'
@@ -24,6 +24,7 @@ export class CopyNotWantedError extends DomainMeshError {
 
 /** The entries written during a copy are no longer in memory, so its delta cannot be sent (it is planned again). */
 export class CopyDeltaGoneError extends DomainMeshError {
+  static override readonly retry: Retry = 'safe'
   constructor(domain: number, target: NodeId, upTo: number) {
     super('COPY_DELTA_GONE', `copy of domain ${domain} to ${target}: the entries after ${upTo} are no longer in memory`, { domain, target, upTo })
   }

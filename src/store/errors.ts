@@ -1,5 +1,5 @@
 /** Errors of the replicated store. Each names the key, path or version that was wrong. */
-import { DomainMeshError } from '../errors.js'
+import { DomainMeshError, type Retry } from '../errors.js'
 
 export class InvalidStoreKeyError extends DomainMeshError {
   constructor(key: unknown, why: string) {
@@ -50,6 +50,7 @@ export class CasConflictError extends DomainMeshError {
 }
 
 export class NoPrimaryError extends DomainMeshError {
+  static override readonly retry: Retry = 'safe'
   constructor(domain: number) {
     super('NO_PRIMARY', `domain ${domain} has no live replica`, { domain })
   }
@@ -61,18 +62,21 @@ export class NoPrimaryError extends DomainMeshError {
  * send again; the store does so until its write timeout.
  */
 export class NotReadyError extends DomainMeshError {
+  static override readonly retry: Retry = 'safe'
   constructor(domain: number, why: string) {
     super('NOT_READY', `domain ${domain} is not ready: ${why}`, { domain, why })
   }
 }
 
 export class NotPrimaryError extends DomainMeshError {
+  static override readonly retry: Retry = 'safe'
   constructor(domain: number, primary: string | undefined, why?: string) {
     super('NOT_PRIMARY', `this node is not the primary of domain ${domain}${primary ? ` (${primary} is)` : ''}${why ? `: ${why}` : ''}`, { domain, primary })
   }
 }
 
 export class StaleEpochError extends DomainMeshError {
+  static override readonly retry: Retry = 'unknown'
   constructor(domain: number, mine: number, theirs: number) {
     super('STALE_EPOCH', `domain ${domain}: epoch ${mine} is older than ${theirs}; this node was fenced off`, { domain, mine, theirs })
   }

@@ -5,7 +5,7 @@
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
 import type { Draft } from 'immer'
-import { DomainMeshError, InvalidOptionError, NoRouteError, OutcomeUnknownError, isRemote, neverSent } from '../errors.js'
+import { DomainMeshError, InvalidOptionError, NoRouteError, NotConnectedError, OutcomeUnknownError, isRemote, neverSent, retryOf } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
 import type { Random } from '../util/random.js'
@@ -39,14 +39,14 @@ export interface Versioned<T> {
 }
 
 /**
- * Errors that prove the request was not applied, so sending it again is safe: the node asked is
- * not the primary, there is none yet, or there was no route to it (the view has not introduced it,
- * or the link to it is still coming up). A request that never left this node because its link
- * dropped first (NOT_CONNECTED, `neverSent`) joins them.
+ * Whether to send a request again after `err`, while placement settles. Errors whose class says a
+ * retry is safe (`retry` 'safe': not the primary, none yet, not ready, no route) prove the request
+ * was not applied. A request that never left this node because its link dropped first
+ * (NotConnectedError, `neverSent`) joins them; a read, which changes nothing, goes again also
+ * when the link to the primary dropped under it.
  */
-const RETRYABLE = new Set(['NOT_PRIMARY', 'NO_PRIMARY', 'NO_ROUTE', 'NOT_READY'])
-/** A read changes nothing: it is sent again also when the link to the primary dropped under it. */
-const READ_RETRYABLE = new Set([...RETRYABLE, 'NOT_CONNECTED'])
+const sendAgain = (err: unknown, write: boolean): boolean =>
+  retryOf(err) === 'safe' || (err instanceof NotConnectedError && (!write || neverSent(err)))
 /** The longest wait before the first retry of a conflicting update, and the most it doubles to. */
 const CAS_BACKOFF_MS = { first: 4, cap: 250 }
 /** Waits between attempts (the last one repeats): a view may be settling, or a link to the primary still coming up. */
@@ -171,7 +171,7 @@ export class Store {
 
   /**
    * Sends to the key's primary (locally when `local` handles it), sending again what is safe to
-   * send again (RETRYABLE, and for reads READ_RETRYABLE) while placement settles, until
+   * send again (`sendAgain`) while placement settles, until
    * `writeTimeoutMs` after the call: the caller sees one slower call, not the failover.
    */
   private async route(key: string, name: string, body: unknown, write: boolean, local: (primary: NodeId) => Promise<unknown> | undefined): Promise<unknown> {
@@ -189,8 +189,7 @@ export class Store {
       } catch (caught) {
         // The primary's OutcomeUnknownError (here or forwarded) becomes ours: one class for the case.
         const err = write && isRemote(caught) && (caught as DomainMeshError).code === 'OUTCOME_UNKNOWN' ? new OutcomeUnknownError(`write of "${key}"`, caught) : caught
-        const code = (err as DomainMeshError).code
-        const again = (write ? RETRYABLE : READ_RETRYABLE).has(code) || (code === 'NOT_CONNECTED' && neverSent(err))
+        const again = sendAgain(err, write)
         const wait = BACKOFF_MS[Math.min(attempt + 1, BACKOFF_MS.length - 1)]!
         if (!again || this.clock.now() + wait > deadline) throw err
         await sleep(this.clock, wait)

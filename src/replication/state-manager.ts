@@ -9,6 +9,7 @@ import { domainOf, domainRoles, type DomainRoles } from '../topology/placement.j
 import type { ClusterSettings, View } from '../topology/view.js'
 import { yieldTo, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
+import { TUNING_DEFAULTS } from './tuning.js'
 import { DomainState, type IncomingSnapshot } from './domain-state.js'
 import { NoPrimaryError, NotPrimaryError } from '../store/errors.js'
 import { DEFAULT_LIMITS, validateWrite, type Limits } from '../objects/guard.js'
@@ -141,7 +142,7 @@ export class StateManager {
   private roles: (DomainRoles | undefined)[] = []
 
   constructor(private readonly opts: StateManagerOptions) {
-    this.foreground = new Foreground(opts.clock, opts.healQuietMs ?? 3, HEAL_QUIET_MAX_WAIT_MS)
+    this.foreground = new Foreground(opts.clock, opts.healQuietMs ?? TUNING_DEFAULTS.healQuietMs, HEAL_QUIET_MAX_WAIT_MS)
     this.healing = new HealingQueue(
       {
         replica: (d) => this.replicas.get(d),
@@ -154,14 +155,14 @@ export class StateManager {
         reachable: (node) => opts.port.reachable?.(node) ?? true,
       },
       opts.clock,
-      opts.resendAfterMs ?? 200,
+      opts.resendAfterMs ?? TUNING_DEFAULTS.resendAfterMs,
       opts.healTimeoutMs ?? 30_000,
-      opts.healPauseRatio ?? 1,
-      opts.healPieceGapMs ?? 5,
+      opts.healPauseRatio ?? TUNING_DEFAULTS.healPauseRatio,
+      opts.healPieceGapMs ?? TUNING_DEFAULTS.healPieceGapMs,
     )
     this.sweep = new QuietSweep(
       opts.clock,
-      opts.coolAfterMs ?? 10_000,
+      opts.coolAfterMs ?? TUNING_DEFAULTS.coolAfterMs,
       () => [...this.replicas.values()],
       (domain, error) => this.events.emit('replica-error', { domain, error }),
       () => releaseEncoderBuffer(),
@@ -169,11 +170,11 @@ export class StateManager {
     this.sweep.start()
     this.cfg = {
       clock: opts.clock,
-      writeAcks: opts.writeAcks ?? 'all',
-      writeTimeoutMs: opts.writeTimeoutMs ?? 10_000,
-      resendAfterMs: opts.resendAfterMs ?? 200,
-      retainEntries: opts.retainEntries ?? 128,
-      restEntries: Math.min(opts.restEntries ?? 32, opts.retainEntries ?? 128),
+      writeAcks: opts.writeAcks ?? TUNING_DEFAULTS.writeAcks,
+      writeTimeoutMs: opts.writeTimeoutMs ?? TUNING_DEFAULTS.writeTimeoutMs,
+      resendAfterMs: opts.resendAfterMs ?? TUNING_DEFAULTS.resendAfterMs,
+      retainEntries: opts.retainEntries ?? TUNING_DEFAULTS.retainEntries,
+      restEntries: Math.min(opts.restEntries ?? TUNING_DEFAULTS.restEntries, opts.retainEntries ?? TUNING_DEFAULTS.retainEntries),
       hooks: {
         send: (to, msg) => opts.port.send(to, msg),
         committed: (domain, entries) => this.events.emit('committed', { domain, entries }),
@@ -523,6 +524,6 @@ export class StateManager {
   }
 
   private persistence(d: number): DomainPersistence {
-    return new DomainPersistence(this.opts.storage, d, this.opts.compactBytes ?? 1024 * 1024, () => yieldTo(this.opts.clock))
+    return new DomainPersistence(this.opts.storage, d, this.opts.compactBytes ?? TUNING_DEFAULTS.compactBytes, () => yieldTo(this.opts.clock))
   }
 }

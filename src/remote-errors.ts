@@ -12,7 +12,6 @@ import { DomainMeshError, RemoteError, type WireError } from './errors.js'
 import { BadRequestError, UnknownMethodError } from './routing/methods.js'
 import * as session from './session/errors.js'
 import { CopyDeltaGoneError, CopyNotWantedError } from './healing/healing-copy.js'
-import * as state from './store/errors.js'
 
 /** An error class with what it says about a retry (`DomainMeshError.retry` and the other statics). */
 type ErrorClass = (abstract new (...args: never[]) => DomainMeshError) & Pick<typeof DomainMeshError, 'retry' | 'unreachable' | 'askElsewhere'>
@@ -32,18 +31,18 @@ export const WIRE_ERRORS: ReadonlyMap<string, ErrorClass> = new Map<string, Erro
   ['INVALID_KEY', core.InvalidKeyError],
   ['UNKNOWN_METHOD', UnknownMethodError],
   ['BAD_REQUEST', BadRequestError],
-  ['INVALID_STORE_KEY', state.InvalidStoreKeyError],
-  ['KEY_NOT_FOUND', state.KeyNotFoundError],
-  ['PATH_NOT_FOUND', state.PathNotFoundError],
-  ['FORBIDDEN_PATH', state.ForbiddenPathError],
-  ['INVALID_PATCH', state.InvalidPatchError],
-  ['INVALID_VALUE', state.InvalidValueError],
-  ['VALUE_TOO_LARGE', state.ValueTooLargeError],
-  ['CAS_CONFLICT', state.CasConflictError],
-  ['NO_PRIMARY', state.NoPrimaryError],
-  ['NOT_READY', state.NotReadyError],
-  ['NOT_PRIMARY', state.NotPrimaryError],
-  ['STALE_EPOCH', state.StaleEpochError],
+  ['INVALID_STORE_KEY', core.InvalidStoreKeyError],
+  ['KEY_NOT_FOUND', core.KeyNotFoundError],
+  ['PATH_NOT_FOUND', core.PathNotFoundError],
+  ['FORBIDDEN_PATH', core.ForbiddenPathError],
+  ['INVALID_PATCH', core.InvalidPatchError],
+  ['INVALID_VALUE', core.InvalidValueError],
+  ['VALUE_TOO_LARGE', core.ValueTooLargeError],
+  ['CAS_CONFLICT', core.CasConflictError],
+  ['NO_PRIMARY', core.NoPrimaryError],
+  ['NOT_READY', core.NotReadyError],
+  ['NOT_PRIMARY', core.NotPrimaryError],
+  ['STALE_EPOCH', core.StaleEpochError],
   ['COPY_NOT_WANTED', CopyNotWantedError],
   ['COPY_DELTA_GONE', CopyDeltaGoneError],
   ['SESSION_NOT_FOUND', session.SessionNotFoundError],

@@ -3,11 +3,10 @@
  * missed if it held the domain before and its log agrees) while writes go on, then the domain is
  * locked just long enough to ship what was written meanwhile, and the target becomes a backup.
  */
-import { DomainMeshError, TimeoutError, type Retry } from '../errors.js'
+import { DomainMeshError, TimeoutError, type Retry, NotPrimaryError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { sleep, yieldTo, type Clock } from '../util/clock.js'
 import { encodeValue } from '../wire/codec.js'
-import { NotPrimaryError } from '../store/errors.js'
 import type { DomainReplica } from '../replication/replica.js'
 import type { CopyReport } from '../replication/replica-types.js'
 import type { LogEntry } from '../replication/log.js'

@@ -5,7 +5,7 @@
  */
 import type { StorePatch } from './objects.js'
 import { encodeValue } from '../wire/codec.js'
-import { ForbiddenPathError, InvalidPatchError, InvalidStoreKeyError, InvalidValueError, PathNotFoundError, ValueTooLargeError } from '../store/errors.js'
+import { ForbiddenPathError, InvalidPatchError, InvalidStoreKeyError, InvalidValueError, PathNotFoundError, ValueTooLargeError } from '../errors.js'
 
 export interface Limits {
   /** Longest key, in characters. */

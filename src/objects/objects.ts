@@ -4,7 +4,7 @@
  * compare-and-set on one path is not disturbed by writes to other paths of the same object.
  */
 import type { Patch } from 'immer'
-import { CasConflictError, KeyNotFoundError } from '../store/errors.js'
+import { CasConflictError, KeyNotFoundError } from '../errors.js'
 import { checkPath } from './guard.js'
 import { applyPatch } from './patch.js'
 

@@ -10,7 +10,7 @@
  * refused with a nack, and a primary that gets a nack from a newer epoch stops acking writes.
  * Healing copies (healing-copy.ts) use encodeSnapshotParts / sendSnapshotPart / sendEntriesTo / lock / addBackup.
  */
-import { DomainMeshError, TimeoutError } from '../errors.js'
+import { DomainMeshError, TimeoutError, NotPrimaryError, NotReadyError, StaleEpochError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import { defer, yieldTo, type Clock, type TimerHandle } from '../util/clock.js'
 import { withTimeout } from '../util/timeout.js'
@@ -18,7 +18,6 @@ import { AckWaiters } from './ack-waiters.js'
 import { commitPoint } from './commit-point.js'
 import { CommitPoll, CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
 import { DomainState, type IncomingSnapshot } from './domain-state.js'
-import { NotPrimaryError, NotReadyError, StaleEpochError } from '../store/errors.js'
 import type { LogEntry } from './log.js'
 import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ResendMsg } from './messages.js'
 import { SnapshotAssembly } from '../persistence/snapshot-assembly.js'

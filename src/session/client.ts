@@ -5,9 +5,8 @@
  * session engine. The application sees one slower call, not an error.
  */
 import type { Draft, Patch } from 'immer'
-import { askElsewhere, isUnreachable, type DomainMeshError } from '../errors.js'
+import { askElsewhere, isUnreachable, type DomainMeshError, KeyNotFoundError } from '../errors.js'
 import type { NodeId } from '../ids.js'
-import { KeyNotFoundError } from '../store/errors.js'
 import { NoLiveReplicaError } from './errors.js'
 import type { SessionReply } from './engine.js'
 import { compareToken } from './route.js'

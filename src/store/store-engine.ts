@@ -4,13 +4,12 @@
  * behind ours), carries replication messages, and tells watchers about committed changes.
  */
 import * as v from 'valibot'
-import { NoRouteError, OutcomeUnknownError, isRemote, neverSent, type DomainMeshError } from '../errors.js'
+import { NoRouteError, OutcomeUnknownError, isRemote, neverSent, type DomainMeshError, NotPrimaryError, PathNotFoundError } from '../errors.js'
 import { engineType, virtualServerId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
 import type { Clock } from '../util/clock.js'
 import { Histogram, WRITE_LATENCY_BUCKETS_MS } from '../util/histogram.js'
-import { NotPrimaryError, PathNotFoundError } from './errors.js'
 import { asObject, isInteger } from '../wire/fast-path.js'
 import { acceptWireChange, WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogEntry } from '../replication/log.js'
 import { acceptAck, acceptAppend, AckSchema, AppendSchema, FetchSchema, LeadSchema, NackSchema, ResendSchema, SnapshotSchema, type ReplMessage } from '../replication/messages.js'

@@ -5,11 +5,10 @@
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
 import type { Draft } from 'immer'
-import { DomainMeshError, InvalidOptionError, NoRouteError, NotConnectedError, OutcomeUnknownError, isRemote, neverSent, retryOf } from '../errors.js'
+import { DomainMeshError, InvalidOptionError, NoRouteError, NotConnectedError, OutcomeUnknownError, isRemote, neverSent, retryOf, KeyNotFoundError, NoPrimaryError } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { sleep, type Clock } from '../util/clock.js'
 import type { Random } from '../util/random.js'
-import { KeyNotFoundError, NoPrimaryError } from './errors.js'
 import { validateWrite } from '../objects/guard.js'
 import { checkOptions, READ_OPTIONS, SUBSCRIBE_OPTIONS, UPDATE_OPTIONS, WRITE_OPTIONS } from './options.js'
 import { toWireChange } from '../replication/log.js'

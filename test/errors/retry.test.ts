@@ -1,10 +1,9 @@
 /** Each error class says whether a retry is safe, unknown or never; the lists of codes derive from it. */
 import { describe, expect, it } from 'vitest'
-import { ClosedError, NoRouteError, NotConnectedError, OutcomeUnknownError, RemoteError, TimeoutError, retryOf, toWireError } from '../../src/errors.js'
+import { ClosedError, NoRouteError, NotConnectedError, OutcomeUnknownError, RemoteError, TimeoutError, retryOf, toWireError, CasConflictError, NotPrimaryError, NotReadyError } from '../../src/errors.js'
 import { UNREACHABLE_CODES as PUBLIC_UNREACHABLE } from '../../src/index.js'
 import { UNREACHABLE_CODES, WIRE_ERRORS, codesWhere, fromWireError } from '../../src/remote-errors.js'
 import { ClientMovedError, SessionNotFoundError } from '../../src/session/errors.js'
-import { CasConflictError, NotPrimaryError, NotReadyError } from '../../src/store/errors.js'
 
 describe('retry classification', () => {
   it('an error rebuilt from another node says what its class says', () => {

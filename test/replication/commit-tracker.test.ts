@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { CommitTracker, OutcomeUnknownError } from '../../src/replication/commit-tracker.js'
 import { FakeClock } from '../../src/util/clock.js'
-import { StaleEpochError } from '../../src/store/errors.js'
+import { StaleEpochError } from '../../src/errors.js'
 
 /** A write taken by the primary that fails is of unknown outcome, whatever ended its wait (the cause). */
 const settled = (p: Promise<unknown>) => p.then((r) => ({ ok: r }), (e: unknown) => ({ err: (e as Error).name, ...((e as Error).cause ? { cause: ((e as Error).cause as Error).name } : {}) }))

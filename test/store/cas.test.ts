@@ -5,10 +5,9 @@
  */
 import { produce } from 'immer'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DomainMeshError, NoRouteError, RemoteError, isRemote, toWireError } from '../../src/errors.js'
+import { DomainMeshError, NoRouteError, RemoteError, isRemote, toWireError, CasConflictError, KeyNotFoundError } from '../../src/errors.js'
 import { nodeId, virtualServerId } from '../../src/ids.js'
 import { fromWireError } from '../../src/remote-errors.js'
-import { CasConflictError, KeyNotFoundError } from '../../src/store/errors.js'
 import type { ChangeEvent } from '../../src/store/watch.js'
 import { ServiceCluster } from '../helpers/service-cluster.js'
 import { StoreCluster } from '../helpers/store-cluster.js'

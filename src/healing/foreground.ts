@@ -3,12 +3,9 @@
  * before each piece, until no write has been seen here for `quietMs`: a write is taken, applied
  * and acked in 1-2 ms, and a piece sent just after one is taken in by the target before the next
  * write comes. A copy never waits longer than `maxWaitMs` per piece, so it still moves on under a
- * steady stream of writes (at about one piece per `maxWaitMs` plus the piece gap).
- *
- * Measured in the healing benchmark (paced writes to the domains that need no copy, one every
- * 5 ms; four traced heal-only runs each, alternating): p99 during the healing 21.0 / 12.1 / 14.6 /
- * 25.0 ms without waiting, 13.1 / 14.6 / 13.0 / 14.9 ms with `quietMs` 3; the copy took 3.0 → 3.8 s.
- * Untraced full runs since: 11.1 and 13.6 ms, against 17.8 before (bench/README.md).
+ * steady stream of writes (at about one piece per `maxWaitMs` plus the piece gap). Waiting trades
+ * a slightly longer copy for a lower write p99 during healing (docs/design.md, "Numbers behind
+ * the code").
  */
 import type { Clock } from '../util/clock.js'
 

@@ -1,8 +1,8 @@
 /**
  * Cools the domains nobody writes to. Every `intervalMs` it looks at each domain's last seq; one
  * that did not move since the previous look keeps its log and objects encoded (DomainState.cool),
- * so a node at rest holds its data as bytes, not as JS objects: 100,000 objects in the healing
- * benchmark left 8,363 decoded log entries and 4,096 decoded objects on a peer at rest. Domains are
+ * so a node at rest holds its data as bytes, not as JS objects (without it, a peer at rest kept
+ * thousands of decoded entries and objects: docs/design.md, "Numbers behind the code"). Domains are
  * cooled one per event-loop turn, so a look never holds the loop for more than one domain's encode.
  */
 import { yieldTo, type Clock, type TimerHandle } from '../util/clock.js'

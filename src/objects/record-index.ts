@@ -93,8 +93,7 @@ export class RecordIndex {
 
   /**
    * Rebuilds the table at `TIGHT_LOAD` if it is emptier than that by a tenth or more (the domain
-   * is quiet: no inserts are coming). 1,560 ids took 4,096 slots (32 KB) as the table grew by
-   * doubling, 2,229 (18 KB) tightened.
+   * is quiet: no inserts are coming): a table grown by doubling may be two thirds empty.
    */
   tighten(): void {
     const capacity = Math.max(MIN_CAPACITY, Math.ceil(this.live / TIGHT_LOAD))

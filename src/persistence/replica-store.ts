@@ -50,9 +50,9 @@ export abstract class ReplicaStore {
 
   /**
    * Forgets log entries held in memory once they are older than the last `retainEntries` and at
-   * or below `floor` (what every copy that counts is known to hold). Before, the log was only cut
-   * at a compaction (1 MiB of segments per domain): 200,000 one-field patches to 1,000 objects
-   * grew a peer from 121 to 428 MB. A copy that lags further back gets a snapshot instead.
+   * or below `floor` (what every copy that counts is known to hold): cut only at a compaction, a
+   * log of small patches outgrows the objects it changes many times over (docs/design.md,
+   * "Numbers behind the code"). A copy that lags further back gets a snapshot instead.
    */
   protected trimLog(): void {
     // Cut only once the log is twice as long as kept: the slice is then paid once per
@@ -64,8 +64,7 @@ export abstract class ReplicaStore {
   /**
    * Cuts the log of a domain going quiet to its last `keep` entries, keeping those after
    * `logFloor` and any a healing copy holds. The trim above lets the log grow to twice what it keeps
-   * before cutting it, so a quiet domain held 1-2x `retainEntries` entries for good; in the
-   * healing benchmark, the fill's puts, about 0.8 MB per 100,000 objects once encoded.
+   * before cutting it, so a quiet domain would hold 1-2x `retainEntries` entries for good.
    */
   protected restLog(keep: number): void {
     this.state.truncateLog(this.kept(Math.max(keep, this.state.lastSeq - this.logFloor())))

@@ -1,11 +1,12 @@
 /**
  * Writes the store options table of docs/api.md from the one options schema
- * (src/replication/tuning.ts): `npm run docs:options`. test/node/options.test.ts fails while the
+ * (src/replication/tuning.ts: checks, defaults) and its docs (tuning-docs.ts): `npm run docs:options`. test/node/options.test.ts fails while the
  * table in the docs differs from what this writes.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { TUNING_OPTIONS, type TuningGroup } from '../src/replication/tuning.js'
+import { TUNING_DOCS, type TuningGroup } from '../src/replication/tuning-docs.js'
+import { TUNING_OPTIONS } from '../src/replication/tuning.js'
 
 export const DOC = fileURLToPath(new URL('../docs/api.md', import.meta.url))
 const START = '<!-- options:start (npm run docs:options writes this table) -->'
@@ -22,7 +23,7 @@ export function optionsTable(): string {
   ]
   return groups
     .map(([group, title]) => {
-      const rows = TUNING_OPTIONS.filter((o) => o.group === group).map((o) => `| \`${o.name}\` | ${shown(o.default)} | ${cell(o.must)} | ${cell(o.doc)} |`)
+      const rows = TUNING_OPTIONS.filter((o) => TUNING_DOCS[o.name].group === group).map((o) => `| \`${o.name}\` | ${shown(o.default)} | ${cell(o.must)} | ${cell(TUNING_DOCS[o.name].doc)} |`)
       return [title, '', '| option | default | must be | what it does |', '|---|---|---|---|', ...rows].join('\n')
     })
     .join('\n\n')

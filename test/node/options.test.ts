@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { InvalidSettingsError, MeshNode, type StoreTuning } from '../../src/index.js'
 import { DEFAULT_LIMITS } from '../../src/objects/guard.js'
 import { TUNING_DEFAULTS, TUNING_OPTIONS, TUNING_SCHEMA } from '../../src/replication/tuning.js'
+import { TUNING_DOCS } from '../../src/replication/tuning-docs.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
 import { MemoryNetwork } from '../../src/transport/memory.js'
 import { DOC, withTable } from '../../scripts/options-table.js'
@@ -31,7 +32,8 @@ describe('store options', () => {
     expect(TUNING_DEFAULTS).toEqual({ writeAcks: 'all', writeTimeoutMs: 10_000, resendAfterMs: 200, compactBytes: 1024 * 1024, retainEntries: 128, restEntries: 32, healPauseRatio: 1, healPieceGapMs: 5, healQuietMs: 3, coolAfterMs: 10_000 })
     const limits = Object.fromEntries(TUNING_OPTIONS.filter((o) => o.name.startsWith('limits.')).map((o) => [o.name.slice('limits.'.length), o.default]))
     expect(limits).toEqual(DEFAULT_LIMITS)
-    for (const o of TUNING_OPTIONS) expect(o.doc.length, o.name).toBeGreaterThan(10)
+    for (const o of TUNING_OPTIONS) expect(TUNING_DOCS[o.name].doc.length, o.name).toBeGreaterThan(10)
+    expect(Object.keys(TUNING_DOCS).sort()).toEqual(TUNING_OPTIONS.map((o) => o.name).sort())
   })
 
   it('the table in docs/api.md is the one the schema writes (npm run docs:options)', () => {

@@ -5,7 +5,7 @@
  * nodes: every node).
  */
 import { performance } from 'node:perf_hooks'
-import type { Store } from '../src/state/store.js'
+import type { Store } from '../src/store/store.js'
 import type { BenchCluster } from './cluster.js'
 import { percentile } from './stats.js'
 

@@ -3,7 +3,7 @@
  * loop; the figure is the time from the kill to the first acknowledged write.
  */
 import { performance } from 'node:perf_hooks'
-import type { Store } from '../src/state/store.js'
+import type { Store } from '../src/store/store.js'
 import type { BenchCluster } from './cluster.js'
 import { OBJECTS } from './domainmesh.js'
 

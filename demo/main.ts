@@ -136,14 +136,14 @@ async function start(): Promise<void> {
     disconnectedAt = undefined
     render()
   })
-  n.state.events.on('healing', (p) => {
+  n.events.on('healing', (p) => {
     $<HTMLProgressElement>('healing').max = Math.max(1, p.domainsTotal)
     $<HTMLProgressElement>('healing').value = p.domainsDone
     $('healing-text').textContent = `${p.inProgress ? 'copying' : `last round (${new Date().toLocaleTimeString()})`}: ${p.domainsDone}/${p.domainsTotal} domain copies, ${formatBytes(p.bytes)}, writes held back at most ${p.maxLockMs} ms`
     if (p.error) log(`copy of domain ${p.domain} to ${p.target} failed: ${(p.error as Error).message}; will retry`, true)
   })
   let gained = 0
-  n.state.events.on('role-changed', ({ role }) => {
+  n.events.on('role-changed', ({ role }) => {
     // Told per domain; said once per view (the view listener runs after these).
     if (role === 'primary') gained++
     queueMicrotask(() => {

@@ -11,10 +11,10 @@ import * as core from './errors.js'
 import { DomainMeshError, RemoteError, type WireError } from './errors.js'
 import { BadRequestError, UnknownMethodError } from './routing/methods.js'
 import * as session from './session/errors.js'
-import { CopyDeltaGoneError, CopyNotWantedError } from './state/healing-copy.js'
-import * as state from './state/errors.js'
+import { CopyDeltaGoneError, CopyNotWantedError } from './healing/healing-copy.js'
 
-type ErrorClass = abstract new (...args: never[]) => DomainMeshError
+/** An error class with what it says about a retry (`DomainMeshError.retry` and the other statics). */
+type ErrorClass = (abstract new (...args: never[]) => DomainMeshError) & Pick<typeof DomainMeshError, 'retry' | 'unreachable' | 'askElsewhere'>
 
 /** Code → class, for every error a request handler may answer with. */
 export const WIRE_ERRORS: ReadonlyMap<string, ErrorClass> = new Map<string, ErrorClass>([
@@ -31,18 +31,18 @@ export const WIRE_ERRORS: ReadonlyMap<string, ErrorClass> = new Map<string, Erro
   ['INVALID_KEY', core.InvalidKeyError],
   ['UNKNOWN_METHOD', UnknownMethodError],
   ['BAD_REQUEST', BadRequestError],
-  ['INVALID_STORE_KEY', state.InvalidStoreKeyError],
-  ['KEY_NOT_FOUND', state.KeyNotFoundError],
-  ['PATH_NOT_FOUND', state.PathNotFoundError],
-  ['FORBIDDEN_PATH', state.ForbiddenPathError],
-  ['INVALID_PATCH', state.InvalidPatchError],
-  ['INVALID_VALUE', state.InvalidValueError],
-  ['VALUE_TOO_LARGE', state.ValueTooLargeError],
-  ['CAS_CONFLICT', state.CasConflictError],
-  ['NO_PRIMARY', state.NoPrimaryError],
-  ['NOT_READY', state.NotReadyError],
-  ['NOT_PRIMARY', state.NotPrimaryError],
-  ['STALE_EPOCH', state.StaleEpochError],
+  ['INVALID_STORE_KEY', core.InvalidStoreKeyError],
+  ['KEY_NOT_FOUND', core.KeyNotFoundError],
+  ['PATH_NOT_FOUND', core.PathNotFoundError],
+  ['FORBIDDEN_PATH', core.ForbiddenPathError],
+  ['INVALID_PATCH', core.InvalidPatchError],
+  ['INVALID_VALUE', core.InvalidValueError],
+  ['VALUE_TOO_LARGE', core.ValueTooLargeError],
+  ['CAS_CONFLICT', core.CasConflictError],
+  ['NO_PRIMARY', core.NoPrimaryError],
+  ['NOT_READY', core.NotReadyError],
+  ['NOT_PRIMARY', core.NotPrimaryError],
+  ['STALE_EPOCH', core.StaleEpochError],
   ['COPY_NOT_WANTED', CopyNotWantedError],
   ['COPY_DELTA_GONE', CopyDeltaGoneError],
   ['SESSION_NOT_FOUND', session.SessionNotFoundError],
@@ -56,6 +56,18 @@ export const WIRE_ERRORS: ReadonlyMap<string, ErrorClass> = new Map<string, Erro
   ['COPY_MISSING', session.CopyMissingError],
   ['STALE_TOKEN', session.StaleTokenError],
 ])
+
+/** The codes of the errors whose class passes `test`: lists of codes derive from the classes. */
+export function codesWhere(test: (cls: ErrorClass) => boolean): ReadonlySet<string> {
+  return new Set([...WIRE_ERRORS].filter(([, cls]) => test(cls)).map(([code]) => code))
+}
+
+/**
+ * Codes that mean "the other node could not be reached" (no route, link down, silent, closing), as
+ * opposed to an answer that says no: the classes marked `unreachable`. On this node, `isUnreachable`
+ * asks the error itself.
+ */
+export const UNREACHABLE_CODES: ReadonlySet<string> = codesWhere((cls) => cls.unreachable)
 
 /**
  * An error from a remote node as its own class, with its message and details. The class's

@@ -8,7 +8,7 @@
 import createDebug from 'debug'
 import type { NodeId } from '../ids.js'
 import type { MeshNode } from '../node/mesh-node.js'
-import type { HealingStep } from '../state/healing.js'
+import type { HealingStep } from '../healing/healing.js'
 import { domainRoles } from '../topology/placement.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock } from '../util/clock.js'
@@ -146,7 +146,7 @@ export function reportNode(node: MeshNode, out: ConsoleOut, clock: Clock): () =>
       ;(clean ? out.debug('link') : out.info)(`link to ${peer} dropped (${reason})`)
     }),
     node.transport.on('peer-up', ({ peer }) => out.debug('link')(`link to ${peer} open`)),
-    node.state.events.on('healing', (p) => healing.progress(p)),
+    node.events.on('healing', (p) => healing.progress(p)),
     node.state.events.on('snapshot-installed', ({ domain, from }) => out.info(`domain ${domain}: installed a snapshot from ${from} (this copy had diverged or was missing)`)),
     node.state.events.on('corrupt', ({ domain, error }) => out.info(`domain ${domain}: stored copy is damaged (${(error as Error).message}); rebuilding it from the other owners`)),
     node.state.events.on('replica-error', ({ domain, error }) => out.info(`domain ${domain}: ${(error as Error).message}`)),

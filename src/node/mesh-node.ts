@@ -4,17 +4,17 @@
  */
 import { ClosedError, TimeoutError } from '../errors.js'
 import { engineId as toEngineId, virtualServerId as toVs, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
-import { StateManager, type Health } from '../state/state-manager.js'
-import { Store } from '../state/store.js'
-import { StoreEngine } from '../state/store-engine.js'
-import { MessengerStatePort } from '../state/port.js'
+import { StateManager, type Health } from '../replication/state-manager.js'
+import { Store } from '../store/store.js'
+import { StoreEngine } from '../store/store-engine.js'
+import { MessengerStatePort } from '../store/port.js'
 import { TopologyManager } from '../topology/manager.js'
 import { TopologyClient, type TopologyConnector } from '../topology/client.js'
-import { DomainPersistence } from '../state/persistence.js'
+import { DomainPersistence } from '../persistence/persistence.js'
 import { websocketFailoverConnector } from '../topology/failover.js'
 import type { WebSocketConstructor } from '../topology/ws-link.js'
 import { LastView } from './last-view.js'
-import { STORE_ENGINE_ID, STORE_ENGINE_INFO } from '../state/store-engine.js'
+import { STORE_ENGINE_ID, STORE_ENGINE_INFO } from '../store/store-engine.js'
 import { DEFAULT_SETTINGS, type ClusterSettings, type View } from '../topology/view.js'
 import type { Address, ExactAddress } from '../routing/address.js'
 import type { Directory, Engine, EngineInfo } from '../routing/engine.js'
@@ -32,9 +32,10 @@ import { checkSettings, checkTuning, type StoreTuning } from './settings.js'
 export { InvalidSettingsError, type StoreTuning } from './settings.js'
 import { SessionClient, type SessionClientOptions } from '../session/client.js'
 import { SESSION_ENGINE_ID, SESSION_ENGINE_INFO, SESSION_ENGINE_TYPE, SessionEngine } from '../session/engine.js'
-import type { HealingProgress } from '../state/healing.js'
+import type { HealingProgress, HealingStep } from '../healing/healing.js'
+import { Emitter } from '../util/events.js'
 import type { HistogramSnapshot } from '../util/histogram.js'
-import { DEFAULT_LIMITS } from '../state/guard.js'
+import { DEFAULT_LIMITS } from '../objects/guard.js'
 
 export interface MeshNodeOptions {
   clusterId: ClusterId
@@ -109,6 +110,24 @@ export interface NodeMetrics extends MessengerMetrics {
   damagedDomains: number
 }
 
+/**
+ * What a node tells its application (`node.events`), one payload object per event. Listeners may
+ * be added before `start()`. A listener that throws does not stop the others (see Emitter).
+ */
+export interface NodeEvents {
+  /** This node took a newer membership view (from the topology service, or `applyView`). */
+  view: { view: View }
+  /** A view changed this node's role for `domain`: it now leads it (`primary`) or follows (`backup`). */
+  'role-changed': { domain: number; role: 'primary' | 'backup'; epoch: number }
+  /** One self-healing copy finished (or failed, `error`): `domainsDone / domainsTotal` of this round, bytes, lock time. */
+  healing: HealingStep
+  /**
+   * `health()` changed: told after a view, a healing step, a finished copy or a damaged copy found,
+   * whenever it differs from the last one told (computed only while someone listens).
+   */
+  health: { health: Health }
+}
+
 const isMeshTransport = (t: Transport): t is MeshTransport => 'attachSignaling' in t && 'setMembers' in t
 
 export class MeshNode {
@@ -118,6 +137,10 @@ export class MeshNode {
   readonly transport: Transport
   readonly directory: Directory
   readonly topology: TopologyManager
+  /** Views, role changes, healing progress and health, as they happen (see NodeEvents). */
+  readonly events = new Emitter<NodeEvents>()
+  /** The last health told (`health` event), as JSON, to tell only changes. */
+  private healthTold: string | undefined
   private settingsRef: ClusterSettings
   private client: TopologyClient | undefined
   private id: NodeId | undefined
@@ -141,6 +164,10 @@ export class MeshNode {
     checkTuning(opts.store ?? {})
     this.topology = new TopologyManager((view) => this.stateRef?.applyView(view))
     this.directory = opts.directory ?? this.topology
+    this.topology.events.on('view', ({ view }) => {
+      this.events.emit('view', { view })
+      this.tellHealth()
+    })
   }
 
   /** Whether this node joins as a durable member (see MeshNodeOptions.durable). */
@@ -263,6 +290,13 @@ export class MeshNode {
     this.transport.on('peer-down', ({ peer }) => this.client?.report(peer))
     this.stateRef.events.on('copied', ({ domain, target }) => this.client?.owned(domain, target))
     this.stateRef.events.on('lagging', ({ domain, node }) => this.client?.lagging(domain, node))
+    this.stateRef.events.on('role-changed', (e) => this.events.emit('role-changed', e))
+    this.stateRef.events.on('healing', (step) => {
+      this.events.emit('healing', step)
+      this.tellHealth()
+    })
+    this.stateRef.events.on('copied', () => this.tellHealth())
+    this.stateRef.events.on('corrupt', () => this.tellHealth())
     await this.transport.connect(id)
     if (this.topology.view().epoch > 0) this.stateRef.applyView(this.topology.view())
     if (this.opts.rttIntervalMs) {
@@ -384,6 +418,16 @@ export class MeshNode {
   /** Under-replicated domains this node leads, healing in progress, and whether it is safe to stop. */
   health(): Health {
     return this.state.health()
+  }
+
+  /** Emits `health` if it changed since the last one told (and only while someone listens). */
+  private tellHealth(): void {
+    if (this.phase !== 'running' || !this.stateRef || this.events.listenerCount('health') === 0) return
+    const health = this.stateRef.health()
+    const json = JSON.stringify(health)
+    if (json === this.healthTold) return
+    this.healthTold = json
+    this.events.emit('health', { health })
   }
 
   metrics(): NodeMetrics {

@@ -2,9 +2,11 @@
  * A node's tunable options and their checks. Checked when the node is made, so a bad option
  * fails with its name before anything starts.
  */
+import * as v from 'valibot'
 import { DomainMeshError } from '../errors.js'
-import type { Limits } from '../state/guard.js'
-import type { ReplicationTuning } from '../state/state-manager.js'
+import type { Limits } from '../objects/guard.js'
+import type { ReplicationTuning } from '../replication/state-manager.js'
+import { TUNING_OPTIONS } from '../replication/tuning.js'
 import type { ClusterSettings } from '../topology/view.js'
 
 export class InvalidSettingsError extends DomainMeshError {
@@ -18,24 +20,11 @@ export interface StoreTuning extends ReplicationTuning {
   limits?: Partial<Limits>
 }
 
-const wholeFrom0 = (x: number): boolean => Number.isInteger(x) && x >= 0
-const from0 = (x: number): boolean => Number.isFinite(x) && x >= 0
-const upTo1000 = (x: number): boolean => from0(x) && x <= 1000
-
-/** Each numeric tuning option: what it must be, and how the error says it. */
-const TUNING_RULES: readonly (readonly [keyof StoreTuning, (x: number) => boolean, string])[] = [
-  ['retainEntries', wholeFrom0, 'a whole number of 0 or more'],
-  ['restEntries', wholeFrom0, 'a whole number of 0 or more'],
-  ['healPauseRatio', from0, 'a number of 0 or more'],
-  ['coolAfterMs', wholeFrom0, 'a whole number of ms, 0 or more'],
-  ['healPieceGapMs', upTo1000, 'a number of ms from 0 to 1000'],
-  ['healQuietMs', upTo1000, 'a number of ms from 0 to 1000'],
-]
-
+/** Checks every option given against its schema (replication/tuning.ts); unknown names are left alone. */
 export function checkTuning(t: StoreTuning): void {
-  for (const [name, ok, what] of TUNING_RULES) {
-    const x = t[name]
-    if (x !== undefined && !(typeof x === 'number' && ok(x))) throw new InvalidSettingsError(`store.${name} must be ${what}, not ${String(x)}`)
+  for (const o of TUNING_OPTIONS) {
+    const x = o.name.split('.').reduce<unknown>((at, key) => (at as Record<string, unknown> | undefined)?.[key], t)
+    if (x !== undefined && !v.is(o.schema, x)) throw new InvalidSettingsError(`store.${o.name} must be ${o.must}, not ${String(x)}`)
   }
 }
 

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http'
 import { virtualServerId } from '../ids.js'
 import type { MeshNode, NodeMetrics } from '../node/mesh-node.js'
-import { NoPrimaryError } from '../state/errors.js'
+import { NoPrimaryError } from '../errors.js'
 
 export interface MetricsServer {
   readonly url: string

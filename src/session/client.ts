@@ -5,9 +5,8 @@
  * session engine. The application sees one slower call, not an error.
  */
 import type { Draft, Patch } from 'immer'
-import { UNREACHABLE_CODES, type DomainMeshError } from '../errors.js'
+import { askElsewhere, isUnreachable, type DomainMeshError, KeyNotFoundError } from '../errors.js'
 import type { NodeId } from '../ids.js'
-import { KeyNotFoundError } from '../state/errors.js'
 import { NoLiveReplicaError } from './errors.js'
 import type { SessionReply } from './engine.js'
 import { compareToken } from './route.js'
@@ -37,10 +36,11 @@ export interface SessionClientOptions {
 }
 
 /**
- * Errors after which another node may still answer: this one could not be reached, no longer
- * serves the client, or knows no live copy (a node that restarted empty knows nothing).
+ * Errors after which another node may still answer: this one could not be reached (`unreachable`),
+ * no longer serves the client, or knows no live copy (`askElsewhere`: a node that restarted empty
+ * knows nothing).
  */
-const TRY_NEXT = new Set([...UNREACHABLE_CODES, 'CLIENT_MOVED', 'NO_LIVE_REPLICA'])
+const tryNext = (err: unknown): boolean => isUnreachable(err) || askElsewhere(err)
 /**
  * How often one node may answer that the token is older than one the client already used (other
  * calls of the same client moved it on meanwhile) before the call gives up.
@@ -136,7 +136,7 @@ export class SessionClient {
             this.keep(e.details.token as FailoverToken)
             continue
           }
-          if (!TRY_NEXT.has(e.code)) throw err
+          if (!tryNext(e)) throw err
           tried.push(node)
           break
         }

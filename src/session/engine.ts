@@ -11,16 +11,15 @@
 import type { Patch } from 'immer'
 import * as v from 'valibot'
 import { engineId, engineType, type NodeId } from '../ids.js'
-import { UNREACHABLE_CODES, type DomainMeshError } from '../errors.js'
+import { isUnreachable, PathNotFoundError } from '../errors.js'
 import type { Engine, Request } from '../routing/engine.js'
 import { method, methodTable } from '../routing/methods.js'
-import { PatchSchema } from '../state/log.js'
-import { DEFAULT_LIMITS, checkPatches, checkValue, type Limits } from '../state/guard.js'
-import { applyChange, checkCas, jsonValue, normalizeChange, versionAt, type StoredObject } from '../state/objects.js'
+import { PatchSchema } from '../replication/log.js'
+import { DEFAULT_LIMITS, checkPatches, checkValue, type Limits } from '../objects/guard.js'
+import { applyChange, checkCas, jsonValue, normalizeChange, versionAt, type StoredObject } from '../objects/objects.js'
 import type { TimerHandle } from '../util/clock.js'
 import { SerialQueue } from '../util/serial.js'
 import { Emitter } from '../util/events.js'
-import { PathNotFoundError } from '../state/errors.js'
 import { InvalidTokenError, NoLiveReplicaError, NotEnoughReplicasError, ClientMovedError, SessionNotFoundError, StaleTokenError, VirtualServerMismatchError } from './errors.js'
 import { SessionHandoffs } from './handoff.js'
 import { SessionReplication, RecordSchema, ReplicateSchema, otherLine, probeAnswer, type Line, type ReplicationContext } from './replication.js'
@@ -33,7 +32,7 @@ export const SESSION_ENGINE_TYPE = engineType('session')
 export const SESSION_ENGINE_INFO = { engineId: SESSION_ENGINE_ID, engineType: SESSION_ENGINE_TYPE, virtualServers: '*' as const }
 const MAX_HOPS = 3
 /** Expected while nodes are down or unreachable; the next view or sweep tries again. */
-const QUIET = new Set([...UNREACHABLE_CODES, 'NOT_ENOUGH_REPLICAS', 'CLIENT_MOVED'])
+const quiet = (err: unknown): boolean => isUnreachable(err) || err instanceof NotEnoughReplicasError || err instanceof ClientMovedError
 
 export interface SessionContext extends ReplicationContext {
   secret: string
@@ -140,7 +139,7 @@ export class SessionEngine implements Engine {
   }
 
   private report(error: unknown): void {
-    if (!QUIET.has((error as DomainMeshError).code)) this.events.emit('error', { error })
+    if (!quiet(error)) this.events.emit('error', { error })
   }
 
   private async checkLeads(primary: NodeId, entries: ClientEntry[]): Promise<void> {

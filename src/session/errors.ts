@@ -1,5 +1,5 @@
 /** Errors of the session engine and client. */
-import { DomainMeshError } from '../errors.js'
+import { DomainMeshError, type Retry } from '../errors.js'
 
 export class SessionNotFoundError extends DomainMeshError {
   constructor(sessionId: string) {
@@ -14,6 +14,8 @@ export class InvalidTokenError extends DomainMeshError {
 }
 
 export class NoLiveReplicaError extends DomainMeshError {
+  static override readonly retry: Retry = 'safe'
+  static override readonly askElsewhere = true
   constructor(clientId: string, tried: readonly string[]) {
     super('NO_LIVE_REPLICA', `client "${clientId}": none of the nodes in its failover token is reachable (${tried.join(', ') || 'none'})`, { clientId, tried })
   }
@@ -34,6 +36,8 @@ export class StaleClientEpochError extends DomainMeshError {
 
 /** This node served the client once but another node has taken over; the client tries elsewhere. */
 export class ClientMovedError extends DomainMeshError {
+  static override readonly retry: Retry = 'safe'
+  static override readonly askElsewhere = true
   constructor(clientId: string) {
     super('CLIENT_MOVED', `client "${clientId}": this node no longer serves the client (a newer primary replaced it)`, { clientId })
   }
@@ -41,6 +45,7 @@ export class ClientMovedError extends DomainMeshError {
 
 /** Too few reachable nodes to keep the copies a session write needs; nothing was answered as done. */
 export class NotEnoughReplicasError extends DomainMeshError {
+  static override readonly retry: Retry = 'unknown'
   constructor(clientId: string, wanted: number, reached: number) {
     super('NOT_ENOUGH_REPLICAS', `client "${clientId}": a session write needs ${wanted} backup(s) but only ${reached} could be reached`, { clientId, wanted, reached })
   }
@@ -48,6 +53,7 @@ export class NotEnoughReplicasError extends DomainMeshError {
 
 /** The serving node lacks a session and could not ask every node whether one holds it. */
 export class SessionUnconfirmedError extends DomainMeshError {
+  static override readonly retry: Retry = 'safe'
   constructor(sessionId: string, silent: number, asked: number) {
     super('SESSION_UNCONFIRMED', `session "${sessionId}" is not on this node, and ${silent} of ${asked} nodes did not answer whether they hold it; try again`, { sessionId, silent, asked })
   }
@@ -58,6 +64,7 @@ export class SessionUnconfirmedError extends DomainMeshError {
  * primary): the primary must check for a newer line and send the whole state instead.
  */
 export class CopyMissingError extends DomainMeshError {
+  static override readonly retry: Retry = 'safe'
   constructor(clientId: string, from: string) {
     super('COPY_MISSING', `client "${clientId}": this node holds no copy made by ${from} at this epoch; send the whole state`, { clientId, from })
   }
@@ -71,6 +78,7 @@ export class CopyMissingError extends DomainMeshError {
  * request again.
  */
 export class StaleTokenError extends DomainMeshError {
+  static override readonly retry: Retry = 'safe'
   constructor(clientId: string, token: unknown) {
     super('STALE_TOKEN', `client "${clientId}": the request carries an older failover token than the client has already used; send it again with the token attached`, { clientId, token })
   }

@@ -9,7 +9,7 @@
  */
 import * as v from 'valibot'
 import type { NodeId } from '../ids.js'
-import { applyChange } from '../state/objects.js'
+import { applyChange } from '../objects/objects.js'
 import { sleep, type Clock } from '../util/clock.js'
 import { hash32 } from '../util/hash.js'
 import { isUnreachable, type DomainMeshError } from '../errors.js'

@@ -4,7 +4,7 @@
  * session lives `ttlMs` after its last write, on every copy alike.
  */
 import type { NodeId } from '../ids.js'
-import type { StoredObject } from '../state/objects.js'
+import type { StoredObject } from '../objects/objects.js'
 import type { TokenMark } from './route.js'
 
 export interface SessionRecord {

@@ -11,7 +11,7 @@ import { figure, percentile, type Figure } from '../../bench/stats.js'
 import type { BenchCluster } from '../../bench/cluster.js'
 import { atRest } from '../../bench/memory.js'
 import type { PeerProcess } from '../helpers/processes.js'
-import type { Store } from '../../src/state/store.js'
+import type { Store } from '../../src/store/store.js'
 
 const latest = JSON.parse(readFileSync(join(import.meta.dirname, '../../bench/results/latest.json'), 'utf8')) as Meta & { results: Record<string, Figure> }
 

@@ -8,7 +8,7 @@
  * so that create is an ordinary write the check looks for too.
  */
 import type { DomainMeshError } from '../../src/errors.js'
-import type { Store } from '../../src/state/store.js'
+import type { Store } from '../../src/store/store.js'
 
 export type Op = 'update' | 'patch' | 'put' | 'create'
 

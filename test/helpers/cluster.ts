@@ -1,11 +1,20 @@
-/** Builds small clusters of MeshNodes on one MemoryNetwork, in the spirit of yjs's seeded test networks. */
+/**
+ * The in-memory cluster builder of the tests, in the spirit of yjs's seeded test networks: MeshNodes
+ * on one seeded MemoryNetwork and one FakeClock, each on its own disk kept across restarts.
+ * `MemoryCluster` is what every such cluster shares; how its members learn of each other is the
+ * one choice left:
+ *   - StoreCluster (store-cluster.ts): the test publishes the views (membership changes explicit);
+ *   - ServiceCluster (service-cluster.ts): a real TopologyService in-process (failure detection,
+ *     heal delays and healing as in production);
+ *   - memoryCluster (below): a static directory and no views, for the router and messenger alone.
+ */
 import { clusterId, engineId, engineType, nodeId, virtualServerId, type NodeId } from '../../src/ids.js'
 import { MeshNode, type MeshNodeOptions } from '../../src/node/mesh-node.js'
 import { StaticDirectory } from '../../src/node/static-directory.js'
 import type { Engine, MemberInfo } from '../../src/routing/engine.js'
 import { MemoryStorage, type MemoryDisk } from '../../src/storage/memory.js'
-import { MemoryNetwork, type MemoryNetworkOptions } from '../../src/transport/memory.js'
-import { flushMicrotasks } from '../../src/util/clock.js'
+import { MemoryNetwork, type Faults, type MemoryNetworkOptions } from '../../src/transport/memory.js'
+import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
 import { seededRandom } from '../../src/util/random.js'
 
 export const CLUSTER = clusterId('test')
@@ -22,6 +31,47 @@ export function echoEngine(id: string, vs: string[] | '*' = '*', type = 'echo'):
       if (req.method === 'fail') throw new RangeError(`asked to fail: ${JSON.stringify(req.body)}`)
       return { echoed: req.body, by: `${id}`, method: req.method }
     },
+  }
+}
+
+export interface MemoryClusterOptions {
+  /** The network's seed (default 1): the same seed replays the same run. */
+  seed?: number
+  faults?: Faults
+}
+
+/** The nodes, disks, network and clock of an in-memory test cluster (see the file's comment). */
+export abstract class MemoryCluster {
+  readonly clock: FakeClock
+  readonly net: MemoryNetwork
+  /** Each node's disk, by id: it outlives the node (a restart finds its data). */
+  readonly disks = new Map<NodeId, MemoryDisk>()
+  /** The running nodes. */
+  readonly nodes = new Map<NodeId, MeshNode>()
+
+  /** `startAt`: the fake clock's first reading. */
+  constructor(opts: MemoryClusterOptions, startAt: number) {
+    this.clock = new FakeClock(startAt)
+    this.net = new MemoryNetwork({ seed: opts.seed ?? 1, clock: this.clock, ...(opts.faults ? { faults: opts.faults } : {}) })
+  }
+
+  node(name: string): MeshNode {
+    const n = this.nodes.get(nodeId(name))
+    if (!n) throw new Error(`node ${name} is not running`)
+    return n
+  }
+
+  /** A node on this cluster's network and its own disk (see `diskNode`), not started. */
+  protected newNode(name: string, extra: Partial<MeshNodeOptions> & Pick<MeshNodeOptions, 'clock'>): MeshNode {
+    return diskNode(name, this.net, this.disks, extra)
+  }
+
+  /** Lets messages, storage and `ms` of fake time pass. */
+  abstract settle(ms?: number): Promise<void>
+
+  /** Closes every running node, with no hand-over wait (MeshNode.close): the fake clock does not run any more. */
+  protected async closeNodes(): Promise<void> {
+    for (const n of this.nodes.values()) await n.close({ handOverMs: 0 })
   }
 }
 

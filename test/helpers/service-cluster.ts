@@ -8,34 +8,26 @@ import type { MeshNode, StoreTuning } from '../../src/node/mesh-node.js'
 import { NotConnectedError } from '../../src/errors.js'
 import { TopologyService } from '../../src/server/topology-service.js'
 import { MemoryTopologyStateStore } from '../../src/server/topology-state.js'
-import type { MemoryDisk } from '../../src/storage/memory.js'
 import { localLinkPair } from '../../src/topology/local-link.js'
 import type { TopologyLink } from '../../src/topology/protocol.js'
-import { MemoryNetwork, type Faults } from '../../src/transport/memory.js'
-import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
-import { CLUSTER, diskNode } from './cluster.js'
+import { flushMicrotasks } from '../../src/util/clock.js'
+import { CLUSTER, MemoryCluster, type MemoryClusterOptions } from './cluster.js'
 import { ProcessClock } from './process-clock.js'
 
 export const SECRET = 'test-secret'
 
-export interface ServiceClusterOptions {
+export interface ServiceClusterOptions extends MemoryClusterOptions {
   replicas?: number
   domainCount?: number
   healDelayMs?: number
-  seed?: number
-  faults?: Faults
   store?: StoreTuning
   /** Whether nodes join as durable members (Node peers on files) unless `startNode` says otherwise; default: ephemeral, as memory storage is. */
   durable?: boolean
 }
 
-export class ServiceCluster {
-  readonly clock = new FakeClock(1_000_000)
-  readonly net: MemoryNetwork
+export class ServiceCluster extends MemoryCluster {
   /** The topology service's saved state: it outlives the service (see `crashService`). */
   readonly serviceState = new MemoryTopologyStateStore()
-  readonly disks = new Map<NodeId, MemoryDisk>()
-  readonly nodes = new Map<NodeId, MeshNode>()
   /** Each running node process's own clock over `clock` (it pauses and dies with the process). */
   readonly clocks = new Map<NodeId, ProcessClock>()
   /** What the service sends reaches these nodes this many ms (fake time) late, as over a slow socket. */
@@ -45,7 +37,7 @@ export class ServiceCluster {
   private readonly deaths = new WeakMap<MeshNode, { died: Promise<void>; die: () => void }>()
 
   constructor(readonly opts: ServiceClusterOptions = {}) {
-    this.net = new MemoryNetwork({ seed: opts.seed ?? 1, clock: this.clock, ...(opts.faults ? { faults: opts.faults } : {}) })
+    super(opts, 1_000_000)
     this.serviceRef = this.newService()
   }
 
@@ -98,12 +90,6 @@ export class ServiceCluster {
     return c
   }
 
-  node(name: string): MeshNode {
-    const n = this.nodes.get(nodeId(name))
-    if (!n) throw new Error(`node ${name} is not running`)
-    return n
-  }
-
   /**
    * How a node reaches the topology service. With `clock` (the node's process clock), the link
    * stops with the process: nothing it sends leaves and nothing it receives is handled (a close
@@ -141,7 +127,7 @@ export class ServiceCluster {
   async startNode(name: string, opts: { durable?: boolean } = {}): Promise<MeshNode> {
     const id = nodeId(name)
     const clock = new ProcessClock(this.clock)
-    const node = diskNode(name, this.net, this.disks, { clock, topology: this.connector(SECRET, name, clock), ...(this.opts.store ? { store: this.opts.store } : {}), ...((opts.durable ?? this.opts.durable) !== undefined ? { durable: opts.durable ?? this.opts.durable } : {}) })
+    const node = this.newNode(name, { clock, topology: this.connector(SECRET, name, clock), ...(this.opts.store ? { store: this.opts.store } : {}), ...((opts.durable ?? this.opts.durable) !== undefined ? { durable: opts.durable ?? this.opts.durable } : {}) })
     let die!: () => void
     this.deaths.set(node, { died: new Promise<void>((r) => (die = r)), die })
     this.clocks.set(id, clock)
@@ -243,8 +229,7 @@ export class ServiceCluster {
 
   async close(): Promise<void> {
     for (const n of this.nodes.keys()) this.resume(n)
-    // Teardown: no hand-over wait (MeshNode.close), the fake clock does not run any more.
-    for (const n of this.nodes.values()) await n.close({ handOverMs: 0 })
+    await this.closeNodes()
     this.serviceRef?.close()
   }
 }

@@ -6,16 +6,12 @@
  */
 import { nodeId, type NodeId } from '../../src/ids.js'
 import type { MeshNode, StoreTuning } from '../../src/node/mesh-node.js'
-import type { MemoryDisk } from '../../src/storage/memory.js'
 import { placeDomain } from '../../src/topology/placement.js'
 import type { View } from '../../src/topology/view.js'
-import { MemoryNetwork, type Faults } from '../../src/transport/memory.js'
-import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
-import { diskNode } from './cluster.js'
+import { flushMicrotasks } from '../../src/util/clock.js'
+import { MemoryCluster, type MemoryClusterOptions } from './cluster.js'
 
-export interface StoreClusterOptions {
-  seed?: number
-  faults?: Faults
+export interface StoreClusterOptions extends MemoryClusterOptions {
   replicas?: number
   domainCount?: number
   store?: StoreTuning
@@ -23,11 +19,7 @@ export interface StoreClusterOptions {
   holdOwnerViews?: boolean
 }
 
-export class StoreCluster {
-  readonly clock = new FakeClock()
-  readonly net: MemoryNetwork
-  readonly disks = new Map<NodeId, MemoryDisk>()
-  readonly nodes = new Map<NodeId, MeshNode>()
+export class StoreCluster extends MemoryCluster {
   private epoch = 0
   private down = new Set<NodeId>()
   private members: NodeId[] = []
@@ -36,7 +28,7 @@ export class StoreCluster {
   private soon = false
 
   constructor(private readonly opts: StoreClusterOptions = {}) {
-    this.net = new MemoryNetwork({ seed: opts.seed ?? 1, clock: this.clock, ...(opts.faults ? { faults: opts.faults } : {}) })
+    super(opts, 0)
   }
 
   static async start(names: string[], opts: StoreClusterOptions = {}): Promise<StoreCluster> {
@@ -47,16 +39,10 @@ export class StoreCluster {
     return c
   }
 
-  node(name: string): MeshNode {
-    const n = this.nodes.get(nodeId(name))
-    if (!n) throw new Error(`node ${name} is not running`)
-    return n
-  }
-
   /** Starts (or restarts on its old disk) a node. */
   async startNode(name: string): Promise<MeshNode> {
     const id = nodeId(name)
-    const node = diskNode(name, this.net, this.disks, {
+    const node = this.newNode(name, {
       clock: this.clock,
       settings: { replicas: this.opts.replicas ?? 2, domainCount: this.opts.domainCount ?? 16 },
       ...(this.opts.store ? { store: this.opts.store } : {}),
@@ -147,7 +133,6 @@ export class StoreCluster {
   }
 
   async close(): Promise<void> {
-    // Teardown: no hand-over wait (MeshNode.close), the fake clock does not run any more.
-    for (const n of this.nodes.values()) await n.close({ handOverMs: 0 })
+    await this.closeNodes()
   }
 }

@@ -115,7 +115,7 @@ describe('topology instances over etcd, as processes, under faults', () => {
       }
     }
     // Healing went through etcd's views a domain copy or a few at a time, as each copy finished
-    // (the live peers' queues copy one domain at a time: test/state/healing-queue.test.ts), not
+    // (the live peers' queues copy one domain at a time: test/healing/healing-queue.test.ts), not
     // as one swap: from the victim's removal to its return, the views that gained owners.
     const removed = history.findIndex((h, i) => i > 0 && history[i - 1]!.down.includes(victim) && !h.members.includes(victim))
     expect(removed, `${victim} removed in etcd's history`).toBeGreaterThan(0)

@@ -28,37 +28,37 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'ack-before-backups',
     what: "the store primary answers a write once its own disk has it, before any backup acked it (replica.ts checkCommits ignores the backups' acks)",
-    edits: [{ file: 'src/state/replica.ts', find: '    const commitTo = commitPoint(this.persistedSeq, acks, this.cfg.writeAcks)\n', replace: '    const commitTo = this.persistedSeq\n' }],
-    vitest: ['test/state/replication.test.ts', 'test/topology/failover-in-flight.test.ts', 'test/topology/failover.test.ts', 'test/state/store.test.ts'],
+    edits: [{ file: 'src/replication/replica.ts', find: '    const commitTo = commitPoint(this.persistedSeq, acks, this.cfg.writeAcks)\n', replace: '    const commitTo = this.persistedSeq\n' }],
+    vitest: ['test/replication/replication.test.ts', 'test/topology/failover-in-flight.test.ts', 'test/topology/failover.test.ts', 'test/store/store.test.ts'],
   },
   {
     name: 'read-lagging-local',
     what: "a primary read is answered from the copy of whichever node holds one (store.ts and store-engine.ts serve 'primary' reads as 'local' ones): a lagging backup's, or the primary's without its lead check or commit wait",
     edits: [
       {
-        file: 'src/state/store.ts',
+        file: 'src/store/store.ts',
         find: 'primary === this.self || (local && this.state.readLocal(this.virtualServerId, key).held) ? this.engine.read(',
         replace: 'primary === this.self || this.state.readLocal(this.virtualServerId, key).held ? this.engine.read(',
       },
       {
-        file: 'src/state/store-engine.ts',
+        file: 'src/store/store-engine.ts',
         find: '    if (local && this.state.readLocal(vs, key).held) obj = this.state.readLocal(vs, key).obj\n',
         replace: '    if (this.state.readLocal(vs, key).held) obj = this.state.readLocal(vs, key).obj\n',
       },
     ],
-    vitest: ['test/topology/paused-primary.test.ts', 'test/state/store.test.ts', 'test/topology/failover.test.ts', 'test/state/replication.test.ts'],
+    vitest: ['test/topology/paused-primary.test.ts', 'test/store/store.test.ts', 'test/topology/failover.test.ts', 'test/replication/replication.test.ts'],
   },
   {
     name: 'read-skips-lead-check',
     what: 'a primary answers reads without first confirming that it still leads (replica.ts readCommitted skips lead-check.ts): a paused or cut-off primary answers from a copy its successor moved past',
     edits: [
       {
-        file: 'src/state/replica.ts',
+        file: 'src/replication/replica.ts',
         find: '    if (this.backups.length > 0 || this.downOwners.list().length > 0) {\n      await this.bounded(this.leadCheck.confirm(),',
         replace: '    if (false as boolean) {\n      await this.bounded(this.leadCheck.confirm(),',
       },
     ],
-    vitest: ['test/topology/paused-primary.test.ts', 'test/state/store.test.ts'],
+    vitest: ['test/topology/paused-primary.test.ts', 'test/store/store.test.ts'],
   },
   {
     name: 'session-ack-early',
@@ -73,19 +73,19 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'cas-bypass',
     what: "the primary never refuses a stale ifVersion on a path (objects.ts skips the per-path version check), so a compare-and-set overwrites a newer acknowledged write",
-    edits: [{ file: 'src/state/objects.ts', find: '    if (actual > ifVersion) throw new CasConflictError', replace: '    if (false as boolean) throw new CasConflictError' }],
-    vitest: ['test/state/cas.test.ts', 'test/state/cas-property.test.ts'],
+    edits: [{ file: 'src/objects/objects.ts', find: '    if (actual > ifVersion) throw new CasConflictError', replace: '    if (false as boolean) throw new CasConflictError' }],
+    vitest: ['test/store/cas.test.ts', 'test/store/cas-property.test.ts'],
   },
   {
     name: 'commit-with-down-owner',
     what: 'the primary commits while a down owner that lacks the write is still listed (down-owners.ts holdCommit always false), so a full-cluster restart may pick that owner',
-    edits: [{ file: 'src/state/down-owners.ts', find: '    if (this.down.length === 0) return false\n', replace: '    if (this.down.length >= 0) return false\n' }],
-    vitest: ['test/state/replication.test.ts', 'test/topology/durable.test.ts', 'test/topology/durable-state.test.ts'],
+    edits: [{ file: 'src/replication/down-owners.ts', find: '    if (this.down.length === 0) return false\n', replace: '    if (this.down.length >= 0) return false\n' }],
+    vitest: ['test/replication/replication.test.ts', 'test/topology/durable.test.ts', 'test/topology/durable-state.test.ts'],
   },
   {
     name: 'healing-counts-stale-ack',
     what: "a healing snapshot copy counts the target's earlier ack as done (healing-copy.ts drops r.acked.expectNothing(target)), so a copy that never arrived makes an owner",
-    edits: [{ file: 'src/state/healing-copy.ts', find: '  r.acked.expectNothing(target)\n', replace: '' }],
-    vitest: ['test/state/healing-copy.test.ts', 'test/topology/failover.test.ts', 'test/topology/snapshot-copy.test.ts', 'test/topology/handoff.test.ts', 'test/topology/durable.test.ts'],
+    edits: [{ file: 'src/healing/healing-copy.ts', find: '  r.acked.expectNothing(target)\n', replace: '' }],
+    vitest: ['test/healing/healing-copy.test.ts', 'test/topology/failover.test.ts', 'test/topology/snapshot-copy.test.ts', 'test/topology/handoff.test.ts', 'test/topology/durable.test.ts'],
   },
 ]

@@ -3,7 +3,7 @@
  * and ends up with every object, including writes made while the parts were on their way.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { SnapshotAssembly } from '../../src/state/snapshot-assembly.js'
+import { SnapshotAssembly } from '../../src/persistence/snapshot-assembly.js'
 import { ServiceCluster } from '../helpers/service-cluster.js'
 
 let c: ServiceCluster | undefined

@@ -7,9 +7,9 @@
 import fc from 'fast-check'
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
-import { acceptWireChange, acceptWireEntry, decodeLog, encodeLog, toWireChange, toWireEntry, WireChangeSchema, WireEntrySchema, type LogEntry } from '../../src/state/log.js'
-import type { Change } from '../../src/state/objects.js'
-import { acceptRepl, acceptWrite, ReplSchema, WriteSchema } from '../../src/state/store-engine.js'
+import { acceptWireChange, acceptWireEntry, decodeLog, encodeLog, toWireChange, toWireEntry, WireChangeSchema, WireEntrySchema, type LogEntry } from '../../src/replication/log.js'
+import type { Change } from '../../src/objects/objects.js'
+import { acceptRepl, acceptWrite, ReplSchema, WriteSchema } from '../../src/store/store-engine.js'
 import { acceptEnvelope, KIND, MAX_ADDRESSES_PER_FRAME, TUPLE_SCHEMAS } from '../../src/wire/envelope.js'
 
 const odd = fc.constantFrom<unknown>(undefined, null, -1, -0, 0, 1, 1.5, 2, 3, NaN, Infinity, 65536, 65537, 2 ** 53, '', 'x', 'x'.repeat(129), 'x'.repeat(4097), 'put', 'append', 'ack', 'snapshot', [], {}, [1], [0, ['a']], true)

@@ -137,7 +137,7 @@ function uintAt(bytes: Uint8Array, at: number, end: number): number | undefined 
     return Number.isSafeInteger(value) ? value : undefined
   }
   if (b === 0xcb && n === 9) {
-    // msgpackr writes integers past 2^32 as doubles.
+    // encodeValue writes integers past 2^32 as doubles.
     const value = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 8).getFloat64(0)
     return Number.isSafeInteger(value) && value >= 0 ? value : undefined
   }

@@ -11,7 +11,7 @@
  * string, a number that is not a safe unsigned integer) returns undefined, and the caller decodes
  * the snapshot the old way, whose schema then names what is wrong.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { decodeValue } from '../wire/codec.js'
 import { declining, header, skipValue, snapshotLayout, stringAt } from '../wire/msgpack-skip.js'
 

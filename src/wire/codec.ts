@@ -7,7 +7,7 @@
  * cannot change how another's is read. The decoder renames `__proto__` keys (plain maps and
  * records alike), so a frame cannot pollute a prototype.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { formatAddress, isExact, type Address } from '../routing/address.js'
 import { AddressCache } from './address-cache.js'
 import { createEncoder, decode } from './msgpack.js'

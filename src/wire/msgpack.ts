@@ -240,23 +240,11 @@ export function createEncoder(): MsgpackEncoder {
           pos += n
           return
         }
-        const proto = Object.getPrototypeOf(value) as unknown
-        if (proto !== Object.prototype && proto !== null) {
-          if (value instanceof Map) {
-            header(value.size, 0x80, 0xde)
-            for (const [k, v] of value) {
-              write(k)
-              write(v)
-            }
-            return
-          }
-          // What JSON would write for it (a Date, say), else its own keys.
-          const json = (value as { toJSON?: () => unknown }).toJSON
-          if (typeof json === 'function') {
-            const out = json.call(value) as unknown
-            if (out !== value) return write(out)
-          }
-        }
+        // What JSON would write for an instance of a class (a Date, say), else its own keys. Stored
+        // values and messages are plain data; this is for what a caller may put in error details.
+        const json = (value as { toJSON?: () => unknown }).toJSON
+        const out = typeof json === 'function' && Object.getPrototypeOf(value) !== Object.prototype ? (json.call(value) as unknown) : value
+        if (out !== value) return write(out)
         return writeObject(value as Record<string, unknown>)
       }
       default:

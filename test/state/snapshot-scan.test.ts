@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check'
 import { Packr } from 'msgpackr'
-import * as v from 'valibot'
+import * as v from '../../src/util/schema.js'
 import { describe, expect, it } from 'vitest'
 import { DomainState, type Snapshot } from '../../src/state/domain-state.js'
 import { SnapshotSchema } from '../../src/state/messages.js'

@@ -4,7 +4,7 @@ import { DomainState, type Snapshot } from '../../src/state/domain-state.js'
 import { SnapshotSchema } from '../../src/state/messages.js'
 import { versionAt } from '../../src/state/objects.js'
 import { encodeValue } from '../../src/wire/codec.js'
-import * as v from 'valibot'
+import * as v from '../../src/util/schema.js'
 
 function patched(): DomainState {
   const d = new DomainState(3)

@@ -77,7 +77,7 @@ const envelope: fc.Arbitrary<Envelope> = fc.oneof(
 const link = fc.constantFrom(undefined, { clusterId: 'c', self: 'n1', peer: 'n2' })
 const reversed = (l: { clusterId: string; self: string; peer: string } | undefined) => l && { clusterId: l.clusterId, self: l.peer, peer: l.self }
 
-describe('msgpack, against msgpackr', () => {
+describe('msgpack, against msgpackr', { timeout: 120_000 }, () => {
   it('writes every stored value as msgpackr wrote it, byte for byte, and reads it back as msgpackr does', () => {
     fc.assert(
       fc.property(value, (x) => {
@@ -86,7 +86,7 @@ describe('msgpack, against msgpackr', () => {
         expect(same(bytes, old)).toBe(true)
         expect(plain(decodeValue(old))).toEqual(plain(oldValues.unpack(old)))
       }),
-      { numRuns: 1000 },
+      { numRuns: 500 },
     )
   })
 
@@ -108,7 +108,7 @@ describe('msgpack, against msgpackr', () => {
         const bytes = packr.pack(x)
         expect(plain(decode(bytes))).toEqual(plain(packr.unpack(bytes)))
       }),
-      { numRuns: 1000 },
+      { numRuns: 500 },
     )
   })
 
@@ -126,7 +126,7 @@ describe('msgpack, against msgpackr', () => {
         expect(plain(b)).toEqual(plain(a))
         if (a.ok) expect(plain(a.envelopes)).toEqual(plain(envs))
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     )
   })
 

@@ -18,17 +18,13 @@
  */
 import { DomainMeshError } from '../errors.js'
 
-/** Bytes that are no msgpack this decoder reads: the message says what and where. */
-export class MsgpackDecodeError extends DomainMeshError {
+/**
+ * Bytes that are no msgpack this decoder reads, or a value with no msgpack form here (a symbol, a
+ * bigint): the message says what and where.
+ */
+export class MsgpackError extends DomainMeshError {
   constructor(message: string) {
-    super('MSGPACK_DECODE', message)
-  }
-}
-
-/** A value that has no msgpack form here (a symbol, a bigint). */
-export class MsgpackEncodeError extends DomainMeshError {
-  constructor(message: string) {
-    super('MSGPACK_ENCODE', message)
+    super('MSGPACK', message)
   }
 }
 
@@ -43,8 +39,6 @@ export interface MsgpackEncoder {
    * it, or into a new buffer).
    */
   encode(value: unknown, records: boolean): Uint8Array
-  /** The size of the buffer outputs are written into. */
-  bufferBytes(): number
   /** Starts a small buffer if the current one is over `above` bytes; true if it did. */
   release(above: number): boolean
 }
@@ -248,7 +242,7 @@ export function createEncoder(): MsgpackEncoder {
         return writeObject(value as Record<string, unknown>)
       }
       default:
-        throw new MsgpackEncodeError(`a ${typeof value} has no msgpack form here`)
+        throw new MsgpackError(`a ${typeof value} has no msgpack form here`)
     }
   }
 
@@ -273,7 +267,6 @@ export function createEncoder(): MsgpackEncoder {
       start = pos
       return out
     },
-    bufferBytes: () => buf.length,
     release(above) {
       if (buf.length <= above) return false
       buf = new Uint8Array(8192)
@@ -302,11 +295,11 @@ function createDecoder(): (bytes: Uint8Array) => unknown {
   let records: (string[] | undefined)[] = []
 
   const fail = (what: string): never => {
-    throw new MsgpackDecodeError(what)
+    throw new MsgpackError(what)
   }
   /** Where the next `n` bytes start, once they are known to be there. */
   const need = (n: number): number => {
-    if (pos + n > src.length) fail(`msgpack runs past the end (${src.length} bytes) at ${pos}`)
+    if (pos + n > src.length) fail(`msgpack cut short at ${pos}`)
     return (pos += n) - n
   }
   const u8 = () => src[need(1)]!
@@ -315,14 +308,14 @@ function createDecoder(): (bytes: Uint8Array) => unknown {
 
   const array = (n: number): unknown[] => {
     // Every item takes a byte at least: a count the bytes cannot hold is refused before any allocation.
-    if (n > src.length - pos) fail(`msgpack runs past the end (${src.length} bytes): ${n} items at ${pos}`)
+    if (n > src.length - pos) fail(`msgpack cut short: ${n} items at ${pos}`)
     const out = new Array<unknown>(n)
     for (let i = 0; i < n; i++) out[i] = read()
     return out
   }
 
   const map = (n: number): Record<string, unknown> => {
-    if (2 * n > src.length - pos) fail(`msgpack runs past the end (${src.length} bytes): ${n} entries at ${pos}`)
+    if (2 * n > src.length - pos) fail(`msgpack cut short: ${n} entries at ${pos}`)
     const out: Record<string, unknown> = {}
     for (let i = 0; i < n; i++) {
       const at = pos
@@ -361,10 +354,10 @@ function createDecoder(): (bytes: Uint8Array) => unknown {
     const at = need(n)
     // fixext 1 of type 0: undefined.
     if (type === 0 && n === 1) return undefined
-    if (type !== 0x72 || n !== 1) return fail(`msgpack extension type ${type} (${n} bytes) at ${at - 2} is not one this decoder reads`)
+    if (type !== 0x72 || n !== 1) return fail(`msgpack extension type ${type} at ${at - 2} is not read here`)
     const id = src[at]! & 0x3f
     const keys = read()
-    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) fail(`record ${id} defined at ${at} without a list of keys`)
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) fail(`record ${id} at ${at} has no list of keys`)
     return record((records[id] = keys as string[]))
   }
 

@@ -1,5 +1,5 @@
 /**
- * The msgpack codec (src/wire/msgpack.ts) against msgpackr as 0.2 used it, on typical frames and
+ * The msgpack codec (src/wire/msgpack.ts) against msgpackr as the SDK used it before, on typical frames and
  * stored values: encode and decode throughput, interleaved round by round so that both see the
  * same machine. `npx tsx bench/codec.ts [--rounds 7] [--ms 300]`; not part of `npm run bench`.
  * Frames are the raw arrays encodeFrame hands to the encoder (the rest of encodeFrame and

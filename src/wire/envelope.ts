@@ -69,7 +69,7 @@ const isMethod = (x: unknown): boolean => typeof x === 'string' && x.length >= 1
 /**
  * The envelope tuples that carry the traffic (req, res, msg, msgs), checked by hand in front of
  * TUPLE_SCHEMAS (fast-path.ts); an `err`, or anything not exactly in shape, goes to the schema.
- * At low load the schema library's checks (valibot's, before 0.3) of the frame were most of a frame's decode time.
+ * At low load the schema library's checks (valibot's, then) of the frame were most of a frame's decode time.
  */
 export function acceptEnvelope(item: unknown): readonly unknown[] | undefined {
   if (!Array.isArray(item) || !isRef(item[1]) || !isRef(item[2])) return undefined

@@ -1,7 +1,7 @@
 /**
  * Hand-written fast paths in front of the schemas (util/schema.ts), for the few message shapes that
  * carry nearly all the traffic (appends, acks, writes, log entries). Under load, valibot's datasets
- * (the schemas' library before 0.3), issue lists and output copies were a third of everything a replica allocated (sampled heap
+ * (the schemas' library then), issue lists and output copies were a third of everything a replica allocated (sampled heap
  * profile of a peer in the throughput benchmark), and the collector a quarter of its CPU.
  *
  * An `accept` function returns exactly what the schema would output, or undefined when the input

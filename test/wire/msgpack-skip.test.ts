@@ -1,5 +1,5 @@
 /**
- * The msgpack skipper against msgpackr itself (what every version before 0.3 wrote, and the SDK's
+ * The msgpack skipper against msgpackr itself (what the SDK wrote before its own codec, and the SDK's
  * own encoder writes the same bytes: msgpack.test.ts): for any value msgpackr writes, the skipper
  * ends exactly where the value does, and it never reads past the end of what it is given.
  */

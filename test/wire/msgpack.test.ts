@@ -1,8 +1,8 @@
 /**
- * The SDK's msgpack (src/wire/msgpack.ts) against msgpackr, which every version before 0.3 used:
+ * The SDK's msgpack (src/wire/msgpack.ts) against msgpackr, which the SDK used before:
  * stored values are the same bytes both ways (what a node stored before reads the same, and the
  * layouts written by hand stay true), and frames of every envelope kind cross between the two
- * in both directions (a 0.2 node and a 0.3 node read each other's frames).
+ * in both directions (a node built with msgpackr and one with this codec read each other's frames).
  */
 import fc from 'fast-check'
 import { Packr } from 'msgpackr'
@@ -12,7 +12,7 @@ import { decodeFrame, decodeValue, encodeFrame, encodeValue } from '../../src/wi
 import type { Envelope } from '../../src/wire/envelope.js'
 import { decode, MsgpackError } from '../../src/wire/msgpack.js'
 
-/** msgpackr as 0.2 configured it: stored values, and frames. */
+/** msgpackr as the SDK configured it: stored values, and frames. */
 const oldValues = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
 const oldFrames = new Packr({ useRecords: true, mapsAsObjects: true, variableMapSize: true })
 
@@ -116,7 +116,7 @@ describe('msgpack, against msgpackr', { timeout: 120_000 }, () => {
     fc.assert(
       fc.property(fc.array(envelope, { minLength: 1, maxLength: 8 }), link, (envs, ends) => {
         const ours = encodeFrame(envs, ends)
-        // What a 0.2 node reads of a 0.3 node's frame, and the same frame as a 0.2 node writes it.
+        // What an older node reads of this version's frame, and the same frame as an older node writes it.
         const raw = oldFrames.unpack(ours) as unknown[]
         expect(plain(decode(ours))).toEqual(plain(raw))
         const theirs = oldFrames.pack(raw)

@@ -7,6 +7,9 @@
  * and messages are worded here.
  *
  * A schema's `run` returns the output, or FAIL once it has recorded an issue in the context.
+ * The builders are marked free of side effects (as valibot's are), so that a bundler drops a
+ * schema a module defines but an app never reaches (the service's half of the topology protocol,
+ * in a browser app).
  */
 
 /** What is wrong with an input, and where: the keys from the outermost value in. */
@@ -56,21 +59,23 @@ const received = (x: unknown): string => (x === null ? 'null' : Array.isArray(x)
 const invalid = (ctx: Context, expected: string, input: unknown): Fail => issue(ctx, `Invalid type: Expected ${expected} but received ${received(input)}`)
 
 /** A schema that takes inputs `test` accepts, as they are. */
+/* @__NO_SIDE_EFFECTS__ */
 function primitive<T>(expected: string, test: (x: unknown) => boolean): GenericSchema<T> {
   return { run: (x, ctx) => (test(x) ? (x as T) : invalid(ctx, expected, x)) }
 }
 
-export const string = (): GenericSchema<string> => primitive('string', (x) => typeof x === 'string')
-export const number = (): GenericSchema<number> => primitive('number', (x) => typeof x === 'number' && !Number.isNaN(x))
-export const boolean = (): GenericSchema<boolean> => primitive('boolean', (x) => typeof x === 'boolean')
-export const unknown = (): GenericSchema<unknown> => ({ run: (x) => x })
-export const literal = <const T extends string | number | boolean>(value: T): GenericSchema<T> => primitive(JSON.stringify(value), (x) => x === value)
-export const picklist = <const T extends readonly (string | number)[]>(options: T): GenericSchema<T[number]> => primitive(options.map((o) => JSON.stringify(o)).join(' | '), (x) => options.includes(x as T[number]))
-export const instance = <C extends abstract new (...args: never[]) => unknown>(cls: C): GenericSchema<InstanceType<C>> => primitive(cls.name, (x) => x instanceof cls)
+export const string = /* @__NO_SIDE_EFFECTS__ */ (): GenericSchema<string> => primitive('string', (x) => typeof x === 'string')
+export const number = /* @__NO_SIDE_EFFECTS__ */ (): GenericSchema<number> => primitive('number', (x) => typeof x === 'number' && !Number.isNaN(x))
+export const boolean = /* @__NO_SIDE_EFFECTS__ */ (): GenericSchema<boolean> => primitive('boolean', (x) => typeof x === 'boolean')
+export const unknown = /* @__NO_SIDE_EFFECTS__ */ (): GenericSchema<unknown> => ({ run: (x) => x })
+export const literal = /* @__NO_SIDE_EFFECTS__ */ <const T extends string | number | boolean>(value: T): GenericSchema<T> => primitive(JSON.stringify(value), (x) => x === value)
+export const picklist = /* @__NO_SIDE_EFFECTS__ */ <const T extends readonly (string | number)[]>(options: T): GenericSchema<T[number]> => primitive(options.map((o) => JSON.stringify(o)).join(' | '), (x) => options.includes(x as T[number]))
+export const instance = /* @__NO_SIDE_EFFECTS__ */ <C extends abstract new (...args: never[]) => unknown>(cls: C): GenericSchema<InstanceType<C>> => primitive(cls.name, (x) => x instanceof cls)
 
 /** `schema`, or undefined (an absent key), or with a `fallback`, the fallback for undefined. */
 export function optional<S extends GenericSchema<unknown>>(schema: S): OptionalSchema<InferOutput<S> | undefined>
 export function optional<S extends GenericSchema<unknown>>(schema: S, fallback: InferOutput<S>): OptionalSchema<InferOutput<S>>
+/* @__NO_SIDE_EFFECTS__ */
 export function optional(schema: GenericSchema<unknown>, fallback?: unknown): OptionalSchema<unknown> {
   return { optional: true, fallback, run: (x, ctx) => (x === undefined ? fallback : schema.run(x, ctx)) }
 }
@@ -83,6 +88,7 @@ function at<T>(schema: GenericSchema<T>, input: unknown, key: unknown, ctx: Cont
   return out
 }
 
+/* @__NO_SIDE_EFFECTS__ */
 export function array<S extends GenericSchema<unknown>>(item: S): GenericSchema<InferOutput<S>[]> {
   return {
     run(x, ctx) {
@@ -101,6 +107,7 @@ export function array<S extends GenericSchema<unknown>>(item: S): GenericSchema<
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null
 
 /** The known keys of an object (read with `in`, inherited ones too, as valibot does); others are left out. */
+/* @__NO_SIDE_EFFECTS__ */
 export function object<const E extends Entries>(entries: E): ObjectSchema<E> {
   return {
     entries,
@@ -126,6 +133,7 @@ export function object<const E extends Entries>(entries: E): ObjectSchema<E> {
 }
 
 /** Own keys only, and none that could reach a prototype. */
+/* @__NO_SIDE_EFFECTS__ */
 export function record<K extends GenericSchema<string>, V extends GenericSchema<unknown>>(key: K, value: V): GenericSchema<Record<InferOutput<K>, InferOutput<V>>> {
   return {
     run(x, ctx) {
@@ -143,6 +151,7 @@ export function record<K extends GenericSchema<string>, V extends GenericSchema<
   }
 }
 
+/* @__NO_SIDE_EFFECTS__ */
 function tupleOf(items: readonly GenericSchema<unknown>[], rest: GenericSchema<unknown> | undefined, strict: boolean): GenericSchema<never> {
   return {
     run(x, ctx) {
@@ -169,13 +178,14 @@ function tupleOf(items: readonly GenericSchema<unknown>[], rest: GenericSchema<u
 }
 
 /** An array whose first items are `items`; any more are left out. */
-export const tuple = <const T extends readonly GenericSchema<unknown>[]>(items: T): GenericSchema<TupleOutput<T>> => tupleOf(items, undefined, false)
+export const tuple = /* @__NO_SIDE_EFFECTS__ */ <const T extends readonly GenericSchema<unknown>[]>(items: T): GenericSchema<TupleOutput<T>> => tupleOf(items, undefined, false)
 /** An array of exactly `items`. */
-export const strictTuple = <const T extends readonly GenericSchema<unknown>[]>(items: T): GenericSchema<TupleOutput<T>> => tupleOf(items, undefined, true)
+export const strictTuple = /* @__NO_SIDE_EFFECTS__ */ <const T extends readonly GenericSchema<unknown>[]>(items: T): GenericSchema<TupleOutput<T>> => tupleOf(items, undefined, true)
 /** `items`, then any number of `rest`. */
-export const tupleWithRest = <const T extends readonly GenericSchema<unknown>[], R extends GenericSchema<unknown>>(items: T, rest: R): GenericSchema<[...TupleOutput<T>, ...InferOutput<R>[]]> => tupleOf(items, rest, false)
+export const tupleWithRest = /* @__NO_SIDE_EFFECTS__ */ <const T extends readonly GenericSchema<unknown>[], R extends GenericSchema<unknown>>(items: T, rest: R): GenericSchema<[...TupleOutput<T>, ...InferOutput<R>[]]> => tupleOf(items, rest, false)
 
 /** The first option that takes the input. */
+/* @__NO_SIDE_EFFECTS__ */
 export function union<const O extends readonly GenericSchema<unknown>[]>(options: O, message?: string): GenericSchema<InferOutput<O[number]>> {
   return {
     run(x, ctx) {
@@ -189,6 +199,7 @@ export function union<const O extends readonly GenericSchema<unknown>[]>(options
 }
 
 /** The object schema whose `key` takes the input's `key`. */
+/* @__NO_SIDE_EFFECTS__ */
 export function variant<K extends string, const O extends readonly ObjectSchema<Entries>[]>(key: K, options: O): GenericSchema<InferOutput<O[number]>> {
   return {
     run(x, ctx) {
@@ -207,21 +218,22 @@ export interface Action<I, O = undefined> {
 }
 
 /** A check; its issue says `message`, or what `words` make of the input. */
+/* @__NO_SIDE_EFFECTS__ */
 function check_<I>(test: (x: I) => boolean, message: string | undefined, words: (x: I) => string): Action<I> {
   return { run: (x, ctx) => (test(x) ? x : issue(ctx, message ?? words(x))) }
 }
 
 type Sized = { length: number }
-export const integer = (message?: string): Action<number> => check_(Number.isInteger, message, (x) => `Invalid integer: Received ${x}`)
-export const minValue = (min: number, message?: string): Action<number> => check_((x: number) => x >= min, message, (x) => `Invalid value: Expected >=${min} but received ${x}`)
-export const maxValue = (max: number, message?: string): Action<number> => check_((x: number) => x <= max, message, (x) => `Invalid value: Expected <=${max} but received ${x}`)
-export const minLength = (n: number, message?: string): Action<Sized> => check_((x: Sized) => x.length >= n, message, (x) => `Invalid length: Expected >=${n} but received ${x.length}`)
-export const maxLength = (n: number, message?: string): Action<Sized> => check_((x: Sized) => x.length <= n, message, (x) => `Invalid length: Expected <=${n} but received ${x.length}`)
-export const length = (n: number, message?: string): Action<Sized> => check_((x: Sized) => x.length === n, message, (x) => `Invalid length: Expected ${n} but received ${x.length}`)
-export const regex = (re: RegExp, message?: string): Action<string> => check_((x: string) => re.test(x), message, (x) => `Invalid format: Expected ${re} but received ${received(x)}`)
-export const check = <I>(test: (x: I) => boolean, message?: string): Action<I> => check_(test, message, () => 'Invalid input')
+export const integer = /* @__NO_SIDE_EFFECTS__ */ (message?: string): Action<number> => check_(Number.isInteger, message, (x) => `Invalid integer: Received ${x}`)
+export const minValue = /* @__NO_SIDE_EFFECTS__ */ (min: number, message?: string): Action<number> => check_((x: number) => x >= min, message, (x) => `Invalid value: Expected >=${min} but received ${x}`)
+export const maxValue = /* @__NO_SIDE_EFFECTS__ */ (max: number, message?: string): Action<number> => check_((x: number) => x <= max, message, (x) => `Invalid value: Expected <=${max} but received ${x}`)
+export const minLength = /* @__NO_SIDE_EFFECTS__ */ (n: number, message?: string): Action<Sized> => check_((x: Sized) => x.length >= n, message, (x) => `Invalid length: Expected >=${n} but received ${x.length}`)
+export const maxLength = /* @__NO_SIDE_EFFECTS__ */ (n: number, message?: string): Action<Sized> => check_((x: Sized) => x.length <= n, message, (x) => `Invalid length: Expected <=${n} but received ${x.length}`)
+export const length = /* @__NO_SIDE_EFFECTS__ */ (n: number, message?: string): Action<Sized> => check_((x: Sized) => x.length === n, message, (x) => `Invalid length: Expected ${n} but received ${x.length}`)
+export const regex = /* @__NO_SIDE_EFFECTS__ */ (re: RegExp, message?: string): Action<string> => check_((x: string) => re.test(x), message, (x) => `Invalid format: Expected ${re} but received ${received(x)}`)
+export const check = /* @__NO_SIDE_EFFECTS__ */ <I>(test: (x: I) => boolean, message?: string): Action<I> => check_(test, message, () => 'Invalid input')
 
-export const transform = <I, O>(fn: (x: I) => O): Action<I, O> => ({ run: (x) => fn(x) })
+export const transform = /* @__NO_SIDE_EFFECTS__ */ <I, O>(fn: (x: I) => O): Action<I, O> => ({ run: (x) => fn(x) })
 
 interface RawTransformContext<I> {
   dataset: { value: I }
@@ -229,6 +241,7 @@ interface RawTransformContext<I> {
   NEVER: never
 }
 /** A transform that may refuse its input: addIssue, then return NEVER. */
+/* @__NO_SIDE_EFFECTS__ */
 export function rawTransform<I, O>(fn: (context: RawTransformContext<I>) => O): Action<I, O> {
   return {
     run(x, ctx) {
@@ -247,6 +260,7 @@ export function pipe<T, O1>(schema: S<T>, a1: Action<NoInfer<T>, O1>): S<Next<T,
 export function pipe<T, O1, O2>(schema: S<T>, a1: Action<NoInfer<T>, O1>, a2: Action<Next<NoInfer<T>, O1>, O2>): S<Next<Next<T, O1>, O2>>
 export function pipe<T, O1, O2, O3>(schema: S<T>, a1: Action<NoInfer<T>, O1>, a2: Action<Next<NoInfer<T>, O1>, O2>, a3: Action<Next<Next<NoInfer<T>, O1>, O2>, O3>): S<Next<Next<Next<T, O1>, O2>, O3>>
 export function pipe<T, O1, O2, O3, O4>(schema: S<T>, a1: Action<NoInfer<T>, O1>, a2: Action<Next<NoInfer<T>, O1>, O2>, a3: Action<Next<Next<NoInfer<T>, O1>, O2>, O3>, a4: Action<Next<Next<Next<NoInfer<T>, O1>, O2>, O3>, O4>): S<Next<Next<Next<Next<T, O1>, O2>, O3>, O4>>
+/* @__NO_SIDE_EFFECTS__ */
 export function pipe(schema: S<unknown>, ...actions: Action<unknown, unknown>[]): S<unknown> {
   return {
     run(x, ctx) {

@@ -4,7 +4,7 @@
  * are never guessed even then. Saved after each view, at most one write at a time: a view that
  * arrives while one is being written replaces whatever waits.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import type { Storage } from '../storage/storage.js'
 import { asView, ViewSchema } from '../topology/protocol.js'
 import type { View } from '../topology/view.js'

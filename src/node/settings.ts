@@ -2,7 +2,7 @@
  * A node's tunable options and their checks. Checked when the node is made, so a bad option
  * fails with its name before anything starts.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { DomainMeshError } from '../errors.js'
 import type { Limits } from '../objects/guard.js'
 import type { ReplicationTuning } from '../replication/state-manager.js'

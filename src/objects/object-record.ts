@@ -119,7 +119,7 @@ export function recordHasId(record: Uint8Array, id: string): boolean {
     return true
   }
   if (length < id.length) return false
-  // Encoded as msgpackr encodes it, lone surrogates included.
+  // Encoded as encodeValue encodes it, lone surrogates included.
   const want = encodeValue(id)
   if (want.length !== at - 1 + length) return false
   for (let i = 0; i < want.length; i++) if (record[1 + i] !== want[i]) return false

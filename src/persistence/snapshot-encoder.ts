@@ -99,7 +99,7 @@ function addElements(pieces: Uint8Array[], objects: readonly Captured[]): void {
   for (const o of objects) pieces.push(o instanceof Uint8Array ? o : encodeRecord(o[0], o[1]))
 }
 
-/** msgpack's array header, chosen as msgpackr chooses it. */
+/** msgpack's array header, chosen as encodeValue chooses it. */
 function arrayHeader(n: number): Uint8Array {
   if (n < 16) return Uint8Array.of(0x90 | n)
   if (n < 0x10000) return Uint8Array.of(0xdc, n >> 8, n & 0xff)

@@ -11,7 +11,7 @@
  * string, a number that is not a safe unsigned integer) returns undefined, and the caller decodes
  * the snapshot the old way, whose schema then names what is wrong.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { decodeValue } from '../wire/codec.js'
 import { declining, header, skipValue, snapshotLayout, stringAt } from '../wire/msgpack-skip.js'
 
@@ -137,7 +137,7 @@ function uintAt(bytes: Uint8Array, at: number, end: number): number | undefined 
     return Number.isSafeInteger(value) ? value : undefined
   }
   if (b === 0xcb && n === 9) {
-    // msgpackr writes integers past 2^32 as doubles.
+    // encodeValue writes integers past 2^32 as doubles.
     const value = new DataView(bytes.buffer, bytes.byteOffset + at + 1, 8).getFloat64(0)
     return Number.isSafeInteger(value) && value >= 0 ? value : undefined
   }

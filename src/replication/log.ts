@@ -1,6 +1,6 @@
 /** A log entry: one write as the primary applied it, at its place (`seq`) in its domain's order. */
 import type { Patch } from 'immer'
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
 import { acceptAll, isInteger } from '../wire/fast-path.js'
 import type { Change, StorePatch } from '../objects/objects.js'

@@ -2,7 +2,7 @@
  * Messages between the state managers of different nodes. They travel as one-way messages of the
  * `store` engine; their bodies are validated by these schemas before the state manager sees them.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { decodeValue } from '../wire/codec.js'
 import { snapshotElements } from '../wire/msgpack-skip.js'
 import { acceptAll, asObject, isInteger } from '../wire/fast-path.js'

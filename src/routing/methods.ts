@@ -1,8 +1,8 @@
 /**
- * Builds an engine's `handle` from a table of methods, each with a valibot schema for its body.
+ * Builds an engine's `handle` from a table of methods, each with a schema (util/schema.ts) for its body.
  * Bodies are validated here, at the engine's boundary, so handlers only ever see typed input.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { DomainMeshError } from '../errors.js'
 import { parseFast, type Accept } from '../wire/fast-path.js'
 import type { Request } from './engine.js'

@@ -11,7 +11,7 @@
  */
 import { ExponentialBackoff, handleWhen, retry, circuitBreaker, ConsecutiveBreaker } from 'cockatiel'
 import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, type IKeyValue, type Lease, type Watcher } from 'etcd3'
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { DomainMeshError } from '../errors.js'
 import { isValidId, type NodeId } from '../ids.js'
 import { helloProof, randomNonce, verifyProof } from '../topology/auth.js'

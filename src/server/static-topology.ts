@@ -5,7 +5,7 @@
  *     "nodes": [ { "nodeId": "n1", "domains": [0, 1] }, { "nodeId": "n2" }, { "nodeId": "n3" } ] }
  * A domain listed by several nodes is placed on them in the order they are listed.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { DomainMeshError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import type { ClusterSettings } from '../topology/view.js'

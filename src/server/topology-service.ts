@@ -6,7 +6,7 @@
  * with a complete copy (healing adds them when a primary reports a finished copy).
  * Pure logic over injected links and clock: the ws server and the in-process tests share it.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { isValidId, type NodeId } from '../ids.js'
 import type { EngineInfo, MemberInfo } from '../routing/engine.js'
 import { verifyProof } from '../topology/auth.js'

@@ -5,7 +5,7 @@
  * loads it before it admits anyone. One small interface so that a replicated engine (etcd) can
  * take it over; the embedded default is one file next to the service (topology-state-file.ts).
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { DomainMeshError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import type { EngineInfo } from '../routing/engine.js'

@@ -9,7 +9,7 @@
  * whose primary the view shows down does the same at once, without waiting for the client.
  */
 import type { Patch } from 'immer'
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { engineId, engineType, type NodeId } from '../ids.js'
 import { isUnreachable, PathNotFoundError } from '../errors.js'
 import type { Engine, Request } from '../routing/engine.js'

@@ -7,7 +7,7 @@
  * refuse writes from a primary older than the one they follow (epoch, then id), which is how a
  * replaced primary learns it must step down.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import type { NodeId } from '../ids.js'
 import { applyChange } from '../objects/objects.js'
 import { sleep, type Clock } from '../util/clock.js'

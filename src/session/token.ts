@@ -3,7 +3,7 @@
  * backups, under which epoch. It is signed with the cluster secret (HMAC-SHA256), so a
  * client can keep and return it but cannot forge or alter it.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import type { NodeId } from '../ids.js'
 import { hmacSha256Hex } from '../util/hmac.js'
 import { InvalidTokenError } from './errors.js'

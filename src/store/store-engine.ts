@@ -3,7 +3,7 @@
  * method's schema, runs writes and reads on the primary (forwarding once if the caller's view was
  * behind ours), carries replication messages, and tells watchers about committed changes.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { NoRouteError, OutcomeUnknownError, isRemote, neverSent, type DomainMeshError, NotPrimaryError, PathNotFoundError } from '../errors.js'
 import { engineType, virtualServerId, type NodeId, type VirtualServerId } from '../ids.js'
 import type { Engine, Request } from '../routing/engine.js'

@@ -5,7 +5,7 @@
  * jittered backoff (to the next instance, with a failover connector); the service keeps the node
  * `down` but in the view for `healDelayMs`.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { DomainMeshError } from '../errors.js'
 import type { NodeId } from '../ids.js'
 import type { EngineInfo } from '../routing/engine.js'

@@ -2,7 +2,7 @@
  * Messages between a node and the topology service (JSON over a WebSocket, or in-process).
  * Both sides validate every message with these schemas.
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import type { ClusterSettings, View } from './view.js'
 
 const Id = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/))

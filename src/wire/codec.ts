@@ -1,23 +1,25 @@
 /**
- * The one place that turns envelopes into bytes and back. msgpackr was measured against JSON on
- * the replication message shape: it encodes and decodes faster and the frames are smaller, so it
- * is the codec. Records (msgpackr's structure extension) are on, but never shared: each frame
- * defines the object shapes it uses inline, so a batch of like messages (appends, acks, writes)
- * spells its keys once, and every frame still decodes on its own; no decoding state outlives a
- * frame, so one peer's frame cannot change how another's is read. msgpackr renames `__proto__`
- * keys on decode (plain maps and records alike), so a frame cannot pollute a prototype.
+ * The one place that turns envelopes into bytes and back. msgpack was measured against JSON on
+ * the replication message shape: it encodes and decodes faster and the frames are smaller.
+ * Records (msgpack.ts) are on in frames, but never shared: each frame defines the object shapes
+ * it uses inline, so a batch of like messages (appends, acks, writes) spells its keys once, and
+ * every frame still decodes on its own; no decoding state outlives a frame, so one peer's frame
+ * cannot change how another's is read. The decoder renames `__proto__` keys (plain maps and
+ * records alike), so a frame cannot pollute a prototype.
  */
-import { Packr } from 'msgpackr'
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import { formatAddress, isExact, type Address } from '../routing/address.js'
 import { AddressCache } from './address-cache.js'
+import { createEncoder, decode } from './msgpack.js'
 import { acceptEnvelope, AddressesSchema, FrameHeadSchema, KIND, KIND_NAMES, MAX_ADDRESSES_PER_FRAME, MAX_ENVELOPES_PER_FRAME, PROTOCOL_VERSION, TUPLE_SCHEMAS, type Envelope } from './envelope.js'
 
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024
 
-const packr = new Packr({ useRecords: true, mapsAsObjects: true, variableMapSize: true })
-/** Storage records are single values written once: no record definitions to pay for. */
-const valuePackr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
+/**
+ * One encoder for the process, frames and stored values alike: its output buffer is reused from
+ * one call to the next (see `releaseEncoderBuffer`), which is the point of sharing it.
+ */
+const encoder = createEncoder()
 
 export type DecodeResult = { ok: true; envelopes: Envelope[] } | { ok: false; reason: string }
 
@@ -91,7 +93,7 @@ export function encodeFrame(envelopes: readonly Envelope[], link?: LinkEnds): Ui
         break
     }
   }
-  return noted(packr.pack(frame))
+  return encoder.encode(frame, true)
 }
 
 /**
@@ -124,7 +126,7 @@ export function decodeFrame(bytes: Uint8Array, link?: LinkEnds, cache?: AddressC
   if (bytes.byteLength > MAX_FRAME_BYTES) return { ok: false, reason: `frame of ${bytes.byteLength} bytes exceeds ${MAX_FRAME_BYTES}` }
   let raw: unknown
   try {
-    raw = packr.unpack(bytes)
+    raw = decode(bytes)
   } catch (err) {
     return { ok: false, reason: `undecodable: ${(err as Error).message}` }
   }
@@ -188,31 +190,22 @@ function describe(issues: readonly v.BaseIssue<unknown>[]): string {
   return path ? `${path}: ${first.message}` : first.message
 }
 
-/** Raw msgpack encoding of one value, for storage records (no envelope). */
-export const encodeValue = (value: unknown): Uint8Array => noted(valuePackr.pack(value))
+/**
+ * Raw msgpack encoding of one value, for storage records (no envelope). Without records: storage
+ * records are single values written once, with no record definitions to pay for, and their bytes
+ * are what other modules write and find by hand (snapshot-encoder.ts, msgpack-skip.ts).
+ */
+export const encodeValue = (value: unknown): Uint8Array => encoder.encode(value, false)
 
 /**
- * msgpackr writes every output into one shared buffer, returns a view of it, and grows that
- * buffer to four times the largest output so far, for good: one 430 KB journal record (a group
- * commit carrying two domain snapshots) left it at 1.7 MB in every peer of the healing benchmark,
- * at rest. Starting over after every large output would make each snapshot of a healing grow a
- * new buffer step by step (8 KB, 32 KB, ... 4x its size): churn of external memory, which brings
- * V8's collections forward, while the node is busiest. So the buffer is kept while the node is
- * busy and let go when it is quiet (`releaseEncoderBuffer`, called by the state's quiet sweep).
- * Module state because msgpackr's buffer is module state: one per process, whatever the nodes.
+ * The encoder writes every output into one buffer, returns a view of it, and grows that buffer to
+ * four times the largest output so far: one 430 KB journal record (a group commit carrying two
+ * domain snapshots) left it at 1.7 MB in every peer of the healing benchmark, at rest. Starting
+ * over after every large output would make each snapshot of a healing grow a new buffer step by
+ * step (8 KB, 32 KB, ... 4x its size): churn of external memory, which brings V8's collections
+ * forward, while the node is busiest. So the buffer is kept while the node is busy and let go
+ * when it is quiet (this, called by the state's quiet sweep); true if it let one go.
  */
-let encoderBufferBytes = 0
+export const releaseEncoderBuffer = (above = 256 * 1024): boolean => encoder.release(above)
 
-function noted(out: Uint8Array): Uint8Array {
-  encoderBufferBytes = out.buffer.byteLength
-  return out
-}
-
-/** Gives msgpackr a small buffer again if it grew one over `above` bytes; true if it did. */
-export function releaseEncoderBuffer(above = 256 * 1024): boolean {
-  if (encoderBufferBytes <= above) return false
-  valuePackr.useBuffer(typeof Buffer === 'function' ? Buffer.allocUnsafeSlow(8192) : new Uint8Array(8192))
-  encoderBufferBytes = 8192
-  return true
-}
-export const decodeValue = (bytes: Uint8Array): unknown => valuePackr.unpack(bytes)
+export const decodeValue = (bytes: Uint8Array): unknown => decode(bytes)

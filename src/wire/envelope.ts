@@ -16,7 +16,7 @@
  *   [4, from, to, method, bodies]    msgs — one-way messages with the same ends and method, in order
  * Bodies are validated again by the engine method that receives them (see routing/methods.ts).
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 import type { WireError } from '../errors.js'
 import { parseAddress, type Address } from '../routing/address.js'
 import { isInteger } from './fast-path.js'
@@ -69,7 +69,7 @@ const isMethod = (x: unknown): boolean => typeof x === 'string' && x.length >= 1
 /**
  * The envelope tuples that carry the traffic (req, res, msg, msgs), checked by hand in front of
  * TUPLE_SCHEMAS (fast-path.ts); an `err`, or anything not exactly in shape, goes to the schema.
- * At low load valibot's checks of the frame were most of a frame's decode time.
+ * At low load the schema library's checks (valibot's, then) of the frame were most of a frame's decode time.
  */
 export function acceptEnvelope(item: unknown): readonly unknown[] | undefined {
   if (!Array.isArray(item) || !isRef(item[1]) || !isRef(item[2])) return undefined

@@ -1,7 +1,7 @@
 /**
- * Hand-written fast paths in front of valibot schemas, for the few message shapes that carry
- * nearly all the traffic (appends, acks, writes, log entries). Under load, valibot's datasets,
- * issue lists and output copies were a third of everything a replica allocated (sampled heap
+ * Hand-written fast paths in front of the schemas (util/schema.ts), for the few message shapes that
+ * carry nearly all the traffic (appends, acks, writes, log entries). Under load, valibot's datasets
+ * (the schemas' library then), issue lists and output copies were a third of everything a replica allocated (sampled heap
  * profile of a peer in the throughput benchmark), and the collector a quarter of its CPU.
  *
  * An `accept` function returns exactly what the schema would output, or undefined when the input
@@ -9,7 +9,7 @@
  * more than the schema refuses, never accept what the schema refuses; a property test holds each
  * one to that (test/wire/fast-path.test.ts).
  */
-import * as v from 'valibot'
+import * as v from '../util/schema.js'
 
 export type Accept<T> = (input: unknown) => T | undefined
 
@@ -20,7 +20,7 @@ export function parseFast<S extends v.GenericSchema>(schema: S, accept: Accept<v
   return v.safeParse(schema, input)
 }
 
-/** Number.isInteger and at least `min`: valibot's pipe(number(), integer(), minValue(min)). */
+/** Number.isInteger and at least `min`: the schemas' pipe(number(), integer(), minValue(min)). */
 export function isInteger(x: unknown, min: number, max = Infinity): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max
 }

@@ -12,7 +12,7 @@ export class MsgpackSkipError extends Error {
 
 /**
  * The offset just past the msgpack value that starts at `at`. With `plain`, an extension type is
- * refused too. Plain msgpack is what msgpackr reads the same in a record alone as in the whole
+ * refused too. Plain msgpack is what the decoder (msgpack.ts) reads the same in a record alone as in the whole
  * buffer: its records (a structure defined by an extension, then referred to by bytes 0x40-0x7f,
  * standard msgpack's fixints) make bytes depend on what came before, and no skipper can follow them.
  */

@@ -30,7 +30,7 @@ const dependencies = {
   'y-indexeddb': '^9.0.12',
   '@thaunknown/simple-peer': '^10.1.2',
   // The ranges the package asks for, so these resolve to the copies domainmesh gets.
-  msgpackr: pkg.dependencies.msgpackr,
+  msgpackr: pkg.devDependencies.msgpackr,
   immer: pkg.dependencies.immer,
   ...(old ? { 'domainmesh-old': `file:${old}` } : {}),
 }

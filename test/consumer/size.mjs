@@ -2,17 +2,17 @@
 /**
  * The browser bundle budget: the JavaScript of the example Vite app (examples/vite, built from the
  * packed package by prepare.mjs), minified as Vite minifies it and gzipped; past the budget this
- * exits 1. The budget is today's size with a little room, so that growth is a decision; the goal
- * is what Yjs + y-webrtc + y-indexeddb cost in the same kind of minimal app (compare.mjs measures
- * both), not met yet: docs/design.md, "The browser bundle", says what is left and what would
- * close the gap.
+ * exits 1. The goal is what Yjs + y-webrtc + y-indexeddb cost in the same kind of minimal app
+ * (compare.mjs measures both). Minified, the bundle is under it, and the goal is the budget; after
+ * gzip it is not yet (0.7 kB over), and the budget is today's size with a little room, so that
+ * growth is a decision: docs/design.md, "The browser bundle", says what is left.
  * `node test/consumer/size.mjs [DIST]` (default: .consumer/app/web/dist).
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
-export const BUDGET = { minified: 215_000, gzip: 70_000 }
+export const BUDGET = { minified: 193_800, gzip: 58_500 }
 export const GOAL = { minified: 193_800, gzip: 57_200 }
 
 export function measure(dist) {

@@ -11,7 +11,7 @@ import { DOC, withTable } from '../../scripts/options-table.js'
 
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 // The schema lists every option of StoreTuning, and no other (a type error otherwise).
-const listed: Same<keyof StoreTuning, keyof typeof TUNING_SCHEMA.entries> = true
+const listed: Same<keyof StoreTuning, keyof typeof TUNING_SCHEMA> = true
 
 const tuned = (store: object) => () => new MeshNode({ clusterId: 'x' as never, transport: new MemoryNetwork().createTransport(), storage: new MemoryStorage(), store })
 

@@ -1,6 +1,6 @@
 /** Changes and log entries travel as tuples; they must come back exactly as they left. */
 import fc from 'fast-check'
-import * as v from 'valibot'
+import * as v from '../../src/util/schema.js'
 import { describe, expect, it } from 'vitest'
 import { WireChangeSchema, WireEntrySchema, toWireChange, toWireEntry, type LogEntry } from '../../src/replication/log.js'
 import type { Change } from '../../src/objects/objects.js'

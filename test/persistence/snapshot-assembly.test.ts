@@ -2,7 +2,7 @@
  * A snapshot sent in parts: every part is a snapshot of its own objects, the receiver puts them
  * together whatever the order or repeats, and never mixes two different snapshots.
  */
-import * as v from 'valibot'
+import * as v from '../../src/util/schema.js'
 import { describe, expect, it } from 'vitest'
 import type { NodeId } from '../../src/ids.js'
 import { DomainState, type IncomingSnapshot, type Snapshot } from '../../src/replication/domain-state.js'

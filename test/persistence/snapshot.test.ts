@@ -4,7 +4,7 @@ import { DomainState, type Snapshot } from '../../src/replication/domain-state.j
 import { SnapshotSchema } from '../../src/replication/messages.js'
 import { versionAt } from '../../src/objects/objects.js'
 import { encodeValue } from '../../src/wire/codec.js'
-import * as v from 'valibot'
+import * as v from '../../src/util/schema.js'
 
 function patched(): DomainState {
   const d = new DomainState(3)

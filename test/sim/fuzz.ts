@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check'
 import { pack } from 'msgpackr'
-import * as v from 'valibot'
+import * as v from '../../src/util/schema.js'
 import { DomainMeshError } from '../../src/errors.js'
 import { parseAddress } from '../../src/routing/address.js'
 import { TokenSchema } from '../../src/session/token.js'

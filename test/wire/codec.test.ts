@@ -45,7 +45,8 @@ describe('codec', () => {
     }
     expect(reason(new Uint8Array(0))).toBe('empty frame')
     expect(reason(Uint8Array.of(0x92, 0x01))).toMatch(/undecodable/) // array of 2, cut after 1
-    expect(reason(Uint8Array.of(0xc1))).toMatch(/not a frame/)
+    expect(reason(Uint8Array.of(0xc1))).toMatch(/undecodable: byte 0xc1 at 0 starts no msgpack value/)
+    expect(reason(null)).toMatch(/not a frame/)
     expect(reason({ not: 'an array' })).toMatch(/not a frame/)
     expect(reason([])).toMatch(/not a frame/)
     expect(reason([2, ['c/a/e', 'c/b/e'], [3, 0, 1, 'x', 1]])).toMatch(/protocol version 2, expected 3/)

@@ -5,7 +5,7 @@
  * one slot changed, removed or added, and anything at all.
  */
 import fc from 'fast-check'
-import * as v from 'valibot'
+import * as v from '../../src/util/schema.js'
 import { describe, expect, it } from 'vitest'
 import { acceptWireChange, acceptWireEntry, decodeLog, encodeLog, toWireChange, toWireEntry, WireChangeSchema, WireEntrySchema, type LogEntry } from '../../src/replication/log.js'
 import type { Change } from '../../src/objects/objects.js'

@@ -56,6 +56,18 @@ export class RtcPeer {
    */
   private pending: RTCIceCandidateInit[] = []
   private remoteSet = false
+  /**
+   * Our own candidates, held until the far side's description is set here (the dialer's until the
+   * answer; the answerer gathers only once it has set the offer). A far side that knows where we
+   * are reaches our ICE agent, which answers its checks before it has the answer and remembers
+   * where they came from. libdatachannel hands the answer to ICE before it stores it for DTLS, so
+   * ICE then connects at once, and the answerer (the DTLS client) can get through its handshake
+   * in between: its certificate is checked against no fingerprint yet, the handshake fails and the
+   * connection closes while the answer is still being set ("Got a remote candidate without ICE
+   * transport", when the machine is loaded). Held back, nothing reaches us before the answer is in
+   * place. The offer goes without candidates for the same reason.
+   */
+  private unsent: RTCIceCandidateInit[] = []
 
   constructor(
     RTCPeerConnection: RtcPeerConnectionClass,
@@ -67,7 +79,8 @@ export class RtcPeer {
     this.pc.onicecandidate = (e) => {
       if (this.done || !e.candidate) return
       const { candidate, sdpMid, sdpMLineIndex } = e.candidate
-      this.on.signal({ type: 'candidate', candidate: { candidate, sdpMid, sdpMLineIndex } })
+      if (this.remoteSet) this.on.signal({ type: 'candidate', candidate: { candidate, sdpMid, sdpMLineIndex } })
+      else this.unsent.push({ candidate, sdpMid, sdpMLineIndex })
     }
     this.pc.onconnectionstatechange = () => {
       const state = this.pc.connectionState
@@ -104,6 +117,7 @@ export class RtcPeer {
           await this.pc.setLocalDescription(await this.pc.createAnswer())
           this.sendDescription()
         }
+        for (const candidate of this.unsent.splice(0)) if (!this.done) this.on.signal({ type: 'candidate', candidate })
       })
     } else if (msg?.type === 'candidate' && msg.candidate && typeof msg.candidate === 'object') {
       const candidate = msg.candidate
@@ -162,7 +176,11 @@ export class RtcPeer {
 
   private sendDescription(): void {
     const d = this.pc.localDescription
-    if (d && !this.done) this.on.signal({ type: d.type as 'offer' | 'answer', sdp: d.sdp })
+    if (!d || this.done) return
+    // The local description lists the candidates gathered so far (node-datachannel's does): an
+    // offer goes without them, as they wait for the answer (see `unsent`).
+    const sdp = d.type === 'offer' ? withoutCandidates(d.sdp) : d.sdp
+    this.on.signal({ type: d.type as 'offer' | 'answer', sdp })
   }
 
   private run(step: () => Promise<void>): void {
@@ -196,3 +214,10 @@ export class RtcPeer {
     }
   }
 }
+
+/** An SDP without its candidate lines, which then come as candidate signals. */
+const withoutCandidates = (sdp: string): string =>
+  sdp
+    .split(/\r?\n/)
+    .filter((line) => !line.startsWith('a=candidate:') && line !== 'a=end-of-candidates')
+    .join('\r\n')

@@ -38,7 +38,17 @@ function setup(opts: Partial<ConstructorParameters<typeof TopologyService>[0]> =
     if (ms) await clock.advance(ms)
     await flushMicrotasks(100)
   }
-  return { clock, service, client, settle }
+  /** a joins, then b: each welcomed before the next. */
+  const twoNodes = async () => {
+    const a = client('a')
+    await a.c.connect()
+    await settle()
+    const b = client('b')
+    await b.c.connect()
+    await settle()
+    return { a, b }
+  }
+  return { clock, service, client, settle, twoNodes }
 }
 
 const status = (v: View, n: string) => v.members.find((m) => m.nodeId === n)?.status
@@ -46,13 +56,8 @@ const primaryOf = (v: View, d: number) => domainRoles(v, { domainCount: 8, repli
 
 describe('topology service', () => {
   it('only an owner makes a copy count, and a view once handed out keeps its owners when one does', async () => {
-    const { service, client, settle } = setup()
-    const a = client('a')
-    await a.c.connect()
-    await settle()
-    const b = client('b')
-    await b.c.connect()
-    await settle()
+    const { service, settle, twoNodes } = setup()
+    const { a, b } = await twoNodes()
     const view = service.view()
     const before = JSON.stringify(view.owners)
     // a finished copying one of its domains to b: b becomes an owner in the next view only.
@@ -74,13 +79,8 @@ describe('topology service', () => {
   })
 
   it('drops an owner as lagging only on its own word or on its primary\'s while it is down', async () => {
-    const { service, client, settle } = setup()
-    const a = client('a')
-    await a.c.connect()
-    await settle()
-    const b = client('b')
-    await b.c.connect()
-    await settle()
+    const { service, settle, twoNodes } = setup()
+    const { a, b } = await twoNodes()
     for (const [d, o] of Object.entries(service.view().owners ?? {})) if (!o.includes('b' as never)) a.c.owned(Number(d), nodeId('b'))
     await settle(100)
     const owners = (d: number) => service.view().owners?.[d] ?? []

@@ -11,16 +11,16 @@
  */
 import { ExponentialBackoff, handleWhen, retry, circuitBreaker, ConsecutiveBreaker } from 'cockatiel'
 import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, type IKeyValue, type Lease, type Watcher } from 'etcd3'
-import * as v from '../util/schema.js'
 import { DomainMeshError } from '../errors.js'
 import { isValidId, type NodeId } from '../ids.js'
 import { helloProof, randomNonce, verifyProof } from '../topology/auth.js'
-import { ClientMessageSchema, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
+import type { ClientMessage, HelloMessage, TopologyLink } from '../topology/protocol.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { hmacSha256Hex } from '../util/hmac.js'
 import { EtcdConfigMismatchError } from './etcd-errors.js'
+import { LinkGate } from './link-gate.js'
 import { TopologyService, type TopologyServiceOptions } from './topology-service.js'
 import { parseTopologyState, TopologyStateError, type TopologyState, type TopologyStateStore } from './topology-state.js'
 
@@ -106,12 +106,13 @@ const LEASE_RETRY_MS = 1000
 
 export class EtcdTopologyInstance {
   readonly events = new Emitter<EtcdInstanceEvents>()
-  readonly stats = { refused: 0, malformed: 0, signalsRelayed: 0, signalsViaEtcd: 0, linkErrors: 0, serverErrors: 0, leaderTerms: 0 }
+  readonly stats = { refused: 0, malformed: 0, malformedDisconnects: 0, signalsRelayed: 0, signalsViaEtcd: 0, linkErrors: 0, serverErrors: 0, leaderTerms: 0 }
   readonly instanceId: string
   private readonly client: Etcd3
   private readonly root: string
   private readonly attached = new Map<NodeId, Attached>()
-  private readonly waiting = new Map<TopologyLink, TimerHandle>()
+  /** Links not admitted yet: their hello deadline and the input rules (link-gate.ts). */
+  private readonly gate: LinkGate
   /** Every member key, as the watch shows it. */
   private readonly members = new Map<NodeId, MemberRecord>()
   private latest: View | undefined
@@ -136,6 +137,7 @@ export class EtcdTopologyInstance {
     private readonly service: Omit<TopologyServiceOptions, 'store'>,
   ) {
     this.instanceId = opts.instanceId ?? `i-${randomNonce().slice(0, 12)}`
+    this.gate = new LinkGate({ clock: service.clock, maxWaitingLinks: service.maxWaitingLinks, helloTimeoutMs: service.helloTimeoutMs, maxMalformed: service.maxMalformed, stats: this.stats, refused: (reason) => this.events.emit('refused', { reason }) })
     this.root = `/${opts.prefix ?? 'domainmesh'}/${service.clusterId}/`
     const heartbeatMs = service.heartbeatMs ?? 1000
     // A node's lease lasts two heartbeats longer than the embedded service waits for missed ones,
@@ -431,57 +433,27 @@ export class EtcdTopologyInstance {
   // ---- the gateway: nodes connected here ----
 
   accept(link: TopologyLink): void {
-    const maxWaiting = this.service.maxWaitingLinks ?? 256
-    if (this.closed) return this.refuse(link, 'the topology service is stopping')
-    if (this.waiting.size >= maxWaiting) return this.refuse(link, `too many connections have not said hello yet (${maxWaiting}); try again later`)
-    const helloTimeoutMs = this.service.helloTimeoutMs ?? 10_000
-    this.waiting.set(link, this.clock.setTimeout(() => this.refuse(link, `no valid hello within ${helloTimeoutMs} ms`), helloTimeoutMs))
-    let malformed = 0
-    let pending = true
     let me: Attached | undefined
-    link.onMessage((raw) => {
-      const parsed = v.safeParse(ClientMessageSchema, raw)
-      if (!parsed.success) {
-        this.stats.malformed++
-        link.send({ type: 'error', reason: `malformed message: ${parsed.issues[0]?.message ?? 'invalid'}` })
-        if (++malformed < (this.service.maxMalformed ?? 10)) return
-        this.stopWaiting(link)
-        return link.close(`${this.service.maxMalformed ?? 10} malformed messages`)
-      }
-      const msg = parsed.output
-      if (pending) {
-        if (msg.type !== 'hello') return this.refuse(link, 'expected hello first')
-        pending = false
-        void this.admit(link, msg).then((a) => (me = a))
-        return
-      }
-      if (me && !me.gone) this.onNodeMessage(me, msg)
-    })
-    link.onClose(() => {
-      this.stopWaiting(link)
-      if (me && !me.gone) this.detach(me, 'link closed', true)
-    })
-  }
-
-  private stopWaiting(link: TopologyLink): void {
-    const t = this.waiting.get(link)
-    if (t) this.clock.clearTimeout(t)
-    this.waiting.delete(link)
-  }
-
-  private refuse(link: TopologyLink, reason: string): void {
-    this.stopWaiting(link)
-    this.stats.refused++
-    this.events.emit('refused', { reason })
-    link.send({ type: 'refused', reason })
-    link.close(reason)
+    this.gate.accept(
+      link,
+      {
+        hello: (msg) => void this.admit(link, msg).then((a) => (me = a)),
+        message: (msg) => {
+          if (me && !me.gone) this.onNodeMessage(me, msg)
+        },
+        closed: () => {
+          if (me && !me.gone) this.detach(me, 'link closed', true)
+        },
+      },
+      this.closed ? 'the topology service is stopping' : undefined,
+    )
   }
 
   private async admit(link: TopologyLink, hello: HelloMessage): Promise<Attached | undefined> {
     const why = await this.checkHello(hello)
-    if (!this.waiting.has(link)) return undefined
+    if (!this.gate.waits(link)) return undefined
     if (why) {
-      this.refuse(link, why)
+      this.gate.refuse(link, why)
       return undefined
     }
     const nodeId = hello.nodeId as NodeId
@@ -493,18 +465,18 @@ export class EtcdTopologyInstance {
       await lease.put(this.key(`members/${nodeId}`)).value(JSON.stringify(record)).exec()
     } catch (err) {
       // etcd is unreachable: not a refusal (that would be final for the node); it tries again.
-      this.stopWaiting(link)
+      this.gate.admitted(link)
       this.report(`admitting ${nodeId}`, err)
       link.close('the topology service cannot reach etcd')
       return undefined
     } finally {
       if (this.admitting.get(nodeId) === adm) this.admitting.delete(nodeId)
     }
-    if (!this.waiting.has(link)) {
+    if (!this.gate.waits(link)) {
       void lease.revoke().catch(() => undefined) // the link closed meanwhile; its key goes with the lease
       return undefined
     }
-    this.stopWaiting(link)
+    this.gate.admitted(link)
     const a: Attached = { nodeId, session: record.session, link, lease, lastKeepalive: this.clock.now(), welcomed: false, epoch: 0, upSeq: 0, queue: Promise.resolve(), record, gone: false, hold: undefined, renewing: false }
     const old = this.attached.get(nodeId)
     this.attached.set(nodeId, a)
@@ -724,10 +696,7 @@ export class EtcdTopologyInstance {
     this.closed = true
     if (this.campaignTimer) this.clock.clearTimeout(this.campaignTimer)
     if (this.leaseRetry) this.clock.clearTimeout(this.leaseRetry)
-    for (const link of [...this.waiting.keys()]) {
-      this.stopWaiting(link)
-      link.close('topology service stopping')
-    }
+    this.gate.closeWaiting('topology service stopping')
     // The nodes' leases are left to run out: a node that reconnects to another instance within
     // their TTL is not marked down (revoking them would mark every node here down at once).
     for (const a of [...this.attached.values()]) {

@@ -6,12 +6,12 @@
  * with a complete copy (healing adds them when a primary reports a finished copy).
  * Pure logic over injected links and clock: the ws server and the in-process tests share it.
  */
-import * as v from '../util/schema.js'
 import { isValidId, type NodeId } from '../ids.js'
 import type { EngineInfo, MemberInfo } from '../routing/engine.js'
 import { verifyProof } from '../topology/auth.js'
 import { domainRoles, placeDomain } from '../topology/placement.js'
-import { asView, ClientMessageSchema, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
+import { LinkGate } from './link-gate.js'
+import { asView, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
@@ -73,8 +73,8 @@ export class TopologyService {
   private owners: Record<number, NodeId[]> = {}
   private epoch = 0
   private readonly nonces = new Map<string, number>()
-  /** Links not admitted yet, with their hello deadline. */
-  private readonly waiting = new Map<TopologyLink, TimerHandle>()
+  /** Links not admitted yet: their hello deadline and the input rules (link-gate.ts). */
+  private readonly gate: LinkGate
   private sweeper: TimerHandle | undefined
   private batch: TimerHandle | undefined
   private closed = false
@@ -100,6 +100,7 @@ export class TopologyService {
     this.healDelayMs = opts.healDelayMs ?? 5000
     this.heartbeatMs = opts.heartbeatMs ?? 1000
     this.store = opts.store ?? new MemoryTopologyStateStore()
+    this.gate = new LinkGate({ clock: opts.clock, maxWaitingLinks: opts.maxWaitingLinks, helloTimeoutMs: opts.helloTimeoutMs, maxMalformed: opts.maxMalformed, stats: this.stats, refused: (reason) => this.events.emit('refused', { reason }) })
     this.loaded = this.load()
     this.loaded.catch(() => undefined) // reported through 'state-error'; admissions see it too
     this.armSweeper()
@@ -203,45 +204,16 @@ export class TopologyService {
 
   /** Takes a new link (a socket, or an in-process pair). It must say hello first. */
   accept(link: TopologyLink): void {
-    // Anyone can open a link: those that have not proven the secret yet are few and short-lived.
-    const maxWaiting = this.opts.maxWaitingLinks ?? 256
-    if (this.waiting.size >= maxWaiting) return this.refuse(link, `too many connections have not said hello yet (${maxWaiting}); try again later`)
-    const helloTimeoutMs = this.opts.helloTimeoutMs ?? 10_000
-    this.waiting.set(link, this.opts.clock.setTimeout(() => this.refuse(link, `no valid hello within ${helloTimeoutMs} ms`), helloTimeoutMs))
-    const maxMalformed = this.opts.maxMalformed ?? 10
-    let malformed = 0
     let member: Member | undefined
-    let pending = true
-    link.onMessage((raw) => {
-      const parsed = v.safeParse(ClientMessageSchema, raw)
-      if (!parsed.success) {
-        this.stats.malformed++
-        link.send({ type: 'error', reason: `malformed message: ${parsed.issues[0]?.message ?? 'invalid'}` })
-        if (++malformed < maxMalformed) return
-        // Not a refusal: a member disconnected this way may reconnect (a refusal is final for it).
-        this.stats.malformedDisconnects++
-        this.stopWaiting(link)
-        return link.close(`${maxMalformed} malformed messages`)
-      }
-      const msg = parsed.output
-      if (pending) {
-        if (msg.type !== 'hello') return this.refuse(link, 'expected hello first')
-        pending = false
-        void this.admit(link, msg).then((m) => (member = m))
-        return
-      }
-      if (member && member.link === link) this.onMessage(member, msg)
+    this.gate.accept(link, {
+      hello: (msg) => void this.admit(link, msg).then((m) => (member = m)),
+      message: (msg) => {
+        if (member && member.link === link) this.onMessage(member, msg)
+      },
+      closed: () => {
+        if (member && member.link === link) this.markDown(member, 'link closed')
+      },
     })
-    link.onClose(() => {
-      this.stopWaiting(link)
-      if (member && member.link === link) this.markDown(member, 'link closed')
-    })
-  }
-
-  private stopWaiting(link: TopologyLink): void {
-    const deadline = this.waiting.get(link)
-    if (deadline) this.opts.clock.clearTimeout(deadline)
-    this.waiting.delete(link)
   }
 
   close(): void {
@@ -251,22 +223,19 @@ export class TopologyService {
       if (m.removal) this.opts.clock.clearTimeout(m.removal)
       m.link?.close('topology service stopping')
     }
-    for (const link of [...this.waiting.keys()]) {
-      this.stopWaiting(link)
-      link.close('topology service stopping')
-    }
+    this.gate.closeWaiting('topology service stopping')
   }
 
   private async admit(link: TopologyLink, hello: HelloMessage): Promise<Member | undefined> {
     await this.loaded.catch(() => undefined)
     const why = this.failure ? `the topology service has no state: ${this.failure.message}` : await this.checkHello(hello)
     // The link closed, or its hello deadline passed, while the proof was being checked.
-    if (!this.waiting.has(link)) return undefined
-    this.stopWaiting(link)
+    if (!this.gate.waits(link)) return undefined
     if (why) {
-      this.refuse(link, why)
+      this.gate.refuse(link, why)
       return undefined
     }
+    this.gate.admitted(link)
     const id = hello.nodeId as NodeId
     // No saved state, and this node saw a later view than ours: the state is rebuilt from it.
     if (hello.lastView && !this.hadState && hello.lastView.epoch > this.epoch) this.recoverFrom(asView(hello.lastView))
@@ -297,14 +266,6 @@ export class TopologyService {
     if (!(await verifyProof(this.opts.secret, h.clusterId, h.nodeId, h.ts, h.nonce, h.proof))) return 'bad proof: wrong cluster secret'
     this.nonces.set(h.nonce, now)
     return undefined
-  }
-
-  private refuse(link: TopologyLink, reason: string): void {
-    this.stopWaiting(link)
-    this.stats.refused++
-    this.events.emit('refused', { reason })
-    link.send({ type: 'refused', reason })
-    link.close(reason)
   }
 
   private onMessage(m: Member, msg: ClientMessage): void {

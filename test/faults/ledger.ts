@@ -101,6 +101,56 @@ export interface KeyFinal {
   copies: Map<string, LocalCopy | { error: string }>
 }
 
+/** A peer's metrics server (its JSON endpoints), given up on after `timeoutMs`. */
+export async function getJson<T>(url: string, timeoutMs = 3000): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`)
+  return (await res.json()) as T
+}
+
+/** How the final state is read in a running cluster: its live peers, a primary read through one, each one's metrics URL. */
+export interface FinalReader {
+  vs: string
+  alive: readonly string[]
+  read: (via: string, key: string) => Promise<{ code?: unknown; message?: unknown; found?: unknown; value?: unknown }>
+  metricsUrl: (peer: string) => string
+  /** No retry of the primary read after this (Date.now()); default: none. */
+  deadline?: number
+}
+
+/**
+ * One key's final state: a primary read through live peer `i` (the next ones on an error, three
+ * tries 500 ms apart), and every live peer's own copy; the owners as the peer with the newest
+ * view sees them.
+ */
+export async function readFinal(key: string, i: number, r: FinalReader): Promise<KeyFinal> {
+  const { alive } = r
+  let primary: KeyFinal['primary'] = { error: 'no live peer to read through' }
+  for (let attempt = 0; attempt < 3 && alive.length > 0 && (attempt === 0 || r.deadline === undefined || Date.now() < r.deadline); attempt++) {
+    const got = await r.read(alive[(i + attempt) % alive.length]!, key)
+    if (typeof got.code === 'string') {
+      primary = { error: `${got.code}: ${String(got.message)}` }
+      await new Promise((done) => setTimeout(done, 500))
+      continue
+    }
+    primary = { found: got.found === true, value: got.value }
+    break
+  }
+  const copies = new Map<string, LocalCopy | { error: string }>()
+  await Promise.all(
+    alive.map(async (n) => {
+      try {
+        copies.set(n, await getJson<LocalCopy>(`${r.metricsUrl(n)}/local?vs=${r.vs}&key=${encodeURIComponent(key)}`))
+      } catch (err) {
+        copies.set(n, { error: (err as Error).message })
+      }
+    }),
+  )
+  let newest: LocalCopy | undefined
+  for (const c of copies.values()) if (!('error' in c) && (!newest || c.epoch > newest.epoch)) newest = c
+  return { primary, owners: newest?.owners ?? [], copies }
+}
+
 export interface CheckResult {
   acked: number
   unknown: number

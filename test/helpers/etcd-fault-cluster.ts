@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { check, Ledger, type CheckResult, type KeyFinal, type LocalCopy } from '../faults/ledger.js'
+import { check, getJson, Ledger, readFinal, type CheckResult, type KeyFinal } from '../faults/ledger.js'
 import { ChildHandle, CLI, spawnFaultPeer } from '../faults/processes.js'
 import type { WriterEvent } from '../faults/writer.js'
 import { Etcd3 } from 'etcd3'
@@ -27,12 +27,6 @@ async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port
   await new Promise((r) => s.close(r))
   return port
-}
-
-async function getJson<T>(url: string, timeoutMs = 3000): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
-  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`)
-  return (await res.json()) as T
 }
 
 export interface EtcdFaultOptions {
@@ -241,32 +235,8 @@ export class EtcdFaultCluster {
     })
   }
 
-  private async finalOf(key: string, i: number): Promise<KeyFinal> {
-    const alive = this.alive()
-    let primary: KeyFinal['primary'] = { error: 'no live peer to read through' }
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const r = await this.read(alive[(i + attempt) % alive.length]!, key)
-      if (typeof r.code === 'string') {
-        primary = { error: `${r.code}: ${String(r.message)}` }
-        await sleep(500)
-        continue
-      }
-      primary = { found: r.found === true, value: r.value }
-      break
-    }
-    const copies = new Map<string, LocalCopy | { error: string }>()
-    await Promise.all(
-      alive.map(async (n) => {
-        try {
-          copies.set(n, await getJson<LocalCopy>(`${this.peers.get(n)!.metricsUrl}/local?vs=${VS}&key=${encodeURIComponent(key)}`))
-        } catch (err) {
-          copies.set(n, { error: (err as Error).message })
-        }
-      }),
-    )
-    let newest: LocalCopy | undefined
-    for (const c of copies.values()) if (!('error' in c) && (!newest || c.epoch > newest.epoch)) newest = c
-    return { primary, owners: newest?.owners ?? [], copies }
+  private finalOf(key: string, i: number): Promise<KeyFinal> {
+    return readFinal(key, i, { vs: VS, alive: this.alive(), read: (via, k) => this.read(via, k), metricsUrl: (n) => this.peers.get(n)!.metricsUrl })
   }
 
   /** Every acknowledged write on the primary's answer and on every owner's copy (copies may converge for up to `graceMs`). */

@@ -8,7 +8,6 @@
  *  - signaling latency: a signal and its echo between two clients (on two instances over etcd), halved.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { nodeId } from '../src/ids.js'
@@ -18,18 +17,11 @@ import { TopologyClient } from '../src/topology/client.js'
 import { RealClock } from '../src/util/clock.js'
 import { ChildHandle, CLI } from '../test/faults/processes.js'
 import { EtcdCluster } from '../test/helpers/etcd-cluster.js'
+import { freePort } from '../test/helpers/processes.js'
 
 const SECRET = 'bench-topology-secret'
 const CLUSTER = 'bt'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as { port: number }).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 export interface TopologyFigures {
   killToViewMs: number[]

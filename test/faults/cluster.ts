@@ -3,12 +3,12 @@
  * its own handle and data folder, and the ledger their writers report into.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { check, getJson, includes, Ledger, readFinal, type CheckResult, type KeyFinal } from './ledger.js'
 import { spawnFaultPeer, spawnFaultTab, spawnTopology, type ChildHandle } from './processes.js'
 import type { WriterEvent } from './writer.js'
+import { freePort } from '../helpers/processes.js'
 
 const SECRET = 'faults-secret-0123'
 export const VS = 'faults'
@@ -36,17 +36,6 @@ interface Peer {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', resolve)
-  })
-  const port = (s.address() as { port: number }).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 export class FaultCluster {
   readonly ledger = new Ledger()

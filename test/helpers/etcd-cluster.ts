@@ -5,27 +5,16 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
 import { waitFor } from './wait.js'
+import { freePort } from './processes.js'
 
 export const ETCD_BIN = process.env.DOMAINMESH_ETCD ?? '/usr/bin/etcd'
 export const ETCD_MISSING = `etcd is missing (${ETCD_BIN}): install it with "sudo apt-get install etcd-server" (Debian/Ubuntu), or set DOMAINMESH_ETCD to an etcd 3.4+ binary`
 
 export const etcdAvailable = (): boolean => existsSync(ETCD_BIN)
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 interface Member {
   name: string

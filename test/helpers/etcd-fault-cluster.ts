@@ -4,7 +4,6 @@
  * ledger and its check are the fault test's (test/faults/ledger.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { check, getJson, Ledger, readFinal, type CheckResult, type KeyFinal } from '../faults/ledger.js'
@@ -12,22 +11,12 @@ import { ChildHandle, CLI, spawnFaultPeer } from '../faults/processes.js'
 import type { WriterEvent } from '../faults/writer.js'
 import { Etcd3 } from 'etcd3'
 import { EtcdCluster } from './etcd-cluster.js'
+import { freePort } from './processes.js'
 
 const SECRET = 'etcd-faults-secret-01'
 export const VS = 'faults'
 const GENERATION = 10_000_000
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', resolve)
-  })
-  const port = (s.address() as { port: number }).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 export interface EtcdFaultOptions {
   instances: number

@@ -1,9 +1,22 @@
 /** Node peers as real child processes (the CLI, run through tsx), for integration tests. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { peerEnvironment } from '../../src/cli/peer-env.js'
 
 const CLI = join(import.meta.dirname, '../../src/cli/main.ts')
+
+/** A TCP port on 127.0.0.1 free right now, for a process a test starts (the OS picks it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
 
 export interface PeerProcess {
   name: string

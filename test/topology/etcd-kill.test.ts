@@ -15,7 +15,7 @@ import { RealClock } from '../../src/util/clock.js'
 import { ChildHandle, CLI } from '../faults/processes.js'
 import { EtcdCluster, etcdAvailable, ETCD_MISSING } from '../helpers/etcd-cluster.js'
 import { waitFor } from '../helpers/wait.js'
-import { createServer } from 'node:net'
+import { freePort } from '../helpers/processes.js'
 
 const SECRET = 'etcd-kill-secret'
 let etcd: EtcdCluster
@@ -31,14 +31,6 @@ afterAll(async () => {
   for (const h of handles) await h.kill()
   await etcd?.close()
 })
-
-async function freePort(): Promise<number> {
-  const s = createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as { port: number }).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 const spawnInstance = (ports: number[], i: number, prefix: string) => {
   const h = new ChildHandle(`t${i}`, [CLI, 'topology', '--port', String(ports[i]), '--cluster', 'ek', '--replicas', '2', '--domains', '8', '--heartbeat', '1000', '--heal-delay', '60000', '--etcd', etcd.urls.join(','), '--etcd-prefix', prefix, '--etcd-lease-ttl', '8'], { DOMAINMESH_SECRET: SECRET }, undefined, 1000)

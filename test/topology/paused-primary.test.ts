@@ -5,9 +5,20 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { DomainMeshError } from '../../src/errors.js'
 import { virtualServerId } from '../../src/ids.js'
+import type { MeshNode } from '../../src/node/mesh-node.js'
 import { ServiceCluster } from '../helpers/service-cluster.js'
 
 const VS = virtualServerId('shop')
+
+/** A key of a domain that n1 leads with n3 as its backup. */
+function keyLedWithBackupN3(n1: MeshNode): string {
+  const key = [...Array(500).keys()].map((i) => `k${i}`).find((k) => {
+    const p = n1.state.placement(n1.state.domainOf(VS, k))
+    return p.primary === 'n1' && p.backups.includes('n3' as never)
+  })
+  expect(key).toBeDefined()
+  return key!
+}
 
 describe('a paused primary', () => {
   let c: ServiceCluster | undefined
@@ -36,11 +47,7 @@ describe('a paused primary', () => {
     // which becomes n1's backup through that copy. Then n1 is paused and n2 takes over.
     c = await ServiceCluster.start(['n1', 'n2', 'n3'], { replicas: 2, domainCount: 16, healDelayMs: 2000 })
     const n1 = c.node('n1')
-    const key = [...Array(500).keys()].map((i) => `k${i}`).find((k) => {
-      const p = n1.state.placement(n1.state.domainOf(VS, k))
-      return p.primary === 'n1' && p.backups.includes('n3' as never)
-    })!
-    expect(key).toBeDefined()
+    const key = keyLedWithBackupN3(n1)
     await c.run(n1.store('shop').put(key, { v: 1 }))
     c.crash('n3')
     await c.settle(3000)
@@ -63,11 +70,7 @@ describe('a paused primary', () => {
     // come from there.
     c = await ServiceCluster.start(['n1', 'n2', 'n3'], { replicas: 2, domainCount: 16, healDelayMs: 2000 })
     const n1 = c.node('n1')
-    const key = [...Array(500).keys()].map((i) => `k${i}`).find((k) => {
-      const p = n1.state.placement(n1.state.domainOf(VS, k))
-      return p.primary === 'n1' && p.backups.includes('n3' as never)
-    })!
-    expect(key).toBeDefined()
+    const key = keyLedWithBackupN3(n1)
     const domain = n1.state.domainOf(VS, key)
     await c.run(n1.store('shop').put(key, { v: 1 }))
     n1.state.events.on('copied', ({ domain: d, target }) => {
@@ -94,11 +97,7 @@ describe('a paused primary', () => {
     // still sees n3 as down and cannot reach it yet: that silence is no proof that n1 still leads.
     c = await ServiceCluster.start(['n1', 'n2', 'n3'], { replicas: 2, domainCount: 16, healDelayMs: 10_000 })
     const n1 = c.node('n1')
-    const key = [...Array(500).keys()].map((i) => `k${i}`).find((k) => {
-      const p = n1.state.placement(n1.state.domainOf(VS, k))
-      return p.primary === 'n1' && p.backups.includes('n3' as never)
-    })!
-    expect(key).toBeDefined()
+    const key = keyLedWithBackupN3(n1)
     const domain = n1.state.domainOf(VS, key)
     await c.run(n1.store('shop').put(key, { v: 1 }))
     c.crash('n3')

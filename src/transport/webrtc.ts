@@ -71,14 +71,19 @@ const PEER_CLOSED = 'peer closed the link'
 
 export { channelErrorReason }
 
-/** libdatachannel's words for a send into a channel or connection that has gone. */
-const CLOSED_SEND = /\bclosed\b|\bnot open\b|not 'open'|has no transport/i
+/**
+ * libdatachannel's words for a send into a channel or connection that has gone. "Sending failed,
+ * errno=N" passes on usrsctp's send error: ENOENT (2) when the association is no longer there,
+ * EPIPE (32) when it is shutting down, ECONNRESET (104) when the far side aborted it.
+ */
+const CLOSED_SEND = /\bclosed\b|\bnot open\b|not 'open'|has no transport|Sending failed, errno=(2|32|104)$/i
 
 /**
  * Why a send into a link threw. node-datachannel frees a channel as soon as it closes, while its
  * RTCDataChannel says 'open' until a tick later: a send in between finds a maximum message size
  * of 0, or libdatachannel says the channel "is closed" or "not open", the connection "is not
- * open", or the channel "has no transport" (its SCTP association already torn down); a send after
+ * open", the channel "has no transport" (its SCTP association already torn down), or usrsctp
+ * finds no association; a send after
  * that finds the readyState not 'open'. All are a closed channel, and are reported as one.
  */
 export const sendErrorReason = (err: unknown, maxMessageSize: number | undefined): string => {

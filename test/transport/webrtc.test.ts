@@ -183,7 +183,7 @@ describe('WebRtcTransport farewell', () => {
     // The messages node-datachannel throws from send() once the channel or its connection is gone
     // (a peer resumed after SIGSTOP meets them on every link the others closed meanwhile).
     const prefix = 'libdatachannel error while sending data channel message: '
-    for (const words of ['DataChannel is closed', 'DataChannel not open', 'Connection is not open', 'DataChannel has no transport']) {
+    for (const words of ['DataChannel is closed', 'DataChannel not open', 'Connection is not open', 'DataChannel has no transport', 'Sending failed, errno=2', 'Sending failed, errno=32']) {
       expect(sendErrorReason(new Error(prefix + words), 65536)).toBe('channel closed')
     }
     expect(sendErrorReason(new Error('Max message size exceeded.'), 0)).toBe('channel closed')
@@ -191,6 +191,7 @@ describe('WebRtcTransport farewell', () => {
     expect(sendErrorReason(new Error("Failed to execute 'send' on 'RTCDataChannel': RTCDataChannel.readyState is not 'open'"), 65536)).toBe('channel closed')
     // Anything else is still reported as what it is.
     expect(sendErrorReason(new Error(prefix + 'Message size exceeds limit'), 65536)).toBe(`send failed: ${prefix}Message size exceeds limit`)
+    expect(sendErrorReason(new Error(prefix + 'Sending failed, errno=12'), 65536)).toBe(`send failed: ${prefix}Sending failed, errno=12`)
   })
 
   it('a node that closes says so on its links: the far side hears it first-hand', async () => {

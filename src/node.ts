@@ -4,6 +4,8 @@ import type { TopologyConnector } from './topology/client.js'
 import { websocketConnector, type WebSocketConstructor } from './topology/ws-link.js'
 import { websocketFailoverConnector } from './topology/failover.js'
 import { MeshNode as BaseMeshNode, type MeshNodeOptions } from './node/mesh-node.js'
+import { MeshClient as BaseMeshClient, type MeshClientOptions } from './client/mesh-client.js'
+import { WebRtcTransport as NodeWebRtcTransport } from './transport/webrtc-node.js'
 
 export * from './index.js'
 // Shadows the browser entry's transport: the same class, with node-datachannel's RTCPeerConnection.
@@ -16,6 +18,21 @@ export class MeshNode extends BaseMeshNode {
     super(t && 'urls' in t && !t.WebSocket ? { ...opts, topology: { ...t, WebSocket: WebSocket as unknown as WebSocketConstructor } } : opts)
   }
 }
+/**
+ * MeshClient for Node (a test harness, a bot, a server-side renderer): `ws` for the topology
+ * service and node-datachannel for WebRTC unless given.
+ */
+export class MeshClient extends BaseMeshClient {
+  constructor(opts: MeshClientOptions) {
+    const t = opts.topology
+    super({
+      ...opts,
+      topology: 'urls' in t && !t.WebSocket ? { ...t, WebSocket: WebSocket as unknown as WebSocketConstructor } : t,
+      transport: opts.transport ?? new NodeWebRtcTransport({ role: 'client', ...(opts.clock ? { clock: opts.clock } : {}) }),
+    })
+  }
+}
+export { generateClientKeys, issueClientToken, type ClientKeys, type ClientTokenClaims } from './auth/issue.js'
 export { FileStorage } from './storage/files.js'
 export { startTopologyServer, type TopologyServer, type TopologyServerOptions, type EtcdTopologyServer } from './server/ws-server.js'
 export type { EtcdTopologyInstance, EtcdTopologyOptions } from './server/etcd-topology.js'

@@ -12,6 +12,7 @@ import { DomainMeshError, RemoteError, type WireError } from './errors.js'
 import { BadRequestError, UnknownMethodError } from './routing/methods.js'
 import * as session from './session/errors.js'
 import { CopyDeltaGoneError, CopyNotWantedError } from './healing/healing-copy.js'
+import { ForbiddenError, UnauthorizedError } from './auth/credentials.js'
 
 /** An error class with what it says about a retry (`DomainMeshError.retry` and the other statics). */
 type ErrorClass = (abstract new (...args: never[]) => DomainMeshError) & Pick<typeof DomainMeshError, 'retry' | 'unreachable' | 'askElsewhere'>
@@ -55,6 +56,8 @@ export const WIRE_ERRORS: ReadonlyMap<string, ErrorClass> = new Map<string, Erro
   ['SESSION_UNCONFIRMED', session.SessionUnconfirmedError],
   ['COPY_MISSING', session.CopyMissingError],
   ['STALE_TOKEN', session.StaleTokenError],
+  ['UNAUTHORIZED', UnauthorizedError],
+  ['FORBIDDEN', ForbiddenError],
 ])
 
 /** The codes of the errors whose class passes `test`: lists of codes derive from the classes. */

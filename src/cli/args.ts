@@ -41,6 +41,26 @@ export function secretFlag(values: Record<string, unknown>): string {
   return s
 }
 
+/**
+ * `--client-key FILE` (or DOMAINMESH_CLIENT_KEY, the PEM itself): the public key (PEM, SPKI) the
+ * app's auth endpoint signs client tokens with. Undefined when neither is given: no clients.
+ */
+export async function clientKeyFlag(values: Record<string, unknown>): Promise<{ publicKey: string } | undefined> {
+  const file = values['client-key'] as string | undefined
+  let pem = process.env.DOMAINMESH_CLIENT_KEY
+  if (file !== undefined) {
+    const { readFile } = await import('node:fs/promises')
+    try {
+      pem = await readFile(file, 'utf8')
+    } catch (err) {
+      throw new CliError(`--client-key ${file}: ${(err as Error).message}`)
+    }
+  }
+  if (pem === undefined || pem.trim() === '') return undefined
+  if (!pem.includes('-----BEGIN PUBLIC KEY-----')) throw new CliError('the client key must be a public key in PEM (SPKI: "-----BEGIN PUBLIC KEY-----"), never the private key')
+  return { publicKey: pem }
+}
+
 /** Runs `stop` once on SIGINT or SIGTERM, then exits. A second signal exits at once. */
 export function onShutdown(stop: () => Promise<void>): void {
   let stopping = false

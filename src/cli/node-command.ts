@@ -11,7 +11,7 @@ import { websocketConnector, type WebSocketConstructor } from '../topology/ws-li
 import { websocketFailoverConnector } from '../topology/failover.js'
 import { WebRtcTransport } from '../transport/webrtc-node.js'
 import { RealClock } from '../util/clock.js'
-import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag } from './args.js'
+import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag, clientKeyFlag } from './args.js'
 import { consoleOut, reportNode } from './console.js'
 import { checkPortFree, portError } from './ports.js'
 
@@ -23,6 +23,8 @@ export const NODE_HELP = `domainmesh node — run a peer node with file storage
   --node-id ID         node id on first start (default: generated, then kept in DIR)
   --cluster ID         cluster id (default "demo")
   --secret S           cluster secret (or DOMAINMESH_SECRET)
+  --client-key FILE    public key (PEM) of the app's auth endpoint: admit clients (browser tabs
+                       of users) with tokens it signs (or DOMAINMESH_CLIENT_KEY, the PEM itself)
   --bind-address ADDR  local address for WebRTC (e.g. 127.0.0.1 on a loopback-only host)
   --metrics-port N     serve /metrics, /metrics.json and /health on 127.0.0.1:N
   --heap-growth PCT    let V8's heap grow PCT % over the live data between full collections
@@ -46,6 +48,7 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
       cluster: { type: 'string' },
       secret: { type: 'string' },
       'bind-address': { type: 'string' },
+      'client-key': { type: 'string' },
       'metrics-port': { type: 'string' },
       'heap-growth': { type: 'string' },
       'memory-trim': { type: 'string' },
@@ -76,6 +79,7 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
   if (metricsPort !== undefined) await checkPortFree('127.0.0.1', metricsPort, 'metrics', 'another domainmesh node running? Choose another port with --metrics-port')
   const clock = new RealClock()
   const bind = typeof v['bind-address'] === 'string' ? { bindAddress: v['bind-address'] } : undefined
+  const clientAuth = await clientKeyFlag(v)
   const node = new MeshNode({
     clusterId: toClusterId(stringFlag(v, 'cluster', 'demo')),
     ...(typeof v['node-id'] === 'string' ? { nodeId: toNodeId(v['node-id']) } : {}),
@@ -84,6 +88,7 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
     clock,
     topology: { connect: topologyUrls.length === 1 ? websocketConnector(topologyUrls[0]!, WebSocket as unknown as WebSocketConstructor) : websocketFailoverConnector(topologyUrls, WebSocket as unknown as WebSocketConstructor), secret },
     rttIntervalMs: 5000,
+    ...(clientAuth ? { clients: clientAuth } : {}),
   })
   await node.start()
   const trimming = memoryTrim === 'on' ? await trimWhenQuiet(node, clock) : undefined

@@ -4,7 +4,7 @@ import { resolve } from 'node:path'
 import { parseStaticTopology } from '../server/static-topology.js'
 import { startTopologyServer } from '../server/ws-server.js'
 import { RealClock } from '../util/clock.js'
-import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag } from './args.js'
+import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag, clientKeyFlag } from './args.js'
 import { consoleOut, TopologyConsole } from './console.js'
 import { portError } from './ports.js'
 
@@ -18,6 +18,8 @@ export const TOPOLOGY_HELP = `domainmesh topology — run the topology (signalin
   --domains N        domains per virtual server (default 64)
   --heal-delay MS    grace before a failed node's domains are re-replicated (default 5000)
   --heartbeat MS     heartbeat interval nodes must keep (default 1000)
+  --client-key FILE  public key (PEM) of the app's auth endpoint: admit clients (browser tabs
+                     of users) with tokens it signs (or DOMAINMESH_CLIENT_KEY, the PEM itself)
   --static FILE      static topology JSON: only its nodes may join; its settings and pins apply
   --state FILE       where the service keeps its state (epoch, members, owners) across restarts
                      (default ./domainmesh-topology-<cluster>.json; "none" keeps it in memory only)
@@ -42,6 +44,7 @@ export async function topologyCommand(argv: string[]): Promise<void> {
       'heal-delay': { type: 'string' },
       heartbeat: { type: 'string' },
       static: { type: 'string' },
+      'client-key': { type: 'string' },
       state: { type: 'string' },
       verbose: { type: 'boolean' },
       etcd: { type: 'string' },
@@ -68,9 +71,11 @@ export async function topologyCommand(argv: string[]): Promise<void> {
   const host = typeof v.host === 'string' ? v.host : '127.0.0.1'
   const port = intFlag(v, 'port', 7700, 0, 65535)
   const out = consoleOut(v.verbose === true)
+  const clientAuth = await clientKeyFlag(v)
   const common = {
     clusterId,
     secret: secretFlag(v),
+    ...(clientAuth ? { clientAuth } : {}),
     settings,
     healDelayMs,
     heartbeatMs: intFlag(v, 'heartbeat', 1000, 50, 60_000),

@@ -6,6 +6,7 @@ import { ClosedError, TimeoutError } from '../errors.js'
 import { engineId as toEngineId, virtualServerId as toVs, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
 import { StateManager, type Health } from '../replication/state-manager.js'
 import { Store } from '../store/store.js'
+import { MemberBackend } from '../store/member-backend.js'
 import { StoreEngine } from '../store/store-engine.js'
 import { MessengerStatePort } from '../store/port.js'
 import { TopologyManager } from '../topology/manager.js'
@@ -36,6 +37,8 @@ import type { HealingProgress, HealingStep } from '../healing/healing.js'
 import { Emitter } from '../util/events.js'
 import type { HistogramSnapshot } from '../util/histogram.js'
 import { DEFAULT_LIMITS } from '../objects/guard.js'
+import { ClientGate } from '../auth/gate.js'
+import type { ClientAuthOptions } from '../auth/credentials.js'
 
 export interface MeshNodeOptions {
   clusterId: ClusterId
@@ -76,6 +79,12 @@ export interface MeshNodeOptions {
    * may close at any moment and its data may never come back).
    */
   durable?: boolean
+  /**
+   * Serve clients (browser tabs of an app's users, `MeshClient`) that present a token signed by the
+   * holder of this public key; `authorize` decides each call (default: the token's scopes). Without
+   * it, a client's link gets nothing but UnauthorizedError.
+   */
+  clients?: ClientAuthOptions
 }
 
 export interface NodeStatus {
@@ -151,6 +160,8 @@ export class MeshNode {
   private sessionEngine: SessionEngine | undefined
   private router: Router | undefined
   private messengerRef: Messenger | undefined
+  private gate: ClientGate | undefined
+  private backend: MemberBackend | undefined
   private phase: 'new' | 'starting' | 'running' | 'closed' = 'new'
   /** The hand-over wait of a `close` in progress (a second call waits for the same one). */
   private closing: Promise<void> | undefined
@@ -205,7 +216,30 @@ export class MeshNode {
     const id = await loadNodeId(this.storage, this.opts.nodeId)
     this.id = id
     const router = new Router(this.clusterId, id, this.directory, (n) => this.transport.peers().includes(n))
+    const mesh = isMeshTransport(this.transport) ? this.transport : undefined
+    const gate = new ClientGate({
+      clusterId: this.clusterId,
+      now: () => this.clock.now(),
+      auth: this.opts.clients,
+      store: (req) => this.storeEngine!.handle(req),
+      session: (req) => (this.sessionEngine ? this.sessionEngine.handle(req) : Promise.reject(new ClosedError('sessions (this member has no cluster secret)'))),
+      listen: (pattern, listener) => {
+        const off = this.storeEngine!.watches.addLocal(pattern, listener)
+        const ready = this.storeEngine!.announceWatchesConfirmed(this.memberPeers())
+        return {
+          ready,
+          off: () => {
+            off()
+            this.storeEngine?.announceWatches(this.memberPeers())
+          },
+        }
+      },
+      notify: (client, method, body) => this.messenger.notifyLink(this.address('store'), { clusterId: this.clusterId, nodeId: client, engineId: STORE_ENGINE_ID }, method, body),
+    })
+    this.gate = gate
+    const isClient = (peer: NodeId): boolean => mesh?.isClient?.(peer) === true
     this.messengerRef = new Messenger({
+      clients: { isClient, handle: (req) => gate.handle(req) },
       clusterId: this.clusterId,
       nodeId: id,
       transport: this.transport,
@@ -237,7 +271,6 @@ export class MeshNode {
       })
       client.events.on('view', ({ view }) => lastView.save(view))
       this.client = client
-      const mesh = isMeshTransport(this.transport) ? this.transport : undefined
       mesh?.attachSignaling(client.signaling())
       client.events.on('view', ({ view }) => {
         mesh?.setMembers(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
@@ -284,10 +317,14 @@ export class MeshNode {
     }
     this.router = router
     this.transport.on('peer-up', ({ peer }) => {
+      if (isClient(peer)) return
       if (this.storeEngine?.watches.hasLocal()) this.storeEngine.announceWatches([peer])
       this.stateRef?.linkUp(peer)
     })
-    this.transport.on('peer-down', ({ peer }) => this.client?.report(peer))
+    this.transport.on('peer-down', ({ peer }) => {
+      if (isClient(peer)) return gate.dropped(peer)
+      this.client?.report(peer)
+    })
     this.stateRef.events.on('copied', ({ domain, target }) => this.client?.owned(domain, target))
     this.stateRef.events.on('lagging', ({ domain, node }) => this.client?.lagging(domain, node))
     this.stateRef.events.on('role-changed', (e) => this.events.emit('role-changed', e))
@@ -310,7 +347,8 @@ export class MeshNode {
   /** The replicated store of one virtual server. */
   store(virtualServer: string | VirtualServerId): Store {
     if (!this.storeEngine || !this.stateRef || !this.port) throw new ClosedError('node (not started)')
-    return new Store(toVs(virtualServer), this.nodeId, this.storeEngine, this.stateRef, this.port, () => this.transport.peers(), this.clock, this.opts.random ?? Math.random)
+    this.backend ??= new MemberBackend(this.nodeId, this.storeEngine, this.stateRef, this.port, () => this.memberPeers())
+    return new Store(toVs(virtualServer), this.backend, this.clock, this.opts.random ?? Math.random)
   }
 
   /**
@@ -337,6 +375,17 @@ export class MeshNode {
   /** Clients whose sessions this node holds only until another line adopts them (0 without sessions). */
   get sessionHandoffsPending(): number {
     return this.sessionEngine?.handoffsPending ?? 0
+  }
+
+  /** Peers linked now that are members (not clients). */
+  private memberPeers(): NodeId[] {
+    const mesh = isMeshTransport(this.transport) ? this.transport : undefined
+    return this.transport.peers().filter((p) => mesh?.isClient?.(p) !== true)
+  }
+
+  /** What the client gate did: calls served, and refused as unauthorized or forbidden. */
+  get clientStats(): ClientGate['stats'] | undefined {
+    return this.gate?.stats
   }
 
   private sessionNodes(): NodeId[] {

@@ -41,6 +41,17 @@ export interface MessengerOptions {
   randomBytes?: (bytes: Uint8Array) => Uint8Array
   /** The first request id itself, for tests that need a node's lives to count from chosen points. */
   firstRequestId?: number
+  /**
+   * Where what arrives on a client's link goes instead of the engine it names (auth/gate.ts): a
+   * client's requests are checked there; its one-way messages are refused.
+   */
+  clients?: ClientDoor
+}
+
+/** The messenger's view of the client gate. */
+export interface ClientDoor {
+  isClient(peer: NodeId): boolean
+  handle(req: Request): Promise<unknown>
 }
 
 export interface MessengerMetrics {
@@ -155,6 +166,15 @@ export class Messenger {
       return
     }
     this.enqueue(route.nodeId, { t: 'msg', from, to: route.address, m: method, b: body })
+  }
+
+  /**
+   * Sends a one-way message to a peer on its link, whoever it is: a client, which no view lists
+   * and the router does not know (the client gate's change notices).
+   */
+  notifyLink(from: ExactAddress, to: ExactAddress, method: string, body: unknown): void {
+    if (this.closed) throw new ClosedError('node')
+    this.enqueue(to.nodeId, { t: 'msg', from, to, m: method, b: body })
   }
 
   /**
@@ -289,9 +309,17 @@ export class Messenger {
     const reply = { id: env.id, to: env.from }
     let from: ExactAddress = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId, engineId: 'router' as ExactAddress['engineId'] }
     try {
-      const engine = this.opts.router.resolveLocal(env.to)
-      from = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId, engineId: engine.engineId }
-      const body = await engine.handle({ fromNode: peer, from: env.from, to: env.to, method: env.m, body: env.b, oneWay: false })
+      const req: Request = { fromNode: peer, from: env.from, to: env.to, method: env.m, body: env.b, oneWay: false }
+      const door = this.opts.clients
+      let body: unknown
+      if (door?.isClient(peer)) {
+        if (isExact(env.to)) from = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId, engineId: env.to.engineId }
+        body = await door.handle(req)
+      } else {
+        const engine = this.opts.router.resolveLocal(env.to)
+        from = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId, engineId: engine.engineId }
+        body = await engine.handle(req)
+      }
       this.metrics.requestsServed++
       if (!this.closed) this.enqueue(peer, { t: 'res', ...reply, from, b: body })
     } catch (err) {
@@ -307,6 +335,10 @@ export class Messenger {
   }
 
   private deliverOneWay(peer: NodeId, env: MessageEnvelope): void {
+    if (this.opts.clients?.isClient(peer)) {
+      this.events.emit('handler-error', { peer, method: env.m, error: new DomainMeshError('CLIENT_MESSAGE_REFUSED', `a client may send requests only, not "${env.m}"`) })
+      return
+    }
     let engine: Engine
     try {
       engine = this.opts.router.resolveLocal(env.to)

@@ -21,6 +21,7 @@ import { Emitter } from '../util/events.js'
 import { hmacSha256Hex } from '../util/hmac.js'
 import { EtcdConfigMismatchError } from './etcd-errors.js'
 import { LinkGate } from './link-gate.js'
+import { ClientDesk } from './client-desk.js'
 import { TopologyService, type TopologyServiceOptions } from './topology-service.js'
 import { parseTopologyState, TopologyStateError, type TopologyState, type TopologyStateStore } from './topology-state.js'
 
@@ -108,6 +109,8 @@ export class EtcdTopologyInstance {
   readonly events = new Emitter<EtcdInstanceEvents>()
   readonly stats = { refused: 0, malformed: 0, malformedDisconnects: 0, signalsRelayed: 0, signalsViaEtcd: 0, linkErrors: 0, serverErrors: 0, leaderTerms: 0 }
   readonly instanceId: string
+  /** The clients admitted here (client-desk.ts); their signals to members on other instances go by mail. */
+  readonly clients: ClientDesk
   private readonly client: Etcd3
   private readonly root: string
   private readonly attached = new Map<NodeId, Attached>()
@@ -139,6 +142,25 @@ export class EtcdTopologyInstance {
     this.instanceId = opts.instanceId ?? `i-${randomNonce().slice(0, 12)}`
     this.gate = new LinkGate({ clock: service.clock, maxWaitingLinks: service.maxWaitingLinks, helloTimeoutMs: service.helloTimeoutMs, maxMalformed: service.maxMalformed, stats: this.stats, refused: (reason) => this.events.emit('refused', { reason }) })
     this.root = `/${opts.prefix ?? 'domainmesh'}/${service.clusterId}/`
+    this.clients = new ClientDesk({
+      clusterId: service.clusterId,
+      clock: service.clock,
+      gate: this.gate,
+      auth: service.clientAuth,
+      maxClients: service.maxClients,
+      isMember: (id) => this.members.has(id) || this.attached.has(id),
+      toMember: (to, msg) => {
+        const local = this.attached.get(to)
+        if (local?.welcomed) local.link.send(msg)
+        else if (this.members.has(to)) {
+          this.stats.signalsViaEtcd++
+          this.sendMail(to, { msg })
+        } else return false
+        return true
+      },
+      view: () => this.latest,
+      welcome: () => ({ settings: service.settings, heartbeatMs: service.heartbeatMs ?? 1000, healDelayMs: service.healDelayMs ?? 5000 }),
+    })
     const heartbeatMs = service.heartbeatMs ?? 1000
     // A node's lease lasts two heartbeats longer than the embedded service waits for missed ones,
     // and at least 2 s: etcd counts leases in whole seconds and each renewal is a round trip to
@@ -347,6 +369,7 @@ export class EtcdTopologyInstance {
     if (this.latest && view.epoch <= this.latest.epoch) return
     this.latest = view
     for (const a of this.attached.values()) this.sendView(a)
+    this.clients.broadcast(view)
     this.events.emit('view', { view })
   }
 
@@ -363,6 +386,10 @@ export class EtcdTopologyInstance {
     // has heard that its own put of that key succeeded: kept until the node is attached here.
     const adm = this.admitting.get(node)
     if (adm && (mail.session === adm.session || (!a && mail.session === undefined))) return void adm.early.push([key, mail])
+    if (!a && mail.msg.type === 'signal' && this.clients.has(node)) {
+      this.del(key)
+      return void this.clients.deliver(node, mail.msg as { type: 'signal'; from: NodeId; data: unknown })
+    }
     if (!a) return // another instance's node (or nobody's: the mail lease cleans it up)
     this.del(key)
     if (mail.session !== undefined && mail.session !== a.session) return
@@ -434,14 +461,20 @@ export class EtcdTopologyInstance {
 
   accept(link: TopologyLink): void {
     let me: Attached | undefined
+    let client: { id: NodeId; handle: (msg: ClientMessage) => void } | undefined
     this.gate.accept(
       link,
       {
-        hello: (msg) => void this.admit(link, msg).then((a) => (me = a)),
+        hello: (msg) => {
+          if (msg.type === 'client-hello') return void this.clients.admit(link, msg).then((handle) => (client = handle && { id: msg.nodeId as NodeId, handle }))
+          void this.admit(link, msg).then((a) => (me = a))
+        },
         message: (msg) => {
+          if (client) return client.handle(msg)
           if (me && !me.gone) this.onNodeMessage(me, msg)
         },
         closed: () => {
+          if (client) return this.clients.closed(client.id, link)
           if (me && !me.gone) this.detach(me, 'link closed', true)
         },
       },
@@ -576,7 +609,9 @@ export class EtcdTopologyInstance {
           this.stats.signalsRelayed++
           return local.link.send({ type: 'signal', from: a.nodeId, data: msg.data })
         }
-        if (!this.members.has(to)) return a.link.send({ type: 'error', reason: `cannot signal ${msg.to}: not an admitted member` })
+        if (this.clients.deliver(to, { type: 'signal', from: a.nodeId, data: msg.data })) return void this.stats.signalsRelayed++
+        // A client on another instance: its inbox (ids of clients are random; mail nobody takes expires).
+        if (!this.members.has(to) && !isValidId(to)) return a.link.send({ type: 'error', reason: `cannot signal ${msg.to}: not an admitted member` })
         this.stats.signalsRelayed++
         this.stats.signalsViaEtcd++
         return this.sendMail(to, { msg: { type: 'signal', from: a.nodeId, data: msg.data } })
@@ -697,6 +732,7 @@ export class EtcdTopologyInstance {
     if (this.campaignTimer) this.clock.clearTimeout(this.campaignTimer)
     if (this.leaseRetry) this.clock.clearTimeout(this.leaseRetry)
     this.gate.closeWaiting('topology service stopping')
+    this.clients.close('topology service stopping')
     // The nodes' leases are left to run out: a node that reconnects to another instance within
     // their TTL is not marked down (revoking them would mark every node here down at once).
     for (const a of [...this.attached.values()]) {

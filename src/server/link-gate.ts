@@ -8,7 +8,7 @@
  * `admitted` or `refuse`.
  */
 import * as v from '../util/schema.js'
-import { ClientMessageSchema, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
+import { ClientMessageSchema, type ClientHelloMessage, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 
 export interface LinkGateOptions {
@@ -26,8 +26,8 @@ export interface LinkGateOptions {
 }
 
 export interface LinkHandlers {
-  /** The link's first message, a hello: check it, then `admitted` or `refuse`. */
-  hello: (msg: HelloMessage) => void
+  /** The link's first message, a member's or a client's hello: check it, then `admitted` or `refuse`. */
+  hello: (msg: HelloMessage | ClientHelloMessage) => void
   /** Every valid message after the hello. */
   message: (msg: ClientMessage) => void
   closed: () => void
@@ -60,7 +60,7 @@ export class LinkGate {
       }
       const msg = parsed.output
       if (!pending) return handlers.message(msg)
-      if (msg.type !== 'hello') return this.refuse(link, 'expected hello first')
+      if (msg.type !== 'hello' && msg.type !== 'client-hello') return this.refuse(link, 'expected hello first')
       pending = false
       handlers.hello(msg)
     })

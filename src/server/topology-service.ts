@@ -11,6 +11,8 @@ import type { EngineInfo, MemberInfo } from '../routing/engine.js'
 import { verifyProof } from '../topology/auth.js'
 import { domainRoles, placeDomain } from '../topology/placement.js'
 import { LinkGate } from './link-gate.js'
+import { ClientDesk } from './client-desk.js'
+import type { ClientAuthOptions } from '../auth/credentials.js'
 import { asView, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
@@ -41,6 +43,10 @@ export interface TopologyServiceOptions {
   maxWaitingLinks?: number
   /** Malformed messages after which a link is disconnected (a peer that keeps sending them). */
   maxMalformed?: number
+  /** Admits clients (browser tabs of an app's users) with tokens signed by this key's owner; without it, none. */
+  clientAuth?: ClientAuthOptions
+  /** Clients admitted at once, at most (default 100,000). */
+  maxClients?: number
 }
 
 export interface TopologyServiceEvents {
@@ -68,6 +74,8 @@ interface Member {
 
 export class TopologyService {
   readonly events = new Emitter<TopologyServiceEvents>()
+  /** The clients admitted here (client-desk.ts). */
+  readonly clients: ClientDesk
   readonly stats = { refused: 0, malformed: 0, malformedDisconnects: 0, signalsRelayed: 0, reportsIgnored: 0, linkErrors: 0, serverErrors: 0 }
   private readonly members = new Map<NodeId, Member>()
   private owners: Record<number, NodeId[]> = {}
@@ -101,6 +109,22 @@ export class TopologyService {
     this.heartbeatMs = opts.heartbeatMs ?? 1000
     this.store = opts.store ?? new MemoryTopologyStateStore()
     this.gate = new LinkGate({ clock: opts.clock, maxWaitingLinks: opts.maxWaitingLinks, helloTimeoutMs: opts.helloTimeoutMs, maxMalformed: opts.maxMalformed, stats: this.stats, refused: (reason) => this.events.emit('refused', { reason }) })
+    this.clients = new ClientDesk({
+      clusterId: opts.clusterId,
+      clock: opts.clock,
+      gate: this.gate,
+      auth: opts.clientAuth,
+      maxClients: opts.maxClients,
+      isMember: (id) => this.members.has(id),
+      toMember: (to, msg) => {
+        const m = this.members.get(to)
+        if (!m?.link || m.status !== 'up' || !m.welcomed) return false
+        m.link.send(msg)
+        return true
+      },
+      view: () => (this.epoch > 0 && !this.failure ? this.view() : undefined),
+      welcome: () => ({ settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs }),
+    })
     this.loaded = this.load()
     this.loaded.catch(() => undefined) // reported through 'state-error'; admissions see it too
     this.armSweeper()
@@ -205,12 +229,23 @@ export class TopologyService {
   /** Takes a new link (a socket, or an in-process pair). It must say hello first. */
   accept(link: TopologyLink): void {
     let member: Member | undefined
+    let client: { id: NodeId; handle: (msg: ClientMessage) => void } | undefined
     this.gate.accept(link, {
-      hello: (msg) => void this.admit(link, msg).then((m) => (member = m)),
+      hello: (msg) => {
+        if (msg.type === 'client-hello') {
+          return void this.loaded
+            .catch(() => undefined)
+            .then(() => this.clients.admit(link, msg))
+            .then((handle) => (client = handle && { id: msg.nodeId as NodeId, handle }))
+        }
+        void this.admit(link, msg).then((m) => (member = m))
+      },
       message: (msg) => {
+        if (client) return client.handle(msg)
         if (member && member.link === link) this.onMessage(member, msg)
       },
       closed: () => {
+        if (client) return this.clients.closed(client.id, link)
         if (member && member.link === link) this.markDown(member, 'link closed')
       },
     })
@@ -224,6 +259,7 @@ export class TopologyService {
       m.link?.close('topology service stopping')
     }
     this.gate.closeWaiting('topology service stopping')
+    this.clients.close('topology service stopping')
   }
 
   private async admit(link: TopologyLink, hello: HelloMessage): Promise<Member | undefined> {
@@ -257,6 +293,7 @@ export class TopologyService {
     if (this.closed) return 'the topology service is stopping'
     if (h.clusterId !== this.opts.clusterId) return `wrong cluster "${h.clusterId}"`
     if (!isValidId(h.nodeId)) return `invalid node id "${h.nodeId}"`
+    if (this.clients.has(h.nodeId as NodeId)) return `node id "${h.nodeId}" is a client's`
     if (this.opts.allowedNodes && !this.opts.allowedNodes.includes(h.nodeId)) return `node "${h.nodeId}" is not in the static topology`
     const now = this.opts.clock.now()
     const window = this.opts.helloWindowMs ?? 120_000
@@ -277,6 +314,7 @@ export class TopologyService {
         return m.link?.send({ type: 'beat' })
       case 'signal': {
         const to = this.members.get(msg.to as NodeId)
+        if (!to && this.clients.deliver(msg.to as NodeId, { type: 'signal', from: m.nodeId, data: msg.data })) return void this.stats.signalsRelayed++
         if (!to?.link || to.status !== 'up') return m.link?.send({ type: 'error', reason: `cannot signal ${msg.to}: not an admitted member` })
         this.stats.signalsRelayed++
         return to.link.send({ type: 'signal', from: m.nodeId, data: msg.data })
@@ -458,6 +496,7 @@ export class TopologyService {
             newcomer.member.lastSeen = this.opts.clock.now()
             newcomer.welcome(view)
           }
+          this.clients.broadcast(view)
           this.events.emit('view', { view })
         },
         (err: unknown) => this.fail(new TopologyStateError('save', (err as Error).message)),

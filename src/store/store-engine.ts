@@ -187,6 +187,16 @@ export class StoreEngine implements Engine {
     for (const p of peers) this.port.notify(p, 'watch', { patterns })
   }
 
+  /**
+   * Announces our watch patterns and resolves once every peer has them (or could not be asked, or
+   * did not answer within `timeoutMs`): a client's subscription held here is answered only then,
+   * so the client's next write, to whichever primary, is heard.
+   */
+  async announceWatchesConfirmed(peers: readonly NodeId[], timeoutMs = 2000): Promise<void> {
+    const patterns = this.watches.localPatterns()
+    await Promise.allSettled(peers.map((p) => this.port.request(p, 'watch', { patterns }, undefined, timeoutMs)))
+  }
+
   private publish(domain: number, entries: readonly LogEntry[]): void {
     const byNode = new Map<NodeId, typeof entries[number][]>()
     for (const e of entries) for (const n of this.watches.watchersOf(e.vs, e.key)) {

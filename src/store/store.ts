@@ -1,12 +1,15 @@
 /**
- * The store as an application sees it, bound to one virtual server. Any node can be asked: each
- * call goes to the primary of the key's domain. `update` runs an Immer recipe locally and sends
+ * The store as an application sees it, bound to one virtual server, the same on a member
+ * (MeshNode) and on a client (MeshClient). Each call goes to the primary of the key's domain; the
+ * backend (member-backend.ts, client/client-backend.ts) is the one place that decides how it gets
+ * there: run here, sent over a link, or relayed by a member. `update` runs an Immer recipe locally and sends
  * only the patches, guarded by a compare-and-set on the sub-elements it touches, so concurrent
  * updates of different fields both land and updates of the same field are retried on fresh data.
  */
 import type { Draft } from 'immer'
-import { DomainMeshError, InvalidOptionError, NoRouteError, NotConnectedError, OutcomeUnknownError, isRemote, neverSent, retryOf, KeyNotFoundError, NoPrimaryError } from '../errors.js'
+import { DomainMeshError, InvalidOptionError, NoRouteError, NotConnectedError, OutcomeUnknownError, isRemote, neverSent, retryOf, KeyNotFoundError } from '../errors.js'
 import type { NodeId, VirtualServerId } from '../ids.js'
+import type { Limits } from '../objects/guard.js'
 import { sleep, type Clock } from '../util/clock.js'
 import type { Random } from '../util/random.js'
 import { validateWrite } from '../objects/guard.js'
@@ -14,10 +17,8 @@ import { checkOptions, READ_OPTIONS, SUBSCRIBE_OPTIONS, UPDATE_OPTIONS, WRITE_OP
 import { toWireChange } from '../replication/log.js'
 import { compactPatches } from '../objects/compact.js'
 import type { Change, Path, StorePatch } from '../objects/objects.js'
-import type { MessengerStatePort } from './port.js'
-import type { StateManager } from '../replication/state-manager.js'
-import { answerTimeout, type ReadResult, type StoreEngine, type WriteAck } from './store-engine.js'
-import type { ChangeEvent } from './watch.js'
+import { answerTimeout, type ReadResult, type WriteAck } from './store-engine.js'
+import type { ChangeEvent, WatchPattern } from './watch.js'
 import { produceWithPatches } from '../util/patches.js'
 
 export interface WriteOptions {
@@ -35,6 +36,27 @@ export interface ReadOptions {
 export interface Versioned<T> {
   value: T
   version: number
+}
+
+/** A read or write as the store sends it (the body of the store engine's `read` / `write`). */
+export type StoreCall = { method: 'read'; body: { vs: VirtualServerId; key: string; path: Path; local: boolean } } | { method: 'write'; body: { vs: VirtualServerId; key: string; change: unknown; ifVersion: number | undefined }; change: Change }
+
+/** What a Store stands on: where a key's calls go, and how they get there. */
+export interface StoreBackend {
+  readonly writeTimeoutMs: number
+  readonly limits: Limits
+  /** The key's primary in the view this node holds; NoPrimaryError when there is none. */
+  primaryOf(vs: VirtualServerId, key: string): NodeId
+  /** Runs the call on this node when it answers it itself (it is the primary, or a local read it can serve); else undefined. */
+  here(primary: NodeId, call: StoreCall): Promise<unknown> | undefined
+  /** Sends the call toward `primary` (over a link to it, or through a member that relays it). */
+  send(primary: NodeId, call: StoreCall, timeoutMs: number): Promise<unknown>
+  /** The application started a call: what it sends need not wait for other traffic. */
+  expedite(): void
+  /** The key's committed value on this node, when this node leads its domain (no transfer for `update`). */
+  readCommittedHere(vs: VirtualServerId, key: string): Versioned<unknown> | undefined
+  /** Committed changes (`from: 'primary'`) or this node's own copy (`'local'`) of keys matching `pattern`. */
+  watch(pattern: WatchPattern, listener: (e: ChangeEvent) => void, from: 'primary' | 'local'): () => void
 }
 
 /**
@@ -67,11 +89,7 @@ function classifyRequestError(err: unknown, what: string): unknown {
 export class Store {
   constructor(
     readonly virtualServerId: VirtualServerId,
-    private readonly self: NodeId,
-    private readonly engine: StoreEngine,
-    private readonly state: StateManager,
-    private readonly port: MessengerStatePort,
-    private readonly peers: () => NodeId[],
+    private readonly backend: StoreBackend,
     private readonly clock: Clock,
     private readonly random: Random,
   ) {}
@@ -104,12 +122,12 @@ export class Store {
     // Immer's own complaint would be a bare Error, and only after a read.
     if (typeof recipe !== 'function') throw new InvalidOptionError('update recipe', recipe, 'a function')
     const retries = opts.retries ?? Number.POSITIVE_INFINITY
-    const deadline = this.clock.now() + this.state.writeTimeoutMs
+    const deadline = this.clock.now() + this.backend.writeTimeoutMs
     for (let attempt = 0; ; attempt++) {
       // The base is committed data: this node's own copy when it leads the domain (no transfer),
       // else a primary read. A backup's copy, or the primary's uncommitted state, may hold a
       // version that never commits and is given to another write by the next primary.
-      const here = attempt === 0 ? this.state.readCommittedHere(this.virtualServerId, key) : undefined
+      const here = attempt === 0 ? this.backend.readCommittedHere(this.virtualServerId, key) : undefined
       const base = here ? { value: here.value as T, version: here.version } : await this.getVersioned<T>(key)
       if (!base) throw new KeyNotFoundError(key)
       const [next, patches] = produceWithPatches(base.value, recipe)
@@ -135,9 +153,7 @@ export class Store {
     checkOptions('get', opts, READ_OPTIONS)
     const local = opts.from === 'local'
     const path = opts.path ?? []
-    const r = (await this.route(key, 'read', { vs: this.virtualServerId, key, path, local }, false, (primary) =>
-      primary === this.self || (local && this.state.readLocal(this.virtualServerId, key).held) ? this.engine.read(this.virtualServerId, key, path, local, 0) : undefined,
-    )) as ReadResult
+    const r = (await this.route(key, { method: 'read', body: { vs: this.virtualServerId, key, path, local } })) as ReadResult
     return r.found ? { value: r.value as T, version: r.version } : undefined
   }
 
@@ -151,21 +167,13 @@ export class Store {
   subscribe(target: string | { prefix: string }, listener: (e: ChangeEvent) => void, opts: { from?: 'primary' | 'local' } = {}): () => void {
     const pattern = typeof target === 'string' ? { vs: this.virtualServerId, key: target } : { vs: this.virtualServerId, prefix: target.prefix }
     checkOptions('subscribe', opts, SUBSCRIBE_OPTIONS)
-    if (opts.from === 'local') return this.engine.watchCopy(pattern, listener)
-    const off = this.engine.watches.addLocal(pattern, listener)
-    this.engine.announceWatches(this.peers())
-    return () => {
-      off()
-      this.engine.announceWatches(this.peers())
-    }
+    return this.backend.watch(pattern, listener, opts.from ?? 'primary')
   }
 
   private async write(key: string, change: Change, ifVersion: number | undefined): Promise<WriteAck> {
     // Checked here too: the codec would quietly turn a Map into an object or drop a function.
-    validateWrite(key, change, this.state.limits)
-    return (await this.route(key, 'write', { vs: this.virtualServerId, key, change: toWireChange(change), ifVersion }, true, (primary) =>
-      primary === this.self ? this.engine.write(this.virtualServerId, key, change, ifVersion, 0) : undefined,
-    )) as WriteAck
+    validateWrite(key, change, this.backend.limits)
+    return (await this.route(key, { method: 'write', body: { vs: this.virtualServerId, key, change: toWireChange(change), ifVersion }, change })) as WriteAck
   }
 
   /**
@@ -173,17 +181,16 @@ export class Store {
    * send again (`sendAgain`) while placement settles, until
    * `writeTimeoutMs` after the call: the caller sees one slower call, not the failover.
    */
-  private async route(key: string, name: string, body: unknown, write: boolean, local: (primary: NodeId) => Promise<unknown> | undefined): Promise<unknown> {
-    this.port.expedite()
-    const deadline = this.clock.now() + this.state.writeTimeoutMs
+  private async route(key: string, call: StoreCall): Promise<unknown> {
+    const write = call.method === 'write'
+    this.backend.expedite()
+    const deadline = this.clock.now() + this.backend.writeTimeoutMs
     for (let attempt = 0; ; attempt++) {
       try {
-        const domain = this.state.domainOf(this.virtualServerId, key)
-        const primary = this.state.placement(domain).primary
-        if (!primary) throw new NoPrimaryError(domain)
-        const here = local(primary)
+        const primary = this.backend.primaryOf(this.virtualServerId, key)
+        const here = this.backend.here(primary, call)
         if (here) return await here
-        const sent = this.port.request(primary, name, body, this.virtualServerId, answerTimeout(this.state.writeTimeoutMs))
+        const sent = this.backend.send(primary, call, answerTimeout(this.backend.writeTimeoutMs))
         return await (write ? sent.catch((err: unknown) => Promise.reject(classifyRequestError(err, `write of "${key}" sent to ${primary}`))) : sent)
       } catch (caught) {
         // The primary's OutcomeUnknownError (here or forwarded) becomes ours: one class for the case.

@@ -31,7 +31,10 @@ const SILENT_BEATS = 3
 export interface TopologyClientOptions {
   clusterId: string
   nodeId: NodeId
-  secret: string
+  /** A member proves the cluster secret; a client (`token`) shows a token from the app's auth endpoint instead. */
+  secret?: string
+  /** A client's token, asked for on every hello (a reconnect may need a fresh one). */
+  token?: () => Promise<string>
   connect: TopologyConnector
   clock: Clock
   engines: () => EngineInfo[]
@@ -51,7 +54,8 @@ export interface TopologyClientOptions {
 
 export interface TopologyClientEvents {
   view: { view: View }
-  signal: { from: NodeId; data: unknown }
+  /** `client`: the service marks a client's signal so (see Signaling). */
+  signal: { from: NodeId; data: unknown; client?: boolean }
   connected: { settings: ClusterSettings }
   disconnected: { reason: string }
   error: { error: Error }
@@ -105,11 +109,9 @@ export class TopologyClient {
 
   /** Connects and resolves with the service's welcome; rejects with TopologyRefusedError if refused. */
   async connect(): Promise<Welcome> {
-    const link = await this.opts.connect()
     const o = this.opts
-    const ts = o.clock.now()
-    const nonce = randomNonce()
-    const proof = await helloProof(o.secret, o.clusterId, o.nodeId, ts, nonce)
+    const hello = o.token ? { type: 'client-hello', clusterId: o.clusterId, nodeId: o.nodeId, token: await o.token() } : await this.memberHello()
+    const link = await this.opts.connect()
     return new Promise<Welcome>((resolve, reject) => {
       let welcomed = false
       link.onMessage((raw) => {
@@ -142,7 +144,7 @@ export class TopologyClient {
             return this.events.emit('view', { view })
           }
           case 'signal':
-            return this.events.emit('signal', { from: msg.from as NodeId, data: msg.data })
+            return this.events.emit('signal', { from: msg.from as NodeId, data: msg.data, ...(msg.client ? { client: true } : {}) })
           case 'refused':
             this.closed = true // a refusal is final: retrying with the same secret cannot help
             return reject(new TopologyRefusedError(msg.reason))
@@ -154,9 +156,22 @@ export class TopologyClient {
         if (!welcomed) return reject(new TopologyRefusedError(reason))
         if (this.link === link) this.lost(reason)
       })
-      const lastView = o.lastView?.()
-      link.send({ type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ...(lastView ? { lastView } : {}), ...(this.fresh ? { fresh: true } : {}), ts, nonce, proof })
+      link.send(hello)
     })
+  }
+
+  private async memberHello(): Promise<object> {
+    const o = this.opts
+    const ts = o.clock.now()
+    const nonce = randomNonce()
+    const proof = await helloProof(o.secret ?? '', o.clusterId, o.nodeId, ts, nonce)
+    const lastView = o.lastView?.()
+    return { type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ...(lastView ? { lastView } : {}), ...(this.fresh ? { fresh: true } : {}), ts, nonce, proof }
+  }
+
+  /** A client's fresh token, before the one it said hello with expires (the service closes the link then). */
+  sendToken(token: string): void {
+    this.link?.send({ type: 'token', token })
   }
 
   signal(to: NodeId, data: unknown): void {
@@ -164,10 +179,10 @@ export class TopologyClient {
   }
 
   /** This link as a WebRTC signaling channel: signals go through the service to admitted members. */
-  signaling(): { signal(to: NodeId, data: unknown): void; onSignal(handler: (from: NodeId, data: unknown) => void): () => void } {
+  signaling(): { signal(to: NodeId, data: unknown): void; onSignal(handler: (from: NodeId, data: unknown, meta?: { client?: boolean }) => void): () => void } {
     return {
       signal: (to, data) => this.signal(to, data),
-      onSignal: (handler) => this.events.on('signal', ({ from, data }) => handler(from, data)),
+      onSignal: (handler) => this.events.on('signal', ({ from, data, client }) => handler(from, data, { client: client === true })),
     }
   }
 

@@ -50,6 +50,19 @@ export const ClientMessageSchema = v.variant('type', [
     nonce: v.pipe(v.string(), v.minLength(16), v.maxLength(64)),
     proof: v.pipe(v.string(), v.length(64)),
   }),
+  /**
+   * A client's hello (issue 34): a token from the app's auth endpoint instead of the cluster
+   * secret. A client is never a member: it is in no view, holds nothing, and is signaled only to
+   * and from members.
+   */
+  v.object({
+    type: v.literal('client-hello'),
+    clusterId: v.pipe(v.string(), v.maxLength(128)),
+    nodeId: v.pipe(v.string(), v.maxLength(128)),
+    token: v.pipe(v.string(), v.maxLength(8192)),
+  }),
+  /** A client's fresh token, before its current one expires. */
+  v.object({ type: v.literal('token'), token: v.pipe(v.string(), v.maxLength(8192)) }),
   v.object({ type: v.literal('heartbeat') }),
   v.object({ type: v.literal('signal'), to: Id, data: v.unknown() }),
   v.object({ type: v.literal('report'), peer: Id }),
@@ -77,7 +90,8 @@ export const ServerMessageSchema = v.variant('type', [
   v.object({ type: v.literal('view'), view: ViewSchema }),
   /** The answer to a heartbeat: the service (or the instance a node is on) is alive. */
   v.object({ type: v.literal('beat') }),
-  v.object({ type: v.literal('signal'), from: Id, data: v.unknown() }),
+  /** `client`: the sender was admitted as a client (the service says so; a client cannot). */
+  v.object({ type: v.literal('signal'), from: Id, data: v.unknown(), client: v.optional(v.boolean()) }),
   v.object({ type: v.literal('refused'), reason: v.string() }),
   v.object({ type: v.literal('error'), reason: v.string() }),
 ])
@@ -85,6 +99,7 @@ export const ServerMessageSchema = v.variant('type', [
 export type ClientMessage = v.InferOutput<typeof ClientMessageSchema>
 export type ServerMessage = v.InferOutput<typeof ServerMessageSchema>
 export type HelloMessage = Extract<ClientMessage, { type: 'hello' }>
+export type ClientHelloMessage = Extract<ClientMessage, { type: 'client-hello' }>
 
 /** A message channel between a node and the service; either side may be in-process or a socket. */
 export interface TopologyLink {

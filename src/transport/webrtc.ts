@@ -22,10 +22,13 @@ export class NoWebRtcError extends DomainMeshError {
   }
 }
 
-/** How signals reach another member (the topology client, in practice). */
+/**
+ * How signals reach another member (the topology client, in practice). `client`: the topology
+ * service says the sender was admitted as a client (a client cannot say so itself).
+ */
 export interface Signaling {
   signal(to: NodeId, data: unknown): void
-  onSignal(handler: (from: NodeId, data: unknown) => void): () => void
+  onSignal(handler: (from: NodeId, data: unknown, meta?: { client?: boolean }) => void): () => void
 }
 
 /** A transport that is told whom to connect to and how to signal. */
@@ -34,6 +37,8 @@ export interface MeshTransport extends Transport {
   setMembers(members: readonly NodeId[]): void
   /** The signaling channel came back (a reconnect): attempts that were dialled meanwhile start over. */
   redialPending?(): void
+  /** Whether `peer`'s link is a client's (see ClientGate); a member's links never are. */
+  isClient?(peer: NodeId): boolean
 }
 
 export interface WebRtcTransportOptions {
@@ -52,6 +57,11 @@ export interface WebRtcTransportOptions {
   /** Stop sending into a channel holding more than this many bytes; queue instead. */
   highWaterMark?: number
   chunkSize?: number
+  /**
+   * 'member' (default): links to every member of the view, dialled by the lower id, and answers
+   * clients. 'client': dials only the members it is asked to (`dialMember`), answers nobody.
+   */
+  role?: 'member' | 'client'
 }
 
 interface Link {
@@ -106,12 +116,16 @@ export class WebRtcTransport implements MeshTransport {
   private readonly redial = new Map<NodeId, { timer: TimerHandle; backoff: number }>()
   private readonly blocked = new Map<NodeId, number>()
   private members = new Set<NodeId>()
+  /** Peers whose signals the topology service marked as a client's: their links are clients'. */
+  private readonly clientPeers = new Set<NodeId>()
+  /** A client's calls waiting for a link it dials (`dialMember`). */
+  private readonly waiters = new Map<NodeId, { resolve: () => void; reject: (err: Error) => void }[]>()
   /** Members that left the view (down or gone): one that comes back is asked to dial again. */
   private readonly departed = new Set<NodeId>()
   private signaling: Signaling | undefined
   private offSignal: (() => void) | undefined
   /** Signals that arrived between joining the topology service and `connect` (a peer may dial at once). */
-  private early: [NodeId, unknown][] = []
+  private early: [NodeId, unknown, boolean][] = []
   private state: 'new' | 'open' | 'closed' = 'new'
   private readonly clock: Clock
   private readonly chunkSize: number
@@ -129,10 +143,57 @@ export class WebRtcTransport implements MeshTransport {
     return this.id
   }
 
+  get role(): 'member' | 'client' {
+    return this.opts.role ?? 'member'
+  }
+
   attachSignaling(signaling: Signaling): void {
     this.offSignal?.()
     this.signaling = signaling
-    this.offSignal = signaling.onSignal((from, data) => this.onSignal(from, data))
+    this.offSignal = signaling.onSignal((from, data, meta) => this.onSignal(from, data, meta?.client === true))
+  }
+
+  private get isClientRole(): boolean {
+    return this.role === 'client'
+  }
+
+  isClient(peer: NodeId): boolean {
+    return this.clientPeers.has(peer)
+  }
+
+  /**
+   * A client's link to one member, dialled now if there is none; resolves once it is up. Rejects
+   * with NotConnectedError when the attempt fails or times out (the caller may go through another
+   * member instead).
+   */
+  dialMember(peer: NodeId): Promise<void> {
+    if (this.state !== 'open') return Promise.reject(new ClosedError('WebRTC transport'))
+    if (this.links.get(peer)?.connected) return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const list = this.waiters.get(peer) ?? []
+      list.push({ resolve, reject })
+      this.waiters.set(peer, list)
+      if (!this.links.has(peer)) {
+        if (this.isBlocked(peer)) return this.settleWaiters(peer, new NotConnectedError(`link to ${peer} (blocked for a while after it was cut)`, { sent: false }))
+        this.stats.dials++
+        this.open(peer, randomCid(), true)
+      }
+    })
+  }
+
+  /** Closes a link this side no longer needs (a client's idle link), saying goodbye; no block, no redial. */
+  release(peer: NodeId): void {
+    const link = this.links.get(peer)
+    if (!link) return
+    this.drop(peer, 'released (idle)', false, undefined, false)
+    void this.farewell(link)
+  }
+
+  private settleWaiters(peer: NodeId, err?: Error): void {
+    const list = this.waiters.get(peer)
+    if (!list) return
+    this.waiters.delete(peer)
+    for (const w of list) err ? w.reject(err) : w.resolve()
   }
 
   async connect(self: NodeId): Promise<void> {
@@ -142,7 +203,7 @@ export class WebRtcTransport implements MeshTransport {
     this.id = self
     this.state = 'open'
     this.setMembers([...this.members])
-    for (const [from, data] of this.early.splice(0)) this.onSignal(from, data)
+    for (const [from, data, client] of this.early.splice(0)) this.onSignal(from, data, client)
   }
 
   /** The up members of the current view: dial the ones we lead, drop links to the ones gone. */
@@ -150,6 +211,10 @@ export class WebRtcTransport implements MeshTransport {
     const before = this.members
     this.members = new Set(members.filter((m) => m !== this.id))
     if (this.state !== 'open') return
+    if (this.isClientRole) {
+      for (const m of [...this.links.keys()]) if (!this.members.has(m)) this.drop(m, 'left the view', false)
+      return
+    }
     for (const m of this.members) if (!this.links.has(m) && this.leads(m) && !this.redial.has(m)) this.dial(m)
     // A member back in the view that dials us: it may still hold the link we dropped when it
     // left (a paused process does not see the close), and would never dial again. Ask it to.
@@ -158,7 +223,8 @@ export class WebRtcTransport implements MeshTransport {
       if (before.has(m) || !this.departed.delete(m)) continue
       if (!this.links.has(m) && !this.leads(m)) this.signaling?.signal(m, { cid: REDIAL })
     }
-    for (const m of [...this.links.keys()]) if (!this.members.has(m)) this.drop(m, 'left the view', false)
+    // A client is in no view: its link stays until it closes it or goes.
+    for (const m of [...this.links.keys()]) if (!this.members.has(m) && !this.clientPeers.has(m)) this.drop(m, 'left the view', false)
   }
 
   /**
@@ -169,7 +235,7 @@ export class WebRtcTransport implements MeshTransport {
   redialPending(): void {
     if (this.state !== 'open') return
     for (const [peer, link] of [...this.links]) {
-      if (link.connected || !this.leads(peer)) continue
+      if (link.connected || !this.leads(peer) || this.isClientRole) continue
       this.drop(peer, 'signaling reconnected', false, link)
       if (this.members.has(peer)) this.dial(peer)
     }
@@ -202,6 +268,7 @@ export class WebRtcTransport implements MeshTransport {
     this.offSignal?.()
     for (const r of this.redial.values()) this.clock.clearTimeout(r.timer)
     this.redial.clear()
+    for (const peer of [...this.waiters.keys()]) this.settleWaiters(peer, new ClosedError('WebRTC transport', { sent: false }))
     const links = [...this.links]
     for (const [id] of links) this.drop(id, 'closed', false, undefined, false)
     this.events.removeAll()
@@ -271,6 +338,7 @@ export class WebRtcTransport implements MeshTransport {
         const l = link
         peer.channel?.addEventListener('bufferedamountlow', () => this.pump(peerId, l))
         this.events.emit('peer-up', { peer: peerId })
+        this.settleWaiters(peerId)
       },
       data: (bytes) => link && this.onData(peerId, link, bytes),
       close: (reason) => link && this.drop(peerId, reason, true, link),
@@ -284,10 +352,38 @@ export class WebRtcTransport implements MeshTransport {
     return link
   }
 
-  private onSignal(from: NodeId, raw: unknown): void {
-    if (this.state === 'new' && this.early.length < 1000) return void this.early.push([from, raw])
+  private onSignal(from: NodeId, raw: unknown, client = false): void {
+    if (this.state === 'new' && this.early.length < 1000) return void this.early.push([from, raw, client])
     if (this.state !== 'open' || this.isBlocked(from)) return
     const msg = raw as { cid?: unknown; data?: unknown }
+    if (this.isClientRole) {
+      // A client answers nobody: only the far ends of the links it dialled.
+      const link = this.links.get(from)
+      if (!link || !msg || link.cid !== msg.cid || msg.data === undefined) return
+      try {
+        link.peer.signal(msg.data as never)
+      } catch (err) {
+        this.drop(from, `bad signal: ${(err as Error).message}`, true, link)
+      }
+      return
+    }
+    if (client) {
+      // A member never dials a client: each attempt of the client's is answered, whoever's id is lower.
+      if (msg?.cid === REDIAL || !msg || typeof msg.cid !== 'string' || msg.data === undefined) return
+      let link = this.links.get(from)
+      if (!link || link.cid !== msg.cid) {
+        if (link) this.drop(from, 'replaced by a new attempt', false)
+        link = this.open(from, msg.cid, false)
+      }
+      this.clientPeers.add(from)
+      try {
+        link.peer.signal(msg.data as never)
+      } catch (err) {
+        this.drop(from, `bad signal: ${(err as Error).message}`, false, link)
+      }
+      return
+    }
+    if (this.clientPeers.has(from)) return // a client's id: its signals come marked, or not at all
     if (msg?.cid === REDIAL) {
       // The peer has no link to us: whatever we hold is dead; dial afresh.
       if (!this.leads(from) || !this.members.has(from)) return
@@ -349,7 +445,10 @@ export class WebRtcTransport implements MeshTransport {
     if (link.timer) this.clock.clearTimeout(link.timer)
     if (destroy) link.peer.destroy()
     if (link.connected) this.events.emit('peer-down', { peer: peerId, reason })
-    if (retry && this.state === 'open' && this.members.has(peerId) && this.leads(peerId)) this.scheduleRedial(peerId)
+    this.settleWaiters(peerId, new NotConnectedError(`link to ${peerId} (${reason})`, { sent: false }))
+    // The next link of this id is a client's again only if the service marks its signals so.
+    this.clientPeers.delete(peerId)
+    if (retry && this.state === 'open' && !this.isClientRole && this.members.has(peerId) && this.leads(peerId)) this.scheduleRedial(peerId)
   }
 
   private scheduleRedial(peer: NodeId): void {

@@ -1,0 +1,164 @@
+/**
+ * What a member lets a client do (issue 34). Every request that arrives on a client's link comes
+ * here instead of going to the engine it names:
+ *   - `auth` {token}: the client's JWT, verified with the public key (again on each refresh);
+ *     nothing else is served on the link before it, or after the token expired;
+ *   - store `read`, `write`, `ping`: checked by `authorize`, then run by the store engine, which
+ *     forwards to the key's primary when that is another member (the client reaches any member it
+ *     has a link to, and that member relays);
+ *   - store `watch`: the client's subscriptions, each checked; this member listens for them
+ *     (announcing the patterns as its own) and passes every change on to the client;
+ *   - session `create`, `get`, `patch`, `destroy`: checked, and bound to the subject: the client
+ *     id (and the failover token's) must be the subject or start with `<subject>:`; calls on an
+ *     existing session must carry the failover token, whose client the session must belong to;
+ *   - everything else (replication, fetch, lead, hand-over, status, one-way messages) is refused.
+ */
+import * as v from '../util/schema.js'
+import type { NodeId } from '../ids.js'
+import type { Request } from '../routing/engine.js'
+import { BadRequestError } from '../routing/methods.js'
+import type { WatchPattern, ChangeEvent } from '../store/watch.js'
+import { toWireEntry } from '../replication/log.js'
+import { ForbiddenError, scopesAuthorize, TokenVerifier, UnauthorizedError, type Authorize, type ClientAuthOptions, type Credential, type Operation } from './credentials.js'
+
+export interface ClientGateOptions {
+  clusterId: string
+  now: () => number
+  auth: ClientAuthOptions | undefined
+  /** The local engines a client's allowed calls run on. */
+  store: (req: Request) => unknown
+  session: ((req: Request) => unknown) | undefined
+  /**
+   * Listens for committed changes matching `pattern` on this member's behalf (as its own
+   * subscription); `ready` resolves once the other members have heard of it.
+   */
+  listen: (pattern: WatchPattern, listener: (e: ChangeEvent) => void) => { off: () => void; ready: Promise<void> }
+  /** Sends a one-way message to the client's link. */
+  notify: (client: NodeId, method: string, body: unknown) => void
+}
+
+const AuthSchema = v.object({ token: v.pipe(v.string(), v.maxLength(8192)) })
+const PatternSchema = v.object({ vs: v.pipe(v.string(), v.minLength(1), v.maxLength(128)), key: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(4096))), prefix: v.optional(v.pipe(v.string(), v.maxLength(4096))) })
+const WatchSchema = v.object({ patterns: v.pipe(v.array(PatternSchema), v.maxLength(1000)) })
+/** What the gate reads of a store or session body before the engine validates the whole of it. */
+const Addressed = v.object({ vs: v.pipe(v.string(), v.minLength(1), v.maxLength(128)), key: v.optional(v.string()), sessionId: v.optional(v.string()), clientId: v.optional(v.string()), token: v.optional(v.unknown()) })
+
+const STORE_OPS: Record<string, Operation | 'free'> = { read: 'read', write: 'write', ping: 'free' }
+const SESSION_OPS: Record<string, Operation> = { create: 'session-write', get: 'session-read', patch: 'session-write', destroy: 'session-write' }
+
+interface ClientLink {
+  credential: Credential | undefined
+  /** The client's subscriptions here, each with the listener that passes its changes on. */
+  watches: (() => void)[]
+}
+
+/** The client id a subject may use: itself, or `<subject>:<anything>` (one per tab). */
+export const ownsClientId = (subject: string, clientId: unknown): boolean => typeof clientId === 'string' && (clientId === subject || clientId.startsWith(`${subject}:`))
+
+export class ClientGate {
+  readonly stats = { served: 0, unauthorized: 0, forbidden: 0 }
+  private readonly links = new Map<NodeId, ClientLink>()
+  private readonly verifier: TokenVerifier | undefined
+  private readonly authorize: Authorize
+
+  constructor(private readonly opts: ClientGateOptions) {
+    this.verifier = opts.auth && new TokenVerifier(opts.auth, opts.clusterId, opts.now)
+    this.authorize = opts.auth?.authorize ?? scopesAuthorize
+  }
+
+  /** The client's link went down: its subscriptions here go with it. */
+  dropped(client: NodeId): void {
+    const l = this.links.get(client)
+    if (!l) return
+    this.links.delete(client)
+    for (const off of l.watches) off()
+  }
+
+  /** A one-way message on a client's link: clients send none, so it is refused (the caller reports it). */
+  refuseOneWay(req: Request): never {
+    throw new ForbiddenError(req.fromNode, `send "${req.method}"`, '*')
+  }
+
+  async handle(req: Request): Promise<unknown> {
+    try {
+      return await this.serve(req)
+    } catch (err) {
+      if (err instanceof UnauthorizedError) this.stats.unauthorized++
+      else if (err instanceof ForbiddenError) this.stats.forbidden++
+      throw err
+    }
+  }
+
+  private async serve(req: Request): Promise<unknown> {
+    const client = req.fromNode
+    let link = this.links.get(client)
+    if (!link) this.links.set(client, (link = { credential: undefined, watches: [] }))
+    const engine = 'engineId' in req.to ? String(req.to.engineId) : ''
+    if (engine === 'store' && req.method === 'auth') {
+      if (!this.verifier) throw new UnauthorizedError('this member takes no client tokens (it has no client key)')
+      const body = parse(AuthSchema, req)
+      const credential = await this.verifier.verify(body.token)
+      if (link.credential && credential.subject !== link.credential.subject) throw new UnauthorizedError(`a link's subject cannot change (${link.credential.subject} → ${credential.subject})`)
+      link.credential = credential
+      return { subject: credential.subject, expiresAt: credential.expiresAt }
+    }
+    const credential = link.credential
+    if (!credential) throw new UnauthorizedError('no token on this link yet (send auth first)')
+    if (this.opts.now() >= credential.expiresAt) throw new UnauthorizedError('token expired')
+    if (engine === 'store') {
+      if (req.method === 'watch') return this.watch(client, link, credential, parse(WatchSchema, req).patterns)
+      const op = Object.hasOwn(STORE_OPS, req.method) ? STORE_OPS[req.method] : undefined
+      if (!op) throw new ForbiddenError(credential.subject, `call "${req.method}"`, '*')
+      if (op !== 'free') {
+        const b = parse(Addressed, req)
+        await this.check(credential, op, b.vs, b.key)
+      }
+      this.stats.served++
+      return this.opts.store(req)
+    }
+    if (engine === 'session' && this.opts.session) {
+      const op = Object.hasOwn(SESSION_OPS, req.method) ? SESSION_OPS[req.method] : undefined
+      if (!op) throw new ForbiddenError(credential.subject, `call "${req.method}"`, '*')
+      const b = parse(Addressed, req)
+      const tokenClient = (b.token as { clientId?: unknown } | undefined)?.clientId
+      if (req.method === 'create' ? !ownsClientId(credential.subject, b.clientId) : b.token === undefined) {
+        throw new ForbiddenError(credential.subject, req.method === 'create' ? `create a session for client "${String(b.clientId)}"` : 'reach a session without its failover token', b.vs)
+      }
+      if (b.token !== undefined && !ownsClientId(credential.subject, tokenClient)) throw new ForbiddenError(credential.subject, `use the failover token of client "${String(tokenClient)}"`, b.vs)
+      await this.check(credential, op, b.vs, b.sessionId)
+      this.stats.served++
+      return this.opts.session(req)
+    }
+    throw new ForbiddenError(credential.subject, `call "${req.method}" on engine "${engine}"`, '*')
+  }
+
+  private async check(credential: Credential, op: Operation, virtualServer: string, key: string | undefined, prefix?: string): Promise<void> {
+    const ok = await this.authorize({ subject: credential.subject, virtualServer, ...(key === undefined ? {} : { key }), ...(prefix === undefined ? {} : { prefix }), op, credential })
+    if (!ok) throw new ForbiddenError(credential.subject, op, virtualServer, key ?? (prefix === undefined ? undefined : `${prefix}*`))
+  }
+
+  /** Replaces the client's subscriptions here with `patterns` (all checked first: none is taken if one is refused). */
+  private async watch(client: NodeId, link: ClientLink, credential: Credential, patterns: WatchPattern[]): Promise<{ watching: number }> {
+    for (const p of patterns) await this.check(credential, 'subscribe', p.vs, p.key, p.key === undefined ? (p.prefix ?? '') : undefined)
+    for (const off of link.watches.splice(0)) off()
+    const ready: Promise<void>[] = []
+    for (const p of patterns) {
+      const pattern: WatchPattern = p.key !== undefined ? { vs: p.vs, key: p.key } : { vs: p.vs, prefix: p.prefix ?? '' }
+      const w = this.opts.listen(pattern, (e) => {
+        // A token that ran out stops the flow as it stops calls.
+        if (link.credential && this.opts.now() < link.credential.expiresAt) this.opts.notify(client, 'changed', { domain: e.domain, entries: [toWireEntry({ seq: e.seq, epoch: 0, vs: e.vs, key: e.key, change: e.change })] })
+      })
+      link.watches.push(w.off)
+      ready.push(w.ready)
+    }
+    await Promise.all(ready)
+    this.stats.served++
+    return { watching: patterns.length }
+  }
+}
+
+function parse<S extends v.GenericSchema>(schema: S, req: Request): v.InferOutput<S> {
+  const r = v.safeParse(schema, req.body)
+  if (!r.success) throw new BadRequestError(req.method, r.issues[0]?.message ?? 'invalid body')
+  return r.output
+}

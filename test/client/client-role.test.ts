@@ -1,0 +1,156 @@
+/**
+ * The client role (issue 34) over real WebRTC (node-datachannel) and a real topology server:
+ * three members, clients with tokens from an app's key. What a client can do, and every way an
+ * untrusted browser could try more, refused.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { clusterId, nodeId, type NodeId } from '../../src/ids.js'
+import { ForbiddenError, UnauthorizedError } from '../../src/auth/credentials.js'
+import { generateClientKeys, issueClientToken, MeshClient, MeshNode, startTopologyServer, WebRtcTransport, type ClientKeys, type TopologyServer } from '../../src/node.js'
+import { TopologyRefusedError } from '../../src/topology/client.js'
+import { MemoryStorage } from '../../src/storage/memory.js'
+import { RealClock } from '../../src/util/clock.js'
+import { STORE_ENGINE_ID } from '../../src/store/port.js'
+import { SESSION_ENGINE_ID } from '../../src/session/engine.js'
+import type { ChangeEvent } from '../../src/store/watch.js'
+import { waitFor } from '../helpers/wait.js'
+
+const CLUSTER = 'clients'
+const SECRET = 'member-secret-1'
+const rtc = () => new WebRtcTransport({ rtcConfig: { bindAddress: '127.0.0.1' } })
+const clientRtc = () => new WebRtcTransport({ role: 'client', rtcConfig: { bindAddress: '127.0.0.1' } })
+
+let server: TopologyServer
+let keys: ClientKeys
+const members: MeshNode[] = []
+const clients: MeshClient[] = []
+
+const token = (subject: string, access: Record<string, 'read' | 'read-write'>, ttlS = 600, now?: number) =>
+  issueClientToken(keys.privateKey, { clusterId: CLUSTER, subject, access, ttlS, ...(now === undefined ? {} : { now }) })
+
+async function client(subject: string, access: Record<string, 'read' | 'read-write'> = { shop: 'read-write' }, opts: { maxLinks?: number } = {}): Promise<MeshClient> {
+  const t = await token(subject, access)
+  const c = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: t, transport: clientRtc(), ...opts })
+  clients.push(c)
+  return c.start()
+}
+
+beforeAll(async () => {
+  keys = await generateClientKeys()
+  server = await startTopologyServer({ clusterId: CLUSTER, secret: SECRET, settings: { domainCount: 16, replicas: 2 }, heartbeatMs: 200, healDelayMs: 5000, clientAuth: { publicKey: keys.publicKeyPem } })
+  for (const name of ['m1', 'm2', 'm3']) {
+    const m = new MeshNode({ clusterId: clusterId(CLUSTER), nodeId: nodeId(name), transport: rtc(), storage: new MemoryStorage(), clock: new RealClock(), topology: { urls: [server.url], secret: SECRET }, clients: { publicKey: keys.publicKeyPem } })
+    members.push(await m.start())
+  }
+  await Promise.all(members.map((m) => m.ready({ members: 3 })))
+}, 60_000)
+
+afterAll(async () => {
+  for (const c of clients) await c.close()
+  for (const m of members) await m.close()
+  await server?.close()
+})
+
+describe('a client', { timeout: 60_000 }, () => {
+  it('reads, writes, updates and subscribes with the member API, through at most maxLinks links, and is in no view', async () => {
+    const c = await client('alice', { shop: 'read-write' }, { maxLinks: 2 })
+    const s = c.store('shop')
+    const heard: ChangeEvent[] = []
+    s.subscribe({ prefix: 'cart:' }, (e) => heard.push(e))
+    for (let i = 0; i < 40; i++) await s.put(`cart:${i}`, { n: i, items: [] })
+    await s.update<{ n: number; items: string[] }>('cart:7', (d) => void d.items.push('apple'))
+    expect(await s.get('cart:7')).toEqual({ n: 7, items: ['apple'] })
+    // Written by the client, read on a member: the same store.
+    expect(await members[2]!.store('shop').get('cart:39')).toEqual({ n: 39, items: [] })
+    expect(c.linkedMembers.length).toBeLessThanOrEqual(2)
+    await waitFor(() => heard.length >= 41, `every change heard by the subscriber (heard ${heard.length}: ${heard.map((e) => e.key).join(",")})`)
+    expect(heard.find((e) => e.key === 'cart:7' && e.change.kind === 'patch')).toBeDefined()
+    // The local copy follows the subscription.
+    await members[0]!.store('shop').put('cart:3', { n: 300, items: [] })
+    await waitFor(async () => (await s.get('cart:3', { from: 'local' })) !== undefined && ((await s.get<{ n: number }>('cart:3', { from: 'local' }))!.n === 300), 'the local copy to follow')
+    // Never a member: no view lists it, no domain is placed on it.
+    for (const m of members) expect(m.topology.view().members.map((x) => x.nodeId)).not.toContain(c.nodeId)
+  })
+
+  it('is refused by the topology service without a valid token', async () => {
+    const other = await generateClientKeys()
+    const forged = await issueClientToken(other.privateKey, { clusterId: CLUSTER, subject: 'mallory', access: { '*': 'read-write' } })
+    const c1 = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: forged, transport: clientRtc() })
+    clients.push(c1)
+    await expect(c1.start()).rejects.toThrow(TopologyRefusedError)
+    const expired = await token('alice', { shop: 'read-write' }, 60, Math.floor(Date.now() / 1000) - 3600)
+    const c2 = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: expired, transport: clientRtc() })
+    clients.push(c2)
+    await expect(c2.start()).rejects.toThrow(/token expired/)
+    const otherCluster = await issueClientToken(keys.privateKey, { clusterId: 'another', subject: 'alice', access: { shop: 'read-write' } })
+    const c3 = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: otherCluster, transport: clientRtc() })
+    clients.push(c3)
+    await expect(c3.start()).rejects.toThrow(/invalid token/)
+  })
+
+  it('may only do what its token grants: no writes with read access, nothing in another virtual server', async () => {
+    await members[0]!.store('shop').put('price:1', { eur: 3 })
+    await members[0]!.store('billing').put('invoice:1', { eur: 100 })
+    const reader = await client('bob', { shop: 'read' })
+    expect(await reader.store('shop').get('price:1')).toEqual({ eur: 3 })
+    await expect(reader.store('shop').put('price:1', { eur: 0 })).rejects.toThrow(ForbiddenError)
+    await expect(reader.store('billing').get('invoice:1')).rejects.toThrow(ForbiddenError)
+    expect(() => reader.store('billing').subscribe('invoice:1', () => {})).not.toThrow()
+    expect(await members[1]!.store('shop').get('price:1')).toEqual({ eur: 3 })
+  })
+
+  it('cannot call a member\'s internal methods: replication, fetch, lead, status, session hand-over', async () => {
+    const c = await client('mallory', { '*': 'read-write' })
+    await c.store('shop').get('anything')
+    const m = c.linkedMembers[0]! as NodeId
+    const from = { clusterId: clusterId(CLUSTER), nodeId: c.nodeId, engineId: STORE_ENGINE_ID }
+    const store = { clusterId: clusterId(CLUSTER), nodeId: m, engineId: STORE_ENGINE_ID }
+    const session = { clusterId: clusterId(CLUSTER), nodeId: m, engineId: SESSION_ENGINE_ID }
+    const messenger = (c as unknown as { messengerRef: { request: (f: unknown, t: unknown, m: string, b: unknown) => Promise<unknown> } }).messengerRef
+    for (const [to, method, body] of [
+      [store, 'repl', { type: 'ack', domain: 0, epoch: 1, seq: 1 }],
+      [store, 'fetch', { domain: 0 }],
+      [store, 'lead', { domain: 0, epoch: 1 }],
+      [store, 'status', {}],
+      [session, 'replicate', {}],
+      [session, 'adopt', { vs: 'shop', clientId: 'x', put: [] }],
+      [session, 'leads', { clients: [] }],
+    ] as const) {
+      await expect(messenger.request(from, to, method, body), `${method}`).rejects.toThrow(ForbiddenError)
+    }
+  })
+
+  it('sessions are bound to the subject: another user cannot reach them, with or without a token', async () => {
+    const alice = await client('alice', { shop: 'read-write' })
+    const mine = alice.sessions({ virtualServer: 'shop' })
+    const sid = await mine.create({ cart: ['pear'] })
+    expect(await mine.get(sid)).toEqual({ cart: ['pear'] })
+    const eve = await client('eve', { shop: 'read-write' })
+    // Eve's own client object with Alice's failover token: refused.
+    const stolen = eve.sessions({ virtualServer: 'shop', token: mine.token! })
+    await expect(stolen.get(sid)).rejects.toThrow(ForbiddenError)
+    // Eve's client with no token at all, the session id alone: refused.
+    const bare = eve.sessions({ virtualServer: 'shop' })
+    await expect(bare.get(sid)).rejects.toThrow(ForbiddenError)
+    // And she cannot make a session in Alice's name.
+    const impostor = eve.sessions({ virtualServer: 'shop', clientId: 'alice:tab' })
+    await expect(impostor.create({})).rejects.toThrow(ForbiddenError)
+    expect(await mine.get(sid)).toEqual({ cart: ['pear'] })
+  })
+
+  it('a call after its token expired is refused', async () => {
+    const c = await client('carol', { shop: 'read-write' })
+    await c.store('shop').put('c:1', 1)
+    const m = c.linkedMembers[0]! as NodeId
+    const messenger = (c as unknown as { messengerRef: { request: (f: unknown, t: unknown, m: string, b: unknown) => Promise<unknown> } }).messengerRef
+    const from = { clusterId: clusterId(CLUSTER), nodeId: c.nodeId, engineId: STORE_ENGINE_ID }
+    const to = { clusterId: clusterId(CLUSTER), nodeId: m, engineId: STORE_ENGINE_ID }
+    // A token that expires in a second, shown on the link in place of the good one.
+    const short = await token('carol', { shop: 'read-write' }, 1)
+    await messenger.request(from, to, 'auth', { token: short })
+    await new Promise((r) => setTimeout(r, 1100))
+    await expect(messenger.request(from, to, 'read', { vs: 'shop', key: 'c:1' })).rejects.toThrow(UnauthorizedError)
+    // Another subject's token cannot be swapped in on a link either.
+    await expect(messenger.request(from, to, 'auth', { token: await token('dave', { shop: 'read-write' }) })).rejects.toThrow(UnauthorizedError)
+  })
+})

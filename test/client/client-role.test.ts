@@ -72,6 +72,21 @@ describe('a client', { timeout: 60_000 }, () => {
     for (const m of members) expect(m.topology.view().members.map((x) => x.nodeId)).not.toContain(c.nodeId)
   })
 
+  it('with a single link, reaches the primaries it has no link to through the member it is linked to', async () => {
+    const c = await client('relay', { shop: 'read-write' }, { maxLinks: 1 })
+    const s = c.store('shop')
+    const primaries = new Set<string>()
+    for (let i = 0; i < 30; i++) {
+      await s.put(`relay:${i}`, { i })
+      primaries.add(members[0]!.state.placement(members[0]!.state.domainOf(members[0]!.store('shop').virtualServerId, `relay:${i}`)).primary!)
+    }
+    expect(primaries.size).toBeGreaterThan(1)
+    expect(c.linkedMembers).toHaveLength(1)
+    for (let i = 0; i < 30; i++) expect(await members[i % 3]!.store('shop').get(`relay:${i}`)).toEqual({ i })
+    await s.patch('relay:5', [{ op: 'replace', path: ['i'], value: 50 }])
+    expect(await s.get('relay:5')).toEqual({ i: 50 })
+  })
+
   it('is refused by the topology service without a valid token', async () => {
     const other = await generateClientKeys()
     const forged = await issueClientToken(other.privateKey, { clusterId: CLUSTER, subject: 'mallory', access: { '*': 'read-write' } })

@@ -9,8 +9,9 @@
  *   aud   the cluster id
  *   exp   expiry (required)
  *
- * Verification is `jose`'s, loaded only when a node first verifies a token: a browser client,
- * which only carries its token, never loads it.
+ * Verification is `jose`'s (jose-verifier.ts), which the Node entry and the topology service plug
+ * in: it would add 60 kB to a browser bundle, and a browser client only carries its token. A
+ * browser member that serves clients passes its own `verifyJwt`.
  */
 import { DomainMeshError } from '../errors.js'
 
@@ -64,6 +65,12 @@ export const scopesAuthorize: Authorize = ({ virtualServer, op, credential }) =>
 }
 
 /**
+ * Checks a JWT's signature with the configured key, its audience (the cluster id) and its expiry
+ * (at `now`, ms); resolves with its payload, or rejects with UnauthorizedError saying why.
+ */
+export type JwtVerifier = (token: string, check: { audience: string; now: number }) => Promise<Record<string, unknown>>
+
+/**
  * The public key tokens are verified with: a PEM SPKI string, a JWK, or a CryptoKey / KeyObject.
  * `algorithms`: the JWS algorithms taken (default ES256 and EdDSA; never 'none' or HMAC).
  */
@@ -72,61 +79,38 @@ export interface ClientAuthOptions {
   algorithms?: string[]
   /** Decides each client call (default `scopesAuthorize`). */
   authorize?: Authorize
+  /** How a token is checked against `publicKey`: the Node entry plugs in jose's (jose-verifier.ts). */
+  verifyJwt?: JwtVerifier
 }
 
-const DEFAULT_ALGORITHMS = ['ES256', 'EdDSA']
+export const DEFAULT_ALGORITHMS = ['ES256', 'EdDSA']
 const MAX_TOKEN_LENGTH = 8192
 
-/**
- * Verifies client tokens against one public key. The key is imported once; `now` is the node's
- * clock (ms), so a simulated clock decides expiry in tests.
- */
+/** A browser member asked to serve clients without a way to check their tokens. */
+export class NoJwtVerifierError extends DomainMeshError {
+  constructor() {
+    super('NO_JWT_VERIFIER', 'serving clients needs a JWT verifier: the Node entry plugs in jose; in a browser pass clients.verifyJwt (docs/clients.md)')
+  }
+}
+
+/** Verifies client tokens; `now` is the node's clock (ms), so a simulated clock decides expiry in tests. */
 export class TokenVerifier {
-  private key: Promise<unknown> | undefined
+  private readonly verifyJwt: JwtVerifier
 
   constructor(
-    private readonly opts: ClientAuthOptions,
+    opts: ClientAuthOptions,
     private readonly clusterId: string,
     private readonly now: () => number,
-  ) {}
+  ) {
+    if (!opts.verifyJwt) throw new NoJwtVerifierError()
+    this.verifyJwt = opts.verifyJwt
+  }
 
   async verify(token: unknown): Promise<Credential> {
     if (typeof token !== 'string' || token.length === 0) throw new UnauthorizedError('no token')
     if (token.length > MAX_TOKEN_LENGTH) throw new UnauthorizedError(`token longer than ${MAX_TOKEN_LENGTH} characters`)
-    const jose = await import('jose')
-    const algorithms = this.opts.algorithms ?? DEFAULT_ALGORITHMS
-    this.key ??= importKey(jose, this.opts.publicKey, algorithms)
-    let payload: Record<string, unknown>
-    try {
-      ;({ payload } = await jose.jwtVerify(token, (await this.key) as Parameters<typeof jose.jwtVerify>[1], {
-        algorithms,
-        audience: this.clusterId,
-        requiredClaims: ['sub', 'exp'],
-        currentDate: new Date(this.now()),
-      }))
-    } catch (err) {
-      const e = err as { code?: string; message?: string }
-      throw new UnauthorizedError(e.code === 'ERR_JWT_EXPIRED' ? 'token expired' : `invalid token (${e.message ?? String(err)})`)
-    }
-    return toCredential(payload)
+    return toCredential(await this.verifyJwt(token, { audience: this.clusterId, now: this.now() }))
   }
-}
-
-async function importKey(jose: typeof import('jose'), key: ClientAuthOptions['publicKey'], algorithms: string[]): Promise<unknown> {
-  if (typeof key === 'string') {
-    // A PEM names no algorithm: take the first one listed that the key fits.
-    let last: unknown
-    for (const alg of algorithms) {
-      try {
-        return await jose.importSPKI(key, alg)
-      } catch (err) {
-        last = err
-      }
-    }
-    throw new UnauthorizedError(`the configured public key cannot be used: ${(last as Error)?.message}`)
-  }
-  if (typeof key === 'object' && key !== null && 'kty' in key) return jose.importJWK(key as Parameters<typeof jose.importJWK>[0], (key as { alg?: string }).alg ?? algorithms[0])
-  return key
 }
 
 function toCredential(payload: Record<string, unknown>): Credential {

@@ -38,7 +38,7 @@ import { Emitter } from '../util/events.js'
 import type { HistogramSnapshot } from '../util/histogram.js'
 import { DEFAULT_LIMITS } from '../objects/guard.js'
 import { ClientGate } from '../auth/gate.js'
-import type { ClientAuthOptions } from '../auth/credentials.js'
+import { NoJwtVerifierError, type ClientAuthOptions } from '../auth/credentials.js'
 
 export interface MeshNodeOptions {
   clusterId: ClusterId
@@ -173,6 +173,7 @@ export class MeshNode {
     this.transport = opts.transport
     this.settingsRef = checkSettings({ ...DEFAULT_SETTINGS, ...opts.settings })
     checkTuning(opts.store ?? {})
+    if (opts.clients && !opts.clients.verifyJwt) throw new NoJwtVerifierError()
     this.topology = new TopologyManager((view) => this.stateRef?.applyView(view))
     this.directory = opts.directory ?? this.topology
     this.topology.events.on('view', ({ view }) => {

@@ -9,6 +9,7 @@
  */
 import { isValidId, type NodeId } from '../ids.js'
 import { TokenVerifier, type ClientAuthOptions, type Credential } from '../auth/credentials.js'
+import { withJose } from '../auth/jose-verifier.js'
 import type { ClientHelloMessage, ClientMessage, TopologyLink } from '../topology/protocol.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
@@ -44,7 +45,7 @@ export class ClientDesk {
   private readonly verifier: TokenVerifier | undefined
 
   constructor(private readonly opts: ClientDeskOptions) {
-    this.verifier = opts.auth && new TokenVerifier(opts.auth, opts.clusterId, () => opts.clock.now())
+    this.verifier = opts.auth && new TokenVerifier(withJose(opts.auth), opts.clusterId, () => opts.clock.now())
   }
 
   get size(): number {

@@ -29,6 +29,7 @@ const tarball = execFileSync(process.execPath, [join(root, 'scripts/pack.mjs'), 
 
 cpSync(join(root, 'examples/node'), join(app, 'node'), { recursive: true, filter: (f) => !f.endsWith('package.json') })
 cpSync(join(root, 'examples/vite'), join(app, 'web'), { recursive: true, filter: (f) => !f.endsWith('package.json') })
+cpSync(join(root, 'examples/vite-client'), join(app, 'web-client'), { recursive: true, filter: (f) => !f.endsWith('package.json') })
 mkdirSync(join(app, 'testing'))
 cpSync(join(root, 'test/consumer/testing-entry.mjs'), join(app, 'testing/adapter.test.mjs'))
 // Its own config: vitest would otherwise find this repository's, further up.
@@ -47,7 +48,9 @@ step(`installed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
 
 step('vite build (no config)')
 execFileSync(join(app, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: join(app, 'web'), env, stdio: 'inherit' })
-step(checkSize(join(app, 'web/dist')))
+execFileSync(join(app, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: join(app, 'web-client'), env, stdio: 'inherit' })
+step(checkSize(join(app, 'web/dist'), 'member'))
+step(checkSize(join(app, 'web-client/dist'), 'client'))
 
 step('type check (bundler and nodenext resolution)')
 const check = join(app, 'check')

@@ -1,0 +1,29 @@
+// The cluster side of the client example, in one process: a topology service, two Node members
+// and the app's auth endpoint (GET /token?user=NAME answers a 10-minute token). In production the
+// auth endpoint is your app's server, which signs in its users its own way first.
+import { createServer } from 'node:http'
+import { MeshNode, FileStorage, WebRtcTransport, generateClientKeys, issueClientToken, startTopologyServer, clusterId, nodeId } from 'domainmesh'
+
+const secret = process.env.DOMAINMESH_SECRET ?? 'example-secret'
+const keys = await generateClientKeys()
+const clients = { publicKey: keys.publicKeyPem }
+const topo = await startTopologyServer({ clusterId: 'example', secret, port: Number(process.env.PORT ?? 7700), settings: { domainCount: 16, replicas: 2 }, clientAuth: clients })
+const members = []
+for (const name of ['m1', 'm2']) {
+  members.push(await new MeshNode({ clusterId: clusterId('example'), nodeId: nodeId(name), transport: new WebRtcTransport(), storage: await FileStorage.open(`.data/${name}`), topology: { urls: [topo.url], secret }, clients }).start())
+}
+const auth = createServer(async (req, res) => {
+  const user = new URL(req.url, 'http://x').searchParams.get('user') ?? 'guest'
+  res.setHeader('access-control-allow-origin', '*')
+  res.end(await issueClientToken(keys.privateKey, { clusterId: 'example', subject: user, access: { notes: 'read-write' }, ttlS: 600 }))
+})
+auth.listen(Number(process.env.AUTH_PORT ?? 7701), '127.0.0.1')
+console.log(topo.url)
+const stop = async () => {
+  auth.close()
+  for (const m of members) await m.close()
+  await topo.close()
+  process.exit(0)
+}
+process.on('SIGTERM', () => void stop())
+process.on('SIGINT', () => void stop())

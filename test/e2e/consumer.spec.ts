@@ -7,7 +7,7 @@
  * suites (test/consumer/testing-entry.mjs) from the installed package.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer, type Server } from 'node:http'
 import { extname, join, relative, sep } from 'node:path'
@@ -95,6 +95,50 @@ test('the installed package: the Vite-built example in two tabs, a note saved in
     if (topology && topology.exitCode === null) {
       const gone = new Promise((r) => topology!.once('exit', r))
       topology.kill('SIGTERM')
+      await gone
+    }
+  }
+})
+
+test('the installed package: the client example in two tabs (no secret in the page), a note saved in one shows in the other', async ({ browser }) => {
+  let server: ChildProcess | undefined
+  let files: Server | undefined
+  try {
+    server = spawn(process.execPath, ['server.mjs'], { cwd: join(APP, 'web-client'), env: { ...process.env, PORT: '0', AUTH_PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const exited = new Promise<never>((_, reject) => server!.once('exit', (code) => reject(new Error(`server.mjs exited (${code})`))))
+    const lines: string[] = []
+    const two = new Promise<void>((resolve) => createInterface({ input: server!.stdout! }).on('line', (l) => lines.push(l) === 2 && resolve()))
+    await Promise.race([two, exited])
+    const [topologyUrl, authUrl] = lines as [string, string]
+    const dist = join(APP, 'web-client/dist')
+    for (const f of readdirSync(join(dist, 'assets'))) expect(readFileSync(join(dist, 'assets', f), 'utf8')).not.toContain('example-secret')
+    const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }
+    files = createServer((req, res) => {
+      const path = join(dist, new URL(req.url ?? '/', 'http://x').pathname.replace(/\/$/, '/index.html'))
+      if (!path.startsWith(dist) || !existsSync(path)) return void res.writeHead(404).end()
+      res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path))
+    })
+    await new Promise<void>((resolve) => files!.listen(0, '127.0.0.1', resolve))
+    const port = (files.address() as { port: number }).port
+    const url = (user: string) => `http://127.0.0.1:${port}/?topology=${encodeURIComponent(topologyUrl)}&auth=${encodeURIComponent(authUrl)}&user=${user}`
+    const context = await browser.newContext()
+    const [a, b] = [await context.newPage(), await context.newPage()]
+    const errors: string[] = []
+    for (const page of [a, b]) page.on('pageerror', (e) => errors.push(e.message))
+    await a.goto(url('ann'))
+    await b.goto(url('ben'))
+    await expect(a.locator('#status')).toHaveText('ann: connected', { timeout: 30_000 })
+    await expect(b.locator('#status')).toHaveText('ben: connected', { timeout: 30_000 })
+    await a.fill('#text', 'written by a client')
+    await a.click('button')
+    await expect(b.locator('#note')).toHaveText('written by a client')
+    expect(errors).toEqual([])
+    await context.close()
+  } finally {
+    files?.close()
+    if (server && server.exitCode === null) {
+      const gone = new Promise((r) => server!.once('exit', r))
+      server.kill('SIGTERM')
       await gone
     }
   }

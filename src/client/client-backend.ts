@@ -4,8 +4,14 @@
  * forwards it (ClientLinks). A client holds no replica; its only copy is a cache of what it last
  * read or heard, which `get(key, { from: 'local' })` reads and `subscribe(…, { from: 'local' })`
  * follows. Keys the client subscribes to stay current in it; others hold what was last read.
+ * With a `Storage` (IndexedDbStorage in a browser) the cache outlives the page: written behind,
+ * read back at start, at most `maxCached` keys (the least recently set go first).
  */
 import { NoPrimaryError } from '../errors.js'
+import type { Storage, StorageOp } from '../storage/storage.js'
+import { MAX_SEGMENT_LENGTH } from '../storage/storage.js'
+import { decodeValue, encodeValue } from '../wire/codec.js'
+import type { Clock, TimerHandle } from '../util/clock.js'
 import type { ClusterId, NodeId, VirtualServerId } from '../ids.js'
 import { DEFAULT_LIMITS, type Limits } from '../objects/guard.js'
 import type { Change } from '../objects/objects.js'
@@ -25,6 +31,18 @@ interface Cached {
   version: number
 }
 
+export interface ClientCacheOptions {
+  storage: Storage
+  /** Keys kept at most (default 10,000). */
+  maxCached?: number
+  /** A write of the cache failed (the cache in memory goes on; MeshClient emits it as `error`). */
+  onError?: (error: unknown) => void
+}
+
+const CACHE = 'cache'
+/** How long cache writes gather before they go to storage in one batch. */
+const FLUSH_MS = 200
+
 export class ClientBackend implements StoreBackend {
   readonly limits: Limits = DEFAULT_LIMITS
   readonly watches = new WatchRegistry()
@@ -32,6 +50,9 @@ export class ClientBackend implements StoreBackend {
   /** The member that holds this client's subscriptions now. */
   private home: NodeId | undefined
   private announcing: Promise<void> = Promise.resolve()
+  private readonly dirty = new Set<string>()
+  private flushTimer: TimerHandle | undefined
+  private flushing: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly clusterId: ClusterId,
@@ -41,7 +62,27 @@ export class ClientBackend implements StoreBackend {
     private readonly view: () => View,
     private readonly settings: () => ClusterSettings,
     readonly writeTimeoutMs: number,
+    private readonly clock: Clock,
+    private readonly persist?: ClientCacheOptions,
   ) {}
+
+  /** Reads the cache a previous page left in storage. */
+  async load(): Promise<void> {
+    if (!this.persist) return
+    for (const e of await this.persist.storage.list([CACHE])) {
+      const [vs, key] = [e.key[1], e.key[2]]
+      if (vs === undefined || key === undefined) continue
+      const c = decodeValue(e.value) as { v?: unknown; n: number; a?: true }
+      this.cache.set(cacheKey(vs, key), { value: c.a ? undefined : c.v, version: c.n })
+    }
+  }
+
+  /** Writes what the cache gathered and stops writing. */
+  async close(): Promise<void> {
+    if (this.flushTimer) this.clock.clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
+    await this.flush()
+  }
 
   primaryOf(vs: VirtualServerId, key: string): NodeId {
     const domain = domainOf(vs, key, this.settings().domainCount)
@@ -72,7 +113,7 @@ export class ClientBackend implements StoreBackend {
     const k = cacheKey(call.body.vs, call.body.key)
     if (call.method === 'read') {
       const r = answer as ReadResult
-      if (call.body.path.length === 0) this.cache.set(k, { value: r.found ? r.value : undefined, version: r.version })
+      if (call.body.path.length === 0) this.remember(k, { value: r.found ? r.value : undefined, version: r.version })
     } else this.applied(call.body.vs, call.body.key, call.change, (answer as WriteAck).seq, -1)
     return answer
   }
@@ -138,11 +179,53 @@ export class ClientBackend implements StoreBackend {
     const k = cacheKey(vs, key)
     const c = this.cache.get(k)
     if (c && c.version >= seq) return
-    if (change.kind === 'put') this.cache.set(k, { value: change.value, version: seq })
-    else if (change.kind === 'delete') this.cache.set(k, { value: undefined, version: seq })
-    else if (c && c.value !== undefined) this.cache.set(k, { value: change.patches.reduce<unknown>((v, p) => applyPatch(v, p), c.value), version: seq })
-    else this.cache.delete(k)
+    if (change.kind === 'put') this.remember(k, { value: change.value, version: seq })
+    else if (change.kind === 'delete') this.remember(k, { value: undefined, version: seq })
+    else if (c && c.value !== undefined) this.remember(k, { value: change.patches.reduce<unknown>((v, p) => applyPatch(v, p), c.value), version: seq })
+    else this.forget(k)
     if (domain >= 0) this.watches.deliverApplied({ domain, seq, vs, key, change })
+  }
+
+  private remember(k: string, c: Cached): void {
+    this.cache.delete(k)
+    this.cache.set(k, c)
+    const max = this.persist?.maxCached ?? 10_000
+    for (const old of this.cache.keys()) {
+      if (this.cache.size <= max) break
+      this.forget(old)
+    }
+    this.touched(k)
+  }
+
+  private forget(k: string): void {
+    if (this.cache.delete(k)) this.touched(k)
+  }
+
+  private touched(k: string): void {
+    if (!this.persist) return
+    this.dirty.add(k)
+    this.flushTimer ??= this.clock.setTimeout(() => {
+      this.flushTimer = undefined
+      void this.flush()
+    }, FLUSH_MS)
+  }
+
+  /** One batch for what changed; a key or virtual server too long for a storage key is not kept. */
+  private flush(): Promise<void> {
+    const storage = this.persist?.storage
+    if (!storage || this.dirty.size === 0) return this.flushing
+    const ops: StorageOp[] = []
+    for (const k of this.dirty) {
+      const at = k.indexOf('\u0000')
+      const [vs, key] = [k.slice(0, at), k.slice(at + 1)]
+      if (vs.length > MAX_SEGMENT_LENGTH || key.length > MAX_SEGMENT_LENGTH || key.length === 0) continue
+      const c = this.cache.get(k)
+      ops.push(c ? { type: 'put', key: [CACHE, vs, key], value: encodeValue(c.value === undefined ? { n: c.version, a: true } : { v: c.value, n: c.version }) } : { type: 'delete', key: [CACHE, vs, key] })
+    }
+    this.dirty.clear()
+    // One batch at a time, in order: a later state of a key never lands under an earlier one.
+    this.flushing = this.flushing.then(() => storage.batch(ops)).catch((error: unknown) => this.persist?.onError?.(error))
+    return this.flushing
   }
 
   private address() {

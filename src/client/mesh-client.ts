@@ -32,6 +32,7 @@ import { RealClock, type Clock, type TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import type { Random } from '../util/random.js'
 import { ClientBackend } from './client-backend.js'
+import type { Storage } from '../storage/storage.js'
 import { ClientLinks } from './links.js'
 
 /** The token could not be read (not a JWT with a subject): the app's auth endpoint gave something else. */
@@ -62,6 +63,11 @@ export interface MeshClientOptions {
   writeTimeoutMs?: number
   /** How long a dial to a member may take before a call goes through another member (default 5 s). */
   dialTimeoutMs?: number
+  /**
+   * Keep the client's cache (what `get(…, { from: 'local' })` reads) in this storage across page
+   * loads, e.g. `new IndexedDbStorage({ dbName: 'shop-cache' })`; by default it lives in memory.
+   */
+  cache?: Storage
 }
 
 export interface MeshClientEvents {
@@ -154,8 +160,9 @@ export class MeshClient {
       random: this.opts.random ?? Math.random,
     })
     this.links = links
-    const backend = new ClientBackend(this.clusterId, id, links, () => messenger, () => this.topology.view(), () => this.settingsRef, this.opts.writeTimeoutMs ?? TUNING_DEFAULTS.writeTimeoutMs)
+    const backend = new ClientBackend(this.clusterId, id, links, () => messenger, () => this.topology.view(), () => this.settingsRef, this.opts.writeTimeoutMs ?? TUNING_DEFAULTS.writeTimeoutMs, this.clock, this.opts.cache ? { storage: this.opts.cache, onError: (error) => this.events.emit('error', { error }) } : undefined)
     this.backend = backend
+    await backend.load()
     links.onReady = (m) => backend.linkReady(m)
     this.transport.on('peer-down', ({ peer }) => backend.linkDown(peer))
     // What members send a client: change notices for its subscriptions, and pings.
@@ -222,6 +229,7 @@ export class MeshClient {
     this.topologyClient?.close()
     this.links?.close()
     this.messengerRef?.close()
+    await this.backend?.close()
     await this.transport.close()
   }
 

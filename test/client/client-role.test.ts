@@ -87,6 +87,26 @@ describe('a client', { timeout: 60_000 }, () => {
     expect(await s.get('relay:5')).toEqual({ i: 50 })
   })
 
+  it('keeps its cache in storage across page loads: a local read needs no link', async () => {
+    const disk = new MemoryStorage()
+    const t = await token('frank', { shop: 'read-write' })
+    const first = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: t, transport: clientRtc(), cache: disk })
+    clients.push(first)
+    await first.start()
+    await first.store('shop').put('f:1', { n: 1 })
+    expect(await first.store('shop').get('f:2')).toBeUndefined()
+    await first.close()
+    const second = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: t, transport: clientRtc(), cache: disk })
+    clients.push(second)
+    await second.start()
+    expect(await second.store('shop').get('f:1', { from: 'local' })).toEqual({ n: 1 })
+    expect(await second.store('shop').getVersioned('f:2', { from: 'local' })).toBeUndefined()
+    expect(second.linkedMembers).toEqual([])
+    // A primary read still goes to the primary.
+    await members[0]!.store('shop').put('f:1', { n: 2 })
+    expect(await second.store('shop').get('f:1')).toEqual({ n: 2 })
+  })
+
   it('is refused by the topology service without a valid token', async () => {
     const other = await generateClientKeys()
     const forged = await issueClientToken(other.privateKey, { clusterId: CLUSTER, subject: 'mallory', access: { '*': 'read-write' } })

@@ -88,8 +88,10 @@ export interface MeshNodeOptions {
 }
 
 export interface NodeStatus {
-  /** Members this node has an open data channel to. */
+  /** Members this node has an open data channel to (clients' links left out: `clientLinks`). */
   peers: NodeId[]
+  /** Clients (MeshClient) linked to this member now. */
+  clientLinks: number
   /** Its current (or last) healing round; `startedAt` is on its clock. */
   healing: HealingProgress
 }
@@ -338,7 +340,7 @@ export class MeshNode {
     await this.transport.connect(id)
     if (this.topology.view().epoch > 0) this.stateRef.applyView(this.topology.view())
     if (this.opts.rttIntervalMs) {
-      this.rtt = new RttProbe(this.clock, () => this.transport.peers(), (p) => this.ping(p), this.opts.rttIntervalMs)
+      this.rtt = new RttProbe(this.clock, () => this.memberPeers(), (p) => this.ping(p), this.opts.rttIntervalMs)
       this.rtt.start()
     }
     this.phase = 'running'
@@ -486,7 +488,7 @@ export class MeshNode {
     return {
       nodeId: this.nodeId,
       epoch: health.epoch,
-      peers: this.transport.peers(),
+      peers: this.memberPeers(),
       rttMs: Object.fromEntries(this.rtt?.rttMs ?? []),
       domainsPrimary: domains.filter((d) => d.role === 'primary').length,
       domainsBackup: domains.filter((d) => d.role === 'backup').length,
@@ -507,7 +509,8 @@ export class MeshNode {
 
   /** This node's open links and healing round (what `statusOf` asks another node for). */
   status(): NodeStatus {
-    return { peers: this.transport.peers(), healing: this.state.health().healing }
+    const peers = this.memberPeers()
+    return { peers, clientLinks: this.transport.peers().length - peers.length, healing: this.state.health().healing }
   }
 
   /**

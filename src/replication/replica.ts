@@ -181,7 +181,7 @@ export class DomainReplica extends ReplicaStore {
       throw err
     }
     // Sent first: the backups' copies then start while our own disk write is still being set up
-    // (a file-system dispatch costs 0.1-0.3 ms of this thread). Commit still waits for both.
+    // (setting up a file-system write costs this thread time). Commit still waits for both.
     this.outflow.send(entry, from)
     this.took(entry)
     const done = this.tracker.wait(entry.seq, entry.epoch)

@@ -11,7 +11,7 @@ import type { ClusterSettings, View } from '../topology/view.js'
 import { yieldTo, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { TUNING_DEFAULTS } from './tuning.js'
-import { DomainState, type IncomingSnapshot } from './domain-state.js'
+import { DomainState } from './domain-state.js'
 import { NoPrimaryError, NotPrimaryError } from '../errors.js'
 import { DEFAULT_LIMITS, checkIfVersion, validateWrite, type Limits } from '../objects/guard.js'
 import type { LogEntry } from './log.js'
@@ -405,18 +405,10 @@ export class StateManager {
     if ((msg.type === 'append' && msg.entries.length > 0) || msg.type === 'ack') this.foreground.touch()
     const r = this.replicas.get(msg.domain)
     if (!r) return // not ours (any more): the sender learns from its own view
-    switch (msg.type) {
-      case 'append':
-        return r.onAppend(from, msg)
-      case 'ack':
-        return r.onAck(from, msg)
-      case 'nack':
-        return r.onNack(msg)
-      case 'resend':
-        return r.onResend(from, msg)
-      case 'snapshot':
-        return r.onSnapshot(from, msg.snapshot as IncomingSnapshot, msg.epoch, msg.part)
-    }
+    // The replica decides; sending and telling happen here (replica.ts `step`).
+    const ready = r.step(from, msg)
+    for (const s of ready.sends) this.opts.port.send(s.to, s.msg)
+    if (ready.committed.length > 0) this.events.emit('committed', { domain: r.domain, entries: ready.committed })
   }
 
   /**

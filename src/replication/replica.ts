@@ -368,7 +368,7 @@ export class DomainReplica extends ReplicaStore {
     if (this.tracker.pending > 0) this.poll.start()
   }
 
-  onAck(from: NodeId, msg: AckMsg): void {
+  private onAck(from: NodeId, msg: AckMsg): void {
     // An ack past our log, or from before we led, speaks of some other log than ours: a stale
     // copy must never count as holding what we wrote (or as having installed our snapshot).
     if (this.role !== 'primary' || msg.upTo > this.state.lastSeq || msg.epoch < this.ledSince) return
@@ -381,7 +381,7 @@ export class DomainReplica extends ReplicaStore {
     if (msg.epoch > this.epoch) this.fence.raise(msg.epoch, this.tracker.pending > 0)
   }
 
-  onResend(from: NodeId, msg: ResendMsg): void {
+  private onResend(from: NodeId, msg: ResendMsg): void {
     // Not before the sync after a promotion: our copy may still be behind the asker's.
     if (this.syncing) return void this.ready.then(() => this.onResend(from, msg))
     // Healing targets are fed by healing copies, not by resends; a damaged copy feeds nobody.
@@ -455,7 +455,7 @@ export class DomainReplica extends ReplicaStore {
 
   // ---- backup ----
 
-  onAppend(from: NodeId, msg: AppendMsg): void {
+  private onAppend(from: NodeId, msg: AppendMsg): void {
     if (this.role === 'primary') {
       // Another node streams this domain: whoever has the older epoch must stop.
       if (msg.epoch > this.epoch) this.onNack({ domain: this.domain, epoch: msg.epoch })
@@ -475,7 +475,7 @@ export class DomainReplica extends ReplicaStore {
     if (!this.flushing) this.ack()
   }
 
-  onSnapshot(from: NodeId, snapshot: IncomingSnapshot, epoch: number, [part, parts] = [0, 1]): void {
+  private onSnapshot(from: NodeId, snapshot: IncomingSnapshot, epoch: number, [part, parts] = [0, 1]): void {
     if (!this.acceptEpoch(from, epoch)) return
     const whole = this.assembly.add(from, snapshot, part, parts)
     if (!whole) return

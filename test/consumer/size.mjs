@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
-export const BUDGET = { minified: 193_800, gzip: 59_000 }
+export const BUDGET = { minified: 193_800, gzip: 59_600 }
 export const GOAL = { minified: 193_800, gzip: 57_200 }
 
 export function measure(dist) {

@@ -166,9 +166,9 @@ export const COPY_GROUP = 128
 
 /**
  * Sends in pieces (log groups, snapshot parts) until the target has acked `upTo`, pausing between
- * pieces: a new owner that got a domain's whole log (1,560 entries in the healing benchmark) as one
- * 170 KB append, or its snapshot as one message, held the event loops of both ends for 5-13 ms at a
- * time (encode, send, decode, apply, persist). A resend (every intervalMs until acked) waits for the
+ * pieces: a new owner that got a domain's whole log as one append, or its snapshot as one message,
+ * held the event loops of both ends for several ms at a time (encode, send, decode, apply,
+ * persist). A resend (every intervalMs until acked) waits for the
  * pieces of the last one to be out, and no piece goes out once the target has acked: a part arriving
  * after the copy finished would start the target on the same snapshot again.
  */

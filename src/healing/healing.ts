@@ -191,10 +191,9 @@ export class HealingQueue {
           }
         }
         // Copying blocks this node's event loop (and the target's) in chunks of several ms; a pause
-        // as long as the copy worked leaves writes to other domains half of the time. Measured with
-        // 100,000 objects: their p99 during healing 86-96 -> 51-55 ms; healing 1.2 -> 1.8-2.1 s.
-        // With the pieces of a copy 5 ms apart (healing-copy.ts) this pause matters less: twice as
-        // long a pause with pieces 2 ms apart gave 21-27 ms at 2.8 s, this one 15 ms at 3.2 s.
+        // as long as the copy worked leaves writes to other domains half of the time, for a longer
+        // healing (docs/design.md, "Numbers behind the code"). With the pieces of a copy apart
+        // (healing-copy.ts) this pause matters less.
         // The time a copy waited for the target to say where its log ends (its link still
         // opening, its first answer lost) is no work and left room for writes already: pausing as
         // long again made every copy to a member back from a restart twice as slow. The wait for

@@ -5,7 +5,7 @@
  */
 import type { StorePatch } from './objects.js'
 import { encodeValue } from '../wire/codec.js'
-import { ForbiddenPathError, InvalidPatchError, InvalidStoreKeyError, InvalidValueError, PathNotFoundError, ValueTooLargeError } from '../errors.js'
+import { ForbiddenPathError, InvalidOptionError, InvalidPatchError, InvalidStoreKeyError, InvalidValueError, PathNotFoundError, ValueTooLargeError } from '../errors.js'
 
 export interface Limits {
   /** Longest key, in characters. */
@@ -144,6 +144,15 @@ export function validateWrite(key: unknown, change: { kind: string; value?: unkn
   if (change.kind === 'put') return checkValue(change.value, limits)
   if (change.kind === 'patch') return checkPatches(change.patches ?? [], limits)
   return false
+}
+
+/** A version as a compare-and-set names it: a safe integer of 0 or more (0: the key is absent). */
+export const isVersion = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+export const VERSION_MUST = 'a non-negative integer (a version; 0 means absent)'
+
+/** The primary's own check of a write's `ifVersion`, with its other input: callers may reach it without going through the Store (which checks it at the call: store/options.ts). */
+export function checkIfVersion(ifVersion: unknown): void {
+  if (ifVersion !== undefined && !isVersion(ifVersion)) throw new InvalidOptionError('ifVersion', ifVersion, VERSION_MUST)
 }
 
 const isIndex = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0

@@ -23,7 +23,7 @@ export abstract class ReplicaStore {
     private readonly onFailure: (err: unknown) => void,
     /**
      * Where a group commit starts: `defer`, after the I/O phase, so the frames that phase sends
-     * (appends, acks) leave before this thread spends 0.1-0.3 ms setting up a file-system write.
+     * (appends, acks) leave before this thread spends its time setting up a file-system write.
      */
     private readonly later: (fn: () => void) => void,
   ) {

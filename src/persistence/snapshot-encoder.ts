@@ -1,7 +1,7 @@
 /**
  * Encodes a domain snapshot a group of objects at a time, pausing between groups, so that a big
- * domain (a healing copy, a compaction) does not hold the event loop for the whole encode: 1,560
- * objects took 3.3 ms in one piece, and under load such blocks stretched to 10-35 ms. The objects
+ * domain (a healing copy, a compaction) does not hold the event loop for the whole encode, with
+ * writes to other domains waiting behind it (docs/design.md, "Numbers behind the code"). The objects
  * are captured by reference first (they are immutable), so the result is the domain at the moment
  * of the call however long the encoding takes. The bytes are exactly `encodeValue(state.snapshot())`:
  * msgpack lets the elements of an array be encoded apart and joined under one array header.
@@ -16,7 +16,7 @@ import type { Captured } from '../objects/object-table.js'
 import { encodeRecord, toRecord } from '../objects/object-record.js'
 import type { StoredObject } from '../objects/objects.js'
 
-/** Objects encoded between two pauses (about 0.25 ms for objects of ~100 bytes). */
+/** Objects encoded between two pauses: a fraction of a ms for small objects. */
 export const SNAPSHOT_GROUP = 128
 
 export async function encodeSnapshot(state: DomainState, pause: () => Promise<void>, group = SNAPSHOT_GROUP, headroom = 0): Promise<Uint8Array> {
@@ -47,9 +47,9 @@ export const FIRST_PART = 16
 /**
  * How many objects go in each part of a snapshot of `count` objects: `first`, twice that, and so
  * on up to `group`, then `group` each. A node's first healing copy runs its sending and receiving
- * code cold (not yet optimised by V8): the first 128-object parts held the event loops of both
- * ends for 14-34 ms, and the writes to other domains in the first 150 ms of every healing were
- * 3-4 of its slowest (14-51 ms). Small first parts cost a copy two or three messages more.
+ * code cold (not yet optimised by V8): full-size first parts held the event loops of both ends
+ * long enough that the writes to other domains at the start of every healing were among its
+ * slowest. Small first parts cost a copy two or three messages more.
  */
 export function partSizes(count: number, group = SNAPSHOT_GROUP, first = FIRST_PART): number[] {
   const sizes: number[] = []

@@ -1,8 +1,7 @@
 /**
  * Checks an encoded snapshot without decoding its objects' values. A received snapshot part (or a
  * stored snapshot being loaded) was decoded whole and run through its schema, only to keep each
- * object's bytes as its record: about ten JS objects of garbage per stored object, 42,000 objects
- * on the receiving peer of the healing benchmark within three seconds.
+ * object's bytes as its record: about ten JS objects of garbage per stored object received.
  *
  * The scan takes the snapshot's layout (msgpack-skip.ts: one walk, values skipped) and decodes
  * only what the schema checks: each record's id, version, base and paths. A value is any

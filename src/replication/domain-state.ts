@@ -95,9 +95,9 @@ export class DomainState {
 
   /**
    * Keeps what a quiet domain holds encoded: its log (one msgpack array) and its decoded objects
-   * (into the arena). Both are caches for writes to come; a heap snapshot of a peer at rest with
-   * 100,000 objects held 8,363 decoded log entries and 4,096 decoded objects, 3-4 MB with their
-   * values, against about 1 MB encoded. Anything that needs the entries decodes them again.
+   * (into the arena). Both are caches for writes to come, and decoded they take several times the
+   * memory they take encoded (docs/design.md, "Numbers behind the code"). Anything that needs the
+   * entries decodes them again.
    */
   cool(): void {
     this.objects.cool()

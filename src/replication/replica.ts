@@ -9,6 +9,11 @@
  * ack goes out after the entries are on disk. Every message carries the view epoch: an older one is
  * refused with a nack, and a primary that gets a nack from a newer epoch stops acking writes.
  * Healing copies (healing-copy.ts) use encodeSnapshotParts / sendSnapshotPart / sendEntriesTo / lock / addBackup.
+ *
+ * A message from another owner goes in through `step`, which returns what the step asks of the
+ * edge (a `Ready`: the messages to send, the entries now committed) instead of doing it; the
+ * caller (the state manager) sends and tells. Timers, disk completions, the write path and
+ * healing still send through the hooks themselves (docs/design.md, "The replica as a state machine").
  */
 import { DomainMeshError, TimeoutError, NotPrimaryError, NotReadyError, StaleEpochError } from '../errors.js'
 import type { NodeId } from '../ids.js'
@@ -19,7 +24,7 @@ import { commitPoint } from './commit-point.js'
 import { CommitPoll, CommitTracker, OutcomeUnknownError } from './commit-tracker.js'
 import { DomainState, type IncomingSnapshot } from './domain-state.js'
 import type { LogEntry } from './log.js'
-import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ResendMsg } from './messages.js'
+import type { AckMsg, AppendMsg, NackMsg, OutgoingReplMessage, ReplMessage, ResendMsg } from './messages.js'
 import { SnapshotAssembly } from '../persistence/snapshot-assembly.js'
 import { encodeSnapshotNow, encodeSnapshotParts } from '../persistence/snapshot-encoder.js'
 import { checkCas, type Change, type StoredObject } from '../objects/objects.js'
@@ -41,6 +46,23 @@ const sameNodes = (a: readonly NodeId[], b: readonly NodeId[]): boolean => a.len
 
 /** How many `resendAfterMs` a fenced primary waits for the view that demotes it. */
 const FENCE_GRACE_RESENDS = 5
+
+/** A message the replica wants sent. */
+export interface Send {
+  readonly to: NodeId
+  readonly msg: OutgoingReplMessage
+}
+
+/**
+ * What one step of a replica (a message in) asks of the edge, as raft's `Ready` does: the replica
+ * changed its state and decided; whoever called it carries this out, in this order.
+ */
+export interface Ready {
+  /** Messages to send, in the order they were decided. */
+  readonly sends: Send[]
+  /** Entries this step found committed, in seq order (the state manager's `committed` event). */
+  readonly committed: LogEntry[]
+}
 
 export class DomainReplica extends ReplicaStore {
   role: 'primary' | 'backup' = 'backup'
@@ -92,6 +114,8 @@ export class DomainReplica extends ReplicaStore {
   private readonly promised = new SyncPromise()
   private readonly domainLock: DomainLock
   private closed = false
+  /** While a `step` runs: where its sends and commits go instead of the hooks. */
+  private outbox: Ready | undefined
 
   constructor(state: DomainState, persistence: DomainPersistence, private readonly cfg: ReplicaConfig) {
     super(state, persistence, cfg.retainEntries, (err) => {
@@ -106,7 +130,7 @@ export class DomainReplica extends ReplicaStore {
     this.poll = new CommitPoll(cfg.clock, cfg.resendAfterMs, () => {
       if (this.role !== 'backup' || !this.primary || this.tracker.pending === 0) return false
       const at = this.state.lastSeq
-      this.cfg.hooks.send(this.primary, { type: 'resend', domain: this.domain, epoch: this.epoch, after: at, afterEpoch: this.state.epochAt(at) ?? 0 })
+      this.send(this.primary, { type: 'resend', domain: this.domain, epoch: this.epoch, after: at, afterEpoch: this.state.epochAt(at) ?? 0 })
       return true
     })
     this.fence = new Fence(cfg.clock, FENCE_GRACE_RESENDS * cfg.resendAfterMs, (by) => {
@@ -116,7 +140,7 @@ export class DomainReplica extends ReplicaStore {
       {
         state: () => this.state,
         persist: (e) => this.took(e),
-        ask: (to, after, afterEpoch, snapshot) => this.cfg.hooks.send(to, { type: 'resend', domain: this.domain, epoch: this.epoch, after, afterEpoch, ...(snapshot ? { snapshot } : {}) }),
+        ask: (to, after, afterEpoch, snapshot) => this.send(to, { type: 'resend', domain: this.domain, epoch: this.epoch, after, afterEpoch, ...(snapshot ? { snapshot } : {}) }),
         following: () => (this.role === 'backup' ? this.primary : undefined),
         failed: (err) => cfg.hooks.failed(state.domain, err),
       },
@@ -127,7 +151,7 @@ export class DomainReplica extends ReplicaStore {
       {
         backups: () => (this.role === 'primary' && !this.closed ? this.backups : undefined),
         append: (entries) => this.append(entries),
-        send: (to, msg) => this.cfg.hooks.send(to, msg),
+        send: (to, msg) => this.send(to, msg),
         behind: () => this.backups.some((b) => this.acked.get(b) < this.state.lastSeq),
       },
       cfg.clock,
@@ -157,6 +181,58 @@ export class DomainReplica extends ReplicaStore {
     return withTimeout(this.cfg.clock, p, this.cfg.writeTimeoutMs, `domain ${this.domain}: ${what}`)
   }
 
+  /**
+   * Takes one message from another owner (`from`) and returns what to send and tell because of
+   * it; nothing of that has happened yet. Should the step throw, what it decided before goes out
+   * through the hooks first, as it would have without the step.
+   */
+  step(from: NodeId, msg: ReplMessage): Ready {
+    const ready: Ready = { sends: [], committed: [] }
+    const outer = this.outbox
+    this.outbox = ready
+    try {
+      this.handle(from, msg)
+    } catch (err) {
+      this.outbox = outer
+      this.deliver(ready)
+      throw err
+    }
+    this.outbox = outer
+    return ready
+  }
+
+  /** Carries out a `Ready` through the hooks (what the state manager does with one). */
+  deliver(ready: Ready): void {
+    for (const s of ready.sends) this.cfg.hooks.send(s.to, s.msg)
+    if (ready.committed.length > 0) this.cfg.hooks.committed(this.domain, ready.committed)
+  }
+
+  private handle(from: NodeId, msg: ReplMessage): void {
+    switch (msg.type) {
+      case 'append':
+        return this.onAppend(from, msg)
+      case 'ack':
+        return this.onAck(from, msg)
+      case 'nack':
+        return this.onNack(msg)
+      case 'resend':
+        return this.onResend(from, msg)
+      case 'snapshot':
+        return this.onSnapshot(from, msg.snapshot as IncomingSnapshot, msg.epoch, msg.part)
+    }
+  }
+
+  /** Within a step, into its Ready; outside one (a timer, the disk, a write, healing), straight out. */
+  private send(to: NodeId, msg: OutgoingReplMessage): void {
+    if (this.outbox) this.outbox.sends.push({ to, msg })
+    else this.cfg.hooks.send(to, msg)
+  }
+
+  private tellCommitted(entries: LogEntry[]): void {
+    if (this.outbox) this.outbox.committed.push(...entries)
+    else this.cfg.hooks.committed(this.domain, entries)
+  }
+
   // ---- primary ----
 
   /** `from`: the node the write came from, if another; its copy is sent to last (outflow.ts). */
@@ -181,7 +257,7 @@ export class DomainReplica extends ReplicaStore {
       throw err
     }
     // Sent first: the backups' copies then start while our own disk write is still being set up
-    // (a file-system dispatch costs 0.1-0.3 ms of this thread). Commit still waits for both.
+    // (setting up a file-system write costs this thread time). Commit still waits for both.
     this.outflow.send(entry, from)
     this.took(entry)
     const done = this.tracker.wait(entry.seq, entry.epoch)
@@ -292,7 +368,7 @@ export class DomainReplica extends ReplicaStore {
     if (this.tracker.pending > 0) this.poll.start()
   }
 
-  onAck(from: NodeId, msg: AckMsg): void {
+  private onAck(from: NodeId, msg: AckMsg): void {
     // An ack past our log, or from before we led, speaks of some other log than ours: a stale
     // copy must never count as holding what we wrote (or as having installed our snapshot).
     if (this.role !== 'primary' || msg.upTo > this.state.lastSeq || msg.epoch < this.ledSince) return
@@ -305,14 +381,14 @@ export class DomainReplica extends ReplicaStore {
     if (msg.epoch > this.epoch) this.fence.raise(msg.epoch, this.tracker.pending > 0)
   }
 
-  onResend(from: NodeId, msg: ResendMsg): void {
+  private onResend(from: NodeId, msg: ResendMsg): void {
     // Not before the sync after a promotion: our copy may still be behind the asker's.
     if (this.syncing) return void this.ready.then(() => this.onResend(from, msg))
     // Healing targets are fed by healing copies, not by resends; a damaged copy feeds nobody.
     if (this.role !== 'primary' || !this.backups.includes(from) || this.damaged) return
     const agrees = !msg.snapshot && msg.after <= this.state.lastSeq && this.state.epochAt(msg.after) === msg.afterEpoch
     const entries = agrees ? this.state.entriesAfter(msg.after) : undefined
-    if (entries) this.cfg.hooks.send(from, this.append(entries))
+    if (entries) this.send(from, this.append(entries))
     else this.sendSnapshotPart(from, encodeSnapshotNow(this.state), 0, 1)
   }
 
@@ -344,7 +420,7 @@ export class DomainReplica extends ReplicaStore {
       const from = Math.max(this.committedSeq, this.state.logStart)
       this.committedSeq = commitTo
       const entries = this.state.entriesAfter(from)?.filter((e) => e.seq <= commitTo)
-      if (entries?.length) this.cfg.hooks.committed(this.domain, entries)
+      if (entries?.length) this.tellCommitted(entries)
       this.trimLog()
     }
     this.tracker.commit(this.committedSeq, () => true, (seq) => 1 + acks.filter((a) => a >= seq).length)
@@ -360,11 +436,11 @@ export class DomainReplica extends ReplicaStore {
   /** Sends part `part` of `parts` of a snapshot (the receiver puts them together: snapshot-assembly.ts). */
   sendSnapshotPart(target: NodeId, bytes: Uint8Array, part: number, parts: number): void {
     if (part === 0) this.cfg.hooks.snapshotSent(this.domain, target)
-    this.cfg.hooks.send(target, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: bytes, ...(parts > 1 ? { part: [part, parts] } : {}) })
+    this.send(target, { type: 'snapshot', domain: this.domain, epoch: this.epoch, snapshot: bytes, ...(parts > 1 ? { part: [part, parts] } : {}) })
   }
 
   sendEntriesTo(target: NodeId, entries: LogEntry[]): void {
-    this.cfg.hooks.send(target, this.append(entries))
+    this.send(target, this.append(entries))
   }
 
   /** Holds new writes to this domain back until the returned function is called. */
@@ -379,11 +455,11 @@ export class DomainReplica extends ReplicaStore {
 
   // ---- backup ----
 
-  onAppend(from: NodeId, msg: AppendMsg): void {
+  private onAppend(from: NodeId, msg: AppendMsg): void {
     if (this.role === 'primary') {
       // Another node streams this domain: whoever has the older epoch must stop.
       if (msg.epoch > this.epoch) this.onNack({ domain: this.domain, epoch: msg.epoch })
-      else this.cfg.hooks.send(from, { type: 'nack', domain: this.domain, epoch: this.epoch })
+      else this.send(from, { type: 'nack', domain: this.domain, epoch: this.epoch })
       return
     }
     if (!this.acceptEpoch(from, msg.epoch)) return
@@ -399,7 +475,7 @@ export class DomainReplica extends ReplicaStore {
     if (!this.flushing) this.ack()
   }
 
-  onSnapshot(from: NodeId, snapshot: IncomingSnapshot, epoch: number, [part, parts] = [0, 1]): void {
+  private onSnapshot(from: NodeId, snapshot: IncomingSnapshot, epoch: number, [part, parts] = [0, 1]): void {
     if (!this.acceptEpoch(from, epoch)) return
     const whole = this.assembly.add(from, snapshot, part, parts)
     if (!whole) return
@@ -427,7 +503,7 @@ export class DomainReplica extends ReplicaStore {
   private acceptEpoch(from: NodeId, epoch: number): boolean {
     const a = admitEpoch(this, from, epoch, this.promised.floorFor(from))
     if (!a.taken) {
-      this.cfg.hooks.send(from, { type: 'nack', domain: this.domain, epoch: a.nack })
+      this.send(from, { type: 'nack', domain: this.domain, epoch: a.nack })
       return false
     }
     this.epoch = a.epoch
@@ -447,7 +523,7 @@ export class DomainReplica extends ReplicaStore {
   }
 
   private ack(): void {
-    if (this.role === 'backup' && this.primary && !this.diverged) this.cfg.hooks.send(this.primary, { type: 'ack', domain: this.domain, epoch: this.epoch, upTo: Math.min(this.persistedSeq, this.headEpoch < 0 ? 0 : this.primaryHead) })
+    if (this.role === 'backup' && this.primary && !this.diverged) this.send(this.primary, { type: 'ack', domain: this.domain, epoch: this.epoch, upTo: Math.min(this.persistedSeq, this.headEpoch < 0 ? 0 : this.primaryHead) })
   }
 
   // ---- role changes (driven by the view) ----

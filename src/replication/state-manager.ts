@@ -6,14 +6,14 @@
 import type { NodeId, VirtualServerId } from '../ids.js'
 import type { Storage } from '../storage/storage.js'
 import { domainOf, domainRoles, type DomainRoles } from '../topology/placement.js'
+import { healTargets, planView, type DomainPlan, type ViewPlan } from '../topology/manager.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import { yieldTo, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { TUNING_DEFAULTS } from './tuning.js'
-import { DomainState, type IncomingSnapshot } from './domain-state.js'
+import { DomainState } from './domain-state.js'
 import { NoPrimaryError, NotPrimaryError } from '../errors.js'
-import { DEFAULT_LIMITS, validateWrite, type Limits } from '../objects/guard.js'
-import { checkIfVersion } from '../store/options.js'
+import { DEFAULT_LIMITS, checkIfVersion, validateWrite, type Limits } from '../objects/guard.js'
 import type { LogEntry } from './log.js'
 import type { FetchMsg, LeadAnswer, LeadMsg, OutgoingReplMessage, ReplMessage } from './messages.js'
 import { normalizeChange, type Change, type StoredObject } from '../objects/objects.js'
@@ -294,58 +294,66 @@ export class StateManager {
     return (this.roles[domain] ??= domainRoles(this.view, this.opts.settings, domain))
   }
 
-  /** Takes the roles a new view gives this node, domain by domain. */
+  /**
+   * Takes a newer view: the topology manager's planner (topology/manager.ts) says what it means
+   * for each domain here, and `applyPlan` carries that out.
+   */
   applyView(view: View): void {
+    const plan = planView(view, {
+      self: this.opts.self,
+      settings: this.opts.settings,
+      lastEpoch: this.view?.epoch,
+      held: (d) => this.replicas.get(d),
+      lost: (d) => this.corrupt.has(d),
+    })
+    if (plan) this.applyPlan(plan)
+  }
+
+  /** Carries out a view's plan (planView): the effects, domain by domain; it decides nothing itself. */
+  applyPlan(plan: ViewPlan): void {
+    const { view } = plan
     if (this.view && view.epoch <= this.view.epoch) return
-    // Views this node never saw (it was paused, or cut off from the service): in them another
-    // node may have led a domain this node leads again now, and written entries its backups hold
-    // and it lacks. Its role never left 'primary', so it must sync from its owners as a newly
-    // promoted primary does (seed 14442: it led on without, and the owners diverged).
-    const missedViews = this.view !== undefined && view.epoch > this.view.epoch + 1
     this.view = view
-    this.roles = []
-    const self = this.opts.self
-    const up = new Set(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
-    for (let d = 0; d < this.opts.settings.domainCount; d++) {
-      const roles = this.rolesOf(d)!
-      const existing = this.replicas.get(d)
-      if (this.corrupt.has(d)) {
-        if (!roles.owners.includes(self)) this.forgetLoss(d) // dropped as owner: healing brings a whole copy
-        // Listed as owner but our copy is lost: let the service drop us; we come back by healing.
-        else if (roles.owners.length > 1) this.events.emit('lagging', { domain: d, node: self })
-      }
-      // A damaged copy never serves; it is whole again once a view lists it as owner after a copy.
-      if (existing) existing.damaged = this.corrupt.has(d) || (existing.damaged && !roles.owners.includes(self))
-      const before = existing?.role
-      if (roles.primary === self) {
-        const replica = this.ensure(d)
-        replica.complete = true
-        // A target we already copied to stays a backup until the view lists it as an owner; once
-        // it is an owner (or no target any more, and may have dropped its copy) we forget it.
-        for (const n of [...replica.healed]) if (!roles.healing.includes(n)) replica.healed.delete(n)
-        const done = roles.healing.filter((n) => replica.role === 'primary' && replica.healed.has(n))
-        const backups = [...roles.backups, ...done]
-        const promoted = replica.role !== 'primary' || missedViews
-        const down = roles.owners.filter((o) => o !== self && !up.has(o))
-        replica.becomePrimary(view.epoch, backups, down, promoted && roles.backups.length > 0 ? () => syncFromOwners(replica, view.epoch, () => (this.view ? this.rolesOf(replica.domain)!.backups : undefined), this.fetchDeps()) : undefined)
-        // A damaged copy is never copied on: it would pass for the domain's data.
-        if (!replica.damaged) for (const target of roles.healing) if (!done.includes(target)) this.healing.plan(d, target)
-      } else if (roles.owners.includes(self) || roles.healing.includes(self)) {
-        const replica = this.ensure(d)
-        replica.complete = roles.owners.includes(self)
-        if (roles.primary) replica.becomeBackup(view.epoch, roles.primary, replica.complete, roles.backups.length + 1)
-      } else if (existing && view.owners) {
-        // Neither owner nor target any more: the domain lives elsewhere now.
-        this.replicas.delete(d)
-        existing.close()
-        void existing.drop().catch((error: unknown) => this.events.emit('replica-error', { domain: d, error }))
-        continue
-      }
-      const after = this.replicas.get(d)?.role
-      if (after && after !== before) this.events.emit('role-changed', { domain: d, role: after, epoch: view.epoch })
-    }
+    this.roles = [...plan.roles]
+    for (const p of plan.domains) this.applyDomain(view, p)
     // A copy held for a target that never linked up may be moot now (the target left).
     this.healing.wake()
+  }
+
+  private applyDomain(view: View, p: DomainPlan): void {
+    const d = p.domain
+    const { action } = p
+    const existing = this.replicas.get(d)
+    if (p.forgetLoss) this.forgetLoss(d)
+    if (p.reportLost) this.events.emit('lagging', { domain: d, node: this.opts.self })
+    if (existing) existing.damaged = p.damaged
+    const before = existing?.role
+    switch (action.kind) {
+      case 'lead': {
+        const replica = this.ensure(d)
+        replica.complete = true
+        for (const n of [...replica.healed]) if (!action.keepHealed.includes(n)) replica.healed.delete(n)
+        const sync = action.sync ? () => syncFromOwners(replica, view.epoch, () => (this.view ? this.rolesOf(replica.domain)!.backups : undefined), this.fetchDeps()) : undefined
+        replica.becomePrimary(view.epoch, [...action.backups], [...action.down], sync)
+        for (const target of action.heal) this.healing.plan(d, target)
+        break
+      }
+      case 'follow': {
+        const replica = this.ensure(d)
+        replica.complete = action.owner
+        if (action.primary) replica.becomeBackup(view.epoch, action.primary, action.owner, action.ownerCount)
+        break
+      }
+      case 'drop':
+        this.replicas.delete(d)
+        existing!.close()
+        void existing!.drop().catch((error: unknown) => this.events.emit('replica-error', { domain: d, error }))
+        return
+      case 'none':
+        break
+    }
+    const after = this.replicas.get(d)?.role
+    if (after && after !== before) this.events.emit('role-changed', { domain: d, role: after, epoch: view.epoch })
   }
 
   /** A link to `node` opened: a healing copy waiting for it starts now. */
@@ -397,18 +405,10 @@ export class StateManager {
     if ((msg.type === 'append' && msg.entries.length > 0) || msg.type === 'ack') this.foreground.touch()
     const r = this.replicas.get(msg.domain)
     if (!r) return // not ours (any more): the sender learns from its own view
-    switch (msg.type) {
-      case 'append':
-        return r.onAppend(from, msg)
-      case 'ack':
-        return r.onAck(from, msg)
-      case 'nack':
-        return r.onNack(msg)
-      case 'resend':
-        return r.onResend(from, msg)
-      case 'snapshot':
-        return r.onSnapshot(from, msg.snapshot as IncomingSnapshot, msg.epoch, msg.part)
-    }
+    // The replica decides; sending and telling happen here (replica.ts `step`).
+    const ready = r.step(from, msg)
+    for (const s of ready.sends) this.opts.port.send(s.to, s.msg)
+    if (ready.committed.length > 0) this.events.emit('committed', { domain: r.domain, entries: ready.committed })
   }
 
   /**
@@ -422,7 +422,7 @@ export class StateManager {
     r.damaged = false
     // A damaged copy was never copied on (applyView); what is left now is, to the targets still missing it.
     const roles = this.rolesOf(domain)
-    if (r.role === 'primary' && roles?.primary === this.opts.self) for (const target of roles.healing) if (!r.healed.has(target)) this.healing.plan(domain, target)
+    if (r.role === 'primary' && roles?.primary === this.opts.self) for (const target of healTargets(roles, r.healed)) this.healing.plan(domain, target)
   }
 
   /**

@@ -810,7 +810,7 @@ class LeaderTerm {
     private readonly inst: EtcdTopologyInstance,
     private readonly client: Etcd3,
     private readonly opts: Omit<TopologyServiceOptions, 'store'>,
-    private readonly key: (rest: string) => string,
+    key: (rest: string) => string,
     instanceId: string,
   ) {
     this.store = new EtcdStateStore(client, key('state'), key('leader'), instanceId)

@@ -4,17 +4,17 @@
  * take (`ifVersion: NaN`) is an InvalidOptionError, never a quietly unconditional write.
  */
 import { InvalidOptionError } from '../errors.js'
+import { isVersion, VERSION_MUST } from '../objects/guard.js'
 
 type Check = (v: unknown) => boolean
 
-const isVersion: Check = (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isPath: Check = (v) => Array.isArray(v) && v.every((s) => typeof s === 'string' || (typeof s === 'number' && Number.isSafeInteger(s) && s >= 0))
 
 interface Spec {
   readonly [name: string]: readonly [Check, string]
 }
 
-const VERSION = [isVersion, 'a non-negative integer (a version; 0 means absent)'] as const
+const VERSION = [isVersion, VERSION_MUST] as const
 export const WRITE_OPTIONS: Spec = { ifVersion: VERSION }
 export const UPDATE_OPTIONS: Spec = { retries: [isVersion, 'a non-negative integer'] }
 export const READ_OPTIONS: Spec = { from: [(v) => v === 'primary' || v === 'local', "'primary' or 'local'"], path: [isPath, 'an array of strings and non-negative integers'] }
@@ -30,9 +30,4 @@ export function checkOptions(call: string, opts: unknown, spec: Spec): void {
     const v = (opts as Record<string, unknown>)[name]
     if (v !== undefined && !s[0](v)) throw new InvalidOptionError(`${call} ${name}`, v, s[1])
   }
-}
-
-/** The primary's own check of `ifVersion`, for callers that reach it without going through the Store. */
-export function checkIfVersion(ifVersion: unknown): void {
-  if (ifVersion !== undefined && !isVersion(ifVersion)) throw new InvalidOptionError('ifVersion', ifVersion, VERSION[1])
 }

@@ -199,8 +199,8 @@ export const encodeValue = (value: unknown): Uint8Array => encoder.encode(value,
 
 /**
  * The encoder writes every output into one buffer, returns a view of it, and grows that buffer to
- * four times the largest output so far: one 430 KB journal record (a group commit carrying two
- * domain snapshots) left it at 1.7 MB in every peer of the healing benchmark, at rest. Starting
+ * four times the largest output so far: one large journal record (a group commit carrying domain
+ * snapshots) leaves every peer holding several times its size at rest. Starting
  * over after every large output would make each snapshot of a healing grow a new buffer step by
  * step (8 KB, 32 KB, ... 4x its size): churn of external memory, which brings V8's collections
  * forward, while the node is busiest. So the buffer is kept while the node is busy and let go

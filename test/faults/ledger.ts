@@ -2,13 +2,16 @@
  * What the writers were told, kept in the test process (which no fault touches), and the final
  * check of every acknowledged write against the primary and every owner's local copy.
  */
+import { codesWhere } from '../../src/remote-errors.js'
 import type { WriterEvent } from './writer.js'
 
 /**
- * Answers that prove the write was not applied. Anything else after a write was sent (a timeout,
- * a dropped link, an internal error) leaves its outcome unknown: it may or may not be there.
+ * Answers that prove the write was not applied: the codes of the error classes whose `retry` is
+ * 'safe' (not carried out) or 'never' (refused). Anything else after a write was sent (a timeout,
+ * a dropped link, a fenced primary's STALE_EPOCH, an internal error) leaves its outcome unknown:
+ * it may or may not be there.
  */
-const DEFINITE = new Set(['CAS_CONFLICT', 'KEY_NOT_FOUND', 'PATH_NOT_FOUND', 'NOT_PRIMARY', 'NO_PRIMARY', 'STALE_EPOCH', 'NOT_READY', 'INVALID_STORE_KEY', 'INVALID_PATCH', 'INVALID_VALUE', 'VALUE_TOO_LARGE'])
+const DEFINITE = codesWhere((cls) => cls.retry !== 'unknown')
 
 export const isDefinite = (code: string): boolean => DEFINITE.has(code)
 

@@ -38,7 +38,7 @@ describe('view-change probes', () => {
     expect(probes()).toEqual([[B, 5]])
     const written = r.write('v', 'k', { kind: 'put', value: 1 }, undefined)
     await clock.advance(1)
-    r.onAck(B, { domain: 3, epoch: 5, upTo: 1 })
+    r.deliver(r.step(B, { type: 'ack', domain: 3, epoch: 5, upTo: 1 }))
     await written
     sent.length = 0
     r.becomePrimary(6, [B], [], undefined) // a copy elsewhere finished: same backups, all acked

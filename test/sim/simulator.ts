@@ -27,7 +27,7 @@
  * beyond it (disks survive it; memory-only sessions do not, so their clients start over).
  */
 import { nodeId, virtualServerId, type NodeId } from '../../src/ids.js'
-import type { DomainMeshError } from '../../src/errors.js'
+import { DomainMeshError, retryOf } from '../../src/errors.js'
 import { seededRandom, type Random } from '../../src/util/random.js'
 import type { TimerHandle } from '../../src/util/clock.js'
 import { ServiceCluster } from '../helpers/service-cluster.js'
@@ -121,13 +121,14 @@ function stepOf(kind: ClientKind, value: string): (s: KeyState) => KeyState | nu
 const pick = <T>(rnd: Random, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!
 
 /**
- * Errors that say the write was not applied: each is raised before the write is taken (bad input,
- * a failed compare-and-set, no primary here or anywhere known, no route), and the store retries
- * only these, so no earlier attempt of the same call can have been taken either. Anything else
- * (timeouts, dropped links, closed replicas, a fenced primary's StaleEpochError) may come after
- * the write reached a primary: its outcome is unknown.
+ * Whether an error says the write was not applied: its class's `retry` is 'safe' (not carried
+ * out: not the primary, no primary, no route, not ready) or 'never' (bad input, a failed
+ * compare-and-set, a missing key), and the store retries only 'safe' ones, so no earlier attempt
+ * of the same call can have been taken either. 'unknown' (timeouts, dropped links, closed
+ * replicas, a fenced primary's StaleEpochError) may come after the write reached a primary, and
+ * so may anything that is not a DomainMeshError (a bug): its outcome is unknown.
  */
-const DEFINITE = new Set(['CAS_CONFLICT', 'NOT_PRIMARY', 'NO_PRIMARY', 'NO_ROUTE', 'KEY_NOT_FOUND', 'INVALID_PATCH', 'INVALID_VALUE', 'INVALID_STORE_KEY', 'VALUE_TOO_LARGE', 'FORBIDDEN_PATH', 'PATH_NOT_FOUND'])
+const definite = (err: unknown): boolean => err instanceof DomainMeshError && retryOf(err) !== 'unknown'
 
 /** Pauses last longer than failure detection (3 heartbeats of 1 s), some longer than detection plus the heal delay. */
 const HEAL_DELAY_MS = 2000
@@ -284,7 +285,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
           // The primary (or update's read) found nothing: that answered "absent".
           ops.push({ ...op, kind: 'read', label: `${op.label}: absent`, step: (s) => (s === undefined ? s : null), ret: tick(), twin: undefined, observer: true })
           stats.rejected++
-        } else if (code !== undefined && DEFINITE.has(code)) stats.rejected++ // not applied: it has no place in the history
+        } else if (definite(err)) stats.rejected++ // not applied: it has no place in the history
         else {
           stats.unknown++
           ops.push(op)

@@ -32,6 +32,8 @@ export interface TopologyClientOptions {
   clusterId: string
   nodeId: NodeId
   secret: string
+  /** The node key kept with this node's data (src/node/identity.ts), shown in each hello; without one, any hello for this id takes its place. */
+  key?: string
   connect: TopologyConnector
   clock: Clock
   engines: () => EngineInfo[]
@@ -155,7 +157,7 @@ export class TopologyClient {
         if (this.link === link) this.lost(reason)
       })
       const lastView = o.lastView?.()
-      link.send({ type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ...(lastView ? { lastView } : {}), ...(this.fresh ? { fresh: true } : {}), ts, nonce, proof })
+      link.send({ type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ...(lastView ? { lastView } : {}), ...(this.fresh ? { fresh: true } : {}), ...(o.key ? { key: o.key } : {}), ts, nonce, proof })
     })
   }
 

@@ -9,6 +9,7 @@
 import { DomainMeshError } from '../errors.js'
 import { nodeId as toNodeId, randomNodeId, type NodeId } from '../ids.js'
 import type { Storage } from '../storage/storage.js'
+import { randomNonce } from '../topology/auth.js'
 
 const KEY = ['meta', 'nodeId'] as const
 const NODE_KEY = ['meta', 'nodeKey'] as const
@@ -42,7 +43,8 @@ export async function loadNodeKey(storage: Storage): Promise<string> {
   const stored = await storage.get(NODE_KEY)
   const text = stored ? new TextDecoder().decode(stored) : ''
   if (NODE_KEY_PATTERN.test(text)) return text
-  const key = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, '0')).join('')
+  // Two nonces: 32 random bytes as hex, without a second copy of the hex code in browser bundles.
+  const key = randomNonce() + randomNonce()
   await storage.put(NODE_KEY, new TextEncoder().encode(key))
   return key
 }

@@ -1,7 +1,8 @@
 /**
- * The topology service: admits nodes that prove they know the cluster secret, relays WebRTC
- * signals between admitted members only, detects failures (closed link, missed heartbeats), and
- * publishes every change as a view with a higher epoch. A member that fails stays in the view as
+ * The topology service: admits nodes that prove they know the cluster secret (and, for an id that
+ * is live, its node key: node-keys.ts), relays WebRTC signals between admitted members only,
+ * detects failures (closed link, missed heartbeats), and publishes every change as a view with a
+ * higher epoch. A member that fails stays in the view as
  * `down` for `healDelayMs`, then leaves it. The view also lists, per domain, the owners: members
  * with a complete copy (healing adds them when a primary reports a finished copy).
  * Pure logic over injected links and clock: the ws server and the in-process tests share it.

@@ -26,7 +26,7 @@ import type { Transport } from '../transport/transport.js'
 import type { MeshTransport } from '../transport/webrtc.js'
 import { RealClock, sleep, type Clock } from '../util/clock.js'
 import type { Random } from '../util/random.js'
-import { loadNodeId } from './identity.js'
+import { loadNodeId, loadNodeKey } from './identity.js'
 import { RttProbe } from './rtt.js'
 import { checkSettings, checkTuning, type StoreTuning } from './settings.js'
 
@@ -263,6 +263,7 @@ export class MeshNode {
         clusterId: this.clusterId,
         nodeId: id,
         secret: this.opts.topology.secret,
+        key: await loadNodeKey(this.storage),
         // A list of instances: each reconnect tries the next one if its own is gone.
         connect: 'urls' in this.opts.topology ? websocketFailoverConnector(this.opts.topology.urls, this.opts.topology.WebSocket) : this.opts.topology.connect,
         clock: this.clock,

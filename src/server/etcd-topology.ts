@@ -22,6 +22,7 @@ import { hmacSha256Hex } from '../util/hmac.js'
 import { EtcdConfigMismatchError } from './etcd-errors.js'
 import { LinkGate } from './link-gate.js'
 import { ClientDesk } from './client-desk.js'
+import { nodeKeyHash, takeOverRefusal } from './node-keys.js'
 import { TopologyService, type TopologyServiceOptions } from './topology-service.js'
 import { parseTopologyState, TopologyStateError, type TopologyState, type TopologyStateStore } from './topology-state.js'
 
@@ -71,6 +72,8 @@ interface MemberRecord {
   lastView?: HelloMessage['lastView']
   /** The node's storage came back empty (see the hello's `fresh`): the leader drops its listed copies. */
   fresh?: boolean
+  /** The hash of the node key its hello showed (node-keys.ts): while this key exists, only that key takes the id. */
+  keyHash?: string
 }
 
 /** What goes to `inbox/<node>/…`: a message for the node, for one link (`session`) or any (signals). */
@@ -490,12 +493,18 @@ export class EtcdTopologyInstance {
       return undefined
     }
     const nodeId = hello.nodeId as NodeId
-    const record: MemberRecord = { instance: this.instanceId, session: randomNonce(), engines: hello.engines, durable: hello.durable === true, ...(hello.lastView ? { lastView: hello.lastView } : {}), ...(hello.fresh ? { fresh: true } : {}) }
+    const shown = hello.key !== undefined ? nodeKeyHash(hello.key) : undefined
+    const record: MemberRecord = { instance: this.instanceId, session: randomNonce(), engines: hello.engines, durable: hello.durable === true, ...(hello.lastView ? { lastView: hello.lastView } : {}), ...(hello.fresh ? { fresh: true } : {}), ...(shown !== undefined ? { keyHash: shown } : {}) }
     const lease = this.client.lease(this.nodeTtlS, { autoKeepAlive: false })
     const adm = { session: record.session, early: [] as [string, MailRecord][] }
     this.admitting.set(nodeId, adm)
     try {
-      await lease.put(this.key(`members/${nodeId}`)).value(JSON.stringify(record)).exec()
+      const taken = await this.putMember(nodeId, record, lease)
+      if (taken) {
+        void lease.revoke().catch(() => undefined) // granted for nothing
+        if (this.gate.waits(link)) this.gate.refuse(link, taken)
+        return undefined
+      }
     } catch (err) {
       // etcd is unreachable: not a refusal (that would be final for the node); it tries again.
       this.gate.admitted(link)
@@ -518,6 +527,31 @@ export class EtcdTopologyInstance {
     if (old) this.detach(old, 'replaced by a new connection of the same node', true)
     for (const [key, mail] of adm.early) this.onMail(key, nodeId, mail)
     return a
+  }
+
+  /**
+   * Puts a node's member key unless the id is live with another key (node-keys.ts): here an id is
+   * live while its member key exists, which its gateway keeps while the node heartbeats and
+   * deletes when its socket closes. A compare-and-set on the key's revision, so that two
+   * instances admitting the same id at once cannot both decide on what they read. Returns the
+   * refusal, if any.
+   */
+  private async putMember(nodeId: NodeId, record: MemberRecord, lease: Lease): Promise<string | undefined> {
+    const key = this.key(`members/${nodeId}`)
+    const value = JSON.stringify(record)
+    const leaseId = await lease.grant()
+    for (let tries = 0; ; tries++) {
+      const kv = (await this.client.get(key).exec()).kvs[0]
+      const holder = kv ? (JSON.parse(kv.value.toString()) as MemberRecord) : undefined
+      const taken = takeOverRefusal(nodeId, { live: holder !== undefined, stored: holder?.keyHash }, record.keyHash)
+      if (taken) return taken
+      const unchanged = kv ? this.client.if(key, 'Mod', '==', String(kv.mod_revision)) : this.client.if(key, 'Create', '==', 0)
+      const res = await unchanged.then(this.client.put(key).value(value).lease(leaseId)).commit()
+      if (res.succeeded) return undefined
+      // Another instance put the key between the read and the write (the node reconnecting there
+      // too): decide again on what it holds now.
+      if (tries >= 3) throw new EtcdTopologyError(`admitting ${nodeId}`, 'its member key kept changing')
+    }
   }
 
   /**
@@ -561,6 +595,7 @@ export class EtcdTopologyInstance {
     const s = this.service
     if (h.clusterId !== s.clusterId) return `wrong cluster "${h.clusterId}"`
     if (!isValidId(h.nodeId)) return `invalid node id "${h.nodeId}"`
+    if (this.clients.has(h.nodeId as NodeId)) return `node id "${h.nodeId}" is a client's`
     if (s.allowedNodes && !s.allowedNodes.includes(h.nodeId)) return `node "${h.nodeId}" is not in the static topology`
     const now = this.clock.now()
     const window = s.helloWindowMs ?? 120_000
@@ -804,6 +839,8 @@ class EtcdStateStore implements TopologyStateStore {
 class LeaderTerm {
   service!: TopologyService
   private readonly proxies = new Map<NodeId, ProxyLink[]>()
+  /** Each node's key hash, from its latest member record: the gateway checked the key, the state keeps its hash. */
+  private readonly keyHashes = new Map<NodeId, string | undefined>()
   stopping = false
 
   constructor(
@@ -819,7 +856,7 @@ class LeaderTerm {
   private readonly store: EtcdStateStore
 
   async start(members: ReadonlyMap<NodeId, MemberRecord>): Promise<void> {
-    const service = new TopologyService({ ...this.opts, store: this.store })
+    const service = new TopologyService({ ...this.opts, store: this.store }, { keyHashOf: (hello) => this.keyHashes.get(hello.nodeId as NodeId) })
     this.service = service
     service.events.on('state-error', ({ error }) => this.inst.stepDown(error.message))
     service.events.on('refused', (e) => this.inst.forwardServiceEvent('refused', e))
@@ -848,6 +885,7 @@ class LeaderTerm {
       }
       return
     }
+    this.keyHashes.set(node, record.keyHash)
     const proxy = new ProxyLink(node, record.session, record.engines, this, this.opts.clock, this.opts.heartbeatMs ?? 1000)
     this.proxies.set(node, [...list.filter((p) => !p.closed), proxy])
     this.service.accept(proxy)
@@ -865,6 +903,7 @@ class LeaderTerm {
   onMemberGone(node: NodeId): void {
     const list = this.proxies.get(node) ?? []
     this.proxies.delete(node)
+    this.keyHashes.delete(node)
     for (const p of list) p.closeFromEtcd('link closed')
   }
 

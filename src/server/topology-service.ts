@@ -1,7 +1,8 @@
 /**
- * The topology service: admits nodes that prove they know the cluster secret, relays WebRTC
- * signals between admitted members only, detects failures (closed link, missed heartbeats), and
- * publishes every change as a view with a higher epoch. A member that fails stays in the view as
+ * The topology service: admits nodes that prove they know the cluster secret (and, for an id that
+ * is live, its node key: node-keys.ts), relays WebRTC signals between admitted members only,
+ * detects failures (closed link, missed heartbeats), and publishes every change as a view with a
+ * higher epoch. A member that fails stays in the view as
  * `down` for `healDelayMs`, then leaves it. The view also lists, per domain, the owners: members
  * with a complete copy (healing adds them when a primary reports a finished copy).
  * Pure logic over injected links and clock: the ws server and the in-process tests share it.
@@ -13,6 +14,7 @@ import { domainRoles, placeDomain } from '../topology/placement.js'
 import { LinkGate } from './link-gate.js'
 import { ClientDesk } from './client-desk.js'
 import type { ClientAuthOptions } from '../auth/credentials.js'
+import { nodeKeyHash, takeOverRefusal } from './node-keys.js'
 import { asView, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
@@ -70,6 +72,17 @@ interface Member {
   removal: TimerHandle | undefined
   /** Its link got its welcome: views go to it from then on. */
   welcomed: boolean
+  /** The hash of the node key its hello showed (node-keys.ts); undefined for a node without one. */
+  keyHash: string | undefined
+}
+
+/**
+ * A service behind etcd gateways (etcd-topology.ts): each gateway applied the node-key rule at its
+ * own door, where a node's liveness is its key in etcd, and the leader's hellos carry no key: this
+ * says which key hash the node showed, for the state.
+ */
+export interface GatewayAdmission {
+  keyHashOf(hello: HelloMessage): string | undefined
 }
 
 export class TopologyService {
@@ -104,7 +117,10 @@ export class TopologyService {
   private waitingDomains = new Set<number>()
   private readonly reports = new Map<NodeId, Map<number, [number, number]>>()
 
-  constructor(private readonly opts: TopologyServiceOptions) {
+  constructor(
+    private readonly opts: TopologyServiceOptions,
+    private readonly gateways?: GatewayAdmission,
+  ) {
     this.healDelayMs = opts.healDelayMs ?? 5000
     this.heartbeatMs = opts.heartbeatMs ?? 1000
     this.store = opts.store ?? new MemoryTopologyStateStore()
@@ -160,7 +176,7 @@ export class TopologyService {
     for (const m of state.members) {
       // Whoever was up is given the usual heartbeat allowance to reconnect; whoever was down
       // gets a whole heal delay again, counted from now.
-      const member: Member = { nodeId: m.nodeId, engines: [...m.engines], durable: m.durable === true, status: m.status, link: undefined, lastSeen: now, removal: undefined, welcomed: false }
+      const member: Member = { nodeId: m.nodeId, engines: [...m.engines], durable: m.durable === true, status: m.status, link: undefined, lastSeen: now, removal: undefined, welcomed: false, keyHash: m.keyHash }
       this.members.set(m.nodeId, member)
       if (m.status === 'down') member.removal = this.opts.clock.setTimeout(() => this.remove(member), this.healDelayMs)
     }
@@ -271,18 +287,27 @@ export class TopologyService {
       this.gate.refuse(link, why)
       return undefined
     }
-    this.gate.admitted(link)
     const id = hello.nodeId as NodeId
+    const shown = this.gateways ? this.gateways.keyHashOf(hello) : hello.key !== undefined ? nodeKeyHash(hello.key) : undefined
+    let m = this.members.get(id)
+    // An id that is live is taken over only by a hello that shows its key (node-keys.ts).
+    const taken = m && !this.gateways ? takeOverRefusal(id, { live: this.isLive(m), stored: m.keyHash }, shown) : undefined
+    if (taken) {
+      this.gate.refuse(link, taken)
+      return undefined
+    }
+    this.gate.admitted(link)
     // No saved state, and this node saw a later view than ours: the state is rebuilt from it.
     if (hello.lastView && !this.hadState && hello.lastView.epoch > this.epoch) this.recoverFrom(asView(hello.lastView))
-    let m = this.members.get(id)
+    m = this.members.get(id)
     if (m?.link && m.link !== link) m.link.close('replaced by a new connection of the same node')
     if (m?.removal) this.opts.clock.clearTimeout(m.removal)
     if (!m) {
-      m = { nodeId: id, engines: hello.engines as EngineInfo[], durable: hello.durable === true, status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false }
+      m = { nodeId: id, engines: hello.engines as EngineInfo[], durable: hello.durable === true, status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false, keyHash: shown }
       this.members.set(id, m)
     }
-    Object.assign(m, { engines: hello.engines as EngineInfo[], durable: hello.durable === true, status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false })
+    // The key shown replaces the stored one: the same, or a new disk's once the old link was not live.
+    Object.assign(m, { engines: hello.engines as EngineInfo[], durable: hello.durable === true, status: 'up', link, lastSeen: this.opts.clock.now(), removal: undefined, welcomed: false, keyHash: shown })
     const lost = hello.fresh ? this.forgetCopiesOf(id) : []
     // Everyone else hears of the new view; the newcomer gets it in its welcome, first.
     this.publish({ member: m, link, welcome: (view) => link.send({ type: 'welcome', nodeId: id, view, settings: this.opts.settings, heartbeatMs: this.heartbeatMs, healDelayMs: this.healDelayMs, beats: true, ...(lost.length > 0 ? { lost } : {}) }) })
@@ -320,10 +345,12 @@ export class TopologyService {
         return to.link.send({ type: 'signal', from: m.nodeId, data: msg.data })
       }
       case 'report': {
-        // A dropped data channel is a hint, not proof: act only if the peer is also silent here,
-        // for longer than a heartbeat's jitter could explain (one heartbeat of silence is normal).
+        // A dropped data channel is a hint, not proof: any member can send one (a tab that holds
+        // the cluster secret, a node cut off from the peer on the data network only). The peer is
+        // marked down only on this service's own evidence, the one the sweeper acts on: it is
+        // silent here past its heartbeat allowance. A closed link marked it down already.
         const peer = this.members.get(msg.peer as NodeId)
-        if (peer?.status === 'up' && !(peer.link && !peer.welcomed) && this.opts.clock.now() - peer.lastSeen > 2 * this.heartbeatMs) return this.markDown(peer, `reported by ${m.nodeId}`)
+        if (peer && !this.isLive(peer) && peer.status === 'up') return this.markDown(peer, `reported by ${m.nodeId}, and silent past its heartbeats`)
         this.stats.reportsIgnored++
         return
       }
@@ -467,7 +494,7 @@ export class TopologyService {
   }
 
   private state(): TopologyState {
-    const members = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable ? { durable: true } : {}) }))
+    const members = [...this.members.values()].map((m) => ({ nodeId: m.nodeId, status: m.status, engines: m.engines, ...(m.durable ? { durable: true } : {}), ...(m.keyHash !== undefined ? { keyHash: m.keyHash } : {}) }))
     return { clusterId: this.opts.clusterId, settings: this.opts.settings, epoch: this.epoch, members, owners: { ...this.owners }, ...(this.waitingDomains.size > 0 ? { waiting: [...this.waitingDomains] } : {}) }
   }
 
@@ -503,19 +530,24 @@ export class TopologyService {
       )
   }
 
+  /**
+   * Whether a member is live as this service sees it: up, and heard from within its heartbeat
+   * allowance. A newcomer heartbeats only once welcomed, and its welcome waits for the view to be
+   * saved: under load (a slow disk, etcd) that took longer than the allowance, and the node,
+   * closed before its welcome, took it as a refusal and did not start. Its allowance starts at
+   * the welcome. A member loaded from the saved state has no link yet: it is live for the
+   * allowance it was given to reconnect (so nobody takes its id while it does).
+   */
+  private isLive(m: Member): boolean {
+    if (m.status !== 'up') return false
+    if (m.link && !m.welcomed) return true
+    return this.opts.clock.now() - m.lastSeen <= this.heartbeatMs * (this.opts.missedHeartbeats ?? 3)
+  }
+
   /** Marks members down whose heartbeats stopped. */
   private armSweeper(): void {
     this.sweeper = this.opts.clock.setTimeout(() => {
-      const limit = this.heartbeatMs * (this.opts.missedHeartbeats ?? 3)
-      const now = this.opts.clock.now()
-      for (const m of [...this.members.values()]) {
-        // A newcomer heartbeats only once welcomed, and its welcome waits for the view to be
-        // saved: under load (a slow disk, etcd) that took longer than the limit, and the node,
-        // closed before its welcome, took it as a refusal and did not start. Its allowance
-        // starts at the welcome.
-        if (m.link && !m.welcomed) continue
-        if (m.status === 'up' && now - m.lastSeen > limit) this.markDown(m, 'missed heartbeats')
-      }
+      for (const m of [...this.members.values()]) if (m.status === 'up' && !this.isLive(m)) this.markDown(m, 'missed heartbeats')
       if (!this.closed) this.armSweeper()
     }, this.heartbeatMs)
   }

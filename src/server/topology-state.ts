@@ -17,6 +17,8 @@ export interface StoredMember {
   readonly status: 'up' | 'down'
   readonly engines: readonly EngineInfo[]
   readonly durable?: boolean
+  /** The hash of the node key its last admitted hello showed (src/server/node-keys.ts); absent for a node without a key. */
+  readonly keyHash?: string
 }
 
 export interface TopologyState {
@@ -48,7 +50,7 @@ const StateSchema = v.object({
   clusterId: v.string(),
   settings: SettingsSchema,
   epoch: v.pipe(v.number(), v.integer(), v.minValue(0)),
-  members: v.array(MemberSchema),
+  members: v.array(v.object({ ...MemberSchema.entries, keyHash: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/))) })),
   owners: v.record(v.pipe(v.string(), v.regex(/^\d+$/)), v.array(MemberSchema.entries.nodeId)),
   waiting: v.optional(v.array(v.pipe(v.number(), v.integer(), v.minValue(0)))),
 })

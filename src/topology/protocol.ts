@@ -46,6 +46,11 @@ export const ClientMessageSchema = v.variant('type', [
      * folder under an old id. Whatever the service lists it as owning is gone from it.
      */
     fresh: v.optional(v.boolean()),
+    /**
+     * The node key kept with this node's data (32 bytes, hex): while the id is live, only a hello
+     * showing the same key takes its place (src/server/node-keys.ts). Absent from older nodes.
+     */
+    key: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/))),
     ts: v.number(),
     nonce: v.pipe(v.string(), v.minLength(16), v.maxLength(64)),
     proof: v.pipe(v.string(), v.length(64)),

@@ -53,7 +53,10 @@ test('three tabs join as nodes; a write in one is read in the others', async () 
   // Who is who: a letter and a colour per node in the legend, and each cell names its primary
   // and backup by letter without hovering.
   await expect(t1.locator('#legend-nodes li')).toHaveText([/^A t\d/, /^B t\d/, /^C t\d/])
-  const colours = await t1.locator('#legend-nodes .chip').evaluateAll((els) => els.map((e) => getComputedStyle(e).backgroundColor))
+  // Read in one evaluation, from the inline style the page sets: the legend is drawn anew every
+  // second, and a chip replaced between finding it and reading it had no computed colour.
+  const colours = await t1.evaluate(() => [...document.querySelectorAll<HTMLElement>('#legend-nodes .chip')].map((e) => e.style.background))
+  expect(colours).toHaveLength(3)
   expect(new Set(colours).size).toBe(3)
   const labels = await t1.locator('#domain-map .cell .who').allTextContents()
   expect(labels).toHaveLength(16)

@@ -8,6 +8,9 @@ import { clusterId, nodeId, type NodeId } from '../../src/ids.js'
 import { MeshNode } from '../../src/node/mesh-node.js'
 import { EtcdConfigMismatchError, nodeTopologyConnector, startTopologyServer, type EtcdTopologyServer } from '../../src/node.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
+import { nodeKeyHash } from '../../src/server/node-keys.js'
+import { TopologyClient } from '../../src/topology/client.js'
+import type { TopologyLink } from '../../src/topology/protocol.js'
 import { MemoryNetwork } from '../../src/transport/memory.js'
 import { RealClock } from '../../src/util/clock.js'
 import { EtcdCluster, etcdAvailable, ETCD_MISSING } from '../helpers/etcd-cluster.js'
@@ -151,6 +154,79 @@ describe('topology instances over etcd', () => {
       // Exactly one instance runs the service logic.
       expect(s.leader()).toBeDefined()
     } finally {
+      await s.close()
+    }
+  })
+
+  it('a node id that is live is taken over only with its node key: an impostor on another instance is refused, the same key replaces the old link at once', async () => {
+    const s = new Setup()
+    const clock = new RealClock()
+    // A node as a bare topology client; `kill` stops it without closing its socket (kill -9 before the kernel says so).
+    const client = (name: string, key: string, url: string) => {
+      let dead = false
+      const c = new TopologyClient({
+        clusterId: 'ec',
+        nodeId: nodeId(name),
+        secret: SECRET,
+        key,
+        clock,
+        engines: () => [],
+        connect: async (): Promise<TopologyLink> => {
+          const link = await nodeTopologyConnector([url])()
+          return { send: (m) => !dead && link.send(m), close: (r) => (dead ? undefined : link.close(r)), onMessage: (h) => link.onMessage((m) => !dead && h(m)), onClose: (h) => link.onClose((r) => !dead && h(r)) }
+        },
+      })
+      const signals: unknown[] = []
+      c.events.on('signal', ({ from, data }) => signals.push([from, data]))
+      return { c, signals, kill: () => void (dead = true), close: () => ((dead = false), c.close()) }
+    }
+    const started: { close: () => void }[] = []
+    try {
+      await s.startInstances(2)
+      const b = await s.join('b', [s.urls[1]!])
+      const a = client('a', 'a'.repeat(64), s.urls[0]!)
+      started.push(a)
+      await a.c.connect()
+      await waitFor(() => upIn(b, ['a', 'b']), 'a and b in one view')
+      // etcd holds the key's hash (in a's member key and the state), never the key.
+      const kv = new Etcd3({ hosts: etcd.urls })
+      const held = [await kv.get(`/${s.prefix}/ec/members/a`).string(), await kv.get(`/${s.prefix}/ec/state`).string()]
+      kv.close()
+      for (const text of held) {
+        expect(text).toContain(nodeKeyHash('a'.repeat(64)))
+        expect(text).not.toContain('a'.repeat(64))
+      }
+      // Another process with the cluster secret but another key says hello as a, at the other instance.
+      const impostor = client('a', 'f'.repeat(64), s.urls[1]!)
+      started.push(impostor)
+      await expect(impostor.c.connect()).rejects.toThrow(/node id a is live on another link and this hello does not prove its key/)
+      expect(s.gatewayOf('a')).toBe(0)
+      expect(a.c.connected).toBe(true)
+      // b's signals still reach the real a, across instances.
+      b.topologyClient!.signal(nodeId('a'), { sdp: 'offer' })
+      await waitFor(() => a.signals.length === 1, 'the signal at a')
+      expect(a.signals).toEqual([['b', { sdp: 'offer' }]])
+      expect(impostor.signals).toEqual([])
+      // a dies without its socket closing; restarted with its key, it is admitted at once at the
+      // other instance (its lease would take seconds to run out).
+      a.kill()
+      const again = client('a', 'a'.repeat(64), s.urls[1]!)
+      started.push(again)
+      await again.c.connect()
+      await waitFor(() => s.gatewayOf('a') === 1, 'a attached to the second instance')
+      b.topologyClient!.signal(nodeId('a'), { sdp: 'again' })
+      await waitFor(() => again.signals.length === 1, 'the signal at the restarted a')
+      expect(again.signals).toEqual([['b', { sdp: 'again' }]])
+      expect(upIn(b, ['a', 'b'])).toBe(true)
+      // Its socket closes: the id is free at once, for a replaced disk's new key too.
+      again.close()
+      const replaced = client('a', 'c'.repeat(64), s.urls[0]!)
+      started.push(replaced)
+      await waitFor(() => s.gatewayOf('a') === -1, 'a let go')
+      await replaced.c.connect()
+      await waitFor(() => upIn(b, ['a', 'b']) && s.gatewayOf('a') === 0, 'a back with a new key')
+    } finally {
+      for (const c of started) c.close()
       await s.close()
     }
   })

@@ -275,7 +275,7 @@ describe('topology service', () => {
     expect(a.last().owners).toEqual(ownersBefore)
   })
 
-  it('a report of a dropped channel marks a peer down only if it is silent here too', async () => {
+  it('a report of a dropped channel marks a peer down only once it is silent here past its heartbeat allowance', async () => {
     const { client, service, settle, clock } = setup({ missedHeartbeats: 100 })
     const a = client('a')
     const b = client('b')
@@ -291,6 +291,11 @@ describe('topology service', () => {
     await settle()
     expect(status(a.last(), 'b')).toBe('up') // one late heartbeat is not proof
     await settle(1000)
+    a.c.report(nodeId('b'))
+    await settle()
+    expect(status(a.last(), 'b')).toBe('up') // nor two: the service allows b a hundred
+    await settle(98_000)
+    expect(status(a.last(), 'b')).toBe('up')
     a.c.report(nodeId('b'))
     await settle()
     expect(status(a.last(), 'b')).toBe('down')

@@ -17,7 +17,7 @@ export { IndexedDbStorage, type IndexedDbStorageOptions } from './storage/indexe
 export { RealClock, FakeClock, flushMicrotasks, type Clock, type TimerHandle } from './util/clock.js'
 export { Emitter, type Listener } from './util/events.js'
 export { seededRandom, type Random } from './util/random.js'
-export { MeshNode, type MeshNodeOptions, type NodeEvents, type NodeStatus } from './node/mesh-node.js'
+export { MeshNode, type MeshNodeOptions, type MemberCredential, type NodeEvents, type NodeStatus } from './node/mesh-node.js'
 export { MeshClient, readToken, InvalidClientTokenError, type MeshClientOptions, type MeshClientEvents } from './client/mesh-client.js'
 export { UnauthorizedError, ForbiddenError, NoJwtVerifierError, scopesAuthorize, type JwtVerifier, type Access, type Authorize, type AuthorizeRequest, type ClientAuthOptions, type Credential, type Operation } from './auth/credentials.js'
 export { StaticDirectory } from './node/static-directory.js'

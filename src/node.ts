@@ -35,7 +35,7 @@ export class MeshClient extends BaseMeshClient {
     })
   }
 }
-export { generateClientKeys, issueClientToken, type ClientKeys, type ClientTokenClaims } from './auth/issue.js'
+export { generateClientKeys, issueClientToken, issueMemberToken, type ClientKeys, type ClientTokenClaims } from './auth/issue.js'
 export { joseVerifier } from './auth/jose-verifier.js'
 export { FileStorage } from './storage/files.js'
 export { startTopologyServer, type TopologyServer, type TopologyServerOptions, type EtcdTopologyServer } from './server/ws-server.js'

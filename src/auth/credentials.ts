@@ -106,16 +106,29 @@ export class TokenVerifier {
     this.verifyJwt = opts.verifyJwt
   }
 
+  /** A client's token: its credential. */
   async verify(token: unknown): Promise<Credential> {
+    return toCredential(await this.payload(token))
+  }
+
+  /** A member's token (role 'member'; its subject is the node id it may join as). */
+  async verifyMember(token: unknown): Promise<{ nodeId: string; expiresAt: number }> {
+    const p = await this.payload(token)
+    if (p.role !== 'member') throw new UnauthorizedError(`a token of role ${JSON.stringify(p.role ?? 'client')} does not admit a member`)
+    if (typeof p.sub !== 'string' || p.sub === '') throw new UnauthorizedError('the member token has no subject (sub: the node id)')
+    return { nodeId: p.sub, expiresAt: (p.exp as number) * 1000 }
+  }
+
+  private async payload(token: unknown): Promise<Record<string, unknown>> {
     if (typeof token !== 'string' || token.length === 0) throw new UnauthorizedError('no token')
     if (token.length > MAX_TOKEN_LENGTH) throw new UnauthorizedError(`token longer than ${MAX_TOKEN_LENGTH} characters`)
-    return toCredential(await this.verifyJwt(token, { audience: this.clusterId, now: this.now() }))
+    return this.verifyJwt(token, { audience: this.clusterId, now: this.now() })
   }
 }
 
 function toCredential(payload: Record<string, unknown>): Credential {
   const role = payload.role ?? 'client'
-  if (role !== 'client') throw new UnauthorizedError(`a token of role ${JSON.stringify(role)} admits nothing here (members prove the cluster secret)`)
+  if (role !== 'client') throw new UnauthorizedError(`a token of role ${JSON.stringify(role)} does not admit a client`)
   if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) throw new UnauthorizedError('the token has no usable subject (sub)')
   const vs = payload.vs ?? {}
   if (typeof vs !== 'object' || vs === null || Array.isArray(vs)) throw new UnauthorizedError('the token\'s vs claim is not an object')

@@ -42,3 +42,20 @@ export async function issueClientToken(privateKey: CryptoKey, claims: ClientToke
     .setExpirationTime(now + (claims.ttlS ?? 600))
     .sign(privateKey)
 }
+
+/**
+ * A member token: lets a node join as member `nodeId` without the cluster secret (a browser tab
+ * the deployment trusts), where the topology service has `memberAuth` with the matching public
+ * key. Sign it with an operator's key, not the app's client key: a member holds replicas of
+ * every virtual server.
+ */
+export async function issueMemberToken(privateKey: CryptoKey, claims: { clusterId: string; nodeId: string; ttlS?: number; now?: number }): Promise<string> {
+  const now = claims.now ?? Math.floor(Date.now() / 1000)
+  return new SignJWT({ role: 'member' })
+    .setProtectedHeader({ alg: 'ES256' })
+    .setSubject(claims.nodeId)
+    .setAudience(claims.clusterId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (claims.ttlS ?? 3600))
+    .sign(privateKey)
+}

@@ -43,21 +43,22 @@ export function secretFlag(values: Record<string, unknown>): string {
 
 /**
  * `--client-key FILE` (or DOMAINMESH_CLIENT_KEY, the PEM itself): the public key (PEM, SPKI) the
- * app's auth endpoint signs client tokens with. Undefined when neither is given: no clients.
+ * app's auth endpoint signs client tokens with; `--member-key FILE` (DOMAINMESH_MEMBER_KEY) the
+ * one member tokens are signed with. Undefined when neither is given.
  */
-export async function clientKeyFlag(values: Record<string, unknown>): Promise<{ publicKey: string } | undefined> {
-  const file = values['client-key'] as string | undefined
-  let pem = process.env.DOMAINMESH_CLIENT_KEY
+export async function clientKeyFlag(values: Record<string, unknown>, flag: 'client-key' | 'member-key' = 'client-key'): Promise<{ publicKey: string } | undefined> {
+  const file = values[flag] as string | undefined
+  let pem = process.env[flag === 'client-key' ? 'DOMAINMESH_CLIENT_KEY' : 'DOMAINMESH_MEMBER_KEY']
   if (file !== undefined) {
     const { readFile } = await import('node:fs/promises')
     try {
       pem = await readFile(file, 'utf8')
     } catch (err) {
-      throw new CliError(`--client-key ${file}: ${(err as Error).message}`)
+      throw new CliError(`--${flag} ${file}: ${(err as Error).message}`)
     }
   }
   if (pem === undefined || pem.trim() === '') return undefined
-  if (!pem.includes('-----BEGIN PUBLIC KEY-----')) throw new CliError('the client key must be a public key in PEM (SPKI: "-----BEGIN PUBLIC KEY-----"), never the private key')
+  if (!pem.includes('-----BEGIN PUBLIC KEY-----')) throw new CliError(`the --${flag} must be a public key in PEM (SPKI: "-----BEGIN PUBLIC KEY-----"), never the private key`)
   return { publicKey: pem }
 }
 

@@ -20,6 +20,8 @@ export const TOPOLOGY_HELP = `domainmesh topology — run the topology (signalin
   --heartbeat MS     heartbeat interval nodes must keep (default 1000)
   --client-key FILE  public key (PEM) of the app's auth endpoint: admit clients (browser tabs
                      of users) with tokens it signs (or DOMAINMESH_CLIENT_KEY, the PEM itself)
+  --member-key FILE  public key (PEM) of member tokens (issueMemberToken): a trusted tab joins
+                     as a member without the secret (or DOMAINMESH_MEMBER_KEY)
   --static FILE      static topology JSON: only its nodes may join; its settings and pins apply
   --state FILE       where the service keeps its state (epoch, members, owners) across restarts
                      (default ./domainmesh-topology-<cluster>.json; "none" keeps it in memory only)
@@ -45,6 +47,7 @@ export async function topologyCommand(argv: string[]): Promise<void> {
       heartbeat: { type: 'string' },
       static: { type: 'string' },
       'client-key': { type: 'string' },
+      'member-key': { type: 'string' },
       state: { type: 'string' },
       verbose: { type: 'boolean' },
       etcd: { type: 'string' },
@@ -72,10 +75,12 @@ export async function topologyCommand(argv: string[]): Promise<void> {
   const port = intFlag(v, 'port', 7700, 0, 65535)
   const out = consoleOut(v.verbose === true)
   const clientAuth = await clientKeyFlag(v)
+  const memberAuth = await clientKeyFlag(v, 'member-key')
   const common = {
     clusterId,
     secret: secretFlag(v),
     ...(clientAuth ? { clientAuth } : {}),
+    ...(memberAuth ? { memberAuth } : {}),
     settings,
     healDelayMs,
     heartbeatMs: intFlag(v, 'heartbeat', 1000, 50, 60_000),

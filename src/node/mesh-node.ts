@@ -65,7 +65,7 @@ export interface MeshNodeOptions {
    * `urls`: several topology instances (over etcd); each reconnect tries the next if its own is
    * gone. The WebSocket is the global one (browsers) unless given; the Node entry passes `ws`.
    */
-  topology?: { connect: TopologyConnector; secret: string } | { urls: readonly string[]; secret: string; WebSocket?: WebSocketConstructor }
+  topology?: ({ connect: TopologyConnector } | { urls: readonly string[]; WebSocket?: WebSocketConstructor }) & MemberCredential
   /** Measure the round-trip time to every peer this often (off by default). */
   rttIntervalMs?: number
   /** The cluster secret, which signs failover tokens; defaults to the topology secret. Without one there are no sessions. */
@@ -86,6 +86,13 @@ export interface MeshNodeOptions {
    */
   clients?: ClientAuthOptions
 }
+
+/**
+ * How a member proves it may join: the cluster secret, or (a trusted browser tab that should not
+ * hold the secret) a member token from the operator (`issueMemberToken`: role 'member', this
+ * node's id as subject), asked for on every hello. A member without the secret hosts no sessions.
+ */
+export type MemberCredential = { secret: string; token?: undefined } | { token: () => string | Promise<string>; secret?: undefined }
 
 export interface NodeStatus {
   /** Members this node has an open data channel to (clients' links left out: `clientLinks`). */
@@ -262,7 +269,8 @@ export class MeshNode {
       const client = new TopologyClient({
         clusterId: this.clusterId,
         nodeId: id,
-        secret: this.opts.topology.secret,
+        ...(this.opts.topology.secret !== undefined ? { secret: this.opts.topology.secret } : {}),
+        ...(this.opts.topology.token ? { memberToken: async () => (await this.opts.topology!.token!()) as string } : {}),
         key: await loadNodeKey(this.storage),
         // A list of instances: each reconnect tries the next one if its own is gone.
         connect: 'urls' in this.opts.topology ? websocketFailoverConnector(this.opts.topology.urls, this.opts.topology.WebSocket) : this.opts.topology.connect,

@@ -13,7 +13,7 @@ import { ExponentialBackoff, handleWhen, retry, circuitBreaker, ConsecutiveBreak
 import { Etcd3, EtcdLeaseInvalidError, isRecoverableError, type IKeyValue, type Lease, type Watcher } from 'etcd3'
 import { DomainMeshError } from '../errors.js'
 import { isValidId, type NodeId } from '../ids.js'
-import { helloProof, randomNonce, verifyProof } from '../topology/auth.js'
+import { helloProof, randomNonce } from '../topology/auth.js'
 import type { ClientMessage, HelloMessage, TopologyLink } from '../topology/protocol.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
@@ -22,6 +22,7 @@ import { hmacSha256Hex } from '../util/hmac.js'
 import { EtcdConfigMismatchError } from './etcd-errors.js'
 import { LinkGate } from './link-gate.js'
 import { ClientDesk } from './client-desk.js'
+import { HelloCheck } from './hello-check.js'
 import { nodeKeyHash, takeOverRefusal } from './node-keys.js'
 import { TopologyService, type TopologyServiceOptions } from './topology-service.js'
 import { parseTopologyState, TopologyStateError, type TopologyState, type TopologyStateStore } from './topology-state.js'
@@ -133,7 +134,8 @@ export class EtcdTopologyInstance {
   /** The next try for an instance lease after one was lost (etcd unreachable). */
   private leaseRetry: TimerHandle | undefined
   private closed = false
-  private readonly nonces = new Map<string, number>()
+  /** A member's hello: cluster, id, timestamp, nonce, and its proof or member token (hello-check.ts). */
+  private readonly hellos: HelloCheck
   /** Nodes whose member key this instance is putting: mail for that link that came first. */
   private readonly admitting = new Map<NodeId, { session: string; early: [string, MailRecord][] }>()
   private readonly nodeTtlS: number
@@ -145,6 +147,7 @@ export class EtcdTopologyInstance {
     this.instanceId = opts.instanceId ?? `i-${randomNonce().slice(0, 12)}`
     this.gate = new LinkGate({ clock: service.clock, maxWaitingLinks: service.maxWaitingLinks, helloTimeoutMs: service.helloTimeoutMs, maxMalformed: service.maxMalformed, stats: this.stats, refused: (reason) => this.events.emit('refused', { reason }) })
     this.root = `/${opts.prefix ?? 'domainmesh'}/${service.clusterId}/`
+    this.hellos = new HelloCheck({ clusterId: service.clusterId, secret: service.secret, clock: service.clock, allowedNodes: service.allowedNodes, helloWindowMs: service.helloWindowMs, memberAuth: service.memberAuth, isClient: (id) => this.clients.has(id as NodeId) })
     this.clients = new ClientDesk({
       clusterId: service.clusterId,
       clock: service.clock,
@@ -486,7 +489,7 @@ export class EtcdTopologyInstance {
   }
 
   private async admit(link: TopologyLink, hello: HelloMessage): Promise<Attached | undefined> {
-    const why = await this.checkHello(hello)
+    const why = await this.hellos.check(hello)
     if (!this.gate.waits(link)) return undefined
     if (why) {
       this.gate.refuse(link, why)
@@ -590,22 +593,6 @@ export class EtcdTopologyInstance {
     )
   }
 
-
-  private async checkHello(h: HelloMessage): Promise<string | undefined> {
-    const s = this.service
-    if (h.clusterId !== s.clusterId) return `wrong cluster "${h.clusterId}"`
-    if (!isValidId(h.nodeId)) return `invalid node id "${h.nodeId}"`
-    if (this.clients.has(h.nodeId as NodeId)) return `node id "${h.nodeId}" is a client's`
-    if (s.allowedNodes && !s.allowedNodes.includes(h.nodeId)) return `node "${h.nodeId}" is not in the static topology`
-    const now = this.clock.now()
-    const window = s.helloWindowMs ?? 120_000
-    if (Math.abs(now - h.ts) > window) return 'hello timestamp too far from the service clock'
-    for (const [n, at] of this.nonces) if (now - at > 2 * window) this.nonces.delete(n)
-    if (this.nonces.has(h.nonce)) return 'replayed hello (nonce already used)'
-    if (!(await verifyProof(s.secret, h.clusterId, h.nodeId, h.ts, h.nonce, h.proof))) return 'bad proof: wrong cluster secret'
-    this.nonces.set(h.nonce, now)
-    return undefined
-  }
 
   /**
    * Drops a node's link here. `revoke`: the node went away (its socket closed, or the leader closed

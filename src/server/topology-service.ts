@@ -7,12 +7,12 @@
  * with a complete copy (healing adds them when a primary reports a finished copy).
  * Pure logic over injected links and clock: the ws server and the in-process tests share it.
  */
-import { isValidId, type NodeId } from '../ids.js'
+import type { NodeId } from '../ids.js'
 import type { EngineInfo, MemberInfo } from '../routing/engine.js'
-import { verifyProof } from '../topology/auth.js'
 import { domainRoles, placeDomain } from '../topology/placement.js'
 import { LinkGate } from './link-gate.js'
 import { ClientDesk } from './client-desk.js'
+import { HelloCheck } from './hello-check.js'
 import type { ClientAuthOptions } from '../auth/credentials.js'
 import { nodeKeyHash, takeOverRefusal } from './node-keys.js'
 import { asView, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
@@ -49,6 +49,11 @@ export interface TopologyServiceOptions {
   clientAuth?: ClientAuthOptions
   /** Clients admitted at once, at most (default 100,000). */
   maxClients?: number
+  /**
+   * Admits members that show a member token signed by this key's holder (`issueMemberToken`) in
+   * place of the cluster secret: a trusted browser tab as a member, without the secret in its page.
+   */
+  memberAuth?: ClientAuthOptions
 }
 
 export interface TopologyServiceEvents {
@@ -93,7 +98,8 @@ export class TopologyService {
   private readonly members = new Map<NodeId, Member>()
   private owners: Record<number, NodeId[]> = {}
   private epoch = 0
-  private readonly nonces = new Map<string, number>()
+  /** A member's hello: cluster, id, timestamp, nonce, and its proof or member token (hello-check.ts). */
+  private readonly hellos: HelloCheck
   /** Links not admitted yet: their hello deadline and the input rules (link-gate.ts). */
   private readonly gate: LinkGate
   private sweeper: TimerHandle | undefined
@@ -125,6 +131,7 @@ export class TopologyService {
     this.heartbeatMs = opts.heartbeatMs ?? 1000
     this.store = opts.store ?? new MemoryTopologyStateStore()
     this.gate = new LinkGate({ clock: opts.clock, maxWaitingLinks: opts.maxWaitingLinks, helloTimeoutMs: opts.helloTimeoutMs, maxMalformed: opts.maxMalformed, stats: this.stats, refused: (reason) => this.events.emit('refused', { reason }) })
+    this.hellos = new HelloCheck({ clusterId: opts.clusterId, secret: opts.secret, clock: opts.clock, allowedNodes: opts.allowedNodes, helloWindowMs: opts.helloWindowMs, memberAuth: opts.memberAuth, isClient: (id) => this.clients.has(id as NodeId) })
     this.clients = new ClientDesk({
       clusterId: opts.clusterId,
       clock: opts.clock,
@@ -316,18 +323,7 @@ export class TopologyService {
 
   private async checkHello(h: HelloMessage): Promise<string | undefined> {
     if (this.closed) return 'the topology service is stopping'
-    if (h.clusterId !== this.opts.clusterId) return `wrong cluster "${h.clusterId}"`
-    if (!isValidId(h.nodeId)) return `invalid node id "${h.nodeId}"`
-    if (this.clients.has(h.nodeId as NodeId)) return `node id "${h.nodeId}" is a client's`
-    if (this.opts.allowedNodes && !this.opts.allowedNodes.includes(h.nodeId)) return `node "${h.nodeId}" is not in the static topology`
-    const now = this.opts.clock.now()
-    const window = this.opts.helloWindowMs ?? 120_000
-    if (Math.abs(now - h.ts) > window) return 'hello timestamp too far from the service clock'
-    for (const [n, at] of this.nonces) if (now - at > 2 * window) this.nonces.delete(n)
-    if (this.nonces.has(h.nonce)) return 'replayed hello (nonce already used)'
-    if (!(await verifyProof(this.opts.secret, h.clusterId, h.nodeId, h.ts, h.nonce, h.proof))) return 'bad proof: wrong cluster secret'
-    this.nonces.set(h.nonce, now)
-    return undefined
+    return this.hellos.check(h)
   }
 
   private onMessage(m: Member, msg: ClientMessage): void {

@@ -35,6 +35,8 @@ export interface TopologyClientOptions {
   secret?: string
   /** A client's token, asked for on every hello (a reconnect may need a fresh one). */
   token?: () => Promise<string>
+  /** A member's token (role 'member') in place of the secret, asked for on every hello. */
+  memberToken?: () => Promise<string>
   /** The node key kept with this node's data (src/node/identity.ts), shown in each hello; without one, any hello for this id takes its place. */
   key?: string
   connect: TopologyConnector
@@ -166,9 +168,9 @@ export class TopologyClient {
     const o = this.opts
     const ts = o.clock.now()
     const nonce = randomNonce()
-    const proof = await helloProof(o.secret ?? '', o.clusterId, o.nodeId, ts, nonce)
+    const credential = o.memberToken ? { token: await o.memberToken() } : { proof: await helloProof(o.secret ?? '', o.clusterId, o.nodeId, ts, nonce) }
     const lastView = o.lastView?.()
-    return { type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ...(lastView ? { lastView } : {}), ...(this.fresh ? { fresh: true } : {}), ...(o.key ? { key: o.key } : {}), ts, nonce, proof }
+    return { type: 'hello', clusterId: o.clusterId, nodeId: o.nodeId, engines: o.engines(), durable: o.durable === true, ...(lastView ? { lastView } : {}), ...(this.fresh ? { fresh: true } : {}), ...(o.key ? { key: o.key } : {}), ts, nonce, ...credential }
   }
 
   /** A client's fresh token, before the one it said hello with expires (the service closes the link then). */

@@ -53,7 +53,9 @@ export const ClientMessageSchema = v.variant('type', [
     key: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/))),
     ts: v.number(),
     nonce: v.pipe(v.string(), v.minLength(16), v.maxLength(64)),
-    proof: v.pipe(v.string(), v.length(64)),
+    /** The HMAC proof of the cluster secret; or, instead, `token`: a member token (a JWT, role 'member'). */
+    proof: v.optional(v.pipe(v.string(), v.length(64))),
+    token: v.optional(v.pipe(v.string(), v.maxLength(8192))),
   }),
   /**
    * A client's hello (issue 34): a token from the app's auth endpoint instead of the cluster

@@ -40,6 +40,11 @@ export class ClientLinks {
   private closed = false
   /** Called when a link is up and authorized (the backend re-sends its subscriptions to a new home). */
   onReady: (member: NodeId) => void = () => {}
+  /**
+   * The member holding the client's subscriptions: its link is never closed for idleness or to
+   * make room (the changes it passes on meanwhile would be missed).
+   */
+  pinned: NodeId | undefined
 
   constructor(private readonly opts: ClientLinksOptions) {
     opts.transport.on('peer-down', ({ peer }) => void this.links.delete(peer))
@@ -142,7 +147,7 @@ export class ClientLinks {
   /** Makes room for one more link by closing the least recently used one idle for a while; false if none is. */
   private evictIdle(): boolean {
     const now = this.opts.clock.now()
-    const [oldest] = [...this.links].sort((a, b) => a[1].lastUsed - b[1].lastUsed)
+    const [oldest] = [...this.links].filter(([m]) => m !== this.pinned).sort((a, b) => a[1].lastUsed - b[1].lastUsed)
     if (!oldest || now - oldest[1].lastUsed < Math.min(1000, this.opts.idleMs)) return false
     this.links.delete(oldest[0])
     this.opts.transport.release(oldest[0])
@@ -156,7 +161,7 @@ export class ClientLinks {
       // The most recently used link stays: subscriptions and the next call go there.
       const [, ...rest] = [...this.links].sort((a, b) => b[1].lastUsed - a[1].lastUsed)
       for (const [m, link] of rest) {
-        if (now - link.lastUsed < this.opts.idleMs) continue
+        if (m === this.pinned || now - link.lastUsed < this.opts.idleMs) continue
         this.links.delete(m)
         this.opts.transport.release(m)
       }

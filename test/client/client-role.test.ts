@@ -107,6 +107,32 @@ describe('a client', { timeout: 60_000 }, () => {
     expect(await second.store('shop').get('f:1')).toEqual({ n: 2 })
   })
 
+  it('never closes the link that holds its subscriptions for idleness: no change is missed while it idles', async () => {
+    const t = await token('gina', { shop: 'read-write' })
+    const c = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: t, transport: clientRtc(), maxLinks: 2, idleMs: 200 })
+    clients.push(c)
+    await c.start()
+    const s = c.store('shop')
+    const heard = new Set<string>()
+    s.subscribe({ prefix: 'idle:' }, (e) => heard.add(e.key))
+    // A call to a key led by another member than the one holding the subscriptions: that link is
+    // the most recent, the subscriptions' link the older, idle one.
+    await s.get('nothing-here')
+    const home = c.linkedMembers[0]!
+    const view = members[0]!.state
+    let other = 0
+    while (view.placement(view.domainOf(members[0]!.store('shop').virtualServerId, `x${other}`)).primary === home) other++
+    await s.get(`x${other}`)
+    // Members write while the client does nothing, for several idle periods.
+    const writer = members.find((m) => m.nodeId !== home)!
+    for (let i = 0; i < 40; i++) {
+      await writer.store('shop').put(`idle:${i}`, { i })
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    await waitFor(() => heard.size === 40, `every change heard (heard ${heard.size})`)
+    expect(c.linkedMembers).toContain(home)
+  })
+
   it('is refused by the topology service without a valid token', async () => {
     const other = await generateClientKeys()
     const forged = await issueClientToken(other.privateKey, { clusterId: CLUSTER, subject: 'mallory', access: { '*': 'read-write' } })

@@ -6,7 +6,6 @@ import { websocketFailoverConnector } from './topology/failover.js'
 import { MeshNode as BaseMeshNode, type MeshNodeOptions } from './node/mesh-node.js'
 import { MeshClient as BaseMeshClient, type MeshClientOptions } from './client/mesh-client.js'
 import { WebRtcTransport as NodeWebRtcTransport } from './transport/webrtc-node.js'
-import { withJose } from './auth/jose-verifier.js'
 
 export * from './index.js'
 // Shadows the browser entry's transport: the same class, with node-datachannel's RTCPeerConnection.
@@ -16,9 +15,7 @@ export { WebRtcTransport } from './transport/webrtc-node.js'
 export class MeshNode extends BaseMeshNode {
   constructor(opts: MeshNodeOptions) {
     const t = opts.topology
-    const withWs = t && 'urls' in t && !t.WebSocket ? { ...opts, topology: { ...t, WebSocket: WebSocket as unknown as WebSocketConstructor } } : opts
-    // Client tokens are checked with jose here (the browser build leaves it out: 60 kB).
-    super(opts.clients ? { ...withWs, clients: withJose(opts.clients) } : withWs)
+    super(t && 'urls' in t && !t.WebSocket ? { ...opts, topology: { ...t, WebSocket: WebSocket as unknown as WebSocketConstructor } } : opts)
   }
 }
 /**
@@ -36,7 +33,8 @@ export class MeshClient extends BaseMeshClient {
   }
 }
 export { generateClientKeys, issueClientToken, issueMemberToken, type ClientKeys, type ClientTokenClaims } from './auth/issue.js'
-export { joseVerifier } from './auth/jose-verifier.js'
+// Shadows the browser entry's: tokens checked with jose (the browser build leaves it out: 60 kB).
+export { joseVerifier, serveClients } from './auth/jose-verifier.js'
 export { FileStorage } from './storage/files.js'
 export { startTopologyServer, type TopologyServer, type TopologyServerOptions, type EtcdTopologyServer } from './server/ws-server.js'
 export type { EtcdTopologyInstance, EtcdTopologyOptions } from './server/etcd-topology.js'

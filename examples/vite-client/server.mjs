@@ -3,15 +3,14 @@
 // auth endpoint is your app's server, which signs in its users its own way first. Prints the
 // topology URL, then the auth endpoint's. WebRTC binds to loopback: the tabs are on this machine.
 import { createServer } from 'node:http'
-import { MeshNode, FileStorage, WebRtcTransport, generateClientKeys, issueClientToken, startTopologyServer, clusterId, nodeId } from 'domainmesh'
+import { MeshNode, FileStorage, WebRtcTransport, generateClientKeys, issueClientToken, serveClients, startTopologyServer, clusterId, nodeId } from 'domainmesh'
 
 const secret = process.env.DOMAINMESH_SECRET ?? 'example-secret'
 const keys = await generateClientKeys()
-const clients = { publicKey: keys.publicKeyPem }
-const topo = await startTopologyServer({ clusterId: 'example', secret, port: Number(process.env.PORT ?? 7700), settings: { domainCount: 16, replicas: 2 }, clientAuth: clients })
+const topo = await startTopologyServer({ clusterId: 'example', secret, port: Number(process.env.PORT ?? 7700), settings: { domainCount: 16, replicas: 2 }, clientAuth: { publicKey: keys.publicKeyPem } })
 const members = []
 for (const name of ['m1', 'm2']) {
-  members.push(await new MeshNode({ clusterId: clusterId('example'), nodeId: nodeId(name), transport: new WebRtcTransport({ rtcConfig: { bindAddress: '127.0.0.1' } }), storage: await FileStorage.open(`.data/${name}`), topology: { urls: [topo.url], secret }, clients }).start())
+  members.push(await new MeshNode({ clusterId: clusterId('example'), nodeId: nodeId(name), transport: new WebRtcTransport({ rtcConfig: { bindAddress: '127.0.0.1' } }), storage: await FileStorage.open(`.data/${name}`), topology: { urls: [topo.url], secret }, clients: serveClients({ publicKey: keys.publicKeyPem }) }).start())
 }
 const auth = createServer(async (req, res) => {
   const user = new URL(req.url, 'http://x').searchParams.get('user') ?? 'guest'

@@ -21,10 +21,10 @@ import type { WatchPattern, ChangeEvent } from '../store/watch.js'
 import { toWireEntry } from '../replication/log.js'
 import { ForbiddenError, scopesAuthorize, TokenVerifier, UnauthorizedError, type Authorize, type ClientAuthOptions, type Credential, type Operation } from './credentials.js'
 
-export interface ClientGateOptions {
+/** What a member hands its client gate: how to run what the gate lets through. */
+export interface GateContext {
   clusterId: string
   now: () => number
-  auth: ClientAuthOptions | undefined
   /** The local engines a client's allowed calls run on. */
   store: (req: Request) => unknown
   session: ((req: Request) => unknown) | undefined
@@ -35,6 +35,29 @@ export interface ClientGateOptions {
   listen: (pattern: WatchPattern, listener: (e: ChangeEvent) => void) => { off: () => void; ready: Promise<void> }
   /** Sends a one-way message to the client's link. */
   notify: (client: NodeId, method: string, body: unknown) => void
+}
+
+export interface ClientGateOptions extends GateContext {
+  auth: ClientAuthOptions
+}
+
+/** What a member sees of its gate (MeshNodeOptions.clients makes one). */
+export interface ClientDoorway {
+  readonly stats: ClientGate['stats']
+  handle(req: Request): Promise<unknown>
+  dropped(client: NodeId): void
+}
+
+/**
+ * Makes a member serve clients (`MeshNode` option `clients`): tokens checked with `auth.verifyJwt`
+ * against `auth.publicKey`, calls decided by `auth.authorize`. Kept out of MeshNode itself, so a
+ * browser app with member tabs that serve no clients does not carry it; the Node entry's
+ * `serveClients` plugs in jose.
+ */
+export function serveClients(auth: ClientAuthOptions): (ctx: GateContext) => ClientDoorway {
+  // Checked now, where the option is made, not at the first client.
+  void new TokenVerifier(auth, '', () => 0)
+  return (ctx) => new ClientGate({ ...ctx, auth })
 }
 
 const AuthSchema = v.object({ token: v.pipe(v.string(), v.maxLength(8192)) })
@@ -58,12 +81,12 @@ export const ownsClientId = (subject: string, clientId: unknown): boolean => typ
 export class ClientGate {
   readonly stats = { served: 0, unauthorized: 0, forbidden: 0 }
   private readonly links = new Map<NodeId, ClientLink>()
-  private readonly verifier: TokenVerifier | undefined
+  private readonly verifier: TokenVerifier
   private readonly authorize: Authorize
 
   constructor(private readonly opts: ClientGateOptions) {
-    this.verifier = opts.auth && new TokenVerifier(opts.auth, opts.clusterId, opts.now)
-    this.authorize = opts.auth?.authorize ?? scopesAuthorize
+    this.verifier = new TokenVerifier(opts.auth, opts.clusterId, opts.now)
+    this.authorize = opts.auth.authorize ?? scopesAuthorize
   }
 
   /** The client's link went down: its subscriptions here go with it. */
@@ -95,7 +118,6 @@ export class ClientGate {
     if (!link) this.links.set(client, (link = { credential: undefined, watches: [] }))
     const engine = 'engineId' in req.to ? String(req.to.engineId) : ''
     if (engine === 'store' && req.method === 'auth') {
-      if (!this.verifier) throw new UnauthorizedError('this member takes no client tokens (it has no client key)')
       const body = parse(AuthSchema, req)
       const credential = await this.verifier.verify(body.token)
       if (link.credential && credential.subject !== link.credential.subject) throw new UnauthorizedError(`a link's subject cannot change (${link.credential.subject} → ${credential.subject})`)

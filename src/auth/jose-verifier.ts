@@ -4,6 +4,7 @@
  */
 import { importJWK, importSPKI, jwtVerify } from 'jose'
 import { DEFAULT_ALGORITHMS, UnauthorizedError, type ClientAuthOptions, type JwtVerifier } from './credentials.js'
+import { serveClients as serve, type ClientDoorway, type GateContext } from './gate.js'
 
 export function joseVerifier(publicKey: ClientAuthOptions['publicKey'], algorithms: string[] = DEFAULT_ALGORITHMS): JwtVerifier {
   let key: Promise<unknown> | undefined
@@ -39,3 +40,6 @@ async function importKey(key: ClientAuthOptions['publicKey'], algorithms: string
   if (typeof key === 'object' && key !== null && 'kty' in key) return importJWK(key as Parameters<typeof importJWK>[0], (key as { alg?: string }).alg ?? algorithms[0])
   return key
 }
+
+/** `serveClients` for Node: tokens are checked with jose unless `verifyJwt` is given. */
+export const serveClients = (auth: ClientAuthOptions): ((ctx: GateContext) => ClientDoorway) => serve(withJose(auth))

@@ -10,6 +10,7 @@ import { FileStorage } from '../storage/files.js'
 import { websocketConnector, type WebSocketConstructor } from '../topology/ws-link.js'
 import { websocketFailoverConnector } from '../topology/failover.js'
 import { WebRtcTransport } from '../transport/webrtc-node.js'
+import { serveClients } from '../auth/jose-verifier.js'
 import { RealClock } from '../util/clock.js'
 import { CliError, intFlag, onShutdown, parseFlags, secretFlag, stringFlag, clientKeyFlag } from './args.js'
 import { consoleOut, reportNode } from './console.js'
@@ -88,7 +89,7 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
     clock,
     topology: { connect: topologyUrls.length === 1 ? websocketConnector(topologyUrls[0]!, WebSocket as unknown as WebSocketConstructor) : websocketFailoverConnector(topologyUrls, WebSocket as unknown as WebSocketConstructor), secret },
     rttIntervalMs: 5000,
-    ...(clientAuth ? { clients: clientAuth } : {}),
+    ...(clientAuth ? { clients: serveClients(clientAuth) } : {}),
   })
   await node.start()
   const trimming = memoryTrim === 'on' ? await trimWhenQuiet(node, clock) : undefined

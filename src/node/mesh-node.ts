@@ -37,8 +37,8 @@ import type { HealingProgress, HealingStep } from '../healing/healing.js'
 import { Emitter } from '../util/events.js'
 import type { HistogramSnapshot } from '../util/histogram.js'
 import { DEFAULT_LIMITS } from '../objects/guard.js'
-import { ClientGate } from '../auth/gate.js'
-import { NoJwtVerifierError, type ClientAuthOptions } from '../auth/credentials.js'
+import type { ClientDoorway, GateContext } from '../auth/gate.js'
+import { UnauthorizedError } from '../auth/credentials.js'
 
 export interface MeshNodeOptions {
   clusterId: ClusterId
@@ -80,11 +80,11 @@ export interface MeshNodeOptions {
    */
   durable?: boolean
   /**
-   * Serve clients (browser tabs of an app's users, `MeshClient`) that present a token signed by the
-   * holder of this public key; `authorize` decides each call (default: the token's scopes). Without
-   * it, a client's link gets nothing but UnauthorizedError.
+   * Serve clients (browser tabs of an app's users, `MeshClient`): `serveClients({ publicKey,
+   * authorize })` (the Node entry's checks tokens with jose; in a browser pass `verifyJwt` too).
+   * Without it, a client's link gets nothing but UnauthorizedError.
    */
-  clients?: ClientAuthOptions
+  clients?: (ctx: GateContext) => ClientDoorway
 }
 
 /**
@@ -169,7 +169,7 @@ export class MeshNode {
   private sessionEngine: SessionEngine | undefined
   private router: Router | undefined
   private messengerRef: Messenger | undefined
-  private gate: ClientGate | undefined
+  private gate: ClientDoorway | undefined
   private backend: MemberBackend | undefined
   private phase: 'new' | 'starting' | 'running' | 'closed' = 'new'
   /** The hand-over wait of a `close` in progress (a second call waits for the same one). */
@@ -182,7 +182,6 @@ export class MeshNode {
     this.transport = opts.transport
     this.settingsRef = checkSettings({ ...DEFAULT_SETTINGS, ...opts.settings })
     checkTuning(opts.store ?? {})
-    if (opts.clients && !opts.clients.verifyJwt) throw new NoJwtVerifierError()
     this.topology = new TopologyManager((view) => this.stateRef?.applyView(view))
     this.directory = opts.directory ?? this.topology
     this.topology.events.on('view', ({ view }) => {
@@ -227,10 +226,9 @@ export class MeshNode {
     this.id = id
     const router = new Router(this.clusterId, id, this.directory, (n) => this.transport.peers().includes(n))
     const mesh = isMeshTransport(this.transport) ? this.transport : undefined
-    const gate = new ClientGate({
+    const gate = this.opts.clients?.({
       clusterId: this.clusterId,
       now: () => this.clock.now(),
-      auth: this.opts.clients,
       store: (req) => this.storeEngine!.handle(req),
       session: (req) => (this.sessionEngine ? this.sessionEngine.handle(req) : Promise.reject(new ClosedError('sessions (this member has no cluster secret)'))),
       listen: (pattern, listener) => {
@@ -249,7 +247,7 @@ export class MeshNode {
     this.gate = gate
     const isClient = (peer: NodeId): boolean => mesh?.isClient?.(peer) === true
     this.messengerRef = new Messenger({
-      clients: { isClient, handle: (req) => gate.handle(req) },
+      clients: { isClient, handle: (req) => (gate ? gate.handle(req) : Promise.reject(new UnauthorizedError('this member serves no clients'))) },
       clusterId: this.clusterId,
       nodeId: id,
       transport: this.transport,
@@ -334,7 +332,7 @@ export class MeshNode {
       this.stateRef?.linkUp(peer)
     })
     this.transport.on('peer-down', ({ peer }) => {
-      if (isClient(peer)) return gate.dropped(peer)
+      if (isClient(peer)) return gate?.dropped(peer)
       this.client?.report(peer)
     })
     this.stateRef.events.on('copied', ({ domain, target }) => this.client?.owned(domain, target))
@@ -396,7 +394,7 @@ export class MeshNode {
   }
 
   /** What the client gate did: calls served, and refused as unauthorized or forbidden. */
-  get clientStats(): ClientGate['stats'] | undefined {
+  get clientStats(): ClientDoorway['stats'] | undefined {
     return this.gate?.stats
   }
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clusterId, nodeId } from '../../src/ids.js'
-import { generateClientKeys, issueClientToken, MeshClient, MeshNode, startTopologyServer, WebRtcTransport, type EtcdTopologyServer } from '../../src/node.js'
+import { generateClientKeys, issueClientToken, MeshClient, MeshNode, serveClients, startTopologyServer, WebRtcTransport, type EtcdTopologyServer } from '../../src/node.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
 import { RealClock } from '../../src/util/clock.js'
 import { EtcdCluster, etcdAvailable, ETCD_MISSING } from '../helpers/etcd-cluster.js'
@@ -35,7 +35,7 @@ describe('a client on another topology instance than its members', { timeout: 60
       servers.push(await startTopologyServer({ clusterId: CLUSTER, secret: SECRET, settings: { domainCount: 8, replicas: 2 }, heartbeatMs: 1000, healDelayMs: 3000, port: 0, clientAuth: { publicKey: keys.publicKeyPem }, etcd: { hosts: etcd.urls, prefix: `c-${process.pid}`, leaseTtlSeconds: 2 } }))
     }
     for (const name of ['m1', 'm2']) {
-      const m = new MeshNode({ clusterId: clusterId(CLUSTER), nodeId: nodeId(name), transport: new WebRtcTransport({ rtcConfig: { bindAddress: '127.0.0.1' } }), storage: new MemoryStorage(), clock: new RealClock(), topology: { urls: [servers[0]!.url], secret: SECRET }, clients: { publicKey: keys.publicKeyPem } })
+      const m = new MeshNode({ clusterId: clusterId(CLUSTER), nodeId: nodeId(name), transport: new WebRtcTransport({ rtcConfig: { bindAddress: '127.0.0.1' } }), storage: new MemoryStorage(), clock: new RealClock(), topology: { urls: [servers[0]!.url], secret: SECRET }, clients: serveClients({ publicKey: keys.publicKeyPem }) })
       members.push(await m.start())
     }
     await Promise.all(members.map((m) => m.ready({ members: 2 })))

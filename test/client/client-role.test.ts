@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clusterId, nodeId, type NodeId } from '../../src/ids.js'
 import { ForbiddenError, UnauthorizedError } from '../../src/auth/credentials.js'
-import { generateClientKeys, issueClientToken, MeshClient, MeshNode, startTopologyServer, WebRtcTransport, type ClientKeys, type TopologyServer } from '../../src/node.js'
+import { generateClientKeys, issueClientToken, MeshClient, MeshNode, serveClients, startTopologyServer, WebRtcTransport, type ClientKeys, type TopologyServer } from '../../src/node.js'
 import { TopologyRefusedError } from '../../src/topology/client.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
 import { RealClock } from '../../src/util/clock.js'
@@ -39,7 +39,7 @@ beforeAll(async () => {
   keys = await generateClientKeys()
   server = await startTopologyServer({ clusterId: CLUSTER, secret: SECRET, settings: { domainCount: 16, replicas: 2 }, heartbeatMs: 200, healDelayMs: 5000, clientAuth: { publicKey: keys.publicKeyPem } })
   for (const name of ['m1', 'm2', 'm3']) {
-    const m = new MeshNode({ clusterId: clusterId(CLUSTER), nodeId: nodeId(name), transport: rtc(), storage: new MemoryStorage(), clock: new RealClock(), topology: { urls: [server.url], secret: SECRET }, clients: { publicKey: keys.publicKeyPem } })
+    const m = new MeshNode({ clusterId: clusterId(CLUSTER), nodeId: nodeId(name), transport: rtc(), storage: new MemoryStorage(), clock: new RealClock(), topology: { urls: [server.url], secret: SECRET }, clients: serveClients({ publicKey: keys.publicKeyPem }) })
     members.push(await m.start())
   }
   await Promise.all(members.map((m) => m.ready({ members: 3 })))

@@ -6,13 +6,13 @@
  * Chromium tabs that exchange a write, and the consumer's own vitest runs the domainmesh/testing
  * suites (test/consumer/testing-entry.mjs) from the installed package.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createServer, type Server } from 'node:http'
 import { extname, join, relative, sep } from 'node:path'
 import { createInterface } from 'node:readline'
-import { expect, test } from '@playwright/test'
+import { expect, test, type Browser } from '@playwright/test'
 
 const APP = join(import.meta.dirname, '../../.consumer/app')
 
@@ -60,86 +60,78 @@ test('the installed package: domainmesh/testing runs the conformance suites and 
 })
 
 test('the installed package: the Vite-built example in two tabs, a note saved in one shows in the other', async ({ browser }) => {
-  let topology: ChildProcess | undefined
-  let files: Server | undefined
+  const topology = await startExample('web', 'topology.mjs', 1)
+  const files = await serveDist(join(APP, 'web/dist'))
   try {
-    topology = spawn(process.execPath, ['topology.mjs'], { cwd: join(APP, 'web'), env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] })
-    const exited = new Promise<never>((_, reject) => topology!.once('exit', (code) => reject(new Error(`topology.mjs exited (${code})`))))
-    const firstLine = new Promise<string>((resolve) => createInterface({ input: topology!.stdout! }).once('line', resolve))
-    const topologyUrl = await Promise.race([firstLine, exited])
-    const dist = join(APP, 'web/dist')
-    const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }
-    files = createServer((req, res) => {
-      const path = join(dist, new URL(req.url ?? '/', 'http://x').pathname.replace(/\/$/, '/index.html'))
-      if (!path.startsWith(dist) || !existsSync(path)) return void res.writeHead(404).end()
-      res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path))
-    })
-    await new Promise<void>((resolve) => files!.listen(0, '127.0.0.1', resolve))
-    const port = (files.address() as { port: number }).port
-    const url = (node: string) => `http://127.0.0.1:${port}/?topology=${encodeURIComponent(topologyUrl)}&node=${node}&members=2`
-
-    const context = await browser.newContext()
-    const [a, b] = [await context.newPage(), await context.newPage()]
-    const errors: string[] = []
-    for (const page of [a, b]) page.on('pageerror', (e) => errors.push(e.message))
-    await a.goto(url('tab-a'))
-    await b.goto(url('tab-b'))
-    for (const page of [a, b]) await expect(page.locator('#status')).toHaveText(/: ready$/, { timeout: 30_000 })
-    await a.fill('#text', 'written in tab a')
-    await a.click('button')
-    await expect(b.locator('#note')).toHaveText('written in tab a')
-    expect(errors).toEqual([])
-    await context.close()
+    const url = (node: string) => `${files.url}/?topology=${encodeURIComponent(topology.lines[0]!)}&node=${node}&members=2`
+    await twoTabsShareANote(browser, url('tab-a'), url('tab-b'), /: ready$/, /: ready$/, 'written in tab a')
   } finally {
-    files?.close()
-    if (topology && topology.exitCode === null) {
-      const gone = new Promise((r) => topology!.once('exit', r))
-      topology.kill('SIGTERM')
-      await gone
-    }
+    files.server.close()
+    await topology.stop()
   }
 })
 
 test('the installed package: the client example in two tabs (no secret in the page), a note saved in one shows in the other', async ({ browser }) => {
-  let server: ChildProcess | undefined
-  let files: Server | undefined
+  const cluster = await startExample('web-client', 'server.mjs', 2)
+  const dist = join(APP, 'web-client/dist')
+  const files = await serveDist(dist)
   try {
-    server = spawn(process.execPath, ['server.mjs'], { cwd: join(APP, 'web-client'), env: { ...process.env, PORT: '0', AUTH_PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] })
-    const exited = new Promise<never>((_, reject) => server!.once('exit', (code) => reject(new Error(`server.mjs exited (${code})`))))
-    const lines: string[] = []
-    const two = new Promise<void>((resolve) => createInterface({ input: server!.stdout! }).on('line', (l) => lines.push(l) === 2 && resolve()))
-    await Promise.race([two, exited])
-    const [topologyUrl, authUrl] = lines as [string, string]
-    const dist = join(APP, 'web-client/dist')
     for (const f of readdirSync(join(dist, 'assets'))) expect(readFileSync(join(dist, 'assets', f), 'utf8')).not.toContain('example-secret')
-    const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }
-    files = createServer((req, res) => {
-      const path = join(dist, new URL(req.url ?? '/', 'http://x').pathname.replace(/\/$/, '/index.html'))
-      if (!path.startsWith(dist) || !existsSync(path)) return void res.writeHead(404).end()
-      res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path))
-    })
-    await new Promise<void>((resolve) => files!.listen(0, '127.0.0.1', resolve))
-    const port = (files.address() as { port: number }).port
-    const url = (user: string) => `http://127.0.0.1:${port}/?topology=${encodeURIComponent(topologyUrl)}&auth=${encodeURIComponent(authUrl)}&user=${user}`
-    const context = await browser.newContext()
-    const [a, b] = [await context.newPage(), await context.newPage()]
-    const errors: string[] = []
-    for (const page of [a, b]) page.on('pageerror', (e) => errors.push(e.message))
-    await a.goto(url('ann'))
-    await b.goto(url('ben'))
-    await expect(a.locator('#status')).toHaveText('ann: connected', { timeout: 30_000 })
-    await expect(b.locator('#status')).toHaveText('ben: connected', { timeout: 30_000 })
-    await a.fill('#text', 'written by a client')
-    await a.click('button')
-    await expect(b.locator('#note')).toHaveText('written by a client')
-    expect(errors).toEqual([])
-    await context.close()
+    const [topologyUrl, authUrl] = cluster.lines as [string, string]
+    const url = (user: string) => `${files.url}/?topology=${encodeURIComponent(topologyUrl)}&auth=${encodeURIComponent(authUrl)}&user=${user}`
+    await twoTabsShareANote(browser, url('ann'), url('ben'), 'ann: connected', 'ben: connected', 'written by a client')
   } finally {
-    files?.close()
-    if (server && server.exitCode === null) {
-      const gone = new Promise((r) => server!.once('exit', r))
-      server.kill('SIGTERM')
-      await gone
-    }
+    files.server.close()
+    await cluster.stop()
   }
 })
+
+/** Runs one of the installed examples' server scripts; resolves with the first `lines` lines it prints (its URLs). */
+async function startExample(dir: string, script: string, lines: number): Promise<{ lines: string[]; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [script], { cwd: join(APP, dir), env: { ...process.env, PORT: '0', AUTH_PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null) return
+    const gone = new Promise((r) => child.once('exit', r))
+    child.kill('SIGTERM')
+    await gone
+  }
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${script} exited (${code})`))))
+  const got: string[] = []
+  const enough = new Promise<void>((resolve) => createInterface({ input: child.stdout! }).on('line', (l) => got.push(l) === lines && resolve()))
+  try {
+    await Promise.race([enough, exited])
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { lines: got, stop }
+}
+
+/** Serves a built app's files on loopback. */
+async function serveDist(dist: string): Promise<{ server: Server; url: string }> {
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' }
+  const server = createServer((req, res) => {
+    const path = join(dist, new URL(req.url ?? '/', 'http://x').pathname.replace(/\/$/, '/index.html'))
+    if (!path.startsWith(dist) || !existsSync(path)) return void res.writeHead(404).end()
+    res.writeHead(200, { 'content-type': types[extname(path)] ?? 'application/octet-stream' }).end(readFileSync(path))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` }
+}
+
+/** Two tabs of an example app: both reach `status`, a note saved in the first shows in the second, no page error. */
+async function twoTabsShareANote(browser: Browser, urlA: string, urlB: string, statusA: string | RegExp, statusB: string | RegExp, note: string): Promise<void> {
+  const context = await browser.newContext()
+  const [a, b] = [await context.newPage(), await context.newPage()]
+  const errors: string[] = []
+  for (const page of [a, b]) page.on('pageerror', (e) => errors.push(e.message))
+  await a.goto(urlA)
+  await b.goto(urlB)
+  await expect(a.locator('#status')).toHaveText(statusA, { timeout: 30_000 })
+  await expect(b.locator('#status')).toHaveText(statusB, { timeout: 30_000 })
+  await a.fill('#text', note)
+  await a.click('button')
+  await expect(b.locator('#note')).toHaveText(note)
+  expect(errors).toEqual([])
+  await context.close()
+}

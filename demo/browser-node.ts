@@ -25,16 +25,17 @@ export interface DemoConfig {
 /**
  * From the query string first (?topology=…&cluster=…&auth=…&mode=…&secret=…), then what
  * `npm start` passed to vite. The secret never comes from vite's env: a built bundle would hold it.
+ * Each variable is named in full (`import.meta.env.VITE_…`): vite puts only those in the bundle,
+ * where `import.meta.env` as an object would carry every VITE_ variable of the build's environment.
  */
 export function readConfig(): DemoConfig {
   const q = new URLSearchParams(location.search)
-  const env = import.meta.env as Record<string, string | undefined>
   return {
     mode: q.get('mode') === 'member' ? 'member' : 'client',
-    topologyUrl: q.get('topology') ?? env.VITE_DM_TOPOLOGY ?? 'ws://127.0.0.1:7700',
-    cluster: q.get('cluster') ?? env.VITE_DM_CLUSTER ?? 'demo',
+    topologyUrl: q.get('topology') ?? (import.meta.env.VITE_DM_TOPOLOGY as string | undefined) ?? 'ws://127.0.0.1:7700',
+    cluster: q.get('cluster') ?? (import.meta.env.VITE_DM_CLUSTER as string | undefined) ?? 'demo',
     secret: q.get('secret') ?? '',
-    authUrl: q.get('auth') ?? env.VITE_DM_AUTH ?? '/auth/token',
+    authUrl: q.get('auth') ?? (import.meta.env.VITE_DM_AUTH as string | undefined) ?? '/auth/token',
     maxLinks: Number(q.get('maxLinks') ?? 3),
   }
 }

@@ -126,6 +126,7 @@ export class ClientBackend implements StoreBackend {
       try {
         const home = this.home && this.links.linked.includes(this.home) ? this.home : await this.links.home()
         this.home = home
+        this.links.pinned = patterns.length > 0 ? home : undefined
         await this.messenger().request(this.address(), { clusterId: this.clusterId, nodeId: home, engineId: STORE_ENGINE_ID }, 'watch', { patterns })
       } catch {
         // No member reachable now: the next link that comes up takes them (linkReady).

@@ -40,6 +40,11 @@ export class ClientLinks {
   private closed = false
   /** Called when a link is up and authorized (the backend re-sends its subscriptions to a new home). */
   onReady: (member: NodeId) => void = () => {}
+  /**
+   * The member that holds the client's subscriptions (set by the backend): never closed to make
+   * room or for idleness. Moving them elsewhere would miss every change made in between.
+   */
+  pinned: NodeId | undefined
 
   constructor(private readonly opts: ClientLinksOptions) {
     opts.transport.on('peer-down', ({ peer }) => void this.links.delete(peer))
@@ -142,7 +147,7 @@ export class ClientLinks {
   /** Makes room for one more link by closing the least recently used one idle for a while; false if none is. */
   private evictIdle(): boolean {
     const now = this.opts.clock.now()
-    const [oldest] = [...this.links].sort((a, b) => a[1].lastUsed - b[1].lastUsed)
+    const [oldest] = [...this.links].filter(([m]) => m !== this.pinned).sort((a, b) => a[1].lastUsed - b[1].lastUsed)
     if (!oldest || now - oldest[1].lastUsed < Math.min(1000, this.opts.idleMs)) return false
     this.links.delete(oldest[0])
     this.opts.transport.release(oldest[0])
@@ -156,7 +161,7 @@ export class ClientLinks {
       // The most recently used link stays: subscriptions and the next call go there.
       const [, ...rest] = [...this.links].sort((a, b) => b[1].lastUsed - a[1].lastUsed)
       for (const [m, link] of rest) {
-        if (now - link.lastUsed < this.opts.idleMs) continue
+        if (now - link.lastUsed < this.opts.idleMs || m === this.pinned) continue
         this.links.delete(m)
         this.opts.transport.release(m)
       }

@@ -27,12 +27,13 @@ export class E2eCluster {
   /** Console errors a test expects (the browser's own, e.g. a refused WebSocket once the service is gone). */
   readonly expectedConsoleErrors: RegExp[] = []
 
-  static async start(healDelayMs: number): Promise<E2eCluster> {
+  /** `heartbeatMs` (default 250): longer where many tabs load the machine and would starve the peers' heartbeats. */
+  static async start(healDelayMs: number, { heartbeatMs = 250 }: { heartbeatMs?: number } = {}): Promise<E2eCluster> {
     const c = new E2eCluster()
     c.dir = await mkdtemp(join(tmpdir(), 'dm-e2e-'))
     c.keys = await generateClientKeys()
     c.auth = await startAuthServer({ privateKey: c.keys.privateKey, clusterId: 'it' })
-    c.topology = await startTopologyServer({ clusterId: 'it', secret: SECRET, settings: { domainCount: 16, replicas: 2 }, healDelayMs, heartbeatMs: 250, clientAuth: { publicKey: c.keys.publicKeyPem } })
+    c.topology = await startTopologyServer({ clusterId: 'it', secret: SECRET, settings: { domainCount: 16, replicas: 2 }, healDelayMs, heartbeatMs, clientAuth: { publicKey: c.keys.publicKeyPem } })
     c.vite = await createServer({ configFile: join(import.meta.dirname, '../../vite.config.ts'), server: { port: 0, host: '127.0.0.1' }, logLevel: 'warn' })
     await c.vite.listen()
     c.demoUrl = c.vite.resolvedUrls!.local[0]!

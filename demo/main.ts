@@ -1,41 +1,90 @@
-/** The demo app: one browser node per tab, its view of the cluster, and an object editor. */
-import { virtualServerId, type MeshNode, type NodeStatus, type Patch, type View } from '../src/index.js'
+/**
+ * The demo app: per tab a client of the cluster (default) or one more member node (?mode=member),
+ * its view of the cluster, and an object editor.
+ */
+import { createClient, domainOf, virtualServerId, type MeshNode, type NodeStatus, type Patch, type Store, type View } from '../src/index.js'
 import { encodeValue } from '../src/wire/codec.js'
-import { readConfig, startBrowserNode, tabNodeId } from './browser-node.js'
-import { ClusterHealing, formatBytes, log, Names, renderDomains, renderMesh, renderTopology, type Observed } from './render.js'
-import { SessionsPanel } from './sessions.js'
+import { readConfig, startBrowserClient, startBrowserNode, tabNodeId, tabUser, type BrowserClient } from './browser-node.js'
+import { ClusterHealing, formatBytes, log, Names, renderDomains, renderMesh, renderTopology, type Observed, type Shown } from './render.js'
+import { SessionsPanel, type SessionSource } from './sessions.js'
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 const cfg = readConfig()
-const myId = tabNodeId()
+const member = cfg.mode === 'member'
+const myId = member ? tabNodeId() : tabUser()
 /**
  * "Stop" is remembered for this tab (sessionStorage): a reload, which vite's client does by
  * itself when `npm start` restarts, must not bring a stopped node back.
  */
-const STOPPED_KEY = `domainmesh-demo-stopped:${myId}`
+const STOPPED_KEY = member ? `domainmesh-demo-stopped:${myId}` : `domainmesh-demo-stopped-client:${myId}`
 const BULK = 10_000
+/** Member mode: this tab's node. */
 let node: MeshNode | undefined
-/** The node that was stopped: its last view stays on screen, marked stale. */
-let lastNode: MeshNode | undefined
+/** Client mode: this tab's client. */
+let tab: BrowserClient | undefined
+/** What was shown before the tab stopped: its last view stays on screen, marked stale. */
+let lastShown: Shown | undefined
 let unsubscribe: (() => void) | undefined
 let disconnectedAt: number | undefined
 let polling = false
-const sessions = new SessionsPanel(() => node)
+const sessions = new SessionsPanel(sessionSource)
 const observed: Observed = { names: new Names(), downSince: new Map(), healDelayMs: undefined, status: new Map(), now: Date.now() }
 const healing = new ClusterHealing()
-/** For the end-to-end tests and the browser console: this tab's node and session panel. */
-;(window as unknown as { domainmesh: unknown }).domainmesh = { node: () => node, sessions }
+/** For the end-to-end tests and the browser console: this tab's node or client, and its session panel. */
+;(window as unknown as { domainmesh: unknown }).domainmesh = { mode: cfg.mode, node: () => node, client: () => tab?.client, sessions }
+document.body.classList.add(member ? 'member-mode' : 'client-mode')
+$('mode').textContent = member ? 'member tab' : 'client tab'
+if (!member) {
+  $('stop').textContent = 'Stop this client'
+  $('start').textContent = 'Start this client'
+}
+
+/** The panels' source: the running node or client. */
+function shown(): Shown | undefined {
+  if (node) return { nodeId: node.nodeId, settings: node.settings, topology: node.topology, links: () => node?.transport.peers() ?? [] }
+  if (tab) {
+    const { client } = tab
+    return { nodeId: client.nodeId, settings: client.settings, topology: client.topology, links: () => client.linkedMembers, client: { maxLinks: cfg.maxLinks, subject: client.subject } }
+  }
+  return undefined
+}
+
+function running(): boolean {
+  return node !== undefined || tab !== undefined
+}
+
+function store(): Store | undefined {
+  return node?.store('demo') ?? tab?.client.store('demo')
+}
+
+/** Bytes this tab sent so far, on all its data channels. */
+function bytesOut(): number {
+  return node ? node.metrics().bytesOut : (tab?.transport.stats.bytesOut ?? 0)
+}
+
+function sessionSource(): SessionSource | undefined {
+  if (node) {
+    const n = node
+    return { self: n.nodeId, owner: n.nodeId, view: () => n.topology.view(), make: (serving) => createClient({ node: n, virtualServer: 'demo', clientId: `${n.nodeId}-client`, serving }) }
+  }
+  if (tab) {
+    const c = tab.client
+    // The client id is `<user>:<random>`: members bind the sessions to the token's subject.
+    return { self: c.nodeId, owner: c.subject, view: () => c.topology.view(), make: (serving) => c.sessions({ virtualServer: 'demo', serving }) }
+  }
+  return undefined
+}
 
 /** Says, above everything, when what the page shows is not the live cluster. */
 function renderBanner(): void {
   const banner = $('banner')
-  const shown = node ?? lastNode
+  const what = member ? 'node' : 'client'
   let text = ''
-  if (!node && lastNode) text = 'This node is stopped. Below is the last view it had of the cluster, frozen when it stopped: it is not live. Start the node to rejoin.'
-  else if (!node) text = sessionStorage.getItem(STOPPED_KEY) ? 'This node is stopped (it stays stopped across reloads until you start it).' : 'This node has not joined the cluster.'
+  if (!running() && lastShown) text = `This ${what} is stopped. Below is the last view it had of the cluster, frozen when it stopped: it is not live. Start the ${what} to ${member ? 'rejoin' : 'connect again'}.`
+  else if (!running()) text = sessionStorage.getItem(STOPPED_KEY) ? `This ${what} is stopped (it stays stopped across reloads until you start it).` : member ? 'This node has not joined the cluster.' : 'This client is not connected to the cluster.'
   else if (disconnectedAt !== undefined)
     text = `Disconnected from the topology service since ${new Date(disconnectedAt).toLocaleTimeString()} (reconnecting). The cluster view below is what it was then and may be stale: members may have gone down or come back since.`
-  else if (shown && shown.topology.view().members.some((m) => m.nodeId === shown.nodeId && m.status === 'down')) text = 'The cluster sees this node as down (it missed heartbeats): its domains are failing over to others.'
+  else if (node && node.topology.view().members.some((m) => m.nodeId === node!.nodeId && m.status === 'down')) text = 'The cluster sees this node as down (it missed heartbeats): its domains are failing over to others.'
   banner.textContent = text
   banner.hidden = text === ''
   document.body.classList.toggle('stale', text !== '')
@@ -44,7 +93,7 @@ function renderBanner(): void {
 function render(): void {
   observed.now = Date.now()
   renderBanner()
-  const n = node ?? lastNode
+  const n = shown() ?? lastShown
   if (!n) return
   const view = n.topology.view()
   observed.names.see(view.members.map((m) => m.nodeId))
@@ -54,12 +103,17 @@ function render(): void {
   if (node) {
     // This node's own figures fresh; the others' as they last answered (poll, every second).
     observed.status.set(node.nodeId, node.status())
-    healing.render(view, n, observed)
+  }
+  if (running()) {
+    healing.render(view, n.settings, observed, member)
     sessions.renderServing()
   }
 }
 
-/** Asks every member that is up for its links and healing; a member that does not answer in time is left out. */
+/**
+ * A member tab asks every member that is up for its links and healing; a member that does not
+ * answer in time is left out. A client tab does not: members refuse `status` to clients.
+ */
 async function poll(): Promise<void> {
   const n = node
   if (!n || polling) return
@@ -101,6 +155,7 @@ function onView(prev: View, view: View): void {
 }
 
 async function start(): Promise<void> {
+  if (!member) return startClient()
   $<HTMLButtonElement>('start').disabled = true
   sessionStorage.removeItem(STOPPED_KEY)
   $('me').textContent = `joining ${cfg.topologyUrl} …`
@@ -113,7 +168,7 @@ async function start(): Promise<void> {
     return
   }
   const n = node
-  lastNode = undefined
+  lastShown = undefined
   disconnectedAt = undefined
   observed.healDelayMs = n.topologyClient?.healDelayMs
   $('me').textContent = `this tab is node ${n.nodeId} in cluster "${n.clusterId}"`
@@ -157,15 +212,59 @@ async function start(): Promise<void> {
   await load()
 }
 
+/** A client tab: a token for this tab's user from the auth endpoint, then the cluster, without the secret. */
+async function startClient(): Promise<void> {
+  $<HTMLButtonElement>('start').disabled = true
+  sessionStorage.removeItem(STOPPED_KEY)
+  $('me').textContent = `connecting to ${cfg.topologyUrl} as user ${myId} …`
+  try {
+    tab = await startBrowserClient(cfg, myId)
+  } catch (err) {
+    $('me').textContent = `not connected: ${(err as Error).message}`
+    log(`could not connect: ${(err as Error).message}`, true)
+    $<HTMLButtonElement>('start').disabled = false
+    return
+  }
+  const { client, transport } = tab
+  lastShown = undefined
+  $('me').textContent = `this tab is client ${client.nodeId} of user ${client.subject} in cluster "${client.clusterId}"`
+  $<HTMLButtonElement>('stop').disabled = false
+  $<HTMLButtonElement>('bulk').disabled = false
+  log(`connected as ${client.nodeId} (user ${client.subject}): no replicas here, links to at most ${cfg.maxLinks} members`)
+  let prev: View = { epoch: 0, members: [] }
+  onView(prev, client.topology.view())
+  prev = client.topology.view()
+  client.events.on('view', ({ view }) => {
+    onView(prev, view)
+    prev = view
+    render()
+  })
+  client.events.on('error', ({ error }) => log(`token refresh failed: ${(error as Error).message}`, true))
+  transport.on('peer-up', ({ peer }) => log(`link to member ${peer} open`))
+  transport.on('peer-down', ({ peer, reason }) => log(`link to member ${peer} closed (${reason})`))
+  render()
+  await load()
+}
+
 async function stop(): Promise<void> {
-  if (!node) return
+  if (!running()) return
   $<HTMLButtonElement>('stop').disabled = true
   $<HTMLButtonElement>('bulk').disabled = true
   sessionStorage.setItem(STOPPED_KEY, '1')
   unsubscribe?.()
-  const n = node
+  lastShown = shown()
+  if (tab) {
+    const { client } = tab
+    tab = undefined
+    await client.close()
+    log(`stopped client ${client.nodeId}: members drop its links and subscriptions; the cluster itself does not change. It stays stopped, across reloads too, until you start it.`)
+    $('me').textContent = 'stopped'
+    $<HTMLButtonElement>('start').disabled = false
+    render()
+    return
+  }
+  const n = node!
   node = undefined
-  lastNode = n
   observed.status.clear()
   await n.close()
   log(`stopped ${n.nodeId}: the cluster sees it down, fails its domains over, and heals after the delay. It stays stopped, across reloads too, until you start it.`)
@@ -179,30 +278,31 @@ function key(): string {
 }
 
 async function load(): Promise<void> {
-  if (!node) return
+  const s = store()
+  if (!s) return
   unsubscribe?.()
   const k = key()
   try {
-    const value = await node.store('demo').get(k)
+    const value = await s.get(k)
     $<HTMLTextAreaElement>('json').value = value === undefined ? $<HTMLTextAreaElement>('json').value : JSON.stringify(value, null, 2)
     log(value === undefined ? `"${k}" does not exist yet: put it` : `loaded "${k}"`)
   } catch (err) {
     log(`load failed: ${(err as Error).message}`, true)
   }
-  unsubscribe = node.store('demo').subscribe(k, (e) => {
+  unsubscribe = s.subscribe(k, (e) => {
     log(`"${e.key}" changed at seq ${e.seq}: ${JSON.stringify(e.change).slice(0, 120)}`)
-    void node?.store('demo').get(k).then((v) => ($<HTMLTextAreaElement>('json').value = JSON.stringify(v, null, 2)))
+    void store()?.get(k).then((v) => ($<HTMLTextAreaElement>('json').value = JSON.stringify(v, null, 2)))
   })
 }
 
-/** Runs a write and returns what this node sent for it (all its frames meanwhile). */
+/** Runs a write and returns what this tab sent for it (all its frames meanwhile). */
 async function measured(what: string, write: () => Promise<{ seq: number; replicas: number }>): Promise<{ bytes: number; seq: number; replicas: number } | undefined> {
-  if (!node) return undefined
-  const before = node.metrics().bytesOut
+  if (!running()) return undefined
+  const before = bytesOut()
   try {
     const ack = await write()
     await new Promise((r) => setTimeout(r, 50))
-    return { ...ack, bytes: node.metrics().bytesOut - before }
+    return { ...ack, bytes: bytesOut() - before }
   } catch (err) {
     $('wire').textContent = `${what} failed: ${(err as Error).message}`
     log(`${what} failed: ${(err as Error).message}`, true)
@@ -212,8 +312,9 @@ async function measured(what: string, write: () => Promise<{ seq: number; replic
 
 /** Writes BULK objects, 64 at a time, so that a node going down leaves healing something to copy. */
 async function bulkLoad(): Promise<void> {
-  const n = node
+  const n = store()
   if (!n) return
+  const running = () => store() !== undefined
   const button = $<HTMLButtonElement>('bulk')
   button.disabled = true
   const status = $('bulk-status')
@@ -224,9 +325,9 @@ async function bulkLoad(): Promise<void> {
   try {
     await Promise.all(
       Array.from({ length: 64 }, async () => {
-        while (next < BULK && node === n) {
+        while (next < BULK && running()) {
           const i = next++
-          await n.store('demo').put(`bulk:${String(i).padStart(5, '0')}`, { i, text, at: started })
+          await n.put(`bulk:${String(i).padStart(5, '0')}`, { i, text, at: started })
           if (++done % 500 === 0 || done === BULK) status.textContent = `${done.toLocaleString('en')}/${BULK.toLocaleString('en')} objects written`
         }
       }),
@@ -237,7 +338,7 @@ async function bulkLoad(): Promise<void> {
     status.textContent = `stopped after ${done} objects: ${(err as Error).message}`
     log(`load of ${BULK} objects failed: ${(err as Error).message}`, true)
   } finally {
-    button.disabled = node === undefined
+    button.disabled = !running()
   }
 }
 
@@ -252,8 +353,8 @@ $('put').addEventListener('click', () => {
   } catch (err) {
     return log(`not JSON: ${(err as Error).message}`, true)
   }
-  void measured('put', () => node!.store('demo').put(key(), value)).then((m) => {
-    if (m) $('wire').textContent = `put: acknowledged at seq ${m.seq} on ${m.replicas} replicas; this node sent ${formatBytes(m.bytes)} (the whole object is ${formatBytes(encodeValue(value).length)} encoded)`
+  void measured('put', () => store()!.put(key(), value)).then((m) => {
+    if (m) $('wire').textContent = `put: acknowledged at seq ${m.seq} on ${m.replicas} replicas; this ${member ? 'node' : 'tab'} sent ${formatBytes(m.bytes)} (the whole object is ${formatBytes(encodeValue(value).length)} encoded)`
   })
 })
 $('patch-form').addEventListener('submit', (e) => {
@@ -266,16 +367,17 @@ $('patch-form').addEventListener('submit', (e) => {
   }
   const path = $<HTMLInputElement>('path').value.split('.').filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s))
   const patch: Patch[] = [{ op: 'replace', path, value }]
+  const s = store()
   const n = node
-  void measured(`patch /${path.join('/')}`, () => n!.store('demo').patch(key(), patch)).then(async (m) => {
-    if (!m || !n) return
-    // A put sends the whole object where the patch sent its operations, once per copy this node
-    // sent (to the primary, or to each backup when this node is the primary).
-    const whole = await n.store('demo').get(key())
+  void measured(`patch /${path.join('/')}`, () => s!.patch(key(), patch)).then(async (m) => {
+    if (!m || !s) return
+    // A put sends the whole object where the patch sent its operations, once per copy this tab
+    // sent (to the primary, or to each backup when this node is the primary; a client sends one).
+    const whole = await s.get(key())
     const extra = Math.max(0, encodeValue(whole).length - encodeValue(patch).length)
-    const domain = n.state.domainOf(virtualServerId('demo'), key())
-    const copies = n.state.placement(domain).primary === n.nodeId ? Math.max(1, m.replicas - 1) : 1
-    $('wire').textContent = `patch /${path.join('/')}: acknowledged at seq ${m.seq} on ${m.replicas} replicas; this node sent ${formatBytes(m.bytes)}. A put of the whole object would have sent about ${formatBytes(m.bytes + copies * extra)}.`
+    const leads = n !== undefined && n.state.placement(domainOf(virtualServerId('demo'), key(), n.settings.domainCount)).primary === n.nodeId
+    const copies = leads ? Math.max(1, m.replicas - 1) : 1
+    $('wire').textContent = `patch /${path.join('/')}: acknowledged at seq ${m.seq} on ${m.replicas} replicas; this ${member ? 'node' : 'tab'} sent ${formatBytes(m.bytes)}. A put of the whole object would have sent about ${formatBytes(m.bytes + copies * extra)}.`
   })
 })
 $('stop').addEventListener('click', () => void stop())
@@ -284,7 +386,7 @@ $('bulk').addEventListener('click', () => void bulkLoad())
 $('bulk').textContent = `Load ${BULK.toLocaleString('en')} objects`
 setInterval(() => {
   render()
-  void poll()
+  if (member) void poll()
 }, 1000)
 if (sessionStorage.getItem(STOPPED_KEY)) {
   $('me').textContent = 'stopped'

@@ -1,5 +1,5 @@
 /** Draws the panels from the node's current view and state. Plain DOM and SVG, no framework. */
-import { domainRoles, type MeshNode, type NodeId, type NodeStatus, type View } from '../src/index.js'
+import { domainRoles, type ClusterSettings, type NodeId, type NodeStatus, type View } from '../src/index.js'
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 const SVG = 'http://www.w3.org/2000/svg'
@@ -44,6 +44,21 @@ export interface Observed {
   now: number
 }
 
+/**
+ * What the panels are drawn from: a member tab's node, or a client tab's client. A client knows
+ * the view it follows (members, owners and primaries per domain) and its own links, nothing of a
+ * member's replicas or links (members refuse `status` to clients).
+ */
+export interface Shown {
+  nodeId: NodeId
+  settings: ClusterSettings
+  topology: { view(): View }
+  /** Whom this tab has an open data channel to. */
+  links(): readonly NodeId[]
+  /** Set for a client tab: its cap on links. */
+  client?: { maxLinks: number; subject: string }
+}
+
 function chip(names: Names, id: string): HTMLElement {
   const span = document.createElement('span')
   span.className = 'chip'
@@ -62,7 +77,7 @@ export function downText(o: Observed, id: string): string {
   return left > 0 ? `down · healing in ${Math.ceil(left / 1000)} s` : 'down · healing now'
 }
 
-export function renderTopology(node: MeshNode, o: Observed): void {
+export function renderTopology(node: Shown, o: Observed): void {
   const view = node.topology.view()
   $('epoch').textContent = `view epoch ${view.epoch}`
   const leads = new Map<string, number>()
@@ -77,8 +92,9 @@ export function renderTopology(node: MeshNode, o: Observed): void {
     tr.dataset.node = m.nodeId
     const name = document.createElement('td')
     name.append(chip(o.names, m.nodeId), ` ${m.nodeId}${m.nodeId === node.nodeId ? ' (this tab)' : ''}`)
-    const links = o.status.get(m.nodeId)?.peers.length
-    const cells = [m.status === 'down' ? downText(o, m.nodeId) : 'up', m.durable ? 'durable' : 'ephemeral', String(leads.get(m.nodeId) ?? 0), String(backs.get(m.nodeId) ?? 0), m.status === 'up' && links !== undefined ? String(links) : '–']
+    // A member tab: how many links each member reports. A client tab: whether it has one to it.
+    const links = node.client ? (node.links().includes(m.nodeId) ? 'this tab' : '–') : m.status === 'up' && o.status.get(m.nodeId) ? String(o.status.get(m.nodeId)!.peers.length) : '–'
+    const cells = [m.status === 'down' ? downText(o, m.nodeId) : 'up', m.durable ? 'durable' : 'ephemeral', String(leads.get(m.nodeId) ?? 0), String(backs.get(m.nodeId) ?? 0), links]
     tr.append(name)
     cells.forEach((text, i) => {
       const td = document.createElement('td')
@@ -97,7 +113,7 @@ export interface DomainCounts {
   noPrimary: number
 }
 
-export function renderDomains(node: MeshNode, o: Observed): DomainCounts {
+export function renderDomains(node: Shown, o: Observed): DomainCounts {
   const view = node.topology.view()
   const down = new Set(view.members.filter((m) => m.status === 'down').map((m) => m.nodeId))
   const counts: DomainCounts = { under: 0, copying: 0, noPrimary: 0 }
@@ -145,9 +161,11 @@ function renderLegend(view: View, o: Observed): void {
 /**
  * The mesh: each member on a circle, a line for each data channel. A channel both ends report is
  * solid; one only one end reports (still opening, or closing) is dashed. This node's own links
- * come from its transport; the others' from what they answered to `status`.
+ * come from its transport; the others' from what they answered to `status`. A client tab is drawn
+ * in the middle with its own links only: it cannot ask members for theirs.
  */
-export function renderMesh(node: MeshNode, o: Observed): void {
+export function renderMesh(node: Shown, o: Observed): void {
+  if (node.client) return renderClientLinks(node, node.client.maxLinks, o)
   const view = node.topology.view()
   const svg = $('mesh') as unknown as SVGSVGElement
   const members = view.members
@@ -161,7 +179,7 @@ export function renderMesh(node: MeshNode, o: Observed): void {
   })
   const reports = new Map<string, Set<string>>()
   for (const m of members) {
-    const peers = m.nodeId === node.nodeId ? node.transport.peers() : o.status.get(m.nodeId)?.peers
+    const peers = m.nodeId === node.nodeId ? node.links() : o.status.get(m.nodeId)?.peers
     if (peers && m.status === 'up') reports.set(m.nodeId, new Set(peers))
   }
   const parts: Element[] = []
@@ -213,6 +231,59 @@ export function renderMesh(node: MeshNode, o: Observed): void {
   $('mesh-summary').textContent = `${open} open channel${open === 1 ? '' : 's'}`
 }
 
+function renderClientLinks(node: Shown, maxLinks: number, o: Observed): void {
+  const members = node.topology.view().members
+  const svg = $('mesh') as unknown as SVGSVGElement
+  const w = 320
+  const h = 220
+  const r = Math.min(w, h) / 2 - 28
+  const centre = { x: w / 2, y: h / 2 }
+  const linked = new Set(node.links())
+  const lines: Element[] = []
+  const circles: Element[] = []
+  members.forEach((m, i) => {
+    const a = (2 * Math.PI * i) / Math.max(1, members.length) - Math.PI / 2
+    const p = { x: w / 2 + r * Math.cos(a), y: h / 2 + r * Math.sin(a) }
+    if (linked.has(m.nodeId)) {
+      const line = document.createElementNS(SVG, 'line')
+      line.setAttribute('x1', String(centre.x))
+      line.setAttribute('y1', String(centre.y))
+      line.setAttribute('x2', String(p.x))
+      line.setAttribute('y2', String(p.y))
+      line.setAttribute('class', 'link client-link')
+      line.dataset.ends = m.nodeId
+      lines.push(line)
+    }
+    circles.push(memberCircle(m.nodeId, m.status, p, h, o, false))
+  })
+  circles.push(memberCircle(node.nodeId, 'up', centre, h, o, true))
+  svg.replaceChildren(...lines, ...circles)
+  $('mesh-summary').textContent = `this tab: ${linked.size} link${linked.size === 1 ? '' : 's'} (at most ${maxLinks})`
+}
+
+function memberCircle(id: string, status: string, p: { x: number; y: number }, h: number, o: Observed, self: boolean): Element {
+  const g = document.createElementNS(SVG, 'g')
+  g.setAttribute('class', self ? 'client self' : `member ${status}`)
+  g.dataset.node = id
+  const c = document.createElementNS(SVG, 'circle')
+  c.setAttribute('cx', String(p.x))
+  c.setAttribute('cy', String(p.y))
+  c.setAttribute('r', self ? '10' : '15')
+  c.setAttribute('fill', self ? '#ffffff' : status === 'up' ? o.names.colour(id) : '#e5e7eb')
+  const t = document.createElementNS(SVG, 'text')
+  t.setAttribute('x', String(p.x))
+  t.setAttribute('y', String(p.y + 4))
+  t.setAttribute('fill', self ? '#1d2433' : status === 'up' ? o.names.ink(id) : '#b42318')
+  t.textContent = self ? '' : o.names.alias(id)
+  const label = document.createElementNS(SVG, 'text')
+  label.setAttribute('class', 'label')
+  label.setAttribute('x', String(p.x))
+  label.setAttribute('y', String(p.y + (self || p.y > h / 2 ? 28 : -20)))
+  label.textContent = self ? 'this tab' : id
+  g.append(c, t, label)
+  return g
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${Math.round(n)} B`
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`
@@ -226,9 +297,10 @@ export function formatBytes(n: number): string {
 export class ClusterHealing {
   private round: { startedAt: number; most: number; endedAt?: number; bytes: number } | undefined
 
-  render(view: View, node: MeshNode, o: Observed): void {
+  /** `bytesKnown`: members answer this tab's `status` (a member tab); a client tab shows counts only. */
+  render(view: View, settings: ClusterSettings, o: Observed, bytesKnown: boolean): void {
     let pending = 0
-    for (let d = 0; d < node.settings.domainCount; d++) pending += domainRoles(view, node.settings, d).healing.length
+    for (let d = 0; d < settings.domainCount; d++) pending += domainRoles(view, settings, d).healing.length
     if (pending > 0 && (!this.round || this.round.endedAt !== undefined)) this.round = { startedAt: o.now, most: pending, bytes: 0 }
     const r = this.round
     const bar = $<HTMLProgressElement>('cluster-healing')
@@ -259,6 +331,10 @@ export class ClusterHealing {
     bar.max = r.most
     bar.value = r.most - pending
     const rate = `${formatBytes((r.bytes * 1000) / took)}/s`
+    if (!bytesKnown) {
+      text.textContent = r.endedAt === undefined ? `healing: ${r.most - pending}/${r.most} domain copies done · ${(took / 1000).toFixed(1)} s so far` : `healed: ${r.most} domain copies in ${(took / 1000).toFixed(1)} s`
+      return
+    }
     text.textContent =
       r.endedAt === undefined
         ? `healing: ${r.most - pending}/${r.most} domain copies done · ${formatBytes(r.bytes)} · ${rate} · ${(took / 1000).toFixed(1)} s so far`

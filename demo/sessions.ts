@@ -1,14 +1,27 @@
-/** The sessions panel: a session client in this tab, served by a node of the user's choice. */
-import { createClient, type MeshNode, type SessionClient } from '../src/index.js'
+/**
+ * The sessions panel: a session client in this tab, served by a member of the user's choice. In a
+ * member tab it is the node's own session client; in a client tab, the MeshClient's (its sessions
+ * are bound to the tab's user: no other user reaches them).
+ */
+import type { NodeId, SessionClient, View } from '../src/index.js'
 import { log } from './render.js'
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
+
+/** Where the panel's session client comes from: the tab's node or client, while it runs. */
+export interface SessionSource {
+  self: string
+  /** Who the sessions are for (the node id, or the client's user). */
+  owner: string
+  view(): View
+  make(serving: NodeId): SessionClient
+}
 
 export class SessionsPanel {
   private client: SessionClient | undefined
   readonly ids: string[] = []
 
-  constructor(private readonly node: () => MeshNode | undefined) {
+  constructor(private readonly source: () => SessionSource | undefined) {
     $('session-form').addEventListener('submit', (e) => {
       e.preventDefault()
       void this.create()
@@ -18,10 +31,13 @@ export class SessionsPanel {
 
   /** Lists the members that can serve sessions; the first that is not this tab is preselected. */
   renderServing(): void {
-    const n = this.node()
+    const s = this.source()
     const select = $<HTMLSelectElement>('serving')
-    if (!n) return
-    const members = n.topology.view().members.filter((m) => m.status === 'up' && m.engines.some((e) => e.engineType === 'session')).map((m) => m.nodeId)
+    if (!s) return
+    const members = s
+      .view()
+      .members.filter((m) => m.status === 'up' && m.engines.some((e) => e.engineType === 'session'))
+      .map((m) => m.nodeId)
     const current = select.value
     const options = members.map((m) => {
       const o = document.createElement('option')
@@ -29,19 +45,19 @@ export class SessionsPanel {
       return o
     })
     select.replaceChildren(...options)
-    select.value = members.includes(current as never) ? current : (members.find((m) => m !== n.nodeId) ?? members[0] ?? '')
+    select.value = members.includes(current as never) ? current : (members.find((m) => m !== s.self) ?? members[0] ?? '')
   }
 
-  private clientFor(n: MeshNode): SessionClient {
-    this.client ??= createClient({ node: n, virtualServer: 'demo', clientId: `${n.nodeId}-client`, serving: $<HTMLSelectElement>('serving').value as never })
+  private clientFor(s: SessionSource): SessionClient {
+    this.client ??= s.make($<HTMLSelectElement>('serving').value as NodeId)
     return this.client
   }
 
   private async create(): Promise<void> {
-    const n = this.node()
-    if (!n) return
+    const s = this.source()
+    if (!s) return
     try {
-      const id = await this.clientFor(n).create({ createdBy: n.nodeId, visits: 0 })
+      const id = await this.clientFor(s).create({ createdBy: s.owner, visits: 0 })
       this.ids.push(id)
       log(`session ${id} created on ${this.client!.token!.primary}`)
       this.show(`created ${this.ids.length} session(s)`)
@@ -51,8 +67,7 @@ export class SessionsPanel {
   }
 
   async readAll(): Promise<number> {
-    const n = this.node()
-    if (!n || !this.client) return 0
+    if (!this.source() || !this.client) return 0
     let ok = 0
     for (const id of this.ids) {
       try {

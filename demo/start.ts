@@ -1,7 +1,11 @@
 /**
- * `npm start`: the topology service, three Node peers with file storage under .data/, and the
- * demo dev server. Prints what runs where; Ctrl-C stops everything (each peer writes its state to
- * disk first) and the next start picks the data up again.
+ * `npm start`: the topology service, three Node peers with file storage under .data/, the demo's
+ * auth endpoint (in this process) and the demo dev server. Prints what runs where; Ctrl-C stops
+ * everything (each peer writes its state to disk first) and the next start picks the data up again.
+ *
+ * Tabs are clients by default: they get a token from the auth endpoint and never see the cluster
+ * secret, which goes only to the service and the peers. A member tab (`?mode=member`) needs the
+ * secret in its URL: the one this prints, for this machine's operator only.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -10,6 +14,7 @@ import { createRequire } from 'node:module'
 import { dirname, join, relative, resolve } from 'node:path'
 import { peerEnvironment } from '../src/cli/peer-env.js'
 import { checkPortFree } from '../src/cli/ports.js'
+import { demoClientKeys, startAuthServer, type AuthServer } from './auth-server.js'
 
 const root = resolve(import.meta.dirname, '..')
 const dataDir = resolve(root, process.env.DOMAINMESH_DATA ?? '.data')
@@ -22,6 +27,7 @@ const verbose = process.argv.includes('--verbose') ? ['--verbose'] : []
 const cli = join(root, 'src/cli/main.ts')
 const children = new Map<string, ChildProcess>()
 let stopping = false
+let auth: AuthServer | undefined
 
 /** The cluster secret is made once and kept with the data, so a restart rejoins the same cluster. */
 async function clusterSecret(): Promise<string> {
@@ -79,6 +85,7 @@ async function stopAll(code: number): Promise<void> {
   for (const c of children.values()) c.kill('SIGTERM')
   await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 10_000))])
   for (const c of children.values()) c.kill('SIGKILL')
+  await auth?.close()
   console.log(`stopped. Data stays in ${relative(root, dataDir) || '.'}/ for the next start.`)
   process.exit(code)
 }
@@ -90,7 +97,10 @@ async function main(): Promise<void> {
   await checkPortFree('127.0.0.1', topologyPort, 'topology service', 'is another npm start running? Stop it, or set DOMAINMESH_TOPOLOGY_PORT to another port')
   for (let i = 0; i < 3; i++) await checkPortFree('127.0.0.1', metricsPort + i, `metrics of node-${i + 1}`, 'is another npm start running? Stop it, or set DOMAINMESH_METRICS_PORT (the first of three ports) to another port')
   const secret = await clusterSecret()
-  const env = { DOMAINMESH_SECRET: secret }
+  // The app's key pair: the private half signs the users' tokens here; the public half lets the
+  // service and the peers check them.
+  const keys = await demoClientKeys(dataDir)
+  const env = { DOMAINMESH_SECRET: secret, DOMAINMESH_CLIENT_KEY: keys.publicKeyPem }
   const tsx = ['--import', 'tsx', cli]
   const topo = await run('topology', [...tsx, 'topology', '--port', String(topologyPort), '--cluster', cluster, '--state', join(dataDir, 'topology.json'), ...verbose], env, /listening on (ws:\/\/\S+)/)
   const topologyUrl = topo[1]!
@@ -100,14 +110,18 @@ async function main(): Promise<void> {
       run(name, [...tsx, 'node', '--topology', topologyUrl, '--data', join(dataDir, name), '--node-id', name, '--cluster', cluster, '--metrics-port', String(metricsPort + i), ...verbose], { ...env, ...peerEnvironment() }, /joined cluster/),
     ),
   )
+  auth = await startAuthServer({ privateKey: keys.privateKey, clusterId: cluster })
   // vite does not export its bin through package.json "exports"; it sits next to its main entry.
   const vite = join(dirname(createRequire(import.meta.url).resolve('vite')), '../../bin/vite.js')
-  const demo = await run('demo', [vite, '--host', '127.0.0.1', '--port', String(demoPort)], { VITE_DM_TOPOLOGY: topologyUrl, VITE_DM_CLUSTER: cluster, VITE_DM_SECRET: secret }, /Local:\s+(http\S+)/)
+  const demo = await run('demo', [vite, '--host', '127.0.0.1', '--port', String(demoPort)], { VITE_DM_TOPOLOGY: topologyUrl, VITE_DM_CLUSTER: cluster, VITE_DM_AUTH: auth.url }, /Local:\s+(http\S+)/)
   console.log(`
 domainmesh is running:
   topology service  ${topologyUrl}  (cluster "${cluster}")
 ${peers.map((p, i) => `  ${p}            data ${relative(root, join(dataDir, p))}/  metrics http://127.0.0.1:${metricsPort + i}/metrics`).join('\n')}
-  demo              ${demo[1]}   ← open it; every tab is one more node
+  auth endpoint     ${auth.url}  (tokens for demo users; key pair in ${relative(root, keys.privateKeyFile)}, .pub.pem)
+  demo              ${demo[1]}   ← open it; every tab is a client of its own user
+  member tab        ${demo[1]}?mode=member&secret=${secret}
+                    (a tab that is one more node: it holds the cluster secret; keep this URL to yourself)
 Ctrl-C stops everything; data stays in ${relative(root, dataDir)}/ for the next start.
 `)
 }

@@ -13,7 +13,8 @@ import { RealClock } from '../../src/util/clock.js'
 import { STORE_ENGINE_ID } from '../../src/store/port.js'
 import { SESSION_ENGINE_ID } from '../../src/session/engine.js'
 import type { ChangeEvent } from '../../src/store/watch.js'
-import { waitFor } from '../helpers/wait.js'
+import { sleep, waitFor } from '../helpers/wait.js'
+import { virtualServerId } from '../../src/ids.js'
 
 const CLUSTER = 'clients'
 const SECRET = 'member-secret-1'
@@ -213,5 +214,31 @@ describe('a client', { timeout: 60_000 }, () => {
     await expect(messenger.request(from, to, 'read', { vs: 'shop', key: 'c:1' })).rejects.toThrow(UnauthorizedError)
     // Another subject's token cannot be swapped in on a link either.
     await expect(messenger.request(from, to, 'auth', { token: await token('dave', { shop: 'read-write' }) })).rejects.toThrow(UnauthorizedError)
+  })
+
+  it('keeps the link that holds its subscriptions when it needs room for another: a change made meanwhile is heard', async () => {
+    const transport = clientRtc()
+    const c = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: await token('frank', { shop: 'read-write' }), transport, maxLinks: 1 })
+    clients.push(await c.start())
+    const s = c.store('shop')
+    const heard: unknown[] = []
+    s.subscribe('watched:1', (e) => heard.push(e.change.kind === 'put' ? e.change.value : e.change))
+    await s.get('watched:1')
+    const [home] = c.linkedMembers
+    // A key led by another member: the client's one link has to serve it, or make room for one.
+    const m = members[0]!
+    const elsewhere = Array.from({ length: 200 }, (_, i) => `elsewhere:${i}`).find((k) => m.state.placement(m.state.domainOf(virtualServerId('shop'), k)).primary !== home)!
+    // Idle long enough to be closed to make room.
+    await sleep(1100)
+    // A change to the watched key while the client dials: the moment a closed home would miss it.
+    let change: Promise<unknown> | undefined
+    let armed = true
+    transport.on('peer-down', () => void (armed && (change ??= m.store('shop').put('watched:1', { n: 1 }))))
+    await s.put(elsewhere, 1)
+    armed = false
+    await (change ?? m.store('shop').put('watched:1', { n: 1 }))
+    await waitFor(() => heard.length > 0, 'the change to the watched key heard')
+    expect(heard).toEqual([{ n: 1 }])
+    expect(c.linkedMembers).toEqual([home])
   })
 })

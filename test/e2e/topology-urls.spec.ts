@@ -39,7 +39,7 @@ test('a tab listing two instances over etcd moves to the second when the first g
     if (m.type() === 'error' && !m.text().includes(firstUrl)) errors.push(m.text())
   })
   page.on('pageerror', (e) => errors.push(e.message))
-  await page.goto(`${vite.resolvedUrls!.local[0]}?topology=${encodeURIComponent(urls)}&cluster=eu&secret=${SECRET}&node=tab1`)
+  await page.goto(`${vite.resolvedUrls!.local[0]}?mode=member&topology=${encodeURIComponent(urls)}&cluster=eu&secret=${SECRET}&node=tab1`)
   await page.waitForFunction(() => document.getElementById('me')?.textContent?.includes('node tab1'), undefined, { timeout: 20_000 })
   expect(instances[0]!.instance.nodes()).toEqual(['tab1'])
   const up = () => inTab<boolean>(page, `return node.topologyClient.connected && node.topology.view().members.some((m) => m.nodeId === 'tab1' && m.status === 'up')`)

@@ -28,10 +28,13 @@ export interface PeerProcess {
   kill(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-/** `entry`: a script run in place of the CLI, given the same arguments (the benchmark's watching peer). */
-export async function spawnPeer(name: string, dataDir: string, topologyUrl: string, secret: string, entry = CLI): Promise<PeerProcess> {
+/**
+ * `entry`: a script run in place of the CLI, given the same arguments (the benchmark's watching peer).
+ * `env`: more environment for the peer (DOMAINMESH_CLIENT_KEY: admit clients).
+ */
+export async function spawnPeer(name: string, dataDir: string, topologyUrl: string, secret: string, entry = CLI, env: Record<string, string> = {}): Promise<PeerProcess> {
   const proc = spawn(process.execPath, [...(process.env.DM_PEER_FLAGS ? process.env.DM_PEER_FLAGS.split(' ') : []), ...(process.env.DM_PEER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.DM_PEER_PROF] : []), '--import', 'tsx', entry, 'node', '--topology', topologyUrl, '--data', dataDir, '--node-id', name, '--cluster', 'it', '--metrics-port', '0'], {
-    env: { ...process.env, ...peerEnvironment(), DOMAINMESH_SECRET: secret },
+    env: { ...process.env, ...peerEnvironment(), ...env, DOMAINMESH_SECRET: secret },
     // stdin stays open while this process lives: the benchmark peer exits when it ends (dm-peer.ts).
     stdio: ['pipe', 'pipe', 'pipe'],
   })

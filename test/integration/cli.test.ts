@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { clusterId, nodeId } from '../../src/ids.js'
 import { MeshNode } from '../../src/node/mesh-node.js'
-import { nodeTopologyConnector, startTopologyServer } from '../../src/node.js'
+import { MeshClient, nodeTopologyConnector, readToken, startTopologyServer } from '../../src/node.js'
 import { DomainPersistence } from '../../src/persistence/persistence.js'
 import { FileStorage } from '../../src/storage/files.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
@@ -141,7 +141,7 @@ describe('domainmesh CLI', { timeout: 120_000 }, () => {
 })
 
 describe('npm start', { timeout: 120_000 }, () => {
-  it('runs the topology service, three peers and the demo; Ctrl-C stops them all; a restart keeps the data', async () => {
+  it('runs the topology service, three peers, the auth endpoint and the demo; Ctrl-C stops them all; a restart keeps the data and the key pair', async () => {
     const data = await mkdtemp(join(tmpdir(), 'dm-start-'))
     dirs.push(data)
     const env = { DOMAINMESH_DATA: data, DOMAINMESH_TOPOLOGY_PORT: '7790', DOMAINMESH_DEMO_PORT: '5190', DOMAINMESH_METRICS_PORT: '9190' }
@@ -159,6 +159,22 @@ describe('npm start', { timeout: 120_000 }, () => {
     expect(await (await fetch('http://127.0.0.1:5190/')).text()).toContain('<title>domainmesh demo</title>')
     await waitFor(async () => ((await (await fetch('http://127.0.0.1:9190/health')).json()) as { safe: boolean }).safe, 'node-1 healthy', 30_000, 100)
     const secret = await readFile(join(data, 'secret'), 'utf8')
+    // The auth endpoint hands a demo user a short-lived token the cluster takes: a client with it
+    // writes, with no secret. The demo's code as vite serves it holds no secret either.
+    const tokenFor = async (url: string, user: string) => ((await (await fetch(`${url}?user=${user}`)).json()) as { token: string }).token
+    const authUrl = /auth endpoint\s+(http:\/\/127\.0\.0\.1:\d+\/token)/.exec(first.output())![1]!
+    const token = await tokenFor(authUrl, 'alice')
+    const claims = readToken(token)
+    expect(claims.subject).toBe('alice')
+    expect(claims.expiresAt! - Date.now()).toBeLessThanOrEqual(300_000)
+    const client = await new MeshClient({ clusterId: 'demo', topology: { urls: ['ws://127.0.0.1:7790'] }, token }).start()
+    try {
+      expect((await client.store('demo').put('from:alice', { ok: true })).replicas).toBe(2)
+    } finally {
+      await client.close()
+    }
+    expect(await (await fetch('http://127.0.0.1:5190/browser-node.ts')).text()).not.toContain(secret.trim())
+    expect(first.output()).toContain(`?mode=member&secret=${secret.trim()}`)
     first.p.kill('SIGINT') // what Ctrl-C sends
     expect(await first.exited).toBe(0)
     expect(first.output()).toMatch(/stopped\. Data stays in/)
@@ -167,6 +183,13 @@ describe('npm start', { timeout: 120_000 }, () => {
     const second = await start()
     expect(await readFile(join(data, 'secret'), 'utf8')).toBe(secret)
     expect(second.output()).toMatch(/node node-1 joined cluster "demo"/)
+    // The same key pair: a token of the first start is still taken.
+    const again = await new MeshClient({ clusterId: 'demo', topology: { urls: ['ws://127.0.0.1:7790'] }, token }).start()
+    try {
+      expect(await again.store('demo').get('from:alice')).toEqual({ ok: true })
+    } finally {
+      await again.close()
+    }
     second.p.kill('SIGINT')
     expect(await second.exited).toBe(0)
   })

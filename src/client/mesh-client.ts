@@ -10,7 +10,7 @@
  *   const client = await new MeshClient({ clusterId: 'shop', topology: { urls: ['wss://…'] }, token: () => fetchToken() }).start()
  *   await client.store('app').put('cart:1', { items: [] })
  */
-import { ClosedError, DomainMeshError } from '../errors.js'
+import { ClosedError, DomainMeshError, TimeoutError } from '../errors.js'
 import { clusterId as toClusterId, virtualServerId as toVs, type ClusterId, type NodeId, type VirtualServerId } from '../ids.js'
 import { Messenger } from '../routing/messenger.js'
 import { Router } from '../routing/router.js'
@@ -64,6 +64,11 @@ export interface MeshClientOptions {
   /** How long a dial to a member may take before a call goes through another member (default 5 s). */
   dialTimeoutMs?: number
   /**
+   * How long `start()` waits for the topology service's welcome (default 30 s): a service that
+   * has no member yet welcomes a client only with the cluster's first view.
+   */
+  startTimeoutMs?: number
+  /**
    * Keep the client's cache (what `get(…, { from: 'local' })` reads) in this storage across page
    * loads, e.g. `new IndexedDbStorage({ dbName: 'shop-cache' })`; by default it lives in memory.
    */
@@ -72,6 +77,10 @@ export interface MeshClientOptions {
 
 export interface MeshClientEvents {
   view: { view: View }
+  /** The link to the topology service came up (again): views and new links flow. */
+  connected: Record<string, never>
+  /** The link to the topology service dropped; the client reconnects by itself, and its links to members stay. */
+  disconnected: { reason: string }
   /** A token could not be fetched or was not taken; the client keeps the old one until it expires. */
   error: { error: unknown }
 }
@@ -187,9 +196,23 @@ export class MeshClient {
       this.transport.setMembers(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
       this.events.emit('view', { view })
     })
-    tc.events.on('connected', ({ settings }) => (this.settingsRef = settings))
+    tc.events.on('connected', ({ settings }) => {
+      this.settingsRef = settings
+      this.events.emit('connected', {})
+    })
+    tc.events.on('disconnected', ({ reason }) => this.events.emit('disconnected', { reason }))
     await this.transport.connect(id)
-    const welcome = await tc.connect()
+    const startTimeoutMs = this.opts.startTimeoutMs ?? 30_000
+    let timer: TimerHandle | undefined
+    const welcome = await Promise.race([
+      tc.connect(),
+      new Promise<never>((_, reject) => {
+        timer = this.clock.setTimeout(() => reject(new TimeoutError('MeshClient.start (no welcome from the topology service: does the cluster have a member yet?)', startTimeoutMs)), startTimeoutMs)
+      }),
+    ]).catch(async (err: unknown) => {
+      await this.close()
+      throw err
+    }).finally(() => timer && this.clock.clearTimeout(timer))
     this.settingsRef = welcome.settings
     this.scheduleRefresh(first)
     this.phase = 'running'

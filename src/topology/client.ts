@@ -77,6 +77,8 @@ export interface Welcome {
 export class TopologyClient {
   readonly events = new Emitter<TopologyClientEvents>()
   private link: TopologyLink | undefined
+  /** A link said hello on and not yet welcomed: `close` ends it too (a caller that gave up waiting). */
+  private opening: TopologyLink | undefined
   private heartbeat: TimerHandle | undefined
   private retry: TimerHandle | undefined
   private backoff: number
@@ -116,6 +118,7 @@ export class TopologyClient {
     const o = this.opts
     const hello = o.token ? { type: 'client-hello', clusterId: o.clusterId, nodeId: o.nodeId, token: await o.token() } : await this.memberHello()
     const link = await this.opts.connect()
+    this.opening = link
     return new Promise<Welcome>((resolve, reject) => {
       let welcomed = false
       link.onMessage((raw) => {
@@ -128,6 +131,7 @@ export class TopologyClient {
             return
           case 'welcome': {
             welcomed = true
+            if (this.opening === link) this.opening = undefined
             this.link = link
             this.beats = msg.beats === true
             this.backoff = o.reconnectMs ?? 250
@@ -245,6 +249,8 @@ export class TopologyClient {
     const link = this.link
     this.link = undefined
     link?.close('node closing')
+    this.opening?.close('node closing')
+    this.opening = undefined
   }
 
   /**

@@ -12,6 +12,9 @@ import { nodeId } from '../../src/ids.js'
 import { FakeClock, flushMicrotasks } from '../../src/util/clock.js'
 import { generateClientKeys, issueClientToken } from '../../src/auth/issue.js'
 import { waitFor } from '../helpers/wait.js'
+import { MeshClient, WebRtcTransport } from '../../src/node.js'
+import { TimeoutError } from '../../src/errors.js'
+import { RealClock } from '../../src/util/clock.js'
 
 const SECRET = 's3cret-desk'
 
@@ -133,5 +136,23 @@ describe('the topology service and its clients', { timeout: 20_000 }, () => {
     await flushMicrotasks(50)
     expect(r.closed()).toBe('token expired')
     expect(keep.closed()).toBeUndefined()
+  })
+
+  it('a client started while the cluster has no member gives up after startTimeoutMs with a TimeoutError that says why', async () => {
+    const keys = await generateClientKeys()
+    const service = new TopologyService({ clusterId: 'c1', secret: SECRET, clock: new RealClock(), settings: { domainCount: 8, replicas: 2 }, clientAuth: { publicKey: keys.publicKeyPem } })
+    const token = await issueClientToken(keys.privateKey, { clusterId: 'c1', subject: 'early', access: { shop: 'read' } })
+    const connect = async () => {
+      const [node, svc] = localLinkPair()
+      service.accept(svc)
+      return node
+    }
+    const c = new MeshClient({ clusterId: 'c1', topology: { connect }, token, transport: new WebRtcTransport({ role: 'client' }), startTimeoutMs: 300 })
+    const err = await c.start().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TimeoutError)
+    expect((err as Error).message).toMatch(/does the cluster have a member yet/)
+    // It said goodbye: the service holds nothing for it.
+    await waitFor(() => service.clients.size === 0, 'the client gone from the service')
+    service.close()
   })
 })

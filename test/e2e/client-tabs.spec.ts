@@ -4,12 +4,12 @@
  * panels). Every tab writes and reads its own keys, hears and reads another tab's write, keeps at
  * most `maxLinks` RTCPeerConnections open, and no tab becomes a member.
  *
- * `npm test` runs DM_CLIENT_TABS (default 12) tabs; `npm run test:e2e:tabs` runs 50.
+ * `npm test` runs DM_CLIENT_TABS (default 50) tabs; `npm run test:e2e:tabs` runs this file alone.
  */
 import { expect, test, type BrowserContext, type Page } from '@playwright/test'
 import { E2eCluster } from './cluster.js'
 
-const TABS = Number(process.env.DM_CLIENT_TABS ?? 12)
+const TABS = Number(process.env.DM_CLIENT_TABS ?? 50)
 const PER_CONTEXT = 10
 const MAX_LINKS = 2
 const KEYS = 3

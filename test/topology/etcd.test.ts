@@ -305,7 +305,9 @@ describe('topology instances over etcd', () => {
       await s.servers[leaderIdx]!.close()
       s.servers[leaderIdx] = undefined
       await waitFor(() => s.servers.some((x) => x?.instance.leading), 'another instance to lead', 10_000)
-      await waitFor(() => names.every((n) => s.gatewayOf(n) === 1 - leaderIdx), 'every node on the other instance', 10_000)
+      const errs: string[] = []
+      for (const n of names) s.nodes.get(n)!.topologyClient!.events.on('error', ({ error }) => errs.push(`${n}: ${error.message}`))
+      await waitFor(() => names.every((n) => s.gatewayOf(n) === 1 - leaderIdx), 'every node on the other instance', 10_000).catch((e: Error) => { throw new Error(`${e.message}; gateways ${names.map((n) => s.gatewayOf(n)).join(',')}; errors: ${errs.join(' | ')}`) })
       const epochBefore = a.topology.view().epoch
       await waitFor(() => a.topology.view().epoch > epochBefore, 'a view from the new leader', 10_000)
       expect(downs).toEqual([])

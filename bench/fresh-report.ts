@@ -26,6 +26,7 @@ export function renderFresh(r: Record<string, Figure>, meta: FreshMeta): string 
     ['Yjs + y-webrtc, 3 processes', cell(f('fresh.yjs.opsPerSec')), ''],
     ['ratio, domainmesh ÷ Yjs (each run against the Yjs run next to it)', cell(f('fresh.ratio.opsPerSec'), 2), `≥ 3: ${verdict(med('fresh.ratio.opsPerSec') >= 3)}`],
     ['CPU per change per node over the burst (µs; all threads of each process, averaged over the 3): domainmesh / Yjs', `${cell(f('fresh.dm.cpuUs'))} / ${cell(f('fresh.yjs.cpuUs'))}`, ''],
+    ...(r['fresh.dm.cpuUsWriter'] ? [['… the writer alone / each other peer: domainmesh · Yjs', `${cell(f('fresh.dm.cpuUsWriter'))} / ${cell(f('fresh.dm.cpuUsOthers'))} · ${cell(f('fresh.yjs.cpuUsWriter'))} / ${cell(f('fresh.yjs.cpuUsOthers'))}`, '']] : []),
     [`**Latency at low load**, right after, on the same processes: one change every 5 ms (${meta.pacedOps} per run), one-way from the writer's call to each other peer's copy (ms)`, 'p50 / p99', ''],
     ['domainmesh', `${ms('fresh.dm.lowP50')} / ${ms('fresh.dm.lowP99')}`, ''],
     ['Yjs', `${ms('fresh.yjs.lowP50')} / ${ms('fresh.yjs.lowP99')}`, ''],

@@ -178,6 +178,21 @@ if (only.has('topo')) {
   }
 }
 
+/**
+ * A fresh-cluster run that fails (a change failed, or a copy never got everything) is logged and
+ * done again on new processes, up to twice: on a machine starved by other jobs a peer can be
+ * marked down mid-run. The figures only count runs that finished.
+ */
+async function again<T>(what: string, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run()
+    } catch (err) {
+      if (attempt >= 3) throw err
+      log(`${what}: run failed (${(err as Error).message.slice(0, 200)}); load ${loadavg()}; once more on new processes`)
+    }
+  }
+}
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 if (FRESH.some((p) => only.has(p))) {
   const loadBefore = loadavg()
@@ -190,23 +205,26 @@ if (FRESH.some((p) => only.has(p))) {
     const dm: FreshResult[] = []
     const yjs: FreshResult[] = []
     for (let i = 0; i < RUNS; i++) {
-      dm.push(await freshDm(plan(i), PACED_OPS, 5))
-      log(`fresh domainmesh: ${fmt(dm.at(-1)!.opsPerSec)} changes/s, low-load one-way p50 ${fmt(dm.at(-1)!.lowP50, 2)} / p99 ${fmt(dm.at(-1)!.lowP99, 2)} ms, ${fmt(dm.at(-1)!.cpuUsPerChangePerNode)} µs CPU per change per node; load ${loadavg()}`)
-      yjs.push(await freshYjs(plan(i), PACED_OPS, 5))
-      log(`fresh Yjs: ${fmt(yjs.at(-1)!.opsPerSec)} changes/s, low-load one-way p50 ${fmt(yjs.at(-1)!.lowP50, 2)} / p99 ${fmt(yjs.at(-1)!.lowP99, 2)} ms, ${fmt(yjs.at(-1)!.cpuUsPerChangePerNode)} µs CPU per change per node; load ${loadavg()}`)
+      dm.push(await again('fresh domainmesh', () => freshDm(plan(i), PACED_OPS, 5)))
+      log(`fresh domainmesh: ${fmt(dm.at(-1)!.opsPerSec)} changes/s, low-load one-way p50 ${fmt(dm.at(-1)!.lowP50, 2)} / p99 ${fmt(dm.at(-1)!.lowP99, 2)} ms, ${fmt(dm.at(-1)!.cpuUsPerChangePerNode)} µs CPU per change per node (writer ${fmt(dm.at(-1)!.cpuUsWriter)}, others ${fmt(dm.at(-1)!.cpuUsOthers)}); load ${loadavg()}`)
+      yjs.push(await again('fresh Yjs', () => freshYjs(plan(i), PACED_OPS, 5)))
+      log(`fresh Yjs: ${fmt(yjs.at(-1)!.opsPerSec)} changes/s, low-load one-way p50 ${fmt(yjs.at(-1)!.lowP50, 2)} / p99 ${fmt(yjs.at(-1)!.lowP99, 2)} ms, ${fmt(yjs.at(-1)!.cpuUsPerChangePerNode)} µs CPU per change per node (writer ${fmt(yjs.at(-1)!.cpuUsWriter)}, others ${fmt(yjs.at(-1)!.cpuUsOthers)}); load ${loadavg()}`)
     }
     for (const k of ['opsPerSec', 'lowP50', 'lowP99'] as const) {
       keep(`fresh.dm.${k}`, dm.map((r) => r[k]))
       keep(`fresh.yjs.${k}`, yjs.map((r) => r[k]))
       keep(`fresh.ratio.${k}`, dm.map((r, i) => r[k] / yjs[i]![k]))
     }
-    keep('fresh.dm.cpuUs', dm.map((r) => r.cpuUsPerChangePerNode))
-    keep('fresh.yjs.cpuUs', yjs.map((r) => r.cpuUsPerChangePerNode))
+    for (const [sys, rs] of [['dm', dm], ['yjs', yjs]] as const) {
+      keep(`fresh.${sys}.cpuUs`, rs.map((r) => r.cpuUsPerChangePerNode))
+      keep(`fresh.${sys}.cpuUsWriter`, rs.map((r) => r.cpuUsWriter))
+      keep(`fresh.${sys}.cpuUsOthers`, rs.map((r) => r.cpuUsOthers))
+    }
   }
   if (only.has('cpu')) {
     const runs: Record<3 | 5, number[][]> = { 3: [], 5: [] }
     for (let i = 0; i < RUNS; i++) for (const n of [3, 5] as const) {
-      runs[n].push(await cpuPerNode(n, plan(i)))
+      runs[n].push(await again(`CPU, ${n} nodes`, () => cpuPerNode(n, plan(i))))
       log(`CPU per change, ${n} nodes, replicas 2: ${runs[n].at(-1)!.map((us) => fmt(us, 1)).join(' / ')} µs per node; load ${loadavg()}`)
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
@@ -219,7 +237,7 @@ if (FRESH.some((p) => only.has(p))) {
   if (only.has('mem30')) {
     const runs = []
     for (let i = 0; i < RUNS; i++) {
-      runs.push(await memoryAfterFill(HEAL_OBJECTS))
+      runs.push(await again('memory', () => memoryAfterFill(HEAL_OBJECTS)))
       const m = runs.at(-1)!
       log(`memory 30 s after a fill of ${HEAL_OBJECTS.toLocaleString('en-US')}: ${fmt(m.rssBytes / 1e6, 1)} MB resident, grown ${fmt(m.growthBytes / 1e6, 1)} MB for ${fmt(m.jsonBytes / 1e6, 1)} MB of JSON (${fmt(m.growthBytes / m.jsonBytes, 2)}×); load ${loadavg()}`)
     }

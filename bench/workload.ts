@@ -24,14 +24,17 @@ export interface Plan {
   ops: number
   objects: number
   fields: number
+  /** 'sequence': object i mod objects, field i div objects, as the warm rows write (default random). */
+  order?: 'random' | 'sequence'
 }
 
 /** Change number i (0-based) of the plan: its value, object and field. */
 export function* changes(p: Plan): Generator<{ value: number; object: number; field: number }> {
   const next = rng(p.seed)
   for (let i = 0; i < p.ops; i++) {
-    const object = Math.floor(next() * p.objects)
-    const field = Math.floor(next() * p.fields)
+    const seq = p.order === 'sequence'
+    const object = seq ? i % p.objects : Math.floor(next() * p.objects)
+    const field = seq ? Math.floor(i / p.objects) % p.fields : Math.floor(next() * p.fields)
     yield { value: p.base + 1 + i, object, field }
   }
 }

@@ -1,11 +1,11 @@
 /**
- * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal,topo,fresh,cpu,mem30 --writers 256,16,1]
+ * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal,topo,fresh,cpu,mem30,browser --writers 256,16,1]
  * One run on this machine: the raw data channel, domainmesh on three nodes (this process and two
  * peer processes, WebRTC over loopback), Yjs + y-webrtc on three processes, automerge-repo, then
  * failover, healing and memory, then the topology service embedded and over etcd. Writes bench/results/latest.md and latest.json. Each timed figure
  * is the median of N runs (default 5) with min and max. Then the fresh clusters (fresh.ts: `fresh`,
  * `cpu`, `mem30`, also alone as `npm run bench:fresh`), which write bench/results/fresh.md and
- * fresh.json when all three ran.
+ * fresh.json when all three ran. Last, Chromium tabs (browser.ts, bench/results/browser.md).
  */
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -29,7 +29,7 @@ import { YjsCluster, type CrdtResult } from './yjs.js'
 const { values } = parseArgs({ options: { runs: { type: 'string' }, ops: { type: 'string' }, objects: { type: 'string' }, only: { type: 'string' }, writers: { type: 'string' } } })
 const MAIN = ['raw', 'dm', 'yjs', 'automerge', 'heal', 'topo']
 const FRESH = ['fresh', 'cpu', 'mem30']
-const only = new Set((values.only ?? [...MAIN, ...FRESH].join(',')).split(','))
+const only = new Set((values.only ?? [...MAIN, ...FRESH, 'browser'].join(',')).split(','))
 const RUNS = Number(values.runs ?? 5)
 const OPS = Number(values.ops ?? 20_000)
 const HEAL_OBJECTS = Number(values.objects ?? 100_000)
@@ -254,6 +254,12 @@ if (FRESH.some((p) => only.has(p))) {
     await writeFile(join(import.meta.dirname, 'results', 'fresh.json'), `${JSON.stringify({ ...freshMeta, results: fresh }, null, 2)}\n`)
   }
   console.log(md)
+}
+
+if (only.has('browser')) {
+  // Chromium tabs (bench/browser.ts), in its own process: Playwright and vite stay out of this one.
+  log('browser: 3 Chromium tabs, domainmesh on IndexedDB and in memory, Yjs + y-webrtc')
+  execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'browser.ts'), '--runs', String(RUNS), '--ops', String(OPS)], { stdio: 'inherit' })
 }
 
 const meta = { date: new Date().toISOString(), runs: RUNS, ops: OPS, automergeOps: AUTOMERGE_OPS, singleWriterOps: SINGLE_OPS, pacedOps: PACED_OPS, healObjects: HEAL_OBJECTS, node: process.version }

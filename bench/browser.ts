@@ -29,9 +29,9 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
 const log = (msg: string) => console.log(`[bench:browser ${new Date().toISOString().slice(11, 19)}] ${msg}`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-type W = { bench: { ready(): Promise<void>; fill(o: number, f: number): Promise<void>; track(p: Plan, times?: boolean): void; done(): Promise<{ at: number; times?: Record<number, number> }>; size(): number; write(p: Plan, gapMs?: number): Promise<{ t0: number; sent?: Record<number, number>; errors: number }> } }
+type W = { bench: { ready(): Promise<void>; fill(o: number, f: number): Promise<void>; track(p: Plan, times?: boolean): void; done(): Promise<{ at: number; times?: Record<number, number> }>; size(): number; write(p: Plan, gapMs?: number): Promise<{ t0: number; loopEnd: number; sent?: Record<number, number>; errors: number }> } }
 
-interface Result { opsPerSec: number; lowP50: number; lowP99: number }
+interface Result { opsPerSec: number; lowP50: number; lowP99: number; loopMs: number; doneMs: number }
 
 async function drive(pages: Page[], plan: Plan): Promise<Result> {
   await Promise.all(pages.map((p) => p.evaluate((pl) => (window as unknown as W).bench.track(pl), plan)))
@@ -48,7 +48,7 @@ async function drive(pages: Page[], plan: Plan): Promise<Result> {
   const oneWay: number[] = []
   for (const a of await Promise.all(arrivals)) for (const [n, t] of Object.entries(a.times!)) oneWay.push(t - paced.sent![Number(n)]!)
   oneWay.sort((a, b) => a - b)
-  return { opsPerSec: plan.ops / ((done - written.t0) / 1000), lowP50: percentile(oneWay, 50), lowP99: percentile(oneWay, 99) }
+  return { opsPerSec: plan.ops / ((done - written.t0) / 1000), lowP50: percentile(oneWay, 50), lowP99: percentile(oneWay, 99), loopMs: written.loopEnd - written.t0, doneMs: done - written.t0 }
 }
 
 async function open(browser: Browser, url: string): Promise<{ page: Page; close: () => Promise<void> }> {
@@ -115,7 +115,7 @@ try {
     for (const k of ['idb', 'yjs', 'memory'] as const) {
       const r = k === 'yjs' ? await yjs(browser, base, plan) : await domainmesh(browser, base, i, k, plan)
       rs[k].push(r)
-      log(`${k}: ${fmt(r.opsPerSec)} changes/s, low-load one-way p50 ${fmt(r.lowP50, 2)} / p99 ${fmt(r.lowP99, 2)} ms; load ${loadavg()}`)
+      log(`${k}: ${fmt(r.opsPerSec)} changes/s, low-load one-way p50 ${fmt(r.lowP50, 2)} / p99 ${fmt(r.lowP99, 2)} ms; the writer's loop ${fmt(r.loopMs)} of ${fmt(r.doneMs)} ms; load ${loadavg()}`)
     }
   }
 } finally {

@@ -136,8 +136,9 @@ const bench = {
       if (gapMs) await sleep(gapMs)
       else if (++i % 200 === 0) await turn()
     }
+    const loopEnd = now()
     const errors = await sys.settled()
-    return { t0, sent: gapMs ? sent : undefined, errors }
+    return { t0, loopEnd, sent: gapMs ? sent : undefined, errors }
   },
 }
 ;(window as unknown as { bench: typeof bench }).bench = bench

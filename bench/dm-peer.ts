@@ -7,23 +7,107 @@
  * throughput runs write positive values, but the subscription still costs the peers one event
  * per applied entry in every run: a small handicap for domainmesh, kept so that every figure
  * comes from the same processes.
+ *
+ * For the fresh-cluster runs (fresh.ts) the peer also takes JSON commands on stdin and answers in
+ * JSON lines: `fill` the objects, `track` a plan (workload.ts) on its own copy, `write` a plan as
+ * the writer, and `cpu` (this process's CPU time, all threads).
  */
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { nodeCommand } from '../src/cli/node-command.js'
+import { healValue } from './memory.js'
+import { changes, PlanTracker, type Plan } from './workload.js'
 
 const node = await nodeCommand(process.argv.slice(3))
+const now = () => performance.timeOrigin + performance.now()
+const out = (m: object) => process.stdout.write(`${JSON.stringify(m)}\n`)
 let arrivals: string[] = []
-node?.store('bench').subscribe({ prefix: 'o' }, (e) => {
+let tracker: PlanTracker | undefined
+const store = node?.store('bench')
+store?.subscribe({ prefix: 'o' }, (e) => {
   const p = e.change.kind === 'patch' ? e.change.patches[0] : undefined
-  if (typeof p?.value === 'number' && p.value < 0) arrivals.push(`arrival ${-p.value} ${performance.timeOrigin + performance.now()}\n`)
+  if (typeof p?.value !== 'number') return
+  if (p.value < 0) arrivals.push(`arrival ${-p.value} ${now()}\n`)
+  else if (tracker) tracker.seen(Number(e.key.slice(1)), Number((p.path[0] as string).slice(1)), p.value)
 }, { from: 'local' })
+
+const turn = () => new Promise((r) => setImmediate(r))
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Puts `objects` objects from `concurrency` loops: `o<i>` with `fields` zeroes, or (`small`) memory.ts's `h<i>` in virtual server 'heal'. */
+async function fill(objects: number, fields: number, small = false, concurrency = 32): Promise<void> {
+  const value = Object.fromEntries(Array.from({ length: fields }, (_, f) => [`f${f}`, 0]))
+  const heal = node!.store('heal')
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = next++; i < objects; i = next++) {
+      // A put is idempotent: one whose outcome a primary change left unknown is sent again (memory.ts's fill).
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await (small ? heal.put(`h${i}`, healValue(i)) : store!.put(`o${i}`, { ...value }))
+          break
+        } catch (err) {
+          const code = (err as { code?: string }).code
+          if (attempt >= 3 || (code !== 'STALE_EPOCH' && code !== 'OUTCOME_UNKNOWN')) throw err
+        }
+      }
+    }
+  }))
+}
+
+/**
+ * The writer: unpaced, the CRDT writers' discipline (200 changes per event-loop turn, none
+ * awaited); paced, one change every `gapMs` without awaiting it either, as the Yjs writer does.
+ * It answers once every change is acknowledged (every owner holds it on disk) or failed, so that
+ * a run in which a change failed (a peer marked down mid-run on a starved machine fails the
+ * writes in flight to its domains) says so instead of waiting for copies that never come.
+ */
+async function write(plan: Plan, gapMs: number): Promise<object> {
+  const sent: Record<number, number> = {}
+  const acks: Promise<unknown>[] = []
+  let errors = 0
+  let firstError: string | undefined
+  const t0 = now()
+  let i = 0
+  for (const c of changes(plan)) {
+    if (gapMs) sent[c.value] = now()
+    const ack = store!.patch(`o${c.object}`, [{ op: 'replace', path: [`f${c.field}`], value: c.value }]).catch((err: unknown) => {
+      errors++
+      firstError ??= String(err)
+    })
+    acks.push(ack)
+    if (gapMs) await sleep(gapMs)
+    else if (++i % 200 === 0) await turn()
+  }
+  const loopEnd = now()
+  await Promise.all(acks)
+  return { op: 'written', t0, loopEnd, sent: gapMs ? sent : undefined, acked: now(), errors, firstError }
+}
+
 // The benchmark's process holds our stdin: when it dies, even by a signal that skips its exit
 // handlers, the pipe ends and so do we (orphaned peers once skewed a whole benchmark run).
 createInterface({ input: process.stdin })
   .on('line', (line) => {
-    if (line !== 'arrivals') return
-    process.stdout.write(`${arrivals.join('')}arrivals end\n`)
-    arrivals = []
+    if (line === 'arrivals') {
+      process.stdout.write(`${arrivals.join('')}arrivals end\n`)
+      arrivals = []
+      return
+    }
+    if (!line.startsWith('{')) return
+    const cmd = JSON.parse(line) as { op: string; objects?: number; fields?: number; plan?: Plan; gapMs?: number; times?: boolean }
+    if (cmd.op === 'fill-small') void fill(cmd.objects!, 0, true, 64).then(() => out({ op: 'filled' }), (err: unknown) => out({ op: 'filled', error: String(err) }))
+    else if (cmd.op === 'fill') void fill(cmd.objects!, cmd.fields!).then(() => out({ op: 'filled' }), (err: unknown) => out({ op: 'filled', error: String(err) }))
+    else if (cmd.op === 'track') {
+      const t = (tracker = new PlanTracker(cmd.plan!, now))
+      out({ op: 'tracking' })
+      void t.complete().then((at) => {
+        if (tracker === t) tracker = undefined
+        out({ op: 'applied', at, times: cmd.times ? Object.fromEntries(t.arrived) : undefined })
+      })
+    } else if (cmd.op === 'write') void write(cmd.plan!, cmd.gapMs ?? 0).then(out)
+    else if (cmd.op === 'cpu') {
+      const u = process.cpuUsage()
+      out({ op: 'cpu', user: u.user, system: u.system })
+    }
   })
   .on('close', () => process.exit(0))

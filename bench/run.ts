@@ -1,10 +1,14 @@
 /**
- * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal,topo --writers 256,16,1]
+ * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal,topo,fresh,cpu,mem30,browser --writers 256,16,1]
  * One run on this machine: the raw data channel, domainmesh on three nodes (this process and two
  * peer processes, WebRTC over loopback), Yjs + y-webrtc on three processes, automerge-repo, then
  * failover, healing and memory, then the topology service embedded and over etcd. Writes bench/results/latest.md and latest.json. Each timed figure
- * is the median of N runs (default 5) with min and max.
+ * is the median of N runs (default 5) with min and max. Then the fresh clusters (fresh.ts: `fresh`,
+ * `cpu`, `mem30`, also alone as `npm run bench:fresh`), which write bench/results/fresh.md and
+ * fresh.json when all three ran. Last, Chromium tabs (browser.ts, bench/results/browser.md).
  */
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -12,6 +16,8 @@ import { AutomergeCluster } from './automerge.js'
 import { startCluster } from './cluster.js'
 import { FIELDS, OBJECTS, load, paced, prepare, unpaced } from './domainmesh.js'
 import { failover } from './failover.js'
+import { cpuPerNode, freshDm, freshYjs, memoryAfterFill, type FreshResult } from './fresh.js'
+import { renderFresh } from './fresh-report.js'
 import { healing, type HealingResult } from './healing.js'
 import { topologyBench } from './topology.js'
 import { rawLimitIsolated } from './raw.js'
@@ -21,7 +27,9 @@ import { automergeChangeBytes, domainmeshBytes, yjsUpdateBytes } from './wire-by
 import { YjsCluster, type CrdtResult } from './yjs.js'
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, ops: { type: 'string' }, objects: { type: 'string' }, only: { type: 'string' }, writers: { type: 'string' } } })
-const only = new Set((values.only ?? 'raw,dm,yjs,automerge,heal,topo').split(','))
+const MAIN = ['raw', 'dm', 'yjs', 'automerge', 'heal', 'topo']
+const FRESH = ['fresh', 'cpu', 'mem30']
+const only = new Set((values.only ?? [...MAIN, ...FRESH, 'browser'].join(',')).split(','))
 const RUNS = Number(values.runs ?? 5)
 const OPS = Number(values.ops ?? 20_000)
 const HEAL_OBJECTS = Number(values.objects ?? 100_000)
@@ -170,12 +178,96 @@ if (only.has('topo')) {
   }
 }
 
+/**
+ * A fresh-cluster run that fails (a change failed, or a copy never got everything) is logged and
+ * done again on new processes, up to twice: on a machine starved by other jobs a peer can be
+ * marked down mid-run. The figures only count runs that finished.
+ */
+async function again<T>(what: string, run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run()
+    } catch (err) {
+      if (attempt >= 3) throw err
+      log(`${what}: run failed (${(err as Error).message.slice(0, 200)}); load ${loadavg()}; once more on new processes`)
+    }
+  }
+}
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+if (FRESH.some((p) => only.has(p))) {
+  const loadBefore = loadavg()
+  const fresh: Record<string, Figure> = {}
+  const keep = (key: string, runs: number[]) => (fresh[key] = figure(runs))
+  const plan = (run: number) => ({ seed: 1000 + run, base: 0, ops: OPS, objects: OBJECTS, fields: FIELDS })
+  if (only.has('fresh')) {
+    // Alternating, so both systems see the same hours of a shared machine; each run its own seed,
+    // the same one for both.
+    const dm: FreshResult[] = []
+    const yjs: FreshResult[] = []
+    for (let i = 0; i < RUNS; i++) {
+      dm.push(await again('fresh domainmesh', () => freshDm(plan(i), PACED_OPS, 5)))
+      log(`fresh domainmesh: ${fmt(dm.at(-1)!.opsPerSec)} changes/s, low-load one-way p50 ${fmt(dm.at(-1)!.lowP50, 2)} / p99 ${fmt(dm.at(-1)!.lowP99, 2)} ms, ${fmt(dm.at(-1)!.cpuUsPerChangePerNode)} µs CPU per change per node (writer ${fmt(dm.at(-1)!.cpuUsWriter)}, others ${fmt(dm.at(-1)!.cpuUsOthers)}); load ${loadavg()}`)
+      yjs.push(await again('fresh Yjs', () => freshYjs(plan(i), PACED_OPS, 5)))
+      log(`fresh Yjs: ${fmt(yjs.at(-1)!.opsPerSec)} changes/s, low-load one-way p50 ${fmt(yjs.at(-1)!.lowP50, 2)} / p99 ${fmt(yjs.at(-1)!.lowP99, 2)} ms, ${fmt(yjs.at(-1)!.cpuUsPerChangePerNode)} µs CPU per change per node (writer ${fmt(yjs.at(-1)!.cpuUsWriter)}, others ${fmt(yjs.at(-1)!.cpuUsOthers)}); load ${loadavg()}`)
+    }
+    for (const k of ['opsPerSec', 'lowP50', 'lowP99'] as const) {
+      keep(`fresh.dm.${k}`, dm.map((r) => r[k]))
+      keep(`fresh.yjs.${k}`, yjs.map((r) => r[k]))
+      keep(`fresh.ratio.${k}`, dm.map((r, i) => r[k] / yjs[i]![k]))
+    }
+    for (const [sys, rs] of [['dm', dm], ['yjs', yjs]] as const) {
+      keep(`fresh.${sys}.cpuUs`, rs.map((r) => r.cpuUsPerChangePerNode))
+      keep(`fresh.${sys}.cpuUsWriter`, rs.map((r) => r.cpuUsWriter))
+      keep(`fresh.${sys}.cpuUsOthers`, rs.map((r) => r.cpuUsOthers))
+    }
+  }
+  if (only.has('cpu')) {
+    const runs: Record<3 | 5, number[][]> = { 3: [], 5: [] }
+    for (let i = 0; i < RUNS; i++) for (const n of [3, 5] as const) {
+      runs[n].push(await again(`CPU, ${n} nodes`, () => cpuPerNode(n, plan(i))))
+      log(`CPU per change, ${n} nodes, replicas 2: ${runs[n].at(-1)!.map((us) => fmt(us, 1)).join(' / ')} µs per node; load ${loadavg()}`)
+    }
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+    for (const n of [3, 5] as const) {
+      keep(`cpu.n${n}.mean`, runs[n].map(mean))
+      keep(`cpu.n${n}.max`, runs[n].map((xs) => Math.max(...xs)))
+    }
+    keep('cpu.ratio', runs[5].map((xs, i) => mean(xs) / mean(runs[3][i]!)))
+  }
+  if (only.has('mem30')) {
+    const runs = []
+    for (let i = 0; i < RUNS; i++) {
+      runs.push(await again('memory', () => memoryAfterFill(HEAL_OBJECTS)))
+      const m = runs.at(-1)!
+      log(`memory 30 s after a fill of ${HEAL_OBJECTS.toLocaleString('en-US')}: ${fmt(m.rssBytes / 1e6, 1)} MB resident, grown ${fmt(m.growthBytes / 1e6, 1)} MB for ${fmt(m.jsonBytes / 1e6, 1)} MB of JSON (${fmt(m.growthBytes / m.jsonBytes, 2)}×); load ${loadavg()}`)
+    }
+    keep('mem30.rssBytes', runs.map((m) => m.rssBytes))
+    keep('mem30.growthPer100k', runs.map((m) => (m.growthBytes / m.objects) * 1e5))
+    keep('mem30.jsonPer100k', runs.map((m) => (m.jsonBytes / m.objects) * 1e5))
+    keep('mem30.ratio', runs.map((m) => m.growthBytes / m.jsonBytes))
+  }
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: import.meta.dirname, encoding: 'utf8' }).trim()
+  const freshMeta = { date: new Date().toISOString(), runs: RUNS, ops: OPS, pacedOps: PACED_OPS, memObjects: HEAL_OBJECTS, node: process.version, loadBefore, loadAfter: loadavg(), commit }
+  const md = renderFresh(fresh, freshMeta)
+  if (FRESH.every((p) => only.has(p))) {
+    await writeFile(join(import.meta.dirname, 'results', 'fresh.md'), md)
+    await writeFile(join(import.meta.dirname, 'results', 'fresh.json'), `${JSON.stringify({ ...freshMeta, results: fresh }, null, 2)}\n`)
+  }
+  console.log(md)
+}
+
+if (only.has('browser')) {
+  // Chromium tabs (bench/browser.ts), in its own process: Playwright and vite stay out of this one.
+  log('browser: 3 Chromium tabs, domainmesh on IndexedDB and in memory, Yjs + y-webrtc')
+  execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'browser.ts'), '--runs', String(RUNS), '--ops', String(OPS)], { stdio: 'inherit' })
+}
+
 const meta = { date: new Date().toISOString(), runs: RUNS, ops: OPS, automergeOps: AUTOMERGE_OPS, singleWriterOps: SINGLE_OPS, pacedOps: PACED_OPS, healObjects: HEAL_OBJECTS, node: process.version }
 const md = renderReport(results, meta)
 // A partial run (--only) prints its table but leaves the saved results alone.
-if (only.size === 6) {
+if (MAIN.every((p) => only.has(p))) {
   await writeFile(join(import.meta.dirname, 'results', 'latest.md'), md)
   await writeFile(join(import.meta.dirname, 'results', 'latest.json'), `${JSON.stringify({ ...meta, results }, null, 2)}\n`)
 }
-console.log(md)
+if (MAIN.some((p) => only.has(p))) console.log(md)
 process.exit(0)

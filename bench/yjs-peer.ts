@@ -11,6 +11,7 @@ import * as polyfill from 'webrtc-polyfill'
 import WebSocket from 'ws'
 import { WebrtcProvider } from 'y-webrtc'
 import * as Y from 'yjs'
+import { changes, PlanTracker, type Plan } from './workload.js'
 
 const [room, signaling, name] = process.argv.slice(2) as [string, string, string]
 ;(globalThis as { WebSocket?: unknown }).WebSocket = WebSocket
@@ -43,10 +44,19 @@ const inRange = () => {
   for (let v = range[0] + 1; v <= range[1]; v++) if (arrivals.has(v)) n++
   return n
 }
+/** The fresh-cluster runs (fresh.ts): the plan this copy watches for (workload.ts). */
+let tracker: PlanTracker | undefined
+const keyOf = new Map<Y.AbstractType<unknown>, number>()
 objects.observeDeep((events) => {
   const t = now()
   for (const e of events) if (e.target !== objects) for (const k of (e as Y.YMapEvent<number>).keysChanged) {
     const v = (e.target as Y.Map<number>).get(k)
+    if (tracker && typeof v === 'number') {
+      let o = keyOf.get(e.target)
+      if (o === undefined) keyOf.set(e.target, (o = Number((e.path[0] as string).slice(1))))
+      tracker.seen(o, Number(k.slice(1)), v)
+      continue
+    }
     if (typeof v === 'number' && v > 0 && !arrivals.has(v)) arrivals.set(v, t)
   }
   if (resolveAll && arrivals.has(range[1]) && inRange() >= range[1] - range[0]) resolveAll()
@@ -59,7 +69,35 @@ const peersReady = () => new Promise<void>((resolve) => {
 
 const rl = createInterface({ input: process.stdin })
 for await (const line of rl) {
-  const cmd = JSON.parse(line) as { op: string; objects?: number; fields?: number; ops?: number; base?: number; gapMs?: number }
+  const cmd = JSON.parse(line) as { op: string; objects?: number; fields?: number; ops?: number; base?: number; gapMs?: number; plan?: Plan; times?: boolean }
+  if (cmd.op === 'track') {
+    const t = (tracker = new PlanTracker(cmd.plan!, now))
+    out({ op: 'tracking' })
+    void t.complete().then((at) => {
+      if (tracker === t) tracker = undefined
+      out({ op: 'applied', at, times: cmd.times ? Object.fromEntries(t.arrived) : undefined })
+    })
+    continue
+  }
+  if (cmd.op === 'write' && cmd.plan) {
+    // The fresh-cluster writer: one change per transaction, 200 per turn, or one every gapMs.
+    const sent: Record<number, number> = {}
+    const t0 = now()
+    let i = 0
+    for (const c of changes(cmd.plan)) {
+      if (cmd.gapMs) sent[c.value] = now()
+      objects.get(`o${c.object}`)!.set(`f${c.field}`, c.value)
+      if (cmd.gapMs) await new Promise((r) => setTimeout(r, cmd.gapMs))
+      else if (++i % 200 === 0) await new Promise((r) => setImmediate(r))
+    }
+    out({ op: 'written', t0, sent: cmd.gapMs ? sent : undefined, errors: 0 })
+    continue
+  }
+  if (cmd.op === 'cpu') {
+    const u = process.cpuUsage()
+    out({ op: 'cpu', user: u.user, system: u.system })
+    continue
+  }
   if (cmd.op === 'wait-peers') {
     await peersReady()
     out({ op: 'peers' })

@@ -29,10 +29,17 @@ describe('benchmark summaries', () => {
     expect(md.split('\n').filter((l) => l.includes('n/a'))).toEqual([])
   })
 
-  it('judges the throughput target on writers that never wait', () => {
-    const at = (opsPerSec: number) => renderReport({ ...latest.results, 'dm.r3.free.opsPerSec': figure([opsPerSec]) }, latest).split('\n').find((l) => l.includes('writers never wait (as the CRDTs'))!
-    expect(at(15_000)).toContain('≥ 15,000: met')
-    expect(at(14_999)).toContain('≥ 15,000: **not met**')
+  it('judges the throughput target on writers that never wait, against half the raw channel\'s message rate of the same run', () => {
+    const at = (opsPerSec: number) => renderReport({ ...latest.results, rawMsgsPerSec: figure([30_000]), 'dm.r3.free.opsPerSec': figure([opsPerSec]) }, latest).split('\n').find((l) => l.includes('writers never wait (as the CRDTs'))!
+    expect(at(15_000)).toContain('≥ 50 % of the raw rate: met')
+    expect(at(14_999)).toContain('≥ 50 % of the raw rate: **not met**')
+  })
+
+  it('judges low-load latency against Yjs\'s in the same run, p50 and p99 both', () => {
+    const at = (p50: number, p99: number) => renderReport({ ...latest.results, 'yjs.low.p50': figure([0.5]), 'yjs.low.p99': figure([3]), 'dm.r3.low.oneWayP50': figure([p50]), 'dm.r3.low.oneWayP99': figure([p99]) }, latest).split('\n').find((l) => l.includes('one-way: write call'))!
+    expect(at(0.5, 3)).toContain('at or below Yjs\'s (1.00× / 1.00×): met')
+    expect(at(0.4, 3.01)).toContain('**not met**')
+    expect(at(0.51, 1)).toContain('**not met**')
   })
 
   it('judges healing p99 on the healing window against before, and shows the heal delay beside it', () => {

@@ -97,11 +97,6 @@ export class ClientGate {
     for (const off of l.watches) off()
   }
 
-  /** A one-way message on a client's link: clients send none, so it is refused (the caller reports it). */
-  refuseOneWay(req: Request): never {
-    throw new ForbiddenError(req.fromNode, `send "${req.method}"`, '*')
-  }
-
   async handle(req: Request): Promise<unknown> {
     try {
       return await this.serve(req)

@@ -183,6 +183,9 @@ describe('npm start', { timeout: 120_000 }, () => {
     const second = await start()
     expect(await readFile(join(data, 'secret'), 'utf8')).toBe(secret)
     expect(second.output()).toMatch(/node node-1 joined cluster "demo"/)
+    // As after the first start: a read sent while the restarted peers still fetch what the others
+    // hold is answered NotReadyError (never "absent") once the SDK's retries are over.
+    await waitFor(async () => ((await (await fetch('http://127.0.0.1:9190/health')).json()) as { safe: boolean }).safe, 'node-1 healthy again', 30_000, 100)
     // The same key pair: a token of the first start is still taken.
     const again = await new MeshClient({ clusterId: 'demo', topology: { urls: ['ws://127.0.0.1:7790'] }, token }).start()
     try {

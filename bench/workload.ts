@@ -4,18 +4,10 @@
  * domainmesh writer given the same seed issue the same changes and every peer can work out on its
  * own which value each field must end with.
  */
+import { seededRandom } from '../src/util/random.js'
 
-/** mulberry32: small, fast, and the same sequence in every process for one seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The SDK's own seeded generator (mulberry32): the same sequence in every process for one seed. */
+export const rng = seededRandom
 
 export interface Plan {
   seed: number

@@ -69,7 +69,14 @@ function run(name: string, args: string[], env: Record<string, string>, ready: R
     child.once('exit', (code, signal) => {
       children.delete(name)
       if (!matched) reject(new Error(`${name} exited (${signal ?? code}) before it was ready`))
-      else if (!stopping) {
+      else if (!stopping && /^node-\d+$/.test(name)) {
+        // A peer that dies is what the demo is for: its domains fail over and heal on the others.
+        console.error(`[${name}] exited unexpectedly (${signal ?? code}); the others go on (its domains fail over, then heal). Ctrl-C and npm start again to bring it back`)
+        if (![...children.keys()].some((n) => /^node-\d+$/.test(n))) {
+          console.error('no peer is left; stopping everything')
+          void stopAll(1)
+        }
+      } else if (!stopping) {
         console.error(`[${name}] exited unexpectedly (${signal ?? code}); stopping everything`)
         void stopAll(1)
       }

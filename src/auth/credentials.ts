@@ -59,7 +59,8 @@ export type Authorize = (req: AuthorizeRequest) => boolean | Promise<boolean>
 
 /** The default: what the token's `vs` claim grants. */
 export const scopesAuthorize: Authorize = ({ virtualServer, op, credential }) => {
-  const access = credential.access[virtualServer] ?? credential.access['*']
+  // Own keys only: `constructor` or `toString` must not read as a granted virtual server.
+  const access = Object.hasOwn(credential.access, virtualServer) ? credential.access[virtualServer] : Object.hasOwn(credential.access, '*') ? credential.access['*'] : undefined
   if (!access) return false
   return access === 'read-write' || op === 'read' || op === 'subscribe' || op === 'session-read'
 }

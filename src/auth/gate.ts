@@ -71,12 +71,17 @@ const SESSION_OPS: Record<string, Operation> = { create: 'session-write', get: '
 
 interface ClientLink {
   credential: Credential | undefined
-  /** The client's subscriptions here, each with the listener that passes its changes on. */
-  watches: (() => void)[]
+  /** The client's subscriptions here, each with the way to stop passing its changes on. */
+  watches: { pattern: WatchPattern; off: () => void }[]
 }
 
-/** The client id a subject may use: itself, or `<subject>:<anything>` (one per tab). */
-export const ownsClientId = (subject: string, clientId: unknown): boolean => typeof clientId === 'string' && (clientId === subject || clientId.startsWith(`${subject}:`))
+/**
+ * The client ids a subject may use: `<subject>:<tab>`, with a tab part that is not empty and holds
+ * no ':'. The owner is what comes before the last ':', so it is never ambiguous: subject `ali`
+ * owns `ali:x`, never `ali:ce:x`, which is `ali:ce`'s.
+ */
+export const ownsClientId = (subject: string, clientId: unknown): boolean =>
+  typeof clientId === 'string' && clientId.lastIndexOf(':') === subject.length && clientId.startsWith(`${subject}:`) && clientId.length > subject.length + 1
 
 export class ClientGate {
   readonly stats = { served: 0, unauthorized: 0, forbidden: 0 }
@@ -94,7 +99,7 @@ export class ClientGate {
     const l = this.links.get(client)
     if (!l) return
     this.links.delete(client)
-    for (const off of l.watches) off()
+    for (const w of l.watches) w.off()
   }
 
   async handle(req: Request): Promise<unknown> {
@@ -117,6 +122,12 @@ export class ClientGate {
       const credential = await this.verifier.verify(body.token)
       if (link.credential && credential.subject !== link.credential.subject) throw new UnauthorizedError(`a link's subject cannot change (${link.credential.subject} → ${credential.subject})`)
       link.credential = credential
+      // A fresh token may grant less: subscriptions it no longer allows stop here.
+      for (const w of [...link.watches]) {
+        if (await this.allowed(credential, 'subscribe', w.pattern.vs, w.pattern.key, w.pattern.key === undefined ? (w.pattern.prefix ?? '') : undefined)) continue
+        w.off()
+        link.watches.splice(link.watches.indexOf(w), 1)
+      }
       return { subject: credential.subject, expiresAt: credential.expiresAt }
     }
     const credential = link.credential
@@ -150,27 +161,37 @@ export class ClientGate {
   }
 
   private async check(credential: Credential, op: Operation, virtualServer: string, key: string | undefined, prefix?: string): Promise<void> {
-    const ok = await this.authorize({ subject: credential.subject, virtualServer, ...(key === undefined ? {} : { key }), ...(prefix === undefined ? {} : { prefix }), op, credential })
-    if (!ok) throw new ForbiddenError(credential.subject, op, virtualServer, key ?? (prefix === undefined ? undefined : `${prefix}*`))
+    if (!(await this.allowed(credential, op, virtualServer, key, prefix))) throw new ForbiddenError(credential.subject, op, virtualServer, key ?? (prefix === undefined ? undefined : `${prefix}*`))
   }
 
-  /** Replaces the client's subscriptions here with `patterns` (all checked first: none is taken if one is refused). */
-  private async watch(client: NodeId, link: ClientLink, credential: Credential, patterns: WatchPattern[]): Promise<{ watching: number }> {
-    for (const p of patterns) await this.check(credential, 'subscribe', p.vs, p.key, p.key === undefined ? (p.prefix ?? '') : undefined)
-    for (const off of link.watches.splice(0)) off()
+  private async allowed(credential: Credential, op: Operation, virtualServer: string, key: string | undefined, prefix?: string): Promise<boolean> {
+    return (await this.authorize({ subject: credential.subject, virtualServer, ...(key === undefined ? {} : { key }), ...(prefix === undefined ? {} : { prefix }), op, credential })) === true
+  }
+
+  /**
+   * Replaces the client's subscriptions here with `patterns`. Each is checked on its own: the
+   * allowed ones are held, and the answer names the refused ones (a refused one must not silence
+   * the others).
+   */
+  private async watch(client: NodeId, link: ClientLink, credential: Credential, patterns: WatchPattern[]): Promise<{ watching: number; refused: WatchPattern[] }> {
+    const refused: WatchPattern[] = []
+    const taken: WatchPattern[] = []
+    for (const p of patterns) ((await this.allowed(credential, 'subscribe', p.vs, p.key, p.key === undefined ? (p.prefix ?? '') : undefined)) ? taken : refused).push(p)
+    for (const w of link.watches.splice(0)) w.off()
     const ready: Promise<void>[] = []
-    for (const p of patterns) {
+    for (const p of taken) {
       const pattern: WatchPattern = p.key !== undefined ? { vs: p.vs, key: p.key } : { vs: p.vs, prefix: p.prefix ?? '' }
       const w = this.opts.listen(pattern, (e) => {
         // A token that ran out stops the flow as it stops calls.
         if (link.credential && this.opts.now() < link.credential.expiresAt) this.opts.notify(client, 'changed', { domain: e.domain, entries: [toWireEntry({ seq: e.seq, epoch: 0, vs: e.vs, key: e.key, change: e.change })] })
       })
-      link.watches.push(w.off)
+      link.watches.push({ pattern, off: w.off })
       ready.push(w.ready)
     }
     await Promise.all(ready)
     this.stats.served++
-    return { watching: patterns.length }
+    if (refused.length > 0) this.stats.forbidden++
+    return { watching: taken.length, refused }
   }
 }
 

@@ -7,7 +7,8 @@
  * With a `Storage` (IndexedDbStorage in a browser) the cache outlives the page: written behind,
  * read back at start, at most `maxCached` keys (the least recently set go first).
  */
-import { NoPrimaryError } from '../errors.js'
+import { ClosedError, NoPrimaryError } from '../errors.js'
+import { ForbiddenError } from '../auth/credentials.js'
 import type { Storage, StorageOp } from '../storage/storage.js'
 import { MAX_SEGMENT_LENGTH } from '../storage/storage.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
@@ -64,7 +65,11 @@ export class ClientBackend implements StoreBackend {
     readonly writeTimeoutMs: number,
     private readonly clock: Clock,
     private readonly persist?: ClientCacheOptions,
+    /** What goes wrong outside any call (a refused subscription, no member to hold them): MeshClient's `error` event. */
+    private readonly report: (error: unknown) => void = () => {},
   ) {}
+
+  private closed = false
 
   /** Reads the cache a previous page left in storage. */
   async load(): Promise<void> {
@@ -77,14 +82,16 @@ export class ClientBackend implements StoreBackend {
     }
   }
 
-  /** Writes what the cache gathered and stops writing. */
+  /** Writes what the cache gathered and stops writing; calls fail with ClosedError from now on. */
   async close(): Promise<void> {
+    this.closed = true
     if (this.flushTimer) this.clock.clearTimeout(this.flushTimer)
     this.flushTimer = undefined
     await this.flush()
   }
 
   primaryOf(vs: VirtualServerId, key: string): NodeId {
+    if (this.closed) throw new ClosedError('client')
     const domain = domainOf(vs, key, this.settings().domainCount)
     const primary = domainRoles(this.view(), this.settings(), domain).primary
     if (!primary) throw new NoPrimaryError(domain)
@@ -169,10 +176,12 @@ export class ClientBackend implements StoreBackend {
         const home = this.home && this.links.linked.includes(this.home) ? this.home : await this.links.home()
         this.home = home
         this.links.pinned = patterns.length > 0 ? home : undefined
-        await this.messenger().request(this.address(), { clusterId: this.clusterId, nodeId: home, engineId: STORE_ENGINE_ID }, 'watch', { patterns })
-      } catch {
+        const answer = (await this.messenger().request(this.address(), { clusterId: this.clusterId, nodeId: home, engineId: STORE_ENGINE_ID }, 'watch', { patterns })) as { refused?: WatchPattern[] }
+        for (const p of answer.refused ?? []) this.report(new ForbiddenError(this.self, 'subscribe', p.vs, p.key ?? `${p.prefix ?? ''}*`))
+      } catch (error) {
         // No member reachable now: the next link that comes up takes them (linkReady).
         this.home = undefined
+        if (!this.closed) this.report(error)
       }
     })
   }

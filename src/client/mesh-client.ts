@@ -22,7 +22,8 @@ import { WireEntrySchema, type LogEntry } from '../replication/log.js'
 import { TUNING_DEFAULTS } from '../replication/tuning.js'
 import { SessionClient, type SessionClientOptions } from '../session/client.js'
 import { SESSION_ENGINE_ID, SESSION_ENGINE_TYPE } from '../session/engine.js'
-import { TopologyClient, type TopologyConnector } from '../topology/client.js'
+import { TopologyClient, TopologyRefusedError, type TopologyConnector } from '../topology/client.js'
+import { UnauthorizedError } from '../auth/credentials.js'
 import { websocketFailoverConnector } from '../topology/failover.js'
 import { TopologyManager } from '../topology/manager.js'
 import { DEFAULT_SETTINGS, type ClusterSettings, type View } from '../topology/view.js'
@@ -81,7 +82,11 @@ export interface MeshClientEvents {
   connected: Record<string, never>
   /** The link to the topology service dropped; the client reconnects by itself, and its links to members stay. */
   disconnected: { reason: string }
-  /** A token could not be fetched or was not taken; the client keeps the old one until it expires. */
+  /**
+   * Something went wrong outside any call: a token could not be fetched or was not taken (the old
+   * one stays until it expires), a subscription was refused (ForbiddenError), no member could hold
+   * the subscriptions for now, the cache could not be written.
+   */
   error: { error: unknown }
 }
 
@@ -169,7 +174,7 @@ export class MeshClient {
       random: this.opts.random ?? Math.random,
     })
     this.links = links
-    const backend = new ClientBackend(this.clusterId, id, links, () => messenger, () => this.topology.view(), () => this.settingsRef, this.opts.writeTimeoutMs ?? TUNING_DEFAULTS.writeTimeoutMs, this.clock, this.opts.cache ? { storage: this.opts.cache, onError: (error) => this.events.emit('error', { error }) } : undefined)
+    const backend = new ClientBackend(this.clusterId, id, links, () => messenger, () => this.topology.view(), () => this.settingsRef, this.opts.writeTimeoutMs ?? TUNING_DEFAULTS.writeTimeoutMs, this.clock, this.opts.cache ? { storage: this.opts.cache, onError: (error) => this.events.emit('error', { error }) } : undefined, (error) => this.events.emit('error', { error }))
     this.backend = backend
     await backend.load()
     links.onReady = (m) => backend.linkReady(m)
@@ -188,7 +193,8 @@ export class MeshClient {
       }),
     })
     const connect = 'urls' in this.opts.topology ? websocketFailoverConnector(this.opts.topology.urls, this.opts.topology.WebSocket) : this.opts.topology.connect
-    const tc = new TopologyClient({ clusterId: this.clusterId, nodeId: id, token: () => this.token(), connect, clock: this.clock, engines: () => [] })
+    // A refusal is not final for a client: its next hello shows a fresh token.
+    const tc = new TopologyClient({ clusterId: this.clusterId, nodeId: id, token: () => this.token(), connect, clock: this.clock, engines: () => [], retryRefusals: true })
     this.topologyClient = tc
     this.transport.attachSignaling(tc.signaling())
     tc.events.on('view', ({ view }) => {
@@ -211,7 +217,10 @@ export class MeshClient {
       }),
     ]).catch(async (err: unknown) => {
       await this.close()
-      throw err
+      // The service's refusal of the token is what the members would answer: UnauthorizedError
+      // (sign the user in again), not a TopologyRefusedError to parse.
+      const reason = err instanceof TopologyRefusedError ? String(err.details.reason) : ''
+      throw reason.startsWith('unauthorized: ') ? new UnauthorizedError(reason.slice('unauthorized: '.length)) : err
     }).finally(() => timer && this.clock.clearTimeout(timer))
     this.settingsRef = welcome.settings
     this.scheduleRefresh(first)
@@ -263,16 +272,26 @@ export class MeshClient {
       .map((m) => m.nodeId)
   }
 
+  /** A token from the option, kept as the current one only if it is for this client's subject. */
   private async fetchToken(): Promise<string> {
     const t = typeof this.opts.token === 'function' ? await this.opts.token() : this.opts.token
     if (typeof t !== 'string') throw new InvalidClientTokenError('the token option gave no string')
+    const { subject } = readToken(t)
+    if (this.subjectRef !== undefined && subject !== this.subjectRef) throw new InvalidClientTokenError(`the token is for ${subject}, and this client is ${this.subjectRef}`)
     this.current = t
     return t
   }
 
-  /** The token to show now: the last one fetched. */
+  /**
+   * The token to show now: the last one fetched, or a fresh one when that one has expired (or is
+   * about to: a hello after the auth endpoint was away must not show a dead token).
+   */
   private async token(): Promise<string> {
-    return this.current ?? this.fetchToken()
+    const t = this.current
+    if (t === undefined) return this.fetchToken()
+    const { expiresAt } = readToken(t)
+    if (typeof this.opts.token === 'function' && expiresAt !== undefined && expiresAt - this.clock.now() < 5000) return this.fetchToken()
+    return t
   }
 
   /** With a token function, a fresh token at 80 % of the current one's life goes to the service and every link. */
@@ -285,7 +304,6 @@ export class MeshClient {
       void (async () => {
         try {
           const fresh = await this.fetchToken()
-          if (readToken(fresh).subject !== this.subjectRef) throw new InvalidClientTokenError('the fresh token is for another subject')
           this.topologyClient?.sendToken(fresh)
           await this.links?.refresh()
           if (this.phase === 'running') this.scheduleRefresh(fresh)

@@ -37,6 +37,11 @@ export interface TopologyClientOptions {
   token?: () => Promise<string>
   /** A member's token (role 'member') in place of the secret, asked for on every hello. */
   memberToken?: () => Promise<string>
+  /**
+   * After the first welcome, a refusal is not final: the next attempt comes as after a lost link
+   * (a client whose token lapsed while its auth endpoint was away shows a fresh one then).
+   */
+  retryRefusals?: boolean
   /** The node key kept with this node's data (src/node/identity.ts), shown in each hello; without one, any hello for this id takes its place. */
   key?: string
   connect: TopologyConnector
@@ -154,7 +159,9 @@ export class TopologyClient {
           case 'signal':
             return this.events.emit('signal', { from: msg.from as NodeId, data: msg.data, ...(msg.client ? { client: true } : {}) })
           case 'refused':
-            this.closed = true // a refusal is final: retrying with the same secret cannot help
+            // A refusal is final (retrying with the same secret cannot help), unless the node may
+            // show another credential next time and has been welcomed before.
+            if (!o.retryRefusals || !this.welcome) this.closed = true
             return reject(new TopologyRefusedError(msg.reason))
           case 'error':
             return this.events.emit('error', { error: new DomainMeshError('TOPOLOGY_ERROR', msg.reason) })

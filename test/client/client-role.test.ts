@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { clusterId, nodeId, type NodeId } from '../../src/ids.js'
 import { ForbiddenError, UnauthorizedError } from '../../src/auth/credentials.js'
 import { generateClientKeys, issueClientToken, MeshClient, MeshNode, serveClients, startTopologyServer, WebRtcTransport, type ClientKeys, type TopologyServer } from '../../src/node.js'
-import { TopologyRefusedError } from '../../src/topology/client.js'
 import { MemoryStorage } from '../../src/storage/memory.js'
 import { RealClock } from '../../src/util/clock.js'
 import { STORE_ENGINE_ID } from '../../src/store/port.js'
@@ -139,7 +138,7 @@ describe('a client', { timeout: 60_000 }, () => {
     const forged = await issueClientToken(other.privateKey, { clusterId: CLUSTER, subject: 'mallory', access: { '*': 'read-write' } })
     const c1 = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: forged, transport: clientRtc() })
     clients.push(c1)
-    await expect(c1.start()).rejects.toThrow(TopologyRefusedError)
+    await expect(c1.start()).rejects.toThrow(UnauthorizedError)
     const expired = await token('alice', { shop: 'read-write' }, 60, Math.floor(Date.now() / 1000) - 3600)
     const c2 = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: expired, transport: clientRtc() })
     clients.push(c2)
@@ -200,6 +199,49 @@ describe('a client', { timeout: 60_000 }, () => {
     expect(await mine.get(sid)).toEqual({ cart: ['pear'] })
   })
 
+  it('a virtual server named like an object\'s own property (constructor, toString) is not granted by any token', async () => {
+    await members[0]!.store('constructor').put('secret:1', { v: 1 })
+    await members[0]!.store('toString').put('secret:2', { v: 2 })
+    const eve = await client('eve2', { shop: 'read' })
+    await expect(eve.store('constructor').get('secret:1')).rejects.toThrow(ForbiddenError)
+    await expect(eve.store('toString').get('secret:2')).rejects.toThrow(ForbiddenError)
+  })
+
+  it('a subject that is a prefix of another (ali, ali:ce) cannot reach the other\'s sessions', async () => {
+    const victim = await client('ali:ce', { shop: 'read-write' })
+    const theirs = victim.sessions({ virtualServer: 'shop' })
+    const sid = await theirs.create({ card: '4111' })
+    const ali = await client('ali', { shop: 'read-write' })
+    const grab = ali.sessions({ virtualServer: 'shop', clientId: theirs.clientId })
+    await expect(grab.create({})).rejects.toThrow(ForbiddenError)
+    await expect(grab.get(sid)).rejects.toThrow(ForbiddenError)
+    expect(await theirs.get(sid)).toEqual({ card: '4111' })
+  })
+
+  it('a refused subscription is told as an error and leaves the client\'s other subscriptions working', async () => {
+    const c = await client('hal', { shop: 'read' })
+    const errors: unknown[] = []
+    c.events.on('error', ({ error }) => errors.push(error))
+    const heard: string[] = []
+    c.store('billing').subscribe('inv:1', () => heard.push('billing'))
+    c.store('shop').subscribe('ok:1', () => heard.push('shop'))
+    await waitFor(() => errors.some((e) => e instanceof ForbiddenError), 'the refusal told')
+    await c.store('shop').get('ok:1')
+    await members[1]!.store('shop').put('ok:1', { n: 1 })
+    await waitFor(() => heard.includes('shop'), 'the allowed subscription heard')
+    expect(heard).not.toContain('billing')
+  })
+
+  it('a store taken before close fails at once with ClosedError after it', async () => {
+    const c = await client('ivy', { shop: 'read-write' })
+    const s = c.store('shop')
+    await s.put('ivy:1', 1)
+    await c.close()
+    const t0 = Date.now()
+    await expect(s.put('ivy:2', 2)).rejects.toThrow(/closed/)
+    expect(Date.now() - t0).toBeLessThan(1000)
+  })
+
   it('a call after its token expired is refused', async () => {
     const c = await client('carol', { shop: 'read-write' })
     await c.store('shop').put('c:1', 1)
@@ -212,6 +254,18 @@ describe('a client', { timeout: 60_000 }, () => {
     await messenger.request(from, to, 'auth', { token: short })
     await new Promise((r) => setTimeout(r, 1100))
     await expect(messenger.request(from, to, 'read', { vs: 'shop', key: 'c:1' })).rejects.toThrow(UnauthorizedError)
+    // A fresh token that grants less stops the subscriptions it no longer allows.
+    await members[0]!.store('billing').put('inv:9', { eur: 1 })
+    const heard: string[] = []
+    const full = await token('carol', { shop: 'read-write', billing: 'read' })
+    await messenger.request(from, to, 'auth', { token: full })
+    await messenger.request(from, to, 'watch', { patterns: [{ vs: 'billing', key: 'inv:9' }, { vs: 'shop', key: 'c:1' }] })
+    c.store('billing').subscribe('inv:9', () => heard.push('billing'))
+    await messenger.request(from, to, 'auth', { token: await token('carol', { shop: 'read-write' }) })
+    await members[0]!.store('billing').put('inv:9', { eur: 2 })
+    await members[0]!.store('shop').put('c:1', 2)
+    await new Promise((r) => setTimeout(r, 500))
+    expect(heard).toEqual([])
     // Another subject's token cannot be swapped in on a link either.
     await expect(messenger.request(from, to, 'auth', { token: await token('dave', { shop: 'read-write' }) })).rejects.toThrow(UnauthorizedError)
   })

@@ -242,6 +242,33 @@ describe('a client', { timeout: 60_000 }, () => {
     expect(Date.now() - t0).toBeLessThan(1000)
   })
 
+  it('comes back to the topology service after its token lapsed while the auth endpoint was away', async () => {
+    let endpointUp = true
+    const c = new MeshClient({
+      clusterId: CLUSTER,
+      topology: { urls: [server.url] },
+      token: async () => {
+        if (!endpointUp) throw new Error('auth endpoint unreachable')
+        return token('jay', { shop: 'read-write' }, 2)
+      },
+      transport: clientRtc(),
+    })
+    clients.push(c)
+    const connected: number[] = []
+    const disconnected: string[] = []
+    c.events.on('connected', () => connected.push(Date.now()))
+    c.events.on('disconnected', ({ reason }) => disconnected.push(reason))
+    c.events.on('error', () => {})
+    await c.start()
+    const welcomes = connected.length
+    endpointUp = false
+    await waitFor(() => disconnected.some((r) => /token expired/.test(r)), 'the service to end the link at expiry', 10_000)
+    endpointUp = true
+    await waitFor(() => connected.length > welcomes, 'the client welcomed again', 15_000)
+    await c.store('shop').put('jay:1', { ok: true })
+    expect(await members[0]!.store('shop').get('jay:1')).toEqual({ ok: true })
+  })
+
   it('a call after its token expired is refused', async () => {
     const c = await client('carol', { shop: 'read-write' })
     await c.store('shop').put('c:1', 1)

@@ -447,7 +447,8 @@ export class MeshNode {
   /**
    * Resolves once this node is an up member of the view it holds (with at least `members` up
    * members, default 1) and every domain it leads has its replicas: `replicas` copies (or one per
-   * member, in a smaller cluster), none still being copied, none damaged. A write acknowledged
+   * member, in a smaller cluster), none still being copied, none damaged, none still fetching
+   * what the other owners hold (after a promotion or a restart). A write acknowledged
    * after that carries every replica in its ack. Right after `start()` replication is still
    * forming, and a write is acknowledged by fewer copies (`replicas: 1`). A node that starts
    * later counts once the view that has it arrives: pass `members` to wait for it. Checked every
@@ -471,7 +472,7 @@ export class MeshNode {
     const up = view.members.filter((m) => m.status === 'up')
     if (up.length < members || !up.some((m) => m.nodeId === this.id)) return false
     const health = this.state.health()
-    return health.epoch === view.epoch && health.safe
+    return health.epoch === view.epoch && health.safe && health.syncing.length === 0
   }
 
   /** Under-replicated domains this node leads, healing in progress, and whether it is safe to stop. */

@@ -103,6 +103,11 @@ export class DomainReplica extends ReplicaStore {
   /** Primary after a promotion: writes wait until the replica has what the survivors have. */
   ready: Promise<void> = Promise.resolve()
   private syncing = false
+
+  /** A new primary still fetching what the other owners hold: its reads and writes wait. */
+  get isSyncing(): boolean {
+    return this.syncing
+  }
   private readonly tracker: CommitTracker
   readonly acked: AckWaiters
   private readonly fence: Fence

@@ -72,6 +72,8 @@ export interface Health {
   damaged: number[]
   /** Every domain this node leads is fully replicated, nothing is being copied and no copy here is damaged. */
   safe: boolean
+  /** Domains this node leads that still fetch what the other owners hold (after a promotion or a restart): their calls wait. */
+  syncing: number[]
   /**
    * Domains the current view gives no primary: every owner is down (or gone, like a closed tab
    * that held the only copy). Cluster-wide, the same on every node; reads and writes there fail
@@ -496,7 +498,8 @@ export class StateManager {
     const damaged = [...this.replicas.values()].filter((r) => r.damaged).map((r) => r.domain)
     const unavailable: number[] = []
     if (this.view) for (let d = 0; d < this.opts.settings.domainCount; d++) if (roles(d)?.primary === undefined) unavailable.push(d)
-    return { epoch: this.view?.epoch ?? 0, primaryOf: led.length, underReplicated, healing, damaged, safe: underReplicated.length === 0 && !healing.inProgress && damaged.length === 0, unavailable }
+    const syncing = led.filter((r) => r.isSyncing).map((r) => r.domain)
+    return { epoch: this.view?.epoch ?? 0, primaryOf: led.length, underReplicated, healing, damaged, safe: underReplicated.length === 0 && !healing.inProgress && damaged.length === 0, syncing, unavailable }
   }
 
   async flush(): Promise<void> {

@@ -183,9 +183,14 @@ describe('npm start', { timeout: 120_000 }, () => {
     const second = await start()
     expect(await readFile(join(data, 'secret'), 'utf8')).toBe(secret)
     expect(second.output()).toMatch(/node node-1 joined cluster "demo"/)
-    // As after the first start: a read sent while the restarted peers still fetch what the others
-    // hold is answered NotReadyError (never "absent") once the SDK's retries are over.
-    await waitFor(async () => ((await (await fetch('http://127.0.0.1:9190/health')).json()) as { safe: boolean }).safe, 'node-1 healthy again', 30_000, 100)
+    // Every peer healthy again first: a read sent while a restarted primary still fetches what
+    // the other owners hold is answered NotReadyError (never "absent") once the SDK's retries
+    // (10 s) are over, and on a loaded machine that sync took longer.
+    const settled = async (port: number) => {
+      const h = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { safe: boolean; syncing: number[] }
+      return h.safe && h.syncing.length === 0
+    }
+    for (const port of [9190, 9191, 9192]) await waitFor(() => settled(port), `the peer on ${port} healthy and synced again`, 30_000, 100)
     // The same key pair: a token of the first start is still taken.
     const again = await new MeshClient({ clusterId: 'demo', topology: { urls: ['ws://127.0.0.1:7790'] }, token }).start()
     try {

@@ -28,11 +28,13 @@ export interface GateContext {
   /** The local engines a client's allowed calls run on. */
   store: (req: Request) => unknown
   session: ((req: Request) => unknown) | undefined
+  /** Listens for committed changes matching `pattern` on this member's behalf (as its own subscription); returns how to stop. */
+  listen: (pattern: WatchPattern, listener: (e: ChangeEvent) => void) => () => void
   /**
-   * Listens for committed changes matching `pattern` on this member's behalf (as its own
-   * subscription); `ready` resolves once the other members have heard of it.
+   * Tells the other members this member's subscriptions as they are now (once for any number of
+   * patterns added or dropped); resolves once they have them.
    */
-  listen: (pattern: WatchPattern, listener: (e: ChangeEvent) => void) => { off: () => void; ready: Promise<void> }
+  announce: () => Promise<void>
   /** Sends a one-way message to the client's link. */
   notify: (client: NodeId, method: string, body: unknown) => void
 }
@@ -100,6 +102,7 @@ export class ClientGate {
     if (!l) return
     this.links.delete(client)
     for (const w of l.watches) w.off()
+    if (l.watches.length > 0) void this.opts.announce()
   }
 
   async handle(req: Request): Promise<unknown> {
@@ -123,11 +126,13 @@ export class ClientGate {
       if (link.credential && credential.subject !== link.credential.subject) throw new UnauthorizedError(`a link's subject cannot change (${link.credential.subject} → ${credential.subject})`)
       link.credential = credential
       // A fresh token may grant less: subscriptions it no longer allows stop here.
+      const before = link.watches.length
       for (const w of [...link.watches]) {
         if (await this.allowed(credential, 'subscribe', w.pattern.vs, w.pattern.key, w.pattern.key === undefined ? (w.pattern.prefix ?? '') : undefined)) continue
         w.off()
         link.watches.splice(link.watches.indexOf(w), 1)
       }
+      if (link.watches.length < before) void this.opts.announce()
       return { subject: credential.subject, expiresAt: credential.expiresAt }
     }
     const credential = link.credential
@@ -178,17 +183,16 @@ export class ClientGate {
     const taken: WatchPattern[] = []
     for (const p of patterns) ((await this.allowed(credential, 'subscribe', p.vs, p.key, p.key === undefined ? (p.prefix ?? '') : undefined)) ? taken : refused).push(p)
     for (const w of link.watches.splice(0)) w.off()
-    const ready: Promise<void>[] = []
     for (const p of taken) {
       const pattern: WatchPattern = p.key !== undefined ? { vs: p.vs, key: p.key } : { vs: p.vs, prefix: p.prefix ?? '' }
-      const w = this.opts.listen(pattern, (e) => {
+      const off = this.opts.listen(pattern, (e) => {
         // A token that ran out stops the flow as it stops calls.
         if (link.credential && this.opts.now() < link.credential.expiresAt) this.opts.notify(client, 'changed', { domain: e.domain, entries: [toWireEntry({ seq: e.seq, epoch: 0, vs: e.vs, key: e.key, change: e.change })] })
       })
-      link.watches.push({ pattern, off: w.off })
-      ready.push(w.ready)
+      link.watches.push({ pattern, off })
     }
-    await Promise.all(ready)
+    // Once for all of them, and answered only when the others have them: the client's next write is heard.
+    await this.opts.announce()
     this.stats.served++
     if (refused.length > 0) this.stats.forbidden++
     return { watching: taken.length, refused }

@@ -231,17 +231,8 @@ export class MeshNode {
       now: () => this.clock.now(),
       store: (req) => this.storeEngine!.handle(req),
       session: (req) => (this.sessionEngine ? this.sessionEngine.handle(req) : Promise.reject(new ClosedError('sessions (this member has no cluster secret)'))),
-      listen: (pattern, listener) => {
-        const off = this.storeEngine!.watches.addLocal(pattern, listener)
-        const ready = this.storeEngine!.announceWatchesConfirmed(this.memberPeers())
-        return {
-          ready,
-          off: () => {
-            off()
-            this.storeEngine?.announceWatches(this.memberPeers())
-          },
-        }
-      },
+      listen: (pattern, listener) => this.storeEngine!.watches.addLocal(pattern, listener),
+      announce: () => this.storeEngine?.announceWatchesConfirmed(this.memberPeers()) ?? Promise.resolve(),
       notify: (client, method, body) => this.messenger.notifyLink(this.address('store'), { clusterId: this.clusterId, nodeId: client, engineId: STORE_ENGINE_ID }, method, body),
     })
     this.gate = gate

@@ -107,6 +107,21 @@ describe('a client', { timeout: 60_000 }, () => {
     expect(await second.store('shop').get('f:1')).toEqual({ n: 2 })
   })
 
+  it('closes links it has not used for idleMs, all but the most recent one', async () => {
+    const t = await token('kim', { shop: 'read-write' })
+    const c = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: t, transport: clientRtc(), maxLinks: 3, idleMs: 200 })
+    clients.push(c)
+    await c.start()
+    const view = members[0]!.state
+    const vs = members[0]!.store('shop').virtualServerId
+    // One key led by each member: three links.
+    const keyOf = new Map<string, string>()
+    for (let i = 0; keyOf.size < 3; i++) keyOf.set(view.placement(view.domainOf(vs, `k${i}`)).primary!, `k${i}`)
+    for (const k of keyOf.values()) await c.store('shop').get(k)
+    expect(c.linkedMembers).toHaveLength(3)
+    await waitFor(() => c.linkedMembers.length === 1, 'the idle links closed', 5000)
+  })
+
   it('never closes the link that holds its subscriptions for idleness: no change is missed while it idles', async () => {
     const t = await token('gina', { shop: 'read-write' })
     const c = new MeshClient({ clusterId: CLUSTER, topology: { urls: [server.url] }, token: t, transport: clientRtc(), maxLinks: 2, idleMs: 200 })

@@ -105,6 +105,8 @@ export class Messenger {
   private inFrames = false
   /** True from an `expedite()` until the end of the current phase of the event loop. */
   private expedited = false
+  /** An expedited flush already ran in this phase: what is sent after it waits for the phase's end. */
+  private expeditedFlushed = false
   /**
    * Request ids start at a random point: a node that restarts must not reuse the ids of its past
    * life, or a late answer to an old request would be taken for the answer to a new one.
@@ -188,7 +190,7 @@ export class Messenger {
   expedite(): void {
     if (this.expedited) return
     this.expedited = true
-    defer(this.opts.clock, () => (this.expedited = false))
+    defer(this.opts.clock, () => (this.expedited = this.expeditedFlushed = false))
   }
 
   close(): void {
@@ -210,8 +212,10 @@ export class Messenger {
     if (this.flushScheduled) return
     this.flushScheduled = true
     if (this.inFrames) return // the end of their phase sends it (onFrame)
-    if (this.expedited) queueMicrotask(() => this.flush())
-    else defer(this.opts.clock, () => this.flush())
+    if (this.expedited && !this.expeditedFlushed) {
+      this.expeditedFlushed = true
+      queueMicrotask(() => this.flush())
+    } else defer(this.opts.clock, () => this.flush())
   }
 
   private flush(): void {

@@ -122,6 +122,18 @@ describe('router', () => {
     await endPhase()
     expect(b.metrics().framesOut - bBefore).toBe(1)
     expect(sink.calls).toContain('reply')
+    await endPhase() // the phase in which b's reply reached a
+    const burst = a.metrics().framesOut
+    // A burst of calls in one phase: the first frame left at once, the rest share one at its end
+    // (a writer issuing many changes per turn sent a frame for every chain of microtasks).
+    for (let i = 0; i < 3; i++) {
+      a.messenger.expedite()
+      a.messenger.notify(a.address('x'), toB, 'm', `burst ${i}`)
+      await flushMicrotasks()
+    }
+    expect(a.metrics().framesOut - burst).toBe(1)
+    await endPhase()
+    expect(a.metrics().framesOut - burst).toBe(2)
   })
 
   it("what a phase's frames cause leaves before the work their handlers put after that phase", async () => {

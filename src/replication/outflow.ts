@@ -6,7 +6,7 @@
  * write that carried it has timed out for its caller.
  */
 import type { NodeId } from '../ids.js'
-import type { Clock, TimerHandle } from '../util/clock.js'
+import { microtask, type Clock, type TimerHandle } from '../util/clock.js'
 import type { LogEntry } from './log.js'
 import type { OutgoingReplMessage } from './messages.js'
 
@@ -45,7 +45,7 @@ export class Outflow {
     if (origin !== undefined && !this.origins.includes(origin)) this.origins.push(origin)
     if (this.scheduled) return
     this.scheduled = true
-    queueMicrotask(() => {
+    microtask(() => {
       this.scheduled = false
       const entries = this.queued
       const origins = this.origins

@@ -11,7 +11,7 @@ import { ClosedError, DomainMeshError, NotConnectedError, TimeoutError, toWireEr
 import { fromWireError } from '../remote-errors.js'
 import type { ClusterId, NodeId } from '../ids.js'
 import type { Transport } from '../transport/transport.js'
-import { defer, type Clock, type TimerHandle } from '../util/clock.js'
+import { defer, microtask, type Clock, type TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { MAX_ADDRESSES_PER_FRAME, type Envelope, type MessageEnvelope, type MessagesEnvelope, type RequestEnvelope } from '../wire/envelope.js'
 import { AddressCache } from '../wire/address-cache.js'
@@ -164,7 +164,7 @@ export class Messenger {
     if (route.kind === 'local') {
       const engine = route.engine
       const req: Request = { fromNode: this.opts.nodeId, from, to, method, body, oneWay: true }
-      queueMicrotask(() => void this.runOneWay(this.opts.nodeId, engine, req))
+      microtask(() => void this.runOneWay(this.opts.nodeId, engine, req))
       return
     }
     this.enqueue(route.nodeId, { t: 'msg', from, to: route.address, m: method, b: body })
@@ -214,7 +214,7 @@ export class Messenger {
     if (this.inFrames) return // the end of their phase sends it (onFrame)
     if (this.expedited && !this.expeditedFlushed) {
       this.expeditedFlushed = true
-      queueMicrotask(() => this.flush())
+      microtask(() => this.flush())
     } else defer(this.opts.clock, () => this.flush())
   }
 

@@ -1,7 +1,9 @@
 /**
  * A domain replica on disk: a snapshot plus log segments written after it.
  *   ['dom', D, 'snap']          the snapshot (objects and the seq it covers)
- *   ['dom', D, 'seg', FIRSTSEQ] one segment: the entries of one group commit
+ *   ['dom', D, 'seg', FIRSTSEQ] one segment: the entries of one group commit, as their wire
+ *                               tuples (log.ts); segments written before 0.3 hold entry objects,
+ *                               and both read back
  * Each group commit is one storage write, whatever the number of entries. Compaction writes a new
  * snapshot and deletes the segments it covers in one batch, once the segments pass `compactBytes`.
  */
@@ -11,7 +13,7 @@ import type { Storage } from '../storage/storage.js'
 import { decodeValue, encodeValue } from '../wire/codec.js'
 import { snapshotElements } from '../wire/msgpack-skip.js'
 import { DomainState, type Snapshot } from '../replication/domain-state.js'
-import type { LogEntry } from '../replication/log.js'
+import { acceptWireEntry, toWireEntry, type LogEntry } from '../replication/log.js'
 import { encodeSnapshot } from './snapshot-encoder.js'
 import { scanSnapshot } from './snapshot-scan.js'
 
@@ -72,7 +74,9 @@ export class DomainPersistence {
         this.segmentBytes += e.value.byteLength
         const batch = decodeValue(this.open(e.value, `log segment ${e.key[3]}`))
         if (!Array.isArray(batch)) throw new Error(`log segment ${e.key[3]} is not a list of entries`)
-        for (const entry of batch as LogEntry[]) {
+        for (const stored of batch as unknown[]) {
+          const entry = Array.isArray(stored) ? acceptWireEntry(stored) : (stored as LogEntry)
+          if (!entry) throw new Error(`log segment ${e.key[3]} holds an entry that is no log entry`)
           if (entry.seq <= state.lastSeq) continue
           if (entry.seq !== state.lastSeq + 1) throw new Error(`log jumps from ${state.lastSeq} to ${entry.seq}`)
           state.apply(entry)
@@ -94,7 +98,9 @@ export class DomainPersistence {
   async append(entries: readonly LogEntry[]): Promise<void> {
     if (entries.length === 0) return
     const first = entries[0]!.seq
-    const bytes = seal(encodeValue(entries))
+    // Tuples, not objects: a third of the bytes to write and checksum, and a third of the
+    // encoding time (a one-field patch: 33 bytes against 97).
+    const bytes = seal(encodeValue(entries.map(toWireEntry)))
     await this.storage.put(segKey(this.domain, first), bytes)
     this.segments.push(first)
     this.segmentBytes += bytes.byteLength

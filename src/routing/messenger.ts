@@ -11,7 +11,7 @@ import { ClosedError, DomainMeshError, NotConnectedError, TimeoutError, toWireEr
 import { fromWireError } from '../remote-errors.js'
 import type { ClusterId, NodeId } from '../ids.js'
 import type { Transport } from '../transport/transport.js'
-import { defer, microtask, type Clock, type TimerHandle } from '../util/clock.js'
+import { defer, microtask, type Clock } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
 import { MAX_ADDRESSES_PER_FRAME, type Envelope, type MessageEnvelope, type MessagesEnvelope, type RequestEnvelope } from '../wire/envelope.js'
 import { AddressCache } from '../wire/address-cache.js'
@@ -20,6 +20,7 @@ import { formatAddress, isExact, type Address, type ExactAddress } from './addre
 import type { Engine, Request } from './engine.js'
 import type { Router } from './router.js'
 import { ReplayWindow } from './replay-window.js'
+import { Deadlines } from './deadlines.js'
 
 export interface MessengerEvents {
   malformed: { peer: NodeId; reason: string; count: number }
@@ -82,7 +83,9 @@ interface Pending {
   node: NodeId
   resolve: (v: unknown) => void
   reject: (e: unknown) => void
-  timer: TimerHandle
+  /** For the TimeoutError when it expires (deadlines.ts). */
+  method: string
+  timeoutMs: number
   /**
    * Whether the request was handed to the transport. Until then it waits in the outbox, and an
    * error for it says it never left (`details.sent` false), so the caller may send it again.
@@ -94,6 +97,7 @@ export class Messenger {
   readonly events = new Emitter<MessengerEvents>()
   readonly metrics: MessengerMetrics = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, envelopesIn: 0, envelopesOut: 0, malformed: 0, requestsServed: 0, requestsFailed: 0, duplicates: 0 }
   private readonly pending = new Map<number, Pending>()
+  private readonly deadlines: Deadlines
   private readonly outbox = new Map<NodeId, Envelope[]>()
   private readonly malformedBy = new Map<NodeId, number>()
   /** Request ids seen from each peer, over all its links and lives: a request is never run twice (replay-window.ts). */
@@ -117,6 +121,7 @@ export class Messenger {
 
   constructor(private readonly opts: MessengerOptions) {
     this.nextId = opts.firstRequestId ?? randomIdBase(opts.randomBytes)
+    this.deadlines = new Deadlines(opts.clock, (id) => this.pending.has(id), (id) => this.expire(id))
     const t = opts.transport
     this.unsubscribe = [
       t.on('frame', ({ from, bytes }) => this.onFrame(from, bytes)),
@@ -146,13 +151,8 @@ export class Messenger {
     const id = this.nextId++
     const node = route.nodeId
     return new Promise((resolve, reject) => {
-      const timer = this.opts.clock.setTimeout(() => {
-        const p = this.pending.get(id)
-        this.pending.delete(id)
-        if (p && !p.sent) this.unqueue(node, id)
-        reject(new TimeoutError(`request ${method} to ${node}`, timeoutMs, { sent: p?.sent ?? true }))
-      }, timeoutMs)
-      this.pending.set(id, { node, resolve, reject, timer, sent: false })
+      this.pending.set(id, { node, resolve, reject, method, timeoutMs, sent: false })
+      this.deadlines.add(id, timeoutMs)
       this.enqueue(node, { t: 'req', id, from, to: route.address, m: method, b: body })
     })
   }
@@ -197,8 +197,8 @@ export class Messenger {
     if (this.closed) return
     this.closed = true
     for (const u of this.unsubscribe) u()
+    this.deadlines.stop()
     for (const [id, p] of this.pending) {
-      this.opts.clock.clearTimeout(p.timer)
       p.reject(new ClosedError('node', { sent: p.sent }))
       this.pending.delete(id)
     }
@@ -366,8 +366,15 @@ export class Messenger {
     if (!p) return // late answer after a timeout, or a duplicate: nothing waits for it
     if (peer !== undefined && p.node !== peer) return this.malformed(peer, `response ${id} meant to come from ${p.node}`)
     this.pending.delete(id)
-    this.opts.clock.clearTimeout(p.timer)
     fn(p)
+  }
+
+  private expire(id: number): void {
+    const p = this.pending.get(id)
+    if (!p) return
+    this.pending.delete(id)
+    if (!p.sent) this.unqueue(p.node, id)
+    p.reject(new TimeoutError(`request ${p.method} to ${p.node}`, p.timeoutMs, { sent: p.sent }))
   }
 
   /**

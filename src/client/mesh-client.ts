@@ -157,7 +157,7 @@ export class MeshClient {
     this.subjectRef = readToken(first).subject
     const id = randomClientId()
     this.id = id
-    const router = new Router(this.clusterId, id, this.topology, (n) => this.transport.peers().includes(n))
+    const router = new Router(this.clusterId, id, this.topology, (n) => this.transport.linked(n))
     const messenger = new Messenger({ clusterId: this.clusterId, nodeId: id, transport: this.transport, router, clock: this.clock })
     this.messengerRef = messenger
     const links = new ClientLinks({

@@ -224,7 +224,7 @@ export class MeshNode {
     this.phase = 'starting'
     const id = await loadNodeId(this.storage, this.opts.nodeId)
     this.id = id
-    const router = new Router(this.clusterId, id, this.directory, (n) => this.transport.peers().includes(n))
+    const router = new Router(this.clusterId, id, this.directory, (n) => this.transport.linked(n))
     const mesh = isMeshTransport(this.transport) ? this.transport : undefined
     const gate = this.opts.clients?.({
       clusterId: this.clusterId,
@@ -283,7 +283,7 @@ export class MeshNode {
       lost = welcome.lost
     }
     const { limits, ...tuning } = this.opts.store ?? {}
-    const port = new MessengerStatePort(this.clusterId, id, this.messengerRef, (n) => this.transport.peers().includes(n))
+    const port = new MessengerStatePort(this.clusterId, id, this.messengerRef, (n) => this.transport.linked(n))
     this.port = port
     this.stateRef = new StateManager({
       self: id,
@@ -307,7 +307,7 @@ export class MeshNode {
         clock: this.clock,
         replicas: () => this.settingsRef.replicas,
         upNodes: () => this.sessionNodes().filter((n) => n !== id),
-        liveNodes: () => this.sessionNodes().filter((n) => n !== id && this.transport.peers().includes(n)),
+        liveNodes: () => this.sessionNodes().filter((n) => n !== id && this.transport.linked(n)),
         request: (to, method, body, timeoutMs) => this.messenger.request(this.address('session'), this.sessionAddress(to), method, body, timeoutMs),
         ...(limits ? { limits: { ...DEFAULT_LIMITS, ...limits } } : {}),
         ...(this.opts.sessionTtlMs ? { defaultTtlMs: this.opts.sessionTtlMs } : {}),

@@ -48,29 +48,29 @@ export class Router {
   }
 
   resolve(to: Address, allowRemote = true): Route {
-    const text = formatAddress(to)
-    if (to.clusterId !== this.clusterId) throw new NoRouteError('cluster', to.clusterId, text)
-    return isExact(to) ? this.resolveExact(to, text, allowRemote) : this.resolvePartial(to, text, allowRemote)
+    if (to.clusterId !== this.clusterId) throw new NoRouteError('cluster', to.clusterId, formatAddress(to))
+    return isExact(to) ? this.resolveExact(to, allowRemote) : this.resolvePartial(to, allowRemote)
   }
 
-  private resolveExact(to: ExactAddress, text: string, allowRemote: boolean): Route {
+  private resolveExact(to: ExactAddress, allowRemote: boolean): Route {
+    // The address is formatted only for an error: every request is routed, and a string each was garbage.
     if (to.nodeId === this.nodeId) {
       const engine = this.engines.get(to.engineId)
-      if (!engine) throw new NoRouteError('engine', to.engineId, text)
-      if (!serves(engine, to.virtualServerId)) throw new NoRouteError('virtualServer', to.virtualServerId ?? '', text)
+      if (!engine) throw new NoRouteError('engine', to.engineId, formatAddress(to))
+      if (!serves(engine, to.virtualServerId)) throw new NoRouteError('virtualServer', to.virtualServerId ?? '', formatAddress(to))
       return { kind: 'local', engine }
     }
     // A member the view calls down but that we still have a link to is reachable: a node cut off
     // from the topology service must still hear the nack that fences it.
     const member = this.directory.members().find((m) => m.nodeId === to.nodeId)
-    if (!allowRemote || !member || !this.reachable(to.nodeId)) throw new NoRouteError('node', to.nodeId, text)
+    if (!allowRemote || !member || !this.reachable(to.nodeId)) throw new NoRouteError('node', to.nodeId, formatAddress(to))
     const info = member.engines.find((e) => e.engineId === to.engineId)
-    if (!info) throw new NoRouteError('engine', to.engineId, text)
-    if (!serves(info, to.virtualServerId)) throw new NoRouteError('virtualServer', to.virtualServerId ?? '', text)
+    if (!info) throw new NoRouteError('engine', to.engineId, formatAddress(to))
+    if (!serves(info, to.virtualServerId)) throw new NoRouteError('virtualServer', to.virtualServerId ?? '', formatAddress(to))
     return { kind: 'remote', nodeId: to.nodeId, address: to }
   }
 
-  private resolvePartial(to: PartialAddress, text: string, allowRemote: boolean): Route {
+  private resolvePartial(to: PartialAddress, allowRemote: boolean): Route {
     let typeSeen = false
     for (const engine of this.engines.values()) {
       if (engine.engineType !== to.engineType) continue
@@ -89,7 +89,7 @@ export class Router {
         }
       }
     }
-    if (typeSeen) throw new NoRouteError('virtualServer', to.virtualServerId ?? '', text)
-    throw new NoRouteError('engineType', to.engineType, text)
+    if (typeSeen) throw new NoRouteError('virtualServer', to.virtualServerId ?? '', formatAddress(to))
+    throw new NoRouteError('engineType', to.engineType, formatAddress(to))
   }
 }

@@ -101,6 +101,7 @@ export function runTransportTests(name: string, makeHarness: () => Promise<Trans
       await b!.close()
       await waitFor(() => downs.includes('b'), 'peer-down for b')
       expect(a!.peers()).toEqual(ids('c'))
+      expect([a!.linked(nodeId('b')), a!.linked(nodeId('c'))]).toEqual([false, true])
       expect(() => a!.send(nodeId('b'), Uint8Array.of(1))).toThrow(NotConnectedError)
       await sleep(20)
       expect(afterClose).toBe(0)

@@ -261,6 +261,10 @@ export class MemoryTransport implements Transport {
     return [...this.links]
   }
 
+  linked(peer: NodeId): boolean {
+    return this.links.has(peer)
+  }
+
   disconnect(peer: NodeId, reason: string): void {
     if (this.id) this.network.cutLink(this.id, peer, reason)
   }

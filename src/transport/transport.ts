@@ -20,6 +20,8 @@ export interface Transport {
   send(to: NodeId, bytes: Uint8Array): void
   /** Peers with a link up right now. */
   peers(): NodeId[]
+  /** Whether `peers()` would list `peer`, without building the list (every send asks). */
+  linked(peer: NodeId): boolean
   /** Cuts the link to one peer (e.g. it sent garbage); both sides see `peer-down`. */
   disconnect(peer: NodeId, reason: string): void
   /** Closes every link; no events are emitted afterwards. */

@@ -254,6 +254,10 @@ export class WebRtcTransport implements MeshTransport {
     return [...this.links].filter(([, l]) => l.connected).map(([id]) => id)
   }
 
+  linked(peer: NodeId): boolean {
+    return this.links.get(peer)?.connected === true
+  }
+
   disconnect(peer: NodeId, reason: string): void {
     this.blocked.set(peer, this.clock.now() + BLOCK_MS)
     const link = this.links.get(peer)

@@ -368,11 +368,16 @@ export class StateManager {
     return this.foreground.idleMs()
   }
 
-  async write(vs: VirtualServerId, key: string, change: Change, ifVersion?: number, from?: NodeId): Promise<WriteResult> {
-    const dirty = validateWrite(key, change, this.limits)
-    checkIfVersion(ifVersion)
-    this.foreground.touch()
-    return this.primaryReplica(this.domainOf(vs, key)).write(vs, key, normalizeChange(change, dirty), ifVersion, from)
+  /** Never throws: a refused write is a rejection. */
+  write(vs: VirtualServerId, key: string, change: Change, ifVersion?: number, from?: NodeId): Promise<WriteResult> {
+    try {
+      const dirty = validateWrite(key, change, this.limits)
+      checkIfVersion(ifVersion)
+      this.foreground.touch()
+      return this.primaryReplica(this.domainOf(vs, key)).write(vs, key, normalizeChange(change, dirty), ifVersion, from)
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   async read(vs: VirtualServerId, key: string): Promise<StoredObject | undefined> {

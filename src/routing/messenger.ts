@@ -290,7 +290,7 @@ export class Messenger {
       }
       switch (env.t) {
         case 'req':
-          if (this.firstTime(peer, env.id)) void this.serve(peer, env)
+          if (this.firstTime(peer, env.id)) this.serve(peer, env)
           else this.metrics.duplicates++
           break
         case 'msg':
@@ -309,27 +309,40 @@ export class Messenger {
     }
   }
 
-  private async serve(peer: NodeId, env: RequestEnvelope): Promise<void> {
-    const reply = { id: env.id, to: env.from }
+  /**
+   * Runs a request and queues its answer. Promises, not an async function: a write's request
+   * waits here until it commits, and a generator held for each of them was copied by every
+   * scavenge of a burst.
+   */
+  private serve(peer: NodeId, env: RequestEnvelope): void {
     let from: ExactAddress = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId, engineId: 'router' as ExactAddress['engineId'] }
+    let answer: Promise<unknown>
     try {
       const req: Request = { fromNode: peer, from: env.from, to: env.to, method: env.m, body: env.b, oneWay: false }
       const door = this.opts.clients
-      let body: unknown
       if (door?.isClient(peer)) {
         if (isExact(env.to)) from = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId, engineId: env.to.engineId }
-        body = await door.handle(req)
+        answer = Promise.resolve(door.handle(req))
       } else {
         const engine = this.opts.router.resolveLocal(env.to)
         from = { clusterId: this.opts.clusterId, nodeId: this.opts.nodeId, engineId: engine.engineId }
-        body = await engine.handle(req)
+        answer = Promise.resolve(engine.handle(req))
       }
-      this.metrics.requestsServed++
-      if (!this.closed) this.enqueue(peer, { t: 'res', ...reply, from, b: body })
     } catch (err) {
-      this.metrics.requestsFailed++
-      if (!this.closed) this.enqueue(peer, { t: 'err', ...reply, from, e: toWireError(err) })
+      answer = Promise.reject(err)
     }
+    const id = env.id
+    const to = env.from
+    answer.then(
+      (body) => {
+        this.metrics.requestsServed++
+        if (!this.closed) this.enqueue(peer, { t: 'res', id, to, from, b: body })
+      },
+      (err: unknown) => {
+        this.metrics.requestsFailed++
+        if (!this.closed) this.enqueue(peer, { t: 'err', id, to, from, e: toWireError(err) })
+      },
+    )
   }
 
   private firstTime(peer: NodeId, id: number): boolean {

@@ -146,18 +146,22 @@ export class StoreEngine implements Engine {
   }
 
   /** `from`: the node that sent the write (it waits for the answer, not for its own copy). */
-  async write(vs: VirtualServerId, key: string, change: Change, ifVersion: number | undefined, hops: number, from?: NodeId): Promise<WriteAck> {
-    try {
-      const t0 = this.clock?.now()
-      const r = await this.state.write(vs, key, change, ifVersion, from)
-      // From the moment this primary took the write to its acknowledgement (backups included).
-      if (t0 !== undefined) this.writeLatency.observe(this.clock!.now() - t0)
-      return { seq: r.seq, version: r.seq, replicas: r.replicas }
-    } catch (err) {
-      const primary = this.forwardTarget(err, hops)
-      if (!primary) throw err
-      return (await this.forward(primary, 'write', { vs, key, change: toWireChange(change), ifVersion, hops: hops + 1 }, vs, err as NotPrimaryError)) as WriteAck
-    }
+  write(vs: VirtualServerId, key: string, change: Change, ifVersion: number | undefined, hops: number, from?: NodeId): Promise<WriteAck> {
+    // Promises, not an async function: its generator lived for every write in flight until the
+    // commit, and a burst's scavenges copied them all (store.ts's route says the same).
+    const t0 = this.clock?.now()
+    return this.state.write(vs, key, change, ifVersion, from).then(
+      (r) => {
+        // From the moment this primary took the write to its acknowledgement (backups included).
+        if (t0 !== undefined) this.writeLatency.observe(this.clock!.now() - t0)
+        return { seq: r.seq, version: r.seq, replicas: r.replicas }
+      },
+      (err: unknown) => {
+        const primary = this.forwardTarget(err, hops)
+        if (!primary) throw err
+        return this.forward(primary, 'write', { vs, key, change: toWireChange(change), ifVersion, hops: hops + 1 }, vs, err as NotPrimaryError) as Promise<WriteAck>
+      },
+    )
   }
 
   async read(vs: VirtualServerId, key: string, path: Path, local: boolean, hops: number): Promise<ReadResult> {

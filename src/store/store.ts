@@ -188,29 +188,38 @@ export class Store {
    * Sends to the key's primary (locally when `local` handles it), sending again what is safe to
    * send again (`sendAgain`) while placement settles, until
    * `writeTimeoutMs` after the call: the caller sees one slower call, not the failover.
+   * A chain of promises rather than an async loop: a generator held for every call in flight
+   * (a kilobyte each, with the loop's state) was copied by every scavenge of a burst.
    */
-  private async route(key: string, call: StoreCall): Promise<unknown> {
-    const write = call.method === 'write'
+  private route(key: string, call: StoreCall): Promise<unknown> {
     this.backend.expedite()
-    const deadline = this.clock.now() + this.backend.writeTimeoutMs
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const primary = this.backend.primaryOf(this.virtualServerId, key)
-        const here = this.backend.here(primary, call)
-        if (here) return await here
-        try {
-          return await this.backend.send(primary, call, answerTimeout(this.backend.writeTimeoutMs))
-        } catch (err) {
-          throw write ? classifyRequestError(err, `write of "${key}" sent to ${primary}`) : err
-        }
-      } catch (caught) {
-        // The primary's OutcomeUnknownError (here or forwarded) becomes ours: one class for the case.
-        const err = write && isRemote(caught) && (caught as DomainMeshError).code === 'OUTCOME_UNKNOWN' ? new OutcomeUnknownError(`write of "${key}"`, caught) : caught
-        const again = sendAgain(err, write)
-        const wait = BACKOFF_MS[Math.min(attempt + 1, BACKOFF_MS.length - 1)]!
-        if (!again || this.clock.now() + wait > deadline) throw err
-        await sleep(this.clock, wait)
+    return this.attempt(key, call, 0, this.clock.now() + this.backend.writeTimeoutMs)
+  }
+
+  private attempt(key: string, call: StoreCall, attempt: number, deadline: number): Promise<unknown> {
+    const write = call.method === 'write'
+    let answer: Promise<unknown>
+    /** The primary a write was sent to: its request's errors say what became of the write. */
+    let sentTo: NodeId | undefined
+    try {
+      const primary = this.backend.primaryOf(this.virtualServerId, key)
+      const here = this.backend.here(primary, call)
+      if (here) answer = here
+      else {
+        answer = this.backend.send(primary, call, answerTimeout(this.backend.writeTimeoutMs))
+        if (write) sentTo = primary
       }
+    } catch (caught) {
+      answer = Promise.reject(caught)
     }
+    return answer.catch((failed: unknown) => {
+      const caught = sentTo === undefined ? failed : classifyRequestError(failed, `write of "${key}" sent to ${sentTo}`)
+      // The primary's OutcomeUnknownError (here or forwarded) becomes ours: one class for the case.
+      const err = write && isRemote(caught) && (caught as DomainMeshError).code === 'OUTCOME_UNKNOWN' ? new OutcomeUnknownError(`write of "${key}"`, caught) : caught
+      const again = sendAgain(err, write)
+      const wait = BACKOFF_MS[Math.min(attempt + 1, BACKOFF_MS.length - 1)]!
+      if (!again || this.clock.now() + wait > deadline) throw err
+      return sleep(this.clock, wait).then(() => this.attempt(key, call, attempt + 1, deadline))
+    })
   }
 }

@@ -164,7 +164,7 @@ export class Messenger {
     if (route.kind === 'local') {
       const engine = route.engine
       const req: Request = { fromNode: this.opts.nodeId, from, to, method, body, oneWay: true }
-      microtask(() => void this.runOneWay(this.opts.nodeId, engine, req))
+      microtask(() => this.runOneWay(this.opts.nodeId, engine, req))
       return
     }
     this.enqueue(route.nodeId, { t: 'msg', from, to: route.address, m: method, b: body })
@@ -363,12 +363,14 @@ export class Messenger {
       this.events.emit('handler-error', { peer, method: env.m, error })
       return
     }
-    void this.runOneWay(peer, engine, { fromNode: peer, from: env.from, to: env.to, method: env.m, body: env.b, oneWay: true })
+    this.runOneWay(peer, engine, { fromNode: peer, from: env.from, to: env.to, method: env.m, body: env.b, oneWay: true })
   }
 
-  private async runOneWay(peer: NodeId, engine: Engine, req: Request): Promise<void> {
+  /** Most handlers of one-way messages are synchronous: no promise is made for those. */
+  private runOneWay(peer: NodeId, engine: Engine, req: Request): void {
     try {
-      await engine.handle(req)
+      const done = engine.handle(req)
+      if (done instanceof Promise) done.catch((error: unknown) => this.events.emit('handler-error', { peer, method: req.method, error }))
     } catch (error) {
       this.events.emit('handler-error', { peer, method: req.method, error })
     }

@@ -25,7 +25,7 @@ async function threeNodes() {
   b.registerEngine(echoEngine('e2', ['shop', 'blog']))
   cc.registerEngine(echoEngine('other', '*', 'other'))
   c.refresh()
-  return { ...c, a, b, c: cc }
+  return { ...c, a, b, c: cc, refresh: () => c.refresh() }
 }
 
 const noRoutePart = async (p: Promise<unknown>): Promise<string> => {
@@ -69,6 +69,22 @@ describe('router', () => {
     expect(err).toBeInstanceOf(RemoteError)
     expect((err as RemoteError).name).toBe('RangeError')
     expect((err as RemoteError).message).toBe('asked to fail: {"why":"test"}')
+  })
+
+  it('a one-way message whose handler throws or rejects is reported as handler-error, here and remote', async () => {
+    const { a, b, refresh } = await threeNodes()
+    const rejecting = { ...echoEngine('slow'), handle: (req: { method: string }) => Promise.reject(new RangeError(`later: ${req.method}`)) }
+    b.registerEngine(rejecting)
+    a.registerEngine({ ...echoEngine('slow'), handle: rejecting.handle })
+    refresh()
+    const seen: string[] = []
+    for (const n of [a, b]) n.messenger.events.on('handler-error', ({ method, error }) => seen.push(`${n.nodeId} ${method} ${(error as Error).message}`))
+    const to = (node: string, engine: string) => parseAddress(`test/${node}/${engine}`)
+    a.messenger.notify(a.address('x'), to('b', 'e2'), 'fail', 1) // throws at once, on b
+    a.messenger.notify(a.address('x'), to('b', 'slow'), 'm', 2) // rejects, on b
+    a.messenger.notify(a.address('x'), to('a', 'slow'), 'local', 3) // rejects, here
+    await flushMicrotasks()
+    expect(seen.sort()).toEqual(['a local later: local', 'b fail asked to fail: 1', 'b m later: m'])
   })
 
   it('refuses two engines with one id on a node', async () => {

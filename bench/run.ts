@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal,topo,fresh,cpu,mem30,browser --writers 256,16,1]
+ * npm run bench [-- --runs N --ops N --objects N --only raw,dm,yjs,automerge,heal,topo,fresh,cpu,mem30,browser,tabs --writers 256,16,1]
  * One run on this machine: the raw data channel, domainmesh on three nodes (this process and two
  * peer processes, WebRTC over loopback), Yjs + y-webrtc on three processes, automerge-repo, then
  * failover, healing and memory, then the topology service embedded and over etcd. Writes bench/results/latest.md and latest.json. Each timed figure
@@ -29,7 +29,7 @@ import { YjsCluster, type CrdtResult } from './yjs.js'
 const { values } = parseArgs({ options: { runs: { type: 'string' }, ops: { type: 'string' }, objects: { type: 'string' }, only: { type: 'string' }, writers: { type: 'string' } } })
 const MAIN = ['raw', 'dm', 'yjs', 'automerge', 'heal', 'topo']
 const FRESH = ['fresh', 'cpu', 'mem30']
-const only = new Set((values.only ?? [...MAIN, ...FRESH, 'browser'].join(',')).split(','))
+const only = new Set((values.only ?? [...MAIN, ...FRESH, 'browser', 'tabs'].join(',')).split(','))
 const RUNS = Number(values.runs ?? 5)
 const OPS = Number(values.ops ?? 20_000)
 const HEAL_OBJECTS = Number(values.objects ?? 100_000)
@@ -260,6 +260,12 @@ if (only.has('browser')) {
   // Chromium tabs (bench/browser.ts), in its own process: Playwright and vite stay out of this one.
   log('browser: 3 Chromium tabs, domainmesh on IndexedDB and in memory, Yjs + y-webrtc')
   execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'browser.ts'), '--runs', String(RUNS), '--ops', String(OPS)], { stdio: 'inherit' })
+}
+
+if (only.has('tabs')) {
+  // Client tabs against three Node members (bench/client-tabs.ts), in its own process as well.
+  log('tabs: client tabs in Chromium against 3 Node members')
+  execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'client-tabs.ts'), '--runs', String(Math.min(RUNS, 3))], { stdio: 'inherit' })
 }
 
 const meta = { date: new Date().toISOString(), runs: RUNS, ops: OPS, automergeOps: AUTOMERGE_OPS, singleWriterOps: SINGLE_OPS, pacedOps: PACED_OPS, healObjects: HEAL_OBJECTS, node: process.version }

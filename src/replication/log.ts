@@ -169,8 +169,12 @@ export function toWireChange(c: Change): unknown[] {
   switch (c.kind) {
     case 'put':
       return [0, c.value]
-    case 'patch':
-      return [1, ...c.patches.map((p) => (p.op === 'splice' ? [3, p.path, p.index, p.remove, p.value] : p.value === undefined && !('value' in p) ? [OPS.indexOf(p.op), p.path] : [OPS.indexOf(p.op), p.path, p.value]))]
+    case 'patch': {
+      // Built in place: every write is put in this form once or twice per copy.
+      const out: unknown[] = [1]
+      for (const p of c.patches) out.push(p.op === 'splice' ? [3, p.path, p.index, p.remove, p.value] : p.value === undefined && !('value' in p) ? [OPS.indexOf(p.op), p.path] : [OPS.indexOf(p.op), p.path, p.value])
+      return out
+    }
     case 'delete':
       return [2]
   }

@@ -258,7 +258,7 @@ if (FRESH.some((p) => only.has(p))) {
 
 if (only.has('browser')) {
   // Chromium tabs (bench/browser.ts), in its own process: Playwright and vite stay out of this one.
-  log('browser: 3 Chromium tabs, domainmesh on IndexedDB and in memory, Yjs + y-webrtc')
+  log('browser: 3 Chromium tabs, domainmesh and Yjs + y-webrtc, each on IndexedDB (y-indexeddb) and in memory')
   execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'browser.ts'), '--runs', String(RUNS), '--ops', String(OPS)], { stdio: 'inherit' })
 }
 

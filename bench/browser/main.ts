@@ -1,10 +1,12 @@
 /**
  * One tab of the browser benchmark (bench/browser.ts drives it through Playwright). `?sys=dm`: a
- * domainmesh member on IndexedDB (or `&storage=memory`); `?sys=yjs`: a Y.Doc in a y-webrtc room.
+ * domainmesh member on IndexedDB (or `&storage=memory`); `?sys=yjs`: a Y.Doc in a y-webrtc room,
+ * persisted by y-indexeddb in database `&db=` when given.
  * The orchestrator calls `window.bench.*` and gets plain results back; times are
  * `performance.timeOrigin + performance.now()`, one wall clock for every tab.
  */
 import { IndexedDbStorage, MemoryStorage, MeshNode, WebRtcTransport, clusterId, nodeId } from '../../src/index.js'
+import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebrtcProvider } from 'y-webrtc'
 import * as Y from 'yjs'
 import { changes, PlanTracker, type Plan } from '../workload.js'
@@ -28,6 +30,11 @@ interface System {
   settled(): Promise<number>
   /** Objects this tab's copy holds (Yjs only; domainmesh's fill is acknowledged by every replica). */
   size(): number
+  /**
+   * When every IndexedDB write this tab's copy has issued so far has committed (Yjs + y-indexeddb,
+   * whose writes are not awaited by anything; NaN otherwise).
+   */
+  persisted(): Promise<number>
 }
 
 function domainmesh(): System {
@@ -67,12 +74,16 @@ function domainmesh(): System {
       return errors
     },
     size: () => NaN,
+    persisted: async () => NaN,
   }
 }
 
 function yjs(): System {
   const doc = new Y.Doc()
   const objects = doc.getMap<Y.Map<number>>('objects')
+  const dbName = q.get('db')
+  // Before the provider, as y-indexeddb's README does: the doc loads what is stored, then syncs.
+  const persistence = dbName ? new IndexeddbPersistence(dbName, doc) : undefined
   const provider = new WebrtcProvider(q.get('room')!, doc, { signaling: [q.get('signaling')!], filterBcConns: true, peerOpts: { config: { iceServers: [] } } })
   const keyOf = new Map<unknown, number>()
   objects.observeDeep((events) => {
@@ -88,6 +99,7 @@ function yjs(): System {
   const conns = () => (provider as unknown as { room: { webrtcConns: Map<string, { connected: boolean }> } | null }).room?.webrtcConns
   return {
     ready: async () => {
+      await persistence?.whenSynced
       const peers = Number(q.get('peers') ?? 2)
       while (!((conns()?.size ?? 0) >= peers && [...conns()!.values()].every((c) => c.connected))) await sleep(50)
     },
@@ -106,6 +118,14 @@ function yjs(): System {
     change: (object, field, value) => objects.get(`o${object}`)!.set(`f${field}`, value),
     settled: async () => 0,
     size: () => objects.size,
+    persisted: async () => {
+      if (!persistence) return NaN
+      // y-indexeddb puts each update in its own transaction on 'updates'; readwrite transactions on
+      // one store commit in the order they were created, so this one completes after all of them.
+      const tx = persistence.db!.transaction(['updates'], 'readwrite')
+      await new Promise<void>((resolve, reject) => ((tx.oncomplete = () => resolve()), (tx.onerror = () => reject(tx.error))))
+      return now()
+    },
   }
 }
 
@@ -126,6 +146,7 @@ const bench = {
   },
   done: () => done,
   size: () => sys.size(),
+  persisted: () => sys.persisted(),
   write: async (plan: Plan, gapMs = 0) => {
     const sent: Record<number, number> = {}
     const t0 = now()
@@ -138,7 +159,7 @@ const bench = {
     }
     const loopEnd = now()
     const errors = await sys.settled()
-    return { t0, loopEnd, sent: gapMs ? sent : undefined, errors }
+    return { t0, loopEnd, settledAt: now(), sent: gapMs ? sent : undefined, errors }
   },
 }
 ;(window as unknown as { bench: typeof bench }).bench = bench

@@ -1,5 +1,6 @@
 /**
- * Gives the C heap's free pages back to the system once a Node peer is quiet. glibc's malloc
+ * Gives memory back to the system once a Node peer is quiet: V8's headroom after a burst (one
+ * memory-reducing collection, `collect` below) and the C heap's free pages. glibc's malloc
  * returns memory only from the top of its heap; pages freed below a block still in use stay
  * resident until `malloc_trim` walks the free lists. A burst (the healing benchmark's fill of
  * 100,000 objects) leaves the heap full of such holes: every frame, message and file write is a
@@ -67,7 +68,8 @@ const DEFAULT_MIN_SLACK = 16 * 1024 * 1024
  * Collections are watched only while the node is quiet: a `gc` observer makes Node build an entry
  * for every collection, scavenges included, which cost 3-4 % of an allocation-heavy loop here, and
  * under load there is nothing to trim anyway. Every `quietMs` it looks: a node that went quiet is
- * trimmed at once (the burst's buffers freed so far) and watched from then on, for the full
+ * trimmed at once (the burst's buffers freed so far), or, if V8 holds much more than it uses,
+ * first collected (`collect`) and trimmed after that; it is watched from then on, for the full
  * collections with which V8 gives back the rest; a write stops the watching.
  */
 export class MemoryRelease {

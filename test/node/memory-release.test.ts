@@ -177,8 +177,9 @@ describe('MemoryRelease with a collection', () => {
 })
 
 describe('loadCollector', () => {
-  it('gives back the young generation a burst grew, which a plain full collection keeps', async () => {
-    // In a child: the burst must be its only one, and --expose-gc gives the plain collection to compare with.
+  it('gives back the young generation a burst grew', async () => {
+    // In a child: the burst must be its only one. (A plain full collection, global.gc(), keeps the
+    // young generation as the burst left it on Node 20: that is why the inspector is used.)
     const script = `
       import { getHeapSpaceStatistics } from 'node:v8'
       import { loadCollector } from ${JSON.stringify(new URL('../../src/node/memory-release.ts', import.meta.url).pathname)}
@@ -186,14 +187,12 @@ describe('loadCollector', () => {
       const kept = []
       for (let i = 0; i < 2e6; i++) { const o = { i, s: 'x' + i }; if (i % 16 === 0) kept.push(o) }
       const burst = young()
-      globalThis.gc()
-      const plain = young()
       await (await loadCollector())()
-      console.log(JSON.stringify({ burst, plain, after: young(), kept: kept.length }))
+      console.log(JSON.stringify({ burst, after: young(), kept: kept.length }))
     `
-    const out = execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
-    const { burst, plain, after } = JSON.parse(out.trim().split('\n').pop()!) as { burst: number; plain: number; after: number }
-    expect(plain).toBe(burst)
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' })
+    const { burst, after } = JSON.parse(out.trim().split('\n').pop()!) as { burst: number; after: number }
+    expect(burst).toBeGreaterThan(8 << 20)
     expect(after).toBeLessThan(burst / 4)
   }, 30_000)
 })

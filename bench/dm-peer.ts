@@ -12,9 +12,12 @@
  * JSON lines: `fill` the objects, `track` a plan (workload.ts) on its own copy, `write` a plan as
  * the writer, and `cpu` (this process's CPU time, all threads).
  */
-import { performance } from 'node:perf_hooks'
+import { readFileSync } from 'node:fs'
+import { constants as perfConstants, performance, PerformanceObserver } from 'node:perf_hooks'
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8'
 import { createInterface } from 'node:readline'
 import { nodeCommand } from '../src/cli/node-command.js'
+import { loadCollector, loadMallocTrim } from '../src/node/memory-release.js'
 import { healValue } from './memory.js'
 import { changes, PlanTracker, type Plan } from './workload.js'
 
@@ -30,6 +33,40 @@ store?.subscribe({ prefix: 'o' }, (e) => {
   if (p.value < 0) arrivals.push(`arrival ${-p.value} ${now()}\n`)
   else if (tracker) tracker.seen(Number(e.key.slice(1)), Number((p.path[0] as string).slice(1)), p.value)
 }, { from: 'local' })
+
+/**
+ * `DM_MEM_DETAIL=1`: the peer notes its collections (kind, start, ms) and answers `mem` with where
+ * its resident memory is (fresh.ts prints it). Off by default: a `gc` observer costs every
+ * collection an entry.
+ */
+const collections: { kind: string; at: number; ms: number }[] = []
+if (process.env.DM_MEM_DETAIL) {
+  const kinds: Record<number, string> = { [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: 'major', [perfConstants.NODE_PERFORMANCE_GC_MINOR]: 'minor', [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental', [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb' }
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const d = (e as { detail?: { kind?: number; flags?: number } }).detail
+      if (d?.kind !== perfConstants.NODE_PERFORMANCE_GC_MINOR) collections.push({ kind: `${kinds[d?.kind ?? 0] ?? d?.kind}/${d?.flags ?? 0}`, at: performance.timeOrigin + e.startTime, ms: e.duration })
+    }
+  }).observe({ entryTypes: ['gc'] })
+}
+function memDetail(): object {
+  const smaps = Object.fromEntries(readFileSync('/proc/self/smaps_rollup', 'utf8').split('\n').map((l) => /^(\w+):\s+(\d+) kB/.exec(l)).filter((m) => m).map((m) => [m![1], Number(m![2]) * 1024]))
+  let heapSeg = 0
+  for (const block of readFileSync('/proc/self/smaps', 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) if (/\[heap\]/.test(block.split('\n')[0]!)) heapSeg += Number(/\nRss:\s+(\d+)/.exec(block)?.[1] ?? 0) * 1024
+  return { at: now(), usage: process.memoryUsage(), heap: getHeapStatistics(), spaces: getHeapSpaceStatistics().map((s) => ({ name: s.space_name, size: s.space_size, used: s.space_used_size, available: s.space_available_size, physical: s.physical_space_size })), smaps: { rss: smaps.Rss, anon: smaps.Anonymous, file: (smaps.Rss ?? 0) - (smaps.Anonymous ?? 0), heapSeg }, collections: collections.splice(0) }
+}
+
+/**
+ * A fresh peer brought to rest: what a quiet node does by itself after a burst (memory-release.ts),
+ * done here at once for V8's start-up headroom, which stays below the collection's threshold. The
+ * memory figure's baseline is read after it, so that the growth is what the data costs.
+ */
+async function rest(): Promise<void> {
+  const [collect, trim] = await Promise.all([loadCollector(), loadMallocTrim()])
+  if (typeof collect === 'function') await collect()
+  await sleep(1000) // the sweeper frees the ArrayBuffers
+  if (typeof trim === 'function') trim()
+}
 
 const turn = () => new Promise((r) => setImmediate(r))
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -105,6 +142,8 @@ createInterface({ input: process.stdin })
         out({ op: 'applied', at, times: cmd.times ? Object.fromEntries(t.arrived) : undefined })
       })
     } else if (cmd.op === 'write') void write(cmd.plan!, cmd.gapMs ?? 0).then(out)
+    else if (cmd.op === 'mem') out({ op: 'mem', ...memDetail() })
+    else if (cmd.op === 'rest') void rest().then(() => out({ op: 'rested' }), (err: unknown) => out({ op: 'rested', error: String(err) }))
     else if (cmd.op === 'cpu') {
       const u = process.cpuUsage()
       out({ op: 'cpu', user: u.user, system: u.system })

@@ -205,12 +205,21 @@ export interface MemoryResult {
   rssBytes: number
   /** Its growth over the reading just before the fill. */
   growthBytes: number
+  /** That reading: the fresh peer at rest (its start-up headroom given back, see dm-peer.ts `rest`). */
+  baselineBytes: number
+  /** Its collections once quiet (memory-release.ts) and the ms the last took, if it asked for any. */
+  collections: number
+  collectMs: number
   /** Objects it holds, and their JSON. */
   objects: number
   jsonBytes: number
 }
 
-/** Three peers, replicas 2; peer 1 puts `objects` small objects (64 in flight); the others are read 30 s later. */
+/**
+ * Three peers, replicas 2; peer 1 puts `objects` small objects (64 in flight); the others are read
+ * at rest just before (their start-up headroom given back, as a quiet peer gives back a burst's)
+ * and 30 s after the last put.
+ */
 export async function memoryAfterFill(objects: number, waitMs = 30_000): Promise<MemoryResult> {
   const c = await startDm(3, 2)
   try {
@@ -218,13 +227,14 @@ export async function memoryAfterFill(objects: number, waitMs = 30_000): Promise
       const m = await c.peers[i]!.p.metrics()
       return { ...(m.process as ProcessMemory), objects: m.objects }
     }
+    for (const r of await Promise.all([1, 2].map((i) => c.peers[i]!.ask({ op: 'rest' }, 'rested')))) if (r.error) throw new Error(String(r.error))
     const before = await Promise.all([1, 2].map(read))
     const filled = await c.peers[0]!.ask({ op: 'fill-small', objects }, 'filled', 600_000)
     if (filled.error) throw new Error(String(filled.error))
     await sleep(waitMs)
     const after = await Promise.all([1, 2].map(read))
     const per = jsonBytesPerObject()
-    const worst = [0, 1].map((i) => ({ rssBytes: after[i]!.rssBytes, growthBytes: after[i]!.rssBytes - before[i]!.rssBytes, objects: after[i]!.objects, jsonBytes: after[i]!.objects * per })).sort((a, b) => b.growthBytes / b.jsonBytes - a.growthBytes / a.jsonBytes)
+    const worst = [0, 1].map((i) => ({ rssBytes: after[i]!.rssBytes, growthBytes: after[i]!.rssBytes - before[i]!.rssBytes, baselineBytes: before[i]!.rssBytes, collections: after[i]!.memoryCollections ?? 0, collectMs: after[i]!.memoryCollectMs ?? 0, objects: after[i]!.objects, jsonBytes: after[i]!.objects * per })).sort((a, b) => b.growthBytes / b.jsonBytes - a.growthBytes / a.jsonBytes)
     return worst[0]!
   } finally {
     await c.close()

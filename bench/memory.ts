@@ -27,6 +27,9 @@ export interface ProcessMemory {
   heapUsedBytes: number
   /** Whether the peer's C heap was trimmed since its last write (absent: it does not trim). */
   memoryTrimmedSinceLastWrite?: boolean
+  /** Memory-reducing collections the peer asked V8 for once quiet, and the ms the last one took. */
+  memoryCollections?: number
+  memoryCollectMs?: number
 }
 
 export const healValue = (i: number) => ({ id: i, name: `object ${i}`, price: i % 997, tags: ['alpha', 'beta'], stock: { warehouse: i % 7, count: i % 113 } })

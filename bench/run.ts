@@ -239,7 +239,7 @@ if (FRESH.some((p) => only.has(p))) {
     for (let i = 0; i < RUNS; i++) {
       runs.push(await again('memory', () => memoryAfterFill(HEAL_OBJECTS)))
       const m = runs.at(-1)!
-      log(`memory 30 s after a fill of ${HEAL_OBJECTS.toLocaleString('en-US')}: ${fmt(m.rssBytes / 1e6, 1)} MB resident, grown ${fmt(m.growthBytes / 1e6, 1)} MB for ${fmt(m.jsonBytes / 1e6, 1)} MB of JSON (${fmt(m.growthBytes / m.jsonBytes, 2)}×); load ${loadavg()}`)
+      log(`memory 30 s after a fill of ${HEAL_OBJECTS.toLocaleString('en-US')}: ${fmt(m.rssBytes / 1e6, 1)} MB resident (${fmt(m.baselineBytes / 1e6, 1)} at rest before), grown ${fmt(m.growthBytes / 1e6, 1)} MB for ${fmt(m.jsonBytes / 1e6, 1)} MB of JSON (${fmt(m.growthBytes / m.jsonBytes, 2)}×); ${m.collections} collection(s) once quiet, the last ${fmt(m.collectMs)} ms; load ${loadavg()}`)
     }
     keep('mem30.rssBytes', runs.map((m) => m.rssBytes))
     keep('mem30.growthPer100k', runs.map((m) => (m.growthBytes / m.objects) * 1e5))

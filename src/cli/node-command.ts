@@ -1,10 +1,10 @@
 /** `domainmesh node`: a Node peer with file storage and WebRTC, joined through a topology service. */
 import { resolve } from 'node:path'
-import { setFlagsFromString } from 'node:v8'
+import { getHeapStatistics, setFlagsFromString } from 'node:v8'
 import WebSocket from 'ws'
 import { clusterId as toClusterId, nodeId as toNodeId } from '../ids.js'
 import { MeshNode } from '../node/mesh-node.js'
-import { loadMallocTrim, MemoryRelease, onFullCollections } from '../node/memory-release.js'
+import { loadCollector, loadMallocTrim, MemoryRelease, onFullCollections } from '../node/memory-release.js'
 import { startMetricsServer } from '../server/metrics-server.js'
 import { FileStorage } from '../storage/files.js'
 import { websocketConnector, type WebSocketConstructor } from '../topology/ws-link.js'
@@ -31,9 +31,10 @@ export const NODE_HELP = `domainmesh node — run a peer node with file storage
   --heap-growth PCT    let V8's heap grow PCT % over the live data between full collections
                        (default 50; 0 leaves V8's own factor, 1.1-4x, which used about twice
                        the memory per object in the benchmark)
-  --memory-trim on|off give the C heap's free pages back to the system once the node has
-                       been quiet for 5 s, and after V8's full collections while it stays quiet
-                       (default on; glibc malloc_trim, through koffi: npm install koffi)
+  --memory-trim on|off once the node has been quiet for 5 s, have V8 give back what a burst
+                       grew its heap by (one memory-reducing collection), then give the C heap's
+                       free pages back to the system, also after V8's full collections while it
+                       stays quiet (default on; glibc malloc_trim, through koffi: npm install koffi)
   --verbose            also print every view, healing copy and link change (to stderr; or
                        DEBUG=domainmesh:* for all, DEBUG=domainmesh:healing for one kind)
 `
@@ -114,17 +115,26 @@ export async function nodeCommand(argv: string[]): Promise<MeshNode | undefined>
   return node
 }
 
-/** Trims the C heap after full collections once the node is quiet (memory-release.ts). */
+/**
+ * Once the node is quiet, asks V8 for a memory-reducing collection and trims the C heap after it
+ * and after V8's own full collections (memory-release.ts). Either may be missing here.
+ */
 async function trimWhenQuiet(node: MeshNode, clock: RealClock): Promise<{ stop: () => void; figures: () => Record<string, number | boolean> } | undefined> {
-  const trim = await loadMallocTrim()
-  if (typeof trim !== 'function') {
-    console.log(`memory trim off: ${trim.unavailable}`)
-    return undefined
-  }
-  const release = new MemoryRelease({ clock, trim, idleMs: () => node.state.idleMs(), watchCollections: onFullCollections, onError: (err) => console.error('memory trim failed:', err) })
+  const [trim, collect] = await Promise.all([loadMallocTrim(), loadCollector()])
+  if (typeof trim !== 'function') console.log(`memory trim off: ${trim.unavailable}`)
+  if (typeof collect !== 'function') console.log(`collection when quiet off: ${collect.unavailable}`)
+  if (typeof trim !== 'function' && typeof collect !== 'function') return undefined
+  const release = new MemoryRelease({
+    clock,
+    ...(typeof trim === 'function' ? { trim } : {}),
+    ...(typeof collect === 'function' ? { collect, slackBytes: () => { const h = getHeapStatistics(); return h.total_heap_size - h.used_heap_size } } : {}),
+    idleMs: () => node.state.idleMs(),
+    watchCollections: onFullCollections,
+    onError: (err) => console.error('memory release failed:', err),
+  })
   release.start()
   return {
     stop: () => release.stop(),
-    figures: () => ({ memoryTrims: release.stats.trims, memoryTrimmedSinceLastWrite: release.trimmedSinceLastWrite() }),
+    figures: () => ({ memoryTrims: release.stats.trims, memoryCollections: release.stats.collections, memoryCollectMs: release.stats.collectMs, memoryTrimmedSinceLastWrite: release.trimmedSinceLastWrite() }),
   }
 }

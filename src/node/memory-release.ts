@@ -1,5 +1,6 @@
 /**
- * Gives the C heap's free pages back to the system once a Node peer is quiet. glibc's malloc
+ * Gives memory back to the system once a Node peer is quiet: V8's headroom after a burst (one
+ * memory-reducing collection, `collect` below) and the C heap's free pages. glibc's malloc
  * returns memory only from the top of its heap; pages freed below a block still in use stay
  * resident until `malloc_trim` walks the free lists. A burst (the healing benchmark's fill of
  * 100,000 objects) leaves the heap full of such holes: every frame, message and file write is a
@@ -24,9 +25,16 @@ import type { Clock, TimerHandle } from '../util/clock.js'
 /** `malloc_trim(0)`: true if it gave memory back. */
 export type Trim = () => boolean
 
+/**
+ * A full collection that also gives V8's own headroom back: the young generation shrunk to its
+ * smallest, the old generation compacted and its free pages released (`loadCollector`).
+ */
+export type Collect = () => Promise<void>
+
 export interface MemoryReleaseOptions {
   clock: Clock
-  trim: Trim
+  /** Absent: the C library has none (see `loadMallocTrim`); the collection alone still runs. */
+  trim?: Trim
   /** Ms since this node last saw a write. */
   idleMs: () => number
   /** Starts calling `fn` after every full collection; returns how to stop (`onFullCollections`). */
@@ -35,14 +43,33 @@ export interface MemoryReleaseOptions {
   quietMs?: number
   /** After a full collection, wait this long for V8's sweeper to free the ArrayBuffers (default 1 s). */
   delayMs?: number
+  /**
+   * Asked once each time the node goes quiet, before the trim (absent: only the trim). V8 keeps
+   * a burst's young generation (two semi-spaces grown to 16 MiB each) and old-space headroom
+   * committed until its memory reducer runs, which it does only once it judges the allocation
+   * rate low: on a quiet peer that took from a few seconds to over a minute, so what an operator
+   * saw after a burst depended on when they looked.
+   */
+  collect?: Collect
+  /**
+   * Bytes V8 holds beyond what it uses (heap size less used); the collection is asked for only
+   * when this is at least `minSlackBytes`. It pauses the node for a few hundred ms when it holds
+   * 100,000 objects, so a node that often goes quiet without its heap growing does not pay it each time.
+   */
+  slackBytes?: () => number
+  /** Default 16 MiB: what the young generation alone grows by under a burst. */
+  minSlackBytes?: number
   onError: (err: unknown) => void
 }
+
+const DEFAULT_MIN_SLACK = 16 * 1024 * 1024
 
 /**
  * Collections are watched only while the node is quiet: a `gc` observer makes Node build an entry
  * for every collection, scavenges included, which cost 3-4 % of an allocation-heavy loop here, and
  * under load there is nothing to trim anyway. Every `quietMs` it looks: a node that went quiet is
- * trimmed at once (the burst's buffers freed so far) and watched from then on, for the full
+ * trimmed at once (the burst's buffers freed so far), or, if V8 holds much more than it uses,
+ * first collected (`collect`) and trimmed after that; it is watched from then on, for the full
  * collections with which V8 gives back the rest; a write stops the watching.
  */
 export class MemoryRelease {
@@ -50,8 +77,11 @@ export class MemoryRelease {
   private trimming: TimerHandle | undefined
   private unwatch: (() => void) | undefined
   private stopped = false
-  /** Trims run, and those that gave memory back. */
-  readonly stats = { trims: 0, released: 0 }
+  /** Trims run, and those that gave memory back; collections asked for, and the ms the last one took. */
+  readonly stats = { trims: 0, released: 0, collections: 0, collectMs: 0 }
+  private collecting = false
+  /** When the last collection was asked for (clock ms). */
+  private lastCollectAt = -Infinity
   /** When the last trim ran (clock ms), and the last one that followed a full collection. */
   private lastTrimAt = -Infinity
   private lastCollectedTrimAt = -Infinity
@@ -103,6 +133,10 @@ export class MemoryRelease {
     this.unwatch = undefined
   }
 
+  private slack(): number {
+    return this.opts.slackBytes?.() ?? Infinity
+  }
+
   private quiet(): boolean {
     return this.opts.idleMs() >= this.quietMs
   }
@@ -110,14 +144,36 @@ export class MemoryRelease {
   private look(): void {
     if (this.quiet() && !this.unwatch) {
       this.unwatch = this.opts.watchCollections(() => this.afterFullCollection())
-      if (this.lastTrimAt <= this.writtenAt()) this.trimNow()
+      if (this.opts.collect && this.lastCollectAt <= this.writtenAt() && this.slack() >= (this.opts.minSlackBytes ?? DEFAULT_MIN_SLACK)) this.collectNow(this.opts.collect)
+      else if (this.lastTrimAt <= this.writtenAt()) this.trimNow()
     } else if (!this.quiet() && this.unwatch) {
       this.unwatch()
       this.unwatch = undefined
     }
   }
 
+  /** The collection, then (as after any full collection) the trim once the sweeper has freed the buffers. */
+  private collectNow(collect: Collect): void {
+    if (this.collecting) return
+    this.collecting = true
+    const start = (this.lastCollectAt = this.opts.clock.now())
+    this.stats.collections++
+    void collect()
+      .then(
+        () => {
+          this.stats.collectMs = this.opts.clock.now() - start
+          this.afterFullCollection()
+        },
+        (err: unknown) => {
+          this.opts.onError(err)
+          if (!this.stopped) this.trimNow()
+        },
+      )
+      .finally(() => (this.collecting = false))
+  }
+
   private trimNow(): void {
+    if (!this.opts.trim) return
     try {
       this.lastTrimAt = this.opts.clock.now()
       this.stats.trims++
@@ -146,6 +202,37 @@ export async function loadMallocTrim(): Promise<Trim | { unavailable: string }> 
   } catch (err) {
     return { unavailable: `no malloc_trim in this C library (${(err as Error).message})` }
   }
+}
+
+/**
+ * V8's memory-reducing collection (`Isolate::LowMemoryNotification`: full collections until
+ * nothing more is freed, the young generation shrunk, free pages released), asked for through the
+ * inspector protocol's `HeapProfiler.collectGarbage` on an in-process session: no port is
+ * opened, and no other domain is enabled. `global.gc` (from --expose-gc, or set at run time)
+ * does a plain full collection, which leaves the young generation as large as the burst made it.
+ * Or why there is none (a Node built without the inspector).
+ */
+export async function loadCollector(): Promise<Collect | { unavailable: string }> {
+  let Session: typeof import('node:inspector').Session
+  try {
+    Session = (await import('node:inspector')).Session
+  } catch (err) {
+    return { unavailable: `no inspector in this Node (${(err as Error).message})` }
+  }
+  return () =>
+    new Promise<void>((resolve, reject) => {
+      const session = new Session()
+      session.connect()
+      session.post('HeapProfiler.collectGarbage', (err) => {
+        // Disconnected in this callback, the session never returns from its dispatch and the
+        // event loop stops: only after it.
+        setImmediate(() => {
+          session.disconnect()
+          if (err) reject(err)
+          else resolve()
+        })
+      })
+    })
 }
 
 /**

@@ -127,7 +127,7 @@ async function trimWhenQuiet(node: MeshNode, clock: RealClock): Promise<{ stop: 
   const release = new MemoryRelease({
     clock,
     ...(typeof trim === 'function' ? { trim } : {}),
-    ...(typeof collect === 'function' ? { collect, slackBytes: () => { const h = getHeapStatistics(); return h.total_heap_size - h.used_heap_size } } : {}),
+    ...(typeof collect === 'function' ? { collect, slackBytes: () => { const h = getHeapStatistics(); return h.total_heap_size - h.used_heap_size }, usedBytes: () => getHeapStatistics().used_heap_size } : {}),
     idleMs: () => node.state.idleMs(),
     watchCollections: onFullCollections,
     onError: (err) => console.error('memory release failed:', err),

@@ -153,6 +153,21 @@ describe('MemoryRelease with a collection', () => {
     expect(calls).toHaveLength(2) // the plain trim on going quiet instead
   })
 
+  it('is not asked for on a node whose live heap would make its pause too long (the plain trim instead)', async () => {
+    const c = collector()
+    let used = 300 << 20
+    const idle = { ms: 60_000 }
+    const { clock, calls } = setup(idle, () => true, { collect: () => (c.asked.push(clock.now()), c.collect()), slackBytes: () => 64 << 20, usedBytes: () => used })
+    await clock.advance(5000)
+    expect([c.asked, calls]).toEqual([[], [6_000]])
+    idle.ms = 0 // a write; then quiet again with a smaller live heap
+    await clock.advance(5000)
+    used = 100 << 20
+    idle.ms = 60_000
+    await clock.advance(5000)
+    expect(c.asked).toHaveLength(1)
+  })
+
   it('trims at once if the collection fails, and reports it', async () => {
     const c = collector()
     const { clock, calls, errors } = setup({ ms: 60_000 }, () => true, { collect: c.collect, slackBytes: () => 64 << 20 })

@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path'
 import { gzipSync } from 'node:zlib'
 
 export const GOAL = { minified: 193_800, gzip: 57_200 }
-export const BUDGETS = { member: { minified: 193_800, gzip: 61_500 }, client: GOAL }
+export const BUDGETS = { member: { minified: 193_800, gzip: 62_100 }, client: GOAL }
 
 export function measure(dist) {
   const dir = join(dist, 'assets')

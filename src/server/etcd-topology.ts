@@ -133,6 +133,7 @@ export class EtcdTopologyInstance {
   private campaignTimer: TimerHandle | undefined
   /** The next try for an instance lease after one was lost (etcd unreachable). */
   private leaseRetry: TimerHandle | undefined
+  private recordRetry: TimerHandle | undefined
   private closed = false
   /** A member's hello: cluster, id, timestamp, nonce, and its proof or member token (hello-check.ts). */
   private readonly hellos: HelloCheck
@@ -289,13 +290,7 @@ export class EtcdTopologyInstance {
       if (this.closed) return
       void this.newLease().then(
         () => {
-          // This instance's record went with the old lease: the next instance to start checks
-          // its options against it.
-          this.lease
-            .put(this.key(`instances/${this.instanceId}`))
-            .value(JSON.stringify(this.config()))
-            .exec()
-            .catch((e: unknown) => this.report('instance record', e))
+          this.putRecord(this.lease)
           this.scheduleCampaign()
         },
         (e: unknown) => {
@@ -304,6 +299,27 @@ export class EtcdTopologyInstance {
         },
       )
     }, LEASE_RETRY_MS)
+  }
+
+  /**
+   * This instance's record, which went with the old lease: the next instance to start checks its
+   * options against it. Put again every LEASE_RETRY_MS until it lands while `lease` is ours: etcd
+   * just back from a lost quorum may grant the lease and then refuse the put, and a record put
+   * only once was missing for good (the instance led without one).
+   */
+  private putRecord(lease: Lease): void {
+    lease
+      .put(this.key(`instances/${this.instanceId}`))
+      .value(JSON.stringify(this.config()))
+      .exec()
+      .catch((e: unknown) => {
+        this.report('instance record', e)
+        if (this.closed || this.lease !== lease || this.recordRetry) return
+        this.recordRetry = this.clock.setTimeout(() => {
+          this.recordRetry = undefined
+          if (!this.closed && this.lease === lease) this.putRecord(lease)
+        }, LEASE_RETRY_MS)
+      })
   }
 
   /** The instance lease (holds the leader key). Lost (etcd unreachable past its TTL): every link is dropped and the instance starts over. */
@@ -753,6 +769,7 @@ export class EtcdTopologyInstance {
     this.closed = true
     if (this.campaignTimer) this.clock.clearTimeout(this.campaignTimer)
     if (this.leaseRetry) this.clock.clearTimeout(this.leaseRetry)
+    if (this.recordRetry) this.clock.clearTimeout(this.recordRetry)
     this.gate.closeWaiting('topology service stopping')
     this.clients.close('topology service stopping')
     // The nodes' leases are left to run out: a node that reconnects to another instance within

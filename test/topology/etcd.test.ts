@@ -374,7 +374,9 @@ describe('topology instances over etcd', () => {
       // Its record, gone with the lost lease, is back: a later instance checks its options against it.
       const client = new Etcd3({ hosts: etcd.urls })
       try {
-        await waitFor(async () => (await client.get(`/${s.prefix}/ec/instances/${inst.instanceId}`).string()) !== null, 'the instance record back in etcd', 10_000)
+        await waitFor(async () => (await client.get(`/${s.prefix}/ec/instances/${inst.instanceId}`).string()) !== null, 'the instance record back in etcd', 10_000).catch((err: Error) => {
+          throw new Error(`${err.message}; the instance's last etcd errors: ${errors.slice(-5).join(' | ')}`)
+        })
       } finally {
         client.close()
       }

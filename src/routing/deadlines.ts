@@ -37,7 +37,7 @@ export class Deadlines {
 
   /** Request `id` expires `timeoutMs` from now unless it is no longer live by then. */
   add(id: number, timeoutMs: number): void {
-    const deadline = this.clock.now() + timeoutMs
+    const deadline = this.now() + timeoutMs
     let q = this.queues.get(timeoutMs)
     if (!q) this.queues.set(timeoutMs, (q = { ids: [], deadlines: [], head: 0 }))
     this.skipAnswered(q)
@@ -60,6 +60,11 @@ export class Deadlines {
     this.queues.clear()
   }
 
+  /** Monotonic where the clock has one: a wall clock set forward would expire every request in flight at once. */
+  private now(): number {
+    return this.clock.monotonic?.() ?? this.clock.now()
+  }
+
   private skipAnswered(q: Queue): void {
     while (q.head < q.ids.length && !this.live(q.ids[q.head]!)) q.head++
     if (q.head >= COMPACT_AT && q.head * 2 >= q.ids.length) {
@@ -72,19 +77,22 @@ export class Deadlines {
   private arm(at: number): void {
     if (this.timer) this.clock.clearTimeout(this.timer)
     this.timerAt = at
-    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, at - this.clock.now()))
+    this.timer = this.clock.setTimeout(() => this.fire(), Math.max(0, at - this.now()))
   }
 
   private fire(): void {
     this.timer = undefined
     this.timerAt = Infinity
-    const now = this.clock.now()
+    const now = this.now()
     const due: number[] = []
     let next = Infinity
     for (const [timeoutMs, q] of this.queues) {
       while (q.head < q.ids.length) {
         const id = q.ids[q.head]!
-        if (this.live(id) && q.deadlines[q.head]! > now) break
+        // Not yet due, unless the deadline is further off than the timeout itself: the wall
+        // clock went back (a Node timer, which this replaced, runs on a monotonic one).
+        const left = q.deadlines[q.head]! - now
+        if (this.live(id) && left > 0 && left <= timeoutMs) break
         if (this.live(id)) due.push(id)
         q.head++
       }

@@ -16,6 +16,11 @@ export interface Clock {
    * a microtask with fake time (so simulations stay ordered). Default: a microtask.
    */
   defer?(fn: () => void): void
+  /**
+   * Ms on a clock that never jumps (not the wall clock), for measuring how long something has
+   * waited; absent: `now()`. The real clock's is `performance.now()`.
+   */
+  monotonic?(): number
 }
 
 export class RealClock implements Clock {
@@ -23,6 +28,9 @@ export class RealClock implements Clock {
   private nextId = 1
   now(): number {
     return Date.now()
+  }
+  monotonic(): number {
+    return performance.now()
   }
   defer(fn: () => void): void {
     // setImmediate where there is one (Node); browsers batch per task with a resolved promise.

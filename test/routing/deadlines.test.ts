@@ -48,6 +48,38 @@ describe('request deadlines', () => {
     expect(expired.map(([id]) => id)).toEqual(Array.from({ length: 100 }, (_, i) => 49_900 + i))
   })
 
+  it('a wall clock set back does not keep a request waiting past its timeout', async () => {
+    const fake = new FakeClock()
+    let skew = 0
+    const clock = { now: () => fake.now() + skew, setTimeout: (fn: () => void, ms: number) => fake.setTimeout(fn, ms), clearTimeout: (h: Parameters<FakeClock['clearTimeout']>[0]) => fake.clearTimeout(h) }
+    const expired: number[] = []
+    const live = new Set([1])
+    const d = new Deadlines(clock, (id) => live.has(id), (id) => (live.delete(id), expired.push(id)))
+    d.add(1, 100)
+    skew = -3_600_000 // an hour back
+    await fake.advance(100)
+    expect(expired).toEqual([1])
+  })
+
+  it('times requests on the monotonic clock where there is one: a wall clock set forward expires nothing early', async () => {
+    const fake = new FakeClock()
+    let skew = 0
+    const clock = { now: () => fake.now() + skew, monotonic: () => fake.now(), setTimeout: (fn: () => void, ms: number) => fake.setTimeout(fn, ms), clearTimeout: (h: Parameters<FakeClock['clearTimeout']>[0]) => fake.clearTimeout(h) }
+    const expired: number[] = []
+    const live = new Set([1, 2])
+    const d = new Deadlines(clock, (id) => live.has(id), (id) => (live.delete(id), expired.push(id)))
+    d.add(1, 100)
+    await fake.advance(50)
+    d.add(2, 100) // due at 150
+    skew = 3_600_000 // then the wall clock goes an hour ahead
+    await fake.advance(50)
+    expect(expired).toEqual([1])
+    await fake.advance(49)
+    expect(expired).toEqual([1]) // not at 100 with the first, though its wall deadline has passed
+    await fake.advance(1)
+    expect(expired).toEqual([1, 2])
+  })
+
   it('a request sent while others expire is timed from its own start; stop forgets them all', async () => {
     const { clock, expired, d, send, live } = setup()
     const again = new Deadlines(clock, (id) => live.has(id), (id) => {

@@ -15,7 +15,7 @@ import { ClientDesk } from './client-desk.js'
 import { HelloCheck } from './hello-check.js'
 import type { ClientAuthOptions } from '../auth/credentials.js'
 import { nodeKeyHash, takeOverRefusal } from './node-keys.js'
-import { asView, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
+import { asView, RECONNECT_MAX_MS, type ClientMessage, type HelloMessage, type TopologyLink } from '../topology/protocol.js'
 import type { ClusterSettings, View } from '../topology/view.js'
 import type { Clock, TimerHandle } from '../util/clock.js'
 import { Emitter } from '../util/events.js'
@@ -73,6 +73,7 @@ interface Member {
   durable: boolean
   status: 'up' | 'down'
   link: TopologyLink | undefined
+  /** When it was last heard from; ahead of the clock for a member still given time to reconnect. */
   lastSeen: number
   removal: TimerHandle | undefined
   /** Its link got its welcome: views go to it from then on. */
@@ -181,9 +182,12 @@ export class TopologyService {
     this.waitingDomains = new Set(state.waiting ?? [])
     const now = this.opts.clock.now()
     for (const m of state.members) {
-      // Whoever was up is given the usual heartbeat allowance to reconnect; whoever was down
-      // gets a whole heal delay again, counted from now.
-      const member: Member = { nodeId: m.nodeId, engines: [...m.engines], durable: m.durable === true, status: m.status, link: undefined, lastSeen: now, removal: undefined, welcomed: false, keyHash: m.keyHash }
+      // Whoever was up is given the time its retries may take (they grew apart while the service
+      // was away) plus the usual heartbeat allowance: with the allowance alone, live nodes were
+      // marked down before their next attempt, their domains failed over, and a tab that took one
+      // over reported its durable owner lagging and closed with the only copy (fault seed 7400).
+      // Whoever was down gets a whole heal delay again, counted from now.
+      const member: Member = { nodeId: m.nodeId, engines: [...m.engines], durable: m.durable === true, status: m.status, link: undefined, lastSeen: m.status === 'up' ? now + RECONNECT_MAX_MS : now, removal: undefined, welcomed: false, keyHash: m.keyHash }
       this.members.set(m.nodeId, member)
       if (m.status === 'down') member.removal = this.opts.clock.setTimeout(() => this.remove(member), this.healDelayMs)
     }

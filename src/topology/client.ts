@@ -14,7 +14,7 @@ import { Emitter } from '../util/events.js'
 import { hash32 } from '../util/hash.js'
 import { seededRandom, type Random } from '../util/random.js'
 import { helloProof, randomNonce } from './auth.js'
-import { asSettings, asView, ServerMessageSchema, type TopologyLink } from './protocol.js'
+import { asSettings, asView, RECONNECT_MAX_MS, ServerMessageSchema, type TopologyLink } from './protocol.js'
 import type { ClusterSettings, View } from './view.js'
 
 export class TopologyRefusedError extends DomainMeshError {
@@ -300,6 +300,6 @@ export class TopologyClient {
         if (!this.closed) this.lost(error.message)
       })
     }, Math.round(this.backoff * (0.5 + 0.5 * this.random())))
-    this.backoff = Math.min(this.backoff * 2, 5000)
+    this.backoff = Math.min(this.backoff * 2, RECONNECT_MAX_MS)
   }
 }

@@ -5,6 +5,13 @@
 import * as v from '../util/schema.js'
 import type { ClusterSettings, View } from './view.js'
 
+/**
+ * The longest a node waits between two attempts to reach the topology service (its backoff
+ * doubles up to this, jittered to 50-100 %). A restarted service gives the nodes it finds in its
+ * saved state this long, plus their heartbeat allowance, to come back before it calls one down.
+ */
+export const RECONNECT_MAX_MS = 5000
+
 const Id = v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/))
 const EngineInfoSchema = v.object({
   engineId: Id,

@@ -33,6 +33,7 @@ function cluster(store: TopologyStateStore) {
       clock,
       engines: () => [],
       connect: async () => {
+        if (away) throw new Error('connection refused')
         const [node, svc] = localLinkPair()
         service.accept(svc)
         return node
@@ -65,12 +66,23 @@ function cluster(store: TopologyStateStore) {
     clients.get(name)!.close()
     await settle()
   }
+  /** While true the service is away: a node's attempt to reach it fails, as a refused connection does. */
+  let away = false
   const restartService = async () => {
     service.close()
     service = new TopologyService({ clusterId: 'c1', secret: SECRET, clock, settings: SETTINGS, healDelayMs: 5000, heartbeatMs: 1000, store })
     await service.loaded
   }
-  return { clock, join, settle, healAll, crash, restartService, views, get service() { return service } }
+  /** The service process dies, stays away `ms`, and comes back on its saved state. */
+  const bounceService = async (ms: number) => {
+    away = true
+    service.close()
+    await settle(ms)
+    away = false
+    service = new TopologyService({ clusterId: 'c1', secret: SECRET, clock, settings: SETTINGS, healDelayMs: 5000, heartbeatMs: 1000, store })
+    await service.loaded
+  }
+  return { clock, join, settle, healAll, crash, restartService, bounceService, views, get service() { return service } }
 }
 
 const ownersOf = (v: View) => Object.fromEntries(Object.entries(v.owners ?? {}).map(([d, o]) => [d, [...o].sort()]))
@@ -135,6 +147,22 @@ describe('durable topology state', () => {
     expect(now.length).toBeGreaterThan(0)
     for (const o of now) expect(owners).toContain(o)
     expect(domainRoles(c.service.view(), SETTINGS, d).primary).toBeUndefined()
+  })
+
+  it('nodes that were up reconnect to a restarted service on their own backoff, and none is marked down meanwhile', async () => {
+    // Seen in a fault run (seed 7400): the restarted service gave the nodes 3 heartbeats to come
+    // back, less than their retries' spacing, and marked three live nodes down; a tab that took
+    // over a domain reported its durable owner lagging, then closed with the only copy.
+    const c = cluster(new MemoryTopologyStateStore())
+    for (const n of ['a', 'b', 'c']) await c.join(n)
+    await c.healAll()
+    const before = c.service.view().epoch
+    await c.bounceService(20_000)
+    for (let t = 0; t < 12_000; t += 250) await c.settle(250)
+    const later = [...c.views.values()].flatMap((vs) => vs.filter((v) => v.epoch > before))
+    expect(later.length).toBeGreaterThan(0)
+    for (const v of later) expect(v.members.filter((m) => m.status !== 'up').map((m) => m.nodeId), `view ${v.epoch}`).toEqual([])
+    expect(c.service.view().members.map((m) => `${m.nodeId}:${m.status}`).sort()).toEqual(['a:up', 'b:up', 'c:up'])
   })
 
   it('a node that rejoins after a full stop sees a higher epoch than any it saw before', async () => {

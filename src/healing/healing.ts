@@ -48,10 +48,11 @@ export interface HealingHooks {
   /** Whether this node has a link to `node` now (default: always). */
   reachable?: (node: NodeId) => boolean
   /**
-   * Whether this node is ephemeral (a tab) and no other member that is up holds the domain: its
-   * copy goes before the others and without the pause after it, since until it lands one closing
-   * tab takes the only copy of what was acknowledged there. (A durable node alone with a domain
-   * still has it on disk: its copies keep the pause that leaves room for writes.)
+   * Whether this node is ephemeral (a tab) and no other member that is up holds the domain, or
+   * none that is durable (its commits wait for one): its copy goes before the others and without
+   * the pause after it, since until it lands one closing tab takes the only copy of what was
+   * acknowledged there, or the domain's writes wait. (A durable node alone with a domain still
+   * has it on disk: its copies keep the pause that leaves room for writes.)
    */
   urgent?: (domain: number) => boolean
 }

@@ -100,6 +100,11 @@ export class DomainReplica extends ReplicaStore {
   private readonly leadCheck = new LeadCheck(() => this.leadRound())
   /** While commits wait for a down owner to be dropped: checks again (and re-reports) on this timer. */
   private holdTimer: TimerHandle | undefined
+  /**
+   * This primary is a tab with no durable backup while a durable member is a target: commits wait
+   * until a backup from this set (the durable members) gets the writes (placement.ts, needsDurable).
+   */
+  private durableNeeded: ReadonlySet<NodeId> | undefined
   /** Primary after a promotion: writes wait until the replica has what the survivors have. */
   ready: Promise<void> = Promise.resolve()
   private syncing = false
@@ -411,8 +416,9 @@ export class DomainReplica extends ReplicaStore {
     if (this.role !== 'primary' || this.fence.holds(this.epoch)) return
     const acks = this.backups.map((b) => this.acked.get(b))
     const commitTo = commitPoint(this.persistedSeq, acks, this.cfg.writeAcks)
-    if (commitTo > this.committedSeq && this.downOwners.holdCommit()) {
+    if (commitTo > this.committedSeq && (this.downOwners.holdCommit() || this.lacksDurableBackup())) {
       // A listed owner is down and lacks these writes: they commit once a view drops it (down-owners.ts).
+      // Or this tab has no durable backup yet: they commit once a copy made one (addBackup).
       this.holdTimer ??= this.cfg.clock.setTimeout(() => {
         this.holdTimer = undefined
         this.checkCommits()
@@ -456,6 +462,11 @@ export class DomainReplica extends ReplicaStore {
   addBackup(target: NodeId): void {
     if (!this.backups.includes(target)) this.backups = [...this.backups, target]
     this.healed.add(target)
+  }
+
+  private lacksDurableBackup(): boolean {
+    const durable = this.durableNeeded
+    return durable !== undefined && !this.backups.some((b) => durable.has(b))
   }
 
   // ---- backup ----
@@ -533,8 +544,12 @@ export class DomainReplica extends ReplicaStore {
 
   // ---- role changes (driven by the view) ----
 
-  /** Serves writes for this domain under `epoch`; `sync` first fetches what the survivors have. */
-  becomePrimary(epoch: number, backups: NodeId[], downOwners: NodeId[], sync: (() => Promise<void>) | undefined): void {
+  /**
+   * Serves writes for this domain under `epoch`; `sync` first fetches what the survivors have.
+   * `durableNeeded`: commits wait until one of these nodes is a backup (a tab's primary, see above).
+   */
+  becomePrimary(epoch: number, backups: NodeId[], downOwners: NodeId[], sync: (() => Promise<void>) | undefined, durableNeeded?: ReadonlySet<NodeId>): void {
+    this.durableNeeded = durableNeeded
     const was = this.role
     const changed = this.downOwners.set(downOwners) || was !== 'primary' || !sameNodes(this.backups, backups)
     this.role = 'primary'

@@ -149,7 +149,7 @@ export class StateManager {
       {
         replica: (d) => this.replicas.get(d),
         wanted: (d, target) => this.rolesOf(d)?.healing.includes(target) ?? false,
-        urgent: (d) => !this.durableSelf() && this.aloneHolds(d),
+        urgent: (d) => !this.durableSelf() && (this.aloneHolds(d) || this.rolesOf(d)?.needsDurable === true),
         progress: (p) => this.events.emit('healing', p),
         copied: (domain, target, report) => this.events.emit('copied', { domain, target, report }),
         positionOf: (domain, target) => positionOf(domain, target, this.view?.epoch ?? 0, this.fetchDeps()),
@@ -336,7 +336,7 @@ export class StateManager {
         replica.complete = true
         for (const n of [...replica.healed]) if (!action.keepHealed.includes(n)) replica.healed.delete(n)
         const sync = action.sync ? () => syncFromOwners(replica, view.epoch, () => (this.view ? this.rolesOf(replica.domain)!.backups : undefined), this.fetchDeps()) : undefined
-        replica.becomePrimary(view.epoch, [...action.backups], [...action.down], sync)
+        replica.becomePrimary(view.epoch, [...action.backups], [...action.down], sync, action.durableNeeded ? new Set(action.durableNeeded) : undefined)
         for (const target of action.heal) this.healing.plan(d, target)
         break
       }

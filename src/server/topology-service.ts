@@ -9,7 +9,7 @@
  */
 import type { NodeId } from '../ids.js'
 import type { EngineInfo, MemberInfo } from '../routing/engine.js'
-import { domainRoles, placeDomain } from '../topology/placement.js'
+import { domainRoles, placeDomain, targetsOf } from '../topology/placement.js'
 import { LinkGate } from './link-gate.js'
 import { ClientDesk } from './client-desk.js'
 import { HelloCheck } from './hello-check.js'
@@ -389,10 +389,12 @@ export class TopologyService {
     if (this.members.get(m.nodeId) !== m) return
     this.members.delete(m.nodeId)
     // A departed node stops being an owner, unless it was the last one: then the domain's data
-    // lives only on its disk, and the domain waits for it rather than serving a stale copy.
+    // lives only on its disk, and the domain waits for it rather than serving a stale copy. The
+    // last durable owner is kept too while only tabs remain (see `lastDurable`).
     for (const d of Object.keys(this.owners)) {
-      const rest = this.owners[Number(d)]!.filter((n) => n !== m.nodeId)
-      if (rest.some((n) => this.members.has(n))) this.owners[Number(d)] = rest
+      const owners = this.owners[Number(d)]!
+      const rest = owners.filter((n) => n !== m.nodeId)
+      if (rest.some((n) => this.members.has(n)) && !(m.durable && this.lastDurable(owners, m.nodeId))) this.owners[Number(d)] = rest
     }
     this.publish()
   }
@@ -425,7 +427,7 @@ export class TopologyService {
     if (domain >= this.opts.settings.domainCount) return
     const owners = this.owners[domain] ?? []
     if (!owners.includes(reporter)) return void this.stats.reportsIgnored++
-    const target = placeDomain(this.view(), this.opts.settings, domain).replicas
+    const target = targetsOf(placeDomain(this.view(), this.opts.settings, domain))
     if (!target.includes(node) || owners.includes(node) || !this.members.has(node)) return
     this.owners[domain] = [...owners, node]
     this.publishSoon()
@@ -444,9 +446,34 @@ export class TopologyService {
       const view = this.view()
       const down = this.members.get(node)?.status !== 'up'
       if (!down || domainRoles(view, this.opts.settings, domain).primary !== reporter) return void this.stats.reportsIgnored++
+      // Its primary (a tab) commits nothing meanwhile: the writes wait for a durable copy.
+      if (this.lastDurable(owners, node)) return void this.stats.reportsIgnored++
     }
     this.owners[domain] = owners.filter((o) => o !== node)
     this.publishSoon()
+  }
+
+  /**
+   * Whether `node` is the only durable one among `owners` while a durable member is up. It stays
+   * listed then, down or gone: dropped, the tabs alone would be the domain's owners, and a tab that
+   * closes takes its copy for good (fault seed 7400: a tab dropped its durable owner, closed, and
+   * the domain never had a primary again). Listed, it holds the tab's commits until a durable
+   * member (the stand-in, placement.ts) owns a copy, and the domain waits for it if the tabs go.
+   * With no durable member up, tabs carry the cluster alone, as they do without Node peers.
+   */
+  private lastDurable(owners: readonly NodeId[], node: NodeId): boolean {
+    if (this.members.get(node)?.durable === false || owners.some((o) => o !== node && this.durableOwner(o))) return false
+    return this.durableUp()
+  }
+
+  /** A member on files; or a node that left the view yet is still listed: it was kept as a domain's last (durable) copy. */
+  private durableOwner(n: NodeId): boolean {
+    return this.members.get(n)?.durable ?? true
+  }
+
+  private durableUp(): boolean {
+    for (const m of this.members.values()) if (m.durable && m.status === 'up') return true
+    return false
   }
 
   /**
@@ -474,7 +501,7 @@ export class TopologyService {
     const up = (n: NodeId) => this.members.get(n)?.status === 'up'
     const next: Record<number, NodeId[]> = {}
     for (let d = 0; d < this.opts.settings.domainCount; d++) {
-      const target = placeDomain(view, this.opts.settings, d).replicas
+      const target = targetsOf(placeDomain(view, this.opts.settings, d))
       const listed = this.owners[d]
       if (this.waitingDomains.has(d)) {
         next[d] = [...(listed ?? [])]
@@ -485,8 +512,10 @@ export class TopologyService {
         continue
       }
       const present = listed.filter((n) => this.members.has(n))
-      // Owners that all left hold the only copies: keep them listed (the domain waits for one).
-      let owners = present.length > 0 ? present : [...listed]
+      // Owners that all left hold the only copies: keep them listed (the domain waits for one). So
+      // does a durable owner that left while only tabs remain (`lastDurable`).
+      const keepGone = present.length === 0 || (!present.some((n) => this.durableOwner(n)) && this.durableUp())
+      let owners = keepGone ? [...listed] : present
       if (target.length > 0 && target.every((t) => owners.includes(t) && up(t))) owners = owners.filter((o) => target.includes(o))
       next[d] = owners
     }

@@ -75,6 +75,8 @@ export type DomainAction =
       readonly heal: readonly NodeId[]
       /** Targets copied to that are still targets: the rest are forgotten (owners now, or gone). */
       readonly keepHealed: readonly NodeId[]
+      /** This node is a tab without a durable backup: commits wait until one of these durable members is a backup. */
+      readonly durableNeeded?: readonly NodeId[]
     }
   | {
       readonly kind: 'follow'
@@ -160,6 +162,7 @@ function planDomain(view: View, roles: DomainRoles, input: PlanInput, up: Readon
         // A damaged copy is never copied on: it would pass for the domain's data.
         heal: damaged ? [] : roles.healing.filter((n) => !done.includes(n)),
         keepHealed,
+        ...(roles.needsDurable ? { durableNeeded: view.members.filter((m) => m.durable === true).map((m) => m.nodeId) } : {}),
       },
     }
   }

@@ -13,6 +13,13 @@
  * durable members first (each group in rank order): the list's order decides who leads, and a tab
  * must not lead a domain a durable replica can lead. With no durable member in the view (or all
  * durable), placement is exactly the plain ranking.
+ *
+ * A set whose durable replicas are all down while a tab of it is up gets a **stand-in**: the
+ * best-ranked durable member that is up. Until then the tab leads alone, and a tab may close at
+ * any moment with what it acknowledged; so its primary commits nothing until a durable member
+ * holds the domain (manager.ts), and the stand-in is that member, copied to at once instead of
+ * after the heal delay. The set itself (`replicas`) does not change: once a durable replica is up
+ * again, or the down one leaves the view, the stand-in is no target any more.
  */
 import type { NodeId, VirtualServerId } from '../ids.js'
 import { hash32 } from '../util/hash.js'
@@ -28,13 +35,41 @@ export interface DomainPlacement {
   readonly replicas: readonly NodeId[]
   /** The first replica that is up, or undefined when every replica is down. */
   readonly primary: NodeId | undefined
+  /** A durable member that takes a copy while the set's durable replicas are down (see the top). */
+  readonly standIn?: NodeId
+}
+
+/** The members that should hold a complete copy of the domain: its replicas and its stand-in. */
+export function targetsOf(p: DomainPlacement): readonly NodeId[] {
+  return p.standIn === undefined ? p.replicas : [...p.replicas, p.standIn]
 }
 
 export function placeDomain(view: View, settings: ClusterSettings, domain: number): DomainPlacement {
   const status = new Map(view.members.map((m) => [m.nodeId, m.status]))
   const pinned = settings.pins?.[domain]?.filter((n) => status.has(n))
   const ranked = pinned?.length ? pinned.slice(0, settings.replicas) : rank(view, settings.replicas, domain)
-  return { domain, replicas: ranked, primary: ranked.find((n) => status.get(n) === 'up') }
+  const primary = ranked.find((n) => status.get(n) === 'up')
+  const standIn = pinned?.length ? undefined : standInFor(view, ranked, domain)
+  return { domain, replicas: ranked, primary, ...(standIn !== undefined ? { standIn } : {}) }
+}
+
+/** The best-ranked up durable member, when `set`'s durable replicas are all down and one of its tabs is up. */
+function standInFor(view: View, set: readonly NodeId[], domain: number): NodeId | undefined {
+  const member = new Map(view.members.map((m) => [m.nodeId, m]))
+  const durable = set.filter((n) => member.get(n)?.durable === true)
+  if (durable.length === 0 || durable.some((n) => member.get(n)?.status === 'up')) return undefined
+  if (!set.some((n) => member.get(n)?.durable !== true && member.get(n)?.status === 'up')) return undefined
+  let best: NodeId | undefined
+  let bestScore = -1
+  for (const m of view.members) {
+    if (m.durable !== true || m.status !== 'up' || set.includes(m.nodeId)) continue
+    const score = hash32(`${domain}:${m.nodeId}`)
+    if (score > bestScore || (score === bestScore && best !== undefined && m.nodeId < best)) {
+      best = m.nodeId
+      bestScore = score
+    }
+  }
+  return best
 }
 
 /** The rendezvous ranking with a durable member in every set when there is one (see the top). */
@@ -57,8 +92,14 @@ export interface DomainRoles extends DomainPlacement {
   readonly owners: readonly NodeId[]
   /** Up owners other than the primary: they get every write and must ack it. */
   readonly backups: readonly NodeId[]
-  /** Up target replicas that are not owners yet: the primary copies the domain to them. */
+  /** Up target replicas (and the stand-in) that are not owners yet: the primary copies the domain to them. */
   readonly healing: readonly NodeId[]
+  /**
+   * The primary is a tab and a durable member is up among the targets while none of the
+   * backups is durable: it commits nothing until a durable backup has the writes (a copy makes
+   * one), since the tab may close with the only copy of what it acknowledged.
+   */
+  readonly needsDurable: boolean
 }
 
 /**
@@ -69,7 +110,7 @@ export interface DomainRoles extends DomainPlacement {
 export function domainRoles(view: View, settings: ClusterSettings, domain: number): DomainRoles {
   if (view.waiting?.includes(domain)) {
     const p = placeDomain(view, settings, domain)
-    return { domain, replicas: p.replicas, owners: view.owners?.[domain] ?? [], primary: undefined, backups: [], healing: [] }
+    return { domain, replicas: p.replicas, owners: view.owners?.[domain] ?? [], primary: undefined, backups: [], healing: [], needsDurable: false }
   }
   const p = placeDomain(view, settings, domain)
   const up = new Set(view.members.filter((m) => m.status === 'up').map((m) => m.nodeId))
@@ -79,12 +120,15 @@ export function domainRoles(view: View, settings: ClusterSettings, domain: numbe
   const durable = new Set(view.members.filter((m) => m.durable === true).map((m) => m.nodeId))
   const lead = (ok: (n: NodeId) => boolean) => p.replicas.find((n) => ok(n) && owners.includes(n)) ?? owners.find(ok)
   const primary = lead((n) => up.has(n) && durable.has(n)) ?? lead((n) => up.has(n))
+  const backups = owners.filter((n) => n !== primary && up.has(n))
+  const targets = targetsOf(p)
   return {
     domain,
     replicas: p.replicas,
     owners,
     primary,
-    backups: owners.filter((n) => n !== primary && up.has(n)),
-    healing: p.replicas.filter((n) => up.has(n) && !owners.includes(n)),
+    backups,
+    healing: targets.filter((n) => up.has(n) && !owners.includes(n)),
+    needsDurable: primary !== undefined && !durable.has(primary) && !backups.some((n) => durable.has(n)) && targets.some((n) => up.has(n) && durable.has(n)),
   }
 }

@@ -197,6 +197,75 @@ describe('durable and ephemeral members', () => {
     expect(await misreads(cl, 'n1', acked)).toEqual([])
   }
 
+  it('a tab that leads while its domain\'s Node peer is down commits only what a durable member holds; then the tab closes for good', async () => {
+    // Fault seed 7400: a tab took over a domain whose only durable owner was (seen as) down,
+    // reported that owner lagging (dropped: the tab became the only owner), acknowledged writes
+    // alone, and closed. The domain never had a primary again, and those writes were on no disk.
+    c = new ServiceCluster({ replicas: 2, domainCount: 16, healDelayMs: 5000 })
+    for (const n of DURABLE) await c.startNode(n, { durable: true })
+    for (const t of ['tab-1', 'tab-2']) await c.startNode(t)
+    await c.settleHealing()
+    // A domain held by n1 and a tab.
+    const roles = [...Array(16).keys()].map((d) => c!.node('n2').state.placement(d))
+    const target = roles.find((r) => r.primary === 'n1' && r.owners.length === 2 && r.owners.some((o) => o.startsWith('tab-')))
+    expect(target, 'a domain owned by n1 and a tab').toBeDefined()
+    const d = target!.domain
+    const tab = target!.owners.find((o) => o.startsWith('tab-'))!
+
+    // n1 dies; writes to d go on through the tab at once, while the view still lists n1 (not
+    // yet past the heal delay): the tab leads d until a durable member holds it.
+    c.crash('n1')
+    const acked = new Map<string, unknown>()
+    const store = c.node(tab).store(VS)
+    for (let i = 0; acked.size < 40; i++) {
+      if (c.node(tab).state.domainOf(VS, `k${i}`) !== d) continue
+      await c.run(store.put(`k${i}`, { i, by: tab }))
+      acked.set(`k${i}`, { i, by: tab })
+    }
+    expect(c.node(tab).state.placement(d).replicas[0]).toBe('n1')
+    // n2, the durable member that is up, holds the domain: the stand-in the tab copied it to.
+    expect(c.node('n2').state.placement(d).owners).toContain('n2')
+
+    // The tab closes for good; its copy goes with it.
+    c.crash(tab)
+    await c.settle(1000)
+    expect(c.node('n2').state.placement(d).primary).toBe('n2')
+    expect(await misreads(c, 'n2', acked)).toEqual([])
+    // n1 comes back on its old disk: it catches up, and nothing reads as absent through it either.
+    await c.startNode('n1', { durable: true })
+    await c.settleHealing()
+    expect(await misreads(c, 'n1', acked)).toEqual([])
+  })
+
+  it('a tab that cannot reach a durable member acknowledges nothing while one is up', async () => {
+    c = new ServiceCluster({ replicas: 2, domainCount: 16, healDelayMs: 5000 })
+    for (const n of DURABLE) await c.startNode(n, { durable: true })
+    await c.startNode('tab-1')
+    await c.settleHealing()
+    const d = [...Array(16).keys()].find((x) => c!.node('n2').state.placement(x).owners.join() === 'n1,tab-1')
+    expect(d, 'a domain owned by n1 and tab-1').toBeDefined()
+    const key = [...Array(1000).keys()].map((i) => `k${i}`).find((k) => c!.node('tab-1').state.domainOf(VS, k) === d)!
+    // n1 dies and the tab's link to n2 is cut: the tab leads d, and no durable member can get its writes.
+    c.net.partition([nodeId('tab-1')], [nodeId('n2')])
+    c.crash('n1')
+    await c.settle(4000)
+    expect(c.node('tab-1').state.placement(d!).primary).toBe('tab-1')
+    let answered: unknown
+    const put = c.node('tab-1').store(VS).put(key, { v: 1 }).then((r) => (answered = r), (e: Error) => (answered = e))
+    await c.settle(2000)
+    expect(answered, 'acknowledged with no durable member holding it').toBeUndefined()
+    // Past the heal delay n1 leaves the view, yet stays listed as owner: without it, only the tab
+    // would be, and the domain would have no owner left if the tab closed now.
+    await c.settle(4000)
+    expect(c.node('n2').state.placement(d!).owners).toContain('n1')
+    expect(answered, 'acknowledged with no durable member holding it').toBeUndefined()
+    // The link comes back: the tab copies d to n2, and the write is acknowledged then.
+    c.net.heal()
+    await c.run(put)
+    expect(answered).not.toBeInstanceOf(Error)
+    expect(await misreads(c, 'n2', new Map([[key, { v: 1 }]]))).toEqual([])
+  })
+
   it('a tab that alone holds a domain hands it to a Node peer before it closes, so nothing it acknowledged waits for it', async () => {
     const { tab, led, acked } = await tabAlone()
     const cl = c!

@@ -92,6 +92,29 @@ describe('placement with durable and ephemeral members', () => {
     )
   })
 
+  it('a set whose durable replicas are all down while one of its tabs is up gets the best-ranked up durable member as stand-in, and only then', () => {
+    fc.assert(
+      fc.property(specsArb, settingsArb, (specs, st) => {
+        const durable = isDurable(specs)
+        const up = (n: NodeId) => specs.some((m) => m.name === n && !m.down)
+        for (const p of placeAll(mixed(specs), st)) {
+          const setDurable = p.replicas.filter(durable)
+          const outside = specs.filter((m) => m.durable && !m.down && !p.replicas.includes(nodeId(m.name)))
+          const wanted = setDurable.length > 0 && !setDurable.some(up) && p.replicas.some((n) => !durable(n) && up(n)) && outside.length > 0
+          if (!wanted) {
+            expect(p.standIn).toBeUndefined()
+            continue
+          }
+          expect(p.standIn).toBeDefined()
+          expect(durable(p.standIn!) && up(p.standIn!) && !p.replicas.includes(p.standIn!)).toBe(true)
+          // The same member whatever the order of the view: the best ranked of those that could be.
+          expect(placeAll(mixed([...specs].reverse()), st)[p.domain]!.standIn).toBe(p.standIn)
+        }
+      }),
+      { numRuns: 300 },
+    )
+  })
+
   it('all durable or none durable: placement is the plain rendezvous ranking', () => {
     fc.assert(
       fc.property(specsArb, settingsArb, (specs, st) => {

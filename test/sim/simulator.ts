@@ -485,14 +485,17 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   }
 
   /**
-   * The tab fault that seed 7400 of the fault runs needed: a durable owner of domains a tab holds
-   * goes down; once the tab leads one of them (failure detection), and before or after the heal
-   * delay, that tab closes. The durable node stays down until then.
+   * The tab fault of seed 7400 of the fault runs: the only durable owner of domains that tabs
+   * hold goes down; a tab then leads them (at once: a crash closes the service link), and soon
+   * after, before or after the heal delay, that tab closes. The durable node stays down until then.
    */
   const leaderScenario = () => {
     if (!c.serviceUp) return
     const owners = c.service.view().owners ?? {}
-    const domainsOf = (d: string) => Object.keys(owners).map(Number).filter((x) => owners[x]!.includes(nodeId(d)) && owners[x]!.some((o) => isTab(o) && c.nodes.has(o)))
+    const domainsOf = (d: string) =>
+      Object.keys(owners)
+        .map(Number)
+        .filter((x) => owners[x]!.filter((o) => !isTab(o)).join() === d && owners[x]!.some((o) => isTab(o) && c.nodes.has(o)))
     const candidates = durables.filter((d) => durableUp(d) && domainsOf(d).length > 0 && mayFailNode(nodeId(d)))
     if (candidates.length === 0) return
     const victim = nodeId(pick(trnd, candidates))
@@ -501,13 +504,16 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     held.add(victim)
     c.clock.setTimeout(() => {
       held.delete(victim)
-      const leaders = runningTabs().filter((t) => c.nodes.get(t)!.state.domains().some((x) => x.role === 'primary' && domains.includes(x.domain)))
+      // The tab that leads one of them; or, once a durable member took the lead back, one that holds one.
+      const holding = (role?: string) => runningTabs().filter((t) => c.nodes.get(t)!.state.domains().some((x) => (role === undefined || x.role === role) && domains.includes(x.domain)))
+      const leaders = holding('primary').length > 0 ? holding('primary') : holding()
+      trace(`LEADER CLOSE? ${victim} domains ${domains.join(' ')}: tabs ${leaders.join(' ')}; may close ${tabMayClose()}`)
       if (calm || leaders.length === 0) return
       const tab = pick(trnd, leaders)
       if (!tabMayClose()) return void stats.tabClosesDeferred++
       stats.leaderCloses++
-      closeTab(tab, ` (it leads a domain of ${victim}, which is down)`)
-    }, DETECTION_MS + 200 + Math.floor(trnd() * (HEAL_DELAY_MS + 1000)))
+      closeTab(tab, ` (it holds a domain of ${victim}, which is down)`)
+    }, 20 + Math.floor(trnd() * (HEAL_DELAY_MS + 1000)))
   }
 
   /** Tabs mode, one step's worth from its own stream: tabs close (between steps or mid-step) and open. */

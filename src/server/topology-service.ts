@@ -479,7 +479,7 @@ export class TopologyService {
    * member went down at once, and the removals came in whatever order), or one that this
    * restarted service has not heard from yet (it may have closed meanwhile), may be gone with its
    * copy for good, and the domain would wait for it for ever while the durable owner's disk holds
-   * all that was acknowledged (sim --tabs, seeds 20 and 18).
+   * all that was acknowledged (sim --tabs seeds 1 and 18; test/topology/durable-departure.test.ts).
    */
   private carries(n: NodeId): boolean {
     const m = this.members.get(n)

@@ -26,19 +26,21 @@
  * Pauses count against the `replicas - 1` budget as crashes do; only the whole-cluster crash goes
  * beyond it (disks survive it; memory-only sessions do not, so their clients start over).
  *
- * `tabs: true` mixes the two kinds of member (see `TabPlan`): durable nodes p1..p3 (Node peers on
- * files, crashed and restarted from their disks as above) and ephemeral tabs t1, t2, ... (memory
- * storage, `durable: false`). A tab that fails is closed for good: crashed, its copy thrown away,
- * never started again under its id; new tabs with fresh ids join from time to time. While a
- * durable member is up, any tab may close at any moment (between steps, from a timer mid-step, as
- * an ack reaches it, right after the durable owner of a domain it leads went down), beyond the
- * `replicas - 1` budget: DESIGN.md item 8 keeps a durable copy of every domain then, so nothing
- * acknowledged may be lost. The schedule keeps a durable member up in the service's view at all
- * times (a durable node fails only while another one is up), except in a whole-cluster crash,
- * which closes every tab too; the durable nodes come back before any new tab joins. So no tab
- * ever acknowledges writes alone (DESIGN.md lets tabs carry the cluster alone only while no
- * durable member is up, and lets what they acknowledged then go with them), and the loss checks
- * apply to every write. On top of the usual checks, every domain must have a primary at the end.
+ * `tabs: true` mixes the two kinds of member: durable nodes p1..p3 (Node peers on files, crashed
+ * and restarted from their disks as above) and ephemeral tabs t1, t2, ... (memory storage,
+ * `durable: false`). A tab that fails is closed for good: crashed, its copy thrown away, never
+ * started again under its id; new tabs with fresh ids join from time to time. While a durable
+ * member is up, any tab may close at any moment (between steps, from a timer mid-step, as an ack
+ * reaches it, soon after the only durable owner of a domain it holds went down: `leaderScenario`),
+ * beyond the `replicas - 1` budget: DESIGN.md item 8 keeps a durable copy of every domain then,
+ * so nothing acknowledged may be lost. Only the session copies (memory only, on any member) make
+ * a close wait, as they make crashes wait. The schedule keeps a durable member up in the
+ * service's view at all times (a durable node crashes or pauses only while another one is up),
+ * except in a whole-cluster crash, which closes every tab first and then stops the durable
+ * nodes; they come back before any new tab joins. So no tab ever acknowledges writes alone
+ * (DESIGN.md lets tabs carry the cluster alone only while no durable member is up, and lets what
+ * they acknowledged then go with them), and the loss checks apply to every write. On top of the
+ * usual checks, every domain must have a primary at the end (in every mode).
  */
 import { nodeId, virtualServerId, type NodeId } from '../../src/ids.js'
 import { domainRoles } from '../../src/topology/placement.js'

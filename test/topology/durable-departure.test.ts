@@ -2,8 +2,8 @@
  * A durable owner that leaves the view (down past the heal delay) is not dropped in favour of tabs
  * that cannot carry the domain: tabs that are down as well, or that a restarted topology service
  * has not heard from yet. Those tabs may be closed for good, and the domain would wait for them
- * for ever while the durable owner's disk holds everything acknowledged (sim --tabs, seeds 20
- * and 18). Nodes join a real TopologyService over the memory transport, on a fake clock.
+ * for ever while the durable owner's disk holds everything acknowledged (sim --tabs seeds 1
+ * and 18, before). Nodes join a real TopologyService over the memory transport, on a fake clock.
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { virtualServerId } from '../../src/ids.js'

@@ -347,6 +347,11 @@ export class StateManager {
         break
       }
       case 'drop':
+        // The copy follows a primary of a newer view already: that primary healed it as a target
+        // and counts it as an owner (its copy ended with our ack). Dropped on this older view,
+        // the domain would get an owner with nothing (sim --tabs seed 200, a stand-in whose views
+        // came late). The newer view decides once it is here.
+        if (existing!.epoch > view.epoch) break
         this.replicas.delete(d)
         existing!.close()
         void existing!.drop().catch((error: unknown) => this.events.emit('replica-error', { domain: d, error }))

@@ -46,6 +46,23 @@ export const CLASSIC_REGRESSIONS = [10040, 11183, 13800, 247]
  */
 export const REGRESSIONS = [1751, 2107, 2245, 2762, 1383, 1441, 2878, 1309, 20982, 10868, 116, 24361, 18393, 30432, 50933, 2602, 2722, 11139, 17878, 14442]
 
+/**
+ * Seeds 1..TAB_SEEDS with durable nodes beside tabs that close for good (simulate's `tabs`, every
+ * fault). Before the fix of fault seed 7400 (a tab dropped its domain's durable owner, led alone
+ * and closed), 95 of them fail; 29 more with that fix alone, until a departed durable owner was
+ * no longer dropped for tabs that could not carry the domain (e.g. 1, 18), and 200 (a stand-in
+ * dropped the copy a tab had just healed it with, on a view that came late).
+ */
+export const TAB_SEEDS = 200
+
+/** Tab seeds beyond the first 200 that once failed: 633 (the schedule closed tabs while no durable member was up). */
+export const TAB_REGRESSIONS = [633]
+
+/** The tab runs of `npm test` (kept apart from `npmTestRuns`, which the mutants runner shares). */
+export function npmTestTabRuns(seeds = TAB_SEEDS): number[] {
+  return [...Array.from({ length: seeds }, (_, i) => i + 1), ...TAB_REGRESSIONS]
+}
+
 export interface SeedRun {
   seed: number
   faults: FaultSchedule

@@ -5,7 +5,7 @@
  * `npm run sim -- --seeds 10000` runs more.
  */
 import { describe, expect, it } from 'vitest'
-import { npmTestRuns, SEEDS } from './npm-test-seeds.js'
+import { npmTestRuns, npmTestTabRuns, SEEDS, TAB_SEEDS } from './npm-test-seeds.js'
 import { simulate } from './simulator.js'
 
 describe('deterministic simulation', () => {
@@ -30,5 +30,23 @@ describe('deterministic simulation', () => {
     // Compare-and-set writes taken and refused: with the primary's check removed, seeds fail.
     expect(totals.casAcked).toBeGreaterThan(600)
     expect(totals.conflicts).toBeGreaterThan(60)
+  })
+
+  it(`${TAB_SEEDS} seeds with durable nodes and tabs that close for good at any time while a durable member is up: the same checks, and every domain has a primary after healing`, { timeout: 300_000 }, async () => {
+    const failed: string[] = []
+    const totals = { ops: 0, acked: 0, crashes: 0, tabCloses: 0, leaderCloses: 0, tabOpens: 0, clusterCrashes: 0 }
+    for (const seed of npmTestTabRuns()) {
+      const r = await simulate(seed, { tabs: true })
+      for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k]
+      if (!r.ok) failed.push(`seed ${seed} (replay: npm run sim -- --seed ${seed} --tabs):\n${r.failures.join('\n')}`)
+    }
+    expect(failed, `${failed.length} seeds failed:\n${failed.join('\n\n')}`).toEqual([])
+    // Tabs did close, some right after the durable owner of a domain they led went down.
+    expect(totals.acked).toBeGreaterThan(4000)
+    expect(totals.tabCloses).toBeGreaterThan(800)
+    expect(totals.leaderCloses).toBeGreaterThan(10)
+    expect(totals.tabOpens).toBeGreaterThan(800)
+    expect(totals.crashes).toBeGreaterThan(600)
+    expect(totals.clusterCrashes).toBeGreaterThan(100)
   })
 })

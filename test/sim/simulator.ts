@@ -25,12 +25,29 @@
  *   backup's ack reaches it (so writes are in flight when it dies).
  * Pauses count against the `replicas - 1` budget as crashes do; only the whole-cluster crash goes
  * beyond it (disks survive it; memory-only sessions do not, so their clients start over).
+ *
+ * `tabs: true` mixes the two kinds of member: durable nodes p1..p3 (Node peers on files, crashed
+ * and restarted from their disks as above) and ephemeral tabs t1, t2, ... (memory storage,
+ * `durable: false`). A tab that fails is closed for good: crashed, its copy thrown away, never
+ * started again under its id; new tabs with fresh ids join from time to time. While a durable
+ * member is up, any tab may close at any moment (between steps, from a timer mid-step, as an ack
+ * reaches it, soon after the only durable owner of a domain it holds went down: `leaderScenario`),
+ * beyond the `replicas - 1` budget: DESIGN.md item 8 keeps a durable copy of every domain then,
+ * so nothing acknowledged may be lost. Only the session copies (memory only, on any member) make
+ * a close wait, as they make crashes wait. The schedule keeps a durable member up in the
+ * service's view at all times (a durable node crashes or pauses only while another one is up),
+ * except in a whole-cluster crash, which closes every tab first and then stops the durable
+ * nodes; they come back before any new tab joins. So no tab ever acknowledges writes alone
+ * (DESIGN.md lets tabs carry the cluster alone only while no durable member is up, and lets what
+ * they acknowledged then go with them), and the loss checks apply to every write. On top of the
+ * usual checks, every domain must have a primary at the end (in every mode).
  */
 import { nodeId, virtualServerId, type NodeId } from '../../src/ids.js'
+import { domainRoles } from '../../src/topology/placement.js'
 import { DomainMeshError, retryOf } from '../../src/errors.js'
 import { seededRandom, type Random } from '../../src/util/random.js'
 import type { TimerHandle } from '../../src/util/clock.js'
-import { ServiceCluster } from '../helpers/service-cluster.js'
+import { ServiceCluster, type ServiceClusterOptions } from '../helpers/service-cluster.js'
 import { carriesAck } from './frames.js'
 import { checkModel, checkRegister, type CheckResult, type ModelOp } from './linearizability.js'
 import { SimSessions, type SessionSimStats } from './sessions.js'
@@ -56,6 +73,11 @@ export interface SimStats extends SessionSimStats {
   casSent: number
   casAcked: number
   conflicts: number
+  /** Tabs mode: tabs closed for good (of them, right after the durable owner of a domain they led went down), opened, and closes put off. */
+  tabCloses: number
+  leaderCloses: number
+  tabOpens: number
+  tabClosesDeferred: number
 }
 
 export interface SimResult {
@@ -70,6 +92,8 @@ export type FaultSchedule = 'classic' | 'all'
 export interface SimOptions {
   steps?: number
   faults?: FaultSchedule
+  /** Durable nodes and ephemeral tabs that close for good (see the top of the file). */
+  tabs?: boolean
 }
 
 const VS = virtualServerId('sim')
@@ -135,20 +159,32 @@ const HEAL_DELAY_MS = 2000
 const DETECTION_MS = 3000
 
 export async function simulate(seed: number, opts: SimOptions | number = {}): Promise<SimResult> {
-  const { steps = 80, faults = 'all' } = typeof opts === 'number' ? { steps: opts } : opts
+  const { steps = 80, faults = 'all', tabs = false } = typeof opts === 'number' ? { steps: opts } : opts
   const rnd = seededRandom(seed)
   // The new faults draw from their own stream: the classic schedule of a seed stays what it was.
   const frnd = seededRandom(seed ^ 0x5bd1e995)
+  // So do the tabs mode's members, closes and opens: a seed without tabs runs as it did.
+  const trnd = seededRandom(seed ^ 0x27d4eb2f)
   const replicas = 2 + Math.floor(rnd() * 2)
-  const names = ['n1', 'n2', 'n3', 'n4']
+  /** Tabs mode: the durable nodes (never removed from `names`, so `names[0]` is always one of them). */
+  const durables = tabs ? ['p1', 'p2', 'p3'].slice(0, 2 + Math.floor(trnd() * 2)) : []
+  let tabCount = 0
+  const newTabName = () => `t${++tabCount}`
+  /** The members: every running or crashed node; a tab leaves it when it closes. */
+  const names = tabs ? [...durables, ...Array.from({ length: 2 + Math.floor(trnd() * 2) }, newTabName)] : ['n1', 'n2', 'n3', 'n4']
+  const isTab = (n: string) => tabs && !durables.includes(n)
   const keys = ['k1', 'k2', 'k3', 'k4', 'k5']
   // Every other seed keeps almost no log in memory, so catch-up by snapshot is the rule there.
   const retainEntries = seed % 2 === 0 ? 2 : 1000
-  const c = await ServiceCluster.start(names, { replicas, domainCount: 8, healDelayMs: HEAL_DELAY_MS, seed, store: { writeTimeoutMs: 3000, retainEntries } })
+  const clusterOpts = { replicas, domainCount: 8, healDelayMs: HEAL_DELAY_MS, seed, store: { writeTimeoutMs: 3000, retainEntries } }
+  const c = tabs ? await startMixed(names, isTab, clusterOpts) : await ServiceCluster.start(names, clusterOpts)
+  /** Starts (or restarts from its disk) a node; in tabs mode, as the kind of member it is. */
+  const startNode = (n: string) => (tabs ? c.startNode(n, { durable: !isTab(n) }) : c.startNode(n))
   const history = new Map<string, KeyOp[]>(keys.map((k) => [k, []]))
   const stats: SimStats = {
     sessionOps: 0, sessionAcked: 0, crashesDeferred: 0, ops: 0, acked: 0, unknown: 0, rejected: 0, reads: 0, crashes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0, delayed: 0,
     pauses: 0, clusterCrashes: 0, serviceCrashes: 0, timerCrashes: 0, ackCrashes: 0, casSent: 0, casAcked: 0, conflicts: 0,
+    tabCloses: 0, leaderCloses: 0, tabOpens: 0, tabClosesDeferred: 0,
   }
   const failures: string[] = []
   const inFlight = new Set<Promise<unknown>>()
@@ -180,6 +216,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   const mayFail = () => down.size + paused.size < replicas - 1 && live().length > 2 && sessions.replicated(replicas)
 
   const crash = (victim: NodeId, why: string) => {
+    if (isTab(victim)) return closeTab(victim, why)
     down.add(victim)
     const resume = paused.get(victim)
     if (resume) c.clock.clearTimeout(resume)
@@ -188,6 +225,48 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     c.crash(victim)
     stats.crashes++
   }
+
+  /**
+   * Tabs mode: a durable node that runs, is not paused, and is up in the service's view (while
+   * the service is down, the nodes keep the view they had, and a restarted service waits for them).
+   */
+  const durableUp = (n: string) => {
+    const id = nodeId(n)
+    if (!c.nodes.has(id) || down.has(id) || paused.has(id)) return false
+    return !c.serviceUp || c.service.view().members.some((m) => m.nodeId === id && m.status === 'up')
+  }
+  /**
+   * Whether `victim` may crash or pause now: the budget; and in tabs mode a durable node fails
+   * only while another durable one stays up, so no tab ever acknowledges writes alone (see the top).
+   */
+  const mayFailNode = (victim: NodeId) => mayFail() && (!isTab(victim) ? !tabs || durables.some((d) => d !== victim && durableUp(d)) : true)
+  /**
+   * Any tab may close while a durable member is up. Sessions live in memory only, on any member:
+   * a close waits until they have their copies again, as crashes do (they are no store data).
+   */
+  const tabMayClose = () => !calm && durables.some(durableUp) && sessions.replicated(replicas)
+  /** A tab closes for good: its process dies, its copy is gone, its id never comes back. */
+  const closeTab = (victim: NodeId, why: string) => {
+    const resume = paused.get(victim)
+    if (resume) c.clock.clearTimeout(resume)
+    paused.delete(victim)
+    trace(`CLOSE TAB ${victim}${why}`)
+    c.crash(victim)
+    c.disks.delete(victim)
+    names.splice(names.indexOf(victim), 1)
+    stats.tabCloses++
+  }
+  /** A new tab (a fresh id, nothing stored) joins. */
+  const openTab = async () => {
+    const n = newTabName()
+    names.push(n)
+    trace(`OPEN TAB ${n}`)
+    stats.tabOpens++
+    await startNode(n)
+  }
+  const runningTabs = () => names.filter((n) => isTab(n) && c.nodes.has(nodeId(n))).map(nodeId)
+  /** Durable nodes crashed on purpose that the steps must not restart yet (see `leaderScenario`). */
+  const held = new Set<NodeId>()
 
   /**
    * One client operation from a random live node; its invocation and response go in the key's
@@ -322,7 +401,11 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   /** Every node dies at once; the cluster stays down for a while, then comes back node by node. */
   const crashAll = async () => {
     stats.clusterCrashes++
-    const running = [...c.nodes.keys()]
+    // Tabs mode: the tabs close first, while the durable nodes still run (see the top): the other
+    // way round, the service may for an instant see no durable member up but a tab, hand that tab
+    // the domains of a durable owner that is gone (tabs carry the cluster alone then), and the
+    // tab closes next: by design, such a domain has no owner left (seed 633).
+    const running = tabs ? [...c.nodes.keys()].sort((a, b) => Number(isTab(b)) - Number(isTab(a))) : [...c.nodes.keys()]
     trace(`CRASH ALL (${running.join(', ')})`)
     for (const n of running) crash(n, ' (whole cluster)')
     sessions.retire()
@@ -333,10 +416,12 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
       trace(`RESTART ${n} (whole cluster)`)
       // Counted back before it starts: a crash while it starts (an ack it gets) puts it down again.
       down.delete(n)
-      await c.startNode(n)
+      await startNode(n)
       stats.restarts++
       await c.settle(Math.floor(frnd() * 1500))
     }
+    // The tabs closed with the cluster; new ones open once the durable nodes are back.
+    if (tabs) for (let i = 1 + Math.floor(trnd() * 3); i > 0; i--) await openTab()
     sessions.start(3, live())
   }
 
@@ -351,7 +436,10 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     trace(`SERVICE CRASH`)
     c.crashService()
     await c.settle(Math.floor(frnd() * 1500))
-    if (frnd() < 0.5 && mayFail()) crash(pick(frnd, live()), ' (while the service is down)')
+    if (frnd() < 0.5 && mayFail()) {
+      const victim = pick(frnd, live())
+      if (mayFailNode(victim)) crash(victim, ' (while the service is down)')
+    }
     await c.settle(Math.floor(frnd() * 1500))
     await startService()
   }
@@ -360,8 +448,10 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   const crashLater = (ms: number) => {
     c.clock.setTimeout(() => {
       if (calm || !mayFail()) return
+      const victim = pick(frnd, live())
+      if (!mayFailNode(victim)) return
       stats.timerCrashes++
-      crash(pick(frnd, live()), ` (timer, mid-step)`)
+      crash(victim, ` (timer, mid-step)`)
     }, ms)
   }
 
@@ -372,7 +462,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     if (!c.nodes.has(to) || !carriesAck(from, to, bytes)) return
     const { node, after } = ackVictim
     ackVictim = undefined
-    if (!mayFail()) return
+    if (!(isTab(node) ? tabMayClose() : mayFailNode(node))) return
     stats.ackCrashes++
     if (after) queueMicrotask(() => c.nodes.has(node) && !down.has(node) && crash(node, ` (just after an ack from ${from})`))
     else crash(node, ` (as an ack from ${from} arrives)`)
@@ -383,7 +473,11 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     const r = frnd()
     if (r < 0.04) {
       // Failure detection takes DETECTION_MS; removal HEAL_DELAY_MS after that.
-      if (mayFail()) pause(pick(frnd, live()), DETECTION_MS + 500 + Math.floor(frnd() * (HEAL_DELAY_MS + 3000)))
+      if (mayFail()) {
+        const victim = pick(frnd, live())
+        const ms = DETECTION_MS + 500 + Math.floor(frnd() * (HEAL_DELAY_MS + 3000))
+        if (mayFailNode(victim)) pause(victim, ms)
+      }
     } else if (r < 0.052) {
       await crashAll()
     } else if (r < 0.07) {
@@ -396,15 +490,74 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     }
   }
 
+  /**
+   * The tab fault of seed 7400 of the fault runs: the only durable owner of domains that tabs
+   * hold goes down; a tab then leads them (at once: a crash closes the service link), and soon
+   * after, before or after the heal delay, that tab closes. The durable node stays down until then.
+   */
+  const leaderScenario = () => {
+    if (!c.serviceUp) return
+    const owners = c.service.view().owners ?? {}
+    const domainsOf = (d: string) =>
+      Object.keys(owners)
+        .map(Number)
+        .filter((x) => owners[x]!.filter((o) => !isTab(o)).join() === d && owners[x]!.some((o) => isTab(o) && c.nodes.has(o)))
+    const candidates = durables.filter((d) => durableUp(d) && domainsOf(d).length > 0 && mayFailNode(nodeId(d)))
+    if (candidates.length === 0) return
+    const victim = nodeId(pick(trnd, candidates))
+    const domains = domainsOf(victim)
+    crash(victim, ` (durable owner of domains ${domains.join(' ')}, shared with tabs)`)
+    held.add(victim)
+    c.clock.setTimeout(() => {
+      held.delete(victim)
+      // The tab that leads one of them; or, once a durable member took the lead back, one that holds one.
+      const holding = (role?: string) => runningTabs().filter((t) => c.nodes.get(t)!.state.domains().some((x) => (role === undefined || x.role === role) && domains.includes(x.domain)))
+      const leaders = holding('primary').length > 0 ? holding('primary') : holding()
+      trace(`LEADER CLOSE? ${victim} domains ${domains.join(' ')}: tabs ${leaders.join(' ')}; may close ${tabMayClose()}`)
+      if (calm || leaders.length === 0) return
+      const tab = pick(trnd, leaders)
+      if (!tabMayClose()) return void stats.tabClosesDeferred++
+      stats.leaderCloses++
+      closeTab(tab, ` (it holds a domain of ${victim}, which is down)`)
+    }, 20 + Math.floor(trnd() * (HEAL_DELAY_MS + 1000)))
+  }
+
+  /** Tabs mode, one step's worth from its own stream: tabs close (between steps or mid-step) and open. */
+  const tabFault = async () => {
+    const r = trnd()
+    if (r < 0.04) {
+      const open = runningTabs()
+      if (open.length === 0) return
+      const victim = pick(trnd, open)
+      if (tabMayClose()) closeTab(victim, '')
+      else stats.tabClosesDeferred++
+    } else if (r < 0.07) {
+      c.clock.setTimeout(() => {
+        const open = runningTabs()
+        if (calm || open.length === 0) return
+        const victim = pick(trnd, open)
+        if (tabMayClose()) closeTab(victim, ' (timer, mid-step)')
+        else stats.tabClosesDeferred++
+      }, 1 + Math.floor(trnd() * 100))
+    } else if (r < 0.12) {
+      if (c.serviceUp && runningTabs().length < 4) await openTab()
+    } else if (r < 0.15) {
+      leaderScenario()
+    }
+  }
+
   // Every key exists before the storm, so patches have something to change.
-  for (const k of keys) clientOp('put', nodeId('n1'), k, `${k}-init`)
+  for (const k of keys) clientOp('put', nodeId(names[0]!), k, `${k}-init`)
   sessions.start(3, live())
   await c.run(Promise.all([...inFlight]))
 
   for (let step = 0; step < steps; step++) {
     if (faults === 'all') await newFault()
+    if (tabs) await tabFault()
     const r = rnd()
     const nodes = live()
+    /** Crashed nodes a step may restart. */
+    const restartable = [...down].filter((n) => !held.has(n))
     if (r < 0.15 && nodes.length > 0) {
       sessions.step(nodes, `s${seed}-${opId + 1}`)
     } else if (r < 0.55 && nodes.length > 0) {
@@ -414,15 +567,20 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
         // Contention: a few read-modify-writes and compare-and-sets of one key at once, from any nodes.
         for (let i = 2 + Math.floor(rnd() * 3); i > 0; i--) clientOp(pick(rnd, ['inc', 'inc', 'cas', 'append'] as const), pick(rnd, nodes), key, `s${seed}-${opId + 1}`)
       } else clientOp(kind === 'delete' && !DELETABLE.has(key) ? 'put' : kind, pick(rnd, nodes), key, `s${seed}-${opId + 1}`)
+    } else if (r < 0.63 && tabs) {
+      // A tab closes while a durable member is up; a durable node fails within the budget.
+      const victim = pick(rnd, nodes)
+      if (isTab(victim) ? tabMayClose() : mayFailNode(victim)) crash(victim, '')
+      else if (!sessions.replicated(replicas)) sessions.stats.crashesDeferred++
     } else if (r < 0.63 && down.size + paused.size < replicas - 1 && nodes.length > 2 && !sessions.replicated(replicas)) {
       sessions.stats.crashesDeferred++
     } else if (r < 0.63 && down.size + paused.size < replicas - 1 && nodes.length > 2) {
       crash(pick(rnd, nodes), '')
-    } else if (r < 0.72 && down.size > 0 && c.serviceUp) {
-      const back = pick(rnd, [...down])
+    } else if (r < 0.72 && restartable.length > 0 && c.serviceUp) {
+      const back = pick(rnd, restartable)
       trace(`RESTART ${back}`)
       down.delete(back)
-      await c.startNode(back)
+      await startNode(back)
       stats.restarts++
     } else if (r < 0.77 && !partitioned && nodes.length > 2) {
       partitioned = pick(rnd, nodes)
@@ -456,7 +614,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   if (!c.serviceUp) await startService()
   for (const n of [...down]) {
     trace(`RESTART ${n}`)
-    await c.startNode(n)
+    await startNode(n)
   }
   down.clear()
   try {
@@ -478,7 +636,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   if (!sessions.replicated(replicas)) failures.push(`sessions: after healing, some client has no primary or not all of its backups:\n${sessions.describe()}`)
   // Once everything healed, every read must answer.
   trace('FINAL READS')
-  for (const k of keys) clientOp('read', nodeId('n1'), k, '', true)
+  for (const k of keys) clientOp('read', nodeId(names[0]!), k, '', true)
   sessions.finalReads(live())
   await c.run(Promise.all([...inFlight]), 30_000).catch((err: Error) => failures.push(`final reads did not return: ${err.message}`))
   failures.push(...sessions.failures)
@@ -500,10 +658,36 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
       failures.push(`session ${sid}: ${(err as Error).message}`)
     }
   }
-  failures.push(...divergence(c))
+  failures.push(...divergence(c), ...primaryless(c))
   Object.assign(stats, sessions.stats, { dropped: c.net.stats.dropped, duplicated: c.net.stats.duplicated, delayed: c.net.stats.delayed })
   await c.close()
   return { seed, ok: failures.length === 0, failures, stats }
+}
+
+/** Starts a cluster of durable nodes and tabs (`isTab`), the durable ones first. */
+async function startMixed(names: readonly string[], isTab: (n: string) => boolean, opts: ServiceClusterOptions): Promise<ServiceCluster> {
+  const c = new ServiceCluster(opts)
+  for (const n of [...names].sort((a, b) => Number(isTab(a)) - Number(isTab(b)))) await c.startNode(n, { durable: !isTab(n) })
+  await c.settleHealing()
+  return c
+}
+
+/**
+ * After healing, every domain has a primary that leads it: a domain whose owners all closed (tabs)
+ * would have none for good (fault seed 7400).
+ */
+function primaryless(c: ServiceCluster): string[] {
+  const out: string[] = []
+  const view = c.service.view()
+  const nodes = [...c.nodes.values()]
+  const settings = nodes[0]!.settings
+  for (let d = 0; d < settings.domainCount; d++) {
+    const { primary } = domainRoles(view, settings, d)
+    const node = primary !== undefined ? c.nodes.get(primary) : undefined
+    if (!node) out.push(`domain ${d}: no primary after healing (owners ${JSON.stringify(view.owners?.[d] ?? [])}${view.waiting?.includes(d) ? ', waiting for them' : ''})`)
+    else if (!node.state.domains().some((x) => x.domain === d && x.role === 'primary')) out.push(`domain ${d}: ${primary} is its primary in the view but does not lead it`)
+  }
+  return out
 }
 
 /** Every member is up in the service's view, and every node has applied that view. */

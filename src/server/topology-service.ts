@@ -375,7 +375,8 @@ export class TopologyService {
   }
 
   private markDown(m: Member, _why: string): void {
-    if (m.status === 'down') return
+    // The links that close as the service stops are no failures: nothing changes after close.
+    if (m.status === 'down' || this.closed) return
     m.status = 'down'
     m.link?.close('marked down')
     m.link = undefined

@@ -55,6 +55,17 @@ const status = (v: View, n: string) => v.members.find((m) => m.nodeId === n)?.st
 const primaryOf = (v: View, d: number) => domainRoles(v, { domainCount: 8, replicas: 2 }, d).primary
 
 describe('topology service', () => {
+  it('a stopped service changes nothing more: the links it closes are no failures', async () => {
+    const { service, settle, twoNodes } = setup()
+    const { a, b } = await twoNodes()
+    const before = service.view()
+    service.close()
+    await settle(20_000) // past the heal delay: a member called down on its link's close would have left
+    expect(service.view().members).toEqual(before.members)
+    a.c.close()
+    b.c.close()
+  })
+
   it('only an owner makes a copy count, and a view once handed out keeps its owners when one does', async () => {
     const { service, settle, twoNodes } = setup()
     const { a, b } = await twoNodes()

@@ -185,7 +185,7 @@ export class SimSessions {
     const client = cl.client
     const sid = cl.sessionId
     this.trace(`#${op.id} session ${kind} ${cl.name}/${sid ?? '-'} via ${cl.host} ${value}`)
-    // A call made in a process that dies never returns: its outcome is unknown.
+    // A call made in a process that dies never comes back, so its outcome is unknown.
     let dead = false
     const died = this.c.died(cl.node).then(() => {
       dead = true

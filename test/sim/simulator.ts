@@ -280,7 +280,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
     stats.ops++
     const d = mesh.state.domainOf(VS, key)
     trace(`#${op.id} ${kind} ${key} (domain ${d}) via ${node} ${value}`)
-    // A call made in a process that dies never returns: its outcome is unknown.
+    // A call made in a process that dies never comes back, so its outcome is unknown.
     const died = c.died(mesh).then(() => {
       throw new Error(`the client's process (${node}) died`)
     })
@@ -638,7 +638,7 @@ export async function simulate(seed: number, opts: SimOptions | number = {}): Pr
   trace('FINAL READS')
   for (const k of keys) clientOp('read', nodeId(names[0]!), k, '', true)
   sessions.finalReads(live())
-  await c.run(Promise.all([...inFlight]), 30_000).catch((err: Error) => failures.push(`final reads did not return: ${err.message}`))
+  await c.run(Promise.all([...inFlight]), 30_000).catch((err: Error) => failures.push(`final reads did not come back (${err.message})`))
   failures.push(...sessions.failures)
 
   for (const [key, ops] of history) {

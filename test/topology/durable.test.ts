@@ -148,7 +148,7 @@ describe('durable and ephemeral members', () => {
       acked.set(key, value)
     }
 
-    // The Node peers return: they catch up, then lead every domain again.
+    // The Node peers come back, catch up, then lead every domain again.
     for (const n of DURABLE) await c.startNode(n, { durable: true })
     await c.settleHealing()
     for (let d = 0; d < 16; d++) expect(DURABLE).toContain(c.node('tab-3').state.placement(d).primary)

@@ -6,18 +6,28 @@
  */
 import { describe, expect, it } from 'vitest'
 import { npmTestRuns, npmTestTabRuns, SEEDS, TAB_SEEDS } from './npm-test-seeds.js'
-import { simulate } from './simulator.js'
+import { simulate, type SimOptions, type SimStats } from './simulator.js'
+
+/**
+ * Runs every seed, fails with each failing seed's replay command and findings, and returns the
+ * sum of each stat: the callers check that the schedule did what it says.
+ */
+async function runSeeds(runs: readonly { seed: number; opts: SimOptions; replay: string }[]): Promise<SimStats> {
+  const failed: string[] = []
+  let totals: SimStats | undefined
+  for (const { seed, opts, replay } of runs) {
+    const r = await simulate(seed, opts)
+    if (!totals) totals = { ...r.stats }
+    else for (const k of Object.keys(totals) as (keyof SimStats)[]) totals[k] += r.stats[k]
+    if (!r.ok) failed.push(`seed ${seed} (replay: npm run sim -- --seed ${seed}${replay}):\n${r.failures.join('\n')}`)
+  }
+  expect(failed, `${failed.length} seeds failed:\n${failed.join('\n\n')}`).toEqual([])
+  return totals!
+}
 
 describe('deterministic simulation', () => {
   it(`${SEEDS} seeds: every key and session history linearizable, no acked write or session lost, no acked key read as absent, every final read answers, every domain's owners converge`, { timeout: 600_000 }, async () => {
-    const failed: string[] = []
-    const totals = { ops: 0, crashes: 0, sessionAcked: 0, pauses: 0, clusterCrashes: 0, serviceCrashes: 0, timerCrashes: 0, ackCrashes: 0, casAcked: 0, conflicts: 0 }
-    for (const { seed, faults } of npmTestRuns()) {
-      const r = await simulate(seed, { faults })
-      for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k]
-      if (!r.ok) failed.push(`seed ${seed} (replay: npm run sim -- --seed ${seed}${faults === 'classic' ? ' --faults classic' : ''}):\n${r.failures.join('\n')}`)
-    }
-    expect(failed, `${failed.length} seeds failed:\n${failed.join('\n\n')}`).toEqual([])
+    const totals = await runSeeds(npmTestRuns().map(({ seed, faults }) => ({ seed, opts: { faults }, replay: faults === 'classic' ? ' --faults classic' : '' })))
     // The schedule did what it says (a change that stops a fault from happening fails here).
     expect(totals.ops).toBeGreaterThan(8000)
     expect(totals.crashes).toBeGreaterThan(500)
@@ -33,14 +43,7 @@ describe('deterministic simulation', () => {
   })
 
   it(`${TAB_SEEDS} seeds with durable nodes and tabs that close for good at any time while a durable member is up: the same checks, and every domain has a primary after healing`, { timeout: 300_000 }, async () => {
-    const failed: string[] = []
-    const totals = { ops: 0, acked: 0, crashes: 0, tabCloses: 0, leaderCloses: 0, tabOpens: 0, clusterCrashes: 0 }
-    for (const seed of npmTestTabRuns()) {
-      const r = await simulate(seed, { tabs: true })
-      for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k]
-      if (!r.ok) failed.push(`seed ${seed} (replay: npm run sim -- --seed ${seed} --tabs):\n${r.failures.join('\n')}`)
-    }
-    expect(failed, `${failed.length} seeds failed:\n${failed.join('\n\n')}`).toEqual([])
+    const totals = await runSeeds(npmTestTabRuns().map((seed) => ({ seed, opts: { tabs: true }, replay: ' --tabs' })))
     // Tabs did close, some right after the durable owner of a domain they led went down.
     expect(totals.acked).toBeGreaterThan(2500)
     expect(totals.tabCloses).toBeGreaterThan(500)

@@ -46,41 +46,43 @@ export function targetsOf(p: DomainPlacement): readonly NodeId[] {
 
 export function placeDomain(view: View, settings: ClusterSettings, domain: number): DomainPlacement {
   const status = new Map(view.members.map((m) => [m.nodeId, m.status]))
+  const up = (n: NodeId) => status.get(n) === 'up'
   const pinned = settings.pins?.[domain]?.filter((n) => status.has(n))
-  const ranked = pinned?.length ? pinned.slice(0, settings.replicas) : rank(view, settings.replicas, domain)
-  const primary = ranked.find((n) => status.get(n) === 'up')
-  const standIn = pinned?.length ? undefined : standInFor(view, ranked, domain)
-  return { domain, replicas: ranked, primary, ...(standIn !== undefined ? { standIn } : {}) }
-}
-
-/** The best-ranked up durable member, when `set`'s durable replicas are all down and one of its tabs is up. */
-function standInFor(view: View, set: readonly NodeId[], domain: number): NodeId | undefined {
-  const member = new Map(view.members.map((m) => [m.nodeId, m]))
-  const durable = set.filter((n) => member.get(n)?.durable === true)
-  if (durable.length === 0 || durable.some((n) => member.get(n)?.status === 'up')) return undefined
-  if (!set.some((n) => member.get(n)?.durable !== true && member.get(n)?.status === 'up')) return undefined
-  let best: NodeId | undefined
-  let bestScore = -1
-  for (const m of view.members) {
-    if (m.durable !== true || m.status !== 'up' || set.includes(m.nodeId)) continue
-    const score = hash32(`${domain}:${m.nodeId}`)
-    if (score > bestScore || (score === bestScore && best !== undefined && m.nodeId < best)) {
-      best = m.nodeId
-      bestScore = score
-    }
+  if (pinned?.length) {
+    const set = pinned.slice(0, settings.replicas)
+    return { domain, replicas: set, primary: set.find(up) }
   }
-  return best
+  const all = ranking(view, domain)
+  const set = pick(all, settings.replicas)
+  const standIn = standInFor(all, set, up)
+  return { domain, replicas: set, primary: set.find(up), ...(standIn !== undefined ? { standIn } : {}) }
 }
 
-/** The rendezvous ranking with a durable member in every set when there is one (see the top). */
-function rank(view: View, replicas: number, domain: number): NodeId[] {
-  const all = view.members
+interface Ranked {
+  readonly node: NodeId
+  readonly durable: boolean
+}
+
+/** Every member by rendezvous hash of (domain, node), best first. */
+function ranking(view: View, domain: number): Ranked[] {
+  return view.members
     .map((m) => ({ node: m.nodeId, durable: m.durable === true, score: hash32(`${domain}:${m.nodeId}`) }))
     .sort((a, b) => b.score - a.score || (a.node < b.node ? -1 : 1))
+}
+
+/** The set: the top `replicas` of the ranking, with a durable member in it when there is one (see the top). */
+function pick(all: readonly Ranked[], replicas: number): NodeId[] {
   const anchor = all.find((r) => r.durable)
   const picked = new Set(anchor ? [anchor, ...all.filter((r) => r !== anchor).slice(0, replicas - 1)] : all.slice(0, replicas))
   const inRank = all.filter((r) => picked.has(r))
   return [...inRank.filter((r) => r.durable), ...inRank.filter((r) => !r.durable)].map((r) => r.node)
+}
+
+/** The best-ranked up durable member outside `set`, when its durable replicas are all down and one of its tabs is up. */
+function standInFor(all: readonly Ranked[], set: readonly NodeId[], up: (n: NodeId) => boolean): NodeId | undefined {
+  const inSet = all.filter((r) => set.includes(r.node))
+  if (!inSet.some((r) => r.durable) || inSet.some((r) => r.durable && up(r.node)) || !inSet.some((r) => !r.durable && up(r.node))) return undefined
+  return all.find((r) => r.durable && up(r.node) && !set.includes(r.node))?.node
 }
 
 export function placeAll(view: View, settings: ClusterSettings): DomainPlacement[] {

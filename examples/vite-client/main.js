@@ -15,10 +15,11 @@ await client.start()
 const store = client.store('notes')
 const status = document.querySelector('#status')
 const note = document.querySelector('#note')
-status.textContent = `${client.subject}: connected`
 const show = async () => (note.textContent = (await store.get('note'))?.text ?? '')
 store.subscribe('note', () => void show())
 await show()
+// Said once the tab follows the note (subscribed, first read done), not before.
+status.textContent = `${client.subject}: connected`
 
 document.querySelector('#form').addEventListener('submit', async (event) => {
   event.preventDefault()
